@@ -1,0 +1,174 @@
+// Awaitables of the core: sleep, yield, blocking, offload.
+//
+// Each resumes its coroutine on the loop thread. Each owns its operation: if the awaiting
+// coroutine is destroyed while suspended (its Task was dropped, or its loop died), the
+// awaiter's destructor cancels the operation — a sleeping timer is stopped, a queued pool
+// job is removed before it runs, a running pool job finishes but its result is dropped.
+// Errors are thrown (see the error rule in task.hpp).
+//
+// The forms without a Loop argument use Loop::current(): they must be awaited from code
+// running inside Loop::run().
+#pragma once
+
+#include <weft/phase_handle.hpp>
+#include <weft/pool.hpp>
+#include <weft/task.hpp>
+#include <weft/timer.hpp>
+
+#include <coroutine>
+#include <stdexcept>
+#include <system_error>
+
+namespace weft {
+
+inline Loop& current_loop() {
+  Loop* loop = Loop::current();
+  if (!loop) throw std::logic_error("weft: no loop is running on this thread");
+  return *loop;
+}
+
+// co_await sleep(d): resumes in the timers phase once d has passed on the loop's clock.
+class SleepAwaiter {
+ public:
+  SleepAwaiter(Loop& loop, Duration d) : timer_(loop), duration_(d) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    timer_.start([h] { h.resume(); }, duration_);
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  Timer timer_;
+  Duration duration_;
+};
+
+inline SleepAwaiter sleep(Loop& loop, Duration d) { return {loop, d}; }
+inline SleepAwaiter sleep(Duration d) { return {current_loop(), d}; }
+
+// co_await yield(): lets everything else that is ready run first; resumes in the check
+// phase of this iteration (or the next one if awaited from the check phase), like
+// `await new Promise(setImmediate)` in Node.
+class YieldAwaiter {
+ public:
+  explicit YieldAwaiter(Loop& loop) : check_(loop) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    check_.start([this, h] {
+      check_.stop();
+      h.resume();
+    });
+    check_.loop().set_immediate([] {});  // an empty immediate: the poll phase won't block
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  Check check_;
+};
+
+inline YieldAwaiter yield(Loop& loop) { return YieldAwaiter(loop); }
+inline YieldAwaiter yield() { return YieldAwaiter(current_loop()); }
+
+namespace detail {
+
+template <class F>
+class BlockingJob final : public Job {
+ public:
+  using Value = std::invoke_result_t<F&>;
+  explicit BlockingJob(F fn) : fn_(std::move(fn)) {}
+
+  void execute() noexcept override {
+    try {
+      if constexpr (std::is_void_v<Value>) {
+        fn_();
+        result_.emplace(Unit{});
+      } else {
+        result_.emplace(fn_());
+      }
+    } catch (...) {
+      result_.emplace(std::current_exception());
+    }
+  }
+  void complete(std::error_code ec) override {
+    if (ec) result_.emplace(ec);
+    completed_ = true;
+    waiter_.resume();
+  }
+
+  F fn_;
+  std::optional<WorkResult<Value>> result_;
+  std::coroutine_handle<> waiter_;
+  bool completed_ = false;
+};
+
+}  // namespace detail
+
+// co_await blocking(fn, cls): runs fn() on the pool class `cls` (default: slow) and
+// resumes on the loop with its value, or rethrows its exception. Throws
+// std::system_error(errc::queue_full) if the pool refused the job.
+template <class F>
+class BlockingAwaiter {
+  using Job = detail::BlockingJob<F>;
+  using Value = typename Job::Value;
+
+ public:
+  BlockingAwaiter(Loop& loop, F fn, WorkClass cls) : loop_(loop), job_(new Job(std::move(fn))) {
+    job_->cls = cls;
+  }
+  BlockingAwaiter(BlockingAwaiter&& o) noexcept
+      : loop_(o.loop_), job_(std::exchange(o.job_, nullptr)), submit_error_(o.submit_error_) {}
+  BlockingAwaiter(const BlockingAwaiter&) = delete;
+  BlockingAwaiter& operator=(const BlockingAwaiter&) = delete;
+  ~BlockingAwaiter() {
+    if (!job_) return;
+    if (submitted_ && !job_->completed_) detail::abandon(job_);
+    job_->release();
+  }
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    job_->waiter_ = h;
+    job_->retain();  // the pool's reference; ours stays with the awaiter
+    submit_error_ = detail::submit(loop_, job_);
+    if (submit_error_) {
+      job_->release();
+      return false;  // resume at once: await_resume throws
+    }
+    submitted_ = true;
+    return true;
+  }
+  Value await_resume() {
+    if (submit_error_) throw std::system_error(submit_error_);
+    if constexpr (std::is_void_v<Value>) {
+      job_->result_->value();
+    } else {
+      return std::move(*job_->result_).value();
+    }
+  }
+
+ private:
+  Loop& loop_;
+  Job* job_;
+  std::error_code submit_error_;
+  bool submitted_ = false;
+};
+
+template <class F>
+BlockingAwaiter<F> blocking(Loop& loop, F fn, WorkClass cls = WorkClass::slow) {
+  return BlockingAwaiter<F>(loop, std::move(fn), cls);
+}
+template <class F>
+BlockingAwaiter<F> blocking(F fn, WorkClass cls = WorkClass::slow) {
+  return BlockingAwaiter<F>(current_loop(), std::move(fn), cls);
+}
+
+// co_await offload(fn): blocking(fn) on the cpu pool — compute kept off the loop.
+template <class F>
+BlockingAwaiter<F> offload(Loop& loop, F fn) {
+  return BlockingAwaiter<F>(loop, std::move(fn), WorkClass::cpu);
+}
+template <class F>
+BlockingAwaiter<F> offload(F fn) {
+  return BlockingAwaiter<F>(current_loop(), std::move(fn), WorkClass::cpu);
+}
+
+}  // namespace weft

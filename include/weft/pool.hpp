@@ -1,0 +1,199 @@
+// Worker pools: where blocking work goes.
+//
+// A Runtime owns two pools of native threads (no process-global state):
+//  * the I/O pool (default 4 threads, WEFT_POOL_SIZE or PoolOptions::io_threads) serving
+//    two work classes: `fs` (file system calls) and `slow` (DNS, databases, user blocking
+//    calls). `slow` may occupy at most about half of the threads, so a burst of slow
+//    work cannot starve file I/O;
+//  * the `cpu` pool, sized to the cores, for compute offloaded from the loop.
+// Threads start on first use. Each class has a bounded queue: a submission past the bound
+// fails at once with errc::queue_full and the loop never waits.
+//
+// queue_work(loop, cls, work, done): `work` runs on a pool thread and must not touch the
+// loop or its handles; `done(Result)` runs later on the loop thread that submitted it
+// (never inside queue_work). An in-flight job keeps its loop alive.
+//
+// Cancellation: WorkHandle::cancel() removes a job that has not started; its `done`
+// then receives std::errc::operation_canceled (in the next pending phase). A job that has
+// started runs to the end: cancel() returns false and `done` gets the result. If the
+// submitting loop is destroyed first, queued jobs are dropped and the completions of
+// running ones are discarded (their `done` is destroyed without being called).
+#pragma once
+
+#include <weft/clock.hpp>
+#include <weft/error.hpp>
+#include <weft/function.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+class Loop;
+
+enum class WorkClass : unsigned char { fs, slow, cpu };
+inline constexpr std::size_t kWorkClassCount = 3;
+const char* to_string(WorkClass) noexcept;
+
+struct PoolOptions {
+  unsigned io_threads = 0;         // 0: WEFT_POOL_SIZE from the environment, else 4
+  unsigned slow_max_running = 0;   // 0: half of io_threads (at least 1)
+  unsigned cpu_threads = 0;        // 0: the number of cores
+  std::size_t max_queued = 65536;  // per class; past it submissions get queue_full
+};
+
+// Counters of one work class; times are totals in nanoseconds.
+struct WorkClassStats {
+  std::uint64_t queued = 0;     // waiting now
+  std::uint64_t running = 0;    // running now
+  std::uint64_t completed = 0;  // ran to the end
+  std::uint64_t rejected = 0;   // refused with queue_full
+  std::uint64_t canceled = 0;   // removed before running
+  std::uint64_t queue_wait_ns = 0;
+  std::uint64_t run_ns = 0;
+};
+
+namespace detail {
+class WorkerPool;
+
+// One unit of work in a pool. Reference counted: the pool, the pending completion and a
+// WorkHandle may each hold it.
+class Job {
+ public:
+  virtual ~Job() = default;
+  virtual void execute() noexcept = 0;                   // pool thread
+  virtual void complete(std::error_code ec) = 0;  // loop thread; ec: canceled or {}
+
+  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // Owned by the pool while the job is queued or running.
+  Job* next = nullptr;
+  Job* prev = nullptr;
+  Loop* loop = nullptr;
+  std::shared_ptr<class Inbox> inbox;
+  TimePoint queued_at{};
+  std::uint64_t seq = 0;
+  WorkClass cls = WorkClass::fs;
+  enum class State : unsigned char { queued, running, finished, canceled } state = State::queued;
+  bool abandoned = false;  // loop thread only: drop the completion when it arrives
+
+ private:
+  std::atomic<int> refs_{1};
+};
+
+template <class T>
+using WorkResult = Result<std::conditional_t<std::is_void_v<T>, Unit, T>>;
+
+template <class W, class D>
+class FunctionJob final : public Job {
+  using Value = std::invoke_result_t<W&>;
+
+ public:
+  FunctionJob(W work, D done) : work_(std::move(work)), done_(std::move(done)) {}
+
+  void execute() noexcept override {
+    try {
+      if constexpr (std::is_void_v<Value>) {
+        work_();
+        result_.emplace(Unit{});
+      } else {
+        result_.emplace(work_());
+      }
+    } catch (...) {
+      result_.emplace(std::current_exception());
+    }
+  }
+  void complete(std::error_code ec) override {
+    if (ec) {
+      WorkResult<Value> canceled(ec);
+      done_(canceled);
+    } else {
+      done_(*result_);
+    }
+  }
+
+ private:
+  W work_;
+  D done_;
+  std::optional<WorkResult<Value>> result_;
+};
+
+std::error_code submit(Loop& loop, Job* job);
+// Loop thread. Removes a queued job (its completion is delivered with operation_canceled).
+bool cancel(Job* job) noexcept;
+// Loop thread. The completion will not be delivered; a queued job is removed.
+void abandon(Job* job) noexcept;
+}  // namespace detail
+
+// A reference to a submitted job, for cancel(). Cheap to hold; does not keep the job's
+// completion from running.
+class WorkHandle {
+ public:
+  WorkHandle() = default;
+  explicit WorkHandle(detail::Job* job) noexcept : job_(job) {
+    if (job_) job_->retain();
+  }
+  WorkHandle(WorkHandle&& o) noexcept : job_(std::exchange(o.job_, nullptr)) {}
+  WorkHandle& operator=(WorkHandle&& o) noexcept {
+    std::swap(job_, o.job_);
+    return *this;
+  }
+  WorkHandle(const WorkHandle&) = delete;
+  WorkHandle& operator=(const WorkHandle&) = delete;
+  ~WorkHandle() {
+    if (job_) job_->release();
+  }
+  // Loop thread only. True if the job was removed before it started.
+  bool cancel() noexcept { return job_ && detail::cancel(job_); }
+  explicit operator bool() const noexcept { return job_ != nullptr; }
+
+ private:
+  detail::Job* job_ = nullptr;
+};
+
+// Submits work (a callable returning T or void) to class `cls`; done(WorkResult<T>&)
+// runs on the loop thread. Returns the error (queue_full) if the job was refused, in
+// which case neither callable runs.
+template <class W, class D>
+std::error_code queue_work(Loop& loop, WorkClass cls, W work, D done, WorkHandle* handle = nullptr) {
+  auto* job = new detail::FunctionJob<W, D>(std::move(work), std::move(done));
+  job->cls = cls;
+  if (handle) *handle = WorkHandle(job);
+  std::error_code ec = detail::submit(loop, job);
+  if (ec) {
+    if (handle) *handle = WorkHandle();
+    job->release();
+  }
+  return ec;
+}
+
+// The pools. Loops hold it through a shared_ptr; it outlives them.
+class Runtime {
+ public:
+  explicit Runtime(PoolOptions options = {});
+  ~Runtime();  // joins the threads after the running jobs end
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  WorkClassStats stats(WorkClass cls) const;
+  unsigned io_threads() const noexcept;
+  unsigned cpu_threads() const noexcept;
+  const PoolOptions& options() const noexcept { return options_; }
+
+  detail::WorkerPool& pool_for(WorkClass cls) noexcept;
+
+ private:
+  PoolOptions options_;
+  std::unique_ptr<detail::WorkerPool> io_;
+  std::unique_ptr<detail::WorkerPool> cpu_;
+};
+
+}  // namespace weft

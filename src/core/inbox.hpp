@@ -1,0 +1,45 @@
+// Inbox: the one cross-thread hand-off into a loop — an MPSC queue (mutex + swapped
+// vectors) and one coalesced eventfd wake-up. Posted functions and finished pool jobs
+// arrive here. Shared between the loop and every job in flight, so a worker that finishes
+// after its loop died finds the inbox closed and drops the completion.
+#pragma once
+
+#include <weft/function.hpp>
+#include <weft/pool.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+namespace weft::detail {
+
+class Inbox {
+ public:
+  Inbox();
+  ~Inbox();
+  Inbox(const Inbox&) = delete;
+  Inbox& operator=(const Inbox&) = delete;
+
+  int fd() const noexcept { return efd_; }
+
+  // Any thread. Dropped (destroyed on the calling thread) once the inbox is closed.
+  void post(Function<void()>&& fn);
+  void push_completion(Job* job);  // takes the job's reference
+  // Any thread: makes the loop's poll return.
+  void wake() noexcept;
+
+  // Loop thread: clears the wake-up and moves everything queued into the out vectors.
+  void take(std::vector<Function<void()>>& posts, std::vector<Job*>& jobs);
+  // Loop thread, when the loop dies: later pushes are dropped, queued items destroyed.
+  void close();
+
+ private:
+  std::mutex mu_;
+  std::vector<Function<void()>> posts_;
+  std::vector<Job*> jobs_;
+  bool closed_ = false;
+  std::atomic<bool> wake_pending_{false};
+  int efd_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,269 @@
+#include "core/worker_pool.hpp"
+
+#include "core/inbox.hpp"
+
+#include <weft/loop.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace weft {
+
+const char* to_string(WorkClass cls) noexcept {
+  switch (cls) {
+    case WorkClass::fs: return "fs";
+    case WorkClass::slow: return "slow";
+    case WorkClass::cpu: return "cpu";
+  }
+  return "?";
+}
+
+namespace detail {
+namespace {
+
+std::uint64_t nanos_between(TimePoint a, TimePoint b) noexcept {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, (b - a).count()));
+}
+
+TimePoint real_now() noexcept { return std::chrono::steady_clock::now(); }
+
+}  // namespace
+
+WorkerPool::WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
+                       std::size_t max_queued)
+    : name_(name), max_queued_(max_queued), thread_count_(std::max(1u, threads)) {
+  for (const ClassLimit& c : classes) {
+    ClassQueue& q = queue(c.cls);
+    q.served = true;
+    q.max_running = std::clamp(c.max_running, 1u, thread_count_);
+  }
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  for (ClassQueue& q : queues_) {  // loops outlive nothing here: jobs left are orphans
+    while (Job* job = q.head) {
+      unlink_locked(q, job);
+      job->release();
+    }
+  }
+}
+
+void WorkerPool::start_threads() {
+  // Pool threads never run signal handlers: signals belong to the loops.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (unsigned i = 0; i < thread_count_; ++i) {
+    threads_.emplace_back([this] { worker_main(); });
+    std::string thread_name = std::string("weft-") + name_;
+    pthread_setname_np(threads_.back().native_handle(), thread_name.substr(0, 15).c_str());
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+std::error_code WorkerPool::submit(Job* job) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    ClassQueue& q = queue(job->cls);
+    if (q.stats.queued >= max_queued_) {
+      ++q.stats.rejected;
+      return make_error_code(errc::queue_full);
+    }
+    if (threads_.empty()) start_threads();
+    job->seq = ++seq_;
+    job->state = Job::State::queued;
+    job->next = nullptr;
+    job->prev = q.tail;
+    (q.tail ? q.tail->next : q.head) = job;
+    q.tail = job;
+    ++q.stats.queued;
+    wake = idle_ > 0;
+  }
+  if (wake) cv_.notify_one();
+  return {};
+}
+
+void WorkerPool::unlink_locked(ClassQueue& q, Job* job) noexcept {
+  (job->prev ? job->prev->next : q.head) = job->next;
+  (job->next ? job->next->prev : q.tail) = job->prev;
+  job->next = job->prev = nullptr;
+  --q.stats.queued;
+}
+
+Job* WorkerPool::take_next_locked() {
+  ClassQueue* best = nullptr;
+  for (ClassQueue& q : queues_) {
+    if (!q.head || q.stats.running >= q.max_running) continue;
+    if (!best || q.head->seq < best->head->seq) best = &q;
+  }
+  if (!best) return nullptr;
+  Job* job = best->head;
+  unlink_locked(*best, job);
+  ++best->stats.running;
+  job->state = Job::State::running;
+  return job;
+}
+
+void WorkerPool::worker_main() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    Job* job = take_next_locked();
+    if (!job) {
+      if (stopping_) return;
+      ++idle_;
+      cv_.wait(lock);
+      --idle_;
+      continue;
+    }
+    lock.unlock();
+    const TimePoint started = real_now();
+    job->execute();
+    finish(job, started);
+    lock.lock();
+  }
+}
+
+void WorkerPool::finish(Job* job, TimePoint started) noexcept {
+  const TimePoint ended = real_now();
+  bool wake_other;
+  {
+    std::lock_guard lock(mu_);
+    ClassQueue& q = queue(job->cls);
+    --q.stats.running;
+    ++q.stats.completed;
+    q.stats.queue_wait_ns += nanos_between(job->queued_at, started);
+    q.stats.run_ns += nanos_between(started, ended);
+    job->state = Job::State::finished;
+    // A capped class may have blocked other work: let an idle thread look again.
+    wake_other = idle_ > 0 && q.head != nullptr;
+  }
+  if (wake_other) cv_.notify_one();
+  std::shared_ptr<Inbox> inbox = std::move(job->inbox);
+  inbox->push_completion(job);
+}
+
+bool WorkerPool::cancel(Job* job) noexcept {
+  std::lock_guard lock(mu_);
+  if (job->state != Job::State::queued) return false;
+  ClassQueue& q = queue(job->cls);
+  unlink_locked(q, job);
+  ++q.stats.canceled;
+  job->state = Job::State::canceled;
+  return true;
+}
+
+std::vector<Job*> WorkerPool::drop_jobs_of(const Loop* loop) noexcept {
+  std::vector<Job*> dropped;
+  std::lock_guard lock(mu_);
+  for (ClassQueue& q : queues_) {
+    for (Job* job = q.head; job;) {
+      Job* next = job->next;
+      if (job->loop == loop) {
+        unlink_locked(q, job);
+        ++q.stats.canceled;
+        job->state = Job::State::canceled;
+        dropped.push_back(job);
+      }
+      job = next;
+    }
+  }
+  return dropped;
+}
+
+WorkClassStats WorkerPool::stats(WorkClass cls) const {
+  std::lock_guard lock(mu_);
+  return queues_[static_cast<std::size_t>(cls)].stats;
+}
+
+// ---- submission from a loop -----------------------------------------------------------
+
+std::error_code submit(Loop& loop, Job* job) {
+  loop.assert_loop_thread();
+  job->loop = &loop;
+  job->inbox = loop.inbox_ptr();
+  job->queued_at = real_now();
+  if (std::error_code ec = loop.runtime().pool_for(job->cls).submit(job)) {
+    job->inbox.reset();
+    return ec;
+  }
+  loop.add_request();
+  return {};
+}
+
+bool cancel(Job* job) noexcept {
+  Loop& loop = *job->loop;
+  loop.assert_loop_thread();
+  if (!loop.runtime().pool_for(job->cls).cancel(job)) return false;
+  job->inbox.reset();
+  // Delivered later, never inside cancel(); the pool's reference moves to the callback.
+  loop.defer([job, &loop] {
+    loop.remove_request();
+    struct Release {
+      Job* j;
+      ~Release() { j->release(); }
+    } release{job};
+    if (!job->abandoned) job->complete(canceled_error());
+  });
+  return true;
+}
+
+void abandon(Job* job) noexcept {
+  job->abandoned = true;
+  cancel(job);
+}
+
+}  // namespace detail
+
+// ---- Runtime ----------------------------------------------------------------------------
+
+namespace {
+
+unsigned default_io_threads() {
+  if (const char* env = std::getenv("WEFT_POOL_SIZE")) {
+    long n = std::strtol(env, nullptr, 10);
+    if (n >= 1 && n <= 1024) return static_cast<unsigned>(n);
+  }
+  return 4;
+}
+
+}  // namespace
+
+Runtime::Runtime(PoolOptions options) : options_(options) {
+  if (!options_.io_threads) options_.io_threads = default_io_threads();
+  if (!options_.slow_max_running) options_.slow_max_running = std::max(1u, options_.io_threads / 2);
+  if (!options_.cpu_threads) options_.cpu_threads = std::max(1u, std::thread::hardware_concurrency());
+  using CL = detail::WorkerPool::ClassLimit;
+  io_ = std::make_unique<detail::WorkerPool>(
+      "io", options_.io_threads,
+      std::vector<CL>{{WorkClass::fs, options_.io_threads}, {WorkClass::slow, options_.slow_max_running}},
+      options_.max_queued);
+  cpu_ = std::make_unique<detail::WorkerPool>(
+      "cpu", options_.cpu_threads, std::vector<CL>{{WorkClass::cpu, options_.cpu_threads}},
+      options_.max_queued);
+}
+
+Runtime::~Runtime() = default;
+
+detail::WorkerPool& Runtime::pool_for(WorkClass cls) noexcept {
+  return cls == WorkClass::cpu ? *cpu_ : *io_;
+}
+
+WorkClassStats Runtime::stats(WorkClass cls) const {
+  return (cls == WorkClass::cpu ? *cpu_ : *io_).stats(cls);
+}
+
+unsigned Runtime::io_threads() const noexcept { return io_->threads(); }
+unsigned Runtime::cpu_threads() const noexcept { return cpu_->threads(); }
+
+}  // namespace weft

@@ -1,0 +1,23 @@
+#include <weft/task.hpp>
+
+#include "core/loop_core.hpp"
+
+namespace weft::detail {
+
+SpawnedRoot::promise_type::~promise_type() {
+  auto* n = static_cast<SpawnedNode*>(node);
+  if (n && loop) loop->core().remove_spawned(*n);
+  delete n;
+}
+
+void register_spawned(Loop& loop, std::coroutine_handle<SpawnedRoot::promise_type> h) {
+  loop.assert_loop_thread();
+  auto* n = new SpawnedNode{};
+  n->frame = h;
+  h.promise().loop = &loop;
+  h.promise().node = n;
+  loop.core().add_spawned(*n);
+  loop.queue_microtask([h] { h.resume(); });
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,59 @@
+// WorkerPool: native threads serving one or more work classes, each with its own FIFO
+// queue, queue bound and cap on concurrently running jobs. A free thread takes the oldest
+// job among the classes that are under their cap, so classes stay FIFO among themselves
+// and a capped class (slow) never holds every thread.
+#pragma once
+
+#include <weft/pool.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace weft::detail {
+
+class WorkerPool {
+ public:
+  struct ClassLimit {
+    WorkClass cls;
+    unsigned max_running;
+  };
+  WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
+             std::size_t max_queued);
+  ~WorkerPool();
+
+  std::error_code submit(Job* job);  // takes the job's reference on success
+  bool cancel(Job* job) noexcept;    // true: removed before it ran (reference returned)
+  std::vector<Job*> drop_jobs_of(const Loop* loop) noexcept;  // queued jobs, removed
+  WorkClassStats stats(WorkClass cls) const;
+  unsigned threads() const noexcept { return thread_count_; }
+
+ private:
+  struct ClassQueue {
+    Job* head = nullptr;
+    Job* tail = nullptr;
+    unsigned max_running = 0;
+    bool served = false;
+    WorkClassStats stats;
+  };
+  void start_threads();
+  void worker_main();
+  Job* take_next_locked();
+  void unlink_locked(ClassQueue& q, Job* job) noexcept;
+  void finish(Job* job, TimePoint started) noexcept;
+  ClassQueue& queue(WorkClass cls) noexcept { return queues_[static_cast<std::size_t>(cls)]; }
+
+  const char* name_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  ClassQueue queues_[kWorkClassCount];
+  std::vector<std::thread> threads_;
+  std::size_t max_queued_;
+  std::uint64_t seq_ = 0;
+  unsigned thread_count_;
+  unsigned idle_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace weft::detail
