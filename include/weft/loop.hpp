@@ -86,8 +86,9 @@ class Loop {
   void update_time() noexcept;
 
   // Runs fn on the loop thread soon. Thread-safe; the only cross-thread entry point.
-  // A post does not keep the loop alive by itself: a thread that will post later
-  // holds a KeepAlive while it may still post.
+  // A post that has arrived is always delivered before run() returns; but a loop with
+  // nothing else alive does not wait for posts that may come: a thread that will post
+  // later holds a KeepAlive while it may still post.
   void post(Function<void()> fn);
 
   // Microtasks run after the current callback, before the next one.

@@ -27,6 +27,8 @@ class Inbox {
   void push_completion(Job* job);  // takes the job's reference
   // Any thread: makes the loop's poll return.
   void wake() noexcept;
+  // Something was posted (or a wake-up requested) that the loop has not taken yet.
+  bool wake_pending() const noexcept { return wake_pending_.load(std::memory_order_acquire); }
 
   // Loop thread: clears the wake-up and moves everything queued into the out vectors.
   void take(std::vector<Function<void()>>& posts, std::vector<Job*>& jobs);

@@ -132,7 +132,8 @@ bool Loop::has_ready_work() const noexcept {
 bool Loop::alive() const noexcept {
   return active_ref_handles_ > 0 || active_requests_ > 0 ||
          keep_alives_.load(std::memory_order_acquire) > 0 || closing_head_ ||
-         !core_->pending.empty() || !core_->immediates.empty();
+         !core_->pending.empty() || !core_->immediates.empty() ||
+         inbox_->wake_pending();  // posted before a KeepAlive was released: deliver it
 }
 
 void Loop::stop() noexcept {

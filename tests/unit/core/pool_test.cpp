@@ -1,0 +1,210 @@
+// Worker pools: completion thread, results, cancellation, bounds, class isolation, lifetime.
+#include <weft/weft.hpp>
+
+#include "support/loop_testing.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <latch>
+#include <thread>
+
+using namespace std::chrono_literals;
+using weft::testing::expect_clean_close;
+
+namespace {
+
+std::shared_ptr<weft::Runtime> runtime(unsigned io_threads, std::size_t max_queued = 65536) {
+  return std::make_shared<weft::Runtime>(
+      weft::PoolOptions{.io_threads = io_threads, .max_queued = max_queued});
+}
+
+// Blocks a pool thread until released.
+struct Gate {
+  std::promise<void> open;
+  std::shared_future<void> opened = open.get_future().share();
+  std::atomic<int> entered{0};
+  auto job() {
+    return [this] {
+      ++entered;
+      opened.wait();
+    };
+  }
+  void wait_entered(int n) {
+    while (entered.load() < n) std::this_thread::yield();
+  }
+};
+
+}  // namespace
+
+TEST(Pool, WorkRunsOnAPoolThreadAndDoneOnTheLoopThread) {
+  weft::Loop loop;
+  const auto loop_thread = std::this_thread::get_id();
+  std::thread::id work_thread, done_thread;
+  int value = 0;
+  auto ec = weft::queue_work(
+      loop, weft::WorkClass::fs,
+      [&] {
+        work_thread = std::this_thread::get_id();
+        return 42;
+      },
+      [&](weft::Result<int>& r) {
+        done_thread = std::this_thread::get_id();
+        value = r.value();
+      });
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(value, 0);  // never inside queue_work
+  loop.run();
+  EXPECT_EQ(value, 42);
+  EXPECT_NE(work_thread, loop_thread);
+  EXPECT_EQ(done_thread, loop_thread);
+  expect_clean_close(loop);
+}
+
+TEST(Pool, AnExceptionFromWorkReachesDone) {
+  weft::Loop loop;
+  std::string message;
+  std::error_code ec;
+  (void)weft::queue_work(
+      loop, weft::WorkClass::slow, []() -> int { throw std::runtime_error("disk on fire"); },
+      [&](weft::Result<int>& r) {
+        ec = r.error();
+        try {
+          r.value();
+        } catch (const std::runtime_error& e) {
+          message = e.what();
+        }
+      });
+  loop.run();
+  EXPECT_EQ(ec, weft::errc::work_threw);
+  EXPECT_EQ(message, "disk on fire");
+  expect_clean_close(loop);
+}
+
+TEST(Pool, CancelRemovesAQueuedJobAndDoneSeesOperationCanceled) {
+  weft::Loop loop({.runtime = runtime(1)});
+  Gate gate;
+  bool second_ran = false;
+  std::error_code second_result;
+  (void)weft::queue_work(loop, weft::WorkClass::fs, gate.job(), [](auto&) {});
+  gate.wait_entered(1);
+  weft::WorkHandle handle;
+  (void)weft::queue_work(
+      loop, weft::WorkClass::fs, [&] { second_ran = true; },
+      [&](weft::Result<weft::Unit>& r) { second_result = r.error(); }, &handle);
+  EXPECT_TRUE(handle.cancel());
+  EXPECT_FALSE(second_result);  // delivered later, not inside cancel()
+  gate.open.set_value();
+  loop.run();
+  EXPECT_FALSE(second_ran);
+  EXPECT_EQ(second_result, std::errc::operation_canceled);
+  EXPECT_EQ(loop.runtime().stats(weft::WorkClass::fs).canceled, 1u);
+  expect_clean_close(loop);
+}
+
+TEST(Pool, CancelOfARunningJobFailsAndDoneGetsTheResult) {
+  weft::Loop loop({.runtime = runtime(1)});
+  Gate gate;
+  weft::WorkHandle handle;
+  std::error_code result = make_error_code(std::errc::io_error);
+  (void)weft::queue_work(
+      loop, weft::WorkClass::fs, gate.job(),
+      [&](weft::Result<weft::Unit>& r) { result = r.error(); }, &handle);
+  gate.wait_entered(1);
+  EXPECT_FALSE(handle.cancel());
+  gate.open.set_value();
+  loop.run();
+  EXPECT_FALSE(result);
+  expect_clean_close(loop);
+}
+
+TEST(Pool, SubmittingPastTheQueueBoundFailsAtOnceWithQueueFull) {
+  weft::Loop loop({.runtime = runtime(1, 2)});
+  Gate gate;
+  int done = 0;
+  ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, gate.job(), [&](auto&) { ++done; }));
+  gate.wait_entered(1);
+  ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&](auto&) { ++done; }));
+  ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&](auto&) { ++done; }));
+  bool third_work_ran = false;
+  auto ec = weft::queue_work(
+      loop, weft::WorkClass::fs, [&] { third_work_ran = true; }, [&](auto&) { ++done; });
+  EXPECT_EQ(ec, weft::errc::queue_full);
+  EXPECT_EQ(loop.runtime().stats(weft::WorkClass::fs).rejected, 1u);
+  gate.open.set_value();
+  loop.run();
+  EXPECT_EQ(done, 3);
+  EXPECT_FALSE(third_work_ran);
+  expect_clean_close(loop);
+}
+
+TEST(Pool, ASlowJobOfOneSecondDoesNotDelayFsJobs) {
+  weft::Loop loop({.runtime = runtime(4)});  // slow may hold at most 2 of 4 threads
+  int slow_done = 0;
+  for (int i = 0; i < 4; ++i) {
+    (void)weft::queue_work(
+        loop, weft::WorkClass::slow, [] { std::this_thread::sleep_for(1s); },
+        [&](auto&) { ++slow_done; });
+  }
+  const auto submitted = std::chrono::steady_clock::now();
+  std::vector<std::chrono::steady_clock::duration> fs_latency;
+  for (int i = 0; i < 20; ++i) {
+    (void)weft::queue_work(
+        loop, weft::WorkClass::fs, [] {},
+        [&](auto&) { fs_latency.push_back(std::chrono::steady_clock::now() - submitted); });
+  }
+  loop.run();
+  EXPECT_EQ(slow_done, 4);
+  ASSERT_EQ(fs_latency.size(), 20u);
+  for (auto latency : fs_latency) EXPECT_LT(latency, 500ms);  // not behind the 1 s jobs
+  const auto stats = loop.runtime().stats(weft::WorkClass::slow);
+  EXPECT_EQ(stats.completed, 4u);
+  EXPECT_GE(stats.queue_wait_ns, 2'000'000'000u - 100'000'000u);  // 2 waited ~1 s each
+  expect_clean_close(loop);
+}
+
+TEST(Pool, CpuPoolIsSeparateFromTheIoPool) {
+  weft::Loop loop({.runtime = runtime(1)});
+  Gate gate;
+  (void)weft::queue_work(loop, weft::WorkClass::fs, gate.job(), [](auto&) {});
+  gate.wait_entered(1);
+  bool cpu_done = false;
+  (void)weft::queue_work(loop, weft::WorkClass::cpu, [] { return 7; },
+                         [&](weft::Result<int>& r) {
+                           cpu_done = r.value() == 7;
+                           gate.open.set_value();
+                         });
+  loop.run();
+  EXPECT_TRUE(cpu_done);  // ran although the only I/O thread was blocked
+  expect_clean_close(loop);
+}
+
+TEST(Pool, DestroyingTheSubmitterWithJobsInFlightIsClean) {
+  auto rt = runtime(1);
+  Gate gate;
+  std::atomic<int> done_calls{0};
+  std::atomic<bool> queued_ran{false};
+  {
+    weft::Loop loop({.runtime = rt});
+    (void)weft::queue_work(loop, weft::WorkClass::fs, gate.job(), [&](auto&) { ++done_calls; });
+    gate.wait_entered(1);  // running
+    (void)weft::queue_work(
+        loop, weft::WorkClass::fs, [&] { queued_ran = true; }, [&](auto&) { ++done_calls; });
+  }  // the loop dies with one job running and one queued
+  gate.open.set_value();
+  // The runtime outlives the loop: its destructor joins the thread after the job ends.
+  rt.reset();
+  EXPECT_EQ(done_calls.load(), 0);
+  EXPECT_FALSE(queued_ran.load());
+}
+
+TEST(Pool, PoolSizeComesFromTheEnvironment) {
+  ::setenv("WEFT_POOL_SIZE", "6", 1);
+  weft::Runtime from_env;
+  ::unsetenv("WEFT_POOL_SIZE");
+  EXPECT_EQ(from_env.io_threads(), 6u);
+  weft::Runtime defaults;
+  EXPECT_EQ(defaults.io_threads(), 4u);
+  EXPECT_EQ(defaults.options().slow_max_running, 2u);
+}
