@@ -206,14 +206,19 @@ bool cancel(Job* job) noexcept {
   loop.assert_loop_thread();
   if (!loop.runtime().pool_for(job->cls).cancel(job)) return false;
   job->inbox.reset();
-  // Delivered later, never inside cancel(); the pool's reference moves to the callback.
-  loop.defer([job, &loop] {
+  // Delivered later, never inside cancel(); the pool's reference moves to the callback,
+  // which returns it even if it is destroyed unrun (its loop died first).
+  struct JobRef {
+    Job* job;
+    explicit JobRef(Job* j) : job(j) {}
+    JobRef(JobRef&& o) noexcept : job(std::exchange(o.job, nullptr)) {}
+    ~JobRef() {
+      if (job) job->release();
+    }
+  };
+  loop.defer([ref = JobRef(job), &loop] {
     loop.remove_request();
-    struct Release {
-      Job* j;
-      ~Release() { j->release(); }
-    } release{job};
-    if (!job->abandoned) job->complete(canceled_error());
+    if (!ref.job->abandoned) ref.job->complete(canceled_error());
   });
   return true;
 }
