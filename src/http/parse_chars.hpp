@@ -34,8 +34,13 @@ inline constexpr std::array<bool, 256> kTokenTable = [] {
 constexpr bool is_tchar(char c) noexcept { return kTokenTable[static_cast<unsigned char>(c)]; }
 
 // Index of the first non-tchar in `s` (s.size() when all are tchars).
+// Four bytes per step while they are all tchars: field names are short but frequent.
 inline std::size_t token_length(std::string_view s) noexcept {
   std::size_t i = 0;
+  while (i + 4 <= s.size() && is_tchar(s[i]) & is_tchar(s[i + 1]) & is_tchar(s[i + 2]) &
+                                  is_tchar(s[i + 3])) {
+    i += 4;
+  }
   while (i < s.size() && is_tchar(s[i])) ++i;
   return i;
 }
@@ -48,10 +53,10 @@ inline bool is_token(std::string_view s) noexcept {
 // DEL. Written as a branch-free reduction so the compiler vectorizes it (values are the
 // bulk of a head).
 inline bool has_bad_value_byte(std::string_view s) noexcept {
-  unsigned bad = 0;
+  std::uint8_t bad = 0;  // 8-bit accumulator: the vector loop stays in byte lanes
   for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    bad |= static_cast<unsigned>((c < 0x20) & (c != '\t')) | static_cast<unsigned>(c == 0x7f);
+    const auto c = static_cast<std::uint8_t>(ch);
+    bad |= static_cast<std::uint8_t>(((c < 0x20) & (c != '\t')) | (c == 0x7f));
   }
   return bad != 0;
 }
@@ -59,11 +64,11 @@ inline bool has_bad_value_byte(std::string_view s) noexcept {
 // Request-target bytes: VCHAR (0x21..0x7E) except '#' (a fragment is not part of a
 // request-target, RFC 9112 §3.2). Branch-free for the same reason.
 inline bool has_bad_target_byte(std::string_view s) noexcept {
-  unsigned bad = 0;
+  std::uint8_t bad = 0;
   for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    bad |= static_cast<unsigned>(static_cast<unsigned char>(c - 0x21) > 0x7e - 0x21) |
-           static_cast<unsigned>(c == '#');
+    const auto c = static_cast<std::uint8_t>(ch);
+    bad |= static_cast<std::uint8_t>((static_cast<std::uint8_t>(c - 0x21) > 0x7e - 0x21) |
+                                     (c == '#'));
   }
   return bad != 0;
 }

@@ -174,7 +174,7 @@ ParseErrc split_field_line(string_view line, FieldLine& out) noexcept {
   // rejected, RFC 9112 §5.2 / §2.2.
   if (is_ows(line.front())) return ParseErrc::obs_fold;
   const std::size_t colon = chars::token_length(line);
-  if (line.find(':', colon) == npos) return ParseErrc::missing_colon;
+  if (colon == line.size() || line.find(':', colon) == npos) return ParseErrc::missing_colon;
   if (line[colon] != ':') {
     const string_view after_name = chars::trim_ows(line.substr(colon));
     const bool ows_then_colon =
