@@ -36,9 +36,9 @@ constexpr bool is_tchar(char c) noexcept { return kTokenTable[static_cast<unsign
 // Index of the first non-tchar in `s` (s.size() when all are tchars).
 // Four bytes per step while they are all tchars: field names are short but frequent.
 inline std::size_t token_length(std::string_view s) noexcept {
+  const auto tchar = [s](std::size_t k) { return static_cast<unsigned>(is_tchar(s[k])); };
   std::size_t i = 0;
-  while (i + 4 <= s.size() && is_tchar(s[i]) & is_tchar(s[i + 1]) & is_tchar(s[i + 2]) &
-                                  is_tchar(s[i + 3])) {
+  while (i + 4 <= s.size() && (tchar(i) & tchar(i + 1) & tchar(i + 2) & tchar(i + 3)) != 0) {
     i += 4;
   }
   while (i < s.size() && is_tchar(s[i])) ++i;
