@@ -1,0 +1,229 @@
+// Stream: a connected, non-blocking byte stream over TCP (IPv4/IPv6) or a Unix-domain
+// socket. TcpStream and UnixStream are the same class; only the address family differs.
+//
+// Reading. The stream owns a growable read buffer and reads straight into it. The data
+// callback receives *all unconsumed bytes* (old leftovers followed by the new ones) and
+// returns how many it consumed; the rest stays in the buffer, at the front of the next
+// delivery. A parser can therefore work in place, zero-copy, and keep a partial message
+// without copying it. The buffer grows up to StreamOptions::max_read_buffer; if it is
+// full and the callback consumes nothing, the stream fails with errc::no_buffer_space.
+// read_stop() pauses (also from inside the data callback); read_start() resumes and
+// re-delivers the unconsumed bytes (in a later loop phase, never inside read_start()).
+//
+// Writing. write() tries the kernel at once when nothing is queued; what does not fit is
+// queued and flushed with writev when the socket becomes writable. write() returns false
+// once more than high_water_mark bytes are queued: stop writing and wait for on_drain,
+// which fires when the queue has been flushed completely. While the data callback runs
+// the stream is corked (writes are gathered and flushed in one writev when it returns).
+// Write callbacks are optional and run after their bytes were handed to the kernel.
+//
+// Events are delivered at most once each: on_end (the peer finished sending), on_error
+// (any failure; reading stops, queued writes fail with the same error). A callback is
+// never invoked inside the call that started its operation (connect, write, shutdown,
+// read_start): such completions run later in the same or the next loop iteration.
+//
+// Cancellation and lifetime, per operation:
+//  * connect: close() or reset() before completion → the callback receives
+//    errc::operation_canceled in the close phase, before on_close. Timeout → the
+//    callback receives errc::timed_out and the socket is closed (the stream stays open
+//    as a handle; close it).
+//  * write/shutdown: close() → queued bytes are discarded and their callbacks receive
+//    operation_canceled in the close phase, before on_close. After an error they
+//    receive that error. After shutdown() or an error, write() fails (returns false,
+//    the callback receives the error: EPIPE after shutdown).
+//  * reading: close() stops delivery at once; no data/end/error callback runs after it.
+//  * destruction: in any state, nothing of this stream is called back afterwards, and
+//    no pending completion (queued write, connect in flight, timer) touches it.
+//  * Handle::close() called through a Handle& skips the cancellation callbacks (they
+//    are dropped); on_close still runs.
+//
+// Activity: the stream keeps the loop alive while it reads, has queued writes, a
+// pending shutdown, a connect in flight or completions to deliver (unref() opts out).
+//
+// Readiness: the socket is registered once, edge-triggered, for readable and writable;
+// pausing, resuming and write blocking never touch the poll set (no epoll_ctl churn).
+#pragma once
+
+#include <weft/clock.hpp>
+#include <weft/function.hpp>
+#include <weft/handle.hpp>
+#include <weft/io_watcher.hpp>
+#include <weft/net/address.hpp>
+#include <weft/net/socket.hpp>
+#include <weft/net/write_queue.hpp>
+#include <weft/timer.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace weft::net {
+
+struct StreamOptions {
+  std::size_t read_buffer_size = 16 * 1024;    // first allocation, at the first read
+  std::size_t max_read_buffer = 1024 * 1024;   // the buffer grows up to this
+  std::size_t high_water_mark = 64 * 1024;     // write() returns false above this
+  bool no_delay = true;                        // TCP_NODELAY (TCP only)
+  bool cork_during_read = true;                // gather writes made in the data callback
+};
+
+// Receives every unconsumed byte; returns how many were consumed (clamped to the size).
+using DataCallback = Function<std::size_t(std::span<char> unconsumed)>;
+using ConnectCallback = Function<void(std::error_code)>;
+
+class Stream : public Handle {
+ public:
+  // An unconnected stream; connect() opens the socket.
+  explicit Stream(Loop& loop, StreamOptions options = {});
+  // Adopts a connected socket (from a Listener's accept callback).
+  Stream(Loop& loop, Socket socket, StreamOptions options = {});
+  ~Stream() override;
+
+  // -- connecting ------------------------------------------------------------------
+  // Opens a socket of to.family() and connects; cb runs once with the result (never
+  // inside connect()). timeout zero: no limit beyond the kernel's. Errors: the connect
+  // errno (ECONNREFUSED...), timed_out, operation_canceled on close, EISCONN if the
+  // stream already has a socket.
+  void connect(const SocketAddress& to, ConnectCallback cb, Duration timeout = Duration::zero());
+  bool is_connecting() const noexcept { return connecting_; }
+  bool is_connected() const noexcept { return fd_ >= 0 && !connecting_; }
+
+  // -- reading ---------------------------------------------------------------------
+  // Starts (or resumes) delivering data; data already buffered is re-delivered soon.
+  // Reading may start before a connect completes. Fails with bad_file_descriptor on a
+  // closed stream.
+  std::error_code read_start(DataCallback cb);
+  std::error_code read_start();  // resumes with the current callback
+  void read_stop() noexcept;
+  bool is_reading() const noexcept { return reading_; }
+  // Bytes received but not consumed yet.
+  std::size_t buffered_bytes() const noexcept { return rend_ - rbeg_; }
+
+  void on_end(Function<void()> cb) { end_cb_ = std::move(cb); }
+  void on_error(Function<void(std::error_code)> cb) { error_cb_ = std::move(cb); }
+  void on_drain(Function<void()> cb) { drain_cb_ = std::move(cb); }
+
+  // -- writing ---------------------------------------------------------------------
+  // Copies what cannot be written now. Returns false when queued bytes exceed the
+  // high-water mark (or the stream cannot write: the callback then gets the error).
+  bool write(std::string_view data, WriteCallback done = {});
+  // Takes ownership of data: queued without a copy.
+  bool write(std::string&& data, WriteCallback done = {});
+  bool write(const char* data, WriteCallback done = {}) {
+    return write(std::string_view(data), std::move(done));
+  }
+  // Zero-copy: the caller keeps data alive until done runs (it always runs, unless
+  // the stream is destroyed first).
+  bool write_borrowed(std::string_view data, WriteCallback done);
+  // Gathers writes until uncork() (nestable); uncork() flushes them in one writev.
+  void cork() noexcept { ++corks_; }
+  void uncork();
+  // Half-close: after the queue is flushed, sends FIN (shutdown(SHUT_WR)); done runs then.
+  void shutdown(WriteCallback done = {});
+  std::size_t queued_bytes() const noexcept { return queue_.bytes(); }
+  std::size_t high_water_mark() const noexcept { return options_.high_water_mark; }
+  void set_high_water_mark(std::size_t bytes) noexcept { options_.high_water_mark = bytes; }
+  bool needs_drain() const noexcept { return need_drain_; }
+
+  // -- closing ---------------------------------------------------------------------
+  // Closes the socket now (queued bytes are discarded); on_close runs in the close phase
+  // after the cancellation callbacks. Idempotent.
+  void close(Function<void()> on_close = {});
+  // Like close(), but the peer gets a RST instead of a FIN (SO_LINGER 0).
+  void reset(Function<void()> on_close = {});
+
+  // -- options ---------------------------------------------------------------------
+  std::error_code set_no_delay(bool on) noexcept;
+  // idle: seconds without traffic before the first probe.
+  std::error_code set_keepalive(bool on, std::chrono::seconds idle = std::chrono::seconds(60)) noexcept;
+  SocketAddress local_address() const noexcept;
+  SocketAddress peer_address() const noexcept;
+  int fd() const noexcept { return fd_; }
+
+ private:
+  struct Guard;
+
+  void stop_for_close() noexcept override;
+  void adopt(int fd, int family);
+  void release_socket(bool abortive) noexcept;
+  bool alive_open() const noexcept { return !is_closing() && !is_closed(); }
+  void update_active() noexcept;
+
+  // events (stream_events.cpp)
+  void on_io(unsigned events);
+  void on_timer();
+  void finish_connect(std::error_code ec);
+  void request_notify();
+  void run_notifications(Guard& g);
+  bool has_notifications() const noexcept;
+  void run_write_callbacks(Guard& g, std::vector<WriteCallback>& list, std::error_code ec);
+  void fail(std::error_code ec);
+  void finish_close();
+
+  // reading (stream_read.cpp)
+  void do_read(Guard& g);
+  void deliver_data(Guard& g);
+  bool reserve_read_space();
+
+  // writing (stream_write.cpp)
+  bool cannot_write() const noexcept;
+  bool can_write_directly() const noexcept;
+  std::size_t send_now(std::string_view data);
+  bool complete_now(WriteCallback& done);
+  bool after_enqueue();
+  bool reject_write(WriteCallback& done);
+  void flush();
+  void maybe_finish_shutdown();
+
+  StreamOptions options_;
+  int fd_ = -1;
+  int family_ = AF_UNSPEC;
+  std::optional<IoWatcher> watcher_;
+  std::unique_ptr<Timer> timer_;  // connect timeout, then deferred notifications
+  bool* dead_ = nullptr;          // set by the destructor for the innermost Guard
+
+  // reading
+  std::unique_ptr<char[]> rbuf_;
+  std::size_t rcap_ = 0, rbeg_ = 0, rend_ = 0;
+  DataCallback data_cb_;
+  Function<void()> end_cb_;
+  Function<void(std::error_code)> error_cb_;
+  Function<void()> drain_cb_;
+  ConnectCallback connect_cb_;
+  Function<void()> user_on_close_;
+
+  // writing
+  detail::WriteQueue queue_;
+  std::vector<WriteCallback> completed_;  // written, callbacks not run yet
+  std::vector<WriteCallback> failed_;     // canceled or failed, callbacks not run yet
+  WriteCallback shutdown_cb_;
+  std::error_code error_;                 // the first error (delivered once)
+  std::error_code connect_result_;
+  unsigned corks_ = 0;
+
+  bool reading_ = false;
+  bool connecting_ = false;
+  bool maybe_readable_ = false;  // no EAGAIN seen since the last readable edge
+  bool resume_read_ = false;     // re-deliver buffered bytes / read in the next pass
+  bool in_data_cb_ = false;      // corked by the data callback
+  bool in_handler_ = false;      // inside on_io/on_timer: notifications run on exit
+  bool notify_armed_ = false;    // the timer is armed for notifications
+  bool connect_pending_ = false; // connect result waiting for delivery
+  bool abortive_close_ = false;  // reset(): close with SO_LINGER 0
+  bool end_pending_ = false, ended_ = false;
+  bool error_pending_ = false;
+  bool need_drain_ = false, drain_pending_ = false;
+  bool shutdown_requested_ = false, shutdown_done_ = false, shutdown_cb_pending_ = false;
+  std::error_code shutdown_result_;
+};
+
+using TcpStream = Stream;
+using UnixStream = Stream;
+
+}  // namespace weft::net

@@ -1,0 +1,65 @@
+// WriteQueue: the bytes a Stream could not hand to the kernel yet (internal).
+//
+// Three kinds of segment: copied (bytes appended to one reusable arena, so a small write
+// that has to wait costs a memcpy, not an allocation), owned (a moved-in std::string)
+// and borrowed (the caller keeps the bytes alive until its callback ran). Segments live
+// in a vector reused across writes: a busy stream allocates nothing once warmed up.
+#pragma once
+
+#include <weft/function.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+struct iovec;
+
+namespace weft::net {
+
+using WriteCallback = Function<void(std::error_code)>;
+
+namespace detail {
+
+class WriteQueue {
+ public:
+  bool empty() const noexcept { return head_ == segments_.size(); }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+  void push_copy(std::string_view data, WriteCallback done);
+  // skip: leading bytes of data already written.
+  void push_owned(std::string&& data, std::size_t skip, WriteCallback done);
+  void push_borrowed(std::string_view data, WriteCallback done);
+
+  // Fills up to max iovecs with the queued bytes, oldest first; returns the count.
+  int fill(iovec* iov, int max) const noexcept;
+  // Drops n written bytes. The callbacks of segments now fully written are appended to
+  // `done` (in order) for the caller to run when it may call user code.
+  void advance(std::size_t n, std::vector<WriteCallback>& done);
+  // Empties the queue; every segment's callback is appended to `done`.
+  void clear(std::vector<WriteCallback>& done);
+
+ private:
+  enum class Kind : unsigned char { copied, owned, borrowed };
+  struct Segment {
+    Kind kind;
+    std::size_t offset = 0;       // copied: position in arena_ of the first unwritten byte
+    const char* ptr = nullptr;    // borrowed/owned: first unwritten byte
+    std::size_t len = 0;          // unwritten bytes
+    std::string owned;
+    WriteCallback done;
+  };
+  const char* data_of(const Segment& s) const noexcept;
+  void pop_front(std::vector<WriteCallback>& done);
+  void reset_if_empty() noexcept;
+  std::size_t first_copied_offset() const noexcept;
+
+  std::vector<Segment> segments_;
+  std::size_t head_ = 0;  // first live segment
+  std::string arena_;     // bytes of copied segments, in order
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace detail
+}  // namespace weft::net
