@@ -51,7 +51,7 @@ void LoopCore::run_timers() {
     firing_timer = t;
     Function<void()> cb = std::move(t->cb_);  // the callback may destroy or restart t
     loop.call(cb);
-    if (firing_timer == t && !t->cb_) t->cb_ = std::move(cb);
+    if (firing_timer == t && !t->cb_ && !t->is_closing() && !t->is_closed()) t->cb_ = std::move(cb);
     firing_timer = nullptr;
   }
 }
