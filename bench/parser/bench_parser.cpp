@@ -54,7 +54,8 @@ std::size_t parse_all(RequestParser& parser, std::string_view bytes) {
     const ParseResult r = parser.parse(bytes);
     bytes.remove_prefix(r.consumed);
     if (r.status == ParseStatus::message_complete) ++completed;
-    if (r.status == ParseStatus::head_complete) benchmark::DoNotOptimize(parser.head().fields.data());
+    if (r.status == ParseStatus::head_complete)
+      benchmark::DoNotOptimize(parser.head().fields.data());
     if (r.status == ParseStatus::body_data) benchmark::DoNotOptimize(r.body.data());
     if (r.status == ParseStatus::need_more || r.status == ParseStatus::error) return completed;
   }

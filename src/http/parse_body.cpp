@@ -39,7 +39,8 @@ ParseErrc take_chunk_size(string_view& line, std::uint64_t& size) noexcept {
   for (; i < line.size(); ++i) {
     const int digit = hex_value(line[i]);
     if (digit < 0) break;
-    if (size > (std::numeric_limits<std::uint64_t>::max() >> 4)) return ParseErrc::chunk_size_overflow;
+    if (size > (std::numeric_limits<std::uint64_t>::max() >> 4))
+      return ParseErrc::chunk_size_overflow;
     size = (size << 4) | static_cast<std::uint64_t>(digit);
   }
   if (i == 0) return ParseErrc::bad_chunk_size;
@@ -164,7 +165,7 @@ ParseResult RequestParser::parse_chunked(string_view in) {
 std::size_t RequestParser::take_chunk_line(string_view rest) {
   const std::size_t lf = chars::find_lf(rest, cursor_.search_from);
   if (lf == npos) {
-    cursor_.search_from = rest.size();
+    cursor_.search_from = std::max(cursor_.search_from, rest.size());
     if (rest.size() > limits_.max_chunk_line) fail(ParseErrc::chunk_line_too_long);
     return 0;
   }
@@ -188,7 +189,8 @@ ParseErrc RequestParser::on_chunk_line(string_view line) {
     start_section(Phase::trailer_fields);
     return ParseErrc::none;
   }
-  if (size > max_body_ - body_total_) return ParseErrc::body_too_large;
+  // Written so that it cannot wrap, even if set_max_body() lowered the limit mid-body.
+  if (body_total_ > max_body_ || size > max_body_ - body_total_) return ParseErrc::body_too_large;
   body_total_ += size;
   body_remaining_ = size;
   phase_ = Phase::chunk_data;
@@ -226,7 +228,7 @@ ParseResult RequestParser::parse_trailers(string_view in, std::size_t section_at
   for (;;) {
     const std::size_t lf = chars::find_lf(section, cursor_.search_from);
     if (lf == npos) {
-      cursor_.search_from = section.size();
+      cursor_.search_from = std::max(cursor_.search_from, section.size());
       if (section.size() > limits_.max_header_block) return fail(ParseErrc::header_block_too_large);
       return {ParseStatus::need_more, section_at, {}, ParseErrc::none};
     }
@@ -243,7 +245,8 @@ ParseResult RequestParser::parse_trailers(string_view in, std::size_t section_at
 // One trailer line ending at `lf`; the empty final line is accepted and left to the caller.
 ParseErrc RequestParser::on_trailer_line(string_view section, std::size_t lf) {
   if (lf + 1 > limits_.max_header_block) return ParseErrc::header_block_too_large;
-  if (lf == cursor_.line_start || section[lf - 1] != chars::CR) return ParseErrc::bare_lf_in_chunked;
+  if (lf == cursor_.line_start || section[lf - 1] != chars::CR)
+    return ParseErrc::bare_lf_in_chunked;
   const string_view line = section.substr(cursor_.line_start, lf - 1 - cursor_.line_start);
   if (line.empty()) return ParseErrc::none;
   internal::FieldLine field;

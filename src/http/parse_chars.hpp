@@ -14,9 +14,7 @@ inline constexpr char CR = '\r';
 inline constexpr char LF = '\n';
 
 constexpr bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(unsigned char c) noexcept {
-  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
+constexpr bool is_alpha(unsigned char c) noexcept { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
 // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|"
@@ -24,8 +22,8 @@ constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 inline constexpr std::array<bool, 256> kTokenTable = [] {
   std::array<bool, 256> table{};
   for (int c = 0; c < 256; ++c) {
-    table[static_cast<std::size_t>(c)] = is_digit(static_cast<unsigned char>(c)) ||
-                                         is_alpha(static_cast<unsigned char>(c));
+    table[static_cast<std::size_t>(c)] =
+        is_digit(static_cast<unsigned char>(c)) || is_alpha(static_cast<unsigned char>(c));
   }
   for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
   return table;
@@ -67,8 +65,8 @@ inline bool has_bad_target_byte(std::string_view s) noexcept {
   std::uint8_t bad = 0;
   for (char ch : s) {
     const auto c = static_cast<std::uint8_t>(ch);
-    bad |= static_cast<std::uint8_t>((static_cast<std::uint8_t>(c - 0x21) > 0x7e - 0x21) |
-                                     (c == '#'));
+    bad |=
+        static_cast<std::uint8_t>((static_cast<std::uint8_t>(c - 0x21) > 0x7e - 0x21) | (c == '#'));
   }
   return bad != 0;
 }

@@ -204,13 +204,15 @@ ParseResult RequestParser::parse_head(string_view in) {
 }
 
 // No LF in the rest of the buffer: remember how far we looked, and reject a line that is
-// already longer than its limit allows (any LF still to come would be past it).
+// already longer than its limit allows (any LF still to come would be past it). The scan
+// position never moves back, even if a caller breaks the contract and passes fewer bytes.
 ParseResult RequestParser::head_need_more(std::size_t available) {
-  cursor_.search_from = available;
+  cursor_.search_from = std::max(cursor_.search_from, available);
   if (phase_ == Phase::request_line && available > limits_.max_request_line) {
     return fail(ParseErrc::request_line_too_long);
   }
-  if (phase_ == Phase::header_fields && available - cursor_.block_start > limits_.max_header_block) {
+  if (phase_ == Phase::header_fields && available > cursor_.block_start &&
+      available - cursor_.block_start > limits_.max_header_block) {
     return fail(ParseErrc::header_block_too_large);
   }
   return {};
@@ -263,7 +265,8 @@ ParseErrc RequestParser::note_field(string_view name, string_view value, std::si
       facts_.host_len = static_cast<std::uint32_t>(value.size());
       break;
     case 6:
-      if (chars::iequals(name, "expect")) facts_.expect_continue |= chars::iequals(value, "100-continue");
+      if (chars::iequals(name, "expect"))
+        facts_.expect_continue |= chars::iequals(value, "100-continue");
       break;
     case 7:
       if (chars::iequals(name, "upgrade")) facts_.has_upgrade = !value.empty();
@@ -306,7 +309,8 @@ ParseResult RequestParser::complete_head(string_view in, std::size_t head_end) {
 void RequestParser::build_head(string_view in) {
   const char* base = in.data();
   fields_.clear();
-  for (const detail::FieldOffsets& o : field_offsets_) fields_.push_back(internal::view_of(base, o));
+  for (const detail::FieldOffsets& o : field_offsets_)
+    fields_.push_back(internal::view_of(base, o));
   trailers_.clear();
   const bool http11 = request_line_.version_minor == 1;
   head_.method = string_view(base + request_line_.method_at, request_line_.method_len);

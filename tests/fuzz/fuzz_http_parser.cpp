@@ -97,6 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     small.push_back(at);
   }
   compare("small pieces", whole.transcript(), run_in_pieces(input, small, limits));
-  if (input.size() <= 2048) compare("byte by byte", whole.transcript(), run_bytewise(input, limits));
+  if (input.size() <= 2048)
+    compare("byte by byte", whole.transcript(), run_bytewise(input, limits));
   return 0;
 }

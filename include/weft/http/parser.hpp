@@ -21,6 +21,7 @@
 //   error             `error` says why; see http_status() / describe() / must_close(). The
 //                     parser stays failed (every later call repeats the error) until reset().
 //
+// Each call must see at least the bytes the previous call saw, minus those it consumed.
 // The caller may drop consumed bytes and move the rest between calls: the parser only keeps
 // offsets relative to the first unconsumed byte, never pointers, so passing the same bytes
 // at a new address is fine. It remembers how far it scanned, so feeding one byte at a time
@@ -69,6 +70,12 @@
 //   → 400. Whitespace between field name and colon → 400.
 // - Chunks: size is 1*HEXDIG (leading zeros fine) that must fit in 64 bits; extensions are
 //   validated (token [= token / quoted-string]) and then ignored.
+// - Host: its value is only checked against the field-value rules; Expect values other
+//   than 100-continue are left to the server (417).
+// - Upgrade and CONNECT: the message is framed like any other and head().upgrade says
+//   whether the client asked to switch protocols. A server that switches stops calling
+//   parse(); the bytes after `consumed` belong to the new protocol. One that declines just
+//   keeps parsing.
 // - Every error closes the connection (must_close() is true for all of them today): after a
 //   framing error the byte stream cannot be trusted. Even 413 with a known Content-Length
 //   closes, so that the server never has to read and discard a large body.
@@ -106,7 +113,13 @@ struct ParserLimits {
   std::size_t max_chunk_line = 4 * 1024;
 };
 
-enum class ParseStatus : std::uint8_t { need_more, head_complete, body_data, message_complete, error };
+enum class ParseStatus : std::uint8_t {
+  need_more,
+  head_complete,
+  body_data,
+  message_complete,
+  error
+};
 
 // Why a request was rejected. http_status() maps each to the response status.
 enum class ParseErrc : std::uint8_t {

@@ -35,7 +35,8 @@ Message with_body(Message m, BodyFraming framing, std::string body, std::uint64_
 
 std::vector<ValidCase> make_valid_cases() {
   std::vector<ValidCase> cases;
-  cases.push_back({"minimal_get", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+  cases.push_back({"minimal_get",
+                   "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
                    {get("/", {{"Host", "example.com"}}, "example.com")}});
   cases.push_back({"browser_get",
                    kBrowserGet,
@@ -62,8 +63,8 @@ std::vector<ValidCase> make_valid_cases() {
   }
   {
     Message m = http10("HEAD", "/", {{"Connection", "Keep-Alive"}, {"Host", "h"}}, "h", true);
-    cases.push_back({"http10_keep_alive",
-                     "HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: h\r\n\r\n", {m}});
+    cases.push_back(
+        {"http10_keep_alive", "HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: h\r\n\r\n", {m}});
   }
   {
     Message m = get("/", {{"Host", "h"}, {"Connection", "foo, close"}}, "h");
@@ -93,12 +94,11 @@ std::vector<ValidCase> make_valid_cases() {
                           BodyFraming::chunked, "0123456789abcdef");
     m.method = "POST";
     m.trailers = {{"Expires", "never"}, {"X-Checksum", "abc123"}};
-    cases.push_back(
-        {"chunked_extensions_and_trailers",
-         "POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "000A;name=value;flag ; q = \"quoted \\\" \\\\ text\"\r\n0123456789\r\n"
-         "6\r\nabcdef\r\n0;last\r\nExpires: never\r\nX-Checksum:abc123 \r\n\r\n",
-         {m}});
+    cases.push_back({"chunked_extensions_and_trailers",
+                     "POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "000A;name=value;flag ; q = \"quoted \\\" \\\\ text\"\r\n0123456789\r\n"
+                     "6\r\nabcdef\r\n0;last\r\nExpires: never\r\nX-Checksum:abc123 \r\n\r\n",
+                     {m}});
   }
   {
     Message m = get("/", {{"Host", "h"}}, "h");
@@ -109,8 +109,8 @@ std::vector<ValidCase> make_valid_cases() {
     cases.push_back({"bare_lf_in_head", "GET /lf HTTP/1.1\nHost: h\nX-A: 1\r\n\n", {m}});
   }
   {
-    Message m = get("/", {{"Host", "example.com"}, {"X-Empty", ""}, {"X-Tabs", "a \t b"}},
-                    "example.com");
+    Message m =
+        get("/", {{"Host", "example.com"}, {"X-Empty", ""}, {"X-Tabs", "a \t b"}}, "example.com");
     cases.push_back(
         {"value_whitespace_trimmed",
          "GET / HTTP/1.1\r\nHost: \t example.com \t\r\nX-Empty:\r\nX-Tabs:  a \t b\t \r\n\r\n",
@@ -118,9 +118,9 @@ std::vector<ValidCase> make_valid_cases() {
   }
   {
     Message m = get("/", {{"Host", "h"}, {"X-Name", "Andr\xc3\xa9 \x80\xff"}}, "h");
-    cases.push_back(
-        {"obs_text_in_value", "GET / HTTP/1.1\r\nHost: h\r\nX-Name: Andr\xc3\xa9 \x80\xff\r\n\r\n",
-         {m}});
+    cases.push_back({"obs_text_in_value",
+                     "GET / HTTP/1.1\r\nHost: h\r\nX-Name: Andr\xc3\xa9 \x80\xff\r\n\r\n",
+                     {m}});
   }
   {
     Message a = get("/a", {{"Host", "h"}}, "h");
@@ -159,10 +159,11 @@ std::vector<ValidCase> make_valid_cases() {
                      {"Sec-WebSocket-Version", "13"}},
                     "h");
     m.upgrade = true;
-    cases.push_back({"websocket_upgrade",
-                     "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     {m}});
+    cases.push_back(
+        {"websocket_upgrade",
+         "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+         {m}});
   }
   {
     Message m = get("*", {{"Host", "h"}}, "h");
@@ -173,34 +174,39 @@ std::vector<ValidCase> make_valid_cases() {
     Message m = get("example.com:443", {{"Host", "example.com:443"}}, "example.com:443");
     m.method = "CONNECT";
     cases.push_back({"connect_authority",
-                     "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", {m}});
+                     "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+                     {m}});
   }
   {
     Message m = get("http://example.com/x?y=1", {{"Host", "example.com"}}, "example.com");
     cases.push_back({"absolute_form",
-                     "GET http://example.com/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n", {m}});
+                     "GET http://example.com/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                     {m}});
   }
   {
     Message m = get("/q", {{"Host", "h"}, {"Content-Length", "2"}, {"content-length", "2"}}, "h");
     m = with_body(m, BodyFraming::content_length, "ok", 2);
     m.method = "POST";
-    cases.push_back({"identical_duplicate_content_length",
-                     "POST /q HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok",
-                     {m},
-                     false});
+    cases.push_back(
+        {"identical_duplicate_content_length",
+         "POST /q HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok",
+         {m},
+         false});
   }
   {
     Message m = get("/q", {{"Host", "h"}, {"Content-Length", "2 ,2"}}, "h");
     m = with_body(m, BodyFraming::content_length, "ok", 2);
     m.method = "POST";
     cases.push_back({"content_length_list_identical",
-                     "POST /q HTTP/1.1\r\nHost: h\r\nContent-Length: 2 ,2\r\n\r\nok", {m}, false});
+                     "POST /q HTTP/1.1\r\nHost: h\r\nContent-Length: 2 ,2\r\n\r\nok",
+                     {m},
+                     false});
   }
   {
     Message m = get("/cache/x", {{"Host", "h"}}, "h");
     m.method = "X-PURGE_ALL";
-    cases.push_back({"extension_method", "X-PURGE_ALL /cache/x HTTP/1.1\r\nHost: h\r\n\r\n", {m},
-                     false});
+    cases.push_back(
+        {"extension_method", "X-PURGE_ALL /cache/x HTTP/1.1\r\nHost: h\r\n\r\n", {m}, false});
   }
   {
     Message m = with_body(get("/", {{"Host", "h"}, {"transfer-encoding", "Chunked"}}, "h"),
@@ -215,8 +221,8 @@ std::vector<ValidCase> make_valid_cases() {
     Message m = with_body(get("/", {{"Host", "h"}, {"Content-Length", "0"}}, "h"),
                           BodyFraming::content_length, "", 0);
     m.method = "POST";
-    cases.push_back({"content_length_zero",
-                     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", {m}});
+    cases.push_back(
+        {"content_length_zero", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", {m}});
   }
   {
     Message m = get("/a/b;p=1/%7Euser/c.d?x=1&y=%20z+w;k=v,l'm(n)*!$@:~-_", {{"Host", "h"}}, "h");
@@ -228,12 +234,12 @@ std::vector<ValidCase> make_valid_cases() {
   {
     Message m = get("/", {{"Host", "h"}, {"X-!#$%&'*+.^_`|~09az", "v"}}, "h");
     cases.push_back({"field_name_token_chars",
-                     "GET / HTTP/1.1\r\nHost: h\r\nX-!#$%&'*+.^_`|~09az: v\r\n\r\n", {m}});
+                     "GET / HTTP/1.1\r\nHost: h\r\nX-!#$%&'*+.^_`|~09az: v\r\n\r\n",
+                     {m}});
   }
   {
-    Message m = with_body(
-        get("/", {{"Host", "h"}, {"Transfer-Encoding", ", chunked ,"}}, "h"),
-        BodyFraming::chunked, "x");
+    Message m = with_body(get("/", {{"Host", "h"}, {"Transfer-Encoding", ", chunked ,"}}, "h"),
+                          BodyFraming::chunked, "x");
     m.method = "POST";
     cases.push_back({"transfer_encoding_empty_list_elements",
                      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked ,\r\n\r\n"
@@ -246,7 +252,8 @@ std::vector<ValidCase> make_valid_cases() {
                           BodyFraming::content_length, "\r\n\0\xff\n"s, 5);
     m.method = "POST";
     cases.push_back({"binary_body",
-                     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n\r\n\0\xff\n"s, {m}});
+                     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n\r\n\0\xff\n"s,
+                     {m}});
   }
   {
     Message a = with_body(get("/", {{"Host", "h"}, {"Content-Length", "2"}}, "h"),
@@ -267,7 +274,8 @@ std::vector<ValidCase> make_valid_cases() {
     m.method = "POST";
     m.fields.emplace_back("Content-Length", "10");
     cases.push_back({"incomplete_body",
-                     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\npartial", {m},
+                     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\npartial",
+                     {m},
                      false});
   }
   return cases;
@@ -301,17 +309,24 @@ void add_request_line_cases(std::vector<InvalidCase>& c) {
   c.push_back(bad("tab_separator", "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_request_line, 400));
   c.push_back(bad("tab_in_method", "GET\t / HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_method, 400));
   c.push_back(bad("method_bad_char", "G@T / HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_method, 400));
-  c.push_back(bad("target_control", "GET /a\x01" "b HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
+  c.push_back(bad("target_control",
+                  "GET /a\x01"
+                  "b HTTP/1.1\r\nHost: h\r\n\r\n",
+                  E::bad_target, 400));
   c.push_back(bad("target_del", "GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
   c.push_back(bad("target_nul", "GET /a\0b HTTP/1.1\r\nHost: h\r\n\r\n"s, E::bad_target, 400));
-  c.push_back(bad("target_non_ascii", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
-  c.push_back(bad("target_fragment", "GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
+  c.push_back(
+      bad("target_non_ascii", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
+  c.push_back(
+      bad("target_fragment", "GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
   c.push_back(bad("target_relative", "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
   c.push_back(bad("asterisk_not_options", "GET * HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
-  c.push_back(bad("connect_origin_form", "CONNECT /x HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
+  c.push_back(
+      bad("connect_origin_form", "CONNECT /x HTTP/1.1\r\nHost: h\r\n\r\n", E::bad_target, 400));
   c.push_back(bad("bare_cr_request_line", "GET /\r HTTP/1.1\r\nHost: h\r\n\r\n", E::bare_cr, 400));
   c.push_back(bad("cr_cr_lf", "GET / HTTP/1.1\r\r\nHost: h\r\n\r\n", E::bare_cr, 400));
-  c.push_back(bad("bare_cr_leading_line", "\r\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", E::bare_cr, 400));
+  c.push_back(
+      bad("bare_cr_leading_line", "\r\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", E::bare_cr, 400));
   c.push_back(bad("request_line_too_long",
                   "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n",
                   E::request_line_too_long, 414));
@@ -322,8 +337,8 @@ void add_request_line_cases(std::vector<InvalidCase>& c) {
 void add_field_cases(std::vector<InvalidCase>& c) {
   using E = ParseErrc;
   c.push_back(bad("obs_fold", head_with("X-A: one\r\n two\r\n"), E::obs_fold, 400));
-  c.push_back(bad("leading_whitespace_first_field",
-                  "GET / HTTP/1.1\r\n Host: h\r\n\r\n", E::obs_fold, 400));
+  c.push_back(bad("leading_whitespace_first_field", "GET / HTTP/1.1\r\n Host: h\r\n\r\n",
+                  E::obs_fold, 400));
   c.push_back(bad("space_before_colon", head_with("X-A : v\r\n"), E::whitespace_before_colon, 400));
   c.push_back(bad("tab_before_colon", head_with("X-A\t: v\r\n"), E::whitespace_before_colon, 400));
   c.push_back(bad("space_in_name", head_with("X A: v\r\n"), E::bad_field_name, 400));
@@ -333,7 +348,10 @@ void add_field_cases(std::vector<InvalidCase>& c) {
   c.push_back(bad("name_non_ascii", head_with("X\xc3\xa9: v\r\n"), E::bad_field_name, 400));
   c.push_back(bad("name_nul", head_with("X\0A: v\r\n"s), E::bad_field_name, 400));
   c.push_back(bad("value_nul", head_with("X-A: a\0b\r\n"s), E::bad_field_value, 400));
-  c.push_back(bad("value_control", head_with("X-A: a\x01" "b\r\n"), E::bad_field_value, 400));
+  c.push_back(bad("value_control",
+                  head_with("X-A: a\x01"
+                            "b\r\n"),
+                  E::bad_field_value, 400));
   c.push_back(bad("value_del", head_with("X-A: a\x7f\r\n"), E::bad_field_value, 400));
   c.push_back(bad("value_bare_cr", head_with("X-A: a\rb\r\n"), E::bare_cr, 400));
   c.push_back(bad("value_bare_cr_end", head_with("X-A: ab\r\r\n"), E::bare_cr, 400));
@@ -364,11 +382,14 @@ void add_framing_cases(std::vector<InvalidCase>& c) {
   c.push_back(bad("cl_negative", head_with("Content-Length: -1\r\n"), E::bad_content_length, 400));
   c.push_back(bad("cl_plus", head_with("Content-Length: +5\r\n"), E::bad_content_length, 400));
   c.push_back(bad("cl_hex", head_with("Content-Length: 0x10\r\n"), E::bad_content_length, 400));
-  c.push_back(bad("cl_inner_space", head_with("Content-Length: 5 5\r\n"), E::bad_content_length, 400));
-  c.push_back(bad("cl_empty_element", head_with("Content-Length: 5,,5\r\n"), E::bad_content_length, 400));
+  c.push_back(
+      bad("cl_inner_space", head_with("Content-Length: 5 5\r\n"), E::bad_content_length, 400));
+  c.push_back(
+      bad("cl_empty_element", head_with("Content-Length: 5,,5\r\n"), E::bad_content_length, 400));
   c.push_back(bad("cl_overflow", head_with("Content-Length: 18446744073709551616\r\n"),
                   E::bad_content_length, 400));
-  c.push_back(bad("cl_too_large", head_with("Content-Length: 1048577\r\n"), E::body_too_large, 413));
+  c.push_back(
+      bad("cl_too_large", head_with("Content-Length: 1048577\r\n"), E::body_too_large, 413));
   c.push_back(bad("te_gzip_only", head_with("Transfer-Encoding: gzip\r\n"),
                   E::transfer_encoding_not_chunked, 400));
   c.push_back(bad("te_chunked_not_last", head_with("Transfer-Encoding: chunked, gzip\r\n"),
@@ -396,9 +417,12 @@ void add_framing_cases(std::vector<InvalidCase>& c) {
 void add_chunked_cases(std::vector<InvalidCase>& c) {
   using E = ParseErrc;
   c.push_back(bad("chunk_missing_crlf", chunked_with("5\r\nhelloX"), E::missing_chunk_crlf, 400));
-  c.push_back(bad("chunk_cr_without_lf", chunked_with("5\r\nhello\rX"), E::missing_chunk_crlf, 400));
-  c.push_back(bad("chunk_data_too_long", chunked_with("5\r\nhello world\r\n"), E::missing_chunk_crlf, 400));
-  c.push_back(bad("chunk_data_bare_lf", chunked_with("5\r\nhello\n0\r\n\r\n"), E::bare_lf_in_chunked, 400));
+  c.push_back(
+      bad("chunk_cr_without_lf", chunked_with("5\r\nhello\rX"), E::missing_chunk_crlf, 400));
+  c.push_back(
+      bad("chunk_data_too_long", chunked_with("5\r\nhello world\r\n"), E::missing_chunk_crlf, 400));
+  c.push_back(
+      bad("chunk_data_bare_lf", chunked_with("5\r\nhello\n0\r\n\r\n"), E::bare_lf_in_chunked, 400));
   c.push_back(bad("chunk_line_bare_lf", chunked_with("5\nhello\r\n"), E::bare_lf_in_chunked, 400));
   c.push_back(bad("chunk_size_not_hex", chunked_with("zz\r\n"), E::bad_chunk_size, 400));
   c.push_back(bad("chunk_size_empty", chunked_with("\r\n"), E::bad_chunk_size, 400));
@@ -409,7 +433,8 @@ void add_chunked_cases(std::vector<InvalidCase>& c) {
                   E::bad_chunk_extension, 400));
   c.push_back(bad("chunk_size_overflow", chunked_with("10000000000000000\r\n"),
                   E::chunk_size_overflow, 400));
-  c.push_back(bad("chunk_size_too_large", chunked_with("FFFFFFFFFFFFFFFF\r\n"), E::body_too_large, 413));
+  c.push_back(
+      bad("chunk_size_too_large", chunked_with("FFFFFFFFFFFFFFFF\r\n"), E::body_too_large, 413));
   c.push_back(bad("chunk_ext_empty", chunked_with("5;\r\n"), E::bad_chunk_extension, 400));
   c.push_back(bad("chunk_ext_no_value", chunked_with("5;a=\r\n"), E::bad_chunk_extension, 400));
   c.push_back(bad("chunk_ext_unterminated_quote", chunked_with("5;a=\"x\r\n"),
@@ -423,18 +448,21 @@ void add_chunked_cases(std::vector<InvalidCase>& c) {
   c.push_back(bad("trailer_obs_fold", chunked_with("0\r\nX: y\r\n z\r\n\r\n"), E::obs_fold, 400));
   c.push_back(bad("trailer_space_colon", chunked_with("0\r\nX : y\r\n\r\n"),
                   E::whitespace_before_colon, 400));
-  c.push_back(bad("trailer_too_large", chunked_with("0\r\nX: " + std::string(17000, 'y') + "\r\n\r\n"),
+  c.push_back(bad("trailer_too_large",
+                  chunked_with("0\r\nX: " + std::string(17000, 'y') + "\r\n\r\n"),
                   E::header_block_too_large, 431));
 }
 
 void add_pipelined_cases(std::vector<InvalidCase>& c) {
-  auto ok = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"s;
+  auto ok =
+      "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"s;
   InvalidCase smuggle = bad("pipelined_then_smuggle",
                             ok + head_with("Content-Length: 1\r\nTransfer-Encoding: chunked\r\n"),
                             ParseErrc::content_length_with_transfer_encoding, 400);
   smuggle.complete_before = 2;
   c.push_back(smuggle);
-  InvalidCase garbage = bad("pipelined_then_garbage", ok + "\x01\x02\r\n", ParseErrc::bad_request_line, 400);
+  InvalidCase garbage =
+      bad("pipelined_then_garbage", ok + "\x01\x02\r\n", ParseErrc::bad_request_line, 400);
   garbage.complete_before = 2;
   c.push_back(garbage);
 }
@@ -444,16 +472,16 @@ void add_limit_cases(std::vector<InvalidCase>& c) {
                           ParseErrc::body_too_large, 413);
   small.limits.max_body = 16;
   c.push_back(small);
-  InvalidCase fields = bad("small_field_count", head_with("A: 1\r\nB: 2\r\n"),
-                           ParseErrc::too_many_fields, 431);
+  InvalidCase fields =
+      bad("small_field_count", head_with("A: 1\r\nB: 2\r\n"), ParseErrc::too_many_fields, 431);
   fields.limits.max_header_fields = 2;
   c.push_back(fields);
   InvalidCase line = bad("small_request_line", "\r\n\r\nGET /abcdef HTTP/1.1\r\n",
                          ParseErrc::request_line_too_long, 414);
   line.limits.max_request_line = 24;  // the request line alone (22) fits; not with the CRLFs
   c.push_back(line);
-  InvalidCase block = bad("small_header_block", head_with("X: 123456\r\n"),
-                          ParseErrc::header_block_too_large, 431);
+  InvalidCase block =
+      bad("small_header_block", head_with("X: 123456\r\n"), ParseErrc::header_block_too_large, 431);
   block.limits.max_header_block = 20;
   c.push_back(block);
 }

@@ -3,9 +3,8 @@
 // corpus and a generated corpus of random valid requests. Both must report the same
 // method, target, version, fields, body and trailers — and for generated requests, exactly
 // what the generator built.
-#include <http_parser.h>
-
 #include <gtest/gtest.h>
+#include <http_parser.h>
 
 #include <cstdio>
 #include <random>
@@ -163,8 +162,8 @@ TEST(HttpParserDifferential, ValidCorpusMatchesReference) {
 
 TEST(HttpParserDifferential, ReferenceRejectsWhatWeftRejectsForSmuggling) {
   // Sanity check of the reference itself on the classic CL.TE smuggling request.
-  const Reference r = run_reference(
-      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+  const Reference r =
+      run_reference("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
   EXPECT_NE(r.error, "");
 }
 
@@ -259,7 +258,8 @@ class RequestGenerator {
     std::string out;
     char size[32];
     for (std::size_t at = 0; at < body.size();) {
-      const std::size_t n = std::min<std::size_t>(body.size() - at, static_cast<std::size_t>(between(1, 64)));
+      const std::size_t n =
+          std::min<std::size_t>(body.size() - at, static_cast<std::size_t>(between(1, 64)));
       std::snprintf(size, sizeof size, between(0, 1) ? "%zx" : "%zX", n);
       out += size;
       if (between(0, 3) == 0) out += ";ext=" + word(kHostChars, 1, 8);
@@ -288,7 +288,8 @@ TEST(HttpParserDifferential, GeneratedCorpusMatchesGeneratorAndReference) {
     RequestGenerator gen(seed);
     std::string wire;
     std::vector<Message> expected;
-    for (int i = 0, n = 1 + static_cast<int>(seed % 3); i < n; ++i) expected.push_back(gen.next(wire));
+    for (int i = 0, n = 1 + static_cast<int>(seed % 3); i < n; ++i)
+      expected.push_back(gen.next(wire));
 
     const Driver d = run_whole(wire);
     ASSERT_EQ(d.transcript().error, ParseErrc::none) << describe(d.transcript().error);

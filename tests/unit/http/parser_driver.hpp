@@ -123,8 +123,8 @@ class Driver {
   bool on_head(const ParseResult& r, std::string_view in) {
     const RequestHead& h = parser_.head();
     const std::string_view head_bytes = in.substr(0, r.consumed);
-    bool inside = within(h.method, head_bytes) && within(h.target, head_bytes) &&
-                  within(h.host, head_bytes);
+    bool inside =
+        within(h.method, head_bytes) && within(h.target, head_bytes) && within(h.host, head_bytes);
     for (const HeaderField& f : h.fields) {
       inside = inside && within(f.name, head_bytes) && within(f.value, head_bytes);
     }

@@ -214,6 +214,19 @@ TEST(HttpParser, SetMaxBodyBeforeTheBodyLiftsTheLimitForThisRequestOnly) {
   EXPECT_EQ(r.error, ParseErrc::body_too_large);
 }
 
+TEST(HttpParser, LoweringTheLimitMidChunkedBodyRejectsTheNextChunk) {
+  RequestParser p;
+  std::string bytes = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ParseResult r = p.parse(bytes);
+  ASSERT_EQ(r.status, ParseStatus::head_complete);
+  r = p.parse("8\r\n12345678\r\n");
+  ASSERT_EQ(r.status, ParseStatus::body_data);
+  p.set_max_body(4);  // below what already arrived: must not wrap around
+  r = p.parse("\r\n1\r\nx\r\n");
+  EXPECT_EQ(r.status, ParseStatus::error);
+  EXPECT_EQ(r.error, ParseErrc::body_too_large);
+}
+
 TEST(HttpParser, LargeChunkedBodyStreamsInPieces) {
   ParserLimits limits;
   limits.max_body = ParserLimits::unlimited;
@@ -239,7 +252,8 @@ TEST(HttpParser, LargeChunkedBodyStreamsInPieces) {
 TEST(HttpParser, ContentLengthAtTheLimitIsAccepted) {
   ParserLimits limits;
   limits.max_body = 8;
-  const Driver ok = run_whole("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\n12345678", limits);
+  const Driver ok =
+      run_whole("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\n12345678", limits);
   EXPECT_EQ(ok.transcript().error, ParseErrc::none);
   const Driver over = run_whole("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n", limits);
   EXPECT_EQ(over.transcript().error, ParseErrc::body_too_large);
