@@ -61,21 +61,21 @@
 //   accepted as one value (RFC 9110 §8.6 MAY); differing values → 400. Values that do not
 //   fit in 64 bits → 400.
 // - Transfer-Encoding: the only coding weft decodes is chunked. Final coding not chunked,
-//   chunked applied twice, or a malformed list → 400; a known-final chunked with any other
-//   coding before it (gzip, chunked) → 501. Transfer-Encoding with Content-Length, or on
+//   chunked applied twice, or a malformed list → 400; chunked last but another coding
+//   before it ("gzip, chunked") → 501. Transfer-Encoding with Content-Length, or on
 //   HTTP/1.0 → 400.
 // - Host: exactly one on HTTP/1.1 (missing or repeated → 400); at most one on HTTP/1.0.
+//   Its value is only checked against the field-value rules.
 // - Field values: HTAB, SP, VCHAR and obs-text (0x80..0xFF); leading/trailing SP/HTAB are
 //   trimmed. NUL, other controls and DEL → 400. obs-fold (a line starting with SP/HTAB)
 //   → 400. Whitespace between field name and colon → 400.
 // - Chunks: size is 1*HEXDIG (leading zeros fine) that must fit in 64 bits; extensions are
 //   validated (token [= token / quoted-string]) and then ignored.
-// - Host: its value is only checked against the field-value rules; Expect values other
-//   than 100-continue are left to the server (417).
+// - Expect: values other than 100-continue are left to the server (417).
 // - Upgrade and CONNECT: the message is framed like any other and head().upgrade says
-//   whether the client asked to switch protocols. A server that switches stops calling
-//   parse(); the bytes after `consumed` belong to the new protocol. One that declines just
-//   keeps parsing.
+//   whether the client asked to switch protocols (for CONNECT the method says it). A
+//   server that switches stops calling parse(); the bytes after `consumed` belong to the
+//   new protocol. One that declines just keeps parsing.
 // - Every error closes the connection (must_close() is true for all of them today): after a
 //   framing error the byte stream cannot be trusted. Even 413 with a known Content-Length
 //   closes, so that the server never has to read and discard a large body.
