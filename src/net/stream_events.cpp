@@ -31,6 +31,7 @@ void Stream::on_io(unsigned events) {
     if (!error_ && (events & io_event::writable) && !queue_.empty() && corks_ == 0) flush();
     if (!error_ && (events & (io_event::readable | io_event::hangup))) {
       maybe_readable_ = true;
+      if (events & io_event::hangup) hangup_seen_ = true;
       if (reading_) do_read(g);
       if (g.dead) return;
     }

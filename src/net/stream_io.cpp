@@ -82,8 +82,9 @@ void Stream::do_read(Guard& g) {
     const ssize_t n = ::recv(fd_, rbuf_.get() + rend_, space, 0);
     if (n > 0) {
       rend_ += static_cast<std::size_t>(n);
-      // A short read drained the socket: the next arrival raises a new edge.
-      if (static_cast<std::size_t>(n) < space) maybe_readable_ = false;
+      // A short read drained the socket: the next arrival raises a new edge. Not so for
+      // a FIN that came with the data (the hangup was already reported): read on to EOF.
+      if (static_cast<std::size_t>(n) < space && !hangup_seen_) maybe_readable_ = false;
       deliver_data(g);
       if (g.dead || !reading_ || fd_ < 0 || !alive_open() || !maybe_readable_) return;
       continue;

@@ -210,6 +210,7 @@ class Stream : public Handle {
   bool reading_ = false;
   bool connecting_ = false;
   bool maybe_readable_ = false;  // no EAGAIN seen since the last readable edge
+  bool hangup_seen_ = false;     // the peer's FIN was reported: read until EOF
   bool resume_read_ = false;     // re-deliver buffered bytes / read in the next pass
   bool in_data_cb_ = false;      // corked by the data callback
   bool in_handler_ = false;      // inside on_io/on_timer: notifications run on exit
