@@ -1,0 +1,79 @@
+// hello_http: the smallest useful weft HTTP server.
+//   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
+// Stops gracefully on SIGINT / SIGTERM.
+//
+//   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS]
+#include <weft/http/server.hpp>
+#include <weft/signal.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+struct Args {
+  std::uint16_t port = 8080;
+  std::string host = "127.0.0.1";
+  long keep_alive_seconds = 5;
+};
+
+bool parse_args(int argc, char** argv, Args& args) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) return false;
+    const char* value = argv[++i];
+    if (flag == "--port") {
+      args.port = static_cast<std::uint16_t>(std::strtoul(value, nullptr, 10));
+    } else if (flag == "--host") {
+      args.host = value;
+    } else if (flag == "--keep-alive-timeout") {
+      args.keep_alive_seconds = std::strtol(value, nullptr, 10);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!parse_args(argc, argv, args)) {
+    std::fprintf(stderr,
+                 "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]\n");
+    return 2;
+  }
+  weft::Loop loop;
+  weft::http::ServerOptions options;
+  options.keep_alive_timeout = std::chrono::seconds(args.keep_alive_seconds);
+  weft::http::Server server(loop, options);
+  server.get("/plaintext", [](weft::http::Request&) {
+    return weft::http::Response::bytes("Hello, World!", "text/plain");
+  });
+  server.get("/", [](weft::http::Request&) { return weft::http::Response::text("weft\n"); });
+  server.post("/echo", [](weft::http::Request& req) {
+    return weft::http::Response::bytes(req.body(), "application/octet-stream");
+  });
+  if (auto ec = server.listen(args.port, args.host)) {
+    std::fprintf(stderr, "hello_http: cannot listen on %s:%u: %s\n", args.host.c_str(),
+                 args.port, ec.message().c_str());
+    return 1;
+  }
+  std::printf("hello_http listening on http://%s:%u\n", args.host.c_str(), server.port());
+  std::fflush(stdout);
+
+  weft::Signal sigint(loop), sigterm(loop);
+  auto stop = [&](int) {
+    sigint.close();
+    sigterm.close();
+    server.close(std::chrono::seconds(5), [] { std::puts("hello_http: stopped"); });
+  };
+  (void)sigint.start(SIGINT, stop);
+  (void)sigterm.start(SIGTERM, stop);
+  loop.run();
+  return 0;
+}

@@ -1,0 +1,77 @@
+// Request: one parsed HTTP request as a handler sees it.
+//
+// Views (method, target, path, headers, params) stay valid for as long as the handler
+// runs — for a coroutine handler, until its Task finishes, even if it suspends. The body
+// is buffered (up to the server's body limit) before the handler runs.
+//
+// Cancellation: when the client disconnects before the response is sent, cancelled()
+// becomes true; the response a handler still produces is dropped.
+#pragma once
+
+#include <weft/http/parser.hpp>
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace weft {
+class Loop;
+}
+
+namespace weft::http {
+
+class Request {
+ public:
+  Request() = default;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  std::string_view method() const noexcept { return method_; }
+  std::string_view target() const noexcept { return target_; }  // raw, not decoded
+  std::string_view path() const noexcept { return path_; }      // target up to '?'
+  std::string_view query() const noexcept { return query_; }    // after '?', raw
+  int version_minor() const noexcept { return version_minor_; }
+  std::string_view header(std::string_view name) const noexcept;
+  std::span<const HeaderField> headers() const noexcept { return fields_; }
+  const std::string& body() const noexcept { return body_; }
+  bool keep_alive() const noexcept { return keep_alive_; }
+  bool is_head() const noexcept { return method_ == "HEAD"; }
+
+  // A route parameter (":id" in "/users/:id"), or "*" for the wildcard's match.
+  std::string_view param(std::string_view name) const noexcept;
+  // The first value of a query parameter, raw (not percent-decoded); empty if absent.
+  std::string_view query_param(std::string_view name) const noexcept;
+
+  bool cancelled() const noexcept { return *cancelled_; }
+
+  // -- used by the server -------------------------------------------------------
+  void assign(const RequestHead& head);
+  // Copies every view into storage owned by this request (used when the request
+  // outlives the read buffer it was parsed from).
+  void detach();
+  void append_body(std::string_view piece) { body_.append(piece); }
+  void add_param(std::string_view name, std::string_view value) { params_.emplace_back(name, value); }
+  void clear_params() noexcept { params_.clear(); }
+  void set_keep_alive(bool on) noexcept { keep_alive_ = on; }
+  const std::shared_ptr<bool>& cancel_flag() const noexcept { return cancelled_; }
+  void reset();
+
+ private:
+  void set_target(std::string_view target);
+  std::string_view copy_view(std::string_view v, std::string& into, const char* base) const;
+
+  std::string_view method_, target_, path_, query_;
+  std::span<const HeaderField> fields_;
+  std::vector<HeaderField> owned_fields_;
+  std::vector<std::pair<std::string_view, std::string_view>> params_;
+  std::string storage_;
+  std::string body_;
+  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  int version_minor_ = 1;
+  bool keep_alive_ = true;
+};
+
+}  // namespace weft::http

@@ -1,0 +1,52 @@
+// Response: what a handler returns. Text, JSON text, bytes, a bare status, extra headers.
+//
+// The server adds Date, Content-Length and Connection; a handler must not set those.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace weft::http {
+
+class Response {
+ public:
+  explicit Response(int status = 200) : status_(status) {}
+
+  static Response text(std::string body, int status = 200);
+  static Response json(std::string body, int status = 200);
+  static Response bytes(std::string body, std::string_view content_type, int status = 200);
+  // A status with its reason phrase as a short text body ("Not Found").
+  static Response status(int status);
+
+  Response& header(std::string_view name, std::string_view value);
+  Response& set_status(int status) noexcept {
+    status_ = status;
+    return *this;
+  }
+  Response& set_body(std::string body) {
+    body_ = std::move(body);
+    return *this;
+  }
+
+  int status_code() const noexcept { return status_; }
+  const std::string& body() const noexcept { return body_; }
+  std::string& body() noexcept { return body_; }
+  const std::vector<std::pair<std::string, std::string>>& headers() const noexcept {
+    return headers_;
+  }
+  // The value of the first header named `name` (case-insensitive), or empty.
+  std::string_view header_value(std::string_view name) const noexcept;
+
+ private:
+  int status_;
+  std::string body_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+// The reason phrase of a status code ("OK", "Not Found"), or "Unknown".
+std::string_view reason_phrase(int status) noexcept;
+
+}  // namespace weft::http

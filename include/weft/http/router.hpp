@@ -1,0 +1,78 @@
+// Router: method + path patterns to handlers.
+//
+// Patterns are literal segments, ":name" parameters (one segment each) and an optional
+// trailing "*" that matches the rest of the path (including nothing). Routes are tried
+// in the order they were added. A path that matches a route of another method gives
+// 405 with an Allow header; no match at all gives 404. HEAD requests are served by GET
+// routes (the server drops the body).
+//
+// Handlers come in two forms: synchronous (Request& → Response), run inline on the loop
+// — the fast path for quick work — and coroutines (Request& → Task<Response>).
+#pragma once
+
+#include <weft/function.hpp>
+#include <weft/http/request.hpp>
+#include <weft/http/response.hpp>
+#include <weft/task.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace weft::http {
+
+using SyncHandler = Function<Response(Request&)>;
+using AsyncHandler = Function<Task<Response>(Request&)>;
+
+struct Handler {
+  SyncHandler sync;
+  AsyncHandler async;
+
+  Handler() = default;
+  template <class F>
+    requires std::is_invocable_v<F&, Request&>
+  Handler(F f) {  // NOLINT(google-explicit-constructor): lambdas convert implicitly
+    if constexpr (std::is_same_v<std::invoke_result_t<F&, Request&>, Task<Response>>) {
+      async = std::move(f);
+    } else {
+      sync = std::move(f);
+    }
+  }
+  explicit operator bool() const noexcept { return sync || async; }
+};
+
+// Before-middleware may answer early (return a Response) or let the request through
+// (return nullopt). After-middleware may change every response, including errors.
+using BeforeMiddleware = Function<std::optional<Response>(Request&)>;
+using AfterMiddleware = Function<void(const Request&, Response&)>;
+
+class Router {
+ public:
+  void add(std::string_view method, std::string_view pattern, Handler handler);
+
+  struct Match {
+    Handler* handler = nullptr;  // null: see allow
+    std::string allow;           // when the path matched other methods only: "GET, HEAD"
+  };
+  // Fills req's params on a match.
+  Match match(Request& req);
+
+ private:
+  struct Segment {
+    enum class Kind : unsigned char { literal, param, wildcard } kind;
+    std::string text;  // literal text or parameter name
+  };
+  struct Route {
+    std::string method;
+    std::vector<Segment> segments;
+    Handler handler;
+  };
+  static std::vector<Segment> compile(std::string_view pattern);
+  static bool matches(const Route& route, std::string_view path, Request* req);
+
+  std::vector<Route> routes_;
+};
+
+}  // namespace weft::http

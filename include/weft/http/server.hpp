@@ -1,0 +1,93 @@
+// http::Server: an HTTP/1.1 server on one loop.
+//
+// Keep-alive (HTTP/1.1 by default, HTTP/1.0 with "Connection: keep-alive"), pipelining
+// with responses in request order, buffered request bodies, Expect: 100-continue, HEAD,
+// automatic Date and Content-Length, chunked streamed responses with backpressure.
+//
+// Limits and timeouts (ServerOptions) follow Node's defaults: headers 60 s (408 and close),
+// whole request 300 s, keep-alive idle 5 s; a connection limit; a cap on requests per
+// connection. Timeouts are checked by one sweep timer per server over its connections, so
+// each request costs O(1) timeout bookkeeping (a deadline field), never a heap operation.
+//
+// Errors: a malformed request gets its status (400, 413, 414, 431, 501, 505) and the
+// connection is closed; a handler that throws gets a 500 with a generic body, and one log
+// line on stderr naming the method and path. A client that disconnects mid-request cancels
+// it (Request::cancelled()), and its late response is dropped.
+//
+// Lifetime: close(deadline, done) is the graceful stop — it stops accepting, closes idle
+// connections at once, lets in-flight requests finish (their responses say
+// "Connection: close") and closes whatever remains at the deadline; done runs when every
+// connection is gone. Destroying the server closes everything at once.
+#pragma once
+
+#include <weft/http/parser.hpp>
+#include <weft/http/router.hpp>
+#include <weft/loop.hpp>
+#include <weft/net/address.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace weft::http {
+
+struct ServerOptions {
+  ParserLimits limits;                                   // line, header, body sizes
+  Duration headers_timeout = std::chrono::seconds(60);   // first byte → end of head: 408
+  Duration request_timeout = std::chrono::seconds(300);  // first byte → end of body: 408
+  Duration keep_alive_timeout = std::chrono::seconds(5); // idle between requests: close
+  std::size_t max_connections = 0;                       // 0: no limit; past it: close at once
+  std::size_t max_requests_per_connection = 0;           // 0: no limit
+  std::size_t max_pipelined = 32;   // requests parsed ahead of their responses
+  std::size_t high_water_mark = 64 * 1024;  // per connection: write backpressure
+  bool reuse_port = false;
+};
+
+struct ServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_rejected = 0;  // over max_connections
+  std::uint64_t requests = 0;
+  std::uint64_t parse_errors = 0;
+  std::uint64_t handler_errors = 0;
+  std::uint64_t timeouts = 0;
+  std::size_t open_connections = 0;
+};
+
+class Server {
+ public:
+  explicit Server(Loop& loop, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Server& route(std::string_view method, std::string_view pattern, Handler handler);
+  Server& get(std::string_view pattern, Handler h) { return route("GET", pattern, std::move(h)); }
+  Server& post(std::string_view pattern, Handler h) { return route("POST", pattern, std::move(h)); }
+  Server& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
+  Server& patch(std::string_view pattern, Handler h) { return route("PATCH", pattern, std::move(h)); }
+  Server& del(std::string_view pattern, Handler h) { return route("DELETE", pattern, std::move(h)); }
+  Server& before(BeforeMiddleware m);
+  Server& after(AfterMiddleware m);
+
+  // Binds and starts accepting (host: an IPv4/IPv6 literal or a Unix socket path
+  // starting with '/'). Port 0 picks a free port; see port().
+  std::error_code listen(std::uint16_t port, std::string_view host = "127.0.0.1");
+  std::error_code listen(const net::SocketAddress& address);
+  std::uint16_t port() const noexcept;
+
+  void close(Duration deadline = std::chrono::seconds(10), Function<void()> done = {});
+  bool is_closing() const noexcept;
+
+  ServerStats stats() const noexcept;
+  const ServerOptions& options() const noexcept;
+  Loop& loop() const noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weft::http

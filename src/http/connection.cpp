@@ -1,0 +1,392 @@
+// One HTTP connection: parse in place, answer quick requests inline, keep responses in
+// request order, enforce deadlines.
+#include "http/server_impl.hpp"
+
+#include <cstdio>
+
+namespace weft::http {
+namespace {
+
+void append_status_line(std::string& out, int status) {
+  char code[4] = {static_cast<char>('0' + status / 100 % 10),
+                  static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
+                  ' '};
+  out.append("HTTP/1.1 ");
+  out.append(code, 4);
+  out.append(reason_phrase(status));
+  out.append("\r\n");
+}
+
+void append_decimal(std::string& out, std::size_t n) {
+  char buf[24];
+  int len = std::snprintf(buf, sizeof buf, "%zu", n);
+  out.append(buf, static_cast<std::size_t>(len));
+}
+
+bool has_no_body(int status) { return status < 200 || status == 204 || status == 304; }
+
+}  // namespace
+
+Connection::Connection(Server::Impl& server, net::Socket socket)
+    : server_(server),
+      stream_(server.loop, std::move(socket),
+              net::StreamOptions{.high_water_mark = server.options.high_water_mark}),
+      parser_(server.options.limits) {}
+
+Connection::~Connection() {
+  for (auto& ex : pipeline_) {
+    ex->conn = nullptr;
+    *ex->request.cancel_flag() = true;
+  }
+  *sync_req_.cancel_flag() = true;
+}
+
+void Connection::start() {
+  request_start_ = server_.loop.now();
+  set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
+  stream_.on_end([this] {  // the client finished sending: answer what is owed, then close
+    stop_parsing_ = true;
+    if (pipeline_.empty()) {
+      cur_ = nullptr;
+      cur_ex_.reset();
+      flush_out();
+    }
+  });
+  stream_.on_error([this](std::error_code) { close_now(); });
+  stream_.on_drain([this] { resume_reading(); });
+  stream_.read_start([this](std::span<char> data) { return on_data(data); });
+}
+
+// ---- parsing ---------------------------------------------------------------------------
+
+std::size_t Connection::on_data(std::span<char> data) {
+  std::size_t off = 0;
+  while (!closed_ && !stop_parsing_) {
+    if (!cur_ && pipeline_.size() >= server_.options.max_pipelined) {
+      pause_reading();
+      break;
+    }
+    ParseResult r = parser_.parse(std::string_view(data.data() + off, data.size() - off));
+    off += r.consumed;
+    if (r.status == ParseStatus::need_more) {
+      if (cur_ex_) cur_ex_->request.detach();
+      if (cur_ == &sync_req_) sync_req_.detach();
+      if (!cur_ && off < data.size() && deadline_kind_ == Deadline::idle) {
+        request_start_ = server_.loop.now();
+        set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
+      }
+      break;
+    }
+    if (r.status == ParseStatus::head_complete) {
+      if (!on_head(parser_.head())) break;
+    } else if (r.status == ParseStatus::body_data) {
+      on_body(r.body);
+    } else if (r.status == ParseStatus::message_complete) {
+      on_message_complete();
+    } else {
+      on_parse_error(r.error);
+      return data.size();
+    }
+  }
+  flush_out();
+  return off;
+}
+
+bool Connection::on_head(const RequestHead& head) {
+  ++server_.stats.requests;
+  if (deadline_kind_ == Deadline::idle) request_start_ = server_.loop.now();
+  sync_req_.reset();
+  sync_req_.assign(head);
+  Router::Match m = server_.router.match(sync_req_);
+  cur_handler_ = m.handler;
+  cur_allow_ = std::move(m.allow);
+  cur_head_only_ = sync_req_.is_head();
+  cur_close_ = wants_close(sync_req_);
+  const bool inline_ok = pipeline_.empty() && (!m.handler || m.handler->sync);
+  if (inline_ok) {
+    cur_ = &sync_req_;
+  } else {
+    cur_ex_ = std::make_shared<Exchange>();
+    cur_ex_->conn = this;
+    cur_ex_->request.assign(head);
+    (void)server_.router.match(cur_ex_->request);  // same params, on the exchange's request
+    cur_ex_->request.detach();
+    cur_ex_->head_only = cur_head_only_;
+    cur_ex_->close_after = cur_close_;
+    pipeline_.push_back(cur_ex_);
+    cur_ = &cur_ex_->request;
+  }
+  if (head.framing != BodyFraming::none) {
+    set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
+    if (head.expect_continue && pipeline_.size() <= 1 && out_.empty()) {
+      out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+  } else {
+    set_deadline(Deadline::none, {});
+  }
+  return true;
+}
+
+void Connection::on_body(std::string_view piece) {
+  if (cur_) cur_->append_body(piece);
+}
+
+void Connection::on_message_complete() {
+  set_deadline(Deadline::none, {});
+  ++served_;
+  if (cur_close_) stop_parsing_ = true;
+  Request* req = std::exchange(cur_, nullptr);
+  std::shared_ptr<Exchange> ex = std::move(cur_ex_);
+  if (!ex) {
+    std::optional<Response> res;
+    dispatch(*req, cur_handler_, cur_allow_, res);
+    write_response(*res, cur_head_only_, cur_close_, req->version_minor());
+    after_response_written();
+    return;
+  }
+  if (cur_handler_ && cur_handler_->async) {
+    start_async(std::move(ex), cur_handler_);
+  } else {
+    dispatch(ex->request, cur_handler_, cur_allow_, ex->response);
+    pump();
+  }
+}
+
+void Connection::on_parse_error(ParseErrc e) {
+  ++server_.stats.parse_errors;
+  stop_parsing_ = true;
+  set_deadline(Deadline::none, {});
+  auto ex = cur_ex_ ? cur_ex_ : std::make_shared<Exchange>();
+  if (!cur_ex_) {
+    ex->conn = this;
+    pipeline_.push_back(ex);
+  }
+  cur_ = nullptr;
+  cur_ex_.reset();
+  std::string body(describe(e));
+  body += '\n';
+  ex->response = Response::text(std::move(body), http_status(e));
+  ex->close_after = true;
+  ex->head_only = false;
+  pump();
+}
+
+bool Connection::wants_close(const Request& req) const noexcept {
+  const auto max = server_.options.max_requests_per_connection;
+  return !req.keep_alive() || server_.closing || (max && served_ + 1 >= max);
+}
+
+// ---- handlers --------------------------------------------------------------------------
+
+void Connection::dispatch(Request& req, Handler* handler, const std::string& allow,
+                          std::optional<Response>& into) {
+  if (handler) {
+    run_sync(req, *handler, into);
+    return;
+  }
+  Response res = Response::status(allow.empty() ? 404 : 405);
+  if (!allow.empty()) res.header("Allow", allow);
+  finish(req, res);
+  into.emplace(std::move(res));
+}
+
+void Connection::run_sync(Request& req, Handler& handler, std::optional<Response>& into) {
+  try {
+    for (auto& m : server_.before) {
+      if (auto early = m(req)) {
+        into.emplace(std::move(*early));
+        finish(req, *into);
+        return;
+      }
+    }
+    into.emplace(handler.sync(req));
+  } catch (...) {
+    into.emplace(error_response(req, std::current_exception()));
+  }
+  finish(req, *into);
+}
+
+void Connection::finish(Request& req, Response& res) {
+  for (auto& m : server_.after) {
+    try {
+      m(req, res);
+    } catch (...) {
+      res = error_response(req, std::current_exception());
+    }
+  }
+}
+
+Response Connection::error_response(Request& req, std::exception_ptr e) {
+  ++server_.stats.handler_errors;
+  const char* what = "non-standard exception";
+  std::string message;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    message = ex.what();
+    what = message.c_str();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "weft.http: %.*s %.*s: handler threw: %s\n",
+               static_cast<int>(req.method().size()), req.method().data(),
+               static_cast<int>(req.path().size()), req.path().data(), what);
+  return Response::status(500);  // nothing internal goes to the client
+}
+
+namespace {
+
+// The coroutine that runs an async handler; the exchange keeps the request alive.
+Task<void> run_handler(std::shared_ptr<Exchange> ex, Handler* handler,
+                       std::vector<BeforeMiddleware>* before) {
+  std::exception_ptr error;
+  try {
+    for (auto& m : *before) {
+      if (auto early = m(ex->request)) {
+        ex->response.emplace(std::move(*early));
+        break;
+      }
+    }
+    if (!ex->response) ex->response.emplace(co_await handler->async(ex->request));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (Connection* c = ex->conn) c->on_async_done(*ex, error);
+}
+
+}  // namespace
+
+void Connection::start_async(std::shared_ptr<Exchange> ex, Handler* handler) {
+  spawn(server_.loop, run_handler(std::move(ex), handler, &server_.before));
+}
+
+void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {
+  if (error) ex.response.emplace(error_response(ex.request, error));
+  finish(ex.request, *ex.response);
+  pump();
+  flush_out();
+}
+
+// ---- responses ---------------------------------------------------------------------------
+
+void Connection::write_response(const Response& res, bool head_only, bool close,
+                                int version_minor) {
+  append_status_line(out_, res.status_code());
+  out_.append(server_.date_line);
+  for (const auto& [name, value] : res.headers()) {
+    out_.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!has_no_body(res.status_code())) {
+    out_.append("Content-Length: ");
+    append_decimal(out_, res.body().size());
+    out_.append("\r\n");
+  }
+  if (close) {
+    out_.append("Connection: close\r\n");
+  } else if (version_minor == 0) {
+    out_.append("Connection: keep-alive\r\n");
+  }
+  out_.append("\r\n");
+  if (!head_only && !has_no_body(res.status_code())) out_.append(res.body());
+}
+
+// Writes every finished response at the front of the pipeline, in order.
+void Connection::pump() {
+  while (!pipeline_.empty() && pipeline_.front()->response) {
+    std::shared_ptr<Exchange> ex = std::move(pipeline_.front());
+    pipeline_.pop_front();
+    ex->conn = nullptr;
+    write_response(*ex->response, ex->head_only, ex->close_after,
+                   ex->request.version_minor());
+    if (ex->close_after) {
+      stop_parsing_ = true;
+      for (auto& rest : pipeline_) rest->conn = nullptr;  // never answered: closing
+      pipeline_.clear();
+    }
+  }
+  after_response_written();
+}
+
+void Connection::after_response_written() {
+  if (!pipeline_.empty() || cur_ || closed_) return;
+  if (stop_parsing_) return;  // flush_out() closes once the bytes are out
+  set_deadline(Deadline::idle, server_.loop.now() + server_.options.keep_alive_timeout);
+  if (paused_) resume_reading();
+}
+
+void Connection::flush_out() {
+  if (closed_) return;
+  if (!out_.empty()) {
+    bool below_mark = stream_.write(std::string_view(out_));
+    out_.clear();
+    if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
+    if (!below_mark) pause_reading();
+  }
+  if (stop_parsing_ && pipeline_.empty() && !cur_) {
+    closed_ = true;
+    set_deadline(Deadline::none, {});
+    stream_.shutdown([this](std::error_code) { stream_.close([this] { server_.remove(this); }); });
+  }
+}
+
+void Connection::pause_reading() {
+  if (paused_) return;
+  paused_ = true;
+  stream_.read_stop();
+}
+
+void Connection::resume_reading() {
+  if (!paused_ || closed_ || stream_.needs_drain()) return;
+  if (pipeline_.size() >= server_.options.max_pipelined) return;
+  paused_ = false;
+  stream_.read_start();
+}
+
+// ---- lifetime and deadlines -----------------------------------------------------------------
+
+void Connection::close_now() {
+  if (stream_.is_closing() || stream_.is_closed()) return;
+  closed_ = true;
+  set_deadline(Deadline::none, {});
+  for (auto& ex : pipeline_) {
+    ex->conn = nullptr;
+    *ex->request.cancel_flag() = true;
+  }
+  pipeline_.clear();
+  stream_.close([this] { server_.remove(this); });
+}
+
+bool Connection::is_idle() const noexcept {
+  return pipeline_.empty() && !cur_ && out_.empty() && deadline_kind_ != Deadline::request &&
+         stream_.buffered_bytes() == 0;
+}
+
+void Connection::close_when_idle() {
+  if (is_idle()) {
+    close_now();
+  } else {
+    stop_parsing_ = true;
+    for (auto& ex : pipeline_) ex->close_after = true;
+  }
+}
+
+void Connection::set_deadline(Deadline kind, TimePoint at) noexcept {
+  deadline_kind_ = kind;
+  deadline_ = at;
+}
+
+void Connection::check_deadline(TimePoint now) {
+  if (deadline_kind_ == Deadline::none || now < deadline_ || closed_) return;
+  ++server_.stats.timeouts;
+  if (deadline_kind_ == Deadline::idle || !pipeline_.empty()) {
+    close_now();
+    return;
+  }
+  // headers or request timeout with nothing owed: tell the client, then close.
+  cur_ = nullptr;
+  cur_ex_.reset();
+  stop_parsing_ = true;
+  write_response(Response::status(408), false, true, 1);
+  flush_out();
+}
+
+}  // namespace weft::http

@@ -1,0 +1,93 @@
+#include <weft/http/request.hpp>
+
+#include "http/parse_chars.hpp"
+
+namespace weft::http {
+
+void Request::assign(const RequestHead& head) {
+  method_ = head.method;
+  set_target(head.target);
+  version_minor_ = head.version_minor;
+  fields_ = head.fields;
+  keep_alive_ = head.keep_alive;
+  params_.clear();
+  body_.clear();
+}
+
+void Request::set_target(std::string_view target) {
+  target_ = target;
+  auto q = target.find('?');
+  path_ = target.substr(0, q);
+  query_ = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
+
+void Request::reset() {
+  method_ = target_ = path_ = query_ = {};
+  fields_ = {};
+  owned_fields_.clear();
+  params_.clear();
+  storage_.clear();
+  body_.clear();
+  if (cancelled_.use_count() == 1) {
+    *cancelled_ = false;
+  } else {
+    cancelled_ = std::make_shared<bool>(false);
+  }
+}
+
+// Copies all views into one string, then re-points them. Views are rebuilt from offsets,
+// since appending may move the storage.
+void Request::detach() {
+  struct Span {
+    std::size_t at, len;
+  };
+  storage_.clear();
+  auto save = [&](std::string_view v) {
+    Span s{storage_.size(), v.size()};
+    storage_.append(v);
+    return s;
+  };
+  Span method = save(method_), target = save(target_);
+  std::vector<std::pair<Span, Span>> fields;
+  fields.reserve(fields_.size());
+  for (const HeaderField& f : fields_) fields.emplace_back(save(f.name), save(f.value));
+  std::vector<std::pair<Span, Span>> params;
+  for (const auto& [n, v] : params_) params.emplace_back(save(n), save(v));
+
+  auto view = [&](Span s) { return std::string_view(storage_).substr(s.at, s.len); };
+  method_ = view(method);
+  set_target(view(target));
+  owned_fields_.clear();
+  for (const auto& [n, v] : fields) owned_fields_.push_back({view(n), view(v)});
+  fields_ = owned_fields_;
+  params_.clear();
+  for (const auto& [n, v] : params) params_.emplace_back(view(n), view(v));
+}
+
+std::string_view Request::header(std::string_view name) const noexcept {
+  for (const HeaderField& f : fields_) {
+    if (chars::iequals(f.name, name)) return f.value;
+  }
+  return {};
+}
+
+std::string_view Request::param(std::string_view name) const noexcept {
+  for (const auto& [n, v] : params_) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+std::string_view Request::query_param(std::string_view name) const noexcept {
+  std::string_view rest = query_;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+  }
+  return {};
+}
+
+}  // namespace weft::http

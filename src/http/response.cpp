@@ -1,0 +1,82 @@
+#include <weft/http/response.hpp>
+
+#include "http/parse_chars.hpp"
+
+namespace weft::http {
+
+Response Response::text(std::string body, int status) {
+  return bytes(std::move(body), "text/plain; charset=utf-8", status);
+}
+
+Response Response::json(std::string body, int status) {
+  return bytes(std::move(body), "application/json", status);
+}
+
+Response Response::bytes(std::string body, std::string_view content_type, int status) {
+  Response r(status);
+  r.body_ = std::move(body);
+  r.header("Content-Type", content_type);
+  return r;
+}
+
+Response Response::status(int status) {
+  std::string body(reason_phrase(status));
+  body += '\n';
+  return text(std::move(body), status);
+}
+
+Response& Response::header(std::string_view name, std::string_view value) {
+  headers_.emplace_back(std::string(name), std::string(value));
+  return *this;
+}
+
+std::string_view Response::header_value(std::string_view name) const noexcept {
+  for (const auto& [n, v] : headers_) {
+    if (chars::iequals(n, name)) return v;
+  }
+  return {};
+}
+
+std::string_view reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace weft::http

@@ -1,0 +1,150 @@
+#include "http/server_impl.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+namespace weft::http {
+
+Server::Impl::Impl(Loop& l, ServerOptions opts)
+    : loop(l), options(std::move(opts)), sweep_timer(l), date_timer(l), close_timer(l) {
+  update_date();
+  date_timer.start([this] { update_date(); }, std::chrono::seconds(1), std::chrono::seconds(1));
+  date_timer.unref();
+  sweep_timer.start([this] { sweep(); }, sweep_interval(), sweep_interval());
+  sweep_timer.unref();
+}
+
+Server::Impl::~Impl() {
+  destroying = true;
+  while (Connection* c = connections) {
+    connections = c->next;
+    delete c;
+  }
+}
+
+// Timeouts are checked at a quarter of the shortest one (at most every 500 ms), so a
+// deadline is noticed within 25 % of its length.
+Duration Server::Impl::sweep_interval() const {
+  Duration shortest = std::min({options.headers_timeout, options.request_timeout,
+                                options.keep_alive_timeout});
+  return std::clamp<Duration>(shortest / 4, std::chrono::milliseconds(5),
+                              std::chrono::milliseconds(500));
+}
+
+void Server::Impl::update_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  date_line.assign(buf, n);
+}
+
+void Server::Impl::on_accept(net::Socket socket) {
+  if (closing) return;  // the socket closes as it goes out of scope
+  if (options.max_connections && stats.open_connections >= options.max_connections) {
+    ++stats.connections_rejected;
+    return;
+  }
+  auto* c = new Connection(*this, std::move(socket));
+  c->next = connections;
+  if (connections) connections->prev = c;
+  connections = c;
+  ++stats.connections_accepted;
+  ++stats.open_connections;
+  c->start();
+}
+
+void Server::Impl::remove(Connection* c) {
+  if (destroying) return;
+  (c->prev ? c->prev->next : connections) = c->next;
+  if (c->next) c->next->prev = c->prev;
+  --stats.open_connections;
+  delete c;
+  maybe_finish_close();
+}
+
+void Server::Impl::sweep() {
+  const TimePoint now = loop.now();
+  for (Connection* c = connections; c;) {
+    Connection* next = c->next;  // check_deadline never deletes at once (close phase does)
+    c->check_deadline(now);
+    c = next;
+  }
+}
+
+void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
+  close_done = std::move(done);
+  if (closing) return;
+  closing = true;
+  if (listener) listener->close();
+  for (Connection* c = connections; c; c = c->next) c->close_when_idle();
+  close_timer.start(
+      [this] {
+        for (Connection* c = connections; c; c = c->next) c->close_now();
+      },
+      deadline);
+  maybe_finish_close();
+}
+
+void Server::Impl::maybe_finish_close() {
+  if (!closing || stats.open_connections) return;
+  close_timer.stop();
+  sweep_timer.stop();
+  date_timer.stop();
+  if (close_done) loop.defer(std::exchange(close_done, {}));
+}
+
+// ---- Server --------------------------------------------------------------------------------
+
+Server::Server(Loop& loop, ServerOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+Server::~Server() = default;
+
+Server& Server::route(std::string_view method, std::string_view pattern, Handler handler) {
+  impl_->router.add(method, pattern, std::move(handler));
+  return *this;
+}
+
+Server& Server::before(BeforeMiddleware m) {
+  impl_->before.push_back(std::move(m));
+  return *this;
+}
+
+Server& Server::after(AfterMiddleware m) {
+  impl_->after.push_back(std::move(m));
+  return *this;
+}
+
+std::error_code Server::listen(std::uint16_t port, std::string_view host) {
+  std::optional<net::SocketAddress> address = !host.empty() && host.front() == '/'
+                                                  ? net::SocketAddress::unix_path(host)
+                                                  : net::SocketAddress::parse(host, port);
+  if (!address) return std::make_error_code(std::errc::invalid_argument);
+  return listen(*address);
+}
+
+std::error_code Server::listen(const net::SocketAddress& address) {
+  impl_->listener.emplace(impl_->loop);
+  net::ListenOptions options;
+  options.reuse_port = impl_->options.reuse_port;
+  options.unlink_existing = true;
+  return impl_->listener->listen(
+      address, [impl = impl_.get()](net::Socket s) { impl->on_accept(std::move(s)); }, options);
+}
+
+std::uint16_t Server::port() const noexcept {
+  return impl_->listener ? impl_->listener->port() : 0;
+}
+
+void Server::close(Duration deadline, Function<void()> done) {
+  impl_->begin_close(deadline, std::move(done));
+}
+
+bool Server::is_closing() const noexcept { return impl_->closing; }
+ServerStats Server::stats() const noexcept { return impl_->stats; }
+const ServerOptions& Server::options() const noexcept { return impl_->options; }
+Loop& Server::loop() const noexcept { return impl_->loop; }
+
+}  // namespace weft::http

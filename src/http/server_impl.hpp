@@ -1,0 +1,118 @@
+// The server's private parts: Server::Impl (listener, connections, sweep timer) and
+// Connection (one socket: parsing, dispatch, ordered responses, timeouts).
+#pragma once
+
+#include <weft/http/server.hpp>
+#include <weft/net/listener.hpp>
+#include <weft/net/stream.hpp>
+#include <weft/timer.hpp>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace weft::http {
+
+class Connection;
+
+// One request whose response cannot be written at once: a coroutine handler, a request
+// behind others in the pipeline, or one whose body is still arriving.
+struct Exchange {
+  Request request;
+  std::optional<Response> response;
+  Connection* conn = nullptr;  // null once the connection is gone
+  bool close_after = false;
+  bool head_only = false;
+};
+
+struct Server::Impl {
+  Impl(Loop& loop, ServerOptions options);
+  ~Impl();
+
+  void on_accept(net::Socket socket);
+  void remove(Connection* c);
+  void sweep();
+  void update_date();
+  void begin_close(Duration deadline, Function<void()> done);
+  void maybe_finish_close();
+  Duration sweep_interval() const;
+
+  Loop& loop;
+  ServerOptions options;
+  Router router;
+  std::vector<BeforeMiddleware> before;
+  std::vector<AfterMiddleware> after;
+  std::optional<net::Listener> listener;
+  Timer sweep_timer;
+  Timer date_timer;
+  Timer close_timer;
+  std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
+  Connection* connections = nullptr;  // intrusive list of open connections
+  ServerStats stats;
+  Function<void()> close_done;
+  bool closing = false;
+  bool destroying = false;
+};
+
+class Connection {
+ public:
+  Connection(Server::Impl& server, net::Socket socket);
+  ~Connection();
+  void start();
+  void close_now();          // abortive: stops everything, the server deletes us later
+  void close_when_idle();    // graceful stop: finish in-flight requests, then close
+  bool is_idle() const noexcept;
+  void check_deadline(TimePoint now);
+  // A coroutine handler finished (error: what it threw, if anything).
+  void on_async_done(Exchange& ex, std::exception_ptr error);
+
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+
+ private:
+  friend struct Server::Impl;
+  enum class Deadline : unsigned char { none, headers, request, idle };
+
+  std::size_t on_data(std::span<char> data);
+  bool on_head(const RequestHead& head);
+  void on_body(std::string_view piece);
+  void on_message_complete();
+  void on_parse_error(ParseErrc e);
+  void dispatch(Request& req, Handler* handler, const std::string& allow,
+                std::optional<Response>& into);
+  void run_sync(Request& req, Handler& handler, std::optional<Response>& into);
+  void start_async(std::shared_ptr<Exchange> ex, Handler* handler);
+  void finish(Request& req, Response& res);
+  Response error_response(Request& req, std::exception_ptr e);
+  void write_response(const Response& res, bool head_only, bool close, int version_minor);
+  void pump();
+  void flush_out();
+  void after_response_written();
+  void set_deadline(Deadline kind, TimePoint at) noexcept;
+  bool wants_close(const Request& req) const noexcept;
+  void pause_reading();
+  void resume_reading();
+
+  Server::Impl& server_;
+  net::Stream stream_;
+  RequestParser parser_;
+  Request sync_req_;                 // reused for requests answered inline
+  Request* cur_ = nullptr;           // the request being parsed
+  std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one
+  Handler* cur_handler_ = nullptr;
+  std::string cur_allow_;
+  std::deque<std::shared_ptr<Exchange>> pipeline_;  // responses owed, in request order
+  std::string out_;
+  TimePoint deadline_{};
+  TimePoint request_start_{};
+  std::size_t served_ = 0;
+  Deadline deadline_kind_ = Deadline::none;
+  bool cur_head_only_ = false;
+  bool cur_close_ = false;
+  bool stop_parsing_ = false;  // a response with Connection: close is owed
+  bool paused_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace weft::http
