@@ -34,6 +34,7 @@ Connection::Connection(Server::Impl& server, net::Socket socket)
       parser_(server.options.limits) {}
 
 Connection::~Connection() {
+  release_stream();
   for (auto& ex : pipeline_) {
     ex->conn = nullptr;
     *ex->request.cancel_flag() = true;
@@ -53,7 +54,14 @@ void Connection::start() {
     }
   });
   stream_.on_error([this](std::error_code) { close_now(); });
-  stream_.on_drain([this] { resume_reading(); });
+  stream_.on_drain([this] {
+    if (streaming_) {
+      streaming_->writer.blocked_ = false;
+      if (auto h = std::exchange(streaming_->writer.waiting_, {})) h.resume();
+      return;
+    }
+    resume_reading();
+  });
   stream_.read_start([this](std::span<char> data) { return on_data(data); });
 }
 
@@ -140,8 +148,20 @@ void Connection::on_message_complete() {
   if (!ex) {
     std::optional<Response> res;
     dispatch(*req, cur_handler_, cur_allow_, res);
-    write_response(*res, cur_head_only_, cur_close_, req->version_minor());
-    after_response_written();
+    if (!res->is_streamed()) {
+      write_response(*res, cur_head_only_, cur_close_, req->version_minor());
+      after_response_written();
+      return;
+    }
+    ex = std::make_shared<Exchange>();  // streamed: it needs a life of its own
+    ex->conn = this;
+    ex->request.assign(parser_.head());
+    ex->request.detach();
+    ex->head_only = cur_head_only_;
+    ex->close_after = cur_close_;
+    ex->response = std::move(res);
+    pipeline_.push_back(std::move(ex));
+    pump();
     return;
   }
   if (cur_handler_ && cur_handler_->async) {
@@ -268,14 +288,15 @@ void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {
 
 // ---- responses ---------------------------------------------------------------------------
 
-void Connection::write_response(const Response& res, bool head_only, bool close,
-                                int version_minor) {
+void Connection::write_head(const Response& res, bool close, int version_minor, bool chunked) {
   append_status_line(out_, res.status_code());
   out_.append(server_.date_line);
   for (const auto& [name, value] : res.headers()) {
     out_.append(name).append(": ").append(value).append("\r\n");
   }
-  if (!has_no_body(res.status_code())) {
+  if (chunked) {
+    out_.append("Transfer-Encoding: chunked\r\n");
+  } else if (!has_no_body(res.status_code()) && !res.is_streamed()) {
     out_.append("Content-Length: ");
     append_decimal(out_, res.body().size());
     out_.append("\r\n");
@@ -286,15 +307,93 @@ void Connection::write_response(const Response& res, bool head_only, bool close,
     out_.append("Connection: keep-alive\r\n");
   }
   out_.append("\r\n");
+}
+
+void Connection::write_response(const Response& res, bool head_only, bool close,
+                                int version_minor) {
+  write_head(res, close, version_minor, false);
   if (!head_only && !has_no_body(res.status_code())) out_.append(res.body());
+}
+
+// ---- streamed responses ----------------------------------------------------------------
+
+namespace {
+
+Task<void> run_producer(std::shared_ptr<Exchange> ex, BodyProducer producer) {
+  std::exception_ptr error;
+  try {
+    co_await producer(ex->writer);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (Connection* c = ex->writer.conn_for_completion()) c->on_stream_done(*ex, error);
+}
+
+}  // namespace
+
+void Connection::start_stream(std::shared_ptr<Exchange> ex) {
+  Response& res = *ex->response;
+  const bool http10 = ex->request.version_minor() == 0;
+  if (http10) ex->close_after = true;  // the body ends where the connection does
+  const bool chunked = !http10 && !has_no_body(res.status_code());
+  write_head(res, ex->close_after, ex->request.version_minor(), chunked);
+  if (ex->head_only || has_no_body(res.status_code())) {
+    if (ex->close_after) stop_parsing_ = true;
+    return;
+  }
+  ex->writer.conn_ = this;
+  ex->writer.chunked_ = chunked;
+  streaming_ = ex;
+  spawn(server_.loop, run_producer(ex, res.take_producer()));
+}
+
+void Connection::write_body_piece(BodyWriter& w, std::string_view piece) {
+  if (piece.empty()) return;  // an empty chunk would end a chunked body
+  if (w.chunked_) {
+    char size[20];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    out_.append(size, static_cast<std::size_t>(n)).append(piece).append("\r\n");
+  } else {
+    out_.append(piece);
+  }
+  flush_out();
+  w.blocked_ = stream_.needs_drain();
+}
+
+void Connection::on_stream_done(Exchange& ex, std::exception_ptr error) {
+  ex.writer.conn_ = nullptr;
+  streaming_.reset();
+  if (error) {  // the head is out already: a truncated body is all the client can see
+    (void)error_response(ex.request, error);
+    close_now();
+    return;
+  }
+  if (ex.writer.chunked_) out_.append("0\r\n\r\n");
+  if (ex.close_after) stop_parsing_ = true;
+  pump();
+  flush_out();
+}
+
+void Connection::release_stream() noexcept {
+  if (!streaming_) return;
+  BodyWriter& w = streaming_->writer;
+  w.conn_ = nullptr;
+  if (auto h = std::exchange(w.waiting_, {})) {
+    server_.loop.defer([h, keep = streaming_] { h.resume(); });  // it throws canceled
+  }
+  streaming_.reset();
 }
 
 // Writes every finished response at the front of the pipeline, in order.
 void Connection::pump() {
-  while (!pipeline_.empty() && pipeline_.front()->response) {
+  while (!streaming_ && !pipeline_.empty() && pipeline_.front()->response) {
     std::shared_ptr<Exchange> ex = std::move(pipeline_.front());
     pipeline_.pop_front();
     ex->conn = nullptr;
+    if (ex->response->is_streamed()) {
+      start_stream(std::move(ex));
+      continue;
+    }
     write_response(*ex->response, ex->head_only, ex->close_after,
                    ex->request.version_minor());
     if (ex->close_after) {
@@ -307,7 +406,7 @@ void Connection::pump() {
 }
 
 void Connection::after_response_written() {
-  if (!pipeline_.empty() || cur_ || closed_) return;
+  if (!pipeline_.empty() || cur_ || closed_ || streaming_) return;
   if (stop_parsing_) return;  // flush_out() closes once the bytes are out
   set_deadline(Deadline::idle, server_.loop.now() + server_.options.keep_alive_timeout);
   if (paused_) resume_reading();
@@ -321,7 +420,7 @@ void Connection::flush_out() {
     if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
     if (!below_mark) pause_reading();
   }
-  if (stop_parsing_ && pipeline_.empty() && !cur_) {
+  if (stop_parsing_ && pipeline_.empty() && !cur_ && !streaming_) {
     closed_ = true;
     set_deadline(Deadline::none, {});
     stream_.shutdown([this](std::error_code) { stream_.close([this] { server_.remove(this); }); });
@@ -352,11 +451,13 @@ void Connection::close_now() {
     *ex->request.cancel_flag() = true;
   }
   pipeline_.clear();
+  release_stream();
   stream_.close([this] { server_.remove(this); });
 }
 
 bool Connection::is_idle() const noexcept {
-  return pipeline_.empty() && !cur_ && out_.empty() && deadline_kind_ != Deadline::request &&
+  return pipeline_.empty() && !cur_ && !streaming_ && out_.empty() &&
+         deadline_kind_ != Deadline::request &&
          stream_.buffered_bytes() == 0;
 }
 
@@ -377,7 +478,7 @@ void Connection::set_deadline(Deadline kind, TimePoint at) noexcept {
 void Connection::check_deadline(TimePoint now) {
   if (deadline_kind_ == Deadline::none || now < deadline_ || closed_) return;
   ++server_.stats.timeouts;
-  if (deadline_kind_ == Deadline::idle || !pipeline_.empty()) {
+  if (deadline_kind_ == Deadline::idle || !pipeline_.empty() || streaming_) {
     close_now();
     return;
   }
@@ -387,6 +488,21 @@ void Connection::check_deadline(TimePoint now) {
   stop_parsing_ = true;
   write_response(Response::status(408), false, true, 1);
   flush_out();
+}
+
+// ---- BodyWriter ---------------------------------------------------------------------------
+
+BodyWriter::WriteAwaiter BodyWriter::write(std::string_view piece) {
+  if (conn_) conn_->write_body_piece(*this, piece);
+  return WriteAwaiter(*this);
+}
+
+bool BodyWriter::WriteAwaiter::await_ready() const noexcept {
+  return !writer_.conn_ || !writer_.blocked_;
+}
+
+void BodyWriter::WriteAwaiter::await_resume() const {
+  if (!writer_.conn_) throw std::system_error(canceled_error());
 }
 
 }  // namespace weft::http

@@ -25,6 +25,13 @@ Response Response::status(int status) {
   return text(std::move(body), status);
 }
 
+Response Response::stream(std::string_view content_type, BodyProducer producer, int status) {
+  Response r(status);
+  r.header("Content-Type", content_type);
+  r.producer_ = std::move(producer);
+  return r;
+}
+
 Response& Response::header(std::string_view name, std::string_view value) {
   headers_.emplace_back(std::string(name), std::string(value));
   return *this;

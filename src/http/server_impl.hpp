@@ -22,6 +22,7 @@ struct Exchange {
   Request request;
   std::optional<Response> response;
   Connection* conn = nullptr;  // null once the connection is gone
+  BodyWriter writer;           // for a streamed response
   bool close_after = false;
   bool head_only = false;
 };
@@ -66,6 +67,9 @@ class Connection {
   void check_deadline(TimePoint now);
   // A coroutine handler finished (error: what it threw, if anything).
   void on_async_done(Exchange& ex, std::exception_ptr error);
+  // A streamed response's producer wrote a piece / finished.
+  void write_body_piece(BodyWriter& w, std::string_view piece);
+  void on_stream_done(Exchange& ex, std::exception_ptr error);
 
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -86,6 +90,9 @@ class Connection {
   void finish(Request& req, Response& res);
   Response error_response(Request& req, std::exception_ptr e);
   void write_response(const Response& res, bool head_only, bool close, int version_minor);
+  void write_head(const Response& res, bool close, int version_minor, bool chunked);
+  void start_stream(std::shared_ptr<Exchange> ex);
+  void release_stream() noexcept;
   void pump();
   void flush_out();
   void after_response_written();
@@ -103,6 +110,7 @@ class Connection {
   Handler* cur_handler_ = nullptr;
   std::string cur_allow_;
   std::deque<std::shared_ptr<Exchange>> pipeline_;  // responses owed, in request order
+  std::shared_ptr<Exchange> streaming_;             // the response being streamed
   std::string out_;
   TimePoint deadline_{};
   TimePoint request_start_{};

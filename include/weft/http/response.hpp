@@ -1,6 +1,8 @@
-// Response: what a handler returns. Text, JSON text, bytes, a bare status, extra headers.
+// Response: what a handler returns. Text, JSON text, bytes, a bare status, extra headers,
+// or a streamed body written piece by piece with backpressure (see body_writer.hpp).
 //
-// The server adds Date, Content-Length and Connection; a handler must not set those.
+// The server adds Date, Content-Length (Transfer-Encoding: chunked for a streamed body)
+// and Connection; a handler must not set those itself.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include <weft/function.hpp>
+#include <weft/http/body_writer.hpp>
+#include <weft/task.hpp>
+
 namespace weft::http {
+
+// Produces a streamed body; runs on the loop once the response's turn has come.
+using BodyProducer = Function<Task<void>(BodyWriter&)>;
 
 class Response {
  public:
@@ -20,6 +29,8 @@ class Response {
   static Response bytes(std::string body, std::string_view content_type, int status = 200);
   // A status with its reason phrase as a short text body ("Not Found").
   static Response status(int status);
+  // A body of unknown length: chunked on HTTP/1.1, delimited by close on HTTP/1.0.
+  static Response stream(std::string_view content_type, BodyProducer producer, int status = 200);
 
   Response& header(std::string_view name, std::string_view value);
   Response& set_status(int status) noexcept {
@@ -39,11 +50,14 @@ class Response {
   }
   // The value of the first header named `name` (case-insensitive), or empty.
   std::string_view header_value(std::string_view name) const noexcept;
+  bool is_streamed() const noexcept { return static_cast<bool>(producer_); }
+  BodyProducer take_producer() noexcept { return std::move(producer_); }
 
  private:
   int status_;
   std::string body_;
   std::vector<std::pair<std::string, std::string>> headers_;
+  BodyProducer producer_;
 };
 
 // The reason phrase of a status code ("OK", "Not Found"), or "Unknown".

@@ -1,0 +1,49 @@
+// BodyWriter: how a streamed response writes its body (Response::stream).
+//
+//   co_await writer.write(piece);
+//
+// write() hands the piece to the connection at once (as one chunk of a chunked body on
+// HTTP/1.1, raw bytes until close on HTTP/1.0); the co_await suspends only while the
+// connection holds more than its high-water mark of unsent bytes, and resumes when the
+// client has read them (the drain notification). A slow reader therefore holds the
+// producer back instead of growing the server's memory.
+//
+// Cancellation: when the client disconnects, a suspended or later write throws
+// std::system_error(operation_canceled), and cancelled() is true; the producer should
+// simply let it unwind.
+#pragma once
+
+#include <coroutine>
+#include <string_view>
+#include <system_error>
+
+namespace weft::http {
+
+class Connection;
+
+class BodyWriter {
+ public:
+  class WriteAwaiter {
+   public:
+    explicit WriteAwaiter(BodyWriter& w) noexcept : writer_(w) {}
+    bool await_ready() const noexcept;
+    void await_suspend(std::coroutine_handle<> h) noexcept { writer_.waiting_ = h; }
+    void await_resume() const;
+
+   private:
+    BodyWriter& writer_;
+  };
+
+  WriteAwaiter write(std::string_view piece);
+  bool cancelled() const noexcept { return conn_ == nullptr; }
+  Connection* conn_for_completion() const noexcept { return conn_; }  // internal
+
+ private:
+  friend class Connection;
+  Connection* conn_ = nullptr;
+  std::coroutine_handle<> waiting_;
+  bool chunked_ = true;
+  bool blocked_ = false;  // above the high-water mark since the last write
+};
+
+}  // namespace weft::http
