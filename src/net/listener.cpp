@@ -81,9 +81,29 @@ std::error_code Listener::listen(const SocketAddress& address, AcceptCallback on
   return {};
 }
 
-void Listener::on_readable() {
+namespace {
+
+// Points the listener's dead_ at a local flag for the duration of a handler; exception
+// safe, so a throwing accept callback cannot leave dead_ dangling.
+struct DeadFlag {
+  bool*& slot;
+  bool* outer;
   bool dead = false;
-  dead_ = &dead;
+  explicit DeadFlag(bool*& s) : slot(s), outer(s) { slot = &dead; }
+  ~DeadFlag() {
+    if (dead) {
+      if (outer) *outer = true;
+    } else {
+      slot = outer;
+    }
+  }
+};
+
+}  // namespace
+
+void Listener::on_readable() {
+  DeadFlag flag(dead_);
+  const bool& dead = flag.dead;
   for (int i = 0; i < options_.max_accepts_per_event && fd_ >= 0; ++i) {
     const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -102,10 +122,8 @@ void Listener::on_readable() {
       if (s == Shed::none_pending) break;
     }
     pause_accepting({err, std::system_category()});
-    if (dead) return;
     break;
   }
-  dead_ = nullptr;
 }
 
 // The reserve-descriptor technique: give the spare back to the kernel so that one
@@ -146,16 +164,9 @@ void Listener::resume_accepting() {
 void Listener::report(std::error_code ec) {
   if (!error_cb_) return;
   Function<void(std::error_code)> cb = std::move(error_cb_);
-  bool dead = false;
-  bool* outer = dead_;
-  dead_ = &dead;
+  DeadFlag flag(dead_);
   cb(ec);
-  if (dead) {
-    if (outer) *outer = true;
-    return;
-  }
-  dead_ = outer;
-  if (!error_cb_) error_cb_ = std::move(cb);
+  if (!flag.dead && !error_cb_) error_cb_ = std::move(cb);
 }
 
 void Listener::stop_for_close() noexcept {

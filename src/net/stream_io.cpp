@@ -33,7 +33,7 @@ std::error_code Stream::read_start(DataCallback cb) {
 std::error_code Stream::read_start() {
   assert_loop_thread();
   if (!alive_open()) return std::make_error_code(std::errc::bad_file_descriptor);
-  if (ended_ || error_ || (fd_ < 0 && !connecting_)) return {};  // nothing more will come
+  if (ended_ || error_ || connect_result_) return {};  // nothing more will come
   reading_ = true;
   // Edge-triggered: bytes that arrived while paused raised no new edge, and buffered
   // bytes may hold a complete message. Both are delivered by a notification pass.
@@ -109,6 +109,15 @@ void Stream::do_read(Guard& g) {
 }
 
 void Stream::deliver_data(Guard& g) {
+  // Corked while the callback runs; uncorked even if it throws (the loop reports the
+  // exception and may carry on).
+  struct Cork {
+    Stream& s;
+    const bool& dead;
+    ~Cork() {
+      if (!dead) s.in_data_cb_ = false;
+    }
+  } cork{*this, g.dead};
   in_data_cb_ = options_.cork_during_read;
   std::size_t consumed = 0;
   if (data_cb_) {

@@ -32,6 +32,8 @@
 //    receive that error. After shutdown() or an error, write() fails (returns false,
 //    the callback receives the error: EPIPE after shutdown).
 //  * reading: close() stops delivery at once; no data/end/error callback runs after it.
+//  * any call on a closed stream: write() returns false and its callback is dropped;
+//    read_start() returns bad_file_descriptor.
 //  * destruction: in any state, nothing of this stream is called back afterwards, and
 //    no pending completion (queued write, connect in flight, timer) touches it.
 //  * Handle::close() called through a Handle& skips the cancellation callbacks (they
@@ -96,7 +98,8 @@ class Stream : public Handle {
 
   // -- reading ---------------------------------------------------------------------
   // Starts (or resumes) delivering data; data already buffered is re-delivered soon.
-  // Reading may start before a connect completes. Fails with bad_file_descriptor on a
+  // Reading may start before connect() or before it completes. Does nothing after the
+  // end of input, an error or a failed connect. Fails with bad_file_descriptor on a
   // closed stream.
   std::error_code read_start(DataCallback cb);
   std::error_code read_start();  // resumes with the current callback

@@ -61,11 +61,14 @@ TEST(NetLifetime, CloseCancelsQueuedWritesBeforeOnClose) {
   EXPECT_TRUE(order.empty());  // nothing inside close()
   EXPECT_FALSE(p.server->write("late", [&](std::error_code) { order.push_back("late"); }));
   loop.run(RunMode::nowait);
-  ASSERT_FALSE(order.empty());
+  // Every write reports exactly once, before on_close: the ones the kernel took "ok",
+  // the rest "canceled". The write after close() is dropped.
+  ASSERT_EQ(order.size(), 9u);
   EXPECT_EQ(order.back(), "closed");
-  EXPECT_EQ(std::count(order.begin(), order.end(), "canceled"), std::ptrdiff_t(order.size() - 1 -
-            std::count(order.begin(), order.end(), "ok")));
-  EXPECT_EQ(std::count(order.begin(), order.end(), "late"), 0);
+  EXPECT_GE(std::count(order.begin(), order.end(), "canceled"), 1);
+  for (std::size_t i = 0; i + 1 < order.size(); ++i) {
+    EXPECT_TRUE(order[i] == "ok" || order[i] == "canceled") << order[i];
+  }
   EXPECT_TRUE(p.server->is_closed());
   p.client->close();
   finish(loop);
@@ -134,9 +137,9 @@ TEST(NetLifetime, DestroyInsideWriteCallbackAndDrain) {
     ++calls;
     p.server.reset();
   });
-  p.server->write("b", [&](std::error_code) { ++calls; });  // queued behind the first? no:
-  // "a" went out directly, so "b" did too; the stream dies in the first callback and
-  // the second callback is never invoked.
+  // Both writes complete at once; their callbacks run later, in order. The stream dies
+  // in the first one, so the second is never invoked.
+  p.server->write("b", [&](std::error_code) { ++calls; });
   run_until(loop, [&] { return calls > 0; });
   loop.run(RunMode::nowait);
   EXPECT_EQ(calls, 1);

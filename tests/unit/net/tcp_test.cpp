@@ -437,3 +437,64 @@ TEST(NetTcp, KeepaliveAndNoDelayOptions) {
   server.close_all();
   finish(loop);
 }
+
+TEST(NetTcp, ReadStartBeforeConnect) {
+  Loop loop;
+  EchoServer server(loop, SocketAddress::ipv4_loopback(0));
+  Stream client(loop);
+  std::string got;
+  EXPECT_FALSE(client.read_start([&](std::span<char> d) {
+    got += to_string(d);
+    return d.size();
+  }));
+  EXPECT_FALSE(client.write("early"));  // not connected: fails (ENOTCONN, delivered later)
+  client.connect(server.address(), [](std::error_code ec) { EXPECT_FALSE(ec); });
+  client.write("late");
+  run_until(loop, [&] { return got == "late"; });
+  client.close();
+  server.close_all();
+  finish(loop);
+}
+
+TEST(NetTcp, ThrowingDataCallbackDoesNotWedgeTheStream) {
+  Loop loop;
+  std::vector<std::string> reported;
+  loop.set_uncaught_exception_handler([&](std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      reported.emplace_back(ex.what());
+    }
+  });
+  std::unique_ptr<Stream> server;
+  Listener listener(loop);
+  bool thrown = false;
+  ASSERT_FALSE(listener.listen(SocketAddress::ipv4_loopback(0), [&](Socket s) {
+    server = std::make_unique<Stream>(loop, std::move(s));
+    server->read_start([&](std::span<char> d) -> std::size_t {
+      if (!thrown) {
+        thrown = true;
+        throw std::runtime_error("handler bug");
+      }
+      server->write(std::string_view(d.data(), d.size()));
+      return d.size();
+    });
+  }));
+  Stream client(loop);
+  std::string got;
+  client.connect(listener.local_address(), [](std::error_code) {});
+  client.read_start([&](std::span<char> d) {
+    got += to_string(d);
+    return d.size();
+  });
+  client.write("a");
+  run_until(loop, [&] { return thrown; });
+  client.write("b");
+  run_until(loop, [&] { return !got.empty(); });
+  EXPECT_EQ(got, "ab");  // "a" was not consumed by the throwing call: delivered again
+  EXPECT_EQ(reported, std::vector<std::string>{"handler bug"});
+  client.close();
+  server->close();
+  listener.close();
+  finish(loop);
+}
