@@ -2,6 +2,7 @@
 // request order, enforce deadlines.
 #include "http/server_impl.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace weft::http {
@@ -25,12 +26,20 @@ void append_decimal(std::string& out, std::size_t n) {
 
 bool has_no_body(int status) { return status < 200 || status == 204 || status == 304; }
 
+// Room for a whole head (bodies are copied out as they arrive), and at least 64 KiB.
+std::size_t read_buffer_limit(const ServerOptions& o) {
+  return std::max<std::size_t>(64 * 1024, o.limits.max_request_line + o.limits.max_header_block +
+                                              o.limits.max_chunk_line + 1024);
+}
+
 }  // namespace
 
 Connection::Connection(Server::Impl& server, net::Socket socket)
     : server_(server),
       stream_(server.loop, std::move(socket),
-              net::StreamOptions{.high_water_mark = server.options.high_water_mark}),
+              net::StreamOptions{.read_buffer_size = server.options.read_buffer_size,
+                                 .max_read_buffer = read_buffer_limit(server.options),
+                                 .high_water_mark = server.options.high_water_mark}),
       parser_(server.options.limits) {}
 
 Connection::~Connection() {
@@ -468,6 +477,23 @@ void Connection::close_when_idle() {
     stop_parsing_ = true;
     for (auto& ex : pipeline_) ex->close_after = true;
   }
+}
+
+bool Connection::parkable(TimePoint now) const noexcept {
+  if (deadline_kind_ != Deadline::idle || closed_ || !is_idle() || stream_.queued_bytes()) {
+    return false;
+  }
+  const Duration idle_for = now - (deadline_ - server_.options.keep_alive_timeout);
+  return idle_for >= server_.options.park_idle_after;
+}
+
+net::Socket Connection::detach_for_park() {
+  net::Socket socket = stream_.detach_socket();
+  if (socket) {
+    closed_ = true;
+    set_deadline(Deadline::none, {});
+  }
+  return socket;
 }
 
 void Connection::set_deadline(Deadline kind, TimePoint at) noexcept {

@@ -1,9 +1,14 @@
 #include "http/server_impl.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <ctime>
 
 namespace weft::http {
+namespace {
+constexpr std::size_t kTrimAfterParking = 64;
+}
 
 Server::Impl::Impl(Loop& l, ServerOptions opts)
     : loop(l), options(std::move(opts)), sweep_timer(l), date_timer(l), close_timer(l) {
@@ -20,13 +25,23 @@ Server::Impl::~Impl() {
     connections = c->next;
     delete c;
   }
+  while (ParkedConnection* p = parked) {
+    parked = p->next;
+    delete p;
+  }
+}
+
+ParkedConnection::ParkedConnection(Server::Impl& s, net::Socket sock, TimePoint at)
+    : server(s), socket(std::move(sock)), watcher(s.loop, socket.fd()), deadline(at) {
+  (void)watcher.start(io_event::readable, [this](unsigned) { server.unpark(this); });
 }
 
 // Timeouts are checked at a quarter of the shortest one (at most every 500 ms), so a
 // deadline is noticed within 25 % of its length.
 Duration Server::Impl::sweep_interval() const {
   Duration shortest = std::min({options.headers_timeout, options.request_timeout,
-                                options.keep_alive_timeout});
+                                options.keep_alive_timeout,
+                                std::max<Duration>(options.park_idle_after, Duration(1))});
   return std::clamp<Duration>(shortest / 4, std::chrono::milliseconds(5),
                               std::chrono::milliseconds(500));
 }
@@ -46,13 +61,48 @@ void Server::Impl::on_accept(net::Socket socket) {
     ++stats.connections_rejected;
     return;
   }
+  ++stats.connections_accepted;
+  ++stats.open_connections;
+  adopt(std::move(socket))->start();
+}
+
+Connection* Server::Impl::adopt(net::Socket socket) {
   auto* c = new Connection(*this, std::move(socket));
   c->next = connections;
   if (connections) connections->prev = c;
   connections = c;
-  ++stats.connections_accepted;
-  ++stats.open_connections;
-  c->start();
+  return c;
+}
+
+void Server::Impl::park(Connection* c) {
+  const TimePoint deadline = c->idle_deadline();
+  net::Socket socket = c->detach_for_park();
+  if (!socket) return;
+  (c->prev ? c->prev->next : connections) = c->next;
+  if (c->next) c->next->prev = c->prev;
+  delete c;
+  auto* p = new ParkedConnection(*this, std::move(socket), deadline);
+  p->next = parked;
+  if (parked) parked->prev = p;
+  parked = p;
+  ++stats.parked_connections;
+}
+
+// Runs inside p's own watcher callback: p is deleted last.
+void Server::Impl::unpark(ParkedConnection* p) {
+  net::Socket socket = std::move(p->socket);
+  drop_parked(p);
+  ++stats.open_connections;  // drop_parked counted it out
+  adopt(std::move(socket))->start();
+}
+
+void Server::Impl::drop_parked(ParkedConnection* p) {
+  (p->prev ? p->prev->next : parked) = p->next;
+  if (p->next) p->next->prev = p->prev;
+  --stats.parked_connections;
+  --stats.open_connections;
+  delete p;  // closes the socket unless it was moved out
+  maybe_finish_close();
 }
 
 void Server::Impl::remove(Connection* c) {
@@ -66,11 +116,28 @@ void Server::Impl::remove(Connection* c) {
 
 void Server::Impl::sweep() {
   const TimePoint now = loop.now();
+  std::size_t parked_now = 0;
   for (Connection* c = connections; c;) {
     Connection* next = c->next;  // check_deadline never deletes at once (close phase does)
-    c->check_deadline(now);
+    if (c->parkable(now)) {
+      park(c);
+      ++parked_now;
+    } else {
+      c->check_deadline(now);
+    }
     c = next;
   }
+  for (ParkedConnection* p = parked; p;) {
+    ParkedConnection* next = p->next;
+    if (now >= p->deadline) {
+      ++stats.timeouts;
+      drop_parked(p);
+    }
+    p = next;
+  }
+  // Freed connection state is scattered through the heap between parked entries, where
+  // malloc cannot give it back by itself; after parking a batch, hand the free pages back.
+  if (parked_now >= kTrimAfterParking) ::malloc_trim(0);
 }
 
 void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
@@ -79,6 +146,7 @@ void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
   closing = true;
   if (listener) listener->close();
   for (Connection* c = connections; c; c = c->next) c->close_when_idle();
+  while (parked) drop_parked(parked);
   close_timer.start(
       [this] {
         for (Connection* c = connections; c; c = c->next) c->close_now();

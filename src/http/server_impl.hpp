@@ -5,6 +5,7 @@
 #include <weft/http/server.hpp>
 #include <weft/net/listener.hpp>
 #include <weft/net/stream.hpp>
+#include <weft/io_watcher.hpp>
 #include <weft/timer.hpp>
 
 #include <deque>
@@ -15,6 +16,18 @@
 namespace weft::http {
 
 class Connection;
+
+// An idle keep-alive connection reduced to its socket and a watcher; see
+// ServerOptions::park_idle_after.
+struct ParkedConnection {
+  ParkedConnection(Server::Impl& server, net::Socket socket, TimePoint deadline);
+  Server::Impl& server;
+  net::Socket socket;
+  IoWatcher watcher;
+  TimePoint deadline;  // the keep-alive timeout still runs
+  ParkedConnection* prev = nullptr;
+  ParkedConnection* next = nullptr;
+};
 
 // One request whose response cannot be written at once: a coroutine handler, a request
 // behind others in the pipeline, or one whose body is still arriving.
@@ -32,7 +45,11 @@ struct Server::Impl {
   ~Impl();
 
   void on_accept(net::Socket socket);
+  Connection* adopt(net::Socket socket);
   void remove(Connection* c);
+  void park(Connection* c);
+  void unpark(ParkedConnection* p);
+  void drop_parked(ParkedConnection* p);
   void sweep();
   void update_date();
   void begin_close(Duration deadline, Function<void()> done);
@@ -50,6 +67,7 @@ struct Server::Impl {
   Timer close_timer;
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
   Connection* connections = nullptr;  // intrusive list of open connections
+  ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   ServerStats stats;
   Function<void()> close_done;
   bool closing = false;
@@ -65,6 +83,10 @@ class Connection {
   void close_when_idle();    // graceful stop: finish in-flight requests, then close
   bool is_idle() const noexcept;
   void check_deadline(TimePoint now);
+  // Idle long enough to be parked (see ServerOptions::park_idle_after)?
+  bool parkable(TimePoint now) const noexcept;
+  net::Socket detach_for_park();
+  TimePoint idle_deadline() const noexcept { return deadline_; }
   // A coroutine handler finished (error: what it threw, if anything).
   void on_async_done(Exchange& ex, std::exception_ptr error);
   // A streamed response's producer wrote a piece / finished.

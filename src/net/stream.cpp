@@ -134,6 +134,18 @@ void Stream::reset(Function<void()> on_close) {
   close(std::move(on_close));
 }
 
+Socket Stream::detach_socket() {
+  assert_loop_thread();
+  if (!alive_open() || fd_ < 0 || connecting_ || connect_pending_ || !queue_.empty() ||
+      shutdown_requested_ || rend_ != rbeg_) {
+    return {};
+  }
+  if (watcher_) watcher_->stop();
+  Socket socket(std::exchange(fd_, -1), family_);
+  close();  // no socket left to release; on_close (none) runs in the close phase
+  return socket;
+}
+
 void Stream::stop_for_close() noexcept {
   // Everything still owed to the user is canceled; finish_close() delivers it in the
   // close phase. Nothing else (data, end, error, drain) is delivered after close().

@@ -140,6 +140,12 @@ class Stream : public Handle {
   void close(Function<void()> on_close = {});
   // Like close(), but the peer gets a RST instead of a FIN (SO_LINGER 0).
   void reset(Function<void()> on_close = {});
+  // Gives the connected socket back without closing it, for a caller that wants to keep
+  // an idle connection in less memory than a Stream (an HTTP server parking keep-alive
+  // connections). Watching stops, nothing more is delivered, and the stream is closed
+  // (on_close never runs). Only an idle stream can detach: an invalid Socket comes back
+  // if writes are queued, a connect or shutdown is in flight, or unread bytes are buffered.
+  Socket detach_socket();
 
   // -- options ---------------------------------------------------------------------
   std::error_code set_no_delay(bool on) noexcept;
