@@ -152,22 +152,23 @@ std::string SocketAddress::ip() const {
   if (is_ipv6()) {
     ::inet_ntop(AF_INET6, &as_in6(storage_)->sin6_addr, text, sizeof text);
     std::string out = text;
-    if (unsigned scope = as_in6(storage_)->sin6_scope_id) out += '%' + std::to_string(scope);
+    if (unsigned scope = as_in6(storage_)->sin6_scope_id) out.append("%").append(std::to_string(scope));
     return out;
   }
   if (is_unix() && len_ > kUnixPathOffset) {
     const char* path = as_un(storage_)->sun_path;
     std::size_t n = len_ - kUnixPathOffset;
-    if (path[0] == '\0') return "@" + std::string(path + 1, n - 1);
+    if (path[0] == '\0') return std::string("@").append(path + 1, n - 1);
     return std::string(path, ::strnlen(path, n));
   }
   return {};
 }
 
 std::string SocketAddress::to_string() const {
-  if (is_ipv4()) return ip() + ':' + std::to_string(port());
-  if (is_ipv6()) return '[' + ip() + "]:" + std::to_string(port());
-  if (is_unix()) return "unix:" + ip();
+  // Built with append: GCC 12 warns falsely (-Wrestrict) on chains of operator+.
+  if (is_ipv4()) return ip().append(":").append(std::to_string(port()));
+  if (is_ipv6()) return std::string("[").append(ip()).append("]:").append(std::to_string(port()));
+  if (is_unix()) return std::string("unix:").append(ip());
   return "(unspecified)";
 }
 

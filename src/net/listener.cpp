@@ -85,6 +85,11 @@ namespace {
 
 // Points the listener's dead_ at a local flag for the duration of a handler; exception
 // safe, so a throwing accept callback cannot leave dead_ dangling.
+// GCC 12 cannot see that the destructor takes the address back out of the slot.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 struct DeadFlag {
   bool*& slot;
   bool* outer;
@@ -98,6 +103,9 @@ struct DeadFlag {
     }
   }
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace
 
