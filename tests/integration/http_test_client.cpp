@@ -329,11 +329,12 @@ bool RawClient::need(std::size_t n, Clock::time_point deadline) {
 
 std::optional<std::size_t> RawClient::find_in_buffer(std::string_view what,
                                                      Clock::time_point deadline) {
-  std::size_t from = pos_;
+  std::size_t scanned = 0;  // relative to pos_: fill() may move the unread bytes
   for (;;) {
-    auto at = buf_.find(what, from);
+    auto at = buf_.find(what, pos_ + scanned);
     if (at != std::string::npos) return at - pos_;
-    from = buf_.size() >= what.size() ? std::max(pos_, buf_.size() - what.size() + 1) : pos_;
+    const std::size_t unread = buf_.size() - pos_;
+    scanned = unread >= what.size() ? unread - what.size() + 1 : 0;
     Fill f = fill(deadline);
     if (f != Fill::data) {
       if (error_.empty()) {
@@ -435,12 +436,14 @@ CloseKind RawClient::wait_closed(Ms timeout) {
 
 std::string RawClient::read_some(Ms timeout) {
   const auto deadline = Clock::now() + timeout;
-  std::size_t start = buf_.size();
+  const std::uint64_t before = received_;
   for (;;) {
     Fill f = fill(deadline);
     if (f != Fill::data) break;
   }
-  return buf_.substr(start);
+  // fill() may compact the buffer, but new bytes are always at its end
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(received_ - before, buf_.size()));
+  return buf_.substr(buf_.size() - n);
 }
 
 std::string get_request(std::string_view path, std::string_view extra_headers,
