@@ -1,0 +1,209 @@
+// Handlers that throw (500, a log line, the connection stays usable) and clients that
+// disconnect while a coroutine handler is still running (cancelled(), no crash).
+#include "http_test_client.hpp"
+#include "support/loop_testing.hpp"
+
+#include <weft/async.hpp>
+#include <weft/http/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+namespace weft::itest {
+namespace {
+
+using http::Request;
+using http::Response;
+
+int count_lines_with(const std::string& text, std::string_view what) {
+  int n = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (std::string_view(text).substr(start, end - start).find(what) != std::string_view::npos) ++n;
+    start = end + 1;
+  }
+  return n;
+}
+
+TEST(HttpErrors, ThrowingHandlerGets500AndTheConnectionStaysUsable) {
+  Loop loop;
+  std::string log;
+  {
+    http::Server server(loop);
+    server.get("/plaintext", [](Request&) { return Response::text("fine"); });
+    server.get("/throw", [](Request&) -> Response {
+      throw std::runtime_error("secret-detail-42 (sync)");
+    });
+    server.get("/throw-async", [](Request&) -> Task<Response> {
+      co_await weft::sleep(std::chrono::milliseconds(5));
+      throw std::runtime_error("secret-detail-43 (async)");
+    });
+    server.get("/throw-int", [](Request&) -> Response { throw 7; });
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    ::testing::internal::CaptureStderr();
+    run_with_client(loop, server, [&] {
+      RawClient c = RawClient::tcp(port);
+      ASSERT_TRUE(c.ok());
+      for (const char* path : {"/throw", "/throw-async", "/throw-int"}) {
+        SCOPED_TRACE(path);
+        ASSERT_TRUE(c.send(get_request(path)));
+        auto r = c.read_response();
+        ASSERT_TRUE(r) << c.error();
+        EXPECT_EQ(r->status, 500);
+        EXPECT_FALSE(r->connection_close());
+        EXPECT_EQ(r->body.find("secret"), std::string::npos) << r->body;
+        EXPECT_EQ(r->body.find("detail"), std::string::npos) << r->body;
+        ASSERT_TRUE(c.send(get_request("/plaintext")));
+        auto ok = c.read_response();
+        ASSERT_TRUE(ok) << c.error();
+        EXPECT_EQ(ok->status, 200);
+        EXPECT_EQ(ok->body, "fine");
+      }
+    });
+    log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(server.stats().handler_errors, 3u);
+  }
+  weft::testing::expect_clean_close(loop);
+  EXPECT_EQ(count_lines_with(log, "weft.http"), 3) << log;
+  EXPECT_EQ(count_lines_with(log, "GET /throw:"), 1) << log;
+  EXPECT_EQ(count_lines_with(log, "secret-detail-42"), 1) << log;
+  EXPECT_EQ(count_lines_with(log, "GET /throw-async:"), 1) << log;
+  EXPECT_EQ(count_lines_with(log, "secret-detail-43"), 1) << log;
+  EXPECT_EQ(count_lines_with(log, "GET /throw-int:"), 1) << log;
+}
+
+TEST(HttpErrors, ThrowingMiddlewareGets500) {
+  Loop loop;
+  std::string log;
+  {
+    http::Server server(loop);
+    server.get("/a", [](Request&) { return Response::text("a"); });
+    server.before([](Request& req) -> std::optional<Response> {
+      if (req.query_param("boom") == "before") throw std::runtime_error("before-boom");
+      return std::nullopt;
+    });
+    server.after([](const Request& req, Response&) {
+      if (req.query_param("boom") == "after") throw std::runtime_error("after-boom");
+    });
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    ::testing::internal::CaptureStderr();
+    run_with_client(loop, server, [&] {
+      RawClient c = RawClient::tcp(port);
+      ASSERT_TRUE(c.ok());
+      for (const char* path : {"/a?boom=before", "/a?boom=after", "/a"}) {
+        ASSERT_TRUE(c.send(get_request(path)));
+        auto r = c.read_response();
+        ASSERT_TRUE(r) << path << ": " << c.error();
+        EXPECT_EQ(r->status, std::string_view(path) == "/a" ? 200 : 500) << path;
+        EXPECT_EQ(r->body.find("boom"), std::string::npos);
+      }
+    });
+    log = ::testing::internal::GetCapturedStderr();
+  }
+  weft::testing::expect_clean_close(loop);
+  EXPECT_EQ(count_lines_with(log, "weft.http"), 2) << log;
+}
+
+struct CancelProbe {
+  int started = 0;            // loop thread only
+  int saw_cancelled = 0;      // loop thread only
+  int saw_not_cancelled = 0;  // loop thread only
+  std::atomic<int> finished{0};
+};
+
+TEST(HttpErrors, ClientDisconnectCancelsARunningCoroutineHandler) {
+  CancelProbe probe;
+  Loop loop;
+  {
+    http::Server server(loop);
+    server.get("/slow", [&probe](Request& req) -> Task<Response> {
+      ++probe.started;
+      co_await weft::sleep(std::chrono::milliseconds(100));
+      ++(req.cancelled() ? probe.saw_cancelled : probe.saw_not_cancelled);
+      std::string path(req.path());  // the request is still valid after cancellation
+      probe.finished.fetch_add(1);
+      co_return Response::text("too late for " + path);
+    });
+    server.get("/plaintext", [](Request&) { return Response::text("ok"); });
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    run_with_client(loop, server, [&] {
+      {  // one request in flight, connection reset
+        RawClient c = RawClient::tcp(port);
+        ASSERT_TRUE(c.ok());
+        ASSERT_TRUE(c.send(get_request("/slow")));
+        std::this_thread::sleep_for(20ms);
+        c.reset();
+      }
+      {  // several pipelined, connection reset
+        RawClient c = RawClient::tcp(port);
+        ASSERT_TRUE(c.ok());
+        ASSERT_TRUE(c.send(get_request("/slow") + get_request("/plaintext") + get_request("/slow")));
+        std::this_thread::sleep_for(20ms);
+        c.reset();
+      }
+      const auto deadline = Clock::now() + 3s;
+      while (probe.finished.load() < 3 && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+      // the server is fine afterwards
+      RawClient d = RawClient::tcp(port);
+      ASSERT_TRUE(d.ok());
+      ASSERT_TRUE(d.send(get_request("/plaintext")));
+      auto r = d.read_response();
+      ASSERT_TRUE(r) << d.error();
+      EXPECT_EQ(r->body, "ok");
+    });
+  }
+  weft::testing::expect_clean_close(loop);
+  EXPECT_EQ(probe.started, 3);
+  EXPECT_EQ(probe.saw_cancelled, 3);
+  EXPECT_EQ(probe.saw_not_cancelled, 0);
+}
+
+// Destroying the server while a coroutine handler sleeps: the handler finishes later,
+// sees cancelled(), and nothing touches freed memory (ASan).
+TEST(HttpErrors, DestroyingTheServerWithAHandlerInFlight) {
+  CancelProbe probe;
+  Loop loop;
+  {
+    auto server = std::make_unique<http::Server>(loop);
+    server->get("/slow", [&probe](Request& req) -> Task<Response> {
+      ++probe.started;
+      co_await weft::sleep(std::chrono::milliseconds(50));
+      ++(req.cancelled() ? probe.saw_cancelled : probe.saw_not_cancelled);
+      co_return Response::text("late");
+    });
+    ASSERT_FALSE(server->listen(0, "127.0.0.1"));
+    const std::uint16_t port = server->port();
+    std::atomic<bool> sent{false};
+    std::thread client([&] {
+      RawClient c = RawClient::tcp(port);
+      ASSERT_TRUE(c.ok());
+      ASSERT_TRUE(c.send(get_request("/slow")));
+      sent = true;
+      EXPECT_NE(c.wait_closed(3000ms), CloseKind::timeout);
+    });
+    Timer poll(loop);
+    poll.start([&] {
+      if (sent.load() && probe.started == 1) {
+        poll.stop();
+        server.reset();
+      }
+    }, std::chrono::milliseconds(1), std::chrono::milliseconds(1));
+    loop.run();
+    client.join();
+    poll.close();
+    loop.run();
+  }
+  weft::testing::expect_clean_close(loop);
+  EXPECT_EQ(probe.saw_cancelled, 1);
+}
+
+}  // namespace
+}  // namespace weft::itest
