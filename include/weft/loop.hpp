@@ -193,6 +193,7 @@ class Loop {
   std::atomic<bool> stop_requested_{false};
   std::uint64_t iterations_ = 0;
   bool closed_ = false;
+  bool time_fresh_ = false;  // now_ was read at the start of run(), nothing ran since
 };
 
 }  // namespace weft

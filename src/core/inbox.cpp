@@ -19,7 +19,10 @@ Inbox::~Inbox() {
 
 void Inbox::wake() noexcept {
   // Coalesced: one write until the loop has taken what is queued.
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  if (wake_pending_.load(std::memory_order_acquire) ||
+      wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
   std::uint64_t one = 1;
   ssize_t r = ::write(efd_, &one, sizeof one);
   (void)r;  // EAGAIN means the counter is already non-zero: the loop will wake anyway

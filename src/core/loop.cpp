@@ -72,6 +72,7 @@ bool Loop::run(RunMode mode) {
   owner_ = std::this_thread::get_id();
   Loop* outer = std::exchange(t_current_loop, this);
   update_time();
+  time_fresh_ = true;  // the first iteration need not read the clock again
   drain_microtasks();
   bool more = alive();
   while (more && !stop_requested_.load(std::memory_order_relaxed)) {
@@ -85,7 +86,7 @@ bool Loop::run(RunMode mode) {
 }
 
 void Loop::iterate(RunMode mode) {
-  update_time();
+  if (!std::exchange(time_fresh_, false)) update_time();
   core_->run_timers();
   bool ran_pending = !core_->pending.empty();
   run_pending();
@@ -103,6 +104,7 @@ void Loop::iterate(RunMode mode) {
 }
 
 void Loop::poll(bool may_block) {
+  for (WorkClass c : {WorkClass::fs, WorkClass::cpu}) runtime_->pool_for(c).flush_wakes();
   int timeout = poll_timeout_ms(may_block);
   if (timeout != 0 && clock_->auto_advances() && core_->has_timers() &&
       active_requests_ == 0 && keep_alives_.load() == 0) {
@@ -155,7 +157,9 @@ std::error_code Loop::close() {
   return {};
 }
 
-void Loop::update_time() noexcept { now_ = clock_->now(); }
+void Loop::update_time() noexcept {
+  now_ = own_clock_ ? std::chrono::steady_clock::now() : clock_->now();  // no virtual call
+}
 
 void Loop::post(Function<void()> fn) { inbox_->post(std::move(fn)); }
 

@@ -79,6 +79,7 @@ void LoopCore::dispatch_io(int timeout_ms) {
   constexpr int kBatch = 256;
   ReadyEvent ready[kBatch];
   const int n = backend_.wait(timeout_ms, ready, kBatch);
+  if (n == 0 && timeout_ms == 0) return;  // nothing happened and no time was spent waiting
   loop.update_time();
   for (int i = 0; i < n; ++i) {
     const int fd = ready[i].fd;

@@ -71,8 +71,10 @@ void WorkerPool::start_threads() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+// Threads are not woken here but in flush_wakes(), which the loop calls right before it
+// polls: a burst of submissions then costs one signal per idle thread needed, not one
+// per job. A job submitted early in a long callback starts when that iteration polls.
 std::error_code WorkerPool::submit(Job* job) {
-  bool wake;
   {
     std::lock_guard lock(mu_);
     ClassQueue& q = queue(job->cls);
@@ -88,10 +90,24 @@ std::error_code WorkerPool::submit(Job* job) {
     (q.tail ? q.tail->next : q.head) = job;
     q.tail = job;
     ++q.stats.queued;
-    wake = idle_ > 0;
+    deferred_.store(true, std::memory_order_relaxed);
   }
-  if (wake) cv_.notify_one();
   return {};
+}
+
+void WorkerPool::flush_wakes() noexcept {
+  if (!deferred_.load(std::memory_order_relaxed)) return;
+  unsigned n = 0;
+  {
+    std::lock_guard lock(mu_);
+    deferred_.store(false, std::memory_order_relaxed);
+    std::uint64_t queued = 0;
+    for (ClassQueue& q : queues_) queued += q.stats.queued;
+    unsigned free = idle_ > wakes_pending_ ? idle_ - wakes_pending_ : 0;
+    n = static_cast<unsigned>(std::min<std::uint64_t>(free, queued));
+    wakes_pending_ += n;
+  }
+  for (unsigned i = 0; i < n; ++i) cv_.notify_one();
 }
 
 void WorkerPool::unlink_locked(ClassQueue& q, Job* job) noexcept {
@@ -115,42 +131,56 @@ Job* WorkerPool::take_next_locked() {
   return job;
 }
 
+// One lock round per job: the finished job's counters are updated under the same lock
+// that takes the next job, and its completion is handed to its loop right after — before
+// the next job runs, and after the counters, so a loop that sees the completion also sees
+// them.
 void WorkerPool::worker_main() {
+  Finished done;
   std::unique_lock lock(mu_);
   for (;;) {
+    if (done.job) record_locked(done);
     Job* job = take_next_locked();
+    if (!job && done.job) {  // deliver before sleeping
+      lock.unlock();
+      deliver(done);
+      lock.lock();
+      continue;
+    }
     if (!job) {
       if (stopping_) return;
       ++idle_;
       cv_.wait(lock);
       --idle_;
+      if (wakes_pending_) --wakes_pending_;
       continue;
     }
     lock.unlock();
-    const TimePoint started = real_now();
+    if (done.job) deliver(done);
+    done = {job, job->cls, job->queued_at, real_now(), {}};
     job->execute();
-    finish(job, started);
+    done.ended = real_now();
     lock.lock();
   }
 }
 
-void WorkerPool::finish(Job* job, TimePoint started) noexcept {
-  const TimePoint ended = real_now();
-  bool wake_other;
-  {
-    std::lock_guard lock(mu_);
-    ClassQueue& q = queue(job->cls);
-    --q.stats.running;
-    ++q.stats.completed;
-    q.stats.queue_wait_ns += nanos_between(job->queued_at, started);
-    q.stats.run_ns += nanos_between(started, ended);
-    job->state = Job::State::finished;
-    // A capped class may have blocked other work: let an idle thread look again.
-    wake_other = idle_ > 0 && q.head != nullptr;
+void WorkerPool::record_locked(const Finished& f) noexcept {
+  ClassQueue& q = queue(f.cls);
+  const bool was_capped = q.stats.running >= q.max_running;
+  --q.stats.running;
+  ++q.stats.completed;
+  q.stats.queue_wait_ns += nanos_between(f.queued_at, f.started);
+  q.stats.run_ns += nanos_between(f.started, f.ended);
+  // A capped class may have blocked other work: let an idle thread look again.
+  if (was_capped && idle_ > wakes_pending_ && q.head) {
+    ++wakes_pending_;
+    cv_.notify_one();
   }
-  if (wake_other) cv_.notify_one();
-  std::shared_ptr<Inbox> inbox = std::move(job->inbox);
-  inbox->push_completion(job);
+}
+
+void WorkerPool::deliver(Finished& f) noexcept {
+  std::shared_ptr<Inbox> inbox = std::move(f.job->inbox);
+  inbox->push_completion(std::exchange(f.job, nullptr));  // the job may be gone from here on
 }
 
 bool WorkerPool::cancel(Job* job) noexcept {

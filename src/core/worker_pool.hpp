@@ -6,6 +6,7 @@
 
 #include <weft/pool.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -24,6 +25,7 @@ class WorkerPool {
   ~WorkerPool();
 
   std::error_code submit(Job* job);  // takes the job's reference on success
+  void flush_wakes() noexcept;       // loop thread, before polling: wake idle threads for new jobs
   bool cancel(Job* job) noexcept;    // true: removed before it ran (reference returned)
   std::vector<Job*> drop_jobs_of(const Loop* loop) noexcept;  // queued jobs, removed
   WorkClassStats stats(WorkClass cls) const;
@@ -38,10 +40,16 @@ class WorkerPool {
     WorkClassStats stats;
   };
   void start_threads();
+  struct Finished {
+    Job* job = nullptr;
+    WorkClass cls = WorkClass::fs;
+    TimePoint queued_at{}, started{}, ended{};
+  };
   void worker_main();
+  void record_locked(const Finished& f) noexcept;
+  void deliver(Finished& f) noexcept;
   Job* take_next_locked();
   void unlink_locked(ClassQueue& q, Job* job) noexcept;
-  void finish(Job* job, TimePoint started) noexcept;
   ClassQueue& queue(WorkClass cls) noexcept { return queues_[static_cast<std::size_t>(cls)]; }
 
   const char* name_;
@@ -53,6 +61,8 @@ class WorkerPool {
   std::uint64_t seq_ = 0;
   unsigned thread_count_;
   unsigned idle_ = 0;
+  unsigned wakes_pending_ = 0;
+  std::atomic<bool> deferred_{false};
   bool stopping_ = false;
 };
 
