@@ -44,11 +44,19 @@ Connection::Connection(Server::Impl& server, net::Socket socket)
 
 Connection::~Connection() {
   release_stream();
+  cancel_pipeline();
+  *sync_req_.cancel_flag() = true;
+}
+
+// Every request still owed a response is cancelled: its handler sees cancelled(), a
+// streamed body's reader gets operation_canceled, and a late response is dropped.
+void Connection::cancel_pipeline() noexcept {
   for (auto& ex : pipeline_) {
     ex->conn = nullptr;
     *ex->request.cancel_flag() = true;
+    if (BodyStream* body = ex->request.body_stream()) body->fail();
   }
-  *sync_req_.cancel_flag() = true;
+  pipeline_.clear();
 }
 
 void Connection::start() {
@@ -133,6 +141,11 @@ bool Connection::on_head(const RequestHead& head) {
     pipeline_.push_back(cur_ex_);
     cur_ = &cur_ex_->request;
   }
+  if (m.handler && m.handler->options.max_body) parser_.set_max_body(m.handler->options.max_body);
+  if (m.handler && m.handler->options.stream_body) {
+    cur_ex_->request.enable_body_stream().conn = this;
+    start_async(cur_ex_, m.handler);  // reads the body as it comes
+  }
   if (head.framing != BodyFraming::none) {
     set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
     if (head.expect_continue && pipeline_.size() <= 1 && out_.empty()) {
@@ -145,8 +158,19 @@ bool Connection::on_head(const RequestHead& head) {
 }
 
 void Connection::on_body(std::string_view piece) {
-  if (cur_) cur_->append_body(piece);
+  if (!cur_) return;
+  BodyStream* stream = cur_ex_ ? cur_ex_->request.body_stream() : nullptr;
+  if (!stream) {
+    cur_->append_body(piece);
+  } else if (!cur_ex_->response) {  // once answered, the rest of the body is discarded
+    stream->push(piece);
+    if (stream->buffered() > server_.options.high_water_mark) pause_reading();
+  }
 }
+
+void body_stream_drained(Connection& c) { c.on_body_drained(); }
+
+void Connection::on_body_drained() { resume_reading(); }
 
 void Connection::on_message_complete() {
   set_deadline(Deadline::none, {});
@@ -173,7 +197,9 @@ void Connection::on_message_complete() {
     pump();
     return;
   }
-  if (cur_handler_ && cur_handler_->async) {
+  if (BodyStream* stream = ex->request.body_stream()) {
+    stream->end();  // the handler runs already
+  } else if (cur_handler_ && cur_handler_->async) {
     start_async(std::move(ex), cur_handler_);
   } else {
     dispatch(ex->request, cur_handler_, cur_allow_, ex->response);
@@ -190,6 +216,7 @@ void Connection::on_parse_error(ParseErrc e) {
     ex->conn = this;
     pipeline_.push_back(ex);
   }
+  if (BodyStream* stream = ex->request.body_stream()) stream->fail();
   cur_ = nullptr;
   cur_ex_.reset();
   std::string body(describe(e));
@@ -407,8 +434,7 @@ void Connection::pump() {
                    ex->request.version_minor());
     if (ex->close_after) {
       stop_parsing_ = true;
-      for (auto& rest : pipeline_) rest->conn = nullptr;  // never answered: closing
-      pipeline_.clear();
+      cancel_pipeline();  // never answered: the connection closes
     }
   }
   after_response_written();
@@ -445,6 +471,8 @@ void Connection::pause_reading() {
 void Connection::resume_reading() {
   if (!paused_ || closed_ || stream_.needs_drain()) return;
   if (pipeline_.size() >= server_.options.max_pipelined) return;
+  BodyStream* body = cur_ex_ ? cur_ex_->request.body_stream() : nullptr;
+  if (body && body->buffered() > server_.options.high_water_mark) return;
   paused_ = false;
   stream_.read_start();
 }
@@ -455,11 +483,7 @@ void Connection::close_now() {
   if (stream_.is_closing() || stream_.is_closed()) return;
   closed_ = true;
   set_deadline(Deadline::none, {});
-  for (auto& ex : pipeline_) {
-    ex->conn = nullptr;
-    *ex->request.cancel_flag() = true;
-  }
-  pipeline_.clear();
+  cancel_pipeline();
   release_stream();
   stream_.close([this] { server_.remove(this); });
 }

@@ -2,7 +2,15 @@
 
 #include "http/parse_chars.hpp"
 
+#include <weft/error.hpp>
+#include <weft/loop.hpp>
+
+#include <stdexcept>
+#include <system_error>
+
 namespace weft::http {
+
+void body_stream_drained(Connection& c);  // connection.cpp
 
 void Request::assign(const RequestHead& head) {
   method_ = head.method;
@@ -62,6 +70,59 @@ void Request::detach() {
   fields_ = owned_fields_;
   params_.clear();
   for (const auto& [n, v] : params) params_.emplace_back(view(n), view(v));
+}
+
+// ---- streamed bodies ---------------------------------------------------------------------
+
+BodyStream& Request::enable_body_stream() {
+  if (!stream_) stream_ = std::make_unique<BodyStream>();
+  return *stream_;
+}
+
+BodyStream::ReadAwaiter Request::read_body() {
+  if (!stream_) throw std::logic_error("weft::http: read_body() on a route without stream_body");
+  return stream_->read();
+}
+
+void BodyStream::push(std::string_view piece) {
+  pieces_.emplace_back(piece);
+  buffered_ += piece.size();
+  wake();
+}
+
+void BodyStream::end() noexcept {
+  ended_ = true;
+  wake();
+}
+
+void BodyStream::fail() noexcept {
+  failed_ = true;
+  conn = nullptr;
+  wake();
+}
+
+// The reader resumes as a microtask: after the connection's current callback, never
+// inside the parsing that delivered the piece.
+void BodyStream::wake() noexcept {
+  auto h = std::exchange(waiting_, {});
+  if (!h) return;
+  if (Loop* loop = Loop::current()) {
+    loop->queue_microtask([h] { h.resume(); });
+  } else {
+    h.resume();
+  }
+}
+
+std::optional<std::string> BodyStream::take() {
+  if (!pieces_.empty()) {
+    std::string piece = std::move(pieces_.front());
+    pieces_.pop_front();
+    buffered_ -= piece.size();
+    if (pieces_.empty() && conn) body_stream_drained(*conn);
+    return piece;
+  }
+  if (failed_) throw std::system_error(canceled_error());
+  return std::nullopt;
 }
 
 std::string_view Request::header(std::string_view name) const noexcept {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <stdexcept>
 
 namespace weft::http {
 namespace {
@@ -170,7 +171,12 @@ Server::Server(Loop& loop, ServerOptions options)
 
 Server::~Server() = default;
 
-Server& Server::route(std::string_view method, std::string_view pattern, Handler handler) {
+Server& Server::route(std::string_view method, std::string_view pattern, Handler handler,
+                      RouteOptions options) {
+  if (options.stream_body && !handler.async) {
+    throw std::invalid_argument("weft::http: a stream_body route needs a coroutine handler");
+  }
+  handler.options = options;
   impl_->router.add(method, pattern, std::move(handler));
   return *this;
 }

@@ -92,6 +92,8 @@ class Connection {
   // A streamed response's producer wrote a piece / finished.
   void write_body_piece(BodyWriter& w, std::string_view piece);
   void on_stream_done(Exchange& ex, std::exception_ptr error);
+  // A stream_body handler took the buffered pieces: reading may resume.
+  void on_body_drained();
 
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -120,6 +122,7 @@ class Connection {
   void after_response_written();
   void set_deadline(Deadline kind, TimePoint at) noexcept;
   bool wants_close(const Request& req) const noexcept;
+  void cancel_pipeline() noexcept;
   void pause_reading();
   void resume_reading();
 

@@ -10,7 +10,10 @@
 
 #include <weft/http/parser.hpp>
 
+#include <coroutine>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +25,50 @@ class Loop;
 }
 
 namespace weft::http {
+
+class Connection;
+
+// The body of a request on a stream_body route, piece by piece as it arrives:
+//
+//   while (auto piece = co_await req.read_body()) consume(*piece);
+//
+// read_body() yields the next piece, or nullopt once the body is complete. While the
+// handler does not read, at most the connection's high-water mark of body bytes is
+// buffered: then the server stops reading the socket until the handler catches up.
+// Cancellation: if the client disconnects, read_body() throws
+// std::system_error(operation_canceled).
+class BodyStream {
+ public:
+  class ReadAwaiter {
+   public:
+    explicit ReadAwaiter(BodyStream& s) noexcept : stream_(s) {}
+    bool await_ready() const noexcept { return stream_.ready(); }
+    void await_suspend(std::coroutine_handle<> h) noexcept { stream_.waiting_ = h; }
+    std::optional<std::string> await_resume() { return stream_.take(); }
+
+   private:
+    BodyStream& stream_;
+  };
+  ReadAwaiter read() noexcept { return ReadAwaiter(*this); }
+
+  // -- used by the server ----------------------------------------------------------
+  void push(std::string_view piece);
+  void end() noexcept;
+  void fail() noexcept;
+  std::size_t buffered() const noexcept { return buffered_; }
+  Connection* conn = nullptr;  // told when the handler drained the buffer
+
+ private:
+  bool ready() const noexcept { return !pieces_.empty() || ended_ || failed_; }
+  std::optional<std::string> take();
+  void wake() noexcept;
+
+  std::deque<std::string> pieces_;
+  std::size_t buffered_ = 0;
+  std::coroutine_handle<> waiting_;
+  bool ended_ = false;
+  bool failed_ = false;
+};
 
 class Request {
  public:
@@ -36,7 +83,10 @@ class Request {
   int version_minor() const noexcept { return version_minor_; }
   std::string_view header(std::string_view name) const noexcept;
   std::span<const HeaderField> headers() const noexcept { return fields_; }
+  // The whole body (buffered routes; empty on stream_body routes).
   const std::string& body() const noexcept { return body_; }
+  // stream_body routes: the next piece of the body (see BodyStream).
+  BodyStream::ReadAwaiter read_body();
   bool keep_alive() const noexcept { return keep_alive_; }
   bool is_head() const noexcept { return method_ == "HEAD"; }
 
@@ -56,6 +106,8 @@ class Request {
   void add_param(std::string_view name, std::string_view value) { params_.emplace_back(name, value); }
   void clear_params() noexcept { params_.clear(); }
   void set_keep_alive(bool on) noexcept { keep_alive_ = on; }
+  BodyStream& enable_body_stream();
+  BodyStream* body_stream() noexcept { return stream_.get(); }
   const std::shared_ptr<bool>& cancel_flag() const noexcept { return cancelled_; }
   void reset();
 
@@ -70,6 +122,7 @@ class Request {
   std::string storage_;
   std::string body_;
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  std::unique_ptr<BodyStream> stream_;
   int version_minor_ = 1;
   bool keep_alive_ = true;
 };

@@ -26,9 +26,19 @@ namespace weft::http {
 using SyncHandler = Function<Response(Request&)>;
 using AsyncHandler = Function<Task<Response>(Request&)>;
 
+// Per-route choices.
+struct RouteOptions {
+  // The coroutine handler starts as soon as the head is in and reads the body as it
+  // arrives (Request::read_body()) instead of after the whole body was buffered.
+  bool stream_body = false;
+  // The largest body this route accepts (413 past it); 0: the server's limits.max_body.
+  std::uint64_t max_body = 0;
+};
+
 struct Handler {
   SyncHandler sync;
   AsyncHandler async;
+  RouteOptions options;
 
   Handler() = default;
   template <class F>

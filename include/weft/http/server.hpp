@@ -68,7 +68,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  Server& route(std::string_view method, std::string_view pattern, Handler handler);
+  // Routes are added before listen(). stream_body needs a coroutine handler
+  // (std::invalid_argument otherwise).
+  Server& route(std::string_view method, std::string_view pattern, Handler handler,
+                RouteOptions options = {});
   Server& get(std::string_view pattern, Handler h) { return route("GET", pattern, std::move(h)); }
   Server& post(std::string_view pattern, Handler h) { return route("POST", pattern, std::move(h)); }
   Server& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
