@@ -2,6 +2,7 @@
 // and invalid ones with the exact error expected.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct InvalidCase {
   std::size_t complete_before = 0;  // pipelined requests completed before the bad one
   ParserLimits limits = {};
 };
+
+// GoogleTest prints a parameter in each test's name line: the case name, not its bytes.
+inline void PrintTo(const ValidCase& c, std::ostream* os) { *os << c.name; }
+inline void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.name; }
 
 const std::vector<ValidCase>& valid_cases();
 const std::vector<InvalidCase>& invalid_cases();
