@@ -334,7 +334,7 @@ void Connection::write_head(const Response& res, bool close, int version_minor, 
     out_.append("Transfer-Encoding: chunked\r\n");
   } else if (!has_no_body(res.status_code()) && !res.is_streamed()) {
     out_.append("Content-Length: ");
-    append_decimal(out_, res.body().size());
+    append_decimal(out_, res.body_length());
     out_.append("\r\n");
   }
   if (close) {
@@ -348,7 +348,16 @@ void Connection::write_head(const Response& res, bool close, int version_minor, 
 void Connection::write_response(const Response& res, bool head_only, bool close,
                                 int version_minor) {
   write_head(res, close, version_minor, false);
-  if (!head_only && !has_no_body(res.status_code())) out_.append(res.body());
+  if (head_only || has_no_body(res.status_code())) return;
+  if (!res.has_file()) {
+    out_.append(res.body());
+    return;
+  }
+  // The head (and any responses before it) go first, then the file, zero-copy.
+  if (!out_.empty()) stream_.write(std::string_view(out_));
+  out_.clear();
+  const FileBody& f = res.file_body();
+  if (!stream_.write_file(f.fd, f.offset, f.length, f.keep_alive)) pause_reading();
 }
 
 // ---- streamed responses ----------------------------------------------------------------

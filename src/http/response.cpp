@@ -25,6 +25,13 @@ Response Response::status(int status) {
   return text(std::move(body), status);
 }
 
+Response Response::file(FileBody body, std::string_view content_type, int status) {
+  Response r(status);
+  r.header("Content-Type", content_type);
+  r.file_ = std::move(body);
+  return r;
+}
+
 Response Response::stream(std::string_view content_type, BodyProducer producer, int status) {
   Response r(status);
   r.header("Content-Type", content_type);

@@ -4,6 +4,7 @@
 #include "net/stream_internal.hpp"
 
 #include <sys/socket.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -185,6 +186,18 @@ bool Stream::write_borrowed(std::string_view data, WriteCallback done) {
   return after_enqueue();
 }
 
+bool Stream::write_file(int fd, std::uint64_t offset, std::size_t len,
+                        std::shared_ptr<const void> keep_alive, WriteCallback done) {
+  assert_loop_thread();
+  if (cannot_write()) return reject_write(done);
+  if (len == 0) return complete_now(done);
+  const bool direct = can_write_directly();
+  queue_.push_file(fd, offset, len, std::move(keep_alive), std::move(done));
+  if (direct) flush();
+  if (error_) return false;
+  return after_enqueue();
+}
+
 bool Stream::cannot_write() const noexcept {
   return !alive_open() || error_ || shutdown_requested_ || (fd_ < 0 && !connecting_);
 }
@@ -234,16 +247,43 @@ void Stream::uncork() {
   }
 }
 
+// Sends from the file range at the front of the queue; false when the socket is full
+// (or the stream failed).
+bool Stream::send_file_front() {
+  const auto f = queue_.front_file();
+  for (;;) {
+    off_t offset = static_cast<off_t>(f.offset);
+    const ssize_t n = ::sendfile(fd_, f.fd, &offset, f.len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      if (!would_block(errno)) fail(detail::last_error());
+      return false;
+    }
+    if (n == 0) {  // the file is shorter than promised
+      fail(std::make_error_code(std::errc::io_error));
+      return false;
+    }
+    queue_.advance(static_cast<std::size_t>(n), completed_);
+    return static_cast<std::size_t>(n) == f.len;
+  }
+}
+
 void Stream::flush() {
   while (!queue_.empty()) {
+    if (queue_.front_is_file()) {
+      if (!send_file_front()) break;
+      continue;
+    }
     iovec iov[kMaxIov];
-    const int count = queue_.fill(iov, kMaxIov);
+    bool file_follows = false;
+    const int count = queue_.fill(iov, kMaxIov, &file_follows);
     std::size_t offered = 0;
     for (int i = 0; i < count; ++i) offered += iov[i].iov_len;
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    // MSG_MORE: a head followed by a file goes out with the file's first bytes.
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (file_follows ? MSG_MORE : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
       if (would_block(errno)) break;  // the writable edge resumes the flush

@@ -43,19 +43,46 @@ void WriteQueue::push_borrowed(std::string_view data, WriteCallback done) {
   bytes_ += s.len;
 }
 
+void WriteQueue::push_file(int fd, std::uint64_t offset, std::size_t len,
+                           std::shared_ptr<const void> keep_alive, WriteCallback done) {
+  Segment& s = segments_.emplace_back();
+  s.kind = Kind::file;
+  s.file_fd = fd;
+  s.file_offset = offset;
+  s.len = len;
+  s.keep_alive = std::move(keep_alive);
+  s.done = std::move(done);
+  bytes_ += len;
+}
+
+bool WriteQueue::front_is_file() const noexcept {
+  return !empty() && segments_[head_].kind == Kind::file;
+}
+
+WriteQueue::FileRange WriteQueue::front_file() const noexcept {
+  const Segment& s = segments_[head_];
+  return {s.file_fd, s.file_offset, s.len};
+}
+
 const char* WriteQueue::data_of(const Segment& s) const noexcept {
   switch (s.kind) {
     case Kind::copied: return arena_.data() + s.offset;
     case Kind::owned: return s.owned.data() + (s.owned.size() - s.len);
     case Kind::borrowed: return s.ptr;
+    case Kind::file: return nullptr;
   }
   return nullptr;
 }
 
-int WriteQueue::fill(iovec* iov, int max) const noexcept {
+int WriteQueue::fill(iovec* iov, int max, bool* file_follows) const noexcept {
   int n = 0;
+  if (file_follows) *file_follows = false;
   for (std::size_t i = head_; i < segments_.size() && n < max; ++i) {
     const Segment& s = segments_[i];
+    if (s.kind == Kind::file) {
+      if (file_follows) *file_follows = true;
+      break;
+    }
     if (s.len == 0) continue;
     iov[n].iov_base = const_cast<char*>(data_of(s));  // NOLINT: iovec is not const-correct
     iov[n].iov_len = s.len;
@@ -72,6 +99,7 @@ void WriteQueue::advance(std::size_t n, std::vector<WriteCallback>& done) {
     s.len -= take;
     if (s.kind == Kind::copied) s.offset += take;
     if (s.kind == Kind::borrowed) s.ptr += take;
+    if (s.kind == Kind::file) s.file_offset += take;
     n -= take;
     if (s.len != 0) break;
     pop_front(done);
@@ -89,6 +117,7 @@ void WriteQueue::pop_front(std::vector<WriteCallback>& done) {
   Segment& s = segments_[head_++];
   if (s.done) done.push_back(std::move(s.done));
   s.owned = std::string();  // release a big owned buffer now, not at the next reuse
+  s.keep_alive.reset();     // and a file's descriptor
 }
 
 void WriteQueue::reset_if_empty() noexcept {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,15 @@ namespace weft::http {
 // Produces a streamed body; runs on the loop once the response's turn has come.
 using BodyProducer = Function<Task<void>(BodyWriter&)>;
 
+// A body sent straight from an open file with sendfile (zero-copy). keep_alive holds
+// whatever owns the descriptor until the bytes are out.
+struct FileBody {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::size_t length = 0;
+  std::shared_ptr<const void> keep_alive;
+};
+
 class Response {
  public:
   explicit Response(int status = 200) : status_(status) {}
@@ -29,6 +39,8 @@ class Response {
   static Response bytes(std::string body, std::string_view content_type, int status = 200);
   // A status with its reason phrase as a short text body ("Not Found").
   static Response status(int status);
+  // A range of a file, sent with sendfile.
+  static Response file(FileBody body, std::string_view content_type, int status = 200);
   // A body of unknown length: chunked on HTTP/1.1, delimited by close on HTTP/1.0.
   static Response stream(std::string_view content_type, BodyProducer producer, int status = 200);
 
@@ -51,6 +63,10 @@ class Response {
   // The value of the first header named `name` (case-insensitive), or empty.
   std::string_view header_value(std::string_view name) const noexcept;
   bool is_streamed() const noexcept { return static_cast<bool>(producer_); }
+  bool has_file() const noexcept { return file_.fd >= 0; }
+  const FileBody& file_body() const noexcept { return file_; }
+  // Bytes of the body as sent: the file range or the in-memory body.
+  std::size_t body_length() const noexcept { return has_file() ? file_.length : body_.size(); }
   BodyProducer take_producer() noexcept { return std::move(producer_); }
 
  private:
@@ -58,6 +74,7 @@ class Response {
   std::string body_;
   std::vector<std::pair<std::string, std::string>> headers_;
   BodyProducer producer_;
+  FileBody file_;
 };
 
 // The reason phrase of a status code ("OK", "Not Found"), or "Unknown".

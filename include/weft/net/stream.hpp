@@ -124,6 +124,12 @@ class Stream : public Handle {
   // Zero-copy: the caller keeps data alive until done runs (it always runs, unless
   // the stream is destroyed first).
   bool write_borrowed(std::string_view data, WriteCallback done);
+  // Zero-copy from a file: sends len bytes of fd from offset with sendfile, in order with
+  // the other writes. keep_alive is held until the range was sent (or the write failed),
+  // so the descriptor stays open that long. A file shorter than offset + len fails the
+  // stream with EIO (the peer would otherwise wait for bytes that never come).
+  bool write_file(int fd, std::uint64_t offset, std::size_t len,
+                  std::shared_ptr<const void> keep_alive, WriteCallback done = {});
   // Gathers writes until uncork() (nestable); uncork() flushes them in one writev.
   void cork() noexcept { ++corks_; }
   void uncork();
@@ -184,6 +190,7 @@ class Stream : public Handle {
   bool cannot_write() const noexcept;
   bool can_write_directly() const noexcept;
   std::size_t send_now(std::string_view data);
+  bool send_file_front();
   bool complete_now(WriteCallback& done);
   bool after_enqueue();
   bool reject_write(WriteCallback& done);
