@@ -124,10 +124,13 @@ bool Connection::on_head(const RequestHead& head) {
   sync_req_.assign(head);
   Router::Match m = server_.router.match(sync_req_);
   cur_handler_ = m.handler;
+  cur_owner_ = m.owner;
   cur_allow_ = std::move(m.allow);
   cur_head_only_ = sync_req_.is_head();
   cur_close_ = wants_close(sync_req_);
-  const bool inline_ok = pipeline_.empty() && (!m.handler || m.handler->sync);
+  const bool inline_ok =
+      pipeline_.empty() && (!m.handler || m.handler->sync ||
+                            (m.handler->quick && !m.handler->options.stream_body));
   if (inline_ok) {
     cur_ = &sync_req_;
   } else {
@@ -144,7 +147,7 @@ bool Connection::on_head(const RequestHead& head) {
   if (m.handler && m.handler->options.max_body) parser_.set_max_body(m.handler->options.max_body);
   if (m.handler && m.handler->options.stream_body) {
     cur_ex_->request.enable_body_stream().conn = this;
-    start_async(cur_ex_, m.handler);  // reads the body as it comes
+    start_async(cur_ex_);  // reads the body as it comes
   }
   if (head.framing != BodyFraming::none) {
     set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
@@ -180,7 +183,11 @@ void Connection::on_message_complete() {
   std::shared_ptr<Exchange> ex = std::move(cur_ex_);
   if (!ex) {
     std::optional<Response> res;
-    dispatch(*req, cur_handler_, cur_allow_, res);
+    if (cur_handler_ && !cur_handler_->sync) {
+      if (!run_quick(*req, *cur_handler_, res)) return continue_async(*req);
+    } else {
+      dispatch(*req, cur_handler_, cur_allow_, res);
+    }
     if (!res->is_streamed()) {
       write_response(*res, cur_head_only_, cur_close_, req->version_minor());
       after_response_written();
@@ -200,7 +207,7 @@ void Connection::on_message_complete() {
   if (BodyStream* stream = ex->request.body_stream()) {
     stream->end();  // the handler runs already
   } else if (cur_handler_ && cur_handler_->async) {
-    start_async(std::move(ex), cur_handler_);
+    start_async(std::move(ex));
   } else {
     dispatch(ex->request, cur_handler_, cur_allow_, ex->response);
     pump();
@@ -262,6 +269,34 @@ void Connection::run_sync(Request& req, Handler& handler, std::optional<Response
   finish(req, *into);
 }
 
+// The quick path of a coroutine handler; false when the coroutine must run after all.
+bool Connection::run_quick(Request& req, Handler& handler, std::optional<Response>& into) {
+  try {
+    for (auto& m : server_.before) {
+      if (auto early = m(req)) into.emplace(std::move(*early));
+      if (into) break;
+    }
+    if (!into) into = handler.quick(req);
+    if (!into) return false;
+  } catch (...) {
+    into.emplace(error_response(req, std::current_exception()));
+  }
+  finish(req, *into);
+  return true;
+}
+
+// The inline request needs its coroutine: it gets an exchange of its own.
+void Connection::continue_async(Request& req) {
+  auto ex = std::make_shared<Exchange>();
+  ex->conn = this;
+  ex->request.copy_from(req);
+  ex->head_only = cur_head_only_;
+  ex->close_after = cur_close_;
+  ex->before_done = true;
+  pipeline_.push_back(ex);
+  start_async(std::move(ex));
+}
+
 void Connection::finish(Request& req, Response& res) {
   for (auto& m : server_.after) {
     try {
@@ -292,11 +327,12 @@ Response Connection::error_response(Request& req, std::exception_ptr e) {
 namespace {
 
 // The coroutine that runs an async handler; the exchange keeps the request alive.
-Task<void> run_handler(std::shared_ptr<Exchange> ex, Handler* handler,
+Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> handler,
                        std::vector<BeforeMiddleware>* before) {
   std::exception_ptr error;
   try {
     for (auto& m : *before) {
+      if (ex->before_done) break;
       if (auto early = m(ex->request)) {
         ex->response.emplace(std::move(*early));
         break;
@@ -311,8 +347,9 @@ Task<void> run_handler(std::shared_ptr<Exchange> ex, Handler* handler,
 
 }  // namespace
 
-void Connection::start_async(std::shared_ptr<Exchange> ex, Handler* handler) {
-  spawn(server_.loop, run_handler(std::move(ex), handler, &server_.before));
+// The current request's coroutine handler, which keeps its own reference to the handler.
+void Connection::start_async(std::shared_ptr<Exchange> ex) {
+  spawn(server_.loop, run_handler(std::move(ex), *cur_owner_, &server_.before));
 }
 
 void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {

@@ -125,6 +125,17 @@ std::optional<std::string> BodyStream::take() {
   return std::nullopt;
 }
 
+void Request::copy_from(const Request& other) {
+  method_ = other.method_;
+  set_target(other.target_);
+  version_minor_ = other.version_minor_;
+  fields_ = other.fields_;
+  params_ = other.params_;
+  body_ = other.body_;
+  keep_alive_ = other.keep_alive_;
+  detach();  // the views above still point into `other`
+}
+
 std::string_view Request::header(std::string_view name) const noexcept {
   for (const HeaderField& f : fields_) {
     if (chars::iequals(f.name, name)) return f.value;

@@ -22,7 +22,8 @@ void for_each_segment(std::string_view path, F f) {
 }  // namespace
 
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
-  routes_.push_back({std::string(method), compile(pattern), std::move(handler)});
+  routes_.push_back({std::string(method), compile(pattern),
+                     std::make_shared<Handler>(std::move(handler))});
 }
 
 std::vector<Router::Segment> Router::compile(std::string_view pattern) {
@@ -74,7 +75,8 @@ Router::Match Router::match(Request& req) {
     if (route.method != method) continue;
     req.clear_params();
     if (matches(route, req.path(), &req)) {
-      m.handler = &route.handler;
+      m.handler = route.handler.get();
+      m.owner = &route.handler;
       return m;
     }
   }

@@ -158,9 +158,12 @@ void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
 
 void Server::Impl::maybe_finish_close() {
   if (!closing || stats.open_connections) return;
-  close_timer.stop();
-  sweep_timer.stop();
-  date_timer.stop();
+  // Closed for good: the server's own handles close too, so Loop::close() can succeed
+  // while the Server object still exists.
+  close_timer.close();
+  sweep_timer.close();
+  date_timer.close();
+  if (listener) listener->close();
   if (close_done) loop.defer(std::exchange(close_done, {}));
 }
 

@@ -38,6 +38,7 @@ struct Exchange {
   BodyWriter writer;           // for a streamed response
   bool close_after = false;
   bool head_only = false;
+  bool before_done = false;    // before-middleware ran already (a quick path declined)
 };
 
 struct Server::Impl {
@@ -110,7 +111,9 @@ class Connection {
   void dispatch(Request& req, Handler* handler, const std::string& allow,
                 std::optional<Response>& into);
   void run_sync(Request& req, Handler& handler, std::optional<Response>& into);
-  void start_async(std::shared_ptr<Exchange> ex, Handler* handler);
+  bool run_quick(Request& req, Handler& handler, std::optional<Response>& into);
+  void continue_async(Request& req);
+  void start_async(std::shared_ptr<Exchange> ex);
   void finish(Request& req, Response& res);
   Response error_response(Request& req, std::exception_ptr e);
   void write_response(const Response& res, bool head_only, bool close, int version_minor);
@@ -133,6 +136,7 @@ class Connection {
   Request* cur_ = nullptr;           // the request being parsed
   std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one
   Handler* cur_handler_ = nullptr;
+  const std::shared_ptr<Handler>* cur_owner_ = nullptr;  // the route's reference to it
   std::string cur_allow_;
   std::deque<std::shared_ptr<Exchange>> pipeline_;  // responses owed, in request order
   std::shared_ptr<Exchange> streaming_;             // the response being streamed

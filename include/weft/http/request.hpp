@@ -102,6 +102,8 @@ class Request {
   // Copies every view into storage owned by this request (used when the request
   // outlives the read buffer it was parsed from).
   void detach();
+  // Becomes a detached copy of `other` (head, params, body).
+  void copy_from(const Request& other);
   void append_body(std::string_view piece) { body_.append(piece); }
   void add_param(std::string_view name, std::string_view value) { params_.emplace_back(name, value); }
   void clear_params() noexcept { params_.clear(); }

@@ -49,6 +49,10 @@ class Response {
     status_ = status;
     return *this;
   }
+  Response& set_file(FileBody file) {
+    file_ = std::move(file);
+    return *this;
+  }
   Response& set_body(std::string body) {
     body_ = std::move(body);
     return *this;

@@ -15,6 +15,7 @@
 #include <weft/http/response.hpp>
 #include <weft/task.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,9 +36,14 @@ struct RouteOptions {
   std::uint64_t max_body = 0;
 };
 
+// A coroutine handler may add a quick path: it answers inline when it can (a cache hit)
+// and returns nullopt when the coroutine must run.
+using QuickHandler = Function<std::optional<Response>(Request&)>;
+
 struct Handler {
   SyncHandler sync;
   AsyncHandler async;
+  QuickHandler quick;  // only with async
   RouteOptions options;
 
   Handler() = default;
@@ -64,6 +70,9 @@ class Router {
 
   struct Match {
     Handler* handler = nullptr;  // null: see allow
+    // The route's own reference: a coroutine handler holds a copy while it runs, so a
+    // handler (and its captures) outlives a server destroyed mid-request.
+    const std::shared_ptr<Handler>* owner = nullptr;
     std::string allow;           // when the path matched other methods only: "GET, HEAD"
   };
   // Fills req's params on a match.
@@ -77,7 +86,7 @@ class Router {
   struct Route {
     std::string method;
     std::vector<Segment> segments;
-    Handler handler;
+    std::shared_ptr<Handler> handler;
   };
   static std::vector<Segment> compile(std::string_view pattern);
   static bool matches(const Route& route, std::string_view path, Request* req);

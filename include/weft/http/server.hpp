@@ -17,7 +17,9 @@
 // Lifetime: close(deadline, done) is the graceful stop — it stops accepting, closes idle
 // connections at once, lets in-flight requests finish (their responses say
 // "Connection: close") and closes whatever remains at the deadline; done runs when every
-// connection is gone. Destroying the server closes everything at once.
+// connection is gone; the server's own handles are closed then too, so the loop can
+// finish and close while the Server object still exists (it cannot listen again).
+// Destroying the server closes everything at once.
 #pragma once
 
 #include <weft/http/parser.hpp>
