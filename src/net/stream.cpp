@@ -4,6 +4,7 @@
 #include "net/stream_internal.hpp"
 
 #include <weft/loop.hpp>
+#include <weft/net/dns.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +13,17 @@
 #include <stdexcept>
 
 namespace weft::net {
+
+// connect(host, port): the lookup, then the addresses still to try. Destroying it
+// cancels the lookup (its callback captures the stream).
+struct Stream::HostConnect {
+  ResolveHandle lookup;
+  std::vector<SocketAddress> addrs;
+  std::size_t next = 0;
+  std::optional<TimePoint> deadline;
+  ~HostConnect() { lookup.cancel(); }
+};
+
 namespace {
 
 HandleKind kind_of(int family) noexcept {
@@ -115,9 +127,85 @@ void Stream::finish_connect(std::error_code ec) {
   connecting_ = false;
   if (timer_) timer_->stop();
   if (ec) release_socket(false);
+  if (host_connect_ && ec && ec != std::errc::timed_out) {
+    ec = connect_next_address(ec);
+    if (connecting_ || connect_pending_) {  // the next address is being tried, or connected
+      if (!connecting_) host_connect_.reset();
+      return;
+    }
+  }
+  host_connect_.reset();
   connect_result_ = ec;
   connect_pending_ = true;
   maybe_readable_ = resume_read_ = !ec;
+}
+
+void Stream::connect(std::string_view host, std::uint16_t port, ConnectCallback cb,
+                     Duration timeout) {
+  assert_loop_thread();
+  if (fd_ >= 0 || connecting_ || connect_pending_) {
+    throw std::logic_error("weft::net::Stream::connect: the stream already has a socket");
+  }
+  if (!alive_open()) return;  // closed: the callback is dropped, as on destruction
+  auto hc = std::make_unique<HostConnect>();
+  if (timeout > Duration::zero()) hc->deadline = loop().now() + timeout;
+  hc->lookup = default_resolver(loop()).resolve(
+      host, port, [this](std::error_code ec, std::span<const SocketAddress> addrs) {
+        on_host_resolved(ec, addrs);
+      });
+  host_connect_ = std::move(hc);
+  connect_cb_ = std::move(cb);
+  // "Connecting" without a socket yet: close() and the timeout (on_timer) take the
+  // usual connect paths; the lookup's callback never runs inside this call.
+  connecting_ = true;
+  if (timeout > Duration::zero()) {
+    if (!timer_) {
+      timer_ = std::make_unique<Timer>(loop());
+      timer_->unref();
+    }
+    timer_->start([this] { on_timer(); }, timeout);
+  }
+  update_active();
+}
+
+void Stream::on_host_resolved(std::error_code ec, std::span<const SocketAddress> addrs) {
+  Guard g(*this);
+  host_connect_->lookup = ResolveHandle();
+  if (!ec) {
+    host_connect_->addrs.assign(addrs.begin(), addrs.end());
+    connecting_ = false;
+    ec = connect_next_address(make_error_code(dns_errc::host_not_found));
+    if (connecting_ || connect_pending_) {
+      if (!connecting_) host_connect_.reset();
+      run_notifications(g);
+      return;
+    }
+    connecting_ = true;
+  }
+  finish_connect(ec);
+  run_notifications(g);
+}
+
+// Tries the remaining addresses until one is connecting (or connected synchronously);
+// returns the last error when none is left, timed_out past the deadline.
+std::error_code Stream::connect_next_address(std::error_code last) {
+  HostConnect& hc = *host_connect_;
+  while (hc.next < hc.addrs.size() && alive_open()) {
+    Duration left = Duration::zero();
+    if (hc.deadline) {
+      left = *hc.deadline - loop().now();
+      if (left <= Duration::zero()) return std::make_error_code(std::errc::timed_out);
+    }
+    const SocketAddress to = hc.addrs[hc.next++];
+    ConnectCallback cb = std::move(connect_cb_);
+    connect_result_ = {};
+    connect(to, std::move(cb), left);
+    if (connecting_ || !connect_result_) return {};
+    last = connect_result_;  // failed at once: take the delivery back, try the next one
+    connect_pending_ = false;
+    maybe_readable_ = resume_read_ = false;
+  }
+  return last;
 }
 
 // ---- close ---------------------------------------------------------------------------
@@ -153,6 +241,7 @@ void Stream::stop_for_close() noexcept {
     connect_result_ = canceled_error();
     connect_pending_ = true;
   }
+  host_connect_.reset();  // cancels a lookup in flight
   connecting_ = reading_ = false;
   queue_.clear(failed_);
   if (shutdown_cb_ && !shutdown_cb_pending_) {

@@ -57,6 +57,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -93,6 +94,14 @@ class Stream : public Handle {
   // errno (ECONNREFUSED...), timed_out, operation_canceled on close, EISCONN if the
   // stream already has a socket.
   void connect(const SocketAddress& to, ConnectCallback cb, Duration timeout = Duration::zero());
+  // Resolves host with the loop's default resolver (net/dns.hpp), then connects to its
+  // addresses in order: when one fails (ECONNREFUSED, ENETUNREACH...) the next is tried.
+  // timeout covers the lookup and every attempt (zero: only the resolver's own timeout
+  // and the kernel's). cb runs once, never inside connect(), with: {} once connected,
+  // the lookup's error (weft.dns category), the last address's connect error,
+  // timed_out, or operation_canceled on close. is_connecting() holds from the call on.
+  void connect(std::string_view host, std::uint16_t port, ConnectCallback cb,
+               Duration timeout = Duration::zero());
   bool is_connecting() const noexcept { return connecting_; }
   bool is_connected() const noexcept { return fd_ >= 0 && !connecting_; }
 
@@ -174,6 +183,10 @@ class Stream : public Handle {
   void on_io(unsigned events);
   void on_timer();
   void finish_connect(std::error_code ec);
+  // connect(host, port): the resolved addresses and the attempt in progress.
+  struct HostConnect;
+  void on_host_resolved(std::error_code ec, std::span<const SocketAddress> addrs);
+  std::error_code connect_next_address(std::error_code last);
   void request_notify();
   void run_notifications(Guard& g);
   bool has_notifications() const noexcept;
@@ -202,6 +215,7 @@ class Stream : public Handle {
   int family_ = AF_UNSPEC;
   std::optional<IoWatcher> watcher_;
   std::unique_ptr<Timer> timer_;  // connect timeout, then deferred notifications
+  std::unique_ptr<HostConnect> host_connect_;  // connect(host, port) in progress
   bool* dead_ = nullptr;          // set by the destructor for the innermost Guard
 
   // reading
