@@ -26,8 +26,9 @@
 // from gai_strerror): dns_errc::host_not_found for an unknown name (EAI_NONAME),
 // no_data for a name without an address of the family, try_again when the name server
 // did not answer. EAI_SYSTEM becomes the errno (system category). Also timed_out,
-// errc::queue_full (the pool refused the job), operation_canceled (the awaiter form
-// only, when its Resolver is already gone).
+// errc::queue_full (the pool refused the job), errc::work_threw (a custom lookup
+// function threw), operation_canceled (the awaiter form only, when its Resolver is
+// already gone).
 //
 // Cancellation and lifetime:
 //  * ResolveHandle::cancel() drops one waiter: its callback is destroyed without being
