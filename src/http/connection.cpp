@@ -3,6 +3,7 @@
 #include "http/server_impl.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 namespace weft::http {
@@ -20,8 +21,8 @@ void append_status_line(std::string& out, int status) {
 
 void append_decimal(std::string& out, std::size_t n) {
   char buf[24];
-  int len = std::snprintf(buf, sizeof buf, "%zu", n);
-  out.append(buf, static_cast<std::size_t>(len));
+  const auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 bool has_no_body(int status) { return status < 200 || status == 204 || status == 304; }
