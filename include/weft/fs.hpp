@@ -129,7 +129,10 @@ struct WriteOptions {
   // the old content or the new one, never a mix, and after a crash one of the two
   // survives. A failure leaves the target untouched and removes the temporary file. The
   // replacement keeps the permission bits of an existing regular target. A symlink at the
-  // target is replaced by the file, not followed.
+  // target is replaced by the file, not followed. Errors name the target path (op "open"
+  // when the temporary file cannot be created, "write"/"fsync"/"rename" after), except a
+  // failing fsync of the directory, reported for the directory once the new content is
+  // already in place.
   bool atomic = false;
   // Non-atomic writes: fsync the file before closing it (atomic writes always do).
   bool fsync = false;
@@ -271,7 +274,8 @@ class Descriptor;
 class File {
  public:
   File() noexcept;
-  File(Loop* loop, int fd, std::string path);  // adopts fd; for open() and tests
+  // Adopts fd (a negative fd makes a closed File); for open() and tests.
+  File(Loop* loop, int fd, std::string path);
   File(File&&) noexcept;
   File& operator=(File&&) noexcept;
   File(const File&) = delete;

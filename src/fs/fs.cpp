@@ -42,7 +42,9 @@ Error::Error(ErrorInfo info)
 
 File::File() noexcept = default;
 File::File(Loop* loop, int fd, std::string path)
-    : loop_(loop), fd_(std::make_shared<impl::Descriptor>(fd)), path_(std::move(path)) {}
+    : loop_(loop),
+      fd_(fd >= 0 ? std::make_shared<impl::Descriptor>(fd) : nullptr),
+      path_(std::move(path)) {}
 File::File(File&&) noexcept = default;
 File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
