@@ -1,0 +1,283 @@
+// weft::db — one Database interface; SQLite behind it today, PostgreSQL later.
+//
+//   auto db = weft::db::open(loop, "sqlite:app.db");          // returns at once
+//   auto rs = co_await db->query("SELECT id, body FROM notes WHERE id = ?", {id});
+//   co_await db->transaction([&](weft::db::Transaction& tx) -> weft::Task<void> {
+//     co_await tx.exec("UPDATE accounts SET n = n - 1 WHERE id = ?", {from});
+//     co_await tx.exec("UPDATE accounts SET n = n + 1 WHERE id = ?", {to});
+//   });                                                        // commit, or rollback + rethrow
+//   db->query(sql, params, [](weft::db::Outcome<weft::db::ResultSet>& r) { ... });
+//   co_await db->close();
+//
+// URLs. "sqlite:path/to.db" (relative to the working directory), "sqlite:///abs/path.db"
+// or "sqlite:/abs/path.db", "sqlite::memory:". "postgres://user@host:port/dbname" (and
+// "postgresql://") is recognized but throws errc::not_supported for now. Anything else
+// throws errc::bad_url. open() never blocks: the database is opened on the pool by its
+// first job; statements issued meanwhile wait for it (in order), and an open failure is
+// the error of every statement. open_async() is the form that waits and throws.
+//
+// Statements. query() and exec() both run one SQL statement with positional `?`
+// parameters (every backend takes `?`; PostgreSQL's will rewrite them to $n), or a
+// script of several statements separated by ';' when there are no parameters (the
+// result is the last statement's). They differ in routing:
+//  * query(): reads run concurrently (SQLite: on reader connections, pool class
+//    `slow`); anything that writes runs on the one writer, in submission order.
+//  * exec(): always on the writer, in submission order — for DDL, PRAGMAs, scripts.
+// Transaction control (BEGIN, COMMIT, END, ROLLBACK, and SAVEPOINT/RELEASE outside a
+// transaction) is refused with errc::misuse: use begin()/transaction(), which hold the
+// writer for their duration (other writes wait; reads go on).
+//
+// Forms. Every operation has a callback form — Callback<T>, called exactly once on the
+// loop thread, never inside the call — and a coroutine form returning an Awaitable<T>
+// that yields T or throws db::Error. Awaitables start when awaited; await them at once
+// (they refer to the Database). A coroutine destroyed while suspended drops its result.
+//
+// Lifetime. Destroy a Database before its Loop. Destroying it (or close()) refuses new
+// statements with errc::closed. On destruction, statements not yet started complete with
+// std::errc::operation_canceled (in the next pending phase); statements already running
+// finish and their callbacks receive the real result (an acknowledged write is durable);
+// connections are closed on the pool once the last job is done (so the loop runs until
+// then). close() instead waits for everything queued and running, rolls back a
+// transaction left open with nothing queued, then closes the connections on the pool.
+//
+// Threads: every member is called on the loop thread. SQLite never runs on the loop
+// thread: every sqlite3 call, including opening and closing, happens on a pool thread.
+#pragma once
+
+#include <weft/db/error.hpp>
+#include <weft/db/value.hpp>
+#include <weft/function.hpp>
+#include <weft/task.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+struct sqlite3;  // SQLite's connection handle, for Options::on_connect
+
+namespace weft {
+class Loop;
+}  // namespace weft
+
+namespace weft::db {
+
+// SQLite's PRAGMA synchronous, the durability knob.
+//  full   (default) the WAL is fsync'ed at every commit: an acknowledged write survives a
+//         crash of the process and of the machine (power loss, kernel panic).
+//  normal fsync only at checkpoints: survives a process crash; the last commits may be
+//         lost (never corrupted) if the machine goes down. Much faster for small writes.
+//  off    no fsync at all: a machine crash may corrupt the database. Tests and caches.
+enum class Synchronous : unsigned char { off, normal, full };
+
+struct Options {
+  Synchronous synchronous = Synchronous::full;
+  // How long a statement waits for a lock held by another process before errc::busy.
+  // Inside one process the single writer means weft never contends with itself.
+  std::chrono::milliseconds busy_timeout{5000};
+  // Prepared statements kept per connection (least recently used evicted); 0: none.
+  std::size_t statement_cache_size = 64;
+  bool foreign_keys = true;  // PRAGMA foreign_keys=ON on every connection
+  // SQLite only: called on a pool thread for every connection opened (the writer and each
+  // reader) after weft's pragmas — to register functions, collations, extensions. A throw
+  // fails the open with its message.
+  std::function<void(sqlite3*)> on_connect;
+};
+
+struct Stats {
+  std::uint64_t reads = 0;          // statements completed on reader connections
+  std::uint64_t writes = 0;         // statements completed on the writer (transactions too)
+  std::uint64_t transactions = 0;   // begun
+  std::uint64_t commits = 0;
+  std::uint64_t rollbacks = 0;
+  std::uint64_t prepares = 0;       // statements compiled (sqlite3_prepare), all connections
+  std::uint64_t statement_cache_hits = 0;
+  std::uint64_t connections_opened = 0;  // the writer and every reader, since open()
+  std::size_t queued_writes = 0;    // waiting in the writer's FIFO now
+  std::size_t reads_in_flight = 0;  // on the pool now
+};
+
+// co_await form of an operation: yields T or throws db::Error. Starts when awaited.
+template <class T>
+class [[nodiscard]] Awaitable {
+ public:
+  using Start = Function<void(Callback<T>)>;
+  explicit Awaitable(Start start) : start_(std::move(start)) {}
+  Awaitable(Awaitable&&) noexcept = default;
+  Awaitable(const Awaitable&) = delete;
+  Awaitable& operator=(const Awaitable&) = delete;
+  Awaitable& operator=(Awaitable&&) = delete;
+  ~Awaitable() {
+    if (state_) state_->waiter = nullptr;  // a destroyed coroutine is never resumed
+  }
+
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    state_ = std::make_shared<State>();
+    state_->waiter = h;
+    start_([s = state_](Outcome<T>& out) {
+      if (!s->waiter) return;
+      s->out.emplace(std::move(out));
+      std::exchange(s->waiter, nullptr).resume();
+    });
+  }
+  T await_resume() { return std::move(*state_->out).value(); }
+
+ private:
+  struct State {
+    std::coroutine_handle<> waiter;
+    std::optional<Outcome<T>> out;
+  };
+  Start start_;
+  std::shared_ptr<State> state_;
+};
+
+// A transaction holds the writer from begin() to commit() or rollback(); its statements
+// run on the writer connection in order and see its own writes. A Transaction destroyed
+// unfinished is rolled back. If the backend aborts it (SQLite does on some errors), later
+// statements and commit() fail with errc::abort; rollback() then succeeds.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void query(std::string sql, Params params, Callback<ResultSet> cb) {
+    do_submit(std::move(sql), std::move(params), std::move(cb));
+  }
+  void exec(std::string sql, Params params, Callback<ResultSet> cb) {
+    do_submit(std::move(sql), std::move(params), std::move(cb));
+  }
+  void commit(Callback<Unit> cb) { do_finish(true, std::move(cb)); }
+  void rollback(Callback<Unit> cb) { do_finish(false, std::move(cb)); }
+
+  Awaitable<ResultSet> query(std::string sql, Params params = {});
+  Awaitable<ResultSet> exec(std::string sql, Params params = {});
+  Awaitable<Unit> commit();
+  Awaitable<Unit> rollback();
+
+  // commit() or rollback() was called.
+  virtual bool finished() const noexcept = 0;
+
+ protected:
+  Transaction() = default;
+  virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb) = 0;
+  virtual void do_finish(bool commit, Callback<Unit> cb) = 0;
+};
+
+namespace detail {
+template <class>
+struct TaskValue;
+template <class T>
+struct TaskValue<Task<T>> {
+  using type = T;
+};
+// Rolls back, swallowing a failure (the body's exception is the one that matters).
+Task<void> rollback_quietly(Transaction& tx);
+}  // namespace detail
+
+// The callback scoped form's completion handle: call it once, with nullptr to commit or
+// with the exception that failed the body to roll back.
+using TransactionDone = Function<void(std::exception_ptr)>;
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // ---- callback forms --------------------------------------------------------------
+  void query(std::string sql, Params params, Callback<ResultSet> cb) {
+    do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb));
+  }
+  void exec(std::string sql, Params params, Callback<ResultSet> cb) {
+    do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb));
+  }
+  void begin(Callback<std::unique_ptr<Transaction>> cb) { do_begin(std::move(cb)); }
+  // Scoped: begins, runs body(tx, done); done(nullptr) commits, done(error) or a throw
+  // from body rolls back; then `finished` gets the outcome (a body failure is reported as
+  // its db::Error, or errc::abort with its message). If `done` is dropped uncalled, the
+  // transaction is rolled back and `finished` is not called.
+  void transaction(Function<void(Transaction&, TransactionDone)> body, Callback<Unit> finished);
+  // Completes once the database is open (or with the open error).
+  void ready(Callback<Unit> cb) { do_ready(std::move(cb)); }
+  void close(Callback<Unit> cb) { do_close(std::move(cb)); }
+
+  // ---- coroutine forms -------------------------------------------------------------
+  Awaitable<ResultSet> query(std::string sql, Params params = {});
+  Awaitable<ResultSet> exec(std::string sql, Params params = {});
+  Awaitable<std::unique_ptr<Transaction>> begin();
+  Awaitable<Unit> ready();
+  Awaitable<Unit> close();
+
+  // co_await db->transaction([&](Transaction& tx) -> Task<T> {...}): runs the body in a
+  // transaction; commits when it returns (unless it finished the transaction itself) and
+  // yields its value; rolls back and rethrows when it throws.
+  template <class F>
+    requires std::is_invocable_v<F&, Transaction&>
+  Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(F body);
+
+  virtual Stats stats() const = 0;
+  virtual std::string_view backend() const noexcept = 0;  // "sqlite"
+  virtual Loop& loop() const noexcept = 0;
+
+ protected:
+  Database() = default;
+  enum class Route : unsigned char { automatic, writer };
+  // The primitives a backend implements. Contract: `cb` runs exactly once, on the loop
+  // thread, never inside the call.
+  virtual void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb) = 0;
+  virtual void do_begin(Callback<std::unique_ptr<Transaction>> cb) = 0;
+  virtual void do_ready(Callback<Unit> cb) = 0;
+  virtual void do_close(Callback<Unit> cb) = 0;
+};
+
+template <class F>
+  requires std::is_invocable_v<F&, Transaction&>
+Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> Database::transaction(
+    F body) {
+  using R = typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type;
+  std::unique_ptr<Transaction> tx = co_await begin();
+  std::exception_ptr failure;
+  if constexpr (std::is_void_v<R>) {
+    try {
+      co_await body(*tx);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      co_await detail::rollback_quietly(*tx);
+      std::rethrow_exception(failure);
+    }
+    if (!tx->finished()) co_await tx->commit();
+  } else {
+    std::optional<R> value;
+    try {
+      value.emplace(co_await body(*tx));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      co_await detail::rollback_quietly(*tx);
+      std::rethrow_exception(failure);
+    }
+    if (!tx->finished()) co_await tx->commit();
+    co_return std::move(*value);
+  }
+}
+
+// Opens a database by URL (see the header comment). Throws db::Error for a bad URL or an
+// unsupported backend; every other failure is reported by the first statements.
+std::unique_ptr<Database> open(Loop& loop, std::string_view url, Options options = {});
+// Opens and waits until the database is open; throws db::Error if it cannot be.
+Task<std::unique_ptr<Database>> open_async(Loop& loop, std::string url, Options options = {});
+
+}  // namespace weft::db

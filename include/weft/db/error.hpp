@@ -1,0 +1,133 @@
+// weft::db errors: one error category for every database backend, the db::Error
+// exception, and Outcome<T>, the value-or-error the callback forms receive.
+//
+// Codes. db::errc values equal SQLite's primary result codes where SQLite has one (so
+// a SQLite failure maps 1:1: SQLITE_CONSTRAINT -> errc::constraint, SQLITE_BUSY ->
+// errc::busy, ...); values from 1000 up are weft's own conditions. The PostgreSQL
+// backend will map SQLSTATE classes onto the same codes (23xxx -> constraint,
+// 40001/40P01 -> busy, 42xxx -> sql_error, ...). The category's name is "weft.db".
+// Errors that are not the database's own keep their category: a canceled statement is
+// std::errc::operation_canceled, a refused pool job weft::errc::queue_full.
+//
+// db::Error is a std::system_error: code() as above, backend_code() the backend's own
+// detailed code (SQLite: the extended result code, e.g. 2067 SQLITE_CONSTRAINT_UNIQUE),
+// what() the backend's message (sqlite3_errmsg) and the statement it concerns, e.g.
+//   UNIQUE constraint failed: users.email [in: INSERT INTO users(email) VALUES(?)]:
+//   constraint violation
+#pragma once
+
+#include <weft/error.hpp>
+#include <weft/function.hpp>
+
+#include <string>
+#include <system_error>
+#include <utility>
+#include <variant>
+
+namespace weft::db {
+
+enum class errc {
+  sql_error = 1,        // SQL error: syntax, unknown table or column, ... (SQLITE_ERROR)
+  internal = 2,
+  permission = 3,
+  abort = 4,            // the statement or transaction was aborted
+  busy = 5,             // the database is locked by another connection (busy_timeout passed)
+  locked = 6,
+  no_memory = 7,
+  readonly = 8,         // a write on a read-only database (or a reader connection)
+  interrupted = 9,
+  io = 10,
+  corrupt = 11,
+  not_found = 12,
+  full = 13,
+  cant_open = 14,       // the database file cannot be opened (missing directory, rights)
+  protocol = 15,
+  empty = 16,
+  schema = 17,
+  too_big = 18,
+  constraint = 19,      // UNIQUE, NOT NULL, CHECK, FOREIGN KEY violated
+  mismatch = 20,        // datatype mismatch
+  misuse = 21,          // the API was used wrongly (e.g. BEGIN through exec())
+  no_lfs = 22,
+  auth = 23,
+  format = 24,
+  range = 25,           // a parameter index or count is out of range
+  not_a_database = 26,
+  // weft's own conditions
+  bad_url = 1000,       // open(): the URL is malformed or its scheme unknown
+  not_supported,        // open(): the backend exists in the interface but not yet here
+  closed,               // the database was closed (close() or destruction)
+  type_mismatch,        // Value::as_*() on a value of another type
+  no_such_column,       // Row::operator[](name) with an unknown name
+  migration_failed,     // migrate(): a step failed (the message names its version)
+};
+
+const std::error_category& db_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), db_category()};
+}
+
+}  // namespace weft::db
+
+template <>
+struct std::is_error_code_enum<weft::db::errc> : std::true_type {};
+
+namespace weft::db {
+
+class Error : public std::system_error {
+ public:
+  Error(std::error_code ec, const std::string& message, int backend_code = 0)
+      : std::system_error(ec, message), backend_code_(backend_code) {}
+  Error(errc e, const std::string& message) : Error(make_error_code(e), message) {}
+  // The backend's detailed code: SQLite's extended result code, 0 when there is none.
+  int backend_code() const noexcept { return backend_code_; }
+
+ private:
+  int backend_code_ = 0;
+};
+
+// Converts any exception into a db::Error: a db::Error is kept, a std::system_error keeps
+// its code, anything else becomes errc::abort with its what(). For callback paths.
+Error to_error(std::exception_ptr e) noexcept;
+
+// The result a callback receives: the value, or the db::Error that explains the failure.
+// Unlike weft::Result, the error keeps the backend's message (error() is the code,
+// failure() the whole Error). value() throws the Error.
+template <class T>
+class Outcome {
+ public:
+  Outcome(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Outcome(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+
+  bool ok() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  std::error_code error() const noexcept {
+    return ok() ? std::error_code() : std::get<1>(state_).code();
+  }
+  // Precondition: !ok().
+  const Error& failure() const noexcept { return *std::get_if<1>(&state_); }
+  // The error's message, or "" when ok().
+  const char* what() const noexcept { return ok() ? "" : std::get<1>(state_).what(); }
+
+  T& value() & {
+    if (!ok()) throw std::get<1>(state_);
+    return std::get<0>(state_);
+  }
+  T&& value() && {
+    if (!ok()) throw std::get<1>(state_);
+    return std::get<0>(std::move(state_));
+  }
+  T* operator->() { return &value(); }
+  T& operator*() & { return value(); }
+
+ private:
+  std::variant<T, Error> state_;
+};
+
+// Every callback form takes this shape. It runs on the loop thread, never inside the
+// call that started the operation, and may move the value out.
+template <class T>
+using Callback = Function<void(Outcome<T>&)>;
+
+}  // namespace weft::db

@@ -1,0 +1,146 @@
+// The backend-neutral part of weft::db: open() by URL, the coroutine forms, the scoped
+// callback transaction.
+#include "db/sqlite_backend.hpp"
+
+#include <weft/db/database.hpp>
+#include <weft/loop.hpp>
+
+#include <string>
+
+namespace weft::db {
+
+// ---- coroutine forms -----------------------------------------------------------------
+
+Awaitable<ResultSet> Database::query(std::string sql, Params params) {
+  return Awaitable<ResultSet>(
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb) mutable {
+        do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb));
+      });
+}
+
+Awaitable<ResultSet> Database::exec(std::string sql, Params params) {
+  return Awaitable<ResultSet>(
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb) mutable {
+        do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb));
+      });
+}
+
+Awaitable<std::unique_ptr<Transaction>> Database::begin() {
+  return Awaitable<std::unique_ptr<Transaction>>(
+      [this](Callback<std::unique_ptr<Transaction>> cb) { do_begin(std::move(cb)); });
+}
+
+Awaitable<Unit> Database::ready() {
+  return Awaitable<Unit>([this](Callback<Unit> cb) { do_ready(std::move(cb)); });
+}
+
+Awaitable<Unit> Database::close() {
+  return Awaitable<Unit>([this](Callback<Unit> cb) { do_close(std::move(cb)); });
+}
+
+Awaitable<ResultSet> Transaction::query(std::string sql, Params params) {
+  return Awaitable<ResultSet>(
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb) mutable {
+        do_submit(std::move(sql), std::move(params), std::move(cb));
+      });
+}
+
+Awaitable<ResultSet> Transaction::exec(std::string sql, Params params) {
+  return query(std::move(sql), std::move(params));
+}
+
+Awaitable<Unit> Transaction::commit() {
+  return Awaitable<Unit>([this](Callback<Unit> cb) { do_finish(true, std::move(cb)); });
+}
+
+Awaitable<Unit> Transaction::rollback() {
+  return Awaitable<Unit>([this](Callback<Unit> cb) { do_finish(false, std::move(cb)); });
+}
+
+namespace detail {
+Task<void> rollback_quietly(Transaction& tx) {
+  if (tx.finished()) co_return;
+  try {
+    co_await tx.rollback();
+  } catch (...) {  // the body's failure is the one reported
+  }
+}
+}  // namespace detail
+
+// ---- the scoped callback form --------------------------------------------------------
+
+void Database::transaction(Function<void(Transaction&, TransactionDone)> body,
+                           Callback<Unit> finished) {
+  auto shared_finished = std::make_shared<Callback<Unit>>(std::move(finished));
+  begin([body = std::move(body), shared_finished](Outcome<std::unique_ptr<Transaction>>& r) mutable {
+    if (!r.ok()) {
+      Outcome<Unit> out(r.failure());
+      return (*shared_finished)(out);
+    }
+    std::shared_ptr<Transaction> tx(std::move(r.value()));
+    TransactionDone done = [tx, shared_finished](std::exception_ptr failure) {
+      if (tx->finished()) return;  // called twice
+      if (!failure) {
+        return tx->commit([tx, shared_finished](Outcome<Unit>& out) { (*shared_finished)(out); });
+      }
+      tx->rollback([tx, shared_finished, failure](Outcome<Unit>&) {
+        Outcome<Unit> out(to_error(failure));
+        (*shared_finished)(out);
+      });
+    };
+    auto finish = std::make_shared<TransactionDone>(std::move(done));
+    try {
+      body(*tx, [finish](std::exception_ptr e) { (*finish)(std::move(e)); });
+    } catch (...) {
+      (*finish)(std::current_exception());
+    }
+  });
+}
+
+// ---- open ----------------------------------------------------------------------------
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+sqlite::OpenSpec parse_sqlite(std::string_view rest, Options options) {
+  sqlite::OpenSpec spec;
+  spec.options = std::move(options);
+  if (rest == ":memory:") {
+    spec.filename = ":memory:";
+    spec.memory = true;
+    return spec;
+  }
+  if (starts_with(rest, "//")) rest.remove_prefix(2);  // sqlite:///abs/path, sqlite://rel
+  if (rest.empty()) throw Error(errc::bad_url, "sqlite: the URL names no file (\"sqlite:path/to.db\")");
+  if (starts_with(rest, "file:")) {
+    throw Error(errc::bad_url, "sqlite: SQLite URI filenames are not accepted; give a path");
+  }
+  spec.filename = std::string(rest);
+  return spec;
+}
+
+}  // namespace
+
+std::unique_ptr<Database> open(Loop& loop, std::string_view url, Options options) {
+  if (starts_with(url, "sqlite:")) {
+    return sqlite::make_database(loop, parse_sqlite(url.substr(7), std::move(options)));
+  }
+  if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
+    throw Error(errc::not_supported,
+                "postgres: the PostgreSQL backend is not supported yet (use sqlite: for now)");
+  }
+  std::string shown(url.substr(0, 64));
+  throw Error(errc::bad_url, "unknown database URL '" + shown +
+                                 "' (expected sqlite:path, sqlite::memory: or postgres://...)");
+}
+
+Task<std::unique_ptr<Database>> open_async(Loop& loop, std::string url, Options options) {
+  std::unique_ptr<Database> db = open(loop, url, std::move(options));
+  co_await db->ready();
+  co_return db;
+}
+
+}  // namespace weft::db

@@ -1,0 +1,191 @@
+// The SQLite backend's two halves.
+//
+// Core (pool side): the connections. One writer, opened by the first writer job and used
+// by one writer job at a time; reader connections checked out of a mutex-protected free
+// list per job (so there are at most as many as reads ran concurrently: the slow class's
+// limit). Jobs hold the Core through a shared_ptr and drop it on the pool thread at the
+// end of their work, so the last one out closes the connections there.
+//
+// Front (loop side): routing and ordering. Writes wait in a FIFO; at most one writer job
+// is on the pool at a time and the next is submitted when it completes, so writes run in
+// submission order without holding a pool thread while they wait. An active transaction
+// owns the writer: only its statements (a second FIFO) run until it finishes. Reads go
+// straight to the pool. Every completion first settles the Front's state (no user code),
+// then submits the next write, then calls the user's callback — so a callback that
+// destroys the Database or throws leaves a consistent Front behind.
+#pragma once
+
+#include "db/sqlite_connection.hpp"
+
+#include <weft/db/database.hpp>
+#include <weft/loop.hpp>
+#include <weft/pool.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace weft::db::sqlite {
+
+class Core {
+ public:
+  Core(OpenSpec spec, std::shared_ptr<Counters> counters)
+      : spec_(std::move(spec)), counters_(std::move(counters)) {}
+  ~Core() { close_all(); }
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // Writer jobs only (one at a time). Opens the writer on first use; an open failure is
+  // remembered and thrown again by every later call.
+  Connection& writer();
+  std::unique_ptr<Connection> checkout_reader();  // throws Error
+  void checkin_reader(std::unique_ptr<Connection> conn);
+  void close_all() noexcept;
+
+  Counters& counters() noexcept { return *counters_; }
+
+ private:
+  OpenSpec spec_;
+  std::shared_ptr<Counters> counters_;
+  std::unique_ptr<Connection> writer_;
+  std::optional<Error> open_error_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+// One job of the writer lane.
+class WriteOp {
+ public:
+  virtual ~WriteOp() = default;
+  virtual void run(Core& core) noexcept = 0;  // pool thread
+  virtual void settle() = 0;                  // loop thread, after run: Front bookkeeping
+  virtual void deliver() = 0;                 // loop thread, after settle: the user callback
+  virtual void fail(Error e) = 0;             // loop thread, instead of run: the callback
+  std::uint64_t tx = 0;                       // 0, or the transaction it belongs to
+};
+
+template <class T>
+class FnOp final : public WriteOp {
+ public:
+  using Work = Function<Outcome<T>(Core&)>;
+  using Settle = Function<void(Outcome<T>&)>;
+  FnOp(Work work, Settle settle, Callback<T> cb)
+      : work_(std::move(work)), settle_(std::move(settle)), cb_(std::move(cb)) {}
+
+  void run(Core& core) noexcept override {
+    try {
+      out_.emplace(work_(core));
+    } catch (...) {
+      out_.emplace(to_error(std::current_exception()));
+    }
+  }
+  void settle() override {
+    if (settle_) settle_(*out_);
+  }
+  void deliver() override {
+    if (cb_) cb_(*out_);
+  }
+  void fail(Error e) override {
+    out_.emplace(std::move(e));
+    if (cb_) cb_(*out_);
+  }
+
+ private:
+  Work work_;
+  Settle settle_;
+  Callback<T> cb_;
+  std::optional<Outcome<T>> out_;
+};
+
+Error closed_error();
+
+// Delivers an error to a callback in the next pending phase (never inside the call).
+template <class T>
+void deliver_later(Loop& loop, Callback<T> cb, Error e) {
+  loop.defer([cb = std::move(cb), out = Outcome<T>(std::move(e))]() mutable { cb(out); });
+}
+
+struct ReadRequest;
+
+class Front : public std::enable_shared_from_this<Front> {
+ public:
+  Front(Loop& loop, OpenSpec spec);
+  Front(const Front&) = delete;
+  Front& operator=(const Front&) = delete;
+
+  void start();  // queues the opening of the writer
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb);
+  void begin(Callback<std::unique_ptr<Transaction>> cb);
+  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
+  void ready(Callback<Unit> cb);
+  void close(Callback<Unit> cb);
+  void destroy() noexcept;  // the Database is being destroyed
+  Stats stats() const;
+
+  Loop& loop;
+
+ private:
+  struct WaitingRead {
+    std::string sql;
+    Params params;
+    Callback<ResultSet> cb;
+  };
+
+  void enqueue_statement(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void push(std::shared_ptr<WriteOp> op);
+  void pump();
+  static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec);
+  void read(std::string sql, Params params, Callback<ResultSet> cb);
+  static void read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
+                        weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r);
+  void open_settled(const Outcome<Unit>& r);
+  void maybe_close();
+  void close_step();
+
+  std::shared_ptr<Counters> counters_;
+  std::shared_ptr<Core> core_;
+  const bool single_connection_;
+  std::deque<std::shared_ptr<WriteOp>> general_;
+  std::deque<std::shared_ptr<WriteOp>> tx_ops_;
+  std::vector<WaitingRead> waiting_reads_;  // reads issued before the writer opened
+  std::vector<Callback<Unit>> close_cbs_;
+  std::optional<Error> open_error_;
+  std::uint64_t active_tx_ = 0;
+  std::uint64_t next_tx_ = 0;
+  std::uint64_t transactions_ = 0;
+  std::uint64_t commits_ = 0;
+  std::uint64_t rollbacks_ = 0;
+  std::size_t reads_in_flight_ = 0;
+  bool in_flight_ = false;  // a writer job is on the pool
+  bool opened_ = false;
+  bool closing_ = false;
+  bool close_started_ = false;
+  bool close_check_pending_ = false;
+  bool dead_ = false;
+};
+
+class SqliteTransaction final : public Transaction {
+ public:
+  SqliteTransaction(Loop& loop, std::weak_ptr<Front> front, std::uint64_t id) noexcept
+      : loop_(loop), front_(std::move(front)), id_(id) {}
+  ~SqliteTransaction() override;
+  bool finished() const noexcept override { return finished_; }
+
+ protected:
+  void do_submit(std::string sql, Params params, Callback<ResultSet> cb) override;
+  void do_finish(bool commit, Callback<Unit> cb) override;
+
+ private:
+  Loop& loop_;
+  std::weak_ptr<Front> front_;
+  std::uint64_t id_;
+  bool finished_ = false;
+};
+
+std::unique_ptr<Database> make_database(Loop& loop, OpenSpec spec);
+
+}  // namespace weft::db::sqlite

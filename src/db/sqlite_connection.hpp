@@ -1,0 +1,97 @@
+// One SQLite connection and its prepared-statement cache. Pool threads only.
+//
+// A Connection is used by one thread at a time (opened SQLITE_OPEN_NOMUTEX, SQLite's
+// multi-thread mode); the hand-off between threads goes through the pool's queue (the
+// writer: one job at a time) or a mutex-protected free list (readers), which order every
+// use after the previous one.
+#pragma once
+
+#include <weft/db/database.hpp>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace weft::db::sqlite {
+
+// Counters shared by every connection of one database (and read by Database::stats()).
+struct Counters {
+  std::atomic<std::uint64_t> reads{0};
+  std::atomic<std::uint64_t> writes{0};
+  std::atomic<std::uint64_t> prepares{0};
+  std::atomic<std::uint64_t> cache_hits{0};
+  std::atomic<std::uint64_t> connections_opened{0};
+};
+
+struct OpenSpec {
+  std::string filename;  // a path, or ":memory:"
+  bool memory = false;
+  Options options;
+};
+
+enum class Role : unsigned char { writer, reader };
+
+// An Error from a SQLite result code and the connection's message; `sql` (shortened) is
+// named in the message.
+Error make_error(sqlite3* db, int rc, std::string_view sql);
+
+// Least recently used cache of prepared statements, keyed by SQL text.
+class StatementCache {
+ public:
+  explicit StatementCache(std::size_t capacity) : capacity_(capacity) {}
+  ~StatementCache();
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  std::size_t capacity() const noexcept { return capacity_; }
+  sqlite3_stmt* find(const std::string& sql);        // marks it most recently used
+  void insert(const std::string& sql, sqlite3_stmt* stmt);  // takes ownership; may evict
+  void clear() noexcept;
+
+ private:
+  using Entry = std::pair<std::string, sqlite3_stmt*>;
+  std::size_t capacity_;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
+};
+
+class Connection {
+ public:
+  // Opens and configures a connection (pragmas, on_connect). Throws Error.
+  static std::unique_ptr<Connection> open(const OpenSpec& spec, Role role, Counters& counters);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one statement with params, or a script of several without. Throws Error.
+  ResultSet run(const std::string& sql, const Params& params);
+  // Runs sql only if it is one read-only statement; nullopt (nothing run) otherwise.
+  std::optional<ResultSet> run_if_readonly(const std::string& sql, const Params& params);
+  // Runs a statement without parameters or results (BEGIN, COMMIT, pragmas). Throws.
+  void exec_simple(const char* sql);
+
+  bool in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+  sqlite3* handle() const noexcept { return db_; }
+
+ private:
+  Connection(sqlite3* db, std::size_t cache_size, Counters& counters) noexcept
+      : db_(db), cache_(cache_size), counters_(counters) {}
+  void configure(const OpenSpec& spec, Role role);
+  std::optional<ResultSet> run_impl(const std::string& sql, const Params& params, bool readonly_only);
+  ResultSet execute(sqlite3_stmt* stmt, const Params& params, std::string_view sql);
+  ResultSet run_script(sqlite3_stmt* first, const char* tail, const char* end, std::string_view sql);
+
+  sqlite3* db_;
+  StatementCache cache_;
+  Counters& counters_;
+};
+
+}  // namespace weft::db::sqlite

@@ -1,0 +1,399 @@
+// The SQLite backend's loop side: the writer FIFO, reads, transactions' ownership of the
+// writer, close and destruction. See sqlite_backend.hpp.
+#include "db/sql_lexer.hpp"
+#include "db/sqlite_backend.hpp"
+
+#include <weft/pool.hpp>
+
+namespace weft::db::sqlite {
+namespace {
+
+Error canceled() {
+  return Error(std::make_error_code(std::errc::operation_canceled),
+               "the database was destroyed before the statement ran");
+}
+
+Error transaction_misuse() {
+  return Error(errc::misuse,
+               "transaction control statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT outside a "
+               "transaction) are not accepted: use Database::begin() or transaction()");
+}
+
+// Checks a reader out for one job and back in at the end.
+class ReaderLease {
+ public:
+  explicit ReaderLease(Core& core) : core_(core), conn_(core.checkout_reader()) {}
+  ~ReaderLease() { core_.checkin_reader(std::move(conn_)); }
+  ReaderLease(const ReaderLease&) = delete;
+  ReaderLease& operator=(const ReaderLease&) = delete;
+  Connection& operator*() const noexcept { return *conn_; }
+
+ private:
+  Core& core_;
+  std::unique_ptr<Connection> conn_;
+};
+
+}  // namespace
+
+// Shared by a read job's work (pool) and completion (loop), which never run at once.
+struct ReadRequest {
+  std::string sql;
+  Params params;
+  Callback<ResultSet> cb;
+};
+
+Error closed_error() { return Error(errc::closed, "the database is closed"); }
+
+Front::Front(Loop& l, OpenSpec spec)
+    : loop(l),
+      counters_(std::make_shared<Counters>()),
+      single_connection_(spec.memory) {
+  core_ = std::make_shared<Core>(std::move(spec), counters_);
+}
+
+void Front::start() {
+  auto work = [](Core& core) -> Outcome<Unit> {
+    core.writer();
+    return Unit{};
+  };
+  auto settle = [weak = weak_from_this()](Outcome<Unit>& r) {
+    if (auto f = weak.lock()) f->open_settled(r);
+  };
+  push(std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), Callback<Unit>()));
+}
+
+void Front::open_settled(const Outcome<Unit>& r) {
+  opened_ = true;
+  if (!r.ok()) open_error_ = r.failure();
+  std::vector<WaitingRead> waiting = std::move(waiting_reads_);
+  waiting_reads_.clear();
+  for (auto& w : waiting) read(std::move(w.sql), std::move(w.params), std::move(w.cb));
+}
+
+// ---- statements ----------------------------------------------------------------------
+
+void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb) {
+  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  sql::Info info = sql::classify(sql);
+  if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
+    return deliver_later(loop, std::move(cb), transaction_misuse());
+  }
+  if (writer_only || single_connection_ || info.kind != sql::Kind::read) {
+    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb));
+  } else {
+    read(std::move(sql), std::move(params), std::move(cb));
+  }
+}
+
+void Front::enqueue_statement(std::uint64_t tx, std::string sql, Params params,
+                              Callback<ResultSet> cb) {
+  auto work = [sql = std::move(sql), params = std::move(params), tx](Core& core) -> Outcome<ResultSet> {
+    Connection& w = core.writer();
+    if (tx != 0 && !w.in_transaction()) {
+      return Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
+    }
+    ResultSet rs = w.run(sql, params);
+    core.counters().writes.fetch_add(1, std::memory_order_relaxed);
+    if (tx == 0 && w.in_transaction()) {  // defense in depth: the scanner refuses BEGIN
+      w.exec_simple("ROLLBACK");
+      return Error(errc::misuse, "the statement left a transaction open; it was rolled back");
+    }
+    return rs;
+  };
+  auto op = std::make_shared<FnOp<ResultSet>>(std::move(work), FnOp<ResultSet>::Settle(), std::move(cb));
+  op->tx = tx;
+  push(std::move(op));
+}
+
+void Front::push(std::shared_ptr<WriteOp> op) {
+  (op->tx ? tx_ops_ : general_).push_back(std::move(op));
+  pump();
+}
+
+void Front::pump() {
+  if (dead_ || in_flight_) return;
+  auto& queue = active_tx_ ? tx_ops_ : general_;
+  if (queue.empty()) return maybe_close();
+  std::shared_ptr<WriteOp> op = std::move(queue.front());
+  queue.pop_front();
+  in_flight_ = true;
+  WriteOp* raw = op.get();
+  std::shared_ptr<WriteOp> keep = op;
+  std::error_code ec = queue_work(
+      loop, WorkClass::slow,
+      [core = core_, raw]() mutable {
+        std::shared_ptr<Core> c = std::move(core);  // released here, on the pool thread
+        raw->run(*c);
+      },
+      [weak = weak_from_this(), op = std::move(op)](weft::detail::WorkResult<void>& r) {
+        write_done(weak, *op, r.ok(), r.error());
+      });
+  if (ec) {  // the pool refused it: fail it later, then go on with the next one
+    loop.defer([weak = weak_from_this(), keep = std::move(keep), ec] {
+      write_done(weak, *keep, false, ec);
+    });
+  }
+}
+
+void Front::write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec) {
+  std::shared_ptr<Front> f = weak.lock();  // held: the callback may destroy the Database
+  if (f) f->in_flight_ = false;
+  if (!ran) {
+    if (f) f->pump();
+    op.fail(Error(ec, "the statement was not run"));
+    return;
+  }
+  op.settle();
+  if (f) f->pump();
+  op.deliver();
+}
+
+void Front::read(std::string sql, Params params, Callback<ResultSet> cb) {
+  if (!opened_) {
+    waiting_reads_.push_back({std::move(sql), std::move(params), std::move(cb)});
+    return;
+  }
+  if (open_error_) return deliver_later(loop, std::move(cb), *open_error_);
+  auto req = std::make_shared<ReadRequest>(ReadRequest{std::move(sql), std::move(params), std::move(cb)});
+  auto work = [core = core_, req]() mutable -> Outcome<std::optional<ResultSet>> {
+    std::shared_ptr<Core> c = std::move(core);  // released here, on the pool thread
+    try {
+      ReaderLease reader(*c);
+      std::optional<ResultSet> rs = (*reader).run_if_readonly(req->sql, req->params);
+      if (rs) c->counters().reads.fetch_add(1, std::memory_order_relaxed);
+      return rs;
+    } catch (...) {
+      return to_error(std::current_exception());
+    }
+  };
+  auto done = [weak = weak_from_this(), req](weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r) {
+    std::shared_ptr<Front> f = weak.lock();
+    if (f) {
+      --f->reads_in_flight_;
+      f->maybe_close();
+    }
+    read_done(f, *req, r);
+  };
+  std::error_code ec = queue_work(loop, WorkClass::slow, std::move(work), std::move(done));
+  if (ec) return deliver_later(loop, std::move(req->cb), Error(ec, "the pool refused the read"));
+  ++reads_in_flight_;
+}
+
+void Front::read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
+                      weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r) {
+  Callback<ResultSet> cb = std::move(req.cb);
+  if (!r.ok()) {
+    Outcome<ResultSet> out(Error(r.error(), "the statement was not run"));
+    return cb(out);
+  }
+  Outcome<std::optional<ResultSet>>& o = r.value();
+  if (!o.ok()) {
+    Outcome<ResultSet> out(o.failure());
+    return cb(out);
+  }
+  if (!o.value()) {  // it would write after all: to the writer, at the back of its FIFO
+    if (f && !f->dead_) {
+      return f->enqueue_statement(0, std::move(req.sql), std::move(req.params), std::move(cb));
+    }
+    Outcome<ResultSet> out(canceled());
+    return cb(out);
+  }
+  Outcome<ResultSet> out(std::move(*o.value()));
+  cb(out);
+}
+
+// ---- transactions --------------------------------------------------------------------
+
+void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
+  using TxOutcome = Outcome<std::unique_ptr<Transaction>>;
+  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  std::uint64_t id = ++next_tx_;
+  auto work = [](Core& core) -> Outcome<Unit> {
+    core.writer().exec_simple("BEGIN IMMEDIATE");
+    return Unit{};
+  };
+  auto settle = [weak = weak_from_this(), id](Outcome<Unit>& r) {
+    auto f = weak.lock();
+    if (!f || f->dead_ || !r.ok()) return;
+    f->active_tx_ = id;
+    ++f->transactions_;
+  };
+  auto deliver = [weak = weak_from_this(), id, cb = std::move(cb), &l = loop](Outcome<Unit>& r) mutable {
+    if (!r.ok()) {
+      TxOutcome out(r.failure());
+      return cb(out);
+    }
+    auto f = weak.lock();
+    if (!f || f->dead_) {  // the writer closes with the database, which rolls BEGIN back
+      TxOutcome out(closed_error());
+      return cb(out);
+    }
+    TxOutcome out(std::unique_ptr<Transaction>(new SqliteTransaction(l, weak, id)));
+    cb(out);  // a Transaction dropped here, unused, is rolled back by its destructor
+  };
+  push(std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), std::move(deliver)));
+}
+
+void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb) {
+  if (dead_) return deliver_later(loop, std::move(cb), closed_error());
+  if (active_tx_ != tx) {
+    return deliver_later(loop, std::move(cb),
+                         Error(errc::abort, "the transaction was rolled back (the database is closing)"));
+  }
+  if (sql::classify(sql).kind == sql::Kind::transaction_control) {
+    return deliver_later(loop, std::move(cb), transaction_misuse());
+  }
+  enqueue_statement(tx, std::move(sql), std::move(params), std::move(cb));
+}
+
+void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
+  if (dead_) {
+    if (cb) deliver_later(loop, std::move(cb), closed_error());
+    return;
+  }
+  if (active_tx_ != tx) {  // rolled back already, by close()
+    if (!cb) return;
+    if (!commit) {
+      loop.defer([cb = std::move(cb)]() mutable {
+        Outcome<Unit> ok(Unit{});
+        cb(ok);
+      });
+      return;
+    }
+    return deliver_later(loop, std::move(cb),
+                         Error(errc::abort, "the transaction was rolled back (the database is closing)"));
+  }
+  auto work = [commit](Core& core) -> Outcome<Unit> {
+    Connection& w = core.writer();
+    if (!w.in_transaction()) {
+      if (!commit) return Unit{};
+      return Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
+    }
+    if (!commit) {
+      w.exec_simple("ROLLBACK");
+      return Unit{};
+    }
+    try {
+      w.exec_simple("COMMIT");
+    } catch (...) {
+      if (w.in_transaction()) {
+        try {
+          w.exec_simple("ROLLBACK");
+        } catch (...) {  // the COMMIT error is the one to report
+        }
+      }
+      throw;
+    }
+    return Unit{};
+  };
+  auto settle = [weak = weak_from_this(), tx, commit](Outcome<Unit>& r) {
+    auto f = weak.lock();
+    if (!f || f->active_tx_ != tx) return;
+    f->active_tx_ = 0;
+    ++(commit && r.ok() ? f->commits_ : f->rollbacks_);
+  };
+  auto op = std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), std::move(cb));
+  op->tx = tx;
+  push(std::move(op));
+}
+
+// ---- open, close, destruction --------------------------------------------------------
+
+void Front::ready(Callback<Unit> cb) {
+  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  auto work = [](Core& core) -> Outcome<Unit> {
+    core.writer();
+    return Unit{};
+  };
+  push(std::make_shared<FnOp<Unit>>(std::move(work), FnOp<Unit>::Settle(), std::move(cb)));
+}
+
+void Front::close(Callback<Unit> cb) {
+  if (dead_) return deliver_later(loop, std::move(cb), closed_error());
+  close_cbs_.push_back(std::move(cb));
+  closing_ = true;
+  maybe_close();
+}
+
+// Checks in the next pending phase, so that a callback that is about to queue the next
+// statement of its transaction gets to do it first.
+void Front::maybe_close() {
+  if (!closing_ || close_started_ || dead_ || close_check_pending_) return;
+  close_check_pending_ = true;
+  loop.defer([weak = weak_from_this()] {
+    if (auto f = weak.lock()) {
+      f->close_check_pending_ = false;
+      f->close_step();
+    }
+  });
+}
+
+void Front::close_step() {
+  if (dead_ || close_started_) return;
+  if (in_flight_ || !general_.empty() || !tx_ops_.empty() || reads_in_flight_ > 0) return;
+  if (active_tx_) return tx_finish(active_tx_, false, Callback<Unit>());  // idle: roll back
+  close_started_ = true;
+  auto finish = [weak = weak_from_this()](weft::detail::WorkResult<void>&) {
+    auto f = weak.lock();
+    if (!f) return;
+    std::vector<Callback<Unit>> cbs = std::move(f->close_cbs_);
+    f->close_cbs_.clear();
+    for (auto& cb : cbs) {
+      Outcome<Unit> ok(Unit{});
+      cb(ok);
+    }
+  };
+  std::error_code ec = queue_work(
+      loop, WorkClass::slow,
+      [core = std::move(core_)]() mutable {
+        core->close_all();
+        core.reset();
+      },
+      finish);
+  if (ec) {  // refused: the connections were closed with the job's work, here
+    loop.defer([finish]() mutable {
+      weft::detail::WorkResult<void> ok(Unit{});
+      finish(ok);
+    });
+  }
+}
+
+void Front::destroy() noexcept {
+  dead_ = true;
+  for (auto* queue : {&general_, &tx_ops_}) {
+    for (auto& op : *queue) loop.defer([op = std::move(op)] { op->fail(canceled()); });
+    queue->clear();
+  }
+  for (auto& w : waiting_reads_) deliver_later(loop, std::move(w.cb), canceled());
+  waiting_reads_.clear();
+  for (auto& cb : close_cbs_) {
+    loop.defer([cb = std::move(cb)]() mutable {
+      Outcome<Unit> ok(Unit{});
+      cb(ok);
+    });
+  }
+  close_cbs_.clear();
+  if (core_) {  // the connections close on the pool once the last job is done with them
+    (void)queue_work(
+        loop, WorkClass::slow, [core = std::move(core_)]() mutable { core.reset(); },
+        [](weft::detail::WorkResult<void>&) {});
+  }
+}
+
+Stats Front::stats() const {
+  Stats s;
+  const Counters& c = *counters_;
+  s.reads = c.reads.load(std::memory_order_relaxed);
+  s.writes = c.writes.load(std::memory_order_relaxed);
+  s.prepares = c.prepares.load(std::memory_order_relaxed);
+  s.statement_cache_hits = c.cache_hits.load(std::memory_order_relaxed);
+  s.connections_opened = c.connections_opened.load(std::memory_order_relaxed);
+  s.transactions = transactions_;
+  s.commits = commits_;
+  s.rollbacks = rollbacks_;
+  s.queued_writes = general_.size() + tx_ops_.size();
+  s.reads_in_flight = reads_in_flight_;
+  return s;
+}
+
+}  // namespace weft::db::sqlite
