@@ -111,6 +111,7 @@ std::size_t Connection::on_data(std::span<char> data) {
       on_message_complete();
     } else {
       on_parse_error(r.error);
+      flush_out();  // answer now: the client may send nothing more
       return data.size();
     }
   }
@@ -130,8 +131,8 @@ bool Connection::on_head(const RequestHead& head) {
   cur_head_only_ = sync_req_.is_head();
   cur_close_ = wants_close(sync_req_);
   const bool inline_ok =
-      pipeline_.empty() && (!m.handler || m.handler->sync ||
-                            (m.handler->quick && !m.handler->options.stream_body));
+      pipeline_.empty() && !streaming_ &&
+      (!m.handler || m.handler->sync || (m.handler->quick && !m.handler->options.stream_body));
   if (inline_ok) {
     cur_ = &sync_req_;
   } else {
@@ -152,7 +153,8 @@ bool Connection::on_head(const RequestHead& head) {
   }
   if (head.framing != BodyFraming::none) {
     set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
-    if (head.expect_continue && pipeline_.size() <= 1 && out_.empty()) {
+    // Every earlier response is complete (in out_ or sent): the 100 may follow them.
+    if (head.expect_continue && !streaming_ && pipeline_.size() <= (cur_ex_ ? 1u : 0u)) {
       out_.append("HTTP/1.1 100 Continue\r\n\r\n");
     }
   } else {
@@ -196,8 +198,7 @@ void Connection::on_message_complete() {
     }
     ex = std::make_shared<Exchange>();  // streamed: it needs a life of its own
     ex->conn = this;
-    ex->request.assign(parser_.head());
-    ex->request.detach();
+    ex->request.copy_from(*req);  // the head's bytes may be gone from the read buffer
     ex->head_only = cur_head_only_;
     ex->close_after = cur_close_;
     ex->response = std::move(res);
@@ -339,7 +340,10 @@ Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> ha
         break;
       }
     }
-    if (!ex->response) ex->response.emplace(co_await handler->async(ex->request));
+    if (!ex->response) {
+      Response res = co_await handler->async(ex->request);
+      if (!ex->response) ex->response.emplace(std::move(res));  // unless a 408 came first
+    }
   } catch (...) {
     error = std::current_exception();
   }
@@ -439,8 +443,9 @@ void Connection::write_body_piece(BodyWriter& w, std::string_view piece) {
   } else {
     out_.append(piece);
   }
-  flush_out();
-  w.blocked_ = stream_.needs_drain();
+  flush_out();  // a failed socket closes the connection: conn_ is then null and the
+                // producer's co_await throws instead of writing on forever
+  w.blocked_ = w.conn_ && stream_.needs_drain();
 }
 
 void Connection::on_stream_done(Exchange& ex, std::exception_ptr error) {
@@ -497,9 +502,13 @@ void Connection::after_response_written() {
 void Connection::flush_out() {
   if (closed_) return;
   if (!out_.empty()) {
-    bool below_mark = stream_.write(std::string_view(out_));
+    const bool below_mark = stream_.write(std::string_view(out_));
     out_.clear();
     if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
+    if (!below_mark && !stream_.needs_drain()) {  // the socket failed: nothing more will go
+      close_now();
+      return;
+    }
     if (!below_mark) pause_reading();
   }
   if (stop_parsing_ && pipeline_.empty() && !cur_ && !streaming_) {
@@ -541,13 +550,26 @@ bool Connection::is_idle() const noexcept {
          stream_.buffered_bytes() == 0;
 }
 
+// Graceful stop: every request already received (or being received) is answered; the
+// last response says Connection: close; nothing after it is read.
 void Connection::close_when_idle() {
+  if (closed_) return;
   if (is_idle()) {
     close_now();
-  } else {
-    stop_parsing_ = true;
-    for (auto& ex : pipeline_) ex->close_after = true;
+    return;
   }
+  if (cur_) {  // let its body finish; it is answered with Connection: close
+    cur_close_ = true;
+    if (cur_ex_) cur_ex_->close_after = true;
+    return;
+  }
+  stop_parsing_ = true;
+  if (!pipeline_.empty()) {
+    pipeline_.back()->close_after = true;
+  } else if (streaming_) {
+    streaming_->close_after = true;
+  }
+  flush_out();  // closes at once if nothing is owed
 }
 
 bool Connection::parkable(TimePoint now) const noexcept {
@@ -575,15 +597,27 @@ void Connection::set_deadline(Deadline kind, TimePoint at) noexcept {
 void Connection::check_deadline(TimePoint now) {
   if (deadline_kind_ == Deadline::none || now < deadline_ || closed_) return;
   ++server_.stats.timeouts;
-  if (deadline_kind_ == Deadline::idle || !pipeline_.empty() || streaming_) {
+  if (deadline_kind_ == Deadline::idle) {
     close_now();
     return;
   }
-  // headers or request timeout with nothing owed: tell the client, then close.
+  // Headers or request timeout: the request being received gets a 408 (in its turn, after
+  // the responses owed before it), then the connection closes.
+  std::shared_ptr<Exchange> ex = cur_ex_;
+  if (!ex) {
+    ex = std::make_shared<Exchange>();
+    ex->conn = this;
+    pipeline_.push_back(ex);
+  }
+  if (BodyStream* body = ex->request.body_stream()) body->fail();
+  ex->response = Response::status(408);
+  ex->close_after = true;
+  ex->head_only = false;
   cur_ = nullptr;
   cur_ex_.reset();
   stop_parsing_ = true;
-  write_response(Response::status(408), false, true, 1);
+  set_deadline(Deadline::none, {});
+  pump();
   flush_out();
 }
 

@@ -43,16 +43,17 @@ void Request::reset() {
   }
 }
 
-// Copies all views into one string, then re-points them. Views are rebuilt from offsets,
-// since appending may move the storage.
+// Copies all views into one new string, then re-points them. Views are rebuilt from
+// offsets, since appending may move the storage; the old storage (which the views may
+// point into, if the request was detached before) lives until the end.
 void Request::detach() {
   struct Span {
     std::size_t at, len;
   };
-  storage_.clear();
+  std::string storage;
   auto save = [&](std::string_view v) {
-    Span s{storage_.size(), v.size()};
-    storage_.append(v);
+    Span s{storage.size(), v.size()};
+    storage.append(v);
     return s;
   };
   Span method = save(method_), target = save(target_);
@@ -62,6 +63,7 @@ void Request::detach() {
   std::vector<std::pair<Span, Span>> params;
   for (const auto& [n, v] : params_) params.emplace_back(save(n), save(v));
 
+  storage_.swap(storage);
   auto view = [&](Span s) { return std::string_view(storage_).substr(s.at, s.len); };
   method_ = view(method);
   set_target(view(target));

@@ -142,11 +142,19 @@ void Server::Impl::sweep() {
 }
 
 void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
-  close_done = std::move(done);
+  if (done) close_done.push_back(std::move(done));
+  if (closed) {  // already finished: this callback runs too, later
+    maybe_finish_close();
+    return;
+  }
   if (closing) return;
   closing = true;
   if (listener) listener->close();
-  for (Connection* c = connections; c; c = c->next) c->close_when_idle();
+  for (Connection* c = connections; c;) {
+    Connection* next = c->next;
+    c->close_when_idle();
+    c = next;
+  }
   while (parked) drop_parked(parked);
   close_timer.start(
       [this] {
@@ -158,13 +166,17 @@ void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
 
 void Server::Impl::maybe_finish_close() {
   if (!closing || stats.open_connections) return;
-  // Closed for good: the server's own handles close too, so Loop::close() can succeed
-  // while the Server object still exists.
-  close_timer.close();
-  sweep_timer.close();
-  date_timer.close();
-  if (listener) listener->close();
-  if (close_done) loop.defer(std::exchange(close_done, {}));
+  if (!closed) {
+    closed = true;
+    // Closed for good: the server's own handles close too, so Loop::close() can succeed
+    // while the Server object still exists.
+    close_timer.close();
+    sweep_timer.close();
+    date_timer.close();
+    if (listener) listener->close();
+  }
+  for (auto& done : close_done) loop.defer(std::move(done));
+  close_done.clear();
 }
 
 // ---- Server --------------------------------------------------------------------------------

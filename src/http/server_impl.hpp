@@ -70,7 +70,8 @@ struct Server::Impl {
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   ServerStats stats;
-  Function<void()> close_done;
+  std::vector<Function<void()>> close_done;  // every close() callback, run once closed
+  bool closed = false;                       // the graceful close finished
   bool closing = false;
   bool destroying = false;
 };
