@@ -23,6 +23,17 @@
 //  * query(): reads run concurrently (SQLite: on reader connections, pool class
 //    `slow`); anything that writes runs on the one writer, in submission order.
 //  * exec(): always on the writer, in submission order — for DDL, PRAGMAs, scripts.
+// Ordering: writes run in submission order, each completion in that order. A read from
+// query() is NOT ordered after writes still in flight (it may run on a reader before
+// them, seeing the last commit, as in a connection pool): await the write first, or read
+// through exec() or a transaction, when the read must see it. Routing is decided on the
+// loop thread by a small SQL scanner (SELECT/VALUES/WITH/EXPLAIN without INSERT, UPDATE,
+// DELETE or REPLACE is a read) and confirmed on the reader with sqlite3_stmt_readonly;
+// a statement that turns out to write joins the back of the writer's FIFO. Reader
+// connections are query_only. Connection-level PRAGMAs sent through exec() affect the
+// writer only: use Options for the ones every connection needs.
+// ":memory:" uses a single connection (each SQLite connection to ":memory:" would be a
+// separate database): every statement goes through the writer, reads included.
 // Transaction control (BEGIN, COMMIT, END, ROLLBACK, and SAVEPOINT/RELEASE outside a
 // transaction) is refused with errc::misuse: use begin()/transaction(), which hold the
 // writer for their duration (other writes wait; reads go on).

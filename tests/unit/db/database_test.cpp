@@ -1,0 +1,303 @@
+// Statements: types, parameters, errors, routing rules, the statement cache, :memory:,
+// the callback form, open failures and migrations.
+#include "db_test_util.hpp"
+
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace weft::db {
+namespace {
+
+using testing::run;
+using testing::TempDir;
+
+TEST(DbSqlite, TypesRoundTrip) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  const std::vector<Value> values = {
+      Value(),
+      Value(0),
+      Value(std::numeric_limits<std::int64_t>::max()),
+      Value(std::numeric_limits<std::int64_t>::min()),
+      Value(-1.25e300),
+      Value(""),
+      Value(std::string("nul\0inside", 10)),
+      Value("ünïcødé"),
+      Value(Blob()),
+      Value(Blob::from(std::string("\x00\x01\xff\x00", 4))),
+  };
+  run(loop, [&]() -> Task<void> {
+    co_await db->exec("CREATE TABLE t(i INTEGER PRIMARY KEY, v)");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      co_await db->query("INSERT INTO t(i, v) VALUES(?, ?)", params(i, values[i]));
+    }
+    ResultSet rs = co_await db->query("SELECT v, typeof(v) AS type FROM t ORDER BY i");
+    EXPECT_EQ(rs.column_names(), (std::vector<std::string>{"v", "type"}));
+    EXPECT_EQ(rs.rows_affected, 0);
+    EXPECT_EQ(rs.size(), values.size());
+    for (std::size_t i = 0; i < values.size() && i < rs.size(); ++i) {
+      EXPECT_EQ(rs[i][0], values[i]) << "row " << i << ": " << to_string(rs[i][0]) << " vs "
+                                     << to_string(values[i]);
+    }
+    EXPECT_EQ(rs[8]["type"].as_text(), "blob");  // an empty blob stays a blob, not NULL
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, BindsParametersAndReportsCounts) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  run(loop, [&]() -> Task<void> {
+    co_await db->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT)");
+    ResultSet ins = co_await db->query("INSERT INTO t(name) VALUES(?), (?)", params("a", "b"));
+    EXPECT_EQ(ins.rows_affected, 2);
+    EXPECT_EQ(ins.last_insert_id, 2);
+    ResultSet upd = co_await db->query("UPDATE t SET name = ? WHERE id >= ?", params("z", 1));
+    EXPECT_EQ(upd.rows_affected, 2);
+    ResultSet sel = co_await db->query("SELECT id FROM t WHERE name = ?1 AND id = ?2", params("z", 2));
+    EXPECT_EQ(sel.size(), 1u);
+    EXPECT_EQ(sel.front().get<int>("id"), 2);
+    try {
+      co_await db->query("SELECT ? + ?", params(1));
+      ADD_FAILURE() << "a missing parameter was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::range);
+      EXPECT_NE(std::string(e.what()).find("takes 2 parameter(s), 1 given"), std::string::npos);
+    }
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, ErrorsCarryTheCategoryAndTheMessage) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  run(loop, [&]() -> Task<void> {
+    try {
+      co_await db->query("SELEC 1");
+      ADD_FAILURE() << "no syntax error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::sql_error);
+      EXPECT_STREQ(e.code().category().name(), "weft.db");
+      EXPECT_NE(std::string(e.what()).find("syntax error"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("SELEC 1"), std::string::npos) << e.what();
+    }
+    co_await db->exec("CREATE TABLE u(email TEXT UNIQUE NOT NULL)");
+    co_await db->query("INSERT INTO u VALUES(?)", params("a@x"));
+    try {
+      co_await db->query("INSERT INTO u VALUES(?)", params("a@x"));
+      ADD_FAILURE() << "no constraint violation";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::constraint);
+      EXPECT_EQ(e.backend_code(), SQLITE_CONSTRAINT_UNIQUE);
+      EXPECT_NE(std::string(e.what()).find("UNIQUE constraint failed: u.email"), std::string::npos)
+          << e.what();
+    }
+    try {
+      co_await db->exec("BEGIN");
+      ADD_FAILURE() << "BEGIN through exec() was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::misuse);
+    }
+    try {
+      co_await db->exec("INSERT INTO u VALUES(?); INSERT INTO u VALUES('b')", params("c"));
+      ADD_FAILURE() << "a script with parameters was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::misuse);
+    }
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, RunsScripts) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  run(loop, [&]() -> Task<void> {
+    ResultSet rs = co_await db->exec(
+        "CREATE TABLE a(x); INSERT INTO a VALUES(1); INSERT INTO a VALUES(2);\n"
+        "SELECT sum(x) AS s FROM a;");
+    EXPECT_EQ(rs.size(), 1u);
+    EXPECT_EQ(rs.front()["s"].as_int(), 3);
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, StatementCachePreparesOnce) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  run(loop, [&]() -> Task<void> {
+    co_await db->exec("CREATE TABLE t(v)");
+    Stats before = db->stats();
+    co_await db->exec("INSERT INTO t VALUES(?)", params(1));
+    co_await db->exec("INSERT INTO t VALUES(?)", params(2));
+    Stats after = db->stats();
+    EXPECT_EQ(after.prepares - before.prepares, 1u);
+    EXPECT_EQ(after.statement_cache_hits - before.statement_cache_hits, 1u);
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, StatementCacheEvictsLeastRecentlyUsed) {
+  TempDir dir;
+  Loop loop;
+  Options opts;
+  opts.statement_cache_size = 2;
+  auto db = open(loop, dir.url(), opts);
+  run(loop, [&]() -> Task<void> {
+    co_await db->exec("CREATE TABLE t(v)");
+    Stats s0 = db->stats();
+    co_await db->exec("SELECT 1");
+    co_await db->exec("SELECT 2");
+    co_await db->exec("SELECT 1");  // hit
+    co_await db->exec("SELECT 3");  // evicts SELECT 2
+    co_await db->exec("SELECT 2");  // prepared again
+    Stats s1 = db->stats();
+    EXPECT_EQ(s1.prepares - s0.prepares, 4u);
+    EXPECT_EQ(s1.statement_cache_hits - s0.statement_cache_hits, 1u);
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, MemoryDatabaseUsesOneConnection) {
+  Loop loop;
+  auto db = open(loop, "sqlite::memory:");
+  run(loop, [&]() -> Task<void> {
+    co_await db->exec("CREATE TABLE t(v)");
+    co_await db->query("INSERT INTO t VALUES(?)", params("m"));
+    ResultSet rs = co_await db->query("SELECT v FROM t");  // the same (only) connection
+    EXPECT_EQ(rs.size(), 1u);
+    EXPECT_EQ(db->stats().connections_opened, 1u);
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, CallbackFormRunsLaterOnTheLoopThread) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  bool returned = false;
+  int calls = 0;
+  db->exec("CREATE TABLE t(v)", {}, [&](Outcome<ResultSet>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    EXPECT_TRUE(returned);
+    EXPECT_TRUE(loop.on_loop_thread());
+    ++calls;
+  });
+  // Reads are not ordered after writes still in flight (only writes are ordered): this
+  // one may run before the CREATE TABLE above, so it names a table nobody creates.
+  db->query("SELECT nope FROM missing", {}, [&](Outcome<ResultSet>& r) {
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), errc::sql_error);
+    EXPECT_NE(std::string(r.what()).find("no such table: missing"), std::string::npos) << r.what();
+    ++calls;
+    db->close([&](Outcome<Unit>& c) {
+      EXPECT_TRUE(c.ok());
+      ++calls;
+    });
+  });
+  returned = true;
+  loop.run();
+  EXPECT_EQ(calls, 3);
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbSqlite, OpenFailureIsEveryStatementsError) {
+  Loop loop;
+  auto db = open(loop, "sqlite:/nonexistent-dir-weft/x.db");
+  int failures = 0;
+  auto expect_cant_open = [&](Outcome<ResultSet>& r) {
+    EXPECT_EQ(r.error(), errc::cant_open) << r.what();
+    EXPECT_NE(std::string(r.what()).find("/nonexistent-dir-weft/x.db"), std::string::npos);
+    ++failures;
+  };
+  db->query("SELECT 1", {}, expect_cant_open);  // a read waits for the open
+  db->exec("CREATE TABLE t(v)", {}, expect_cant_open);
+  loop.run();
+  EXPECT_EQ(failures, 2);
+  try {
+    run(loop, open_async(loop, "sqlite:/nonexistent-dir-weft/y.db"));
+    ADD_FAILURE() << "open_async did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::cant_open);
+  }
+  db.reset();
+  loop.run();
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbMigrate, AppliesEachStepOnceAcrossReopen) {
+  TempDir dir;
+  Loop loop;
+  std::vector<Migration> steps = {
+      {1, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT NOT NULL)"},
+      {2, "ALTER TABLE notes ADD COLUMN tag TEXT; CREATE INDEX notes_tag ON notes(tag)"},
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto db = run(loop, open_async(loop, dir.url()));
+    std::size_t applied = run(loop, migrate(*db, steps));
+    EXPECT_EQ(applied, round == 0 ? 2u : 0u);
+    run(loop, [&]() -> Task<void> {
+      ResultSet rs = co_await db->query("SELECT version, applied_at FROM weft_migrations ORDER BY version");
+      EXPECT_EQ(rs.size(), 2u);
+      co_await db->query("INSERT INTO notes(body, tag) VALUES(?, ?)", params("b", "t"));
+      co_await db->close();
+    }());
+  }
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(DbMigrate, FailingStepRollsBackAndNamesItsVersion) {
+  TempDir dir;
+  Loop loop;
+  auto db = open(loop, dir.url());
+  std::vector<Migration> steps = {
+      {1, "CREATE TABLE a(x)"},
+      {2, "CREATE TABLE b(y); INSERT INTO nope VALUES(1)"},
+      {3, "CREATE TABLE c(z)"},
+  };
+  try {
+    run(loop, migrate(*db, steps));
+    ADD_FAILURE() << "migrate did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::migration_failed);
+    EXPECT_NE(std::string(e.what()).find("migration 2 failed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no such table: nope"), std::string::npos) << e.what();
+  }
+  run(loop, [&]() -> Task<void> {
+    ResultSet v = co_await db->query("SELECT version FROM weft_migrations");
+    EXPECT_EQ(v.size(), 1u);
+    ResultSet tables = co_await db->query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')");
+    EXPECT_EQ(tables.size(), 1u);  // b was rolled back with its step; c never ran
+    EXPECT_EQ(tables.front()[0].as_text(), "a");
+    co_await db->close();
+  }());
+  EXPECT_THROW(run(loop, migrate(*db, {{1, "x"}, {1, "y"}})), std::invalid_argument);
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+}  // namespace
+}  // namespace weft::db
