@@ -27,6 +27,14 @@ class Scanner {
  public:
   explicit Scanner(std::string_view s) noexcept : s_(s) {}
 
+  // The next character that is not white space, or '\0'.
+  char next_significant() const noexcept {
+    for (std::size_t j = i_; j < s_.size(); ++j) {
+      if (!std::isspace(static_cast<unsigned char>(s_[j]))) return s_[j];
+    }
+    return '\0';
+  }
+
   // Next token: a word, ";" or empty at the end.
   std::string_view next() noexcept {
     while (i_ < s_.size()) {
@@ -135,7 +143,8 @@ Info classify(std::string_view text) noexcept {
     if (current == Kind::empty) {
       current = first_keyword_kind(tok);
       first_is_rollback = keyword_is(tok, "ROLLBACK");
-    } else if (current == Kind::read && writing_keyword(tok)) {
+    } else if (current == Kind::read && writing_keyword(tok) &&
+               !(keyword_is(tok, "REPLACE") && scan.next_significant() == '(')) {  // replace()
       current = Kind::write;
     } else if (first_is_rollback && keyword_is(tok, "TO")) {
       current = Kind::savepoint;

@@ -116,6 +116,10 @@ void Front::pump() {
   if (queue.empty()) return maybe_close();
   std::shared_ptr<WriteOp> op = std::move(queue.front());
   queue.pop_front();
+  if (!core_) {  // closed (nothing should get here: close() refuses new statements)
+    loop.defer([op = std::move(op)] { op->fail(closed_error()); });
+    return pump();
+  }
   in_flight_ = true;
   WriteOp* raw = op.get();
   std::shared_ptr<WriteOp> keep = op;

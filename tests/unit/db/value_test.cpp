@@ -98,6 +98,9 @@ TEST(DbSqlScanner, RoutesReadsAndWrites) {
   EXPECT_EQ(classify("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x").kind, Kind::write);
   EXPECT_EQ(classify("SELECT \"update\" FROM t").kind, Kind::read);
   EXPECT_EQ(classify("INSERT INTO t VALUES(1)").kind, Kind::write);
+  EXPECT_EQ(classify("SELECT replace(name, 'a', 'b') FROM t").kind, Kind::read);
+  EXPECT_EQ(classify("SELECT 1 FROM t WHERE x IN (SELECT 1); REPLACE INTO t VALUES(1)").kind,
+            Kind::write);
   EXPECT_EQ(classify("SELECT 1; SELECT 2").kind, Kind::write);
   EXPECT_EQ(classify("SELECT 1;").statements, 1);
   EXPECT_EQ(classify("begin immediate").kind, Kind::transaction_control);
