@@ -105,8 +105,8 @@ class Outcome {
   std::error_code error() const noexcept {
     return ok() ? std::error_code() : std::get<1>(state_).code();
   }
-  // Precondition: !ok().
-  const Error& failure() const noexcept { return *std::get_if<1>(&state_); }
+  // The error; throws std::bad_variant_access when ok().
+  const Error& failure() const { return std::get<1>(state_); }
   // The error's message, or "" when ok().
   const char* what() const noexcept { return ok() ? "" : std::get<1>(state_).what(); }
 
