@@ -147,7 +147,7 @@ class Loop {
     } catch (...) {
       report_uncaught(std::current_exception());
     }
-    drain_microtasks();
+    if (microtasks_queued_) drain_microtasks();  // inline test: the common case has none
   }
   detail::LoopCore& core() noexcept { return *core_; }
   void add_request() noexcept { ++active_requests_; }
@@ -194,6 +194,7 @@ class Loop {
   std::uint64_t iterations_ = 0;
   bool closed_ = false;
   bool time_fresh_ = false;  // now_ was read at the start of run(), nothing ran since
+  bool microtasks_queued_ = false;  // queue_microtask() since the last drain
 };
 
 }  // namespace weft

@@ -9,9 +9,35 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace weft::detail {
+
+// The inbox's lock guards tiny critical sections (a push_back, a swap). Under contention a
+// plain mutex puts the poster to sleep in the kernel for what is a few dozen nanoseconds
+// of work; this one first retries try_lock() briefly (no syscall), and only then blocks,
+// so a preempted holder never makes anyone spin for long.
+class BriefSpinMutex {
+ public:
+  void lock() noexcept {
+    for (int i = 0; i < kSpins; ++i) {
+      if (mu_.try_lock()) return;
+      cpu_relax();
+    }
+    mu_.lock();
+  }
+  void unlock() noexcept { mu_.unlock(); }
+
+ private:
+  static constexpr int kSpins = 1000;
+  static void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  std::mutex mu_;
+};
 
 class Inbox {
  public:
@@ -36,11 +62,14 @@ class Inbox {
   void close();
 
  private:
-  std::mutex mu_;
+  // The queue (written by producers under mu_) and the wake flag (read by every producer,
+  // written by the loop once per take) live on separate cache lines, so clearing the
+  // flag does not steal the line a producer is about to lock.
+  alignas(64) BriefSpinMutex mu_;
   std::vector<Function<void()>> posts_;
   std::vector<Job*> jobs_;
   bool closed_ = false;
-  std::atomic<bool> wake_pending_{false};
+  alignas(64) std::atomic<bool> wake_pending_{false};
   int efd_;
 };
 

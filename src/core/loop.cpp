@@ -166,6 +166,7 @@ void Loop::post(Function<void()> fn) { inbox_->post(std::move(fn)); }
 void Loop::queue_microtask(Function<void()> fn) {
   assert_loop_thread();
   core_->microtasks.push_back(std::move(fn));
+  microtasks_queued_ = true;
 }
 
 void Loop::set_immediate(Function<void()> fn) {
@@ -212,6 +213,7 @@ void Loop::drain_microtasks() noexcept {
   auto& queue = core_->microtasks;
   if (core_->draining_microtasks) return;  // the outer drain picks up new ones
   core_->draining_microtasks = true;
+  microtasks_queued_ = false;
   while (!queue.empty()) {
     Function<void()> fn = std::move(queue.front());
     queue.pop_front();
@@ -221,6 +223,7 @@ void Loop::drain_microtasks() noexcept {
       report_uncaught(std::current_exception());
     }
   }
+  microtasks_queued_ = false;  // any queued meanwhile ran in the loop above
   core_->draining_microtasks = false;
 }
 
