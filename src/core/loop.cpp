@@ -73,7 +73,7 @@ bool Loop::run(RunMode mode) {
   Loop* outer = std::exchange(t_current_loop, this);
   update_time();
   time_fresh_ = true;  // the first iteration need not read the clock again
-  drain_microtasks();
+  if (microtasks_queued_) drain_microtasks();
   bool more = alive();
   while (more && !stop_requested_.load(std::memory_order_relaxed)) {
     iterate(mode);
@@ -194,6 +194,7 @@ void Loop::run_posted() {
 }
 
 void Loop::run_pending() {
+  if (core_->pending.empty()) return;
   auto& running = core_->pending_running;
   running.swap(core_->pending);
   for (auto& fn : running) invoke(fn);
@@ -201,6 +202,7 @@ void Loop::run_pending() {
 }
 
 void Loop::run_immediates() {
+  if (core_->immediates.empty()) return;
   auto& running = core_->immediates_running;
   running.swap(core_->immediates);  // immediates queued now run in the next iteration
   for (auto& fn : running) invoke(fn);
