@@ -147,20 +147,10 @@ ssize_t send_some(int fd, std::string_view data) noexcept {
 
 }  // namespace
 
-bool Stream::write(std::string_view data, WriteCallback done) {
-  assert_loop_thread();
-  if (cannot_write()) return reject_write(done);
-  if (can_write_directly()) {
-    const std::size_t sent = send_now(data);
-    if (error_) return reject_write(done);
-    data.remove_prefix(sent);
-    if (data.empty()) return complete_now(done);
-  }
-  queue_.push_copy(data, std::move(done));
-  return after_enqueue();
-}
-
-bool Stream::write(std::string&& data, WriteCallback done) {
+// The shared path of every in-memory write: try the kernel at once when nothing is
+// queued; `enqueue(sent)` queues whatever did not fit.
+template <class Enqueue>
+bool Stream::write_through(std::string_view data, WriteCallback& done, Enqueue enqueue) {
   assert_loop_thread();
   if (cannot_write()) return reject_write(done);
   std::size_t sent = 0;
@@ -169,21 +159,26 @@ bool Stream::write(std::string&& data, WriteCallback done) {
     if (error_) return reject_write(done);
     if (sent == data.size()) return complete_now(done);
   }
-  queue_.push_owned(std::move(data), sent, std::move(done));
+  enqueue(sent);
   return after_enqueue();
 }
 
+bool Stream::write(std::string_view data, WriteCallback done) {
+  return write_through(data, done, [&](std::size_t sent) {
+    queue_.push_copy(data.substr(sent), std::move(done));
+  });
+}
+
+bool Stream::write(std::string&& data, WriteCallback done) {
+  return write_through(data, done, [&](std::size_t sent) {
+    queue_.push_owned(std::move(data), sent, std::move(done));
+  });
+}
+
 bool Stream::write_borrowed(std::string_view data, WriteCallback done) {
-  assert_loop_thread();
-  if (cannot_write()) return reject_write(done);
-  if (can_write_directly()) {
-    const std::size_t sent = send_now(data);
-    if (error_) return reject_write(done);
-    data.remove_prefix(sent);
-    if (data.empty()) return complete_now(done);
-  }
-  queue_.push_borrowed(data, std::move(done));
-  return after_enqueue();
+  return write_through(data, done, [&](std::size_t sent) {
+    queue_.push_borrowed(data.substr(sent), std::move(done));
+  });
 }
 
 bool Stream::write_file(int fd, std::uint64_t offset, std::size_t len,

@@ -202,6 +202,8 @@ class Stream : public Handle {
   // writing (stream_write.cpp)
   bool cannot_write() const noexcept;
   bool can_write_directly() const noexcept;
+  template <class Enqueue>
+  bool write_through(std::string_view data, WriteCallback& done, Enqueue enqueue);
   std::size_t send_now(std::string_view data);
   bool send_file_front();
   bool complete_now(WriteCallback& done);
