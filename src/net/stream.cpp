@@ -103,13 +103,7 @@ void Stream::connect(const SocketAddress& to, ConnectCallback cb, Duration timeo
       connect_result_ = {};
     } else if (errno == EINPROGRESS || errno == EINTR) {
       connecting_ = true;
-      if (timeout > Duration::zero()) {
-        if (!timer_) {
-          timer_ = std::make_unique<Timer>(loop());
-          timer_->unref();
-        }
-        timer_->start([this] { on_timer(); }, timeout);
-      }
+      if (timeout > Duration::zero()) start_timer(timeout);
       update_active();
       return;
     } else {
@@ -158,13 +152,7 @@ void Stream::connect(std::string_view host, std::uint16_t port, ConnectCallback 
   // "Connecting" without a socket yet: close() and the timeout (on_timer) take the
   // usual connect paths; the lookup's callback never runs inside this call.
   connecting_ = true;
-  if (timeout > Duration::zero()) {
-    if (!timer_) {
-      timer_ = std::make_unique<Timer>(loop());
-      timer_->unref();
-    }
-    timer_->start([this] { on_timer(); }, timeout);
-  }
+  if (timeout > Duration::zero()) start_timer(timeout);
   update_active();
 }
 

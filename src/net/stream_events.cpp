@@ -49,16 +49,22 @@ void Stream::on_timer() {
   run_notifications(g);
 }
 
+// The stream's one timer (connect timeout, then deferred notifications), created on
+// first use. Unref'd: the stream's own activity is what keeps the loop alive.
+void Stream::start_timer(Duration after) {
+  if (!timer_) {
+    timer_ = std::make_unique<Timer>(loop());
+    timer_->unref();
+  }
+  timer_->start([this] { on_timer(); }, after);
+}
+
 void Stream::request_notify() {
   if (in_handler_ || connecting_ || notify_armed_ || !alive_open()) {
     update_active();
     return;
   }
-  if (!timer_) {
-    timer_ = std::make_unique<Timer>(loop());
-    timer_->unref();  // the stream's own activity keeps the loop alive
-  }
-  timer_->start([this] { on_timer(); }, Duration::zero());
+  start_timer(Duration::zero());
   notify_armed_ = true;
   update_active();
 }

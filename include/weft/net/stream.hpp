@@ -182,6 +182,7 @@ class Stream : public Handle {
   // events (stream_events.cpp)
   void on_io(unsigned events);
   void on_timer();
+  void start_timer(Duration after);
   void finish_connect(std::error_code ec);
   // connect(host, port): the resolved addresses and the attempt in progress.
   struct HostConnect;
