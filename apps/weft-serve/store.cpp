@@ -9,7 +9,14 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-bool is_conflict(const db::Error& e) { return e.code() == db::errc::constraint; }
+// A UNIQUE violation (the id is taken), not another constraint: SQLite's extended codes
+// SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL's SQLSTATE 23505.
+bool is_conflict(const db::Error& e) {
+  if (e.code() != db::errc::constraint) return false;
+  const int code = e.backend_code();
+  return code == 2067 || code == 1555 ||
+         std::string_view(e.what()).find("duplicate key value") != std::string_view::npos;
+}
 
 std::optional<std::int64_t> integer_id(const json& id) {
   if (id.is_number_integer() && !id.is_number_unsigned()) return id.get<std::int64_t>();
