@@ -22,21 +22,24 @@ std::error_code ExtraLoop::start(Setup setup) {
   std::promise<std::error_code> ready;
   std::future<std::error_code> result = ready.get_future();
   try {
-    thread_ = std::thread([this, s = std::move(setup), r = &ready]() mutable { run(std::move(s), r); });
+    // The thread owns the promise: the starter may return the moment the value is set.
+    thread_ = std::thread([this, s = std::move(setup), r = std::move(ready)]() mutable {
+      run(std::move(s), r);
+    });
   } catch (const std::system_error& e) {  // no thread (EAGAIN): setup went with it
     return e.code();
   }
   return result.get();
 }
 
-// The loop thread, start to end. `ready` is the starter's and is dangling once set.
-void ExtraLoop::run(Setup setup, std::promise<std::error_code>* ready) {
+// The loop thread, start to end.
+void ExtraLoop::run(Setup setup, std::promise<std::error_code>& ready) {
   const std::error_code ec = open(setup);
   if (!ec) {
     std::lock_guard lock(mutex_);
     loop_ = &*own_loop_;
   }
-  ready->set_value(ec);
+  ready.set_value(ec);
   if (!ec) own_loop_->run();
   {
     std::lock_guard lock(mutex_);
@@ -143,6 +146,8 @@ void Server::State::stop_extras() noexcept {
 std::error_code Server::State::listen(const net::SocketAddress& address) {
   const unsigned n = workers();
   if (n > 1 && address.is_unix()) return std::make_error_code(std::errc::invalid_argument);
+  // Once per server with several loops (each loop has one counter slot and one listener).
+  if (!extras.empty()) return std::make_error_code(std::errc::already_connected);
   if (auto ec = impl0.listen(address, n > 1 || shared.options.reuse_port)) return ec;
   net::SocketAddress bound = address;
   bound.set_port(impl0.listener->port());  // port 0: every loop on the port loop 0 got

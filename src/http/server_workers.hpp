@@ -43,7 +43,7 @@ class ExtraLoop {
   void join();
 
  private:
-  void run(Setup setup, std::promise<std::error_code>* ready);
+  void run(Setup setup, std::promise<std::error_code>& ready);
   std::error_code open(Setup& setup);
   bool post(Function<void()> fn);
   void stop_at(TimePoint at);

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace weft::itest {
@@ -175,6 +176,10 @@ TEST(HttpWorkers, PortZeroGivesEveryLoopTheSamePort) {
     add_who_routes(server, log);
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::uint16_t port = server.port();
+    EXPECT_EQ(server.listen(0, "127.0.0.1"), std::errc::already_connected);
+    EXPECT_EQ(server.port(), port);
+    EXPECT_THROW(server.get("/late", [](Request&) { return Response::text("x"); }),
+                 std::logic_error);
     net::Listener probe(loop);
     EXPECT_EQ(probe.listen(*net::SocketAddress::parse("127.0.0.1", port), [](net::Socket) {}),
               std::errc::address_in_use)

@@ -115,6 +115,7 @@ class Server {
   // starting with '/'). Port 0 picks a free port; see port(). With workers > 1 it also
   // starts the extra loops and returns once all listen, or with the first error (bind,
   // EMFILE, ...), after stopping those it had started; it may then be called again.
+  // Once it succeeded with workers > 1, a second call gives errc::already_connected.
   std::error_code listen(std::uint16_t port, std::string_view host = "127.0.0.1");
   std::error_code listen(const net::SocketAddress& address);
   std::uint16_t port() const noexcept;
