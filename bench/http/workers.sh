@@ -4,6 +4,8 @@
 #   bench/http/workers.sh [--workers 1,2] [--conns 50] [--duration 10s] [--warmup 2s]
 #                         [--rounds 2] [--wrk-threads 1] [--no-build] [--port 27180]
 #
+# --port: the first port tried (127.0.0.1 only); one in use is skipped.
+#
 # Per configuration: requests/s (wrk, GET /plaintext, keep-alive), server CPU time per
 # request (utime+stime of the server process, all threads, from /proc/PID/stat before and
 # after the measured run, divided by the requests wrk counted), how busy the server
@@ -79,7 +81,10 @@ thread_ticks() {
   done
 }
 
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 start_server() {  # start_server WORKERS CPUS
+  while port_in_use "$PORT"; do PORT=$((PORT + 1)); done  # another program's port: skip it
   "$BIN" --port "$PORT" --workers "$1" --keep-alive-timeout 60 >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
   taskset -a -p -c "$2" "$SERVER_PID" >/dev/null
@@ -145,7 +150,7 @@ echo
 echo "| configuration | req/s | server CPU µs/req |"
 echo "|---|---|---|"
 for c in $(cut -f1 "$RESULTS" | sort -u); do
-  rps=$(awk -F'\t' -v c="$c" '$1 == c {print $3}' "$RESULTS" | sort -n | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
+  rps=$(awk -F'\t' -v c="$c" '$1 == c {print $3}' "$RESULTS" | sort -n | awk '{a[NR] = $1} END {printf "%.0f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
   cpu=$(awk -F'\t' -v c="$c" '$1 == c {print $4}' "$RESULTS" | sort -n | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
   echo "| $c | $rps | $cpu |"
 done

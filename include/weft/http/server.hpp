@@ -99,8 +99,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Routes are added before listen() (with workers > 1, later ones throw std::logic_error). stream_body needs a coroutine handler
-  // (std::invalid_argument otherwise).
+  // Routes are added before listen() (with workers > 1, later ones throw std::logic_error).
+  // stream_body needs a coroutine handler (std::invalid_argument otherwise).
   Server& route(std::string_view method, std::string_view pattern, Handler handler,
                 RouteOptions options = {});
   Server& get(std::string_view pattern, Handler h) { return route("GET", pattern, std::move(h)); }
