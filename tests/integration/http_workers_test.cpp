@@ -385,6 +385,33 @@ TEST(HttpWorkers, DestroyWithConnectionsOpen) {
   weft::testing::expect_clean_close(loop);
 }
 
+// max_connections counts the connections of every loop together.
+TEST(HttpWorkers, MaxConnectionsCountsOverAllLoops) {
+  ThreadLog log;
+  Loop loop;
+  {
+    http::ServerOptions options = workers_options(2);
+    options.max_connections = 4;
+    http::Server server(loop, options);
+    add_who_routes(server, log);
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    run_with_client(loop, server, [&] {
+      std::vector<RawClient> held;
+      for (int i = 0; i < 8; ++i) {  // one after the other: each accept is counted first
+        held.push_back(RawClient::tcp(port));
+        ASSERT_TRUE(held.back().send(get_request("/who")));
+        auto r = held.back().read_response(false, 1000ms);
+        EXPECT_EQ(r.has_value(), i < 4) << "connection " << i;
+      }
+    });
+    EXPECT_GT(log.count(), 0u);
+    EXPECT_EQ(server.stats().connections_accepted, 4u);
+    EXPECT_EQ(server.stats().connections_rejected, 4u);
+  }
+  weft::testing::expect_clean_close(loop);
+}
+
 // ---- static_files under several loops (TSan: the per-loop caches) ---------------------------
 
 struct TempDir {
