@@ -68,8 +68,9 @@ unsigned resolve_workers(const ServeOptions& o) {
 
 // ---- Site --------------------------------------------------------------------------------
 
-Site::Site(Loop& loop, const ServeOptions& options, unsigned index)
-    : loop_(loop), options_(options), index_(index), server_(loop, server_options(options)) {}
+Site::Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home)
+    : loop_(loop), options_(options), index_(index), home_(home),
+      server_(loop, server_options(options)) {}
 
 Site::~Site() = default;
 
@@ -81,6 +82,7 @@ Task<int> Site::open_database() {
     co_await db_->ready();
     store_.emplace(*db_);
     co_await store_->open();
+    if (home_ && store_->backend() == Backend::sqlite) store_->write_through(*home_->store_, home_->loop_);
   } catch (const std::exception& e) {
     co_return complain("cannot open the database " + options_.db_url + ": " + e.what());
   }
@@ -123,21 +125,27 @@ Task<int> Site::start(std::uint16_t port) {
   co_return listen(port);
 }
 
+void Site::close_server(Function<void()> done) {
+  auto deadline = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(options_.shutdown_seconds));
+  server_.close(deadline, std::move(done));
+}
+
+void Site::close_database(Function<void()> done) {
+  if (!db_) {
+    if (done) done();
+    return;
+  }
+  db_->close([done = std::move(done)](db::Outcome<Unit>& r) mutable {
+    if (!r) complain(std::string("closing the database: ") + r.what());
+    if (done) done();
+  });
+}
+
 void Site::stop(Function<void()> done) {
   if (stopping_) return;
   stopping_ = true;
-  auto deadline = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(options_.shutdown_seconds));
-  server_.close(deadline, [this, done = std::move(done)]() mutable {
-    if (!db_) {
-      if (done) done();
-      return;
-    }
-    db_->close([done = std::move(done)](db::Outcome<Unit>& r) mutable {
-      if (!r) complain(std::string("closing the database: ") + r.what());
-      if (done) done();
-    });
-  });
+  close_server([this, done = std::move(done)]() mutable { close_database(std::move(done)); });
 }
 
 // ---- App ---------------------------------------------------------------------------------
@@ -170,7 +178,7 @@ int App::start_workers(std::uint16_t port) {
     std::future<int> result = started.get_future();
     w->thread = std::thread([this, i, port, runtime, w = w.get(), started = std::move(started)]() mutable {
       Loop loop(LoopOptions{.runtime = runtime});
-      Site site(loop, options_, i);
+      Site site(loop, options_, i, site_.get());
       int rc = run_until_complete(loop, site.start(port));
       if (rc == 0) {
         w->site = &site;
@@ -179,9 +187,10 @@ int App::start_workers(std::uint16_t port) {
         site.stop();
       }
       started.set_value(rc);
-      loop.run();  // until App::stop() posts site.stop()
+      loop.run();  // until App::stop() posts site.stop() and it has finished
     });
     status = result.get();  // blocks the main thread during start-up only
+    if (status == 0) ++workers_running_;
     workers_.push_back(std::move(w));
   }
   return status;
@@ -206,19 +215,40 @@ Task<int> App::start() {
   co_return 0;
 }
 
+// Every site stops serving at once; site 0 closes its database last, once every worker
+// (whose writes go to it) has stopped.
 void App::stop() {
   if (stopping_) return;
   stopping_ = true;
   sigint_.close();
   sigterm_.close();
-  for (auto& w : workers_) {
-    if (Loop* l = w->loop.load()) l->post([site = w->site] { site->stop(); });
-  }
   if (!site_) return;
-  site_->stop([this] {
+  waiting_ = Loop::KeepAlive(loop_);
+  site_->close_server([this] {
+    server_closed_ = true;
+    finish_if_done();
+  });
+  for (auto& w : workers_) {
+    Loop* l = w->loop.load();
+    if (!l) continue;
+    l->post([this, site = w->site] {
+      site->stop([this] { loop_.post([this] { worker_stopped(); }); });
+    });
+  }
+}
+
+void App::worker_stopped() {
+  --workers_running_;
+  finish_if_done();
+}
+
+void App::finish_if_done() {
+  if (!server_closed_ || workers_running_ > 0) return;
+  site_->close_database([this] {
     for (auto& w : workers_) {
       if (w->thread.joinable()) w->thread.join();
     }
+    waiting_.reset();
     say(options_, "stopped");
   });
 }

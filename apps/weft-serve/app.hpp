@@ -5,9 +5,11 @@
 // With --workers N, loop 0 runs on the main thread and N-1 more loops run on their own
 // threads, sharing loop 0's Runtime (the pools); each site listens on the same port with
 // SO_REUSEPORT, so the kernel spreads connections over the loops (Node's cluster model,
-// in threads). Each site has its own Database handle because a Database belongs to one
-// loop: with SQLite that means one writer connection per loop — writes from different
-// loops take SQLite's write lock in turn (busy_timeout), writes of one loop stay in order.
+// in threads). Each site has its own Database handle, because a Database belongs to one
+// loop, and reads on it. With SQLite, the other sites send their writes to site 0's Store
+// (on_loop, cross_loop.hpp), so the process keeps one writer connection and writes stay
+// in order — separate writer connections would meet SQLite's write lock and snapshot
+// conflicts (SQLITE_BUSY) under load. PostgreSQL takes writes from every site directly.
 // sqlite::memory: is one database per connection, so it always runs one loop.
 //
 // Starting: site 0 creates the data directory, opens the database, applies the schema,
@@ -35,7 +37,8 @@ namespace weft::serve {
 
 class Site {
  public:
-  Site(Loop& loop, const ServeOptions& options, unsigned index);
+  // `home`: site 0, whose Store takes this site's writes when the database is SQLite.
+  Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home = nullptr);
   ~Site();
 
   // Opens the database and listens on `port`; site 0 also prepares the data directory
@@ -43,8 +46,13 @@ class Site {
   Task<int> start(std::uint16_t port);
   // Graceful stop; `done` runs on this site's loop once the database is closed.
   void stop(Function<void()> done = {});
+  // The two halves of stop(): stop serving (in-flight requests get --shutdown-timeout),
+  // then close the database after its queued writes.
+  void close_server(Function<void()> done);
+  void close_database(Function<void()> done);
   std::uint16_t port() const noexcept { return server_.port(); }
   http::Server& server() noexcept { return server_; }
+  Loop& loop() const noexcept { return loop_; }
 
  private:
   Task<int> open_database();
@@ -54,6 +62,7 @@ class Site {
   Loop& loop_;
   const ServeOptions& options_;
   const unsigned index_;
+  Site* home_;
   std::unique_ptr<db::Database> db_;
   std::optional<Store> store_;
   http::Server server_;
@@ -72,14 +81,17 @@ class App {
   struct Worker;
   int start_workers(std::uint16_t port);
   void watch_signals();
-  void site_stopped();
+  void worker_stopped();
+  void finish_if_done();
 
   Loop& loop_;
   ServeOptions options_;
   std::unique_ptr<Site> site_;                   // loop 0's
   std::vector<std::unique_ptr<Worker>> workers_;  // loops 1..N-1
   Signal sigint_, sigterm_;
-  Loop::KeepAlive waiting_for_workers_;
+  std::size_t workers_running_ = 0;  // started and not yet stopped (main loop's count)
+  bool server_closed_ = false;       // site 0's server
+  Loop::KeepAlive waiting_;          // holds loop 0 until the workers have stopped
   bool stopping_ = false;
 };
 

@@ -61,6 +61,20 @@ Response not_found(const std::string& collection, const std::string* id) {
                                 : "no collection '" + collection + "'");
 }
 
+// 503 for a busy or closing database, 500 otherwise; the details go to the log only.
+Response database_failure(const Request& req, const std::system_error& e) {
+  const auto code = e.code();
+  std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
+               req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
+  if (code == db::errc::busy || code == db::errc::locked || code == db::errc::closed ||
+      code == std::errc::operation_canceled || code == weft::errc::queue_full) {
+    Response res = error_response(503, "the database is busy or shutting down; retry");
+    res.header("Retry-After", "1");
+    return res;
+  }
+  return error_response(500, "the database failed (the server's log has the details)");
+}
+
 // Maps a failure to its response; 5xx details go to the log only.
 Response failure_response(const Request& req, std::exception_ptr failure) {
   try {
@@ -71,17 +85,11 @@ Response failure_response(const Request& req, std::exception_ptr failure) {
     return error_response(409, e.what());
   } catch (const std::invalid_argument& e) {
     return error_response(400, e.what());
+  } catch (const db::Error& e) {
+    if (is_conflict(e)) return error_response(409, "an item with this id already exists");
+    return database_failure(req, e);
   } catch (const std::system_error& e) {
-    const auto code = e.code();
-    std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
-                 req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
-    if (code == db::errc::busy || code == db::errc::locked || code == db::errc::closed ||
-        code == std::errc::operation_canceled || code == weft::errc::queue_full) {
-      Response res = error_response(503, "the database is busy or shutting down; retry");
-      res.header("Retry-After", "1");
-      return res;
-    }
-    return error_response(500, "the database failed (the server's log has the details)");
+    return database_failure(req, e);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
                  req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
@@ -144,17 +152,21 @@ Task<Response> list(Api& api, Request& req) {
   std::string collection = param(req, "collection");
   ParsedQuery parsed = parse_list_query(req.query());
   if (auto* error = std::get_if<std::string>(&parsed)) co_return error_response(400, *error);
-  if (!co_await api.store.has_collection(collection)) co_return not_found(collection, nullptr);
+  Task<bool> checking = api.store.has_collection(collection);
+  if (!co_await std::move(checking)) co_return not_found(collection, nullptr);
   Window w = window_of(std::get<ListQuery>(parsed), api.options.max_list);
-  ListPage page = co_await api.store.list(collection, std::move(std::get<ListQuery>(parsed)), w);
+  Task<ListPage> listing = api.store.list(collection, std::move(std::get<ListQuery>(parsed)), w);
+  ListPage page = co_await std::move(listing);
   co_return list_response(req, w, std::move(page));
 }
 
 Task<Response> get(Api& api, Request& req) {
   std::string collection = param(req, "collection"), id = param(req, "id");
-  std::optional<std::string> doc = co_await api.store.get(collection, id);
+  Task<std::optional<std::string>> getting = api.store.get(collection, id);
+  std::optional<std::string> doc = co_await std::move(getting);
   if (doc) co_return json_response(std::move(*doc));
-  const bool known = co_await api.store.has_collection(collection);
+  Task<bool> checking = api.store.has_collection(collection);
+  const bool known = co_await std::move(checking);
   co_return not_found(collection, known ? &id : nullptr);
 }
 
@@ -162,7 +174,10 @@ Task<Response> create(Api& api, Request& req) {
   std::string collection = param(req, "collection");
   std::optional<DocId> id;
   std::string body = object_body(req, &id);
-  std::string stored = co_await api.store.create(collection, std::move(body), std::move(id));
+  // The Task is made in a statement of its own, so its arguments' temporaries end before
+  // the suspension: GCC 12 mishandles temporaries that live across a co_await.
+  Task<std::string> creating = api.store.create(collection, std::move(body), id.value_or(DocId{}));
+  std::string stored = co_await std::move(creating);
   std::optional<DocId> stored_id = check_object(stored).id;
   std::string location = std::string(req.path()) + "/" + (stored_id ? stored_id->key : "");
   Response res = json_response(std::move(stored), 201);
@@ -174,17 +189,21 @@ Task<Response> replace(Api& api, Request& req, bool merge) {
   std::string collection = param(req, "collection"), id = param(req, "id");
   std::string body = object_body(req);
   std::optional<std::string> stored;  // (no co_await inside ?: — GCC 12 miscompiles it)
-  if (merge) stored = co_await api.store.merge(collection, id, std::move(body));
-  else stored = co_await api.store.replace(collection, id, std::move(body));
+  Task<std::optional<std::string>> updating = merge ? api.store.merge(collection, id, std::move(body))
+                                                    : api.store.replace(collection, id, std::move(body));
+  stored = co_await std::move(updating);
   if (stored) co_return json_response(std::move(*stored));
-  const bool known = co_await api.store.has_collection(collection);
+  Task<bool> checking = api.store.has_collection(collection);
+  const bool known = co_await std::move(checking);
   co_return not_found(collection, known ? &id : nullptr);
 }
 
 Task<Response> remove(Api& api, Request& req) {
   std::string collection = param(req, "collection"), id = param(req, "id");
-  if (co_await api.store.remove(collection, id)) co_return json_response("{}");
-  const bool known = co_await api.store.has_collection(collection);
+  Task<bool> removing = api.store.remove(collection, id);
+  if (co_await std::move(removing)) co_return json_response("{}");
+  Task<bool> checking = api.store.has_collection(collection);
+  const bool known = co_await std::move(checking);
   co_return not_found(collection, known ? &id : nullptr);
 }
 

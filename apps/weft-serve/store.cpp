@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include "cross_loop.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <limits>
@@ -9,14 +11,17 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// A UNIQUE violation (the id is taken), not another constraint: SQLite's extended codes
-// SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL's SQLSTATE 23505.
+}  // namespace
+
+// SQLite's extended codes SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL's SQLSTATE 23505.
 bool is_conflict(const db::Error& e) {
   if (e.code() != db::errc::constraint) return false;
   const int code = e.backend_code();
   return code == 2067 || code == 1555 ||
          std::string_view(e.what()).find("duplicate key value") != std::string_view::npos;
 }
+
+namespace {
 
 std::optional<std::int64_t> integer_id(const json& id) {
   if (id.is_number_integer() && !id.is_number_unsigned()) return id.get<std::int64_t>();
@@ -116,70 +121,117 @@ Task<ListPage> Store::list(std::string collection, ListQuery q, Window w) {
 
 // (Plain statements around each co_await: GCC 12 loses a coroutine that has co_await in
 // an if condition together with a co_return co_await in its branch.)
-Task<std::string> Store::create(std::string collection, std::string doc, std::optional<DocId> id) {
-  const bool exists = co_await has_collection(collection);
+// The home Store's create(), awaited from this loop.
+Task<std::string> Store::create_at_home(std::string collection, std::string doc, std::string key,
+                                        std::optional<std::int64_t> num) {
+  OnLoop<std::string> op = on_loop(*home_loop_, [h = home_, c = std::move(collection), d = std::move(doc),
+                                                 k = std::move(key), num]() mutable {
+    return h->create(std::move(c), std::move(d), DocId{std::move(k), num});
+  });
+  std::string stored = co_await op;
+  co_return stored;
+}
+
+// The id travels as its two fields: GCC 12 corrupts a DocId (an aggregate holding a
+// string) passed by value from one coroutine to another.
+Task<std::string> Store::create(std::string collection, std::string doc, DocId id) {
+  return home_ ? create_at_home(std::move(collection), std::move(doc), std::move(id.key), id.num)
+               : create_here(std::move(collection), std::move(doc), std::move(id.key), id.num);
+}
+
+// (Plain statements around each co_await: GCC 12 loses a coroutine that has co_await in
+// an if condition together with a co_return co_await in its branch.)
+Task<std::string> Store::create_here(std::string collection, std::string doc, std::string key,
+                                     std::optional<std::int64_t> num) {
+  Task<bool> checking = has_collection(collection);
+  const bool exists = co_await std::move(checking);
   if (!exists && !valid_collection_name(collection)) {
     throw std::invalid_argument("invalid collection name '" + collection +
                                 "' (letters, digits, '_' and '-', at most 64)");
   }
-  std::string stored;
-  if (exists) stored = co_await insert(std::move(collection), std::move(doc), std::move(id));
-  else stored = co_await insert_new_collection(std::move(collection), std::move(doc), std::move(id));
+  // The Task is made in its own statement, so the arguments' temporaries end before the
+  // suspension (GCC 12 keeps them on the stack across it inside an if/else).
+  Task<std::string> task = exists ? insert(std::move(collection), std::move(doc), std::move(key), num)
+                                  : insert_new_collection(std::move(collection), std::move(doc),
+                                                          std::move(key), num);
+  std::string stored = co_await std::move(task);
   co_return stored;
 }
 
 // The statement that stores one document: with its own id, or with the next integer id.
 static Sql insert_statement(const Dialect& d, const std::string& collection, std::string doc,
-                     const std::optional<DocId>& id) {
+                            const std::string& key, std::optional<std::int64_t> num) {
   Sql sql;
-  if (id) {
-    sql.add(d.insert_with_id()).bind(collection).bind(id->key).bind(id->num).bind(std::move(doc));
+  if (!key.empty()) {
+    sql.add(d.insert_with_id()).bind(collection).bind(key).bind(num).bind(std::move(doc));
   } else {
     sql.add(d.insert_auto_id()).bind(collection).bind(std::move(doc)).bind(collection);
   }
   return sql;
 }
 
-Task<std::string> Store::insert(std::string collection, std::string doc, std::optional<DocId> id) {
+Task<std::string> Store::insert(std::string collection, std::string doc, std::string key,
+                                std::optional<std::int64_t> num) {
   // PostgreSQL may run two auto-id inserts at once on two connections: the loser's
   // unique violation is retried with the next id. SQLite's one writer never conflicts.
   for (int attempt = 0;; ++attempt) {
     bool conflict = false;
     try {
-      Sql sql = insert_statement(dialect_, collection, doc, id);
+      Sql sql = insert_statement(dialect_, collection, doc, key, num);
       db::ResultSet rs = co_await db_.exec(std::move(sql.text), std::move(sql.params));
       co_return rs.front()[0].as_text();
     } catch (const db::Error& e) {
       if (!is_conflict(e)) throw;
       conflict = true;
     }
-    if (conflict && (id || attempt >= 5)) {
-      throw Conflict(id ? "an item with id " + id->key + " already exists in '" + collection + "'"
+    if (conflict && (!key.empty() || attempt >= 5)) {
+      throw Conflict(!key.empty() ? "an item with id " + key + " already exists in '" + collection + "'"
                         : "could not allocate a new id in '" + collection + "'");
     }
   }
 }
 
 Task<std::string> Store::insert_new_collection(std::string collection, std::string doc,
-                                               std::optional<DocId> id) {
+                                               std::string key, std::optional<std::int64_t> num) {
   const Dialect& d = dialect_;
-  std::string stored;
-  try {
-    stored = co_await db_.transaction([&](db::Transaction& tx) -> Task<std::string> {
-      co_await tx.exec(d.create_collection(), db::params(collection));
-      Sql sql = insert_statement(d, collection, std::move(doc), id);
-      db::ResultSet rs = co_await tx.exec(std::move(sql.text), std::move(sql.params));
-      co_return rs.front()[0].as_text();
-    });
-  } catch (const db::Error& e) {
-    if (!is_conflict(e)) throw;  // another connection created it first with this id
-    throw Conflict("an item with id " + (id ? id->key : "?") + " already exists in '" + collection + "'");
-  }
+  // An explicit transaction, not db::Database::transaction() with a coroutine lambda: GCC
+  // 12 corrupts this frame's strings with that form. A failure leaves `tx` unfinished, and
+  // destroying it rolls back; a duplicate id surfaces as the db::Error (409 in rest.cpp).
+  std::unique_ptr<db::Transaction> tx = co_await db_.begin();
+  co_await tx->exec(d.create_collection(), db::params(collection));
+  Sql sql = insert_statement(d, collection, std::move(doc), key, num);
+  db::ResultSet rs = co_await tx->exec(std::move(sql.text), std::move(sql.params));
+  co_await tx->commit();
+  std::string stored = rs.front()[0].as_text();
   known_.insert(std::move(collection));
   co_return stored;
 }
 
+// The home Store's replace() or merge() (`merge`), awaited from this loop (see create_at).
+static OnLoop<std::optional<std::string>> update_at(Store& home, Loop& home_loop, bool merge,
+                                                     std::string collection, std::string id,
+                                                     std::string doc) {
+  return on_loop(home_loop, [&home, merge, c = std::move(collection), i = std::move(id),
+                             d = std::move(doc)]() mutable {
+    return merge ? home.merge(std::move(c), std::move(i), std::move(d))
+                 : home.replace(std::move(c), std::move(i), std::move(d));
+  });
+}
+
+static OnLoop<bool> remove_at(Store& home, Loop& home_loop, std::string collection, std::string id) {
+  return on_loop(home_loop, [&home, c = std::move(collection), i = std::move(id)]() mutable {
+    return home.remove(std::move(c), std::move(i));
+  });
+}
+
 Task<std::optional<std::string>> Store::replace(std::string collection, std::string id, std::string doc) {
+  if (home_) {
+    std::optional<std::string> stored;
+    OnLoop<std::optional<std::string>> op =
+        update_at(*home_, *home_loop_, false, std::move(collection), std::move(id), std::move(doc));
+    stored = co_await op;
+    co_return stored;
+  }
   auto rs = co_await db_.exec(dialect_.replace_doc(),
                               db::params(std::move(doc), std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
@@ -187,8 +239,18 @@ Task<std::optional<std::string>> Store::replace(std::string collection, std::str
 }
 
 Task<std::optional<std::string>> Store::merge(std::string collection, std::string id, std::string patch) {
+  if (home_) {
+    std::optional<std::string> stored;
+    OnLoop<std::optional<std::string>> op =
+        update_at(*home_, *home_loop_, true, std::move(collection), std::move(id), std::move(patch));
+    stored = co_await op;
+    co_return stored;
+  }
   if (backend() == Backend::postgres) {
-    co_return co_await merge_in_transaction(std::move(collection), std::move(id), std::move(patch));
+    Task<std::optional<std::string>> merging =
+        merge_in_transaction(std::move(collection), std::move(id), std::move(patch));
+    std::optional<std::string> stored = co_await std::move(merging);
+    co_return stored;
   }
   // SQLite's json_patch() is RFC 7396: one statement on the writer.
   auto rs = co_await db_.exec(dialect_.merge_doc(),
@@ -201,21 +263,29 @@ Task<std::optional<std::string>> Store::merge(std::string collection, std::strin
 // one transaction (the read locks the row).
 Task<std::optional<std::string>> Store::merge_in_transaction(std::string collection, std::string id,
                                                              std::string patch) {
-  const Dialect& d = dialect_;
-  co_return co_await db_.transaction(
-      [&](db::Transaction& tx) -> Task<std::optional<std::string>> {
-        auto cur = co_await tx.query(d.select_for_update(), db::params(collection, id));
-        if (cur.empty()) co_return std::nullopt;
-        json doc = json::parse(cur.front()[0].as_text());
-        json stored_id = doc["id"];
-        doc.merge_patch(json::parse(patch));
-        doc["id"] = stored_id;
-        auto rs = co_await tx.exec(d.update_doc(), db::params(doc.dump(), collection, id));
-        co_return rs.front()[0].as_text();
-      });
+  std::unique_ptr<db::Transaction> tx = co_await db_.begin();  // (explicit: see insert_new_collection)
+  db::ResultSet cur = co_await tx->query(dialect_.select_for_update(), db::params(collection, id));
+  if (cur.empty()) {
+    co_await tx->rollback();
+    co_return std::nullopt;
+  }
+  json doc = json::parse(cur.front()[0].as_text());
+  json stored_id = doc["id"];
+  doc.merge_patch(json::parse(patch));
+  doc["id"] = stored_id;
+  db::ResultSet rs = co_await tx->exec(dialect_.update_doc(), db::params(doc.dump(), collection, id));
+  co_await tx->commit();
+  std::optional<std::string> stored = rs.front()[0].as_text();
+  co_return stored;
 }
 
 Task<bool> Store::remove(std::string collection, std::string id) {
+  if (home_) {
+    bool removed = false;
+    OnLoop<bool> op = remove_at(*home_, *home_loop_, std::move(collection), std::move(id));
+    removed = co_await op;
+    co_return removed;
+  }
   auto rs = co_await db_.exec(dialect_.delete_doc(), db::params(std::move(collection), std::move(id)));
   co_return rs.rows_affected > 0;
 }
@@ -238,19 +308,18 @@ Task<SeedReport> Store::seed(const json& file) {
     check_seed_collection(name, value, rows);
     names.push_back(name);
   }
-  const Dialect& d = dialect_;
-  co_await db_.transaction([&](db::Transaction& tx) -> Task<void> {
-    for (const std::string& name : names) co_await tx.exec(d.create_collection(), db::params(name));
-    for (std::size_t at = 0; at < rows.size(); at += seed_batch) {
-      std::size_t n = std::min(seed_batch, rows.size() - at);
-      db::Params p;
-      p.reserve(n * 4);
-      for (std::size_t i = at; i < at + n; ++i) {
-        p.insert(p.end(), {rows[i].collection, rows[i].key, rows[i].num, rows[i].doc});
-      }
-      co_await tx.exec(d.insert_rows(n), std::move(p));
+  std::unique_ptr<db::Transaction> tx = co_await db_.begin();  // (explicit: see insert_new_collection)
+  for (const std::string& name : names) co_await tx->exec(dialect_.create_collection(), db::params(name));
+  for (std::size_t at = 0; at < rows.size(); at += seed_batch) {
+    std::size_t n = std::min(seed_batch, rows.size() - at);
+    db::Params p;
+    p.reserve(n * 4);
+    for (std::size_t i = at; i < at + n; ++i) {
+      p.insert(p.end(), {rows[i].collection, rows[i].key, rows[i].num, rows[i].doc});
     }
-  });
+    co_await tx->exec(dialect_.insert_rows(n), std::move(p));
+  }
+  co_await tx->commit();
   for (std::string& name : names) known_.insert(std::move(name));
   report.collections = names.size();
   report.documents = rows.size();

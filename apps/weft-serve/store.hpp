@@ -19,6 +19,7 @@
 #include "list_query.hpp"
 
 #include <weft/db/database.hpp>
+#include <weft/loop.hpp>
 #include <weft/task.hpp>
 
 #include <nlohmann/json_fwd.hpp>
@@ -32,6 +33,9 @@
 #include <vector>
 
 namespace weft::serve {
+
+// A UNIQUE violation (the id is taken), not another constraint.
+bool is_conflict(const db::Error& e);
 
 struct Conflict : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -71,8 +75,8 @@ class Store {
   Task<std::optional<std::string>> get(std::string collection, std::string id);
   Task<ListPage> list(std::string collection, ListQuery q, Window w);
   // The texts are JSON objects checked by check_object(). create() stores `doc` with `id`
-  // (or the next integer id) and creates the collection when it does not exist yet.
-  Task<std::string> create(std::string collection, std::string doc, std::optional<DocId> id);
+  // (an empty id.key: the next integer id) and creates the collection when it does not exist yet.
+  Task<std::string> create(std::string collection, std::string doc, DocId id);
   Task<std::optional<std::string>> replace(std::string collection, std::string id, std::string doc);
   // RFC 7396 JSON Merge Patch (null removes a member); the id never changes.
   Task<std::optional<std::string>> merge(std::string collection, std::string id, std::string patch);
@@ -82,16 +86,31 @@ class Store {
 
   Backend backend() const noexcept { return dialect_.backend(); }
 
+  // Sends every write to `home` (another loop's Store of the same database) and awaits it
+  // there: SQLite keeps one writer connection for the process while reads stay on this
+  // loop's own connections. `home` must outlive this Store.
+  void write_through(Store& home, Loop& home_loop) noexcept {
+    home_ = &home;
+    home_loop_ = &home_loop;
+  }
+
  private:
-  Task<std::string> insert(std::string collection, std::string doc, std::optional<DocId> id);
-  Task<std::string> insert_new_collection(std::string collection, std::string doc,
-                                          std::optional<DocId> id);
+  Task<std::string> create_at_home(std::string collection, std::string doc, std::string key,
+                                   std::optional<std::int64_t> num);
+  Task<std::string> create_here(std::string collection, std::string doc, std::string key,
+                                std::optional<std::int64_t> num);
+  Task<std::string> insert(std::string collection, std::string doc, std::string key,
+                           std::optional<std::int64_t> num);
+  Task<std::string> insert_new_collection(std::string collection, std::string doc, std::string key,
+                                          std::optional<std::int64_t> num);
   Task<std::optional<std::string>> merge_in_transaction(std::string collection, std::string id,
                                                         std::string patch);
 
   db::Database& db_;
   Dialect dialect_;
   std::unordered_set<std::string> known_;  // collections known to exist (never removed)
+  Store* home_ = nullptr;                  // writes go there when set
+  Loop* home_loop_ = nullptr;
 };
 
 }  // namespace weft::serve

@@ -288,6 +288,38 @@ TEST_P(WeftServe, GracefulStopLosesNoAcknowledgedWrite) {
   for (int id : acked) EXPECT_TRUE(have.count(id)) << "acknowledged id " << id << " lost";
 }
 
+// Four loops, each with its own listener and database handle: concurrent writers on
+// several connections get distinct ids, every write is visible from every loop, and the
+// whole process stops cleanly.
+TEST_P(WeftServe, ManyLoopsShareOneDatabase) {
+  start({"--workers", "4"});
+  EXPECT_NE(server_.output().find("loops: 4"), std::string::npos) << server_.output();
+  std::mutex mu;
+  std::vector<int> acked;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&, port = server_.port()] {
+      for (int i = 0; i < 25; ++i) {
+        ApiClient c(port);  // a new connection each time: spread over the loops
+        auto r = c.request("POST", "/api/multi", R"({"n": 1})");
+        if (!r || r->status != 201) {
+          ADD_FAILURE() << (r ? std::to_string(r->status) + " " + r->body : "no response");
+          return;
+        }
+        std::lock_guard lock(mu);
+        acked.push_back(json::parse(r->body)["id"].get<int>());
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(acked.size(), 200u);
+  EXPECT_EQ(std::set<int>(acked.begin(), acked.end()).size(), 200u);  // no id given twice
+  for (int i = 0; i < 8; ++i) {
+    ApiClient c(server_.port());
+    EXPECT_EQ(c.get("/api/multi?_limit=1").header("X-Total-Count").value_or(""), "200");
+  }
+}
+
 TEST_P(WeftServe, CorsHeadersAndPreflight) {
   start();
   auto r = api().get("/api");
