@@ -89,6 +89,24 @@ namespace weft::db {
 //  off    no fsync at all: a machine crash may corrupt the database. Tests and caches.
 enum class Synchronous : unsigned char { off, normal, full };
 
+// PostgreSQL only (see the header comment for what each does).
+struct PostgresOptions {
+  // Connections per database, opened on demand: one carries every write and exec() in
+  // order; reads and transactions use the others (with 1, everything shares the one).
+  std::size_t pool_size = 4;
+  // Statements sent on one connection and not yet answered (pipeline mode); more wait.
+  std::size_t pipeline_depth = 256;
+  // Statements waiting for a connection (not yet sent) before errc::full; 0: no bound.
+  std::size_t max_queued = 65536;
+  // Establishing one connection (TCP, TLS, authentication), else errc::cant_open.
+  std::chrono::milliseconds connect_timeout{10000};
+  // A statement running longer is canceled by the server (its statement_timeout) and
+  // completes with std::errc::timed_out; the connection stays usable. A server that does
+  // not answer for query_timeout + 1 s loses the connection (replaced; its statements
+  // fail with std::errc::timed_out). 0: no limit (the default: migrations may be long).
+  std::chrono::milliseconds query_timeout{0};
+};
+
 struct Options {
   Synchronous synchronous = Synchronous::full;
   // How long a statement waits for a lock held by another process before errc::busy.
@@ -101,6 +119,7 @@ struct Options {
   // reader) after weft's pragmas — to register functions, collations, extensions. A throw
   // fails the open with its message.
   std::function<void(sqlite3*)> on_connect;
+  PostgresOptions postgres;
 };
 
 struct Stats {
@@ -113,7 +132,11 @@ struct Stats {
   std::uint64_t statement_cache_hits = 0;
   std::uint64_t connections_opened = 0;  // the writer and every reader, since open()
   std::size_t queued_writes = 0;    // waiting in the writer's FIFO now
-  std::size_t reads_in_flight = 0;  // on the pool now
+  std::size_t reads_in_flight = 0;  // on the pool now (PostgreSQL: sent, unanswered)
+  // PostgreSQL only.
+  std::uint64_t connections_lost = 0;   // dropped by the server or the network
+  std::size_t connections_open = 0;     // connected now
+  std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
 };
 
 // co_await form of an operation: yields T or throws db::Error. Starts when awaited.
@@ -237,7 +260,7 @@ class Database {
   Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(F body);
 
   virtual Stats stats() const = 0;
-  virtual std::string_view backend() const noexcept = 0;  // "sqlite"
+  virtual std::string_view backend() const noexcept = 0;  // "sqlite" or "postgres"
   virtual Loop& loop() const noexcept = 0;
 
  protected:
