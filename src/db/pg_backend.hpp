@@ -78,6 +78,7 @@ struct Request {
   Params params;
   std::uint64_t tx = 0;
   bool ends_tx = false;  // COMMIT or ROLLBACK of transaction `tx`
+  std::uint64_t after_writes = 0;  // BEGIN: sent once this many writes have finished
   bool commit = false;
   Callback<ResultSet> done;  // null for weft's own requests
   // While in flight.
@@ -233,6 +234,8 @@ class Front : public std::enable_shared_from_this<Front> {
   std::uint64_t transactions_ = 0;
   std::uint64_t commits_ = 0;
   std::uint64_t rollbacks_ = 0;
+  std::uint64_t writes_submitted_ = 0;  // writer-route requests, for BEGIN's ordering
+  std::uint64_t writes_finished_ = 0;
   std::size_t waiting_writes_ = 0;  // in waiting_, by route: writes and begins keep order
   std::size_t waiting_begins_ = 0;
   int busy_ = 0;

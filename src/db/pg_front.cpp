@@ -111,6 +111,7 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
   r->params = std::move(params);
   if (auto e = prepare_text(*r, info)) return fail_later(std::move(cb), std::move(*e));
   r->done = std::move(cb);
+  if (r->route == Route::writer) ++writes_submitted_;
   dispatch(std::move(r));
 }
 
@@ -141,6 +142,7 @@ bool Front::try_assign(std::unique_ptr<Request>& r) {
       return true;
     }
     case Route::begin: {
+      if (writes_finished_ < r->after_writes) return false;  // it must see earlier writes
       Connection* c = pick_slot(true);
       if (!c) return false;
       c->reserved_tx = r->tx;
@@ -205,6 +207,7 @@ void Front::settle(const Request& r, const Outcome<ResultSet>& out) {
   if (r.kind == Request::Kind::statement || r.kind == Request::Kind::script) {
     ++(r.route == Route::read ? counters.reads : counters.writes);
   }
+  if (r.route == Route::writer && r.done) ++writes_finished_;
   if (r.route == Route::begin) {
     if (out.ok() && txs_.count(r.tx)) {
       ++transactions_;
@@ -289,6 +292,7 @@ void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   }
   const std::uint64_t id = ++next_tx_;
   auto r = control(Route::begin, id, "BEGIN");
+  r->after_writes = writes_submitted_;
   r->done = [weak = weak_from_this(), id, cb = std::move(cb), &l = loop](Outcome<ResultSet>& out) mutable {
     if (!out.ok()) {
       TxOutcome failed(out.failure());
@@ -358,6 +362,7 @@ void Front::ready(Callback<Unit> cb) {
   r->kind = Request::Kind::sync;
   r->route = Route::writer;
   r->done = to_unit(std::move(cb));
+  ++writes_submitted_;
   dispatch(std::move(r));
 }
 
@@ -430,6 +435,8 @@ void Front::destroy() noexcept {
     if (c && c->in_flight() > 0) {
       c->cancel_running();  // they finish (or are canceled) and report their real outcome
       draining = true;
+    } else if (c && busy_ == 0 && !flushing_) {
+      c.reset();  // not inside one of its handlers: closed now
     } else if (c) {
       retire(std::move(c));
     }

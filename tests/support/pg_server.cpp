@@ -24,6 +24,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 extern char** environ;
 
