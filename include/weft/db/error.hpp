@@ -4,8 +4,14 @@
 // Codes. db::errc values equal SQLite's primary result codes where SQLite has one (so
 // a SQLite failure maps 1:1: SQLITE_CONSTRAINT -> errc::constraint, SQLITE_BUSY ->
 // errc::busy, ...); values from 1000 up are weft's own conditions. The PostgreSQL
-// backend will map SQLSTATE classes onto the same codes (23xxx -> constraint,
-// 40001/40P01 -> busy, 42xxx -> sql_error, ...). The category's name is "weft.db".
+// backend maps SQLSTATEs onto the same codes: 23xxx -> constraint, 40001/40P01 -> busy,
+// other 40xxx -> abort, 42501 -> permission, other 42xxx, 0Axxx, 26xxx, 34xxx ->
+// sql_error, 22xxx -> mismatch, 25P02 (statement in an aborted transaction) -> abort,
+// other 25xxx -> misuse, 28xxx -> auth, 3D000 -> cant_open, 53100 -> full, 53200 ->
+// no_memory, other 53xxx -> busy, 54xxx -> too_big, 55P03/55006 -> locked, 08xxx and
+// 57xxx (e.g. pg_terminate_backend) -> connection_lost, 57014 (statement timeout) ->
+// std::errc::timed_out, 58xxx -> io, XXxxx -> internal, anything else -> sql_error.
+// The category's name is "weft.db".
 // Errors that are not the database's own keep their category: a canceled statement is
 // std::errc::operation_canceled, a refused pool job weft::errc::queue_full.
 //
