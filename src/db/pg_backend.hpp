@@ -44,6 +44,9 @@ struct Spec {
   std::vector<std::string> keys;
   std::vector<std::string> values;
   std::string where;  // "host:port/dbname" for messages
+  // A host name libpq would resolve with a blocking getaddrinfo: resolved on the pool
+  // before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
+  std::string resolve_host;
   Options options;
 };
 Spec parse_url(std::string_view url, Options options);  // throws Error(bad_url)
@@ -122,6 +125,8 @@ class Connection {
 
  private:
   void start_connect();
+  void resolve();
+  void open_conn(const std::string& hosts, const std::string& hostaddrs);
   void connect_step();
   void on_connected();
   void fail_connect(const std::string& why);
@@ -158,6 +163,8 @@ class Connection {
   std::uint64_t next_name_ = 0;
   bool script_running_ = false;
   bool cancel_requested_ = false;
+  std::uint64_t connect_attempt_ = 0;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // weak refs: pool completions
 };
 
 class Front : public std::enable_shared_from_this<Front> {

@@ -5,6 +5,9 @@
 
 #include <weft/pool.hpp>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 
 namespace weft::db::pg {
@@ -45,11 +48,68 @@ std::deque<std::unique_ptr<Request>> Connection::take_pending() noexcept {
 // ---- connecting ----------------------------------------------------------------------
 
 void Connection::start_connect() {
+  state_ = State::connecting;
+  ++connect_attempt_;
+  auto timeout = front_.spec.options.postgres.connect_timeout;
+  if (timeout.count() > 0) timer_.start([this] { on_timer(); }, timeout);
+  if (!front_.spec.resolve_host.empty()) return resolve();
+  open_conn("", "");
+}
+
+// getaddrinfo blocks: it runs on the pool. Every address found is handed to libpq (as
+// host=name,name,... hostaddr=a1,a2,...), which tries them in turn as it would have.
+void Connection::resolve() {
+  struct Resolved {
+    std::string hosts, addrs, error;
+  };
+  auto work = [host = front_.spec.resolve_host]() {
+    Resolved out;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list); rc != 0) {
+      out.error = std::string("cannot resolve host \"") + host + "\": " + ::gai_strerror(rc);
+      return out;
+    }
+    for (addrinfo* a = list; a; a = a->ai_next) {
+      char buf[NI_MAXHOST];
+      if (::getnameinfo(a->ai_addr, a->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) != 0) continue;
+      if (out.addrs.find(buf) != std::string::npos) continue;
+      out.hosts += (out.hosts.empty() ? "" : ",") + host;
+      out.addrs += (out.addrs.empty() ? "" : ",") + std::string(buf);
+    }
+    ::freeaddrinfo(list);
+    if (out.addrs.empty()) out.error = "cannot resolve host \"" + host + "\": no address";
+    return out;
+  };
+  auto done = [this, life = std::weak_ptr<int>(life_), attempt = connect_attempt_](
+                  weft::detail::WorkResult<Resolved>& r) {
+    if (life.expired()) return;  // the connection is gone
+    Front::Scope scope(front_);
+    if (state_ != State::connecting || attempt != connect_attempt_ || conn_) return;
+    if (!r.ok()) return fail_connect("cannot resolve the host: " + r.error().message());
+    if (!r.value().error.empty()) return fail_connect(r.value().error);
+    open_conn(r.value().hosts, r.value().addrs);
+  };
+  if (std::error_code ec = queue_work(front_.loop, WorkClass::slow, std::move(work), std::move(done))) {
+    fail_connect("cannot resolve the host: " + ec.message());
+  }
+}
+
+void Connection::open_conn(const std::string& hosts, const std::string& hostaddrs) {
   std::vector<const char*> keys;
   std::vector<const char*> values;
   for (std::size_t i = 0; i < front_.spec.keys.size(); ++i) {
+    if (!hosts.empty() && front_.spec.keys[i] == "host") continue;
     keys.push_back(front_.spec.keys[i].c_str());
     values.push_back(front_.spec.values[i].c_str());
+  }
+  if (!hosts.empty()) {
+    keys.push_back("host");
+    values.push_back(hosts.c_str());
+    keys.push_back("hostaddr");
+    values.push_back(hostaddrs.c_str());
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
@@ -58,13 +118,11 @@ void Connection::start_connect() {
   if (PQstatus(conn_) == CONNECTION_BAD) return fail_connect(trim_message(PQerrorMessage(conn_)));
   PQsetnonblocking(conn_, 1);
   PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
-  state_ = State::connecting;
-  auto timeout = front_.spec.options.postgres.connect_timeout;
-  if (timeout.count() > 0) timer_.start([this] { on_timer(); }, timeout);
   watch(io_event::writable, true);
 }
 
 void Connection::connect_step() {
+  if (!conn_) return;  // still resolving
   switch (PQconnectPoll(conn_)) {
     case PGRES_POLLING_READING: return watch(io_event::readable, true);
     case PGRES_POLLING_WRITING: return watch(io_event::writable, true);

@@ -9,6 +9,9 @@
 // everything else (text, varchar, json, jsonb, timestamps, uuid, ...) -> text.
 #include "db/pg_backend.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -171,6 +174,12 @@ Spec parse_url(std::string_view url, Options options) {
   }
   set_key(spec, "options", server_options);
   const std::string* host = find_key(spec, "host");
+  if (host && !find_key(spec, "hostaddr") && host->find_first_of(",/@") == std::string::npos) {
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, host->c_str(), buf) != 1 && inet_pton(AF_INET6, host->c_str(), buf) != 1) {
+      spec.resolve_host = *host;
+    }
+  }
   const std::string* port = find_key(spec, "port");
   const std::string* db = find_key(spec, "dbname");
   spec.where = (host ? *host : std::string("(default socket)")) + ":" + (port ? *port : "5432") +

@@ -336,6 +336,30 @@ TEST(DbPg, RefusedConnectionNamesHostAndPort) {
   weft::testing::expect_clean_close(loop);
 }
 
+TEST(DbPg, HostNamesAreResolvedOnThePool) {
+  Loop loop;
+  const std::uint64_t slow_before = loop.runtime().stats(WorkClass::slow).completed;
+  // localhost may resolve to ::1 first; the server listens on 127.0.0.1 only: libpq
+  // gets every address and tries them in turn.
+  auto db = open(loop, "postgres://postgres@localhost:" + std::to_string(shared_pg_server().port()) + "/postgres");
+  ResultSet rs = wait(loop, db->query("SELECT 5"));
+  EXPECT_EQ(rs.front()[0].as_int(), 5);
+  EXPECT_GE(loop.runtime().stats(WorkClass::slow).completed - slow_before, 1u) << "no lookup on the pool";
+  wait(loop, db->close());
+  db.reset();
+  auto bad = open(loop, "postgres://postgres@no-such-host.invalid/postgres");
+  try {
+    wait(loop, bad->ready());
+    ADD_FAILURE() << "an unknown host was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::cant_open);
+    EXPECT_NE(std::string(e.what()).find("cannot resolve host \"no-such-host.invalid\""), std::string::npos)
+        << e.what();
+  }
+  bad.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(DbPg, TransactionsRunConcurrentlyOnTheirOwnConnections) {
   Loop loop;
   auto db = open(loop, fresh_url());
