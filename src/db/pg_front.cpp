@@ -252,7 +252,7 @@ void Front::flush() {
 
 void Front::connection_changed(Connection& c) {
   if (dead_) {
-    if (c.load() == 0) retire(std::move(slots_[c.slot()]));
+    if (slots_[c.slot()].get() == &c && c.load() == 0) retire(std::move(slots_[c.slot()]));
     return check_drained();
   }
   pump_waiting();

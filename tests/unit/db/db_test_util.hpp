@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <string>
 
 namespace weft::db::testing {
@@ -46,6 +47,7 @@ enum class Backend { sqlite, postgres };
 inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::sqlite ? "sqlite" : "postgres";
 }
+inline void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::sqlite ? "sqlite" : "postgres"); }
 
 // One test's database: a file in a fresh directory (SQLite) or a fresh schema in the
 // shared test server (PostgreSQL). url() is the same on every call.
