@@ -91,6 +91,8 @@ struct Request {
   std::optional<ResultSet> result;
   std::optional<Error> error;
   TimePoint sent_at{};
+  bool replan = false;     // its cached plan went stale (the table changed shape)
+  bool replanned = false;  // sent a second time for that reason
 };
 
 class Front;
@@ -145,6 +147,8 @@ class Connection {
   void refresh_timer();
   void update_ref();
   std::shared_ptr<CachedStatement> cache_lookup(const std::string& key, bool& hit);
+  void forget(const std::shared_ptr<CachedStatement>& stmt);
+  void send_deallocate(const std::string& name);
   Error result_error(const PGresult* res, const Request& r) const;
 
   Front& front_;

@@ -326,16 +326,29 @@ std::shared_ptr<CachedStatement> Connection::cache_lookup(const std::string& key
     CacheEntry victim = std::move(lru_.back());
     lru_.pop_back();
     index_.erase(victim.first);
-    if (!victim.second->failed) {
-      auto r = std::make_unique<Request>();
-      r->kind = Request::Kind::control;
-      r->text = "DEALLOCATE " + victim.second->name;
-      r->sql = r->text;
-      r->sent_at = front_.loop.now();
-      if (send(*r)) inflight_.push_back(std::move(r));
-    }
+    if (!victim.second->failed) send_deallocate(victim.second->name);
   }
   return stmt;
+}
+
+void Connection::send_deallocate(const std::string& name) {
+  auto r = std::make_unique<Request>();
+  r->kind = Request::Kind::control;
+  r->text = "DEALLOCATE " + name;
+  r->sql = r->text;
+  r->sent_at = front_.loop.now();
+  if (send(*r)) inflight_.push_back(std::move(r));
+}
+
+// Drops a statement from the cache (its Parse failed, or its plan went stale).
+void Connection::forget(const std::shared_ptr<CachedStatement>& stmt) {
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) {
+    if (it->second == stmt) {
+      index_.erase(it->first);
+      lru_.erase(it);
+      return;
+    }
+  }
 }
 
 // ---- results -------------------------------------------------------------------------
@@ -399,13 +412,13 @@ void Connection::on_result(PGresult* res) {
       if (is_prepare && r.stmt) {  // the name never came to exist: forget it
         r.stmt->failed = true;
         r.stmt->error = r.error;
-        for (auto it = lru_.begin(); it != lru_.end(); ++it) {
-          if (it->second == r.stmt) {
-            index_.erase(it->first);
-            lru_.erase(it);
-            break;
-          }
-        }
+        forget(r.stmt);
+      } else if (r.stmt && r.error->backend_code() == sqlstate_code("0A000") &&
+                 std::string_view(r.error->what()).find("cached plan must not change result type") !=
+                     std::string_view::npos) {
+        forget(r.stmt);  // prepared again next time
+        send_deallocate(r.stmt->name);
+        r.replan = true;
       }
       break;
     default:
@@ -437,6 +450,18 @@ void Connection::on_script_result(PGresult* res) {
 void Connection::finish_head() {
   std::unique_ptr<Request> r = std::move(inflight_.front());
   inflight_.pop_front();
+  if (r->replan && r->route == Route::read && !r->replanned) {
+    // A read that did not run: sent again, prepared afresh (a write is not, so that
+    // writes keep their order; it fails and the next call prepares afresh).
+    r->stmt.reset();
+    r->commands.clear();
+    r->command_index = 0;
+    r->result.reset();
+    r->error.reset();
+    r->replanned = true;
+    pending_.push_front(std::move(r));
+    return;
+  }
   if (r->error) {
     Error e = std::move(*r->error);
     front_.complete(std::move(r), Outcome<ResultSet>(std::move(e)));

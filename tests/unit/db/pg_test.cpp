@@ -162,6 +162,33 @@ TEST(DbPg, ScriptsRunAndThePipelineResumesAfterThem) {
   weft::testing::expect_clean_close(loop);
 }
 
+TEST(DbPg, StatementsPreparedBeforeAnAlterTableStillWork) {
+  Loop loop;
+  Options opts;
+  opts.postgres.pool_size = 2;  // one writer, one reader
+  auto db = open(loop, fresh_url(), opts);
+  run(loop, [&]() -> Task<void> {
+    co_await db->exec("CREATE TABLE t(a INT)");
+    co_await db->exec("INSERT INTO t VALUES(1)");
+    ResultSet r1 = co_await db->query("SELECT * FROM t");  // prepared on the reader
+    ResultSet w1 = co_await db->exec("SELECT * FROM t");   // and on the writer
+    EXPECT_EQ(r1.columns->size(), 1u);
+    co_await db->exec("ALTER TABLE t ADD COLUMN b INT DEFAULT 2");
+    ResultSet r2 = co_await db->query("SELECT * FROM t");  // a read is prepared again
+    EXPECT_EQ(r2.columns->size(), 2u);
+    try {
+      co_await db->exec("SELECT * FROM t");  // a write-lane statement fails once...
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cached plan"), std::string::npos) << e.what();
+    }
+    ResultSet w2 = co_await db->exec("SELECT * FROM t");  // ...then is prepared again
+    EXPECT_EQ(w2.columns->size(), 2u);
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(DbPg, ManyConcurrentQueriesSharePipelinedConnection) {
   Loop loop;
   Options opts;
