@@ -1,5 +1,6 @@
 // The backend-neutral part of weft::db: open() by URL, the coroutine forms, the scoped
 // callback transaction.
+#include "db/pg_backend.hpp"
 #include "db/sqlite_backend.hpp"
 
 #include <weft/db/database.hpp>
@@ -129,8 +130,7 @@ std::unique_ptr<Database> open(Loop& loop, std::string_view url, Options options
     return sqlite::make_database(loop, parse_sqlite(url.substr(7), std::move(options)));
   }
   if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
-    throw Error(errc::not_supported,
-                "postgres: the PostgreSQL backend is not supported yet (use sqlite: for now)");
+    return pg::make_database(loop, pg::parse_url(url, std::move(options)));
   }
   std::string shown(url.substr(0, 64));
   throw Error(errc::bad_url, "unknown database URL '" + shown +

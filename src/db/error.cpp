@@ -41,6 +41,7 @@ const char* describe(int value) noexcept {
     case errc::type_mismatch: return "value type mismatch";
     case errc::no_such_column: return "no such column";
     case errc::migration_failed: return "migration failed";
+    case errc::connection_lost: return "connection to the database server lost";
   }
   return "database error";
 }

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstddef>
+#include <string>
 
 namespace weft::db::sql {
 namespace {
@@ -22,10 +23,17 @@ bool keyword_is(std::string_view word, std::string_view kw) noexcept {
   return true;
 }
 
-// Walks the tokens that matter: words (outside literals and comments) and ';'.
+struct Token {
+  enum Type : unsigned char { end, word, semicolon, parameter } type = end;
+  std::string_view text;
+  std::size_t offset = 0;
+};
+
+// Walks the tokens that matter: words (outside literals and comments), ';' and
+// parameters.
 class Scanner {
  public:
-  explicit Scanner(std::string_view s) noexcept : s_(s) {}
+  Scanner(std::string_view s, Dialect d) noexcept : s_(s), pg_(d == Dialect::postgres) {}
 
   // The next character that is not white space, or '\0'.
   char next_significant() const noexcept {
@@ -35,27 +43,45 @@ class Scanner {
     return '\0';
   }
 
-  // Next token: a word, ";" or empty at the end.
+  // Next word, ";" or empty at the end (parameters are skipped).
   std::string_view next() noexcept {
+    for (Token t = next_token(); t.type != Token::end; t = next_token()) {
+      if (t.type != Token::parameter) return t.text;
+    }
+    return {};
+  }
+
+  Token next_token() noexcept {
     while (i_ < s_.size()) {
       char c = s_[i_];
+      std::size_t start = i_;
       if (c == '-' && peek(1) == '-') {
         skip_until("\n", 2);
       } else if (c == '/' && peek(1) == '*') {
-        skip_until("*/", 2);
-      } else if (c == '\'' || c == '"' || c == '`') {
-        skip_quoted(c);
-      } else if (c == '[') {
+        skip_block_comment();
+      } else if (c == '\'' || c == '"' || (!pg_ && c == '`')) {
+        skip_quoted(c, false);
+      } else if (!pg_ && c == '[') {
         skip_until("]", 1);
       } else if (c == ';') {
-        return s_.substr(i_++, 1);
-      } else if (c == '?' || c == ':' || c == '@' || c == '$') {
+        ++i_;
+        return {Token::semicolon, s_.substr(start, 1), start};
+      } else if (c == '?' || (!pg_ && (c == ':' || c == '@' || c == '$'))) {
         ++i_;  // a parameter: its name is not a keyword
-        while (i_ < s_.size() && ident_char(s_[i_])) ++i_;
+        while (i_ < s_.size() && (pg_ ? std::isdigit(static_cast<unsigned char>(s_[i_])) != 0
+                                      : ident_char(s_[i_]))) {
+          ++i_;
+        }
+        return {Token::parameter, s_.substr(start, i_ - start), start};
+      } else if (pg_ && c == '$') {
+        skip_dollar();
       } else if (ident_start(c)) {
-        std::size_t start = i_;
         while (i_ < s_.size() && ident_char(s_[i_])) ++i_;
-        return s_.substr(start, i_ - start);
+        if (pg_ && i_ - start == 1 && (c == 'E' || c == 'e') && peek(0) == '\'') {
+          skip_quoted('\'', true);  // E'...': backslash escapes
+          continue;
+        }
+        return {Token::word, s_.substr(start, i_ - start), start};
       } else if (std::isdigit(static_cast<unsigned char>(c))) {
         while (i_ < s_.size() && (ident_char(s_[i_]) || s_[i_] == '.')) ++i_;
       } else {
@@ -73,9 +99,29 @@ class Scanner {
     std::size_t at = s_.find(end, i_ + opener);
     i_ = at == std::string_view::npos ? s_.size() : at + end.size();
   }
-  void skip_quoted(char q) noexcept {
+  // PostgreSQL nests block comments; SQLite ends at the first "*/".
+  void skip_block_comment() noexcept {
+    if (!pg_) return skip_until("*/", 2);
+    int depth = 0;
+    while (i_ < s_.size()) {
+      if (s_[i_] == '/' && peek(1) == '*') {
+        ++depth;
+        i_ += 2;
+      } else if (s_[i_] == '*' && peek(1) == '/') {
+        i_ += 2;
+        if (--depth == 0) return;
+      } else {
+        ++i_;
+      }
+    }
+  }
+  void skip_quoted(char q, bool backslash_escapes) noexcept {
     ++i_;
     while (i_ < s_.size()) {
+      if (backslash_escapes && s_[i_] == '\\') {
+        i_ += 2;
+        continue;
+      }
       if (s_[i_] == q) {
         if (peek(1) == q) {
           i_ += 2;  // doubled quote: an escaped quote
@@ -86,10 +132,30 @@ class Scanner {
       }
       ++i_;
     }
+    i_ = s_.size();
+  }
+  // At '$' (PostgreSQL): $n is a parameter (skipped), $tag$...$tag$ a dollar-quoted
+  // string; anything else is an operator character.
+  void skip_dollar() noexcept {
+    std::size_t j = i_ + 1;
+    if (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) {
+      while (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) ++j;
+      i_ = j;
+      return;
+    }
+    while (j < s_.size() && ident_char(s_[j]) && s_[j] != '$') ++j;
+    if (j >= s_.size() || s_[j] != '$') {
+      ++i_;
+      return;
+    }
+    std::string_view tag = s_.substr(i_, j - i_ + 1);  // "$tag$" or "$$"
+    std::size_t close = s_.find(tag, j + 1);
+    i_ = close == std::string_view::npos ? s_.size() : close + tag.size();
   }
 
   std::string_view s_;
   std::size_t i_ = 0;
+  bool pg_;
 };
 
 Kind first_keyword_kind(std::string_view w) noexcept {
@@ -98,7 +164,7 @@ Kind first_keyword_kind(std::string_view w) noexcept {
     return Kind::read;
   }
   if (keyword_is(w, "BEGIN") || keyword_is(w, "COMMIT") || keyword_is(w, "END") ||
-      keyword_is(w, "ROLLBACK")) {
+      keyword_is(w, "ROLLBACK") || keyword_is(w, "START") || keyword_is(w, "ABORT")) {
     return Kind::transaction_control;
   }
   if (keyword_is(w, "SAVEPOINT") || keyword_is(w, "RELEASE")) return Kind::savepoint;
@@ -146,8 +212,8 @@ struct TriggerBody {
 
 }  // namespace
 
-Info classify(std::string_view text) noexcept {
-  Scanner scan(text);
+Info classify(std::string_view text, Dialect dialect) noexcept {
+  Scanner scan(text, dialect);
   Info info;
   Kind current = Kind::empty;
   bool first_is_rollback = false, first_is_create = false;
@@ -180,6 +246,31 @@ Info classify(std::string_view text) noexcept {
   finish_statement();
   if (info.statements > 1 && info.kind == Kind::read) info.kind = Kind::write;
   return info;
+}
+
+std::string to_dollar_params(std::string_view sql, int& count) {
+  Scanner scan(sql, Dialect::postgres);
+  std::string out;
+  out.reserve(sql.size() + 8);
+  std::size_t copied = 0;
+  int next = 0;
+  count = 0;
+  for (Token t = scan.next_token(); t.type != Token::end; t = scan.next_token()) {
+    if (t.type != Token::parameter) continue;
+    int index = next + 1;
+    if (t.text.size() > 1) {
+      index = 0;
+      for (char c : t.text.substr(1)) index = index > 99999 ? index : index * 10 + (c - '0');
+    }
+    next = index > next ? index : next;
+    count = next > count ? next : count;
+    out.append(sql.substr(copied, t.offset - copied));
+    out += '$';
+    out += std::to_string(index);
+    copied = t.offset + t.text.size();
+  }
+  out.append(sql.substr(copied));
+  return out;
 }
 
 bool is_blank(std::string_view s) noexcept {

@@ -6,8 +6,13 @@
 //
 // Routing a read is only a first guess: the reader still checks sqlite3_stmt_readonly
 // before running it, and reader connections are query_only.
+//
+// Dialects. SQLite also quotes identifiers with `...` and [...]; PostgreSQL has none of
+// those ([ is an array subscript) but has dollar-quoted strings ($tag$ ... $tag$, where
+// function bodies live), escape strings (E'it\'s') and nested block comments.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace weft::db::sql {
@@ -25,7 +30,15 @@ struct Info {
   int statements = 0;
 };
 
-Info classify(std::string_view sql) noexcept;
+enum class Dialect : unsigned char { sqlite, postgres };
+
+Info classify(std::string_view sql, Dialect dialect = Dialect::sqlite) noexcept;
+
+// PostgreSQL: rewrites the positional parameters `?` to $1, $2, ... and `?NNN` to $NNN
+// (SQLite's numbered form; a later bare `?` continues after the largest number so far),
+// leaving every `?` inside literals, quoted identifiers and comments alone. `count` gets
+// the number of parameters the statement takes (the largest index).
+std::string to_dollar_params(std::string_view sql, int& count);
 
 // True if `sql` holds no statement (whitespace, comments and ';' only).
 bool is_blank(std::string_view sql) noexcept;

@@ -1,4 +1,4 @@
-// weft::db — one Database interface; SQLite behind it today, PostgreSQL later.
+// weft::db — one Database interface; SQLite (on the pool) and PostgreSQL (on the loop).
 //
 //   auto db = weft::db::open(loop, "sqlite:app.db");          // returns at once
 //   auto rs = co_await db->query("SELECT id, body FROM notes WHERE id = ?", {id});
@@ -10,9 +10,10 @@
 //   co_await db->close();
 //
 // URLs. "sqlite:path/to.db" (relative to the working directory), "sqlite:///abs/path.db"
-// or "sqlite:/abs/path.db", "sqlite::memory:". "postgres://user@host:port/dbname" (and
-// "postgresql://") is recognized but throws errc::not_supported for now. Anything else
-// throws errc::bad_url. open() never blocks: the database is opened on the pool by its
+// or "sqlite:/abs/path.db", "sqlite::memory:". "postgres://user:pw@host:port/dbname?opt=v"
+// (and "postgresql://"): any libpq connection URI (parsed by libpq; a malformed one
+// throws errc::bad_url), e.g. "postgres://app@127.0.0.1:5432/app" or, over the unix
+// socket, "postgres://app@/app?host=/run/postgresql". Anything else throws errc::bad_url. open() never blocks: the database is opened on the pool by its
 // first job; statements issued meanwhile wait for it (in order), and an open failure is
 // the error of every statement. open_async() is the form that waits and throws.
 //
@@ -53,6 +54,48 @@
 //
 // Threads: every member is called on the loop thread. SQLite never runs on the loop
 // thread: every sqlite3 call, including opening and closing, happens on a pool thread.
+//
+// PostgreSQL (libpq, non-blocking, pipeline mode; every libpq call on the loop thread,
+// no pool job except PQcancel at destruction). What differs from SQLite:
+//  * Routing: a pool of PostgresOptions::pool_size connections, opened on demand (the
+//    first at open()). One carries every write and exec() in submission order, pipelined
+//    (up to pipeline_depth statements in flight); reads from query() go to the others
+//    (the idlest, or a new one while the pool has room). begin() reserves one of those
+//    for the transaction (after the writes submitted before it have finished), so
+//    transactions run concurrently with each other and with writes (MVCC; locks wait on
+//    the server, not in weft). With pool_size 1 everything shares one connection and a
+//    transaction holds it as it holds SQLite's writer.
+//  * Statements: `?` is rewritten to $1..$n (`?NNN` to $NNN) outside literals, quoted
+//    identifiers, comments and dollar quotes; with no `?` the SQL is sent as written
+//    (native $n work). PostgreSQL's own `?` operators (jsonb ?, ?|, ?&) cannot be used:
+//    call jsonb_exists() & co. A script (several statements, no parameters) runs in the
+//    simple protocol as one implicit transaction. Each statement is prepared once per
+//    connection (statement_cache_size, LRU; DEALLOCATE on eviction) — do not send
+//    DISCARD ALL / DEALLOCATE ALL yourself.
+//  * Values: parameters go as text with their type left to the server (so they take the
+//    column's type; cast with ?::jsonb, ?::timestamptz), except integers (int8), reals
+//    (float8) and blobs (bytea). A NULL parameter has no type: cast it where the server
+//    cannot infer one (`?::int IS NULL`). Text cannot hold NUL bytes (errc::mismatch).
+//    Results (text format) map by column type: bool, int2/4/8, oid -> integer; float4/8
+//    and numeric -> real (numeric rounded to a double: select ::text to keep it exact);
+//    bytea -> blob; text, varchar, json, jsonb and every other type -> text.
+//    last_insert_id is always 0: use RETURNING.
+//  * Errors: SQLSTATE classes map onto db::errc (see error.hpp); what() is the server's
+//    message, detail, "[SQLSTATE xxxxx]" and the statement. A connection that cannot be
+//    opened fails the statements waiting for it with errc::cant_open naming host:port
+//    and libpq's reason; the next statement tries again. A connection that breaks
+//    fails its statements in flight with errc::connection_lost (a write may or may not
+//    have committed); statements not yet sent go to a fresh connection, except a
+//    transaction's (errc::abort; rollback() then succeeds).
+//  * Timeouts: PostgresOptions::query_timeout is the server's statement_timeout (the
+//    server cancels exactly the statement that overran, with no racy cancel request; it
+//    completes with std::errc::timed_out and the connection stays usable); a server that
+//    does not answer for query_timeout + 1 s loses the connection (std::errc::timed_out).
+//  * Destruction: statements not yet sent complete with operation_canceled; for those in
+//    flight a cancel request is sent (PQcancel blocks, so it runs on the pool's `slow`
+//    class) and they complete with their real outcome or operation_canceled; the
+//    connections close once their answers are in (the loop runs until then). Idle
+//    connections do not keep the loop alive.
 #pragma once
 
 #include <weft/db/error.hpp>
@@ -89,6 +132,24 @@ namespace weft::db {
 //  off    no fsync at all: a machine crash may corrupt the database. Tests and caches.
 enum class Synchronous : unsigned char { off, normal, full };
 
+// PostgreSQL only (see the header comment for what each does).
+struct PostgresOptions {
+  // Connections per database, opened on demand: one carries every write and exec() in
+  // order; reads and transactions use the others (with 1, everything shares the one).
+  std::size_t pool_size = 4;
+  // Statements sent on one connection and not yet answered (pipeline mode); more wait.
+  std::size_t pipeline_depth = 256;
+  // Statements waiting for a connection (not yet sent) before errc::full; 0: no bound.
+  std::size_t max_queued = 65536;
+  // Establishing one connection (TCP, TLS, authentication), else errc::cant_open.
+  std::chrono::milliseconds connect_timeout{10000};
+  // A statement running longer is canceled by the server (its statement_timeout) and
+  // completes with std::errc::timed_out; the connection stays usable. A server that does
+  // not answer for query_timeout + 1 s loses the connection (replaced; its statements
+  // fail with std::errc::timed_out). 0: no limit (the default: migrations may be long).
+  std::chrono::milliseconds query_timeout{0};
+};
+
 struct Options {
   Synchronous synchronous = Synchronous::full;
   // How long a statement waits for a lock held by another process before errc::busy.
@@ -101,6 +162,7 @@ struct Options {
   // reader) after weft's pragmas — to register functions, collations, extensions. A throw
   // fails the open with its message.
   std::function<void(sqlite3*)> on_connect;
+  PostgresOptions postgres;
 };
 
 struct Stats {
@@ -113,7 +175,11 @@ struct Stats {
   std::uint64_t statement_cache_hits = 0;
   std::uint64_t connections_opened = 0;  // the writer and every reader, since open()
   std::size_t queued_writes = 0;    // waiting in the writer's FIFO now
-  std::size_t reads_in_flight = 0;  // on the pool now
+  std::size_t reads_in_flight = 0;  // on the pool now (PostgreSQL: sent, unanswered)
+  // PostgreSQL only.
+  std::uint64_t connections_lost = 0;   // dropped by the server or the network
+  std::size_t connections_open = 0;     // connected now
+  std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
 };
 
 // co_await form of an operation: yields T or throws db::Error. Starts when awaited.
@@ -151,8 +217,9 @@ class [[nodiscard]] Awaitable {
   std::shared_ptr<State> state_;
 };
 
-// A transaction holds the writer from begin() to commit() or rollback(); its statements
-// run on the writer connection in order and see its own writes. A Transaction destroyed
+// A transaction holds a connection from begin() to commit() or rollback() (SQLite: the
+// writer; PostgreSQL: one of the pool's); its statements run on it in order and see its
+// own writes. A Transaction destroyed
 // unfinished is rolled back. If the backend aborts it (SQLite does on some errors), later
 // statements and commit() fail with errc::abort; rollback() then succeeds.
 class Transaction {
@@ -237,7 +304,7 @@ class Database {
   Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(F body);
 
   virtual Stats stats() const = 0;
-  virtual std::string_view backend() const noexcept = 0;  // "sqlite"
+  virtual std::string_view backend() const noexcept = 0;  // "sqlite" or "postgres"
   virtual Loop& loop() const noexcept = 0;
 
  protected:

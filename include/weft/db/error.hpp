@@ -4,13 +4,20 @@
 // Codes. db::errc values equal SQLite's primary result codes where SQLite has one (so
 // a SQLite failure maps 1:1: SQLITE_CONSTRAINT -> errc::constraint, SQLITE_BUSY ->
 // errc::busy, ...); values from 1000 up are weft's own conditions. The PostgreSQL
-// backend will map SQLSTATE classes onto the same codes (23xxx -> constraint,
-// 40001/40P01 -> busy, 42xxx -> sql_error, ...). The category's name is "weft.db".
+// backend maps SQLSTATEs onto the same codes: 23xxx -> constraint, 40001/40P01 -> busy,
+// other 40xxx -> abort, 42501 -> permission, other 42xxx, 0Axxx, 26xxx, 34xxx ->
+// sql_error, 22xxx -> mismatch, 25P02 (statement in an aborted transaction) -> abort,
+// other 25xxx -> misuse, 28xxx -> auth, 3D000 -> cant_open, 53100 -> full, 53200 ->
+// no_memory, other 53xxx -> busy, 54xxx -> too_big, 55P03/55006 -> locked, 08xxx and
+// 57xxx (e.g. pg_terminate_backend) -> connection_lost, 57014 (statement timeout) ->
+// std::errc::timed_out, 58xxx -> io, XXxxx -> internal, anything else -> sql_error.
+// The category's name is "weft.db".
 // Errors that are not the database's own keep their category: a canceled statement is
 // std::errc::operation_canceled, a refused pool job weft::errc::queue_full.
 //
 // db::Error is a std::system_error: code() as above, backend_code() the backend's own
-// detailed code (SQLite: the extended result code, e.g. 2067 SQLITE_CONSTRAINT_UNIQUE),
+// detailed code (SQLite: the extended result code, e.g. 2067 SQLITE_CONSTRAINT_UNIQUE;
+// PostgreSQL: the SQLSTATE packed by sqlstate_code(), e.g. sqlstate_code("23505")),
 // what() the backend's message (sqlite3_errmsg) and the statement it concerns, e.g.
 //   UNIQUE constraint failed: users.email [in: INSERT INTO users(email) VALUES(?)]:
 //   constraint violation
@@ -19,7 +26,9 @@
 #include <weft/error.hpp>
 #include <weft/function.hpp>
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -60,9 +69,19 @@ enum class errc {
   type_mismatch,        // Value::as_*() on a value of another type
   no_such_column,       // Row::operator[](name) with an unknown name
   migration_failed,     // migrate(): a step failed (the message names its version)
+  connection_lost,      // PostgreSQL: the connection broke while the statement was sent
 };
 
 const std::error_category& db_category() noexcept;
+
+// A PostgreSQL SQLSTATE ("23505") as the backend_code() of its errors: six bits per
+// character, PostgreSQL's own MAKE_SQLSTATE packing. 0 for a string that is not 5 long.
+constexpr int sqlstate_code(std::string_view s) noexcept {
+  if (s.size() != 5) return 0;
+  int code = 0;
+  for (std::size_t i = 0; i < 5; ++i) code |= ((s[i] - '0') & 0x3F) << (6 * i);
+  return code;
+}
 
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), db_category()};

@@ -16,16 +16,18 @@ namespace {
 using testing::run;
 using testing::TempDir;
 
-TEST(DbConcurrency, ThousandConcurrentInsertsKeepSubmissionOrder) {
-  TempDir dir;
+class DbConcurrency : public testing::DbBackendTest {};
+WEFT_DB_BOTH_BACKENDS(DbConcurrency);
+
+TEST_P(DbConcurrency, ThousandConcurrentInsertsKeepSubmissionOrder) {
   Loop loop;
   Options opts;
   opts.synchronous = Synchronous::normal;  // order, not durability, is under test
-  auto db = open(loop, dir.url(), opts);
+  auto db = open(loop, url(), opts);
   constexpr int kWrites = 1000;
   std::vector<int> completed;
   int failures = 0;
-  db->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, seq INTEGER)", {}, [](Outcome<ResultSet>& r) {
+  db->exec(std::string("CREATE TABLE t(id ") + serial_key() + ", seq INTEGER)", {}, [](Outcome<ResultSet>& r) {
     EXPECT_TRUE(r.ok()) << r.what();
   });
   for (int i = 0; i < kWrites; ++i) {
@@ -71,13 +73,10 @@ Task<void> writer(Database& db, int rounds, int& ok) {
   }
 }
 
-TEST(DbConcurrency, ReadsRunConcurrentlyWithWrites) {
-  TempDir dir;
+TEST_P(DbConcurrency, ReadsRunConcurrentlyWithWrites) {
   Loop loop;
-  auto db = open(loop, dir.url());
-  run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, seq INTEGER)");
-  }());
+  auto db = open(loop, url());
+  testing::wait(loop, db->exec(std::string("CREATE TABLE t(id ") + serial_key() + ", seq INTEGER)"));
   int reads = 0;
   int writes = 0;
   for (int r = 0; r < 8; ++r) spawn(loop, reader(*db, 40, reads));
@@ -109,7 +108,7 @@ void probe(sqlite3_context* ctx, int, sqlite3_value**) {
   sqlite3_result_int(ctx, 1);
 }
 
-TEST(DbConcurrency, SqliteNeverRunsOnTheLoopThread) {
+TEST(DbSqliteConcurrency, SqliteNeverRunsOnTheLoopThread) {
   TempDir dir;
   Loop loop;
   ThreadLog log;

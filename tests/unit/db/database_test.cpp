@@ -136,12 +136,14 @@ TEST(DbSqlite, RunsScripts) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbSqlite, StatementCachePreparesOnce) {
-  TempDir dir;
+class DbStatements : public testing::DbBackendTest {};
+WEFT_DB_BOTH_BACKENDS(DbStatements);
+
+TEST_P(DbStatements, StatementCachePreparesOnce) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(v)");
+    co_await db->exec("CREATE TABLE t(v INTEGER)");
     Stats before = db->stats();
     co_await db->exec("INSERT INTO t VALUES(?)", params(1));
     co_await db->exec("INSERT INTO t VALUES(?)", params(2));
@@ -154,14 +156,13 @@ TEST(DbSqlite, StatementCachePreparesOnce) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbSqlite, StatementCacheEvictsLeastRecentlyUsed) {
-  TempDir dir;
+TEST_P(DbStatements, StatementCacheEvictsLeastRecentlyUsed) {
   Loop loop;
   Options opts;
   opts.statement_cache_size = 2;
-  auto db = open(loop, dir.url(), opts);
+  auto db = open(loop, url(), opts);
   run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(v)");
+    co_await db->exec("CREATE TABLE t(v INTEGER)");
     Stats s0 = db->stats();
     co_await db->exec("SELECT 1");
     co_await db->exec("SELECT 2");
@@ -192,13 +193,12 @@ TEST(DbSqlite, MemoryDatabaseUsesOneConnection) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbSqlite, CallbackFormRunsLaterOnTheLoopThread) {
-  TempDir dir;
+TEST_P(DbStatements, CallbackFormRunsLaterOnTheLoopThread) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   bool returned = false;
   int calls = 0;
-  db->exec("CREATE TABLE t(v)", {}, [&](Outcome<ResultSet>& r) {
+  db->exec("CREATE TABLE t(v INTEGER)", {}, [&](Outcome<ResultSet>& r) {
     EXPECT_TRUE(r.ok()) << r.what();
     EXPECT_TRUE(returned);
     EXPECT_TRUE(loop.on_loop_thread());
@@ -209,7 +209,8 @@ TEST(DbSqlite, CallbackFormRunsLaterOnTheLoopThread) {
   db->query("SELECT nope FROM missing", {}, [&](Outcome<ResultSet>& r) {
     EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.error(), errc::sql_error);
-    EXPECT_NE(std::string(r.what()).find("no such table: missing"), std::string::npos) << r.what();
+    const char* expected = pg() ? "relation \"missing\" does not exist" : "no such table: missing";
+    EXPECT_NE(std::string(r.what()).find(expected), std::string::npos) << r.what();
     ++calls;
     db->close([&](Outcome<Unit>& c) {
       EXPECT_TRUE(c.ok());
@@ -247,15 +248,17 @@ TEST(DbSqlite, OpenFailureIsEveryStatementsError) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbMigrate, AppliesEachStepOnceAcrossReopen) {
-  TempDir dir;
+class DbMigrate : public testing::DbBackendTest {};
+WEFT_DB_BOTH_BACKENDS(DbMigrate);
+
+TEST_P(DbMigrate, AppliesEachStepOnceAcrossReopen) {
   Loop loop;
   std::vector<Migration> steps = {
-      {1, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT NOT NULL)"},
+      {1, std::string("CREATE TABLE notes(id ") + serial_key() + ", body TEXT NOT NULL)"},
       {2, "ALTER TABLE notes ADD COLUMN tag TEXT; CREATE INDEX notes_tag ON notes(tag)"},
   };
   for (int round = 0; round < 2; ++round) {
-    auto db = run(loop, open_async(loop, dir.url()));
+    auto db = run(loop, open_async(loop, url()));
     std::size_t applied = run(loop, migrate(*db, steps));
     EXPECT_EQ(applied, round == 0 ? 2u : 0u);
     run(loop, [&]() -> Task<void> {
@@ -268,14 +271,13 @@ TEST(DbMigrate, AppliesEachStepOnceAcrossReopen) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbMigrate, FailingStepRollsBackAndNamesItsVersion) {
-  TempDir dir;
+TEST_P(DbMigrate, FailingStepRollsBackAndNamesItsVersion) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   std::vector<Migration> steps = {
-      {1, "CREATE TABLE a(x)"},
-      {2, "CREATE TABLE b(y); INSERT INTO nope VALUES(1)"},
-      {3, "CREATE TABLE c(z)"},
+      {1, "CREATE TABLE a(x INTEGER)"},
+      {2, "CREATE TABLE b(y INTEGER); INSERT INTO nope VALUES(1)"},
+      {3, "CREATE TABLE c(z INTEGER)"},
   };
   try {
     run(loop, migrate(*db, steps));
@@ -283,13 +285,16 @@ TEST(DbMigrate, FailingStepRollsBackAndNamesItsVersion) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::migration_failed);
     EXPECT_NE(std::string(e.what()).find("migration 2 failed"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("no such table: nope"), std::string::npos) << e.what();
+    const char* expected = pg() ? "relation \"nope\" does not exist" : "no such table: nope";
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
   }
   run(loop, [&]() -> Task<void> {
     ResultSet v = co_await db->query("SELECT version FROM weft_migrations");
     EXPECT_EQ(v.size(), 1u);
     ResultSet tables = co_await db->query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')");
+        pg() ? "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() "
+               "AND table_name IN ('a', 'b', 'c')"
+             : "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')");
     EXPECT_EQ(tables.size(), 1u);  // b was rolled back with its step; c never ran
     EXPECT_EQ(tables.front()[0].as_text(), "a");
     co_await db->close();

@@ -7,11 +7,14 @@
 #include <weft/task.hpp>
 
 #include "support/loop_testing.hpp"
+#include "support/pg_server.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <optional>
+#include <ostream>
 #include <string>
 
 namespace weft::db::testing {
@@ -38,10 +41,58 @@ class TempDir {
   std::string path_;
 };
 
+// The suites that run against both backends are value-parameterized over Backend.
+enum class Backend { sqlite, postgres };
+
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::sqlite ? "sqlite" : "postgres";
+}
+inline void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::sqlite ? "sqlite" : "postgres"); }
+
+// One test's database: a file in a fresh directory (SQLite) or a fresh schema in the
+// shared test server (PostgreSQL). url() is the same on every call.
+class TestDb {
+ public:
+  explicit TestDb(Backend b)
+      : url_(b == Backend::sqlite ? dir_.url() : weft::testing::shared_pg_server().fresh_schema_url()) {}
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  TempDir dir_;
+  std::string url_;
+};
+
+class DbBackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  bool pg() const { return GetParam() == Backend::postgres; }
+  const std::string& url() {
+    if (!db_) db_.emplace(GetParam());
+    return db_->url();
+  }
+  // A column type both backends accept for an auto-numbered key.
+  const char* serial_key() const { return pg() ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY"; }
+
+ private:
+  std::optional<TestDb> db_;
+};
+
+#define WEFT_DB_BOTH_BACKENDS(Suite)                                                        \
+  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                                     \
+                           ::testing::Values(::weft::db::testing::Backend::sqlite,        \
+                                             ::weft::db::testing::Backend::postgres),     \
+                           ::weft::db::testing::backend_name)
+
 // Runs a coroutine to completion on the loop (the loop is run until it finishes).
 template <class T>
 T run(Loop& loop, Task<T> task) {
   return weft::run_until_complete(loop, std::move(task));
+}
+
+// Awaits one operation (an Awaitable) by running the loop.
+template <class T>
+T wait(Loop& loop, Awaitable<T> a) {
+  auto task = [](Awaitable<T> aw) -> Task<T> { co_return co_await std::move(aw); };
+  return run(loop, task(std::move(a)));
 }
 
 // Runs the loop until nothing is left (e.g. after a Database was destroyed).

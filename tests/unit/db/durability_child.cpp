@@ -1,5 +1,6 @@
-// db_durability_child <db-path> <count>: inserts rows 1..count, each in its own
+// db_durability_child <db-url> <count>: inserts rows 1..count, each in its own
 // transaction, and writes each id to stdout (unbuffered) once its commit is acknowledged.
+// <db-url>: "sqlite:<path>" or a "postgres://" URL.
 // The durability test SIGKILLs it part-way and checks that every printed id survived.
 #include <weft/db/database.hpp>
 #include <weft/db/migrate.hpp>
@@ -46,13 +47,12 @@ weft::Task<void> insert_all(weft::Loop& loop, std::string url, long count) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s <db-path> <count>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <db-url> <count>\n", argv[0]);
     return 2;
   }
   weft::Loop loop;
   try {
-    weft::run_until_complete(loop, insert_all(loop, std::string("sqlite:") + argv[1],
-                                              std::strtol(argv[2], nullptr, 10)));
+    weft::run_until_complete(loop, insert_all(loop, argv[1], std::strtol(argv[2], nullptr, 10)));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "db_durability_child: %s\n", e.what());
     return 1;

@@ -1,6 +1,7 @@
 // Durability: a child inserts 2,000 rows, one transaction each, printing each id once its
 // commit is acknowledged; it is SIGKILLed part-way. Every acknowledged id must be in the
-// database when it is opened again (synchronous=FULL, WAL).
+// database when it is opened again (SQLite: synchronous=FULL, WAL; PostgreSQL: the
+// client dies, the server keeps what it acknowledged).
 #include "db_test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -18,14 +19,13 @@ namespace weft::db {
 namespace {
 
 using testing::run;
-using testing::TempDir;
 
 struct Child {
   pid_t pid = -1;
   int out = -1;  // the read end of its stdout
 };
 
-Child spawn_child(const std::string& db_path, int count) {
+Child spawn_child(const std::string& db_url, int count) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -35,7 +35,7 @@ Child spawn_child(const std::string& db_path, int count) {
   posix_spawn_file_actions_addclose(&actions, fds[1]);
   std::string exe = WEFT_DB_DURABILITY_CHILD;
   std::string n = std::to_string(count);
-  std::string path = db_path;
+  std::string path = db_url;
   char* argv[] = {exe.data(), path.data(), n.data(), nullptr};
   Child child;
   int rc = posix_spawn(&child.pid, exe.c_str(), &actions, nullptr, argv, environ);
@@ -74,10 +74,11 @@ std::vector<long> read_acks(Child& child, std::size_t kill_after, bool& killed) 
   return acks;  // a partial last line (no '\n') is not an acknowledgement
 }
 
-TEST(DbDurability, AcknowledgedWritesSurviveSigkill) {
-  TempDir dir;
-  const std::string path = dir.file("durable.db");
-  Child child = spawn_child(path, 2000);
+class DbDurability : public testing::DbBackendTest {};
+WEFT_DB_BOTH_BACKENDS(DbDurability);
+
+TEST_P(DbDurability, AcknowledgedWritesSurviveSigkill) {
+  Child child = spawn_child(url(), 2000);
   bool killed = false;
   std::vector<long> acks = read_acks(child, 300, killed);
   int status = 0;
@@ -88,7 +89,7 @@ TEST(DbDurability, AcknowledgedWritesSurviveSigkill) {
   ASSERT_GE(acks.size(), 300u);
 
   Loop loop;
-  auto db = run(loop, open_async(loop, "sqlite:" + path));
+  auto db = run(loop, open_async(loop, url()));
   std::set<long> stored;
   run(loop, [&]() -> Task<void> {
     ResultSet rs = co_await db->query("SELECT id FROM acked");

@@ -14,11 +14,15 @@ namespace {
 using testing::run;
 using testing::TempDir;
 
-TEST(DbLifetime, DestroyedWithStatementsInFlight) {
-  TempDir dir;
+class DbLifetime : public testing::DbBackendTest {};
+WEFT_DB_BOTH_BACKENDS(DbLifetime);
+
+TEST_P(DbLifetime, DestroyedWithStatementsInFlight) {
   Loop loop;
-  auto db = run(loop, open_async(loop, dir.url()));
-  run(loop, [&]() -> Task<void> { co_await db->exec("CREATE TABLE t(v)"); }());
+  Options opts;
+  opts.postgres.pipeline_depth = 4;  // PostgreSQL: most statements are still unsent
+  auto db = run(loop, open_async(loop, url(), opts));
+  run(loop, [&]() -> Task<void> { co_await db->exec("CREATE TABLE t(v INTEGER)"); }());
   constexpr int kEach = 100;
   int ok = 0;
   int canceled = 0;
@@ -41,7 +45,7 @@ TEST(DbLifetime, DestroyedWithStatementsInFlight) {
   db->begin([&](Outcome<std::unique_ptr<Transaction>>& r) {
     if (r.ok()) held = std::move(r.value());
   });
-  db.reset();  // at most one write is on the pool; the rest are canceled
+  db.reset();  // SQLite: at most one write is on the pool; the rest are canceled
   loop.run();
   EXPECT_EQ(ok + canceled + other, 2 * kEach);
   EXPECT_GT(canceled, 0);
@@ -50,12 +54,11 @@ TEST(DbLifetime, DestroyedWithStatementsInFlight) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbLifetime, DestroyedInsideItsOwnCallback) {
-  TempDir dir;
+TEST_P(DbLifetime, DestroyedInsideItsOwnCallback) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   int calls = 0;
-  db->exec("CREATE TABLE t(v)", {}, [&](Outcome<ResultSet>& r) {
+  db->exec("CREATE TABLE t(v INTEGER)", {}, [&](Outcome<ResultSet>& r) {
     EXPECT_TRUE(r.ok());
     ++calls;
     db.reset();
@@ -72,12 +75,11 @@ TEST(DbLifetime, DestroyedInsideItsOwnCallback) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbLifetime, CloseWaitsForQueuedWorkThenRefusesMore) {
-  TempDir dir;
+TEST_P(DbLifetime, CloseWaitsForQueuedWorkThenRefusesMore) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   std::vector<std::string> events;
-  db->exec("CREATE TABLE t(v)", {}, [&](Outcome<ResultSet>&) { events.push_back("create"); });
+  db->exec("CREATE TABLE t(v INTEGER)", {}, [&](Outcome<ResultSet>&) { events.push_back("create"); });
   for (int i = 0; i < 10; ++i) {
     db->query("INSERT INTO t VALUES(?)", {i}, [&](Outcome<ResultSet>& r) {
       EXPECT_TRUE(r.ok()) << r.what();
@@ -101,12 +103,11 @@ TEST(DbLifetime, CloseWaitsForQueuedWorkThenRefusesMore) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbLifetime, CloseRollsBackAnIdleTransaction) {
-  TempDir dir;
+TEST_P(DbLifetime, CloseRollsBackAnIdleTransaction) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(v)");
+    co_await db->exec("CREATE TABLE t(v INTEGER)");
     std::unique_ptr<Transaction> tx = co_await db->begin();
     co_await tx->exec("INSERT INTO t VALUES(1)");
     co_await db->close();  // the transaction is idle: rolled back, then closed
@@ -118,7 +119,7 @@ TEST(DbLifetime, CloseRollsBackAnIdleTransaction) {
     }
   }());
   db.reset();
-  auto again = open(loop, dir.url());
+  auto again = open(loop, url());
   run(loop, [&]() -> Task<void> {
     ResultSet rs = co_await again->query("SELECT count(*) FROM t");
     EXPECT_EQ(rs.front()[0].as_int(), 0);
@@ -141,14 +142,13 @@ struct Eager {
 };
 
 Eager wait_for_statement(Database& db, bool& resumed) {
-  co_await db.exec("CREATE TABLE t(v)");
+  co_await db.exec("CREATE TABLE t(v INTEGER)");
   resumed = true;
 }
 
-TEST(DbLifetime, CoroutineDestroyedWhileWaiting) {
-  TempDir dir;
+TEST_P(DbLifetime, CoroutineDestroyedWhileWaiting) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   bool resumed = false;
   Eager e = wait_for_statement(*db, resumed);
   ASSERT_FALSE(e.h.done());
@@ -156,7 +156,8 @@ TEST(DbLifetime, CoroutineDestroyedWhileWaiting) {
   loop.run();
   EXPECT_FALSE(resumed);
   run(loop, [&]() -> Task<void> {
-    ResultSet rs = co_await db->query("SELECT name FROM sqlite_master WHERE name = 't'");
+    ResultSet rs = co_await db->query(pg() ? "SELECT to_regclass('t') WHERE to_regclass('t') IS NOT NULL"
+                                           : "SELECT name FROM sqlite_master WHERE name = 't'");
     EXPECT_EQ(rs.size(), 1u);  // the statement itself ran
     co_await db->close();
   }());

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace weft::db {
@@ -12,17 +13,19 @@ namespace {
 using testing::run;
 using testing::TempDir;
 
+class DbTransaction : public testing::DbBackendTest {};
+WEFT_DB_BOTH_BACKENDS(DbTransaction);
+
 Task<std::int64_t> count_rows(Database& db) {
   ResultSet rs = co_await db.query("SELECT count(*) FROM t");
   co_return rs.front()[0].as_int();
 }
 
-TEST(DbTransaction, CommitsWhenTheBodyReturns) {
-  TempDir dir;
+TEST_P(DbTransaction, CommitsWhenTheBodyReturns) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(v)");
+    co_await db->exec("CREATE TABLE t(v INTEGER)");
     auto body = [](Transaction& tx) -> Task<int> {
       co_await tx.exec("INSERT INTO t VALUES(?)", params(1));
       co_await tx.exec("INSERT INTO t VALUES(?)", params(2));
@@ -41,12 +44,11 @@ TEST(DbTransaction, CommitsWhenTheBodyReturns) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbTransaction, RollsBackAndRethrowsWhenTheBodyThrows) {
-  TempDir dir;
+TEST_P(DbTransaction, RollsBackAndRethrowsWhenTheBodyThrows) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(v UNIQUE)");
+    co_await db->exec("CREATE TABLE t(v INTEGER UNIQUE)");
     auto throws = [](Transaction& tx) -> Task<void> {
       co_await tx.exec("INSERT INTO t VALUES(?)", params(1));
       throw std::runtime_error("changed my mind");
@@ -78,7 +80,8 @@ TEST(DbTransaction, RollsBackAndRethrowsWhenTheBodyThrows) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbTransaction, ReadersSeeTheLastCommitWhileWritesWait) {
+// SQLite only: PostgreSQL runs other writes concurrently with a transaction (pool_size > 1).
+TEST(DbSqliteTransaction, ReadersSeeTheLastCommitWhileWritesWait) {
   TempDir dir;
   Loop loop;
   auto db = open(loop, dir.url());
@@ -109,12 +112,11 @@ TEST(DbTransaction, ReadersSeeTheLastCommitWhileWritesWait) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbTransaction, DroppedUnfinishedIsRolledBack) {
-  TempDir dir;
+TEST_P(DbTransaction, DroppedUnfinishedIsRolledBack) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   run(loop, [&]() -> Task<void> {
-    co_await db->exec("CREATE TABLE t(v)");
+    co_await db->exec("CREATE TABLE t(v INTEGER)");
     {
       std::unique_ptr<Transaction> tx = co_await db->begin();
       co_await tx->exec("INSERT INTO t VALUES(1)");
@@ -136,12 +138,11 @@ TEST(DbTransaction, DroppedUnfinishedIsRolledBack) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbTransaction, CallbackForms) {
-  TempDir dir;
+TEST_P(DbTransaction, CallbackForms) {
   Loop loop;
-  auto db = open(loop, dir.url());
+  auto db = open(loop, url());
   std::vector<std::string> events;
-  db->exec("CREATE TABLE t(v)", {}, [](Outcome<ResultSet>& r) { EXPECT_TRUE(r.ok()); });
+  db->exec("CREATE TABLE t(v INTEGER)", {}, [](Outcome<ResultSet>& r) { EXPECT_TRUE(r.ok()); });
   db->transaction(
       [&](Transaction& tx, TransactionDone done) {
         tx.exec("INSERT INTO t VALUES(1)", {}, [done = std::move(done)](Outcome<ResultSet>& r) mutable {
@@ -164,6 +165,8 @@ TEST(DbTransaction, CallbackForms) {
       });
   db->query("SELECT v FROM t", {}, [&](Outcome<ResultSet>&) {});
   loop.run();
+  // PostgreSQL runs the two transactions concurrently, on two connections.
+  if (pg()) std::sort(events.begin(), events.end());
   EXPECT_EQ(events, (std::vector<std::string>{"committed", "rolled back"}));
   run(loop, [&]() -> Task<void> {
     EXPECT_EQ(co_await count_rows(*db), 1);

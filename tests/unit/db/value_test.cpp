@@ -73,11 +73,11 @@ TEST(DbValue, RowLooksUpColumnsByName) {
 TEST(DbOpen, RejectsUnknownAndUnsupportedUrls) {
   Loop loop;
   try {
-    (void)open(loop, "postgres://me@localhost:5432/app");
-    FAIL() << "postgres did not throw";
+    (void)open(loop, "postgres://me@localhost:5432/app?nosuchoption=1");
+    FAIL() << "a bad postgres URL did not throw";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), errc::not_supported);
-    EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos);
+    EXPECT_EQ(e.code(), errc::bad_url);
+    EXPECT_NE(std::string(e.what()).find("nosuchoption"), std::string::npos) << e.what();
   }
   try {
     (void)open(loop, "mysql://x");

@@ -1,0 +1,300 @@
+// The PostgreSQL backend: libpq in non-blocking pipeline mode, driven by the loop.
+//
+// Connection: one PGconn, its socket in an IoWatcher, a Timer (connect timeout, then the
+// unresponsive-server guard), a prepared-statement cache, and two FIFOs: requests
+// assigned to it but not sent (`pending_`) and requests sent and not yet answered
+// (`inflight_`, at most pipeline_depth). Each request is its own pipeline sync group, so
+// a failing statement aborts nothing but itself. A script (several statements, no
+// parameters) leaves pipeline mode for the simple protocol while it runs alone.
+//
+// Front: routing, transactions, close and destruction. Slot 0 carries every write and
+// exec() in submission order (one pipeline: completions come back in that order); reads
+// and transactions use slots 1..pool_size-1 (a transaction reserves its slot until it
+// ends); with pool_size 1 everything shares slot 0 and a transaction holds it, so other
+// statements wait in `waiting_` as they wait for SQLite's writer.
+//
+// Completions. A connection settles each finished request with the Front at once (no
+// user code), queueing its callback; callbacks run when the connection's event handler
+// unwinds (or in the next pending phase when the completion did not come from one), so a
+// callback that destroys the Database, or submits more, never runs inside libpq
+// processing nor inside the call that started it. Connections are deleted only outside
+// their own handlers.
+#pragma once
+
+#include <weft/db/database.hpp>
+#include <weft/io_watcher.hpp>
+#include <weft/loop.hpp>
+#include <weft/timer.hpp>
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace weft::db::pg {
+
+// What open() parsed: libpq's connection keywords (from the URL, plus weft's settings).
+struct Spec {
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  std::string where;  // "host:port/dbname" for messages
+  // A host name libpq would resolve with a blocking getaddrinfo: resolved on the pool
+  // before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
+  std::string resolve_host;
+  Options options;
+};
+Spec parse_url(std::string_view url, Options options);  // throws Error(bad_url)
+
+struct Counters {
+  std::uint64_t reads = 0;
+  std::uint64_t writes = 0;
+  std::uint64_t prepares = 0;
+  std::uint64_t cache_hits = 0;
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_lost = 0;
+  std::size_t max_depth = 0;
+};
+
+enum class Route : unsigned char { writer, read, tx, begin };
+
+struct CachedStatement {
+  std::string name;
+  bool failed = false;  // its Parse failed: the name never existed on the server
+  std::optional<Error> error;
+};
+
+// One unit sent to a connection: a statement, a script, a control command (BEGIN,
+// COMMIT, DEALLOCATE; no parameters) or a bare sync point (ready()).
+struct Request {
+  enum class Kind : unsigned char { statement, script, control, sync };
+  enum class Command : unsigned char { prepare, execute };
+  Kind kind = Kind::statement;
+  Route route = Route::writer;
+  std::string sql;   // as given, for messages
+  std::string text;  // as sent ($n parameters)
+  Params params;
+  std::uint64_t tx = 0;
+  bool ends_tx = false;  // COMMIT or ROLLBACK of transaction `tx`
+  std::uint64_t after_writes = 0;  // BEGIN: sent once this many writes have finished
+  bool commit = false;
+  Callback<ResultSet> done;  // null for weft's own requests
+  // While in flight.
+  std::shared_ptr<CachedStatement> stmt;
+  std::vector<Command> commands;  // in send order; results arrive in that order
+  std::size_t command_index = 0;
+  std::optional<ResultSet> result;
+  std::optional<Error> error;
+  TimePoint sent_at{};
+  bool replan = false;     // its cached plan went stale (the table changed shape)
+  bool replanned = false;  // sent a second time for that reason
+};
+
+class Front;
+
+class Connection {
+ public:
+  Connection(Front& front, std::size_t slot);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  enum class State : unsigned char { disconnected, connecting, ready };
+  State state() const noexcept { return state_; }
+  std::size_t slot() const noexcept { return slot_; }
+  std::size_t load() const noexcept { return pending_.size() + inflight_.size(); }
+  std::size_t in_flight() const noexcept { return inflight_.size(); }
+
+  // Takes a request; connects first if needed; sends when the pipeline has room.
+  void enqueue(std::unique_ptr<Request> r);
+  // Starts connecting if disconnected.
+  void connect() {
+    if (state_ == State::disconnected) start_connect();
+  }
+  // Requests not sent yet, taken back (destruction cancels them).
+  std::deque<std::unique_ptr<Request>> take_pending() noexcept;
+  // Asks the server to cancel the statement running now (PQcancel on the pool).
+  void cancel_running();
+  // Stops watching and closes the PGconn (nothing may be in flight that matters).
+  void shut_down() noexcept;
+
+  std::uint64_t reserved_tx = 0;  // the transaction holding this slot, 0: none
+
+ private:
+  void start_connect();
+  void resolve();
+  void open_conn(const std::string& hosts, const std::string& hostaddrs);
+  void connect_step();
+  void on_connected();
+  void fail_connect(const std::string& why);
+  void watch(unsigned events, bool fresh);
+  void on_io(unsigned events);
+  void on_timer();
+  void send_more();
+  bool send(Request& r);
+  bool send_statement(Request& r);
+  void read_results();
+  void on_result(PGresult* res);
+  void on_script_result(PGresult* res);
+  void finish_head();
+  void lose(std::error_code code, const std::string& why);
+  void flush();
+  void refresh_timer();
+  void update_ref();
+  std::shared_ptr<CachedStatement> cache_lookup(const std::string& key, bool& hit);
+  void forget(const std::shared_ptr<CachedStatement>& stmt);
+  void send_deallocate(const std::string& name);
+  Error result_error(const PGresult* res, const Request& r) const;
+
+  Front& front_;
+  std::size_t slot_;
+  PGconn* conn_ = nullptr;
+  State state_ = State::disconnected;
+  std::unique_ptr<IoWatcher> watcher_;
+  std::vector<std::unique_ptr<IoWatcher>> retired_watchers_;  // replaced, maybe still running
+  Timer timer_;
+  std::deque<std::unique_ptr<Request>> pending_;
+  std::deque<std::unique_ptr<Request>> inflight_;
+  // Prepared statements: most recently used first; key: SQL + parameter types.
+  using CacheEntry = std::pair<std::string, std::shared_ptr<CachedStatement>>;
+  std::list<CacheEntry> lru_;
+  std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;
+  std::uint64_t next_name_ = 0;
+  bool script_running_ = false;
+  bool cancel_requested_ = false;
+  std::uint64_t connect_attempt_ = 0;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // weak refs: pool completions
+};
+
+class Front : public std::enable_shared_from_this<Front> {
+ public:
+  Front(Loop& loop, Spec spec);
+  ~Front();
+  Front(const Front&) = delete;
+  Front& operator=(const Front&) = delete;
+
+  void start();
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb);
+  void begin(Callback<std::unique_ptr<Transaction>> cb);
+  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
+  void ready(Callback<Unit> cb);
+  void close(Callback<Unit> cb);
+  void destroy() noexcept;
+  Stats stats() const;
+
+  // ---- for connections ----
+  // Settles a finished request (counters, transaction state) and queues its callback.
+  void complete(std::unique_ptr<Request> r, Outcome<ResultSet> out);
+  // A connection's load or state changed: dispatch waiting requests, check close.
+  void connection_changed(Connection& c);
+  void connection_lost(Connection& c);
+  // Brackets a connection's event handler: callbacks run when the outermost one ends.
+  class Scope {
+   public:
+    explicit Scope(Front& f) : front_(f.shared_from_this()) { ++front_->busy_; }
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    std::shared_ptr<Front> front_;
+  };
+
+  Loop& loop;
+  const Spec spec;
+  Counters counters;
+  bool dead() const noexcept { return dead_; }
+
+ private:
+  std::unique_ptr<Request> make_request(Route route, std::string sql, Params params,
+                                        Callback<ResultSet> cb);
+  void dispatch(std::unique_ptr<Request> r);
+  bool try_assign(std::unique_ptr<Request>& r);
+  Connection* pick_slot(bool for_begin);
+  Connection& open_slot(std::size_t i);
+  void pump_waiting();
+  void settle(const Request& r, const Outcome<ResultSet>& out);
+  void end_tx(std::uint64_t tx);
+  void fail_later(Callback<ResultSet> cb, Error e);
+  void flush();
+  void schedule_flush();
+  void maybe_close();
+  void close_step();
+  void retire(std::unique_ptr<Connection> c);
+  void check_drained();
+  std::size_t queued() const noexcept;
+
+  struct TxState {
+    std::size_t slot = 0;
+    bool lost = false;  // its connection broke: statements fail, rollback succeeds
+  };
+
+  std::vector<std::unique_ptr<Connection>> slots_;  // null: never opened (or retired)
+  std::deque<std::unique_ptr<Request>> waiting_;     // not assignable yet, in order
+  std::unordered_map<std::uint64_t, TxState> txs_;
+  std::deque<Function<void()>> ready_;               // callbacks to run
+  std::vector<Callback<Unit>> close_cbs_;
+  std::shared_ptr<Front> self_;  // after destroy(): alive until in-flight work drains
+  std::uint64_t next_tx_ = 0;
+  std::uint64_t transactions_ = 0;
+  std::uint64_t commits_ = 0;
+  std::uint64_t rollbacks_ = 0;
+  std::uint64_t writes_submitted_ = 0;  // writer-route requests, for BEGIN's ordering
+  std::uint64_t writes_finished_ = 0;
+  std::size_t waiting_writes_ = 0;  // in waiting_, by route: writes and begins keep order
+  std::size_t waiting_begins_ = 0;
+  int busy_ = 0;
+  bool pumping_ = false;
+  bool repump_ = false;
+  bool flushing_ = false;
+  bool flush_scheduled_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool close_check_pending_ = false;
+  bool dead_ = false;
+};
+
+class PgTransaction final : public Transaction {
+ public:
+  PgTransaction(Loop& loop, std::weak_ptr<Front> front, std::uint64_t id) noexcept
+      : loop_(loop), front_(std::move(front)), id_(id) {}
+  ~PgTransaction() override;
+  bool finished() const noexcept override { return finished_; }
+
+ protected:
+  void do_submit(std::string sql, Params params, Callback<ResultSet> cb) override;
+  void do_finish(bool commit, Callback<Unit> cb) override;
+
+ private:
+  Loop& loop_;
+  std::weak_ptr<Front> front_;
+  std::uint64_t id_;
+  bool finished_ = false;
+};
+
+// Values and errors (pg_values.cpp).
+struct EncodedParams {
+  std::vector<Oid> types;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  std::vector<std::string> texts;  // storage for numbers rendered as text
+};
+EncodedParams encode_params(const Params& params, std::string_view sql);  // throws Error
+std::string type_signature(const Params& params);
+ResultSet to_result_set(const PGresult* res);
+Error make_error(const PGresult* res, std::string_view sql);
+std::string shorten(std::string_view sql);
+std::string trim_message(const char* msg);
+Error closed_error();
+Error canceled_error();
+
+std::unique_ptr<Database> make_database(Loop& loop, Spec spec);
+
+}  // namespace weft::db::pg
