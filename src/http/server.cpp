@@ -236,4 +236,10 @@ ServerStats Server::stats() const noexcept { return impl_->stats; }
 const ServerOptions& Server::options() const noexcept { return impl_->options; }
 Loop& Server::loop() const noexcept { return impl_->loop; }
 
+HttpMetricsSnapshot Server::metrics() const noexcept {
+  HttpMetricsSnapshot m = impl_->metrics.snapshot();
+  m.open_connections = impl_->stats.open_connections;
+  return m;
+}
+
 }  // namespace weft::http

@@ -22,6 +22,7 @@
 // Destroying the server closes everything at once.
 #pragma once
 
+#include <weft/http/metrics.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/http/router.hpp>
 #include <weft/loop.hpp>
@@ -92,6 +93,8 @@ class Server {
   bool is_closing() const noexcept;
 
   ServerStats stats() const noexcept;
+  // Requests, responses, bytes, durations (http/metrics.hpp). Loop thread.
+  HttpMetricsSnapshot metrics() const noexcept;
   const ServerOptions& options() const noexcept;
   Loop& loop() const noexcept;
 

@@ -1,0 +1,152 @@
+#include "observe/stack_capture.hpp"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+namespace weft::observe::detail {
+namespace {
+
+constexpr int kMaxFrames = 128;
+constexpr std::size_t kLabelMax = 160;
+
+// The one capture area. state: idle -> requested (watchdog) -> writing -> done (handler)
+// -> idle (watchdog); a watchdog that gives up moves requested -> idle, and the handler
+// then finds nothing to do.
+enum : int { kIdle, kRequested, kWriting, kDone };
+struct CaptureArea {
+  std::atomic<int> state{kIdle};
+  std::atomic<const LoopProbe*> probe{nullptr};
+  int max_frames = kMaxFrames;
+  void* frames[kMaxFrames];
+  int depth = 0;
+  char label[kLabelMax];
+  std::uint64_t progress = 0;
+};
+CaptureArea g_area;
+std::mutex g_capture_mu;  // one capture at a time
+
+// Runs on the loop thread, interrupting the stalled callback. Only async-signal-safe work:
+// atomics, backtrace() (libgcc was loaded beforehand) and a bounded copy of the label,
+// which is valid here because the loop thread itself published it.
+void on_capture_signal(int) {
+  const int saved_errno = errno;
+  int expected = kRequested;
+  if (g_area.state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
+    const LoopProbe* probe = g_area.probe.load(std::memory_order_relaxed);
+    g_area.depth = ::backtrace(g_area.frames, g_area.max_frames);
+    const char* label = probe ? probe->label_unsafe() : nullptr;
+    std::size_t n = 0;
+    for (; label && label[n] && n + 1 < kLabelMax; ++n) g_area.label[n] = label[n];
+    g_area.label[n] = '\0';
+    g_area.progress = probe ? probe->progress() : 0;
+    g_area.state.store(kDone, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string result = status == 0 && out ? out : name;
+  std::free(out);
+  return result;
+}
+
+const char* basename_of(const char* path) {
+  const char* slash = path ? std::strrchr(path, '/') : nullptr;
+  return slash ? slash + 1 : (path ? path : "?");
+}
+
+std::string describe_frame(void* address, const char* fallback) {
+  Dl_info info{};
+  char buf[64];
+  if (::dladdr(address, &info) && info.dli_sname) {
+    const auto offset = static_cast<char*>(address) - static_cast<char*>(info.dli_saddr);
+    std::snprintf(buf, sizeof buf, "+0x%tx (", offset);
+    return demangle(info.dli_sname) + buf + basename_of(info.dli_fname) + ")";
+  }
+  if (fallback) return fallback;
+  std::snprintf(buf, sizeof buf, "%p", address);
+  return buf;
+}
+
+// The handler's own frame and the signal trampoline come first: drop them.
+int first_interrupted_frame(void* const* frames, int count) {
+  for (int i = 0; i < count; ++i) {
+    Dl_info info{};
+    if (::dladdr(frames[i], &info) &&
+        info.dli_saddr == reinterpret_cast<void*>(&on_capture_signal)) {
+      return i + 2 <= count ? i + 2 : count;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void install_capture_handler(int signum) {
+  static std::mutex mu;
+  static std::vector<int> installed;
+  std::lock_guard lock(mu);
+  for (int s : installed) {
+    if (s == signum) return;
+  }
+  void* warm[4];
+  (void)::backtrace(warm, 4);  // loads the unwinder now, not inside the handler
+  struct sigaction sa {};
+  sa.sa_handler = on_capture_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(signum, &sa, nullptr);
+  installed.push_back(signum);
+}
+
+std::vector<std::string> symbolize(void* const* frames, int count) {
+  std::vector<std::string> out;
+  char** fallback = ::backtrace_symbols(frames, count);
+  for (int i = 0; i < count; ++i) {
+    out.push_back(describe_frame(frames[i], fallback ? fallback[i] : nullptr));
+  }
+  std::free(fallback);
+  return out;
+}
+
+bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
+                   std::chrono::milliseconds timeout, std::size_t max_frames,
+                   CapturedStack& out) {
+  std::lock_guard lock(g_capture_mu);
+  g_area.probe.store(&probe, std::memory_order_relaxed);
+  g_area.max_frames = static_cast<int>(std::min<std::size_t>(max_frames + 2, kMaxFrames));
+  g_area.state.store(kRequested, std::memory_order_release);
+  if (::pthread_kill(thread, signum) != 0) {
+    g_area.state.store(kIdle, std::memory_order_release);
+    return false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (g_area.state.load(std::memory_order_acquire) != kDone) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      int expected = kRequested;
+      if (g_area.state.compare_exchange_strong(expected, kIdle)) return false;
+      // The handler is writing right now: it finishes in microseconds.
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  const int first = first_interrupted_frame(g_area.frames, g_area.depth);
+  out.frames = symbolize(g_area.frames + first, g_area.depth - first);
+  out.label = g_area.label;
+  out.progress = g_area.progress;
+  g_area.state.store(kIdle, std::memory_order_release);
+  return true;
+}
+
+}  // namespace weft::observe::detail
