@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <signal.h>
+#include <ucontext.h>
 
 #include <atomic>
 #include <cerrno>
@@ -31,6 +32,7 @@ struct CaptureArea {
   int depth = 0;
   char label[kLabelMax];
   std::uint64_t progress = 0;
+  void* interrupted_pc = nullptr;  // where the signal interrupted the loop thread
 };
 CaptureArea g_area;
 std::mutex g_capture_mu;  // one capture at a time
@@ -38,11 +40,24 @@ std::mutex g_capture_mu;  // one capture at a time
 // Runs on the loop thread, interrupting the stalled callback. Only async-signal-safe work:
 // atomics, backtrace() (libgcc was loaded beforehand) and a bounded copy of the label,
 // which is valid here because the loop thread itself published it.
-void on_capture_signal(int) {
+void* pc_of(void* context) {
+  const auto* uc = static_cast<const ucontext_t*>(context);
+  if (!uc) return nullptr;
+#if defined(__x86_64__)
+  return reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return reinterpret_cast<void*>(uc->uc_mcontext.pc);
+#else
+  return nullptr;
+#endif
+}
+
+void on_capture_signal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
   int expected = kRequested;
   if (g_area.state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
     const LoopProbe* probe = g_area.probe.load(std::memory_order_relaxed);
+    g_area.interrupted_pc = pc_of(context);
     g_area.depth = ::backtrace(g_area.frames, g_area.max_frames);
     const char* label = probe ? probe->label_unsafe() : nullptr;
     std::size_t n = 0;
@@ -80,16 +95,13 @@ std::string describe_frame(void* address, const char* fallback) {
   return buf;
 }
 
-// The handler's own frame and the signal trampoline come first: drop them.
-int first_interrupted_frame(void* const* frames, int count) {
-  for (int i = 0; i < count; ++i) {
-    Dl_info info{};
-    if (::dladdr(frames[i], &info) &&
-        info.dli_saddr == reinterpret_cast<void*>(&on_capture_signal)) {
-      return i + 2 <= count ? i + 2 : count;
-    }
+// The handler's own frames (and a sanitizer's, and the signal trampoline) come first:
+// the interrupted code starts at the frame whose address is the interrupted pc.
+int first_interrupted_frame(void* const* frames, int count, void* pc) {
+  for (int i = 0; pc && i < count; ++i) {
+    if (frames[i] == pc) return i;
   }
-  return 0;
+  return count > 2 ? 2 : 0;  // glibc without sanitizers: handler, trampoline
 }
 
 }  // namespace
@@ -104,9 +116,9 @@ void install_capture_handler(int signum) {
   void* warm[4];
   (void)::backtrace(warm, 4);  // loads the unwinder now, not inside the handler
   struct sigaction sa {};
-  sa.sa_handler = on_capture_signal;
+  sa.sa_sigaction = on_capture_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  sa.sa_flags = SA_RESTART | SA_SIGINFO;
   ::sigaction(signum, &sa, nullptr);
   installed.push_back(signum);
 }
@@ -141,7 +153,7 @@ bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  const int first = first_interrupted_frame(g_area.frames, g_area.depth);
+  const int first = first_interrupted_frame(g_area.frames, g_area.depth, g_area.interrupted_pc);
   out.frames = symbolize(g_area.frames + first, g_area.depth - first);
   out.label = g_area.label;
   out.progress = g_area.progress;
