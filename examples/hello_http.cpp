@@ -2,8 +2,12 @@
 //   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
 // Stops gracefully on SIGINT / SIGTERM.
 //
-//   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS]
+//   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--observe]
+//
+// --observe mounts weft's observation endpoints (loop lag sampler, watchdog, metrics):
+// /_weft/metrics, /_weft/stats, /_weft/stats/stream, answered from loopback only.
 #include <weft/http/server.hpp>
+#include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
 
 #include <csignal>
@@ -18,11 +22,16 @@ struct Args {
   std::uint16_t port = 8080;
   std::string host = "127.0.0.1";
   long keep_alive_seconds = 5;
+  bool observe = false;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
+    if (flag == "--observe") {
+      args.observe = true;
+      continue;
+    }
     if (i + 1 >= argc) return false;
     const char* value = argv[++i];
     if (flag == "--port") {
@@ -44,7 +53,8 @@ int main(int argc, char** argv) {
   Args args;
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
-                 "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]\n");
+                 "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS] "
+                 "[--observe]\n");
     return 2;
   }
   weft::Loop loop;
@@ -58,6 +68,8 @@ int main(int argc, char** argv) {
   server.post("/echo", [](weft::http::Request& req) {
     return weft::http::Response::bytes(req.body(), "application/octet-stream");
   });
+  std::unique_ptr<weft::observe::Mount> observe;
+  if (args.observe) observe = weft::observe::mount(server);
   if (auto ec = server.listen(args.port, args.host)) {
     std::fprintf(stderr, "hello_http: cannot listen on %s:%u: %s\n", args.host.c_str(),
                  args.port, ec.message().c_str());
@@ -70,7 +82,10 @@ int main(int argc, char** argv) {
   auto stop = [&](int) {
     sigint.close();
     sigterm.close();
-    server.close(std::chrono::seconds(5), [] { std::puts("hello_http: stopped"); });
+    server.close(std::chrono::seconds(5), [&] {
+      observe.reset();
+      std::puts("hello_http: stopped");
+    });
   };
   (void)sigint.start(SIGINT, stop);
   (void)sigterm.start(SIGTERM, stop);

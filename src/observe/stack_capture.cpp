@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <ucontext.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -22,17 +23,19 @@ constexpr std::size_t kLabelMax = 160;
 
 // The one capture area. state: idle -> requested (watchdog) -> writing -> done (handler)
 // -> idle (watchdog); a watchdog that gives up moves requested -> idle, and the handler
-// then finds nothing to do.
+// then finds nothing to do. Every field the handler writes is an atomic (relaxed, ordered
+// by `state`): the handler's accesses are then visible as such to TSan too, which does
+// not treat a signal handler's release store as ordering its plain writes.
 enum : int { kIdle, kRequested, kWriting, kDone };
 struct CaptureArea {
   std::atomic<int> state{kIdle};
   std::atomic<const LoopProbe*> probe{nullptr};
-  int max_frames = kMaxFrames;
-  void* frames[kMaxFrames];
-  int depth = 0;
-  char label[kLabelMax];
-  std::uint64_t progress = 0;
-  void* interrupted_pc = nullptr;  // where the signal interrupted the loop thread
+  std::atomic<int> max_frames{kMaxFrames};
+  std::atomic<void*> frames[kMaxFrames];
+  std::atomic<int> depth{0};
+  std::atomic<char> label[kLabelMax];
+  std::atomic<std::uint64_t> progress{0};
+  std::atomic<void*> interrupted_pc{nullptr};  // where the signal interrupted the loop thread
 };
 CaptureArea g_area;
 std::mutex g_capture_mu;  // one capture at a time
@@ -56,14 +59,18 @@ void on_capture_signal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
   int expected = kRequested;
   if (g_area.state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
-    const LoopProbe* probe = g_area.probe.load(std::memory_order_relaxed);
-    g_area.interrupted_pc = pc_of(context);
-    g_area.depth = ::backtrace(g_area.frames, g_area.max_frames);
+    constexpr auto relaxed = std::memory_order_relaxed;
+    const LoopProbe* probe = g_area.probe.load(relaxed);
+    g_area.interrupted_pc.store(pc_of(context), relaxed);
+    void* frames[kMaxFrames];  // on the handler's stack
+    const int depth = ::backtrace(frames, g_area.max_frames.load(relaxed));
+    for (int i = 0; i < depth; ++i) g_area.frames[i].store(frames[i], relaxed);
+    g_area.depth.store(depth, relaxed);
     const char* label = probe ? probe->label_unsafe() : nullptr;
     std::size_t n = 0;
-    for (; label && label[n] && n + 1 < kLabelMax; ++n) g_area.label[n] = label[n];
-    g_area.label[n] = '\0';
-    g_area.progress = probe ? probe->progress() : 0;
+    for (; label && label[n] && n + 1 < kLabelMax; ++n) g_area.label[n].store(label[n], relaxed);
+    g_area.label[n].store('\0', relaxed);
+    g_area.progress.store(probe ? probe->progress() : 0, relaxed);
     g_area.state.store(kDone, std::memory_order_release);
   }
   errno = saved_errno;
@@ -138,7 +145,8 @@ bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
                    CapturedStack& out) {
   std::lock_guard lock(g_capture_mu);
   g_area.probe.store(&probe, std::memory_order_relaxed);
-  g_area.max_frames = static_cast<int>(std::min<std::size_t>(max_frames + 2, kMaxFrames));
+  g_area.max_frames.store(static_cast<int>(std::min<std::size_t>(max_frames + 8, kMaxFrames)),
+                          std::memory_order_relaxed);
   g_area.state.store(kRequested, std::memory_order_release);
   if (::pthread_kill(thread, signum) != 0) {
     g_area.state.store(kIdle, std::memory_order_release);
@@ -153,11 +161,20 @@ bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  const int first = first_interrupted_frame(g_area.frames, g_area.depth, g_area.interrupted_pc);
-  out.frames = symbolize(g_area.frames + first, g_area.depth - first);
-  out.label = g_area.label;
-  out.progress = g_area.progress;
+  constexpr auto relaxed = std::memory_order_relaxed;
+  void* frames[kMaxFrames];
+  const int depth = g_area.depth.load(relaxed);
+  for (int i = 0; i < depth; ++i) frames[i] = g_area.frames[i].load(relaxed);
+  for (std::size_t i = 0; i < kLabelMax; ++i) {
+    const char c = g_area.label[i].load(relaxed);
+    if (!c) break;
+    out.label += c;
+  }
+  out.progress = g_area.progress.load(relaxed);
+  const int first = first_interrupted_frame(frames, depth, g_area.interrupted_pc.load(relaxed));
   g_area.state.store(kIdle, std::memory_order_release);
+  const int kept = std::min(depth - first, static_cast<int>(max_frames));
+  out.frames = symbolize(frames + first, kept);
   return true;
 }
 

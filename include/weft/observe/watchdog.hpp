@@ -22,7 +22,9 @@
 // Threads and lifetime: construct and destroy on any thread; the loop (and its Runtime)
 // must outlive the watchdog. One watchdog per loop (several loops: one each). Only one
 // stack capture runs at a time in the process. The loop thread must not block `signal`;
-// its handler is installed once per process (SA_RESTART) and stays.
+// its handler is installed once per process (SA_RESTART) and stays. A stalled callback
+// that is itself blocked in a call SA_RESTART does not restart (poll, epoll_wait, select,
+// nanosleep) sees EINTR once per captured stall.
 #pragma once
 
 #include <weft/clock.hpp>
