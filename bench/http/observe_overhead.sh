@@ -10,8 +10,8 @@
 # Method (as bench/http/run.sh): a fresh server per run pinned to CPU 0, `wrk -t1` pinned
 # to CPU 1, 127.0.0.1 only; server CPU time (utime+stime of all threads, /proc/PID/stat)
 # over the measured run divided by the requests wrk completed. The arms alternate round by
-# round (base, off, on, base, off, on, ...) so drifting load on a shared machine hits all
-# alike. Prints each run and the median CPU µs/req per arm with the on/off ratio.
+# round by round, the order rotating each round (base off on, off on base, ...), so
+# drifting load on a shared machine hits all alike. Prints each run and the median CPU µs/req per arm with the on/off ratio.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,10 +76,20 @@ run_arm() {
 }
 
 RESULTS=$(mktemp)
-for ((i = 1; i <= ROUNDS; i++)); do
-  [[ -n $BASELINE ]] && run_arm base "$BASELINE" | tee -a "$RESULTS"
-  run_arm off "$HELLO" | tee -a "$RESULTS"
-  run_arm on "$HELLO" --observe | tee -a "$RESULTS"
+ARMS=(off on)
+[[ -n $BASELINE ]] && ARMS=(base off on)
+run_named() {
+  case "$1" in
+    base) run_arm base "$BASELINE" ;;
+    off) run_arm off "$HELLO" ;;
+    on) run_arm on "$HELLO" --observe ;;
+  esac
+}
+for ((i = 0; i < ROUNDS; i++)); do
+  # the order rotates every round, so no arm always runs first or last
+  for ((k = 0; k < ${#ARMS[@]}; k++)); do
+    run_named "${ARMS[$(((i + k) % ${#ARMS[@]}))]}" | tee -a "$RESULTS"
+  done
 done
 
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }

@@ -7,16 +7,19 @@
 #include <cstdio>
 
 namespace weft::http {
+
+using namespace std::string_view_literals;  // appends of literals: no strlen, inlined copies
+
 namespace {
 
 void append_status_line(std::string& out, int status) {
   char code[4] = {static_cast<char>('0' + status / 100 % 10),
                   static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
                   ' '};
-  out.append("HTTP/1.1 ");
+  out.append("HTTP/1.1 "sv);
   out.append(code, 4);
   out.append(reason_phrase(status));
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 void append_decimal(std::string& out, std::size_t n) {
@@ -393,21 +396,21 @@ void Connection::write_head(const Response& res, bool close, int version_minor, 
   append_status_line(out_, res.status_code());
   out_.append(server_.date_line);
   for (const auto& [name, value] : res.headers()) {
-    out_.append(name).append(": ").append(value).append("\r\n");
+    out_.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
   if (chunked) {
-    out_.append("Transfer-Encoding: chunked\r\n");
+    out_.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (!has_no_body(res.status_code()) && !res.is_streamed()) {
-    out_.append("Content-Length: ");
+    out_.append("Content-Length: "sv);
     append_decimal(out_, res.body_length());
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
   if (close) {
-    out_.append("Connection: close\r\n");
+    out_.append("Connection: close\r\n"sv);
   } else if (version_minor == 0) {
-    out_.append("Connection: keep-alive\r\n");
+    out_.append("Connection: keep-alive\r\n"sv);
   }
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
 }
 
 void Connection::write_response(const Response& res, bool head_only, bool close,

@@ -264,7 +264,9 @@ std::string render_prometheus(const Snapshot& s) {
 std::string render_json(const Snapshot& s) {
   const double unix_s =
       std::chrono::duration<double>(s.time.time_since_epoch()).count();
-  std::string out = "{\"time\":" + num(unix_s) + ",\"uptime_s\":" + num(s.uptime_s) +
+  char when[32];
+  std::snprintf(when, sizeof when, "%.3f", unix_s);
+  std::string out = std::string("{\"time\":") + when + ",\"uptime_s\":" + num(s.uptime_s) +
                     ",\"loops\":" + num(static_cast<std::uint64_t>(s.loop.loops)) +
                     ",\"loop\":" + json_loop(s.loop) + ",\"pools\":{";
   for (std::size_t c = 0; c < kWorkClassCount; ++c) {
