@@ -6,6 +6,7 @@
 //
 // --observe mounts weft's observation endpoints (loop lag sampler, watchdog, metrics):
 // /_weft/metrics, /_weft/stats, /_weft/stats/stream, answered from loopback only.
+// --no-watchdog leaves out the watchdog thread (the process then stays single-threaded).
 #include <weft/http/server.hpp>
 #include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
@@ -23,6 +24,7 @@ struct Args {
   std::string host = "127.0.0.1";
   long keep_alive_seconds = 5;
   bool observe = false;
+  bool watchdog = true;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -30,6 +32,10 @@ bool parse_args(int argc, char** argv, Args& args) {
     std::string flag = argv[i];
     if (flag == "--observe") {
       args.observe = true;
+      continue;
+    }
+    if (flag == "--no-watchdog") {
+      args.watchdog = false;
       continue;
     }
     if (i + 1 >= argc) return false;
@@ -54,7 +60,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS] "
-                 "[--observe]\n");
+                 "[--observe [--no-watchdog]]\n");
     return 2;
   }
   weft::Loop loop;
@@ -69,7 +75,11 @@ int main(int argc, char** argv) {
     return weft::http::Response::bytes(req.body(), "application/octet-stream");
   });
   std::unique_ptr<weft::observe::Mount> observe;
-  if (args.observe) observe = weft::observe::mount(server);
+  if (args.observe) {
+    weft::observe::MountOptions mount_options;
+    mount_options.monitor.watchdog = args.watchdog;
+    observe = weft::observe::mount(server, std::move(mount_options));
+  }
   if (auto ec = server.listen(args.port, args.host)) {
     std::fprintf(stderr, "hello_http: cannot listen on %s:%u: %s\n", args.host.c_str(),
                  args.port, ec.message().c_str());
