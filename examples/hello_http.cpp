@@ -3,11 +3,16 @@
 // Stops gracefully on SIGINT / SIGTERM.
 //
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
+//              [--observe [--no-watchdog]]
 //
 // --workers N: N loop threads, each with its own SO_REUSEPORT listener (0: one per core).
 // The default, 1, serves on the main thread's loop only, as the single-loop benchmarks
 // in docs/BENCHMARKS.md measure it.
+// --observe mounts weft's observation endpoints (loop lag sampler, watchdog, metrics):
+// /_weft/metrics, /_weft/stats, /_weft/stats/stream, answered from loopback only.
+// --no-watchdog leaves out the watchdog thread (the process then stays single-threaded).
 #include <weft/http/server.hpp>
+#include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
 
 #include <csignal>
@@ -23,11 +28,21 @@ struct Args {
   std::string host = "127.0.0.1";
   long keep_alive_seconds = 5;
   unsigned workers = 1;
+  bool observe = false;
+  bool watchdog = true;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
+    if (flag == "--observe") {
+      args.observe = true;
+      continue;
+    }
+    if (flag == "--no-watchdog") {
+      args.watchdog = false;
+      continue;
+    }
     if (i + 1 >= argc) return false;
     const char* value = argv[++i];
     if (flag == "--port") {
@@ -52,7 +67,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]"
-                 " [--workers N]\n");
+                 " [--workers N] [--observe [--no-watchdog]]\n");
     return 2;
   }
   weft::Loop loop;
@@ -67,6 +82,12 @@ int main(int argc, char** argv) {
   server.post("/echo", [](weft::http::Request& req) {
     return weft::http::Response::bytes(req.body(), "application/octet-stream");
   });
+  std::unique_ptr<weft::observe::Mount> observe;
+  if (args.observe) {
+    weft::observe::MountOptions mount_options;
+    mount_options.monitor.watchdog = args.watchdog;
+    observe = weft::observe::mount(server, std::move(mount_options));
+  }
   if (auto ec = server.listen(args.port, args.host)) {
     std::fprintf(stderr, "hello_http: cannot listen on %s:%u: %s\n", args.host.c_str(),
                  args.port, ec.message().c_str());
@@ -80,7 +101,10 @@ int main(int argc, char** argv) {
   auto stop = [&](int) {
     sigint.close();
     sigterm.close();
-    server.close(std::chrono::seconds(5), [] { std::puts("hello_http: stopped"); });
+    server.close(std::chrono::seconds(5), [&] {
+      observe.reset();
+      std::puts("hello_http: stopped");
+    });
   };
   (void)sigint.start(SIGINT, stop);
   (void)sigterm.start(SIGTERM, stop);

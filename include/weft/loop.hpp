@@ -20,6 +20,7 @@
 #include <weft/error.hpp>
 #include <weft/function.hpp>
 #include <weft/handle.hpp>
+#include <weft/loop_probe.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -137,11 +138,37 @@ class Loop {
 
   std::uint64_t iteration_count() const noexcept { return iterations_; }
 
+  // What the loop records about itself for observers (weft/observe/); see loop_probe.hpp.
+  const LoopProbe& probe() const noexcept { return probe_; }
+  // Labels what the loop runs until the scope ends (e.g. "GET /users/:id" around an HTTP
+  // handler), for the watchdog. Loop thread only; `label` must outlive the scope.
+  // Labels the running callback from here until it returns (e.g. a coroutine handler that
+  // a microtask starts). Loop thread only; `label` must outlive the callback.
+  void set_running_label(const char* label) noexcept { probe_.swap_label(label); }
+  class LabelScope {
+   public:
+    LabelScope(Loop& loop, const char* label) noexcept
+        : probe_(loop.probe_), previous_(probe_.swap_label(label)) {}
+    ~LabelScope() { probe_.swap_label(previous_); }
+    LabelScope(const LabelScope&) = delete;
+    LabelScope& operator=(const LabelScope&) = delete;
+
+   private:
+    LoopProbe& probe_;
+    const char* previous_;
+  };
+
   // -- internal interfaces used by the library's own layers ----------------------------
   // Runs f as a loop callback: an escaping exception goes to the uncaught handler, then
   // the microtask queue is drained.
   template <class F>
   void call(F&& f) noexcept {
+    call("callback", static_cast<F&&>(f));
+  }
+  // The same, publishing `label` as what is running (see LoopProbe).
+  template <class F>
+  void call(const char* label, F&& f) noexcept {
+    probe_.enter_callback(label);
     try {
       f();
     } catch (...) {
@@ -167,7 +194,7 @@ class Loop {
   void poll(bool may_block);
   int poll_timeout_ms(bool may_block);
   bool has_ready_work() const noexcept;
-  void invoke(Function<void()>& fn) noexcept;
+  void invoke(const char* label, Function<void()>& fn) noexcept;
   void drain_microtasks() noexcept;
   void destroy_spawned() noexcept;
   void detach_handles() noexcept;
@@ -192,6 +219,7 @@ class Loop {
   std::atomic<std::size_t> keep_alives_{0};
   std::atomic<bool> stop_requested_{false};
   std::uint64_t iterations_ = 0;
+  LoopProbe probe_;
   bool closed_ = false;
   bool time_fresh_ = false;  // now_ was read at the start of run(), nothing ran since
   bool microtasks_queued_ = false;  // queue_microtask() since the last drain

@@ -23,6 +23,7 @@
 #include <weft/clock.hpp>
 #include <weft/error.hpp>
 #include <weft/function.hpp>
+#include <weft/histogram.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -31,6 +32,7 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace weft {
 
@@ -56,6 +58,21 @@ struct WorkClassStats {
   std::uint64_t canceled = 0;   // removed before running
   std::uint64_t queue_wait_ns = 0;
   std::uint64_t run_ns = 0;
+  std::uint64_t oldest_queued_ns = 0;  // age of the oldest job waiting now (0: none)
+};
+
+// Distributions of one work class: time from submission to start, and run time (ns).
+struct WorkClassHistograms {
+  HistogramSnapshot queue_wait;
+  HistogramSnapshot run;
+};
+
+// A job running now on a pool thread, as seen by a watchdog.
+struct RunningJob {
+  WorkClass cls = WorkClass::fs;
+  std::uint64_t seq = 0;   // unique per pool: tells one job from the next on a thread
+  const char* label = nullptr;  // queue_work's label (a string that outlives the job)
+  Duration running_for{};
 };
 
 namespace detail {
@@ -82,6 +99,7 @@ class Job {
   TimePoint queued_at{};
   std::uint64_t seq = 0;
   WorkClass cls = WorkClass::fs;
+  const char* label = nullptr;  // for diagnostics; must outlive the job
   enum class State : unsigned char { queued, running, finished, canceled } state = State::queued;
   bool abandoned = false;  // loop thread only: drop the completion when it arrives
 
@@ -161,11 +179,14 @@ class WorkHandle {
 
 // Submits work (a callable returning T or void) to class `cls`; done(WorkResult<T>&)
 // runs on the loop thread. Returns the error (queue_full) if the job was refused, in
-// which case neither callable runs.
+// which case neither callable runs. `label` names the job for the watchdog and stall
+// reports (a string literal or anything that outlives the job).
 template <class W, class D>
-std::error_code queue_work(Loop& loop, WorkClass cls, W work, D done, WorkHandle* handle = nullptr) {
+std::error_code queue_work(Loop& loop, WorkClass cls, W work, D done, WorkHandle* handle = nullptr,
+                           const char* label = nullptr) {
   auto* job = new detail::FunctionJob<W, D>(std::move(work), std::move(done));
   job->cls = cls;
+  job->label = label;
   if (handle) *handle = WorkHandle(job);
   std::error_code ec = detail::submit(loop, job);
   if (ec) {
@@ -184,6 +205,9 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   WorkClassStats stats(WorkClass cls) const;
+  WorkClassHistograms histograms(WorkClass cls) const;
+  // The jobs running now on both pools (any thread).
+  std::vector<RunningJob> running_jobs() const;
   unsigned io_threads() const noexcept;
   unsigned cpu_threads() const noexcept;
   const PoolOptions& options() const noexcept { return options_; }

@@ -39,6 +39,7 @@ void Handle::assert_loop_thread() const noexcept {
 void Handle::set_active(bool active) noexcept {
   if (active == active_) return;
   active_ = active;
+  if (loop_) loop_->probe_.handle_active(kind_, active);
   if (referenced_ && loop_) loop_->on_handle_active_changed(*this, active);
 }
 
@@ -112,7 +113,7 @@ void Loop::run_closing() {
     h->state_ = Handle::State::closed;
     unlink(h);
     Function<void()> cb = std::move(h->on_close_);  // the callback may destroy h
-    if (cb) invoke(cb);
+    if (cb) invoke(h->label_ ? h->label_ : "close callback", cb);
   }
 }
 

@@ -72,6 +72,7 @@ bool Loop::run(RunMode mode) {
   owner_ = std::this_thread::get_id();
   Loop* outer = std::exchange(t_current_loop, this);
   update_time();
+  probe_.enter_run(LoopProbe::to_ns(now_));
   time_fresh_ = true;  // the first iteration need not read the clock again
   if (microtasks_queued_) drain_microtasks();
   bool more = alive();
@@ -81,6 +82,7 @@ bool Loop::run(RunMode mode) {
     if (mode != RunMode::until_done) break;
   }
   stop_requested_.store(false, std::memory_order_relaxed);
+  probe_.leave_run(LoopProbe::to_ns(now_));  // the cached time: no clock read per run()
   t_current_loop = outer;
   return more;
 }
@@ -101,6 +103,7 @@ void Loop::iterate(RunMode mode) {
     core_->run_timers();
   }
   ++iterations_;
+  probe_.count_iteration();
 }
 
 void Loop::poll(bool may_block) {
@@ -183,11 +186,11 @@ void Loop::run_posted() {
   auto& posts = core_->posts_running;
   auto& jobs = core_->jobs_running;
   inbox_->take(posts, jobs);
-  for (auto& fn : posts) invoke(fn);
+  for (auto& fn : posts) invoke("post", fn);
   posts.clear();
   for (detail::Job* job : jobs) {
     --active_requests_;
-    if (!job->abandoned) call([job] { job->complete({}); });
+    if (!job->abandoned) call(job->label ? job->label : "pool completion", [job] { job->complete({}); });
     job->release();
   }
   jobs.clear();
@@ -197,7 +200,7 @@ void Loop::run_pending() {
   if (core_->pending.empty()) return;
   auto& running = core_->pending_running;
   running.swap(core_->pending);
-  for (auto& fn : running) invoke(fn);
+  for (auto& fn : running) invoke("pending", fn);
   running.clear();
 }
 
@@ -205,11 +208,11 @@ void Loop::run_immediates() {
   if (core_->immediates.empty()) return;
   auto& running = core_->immediates_running;
   running.swap(core_->immediates);  // immediates queued now run in the next iteration
-  for (auto& fn : running) invoke(fn);
+  for (auto& fn : running) invoke("immediate", fn);
   running.clear();
 }
 
-void Loop::invoke(Function<void()>& fn) noexcept { call(fn); }
+void Loop::invoke(const char* label, Function<void()>& fn) noexcept { call(label, fn); }
 
 void Loop::drain_microtasks() noexcept {
   auto& queue = core_->microtasks;
@@ -219,6 +222,7 @@ void Loop::drain_microtasks() noexcept {
   while (!queue.empty()) {
     Function<void()> fn = std::move(queue.front());
     queue.pop_front();
+    probe_.enter_callback("microtask");
     try {
       fn();
     } catch (...) {

@@ -50,7 +50,7 @@ void LoopCore::run_timers() {
     }
     firing_timer = t;
     Function<void()> cb = std::move(t->cb_);  // the callback may destroy or restart t
-    loop.call(cb);
+    loop.call(t->label() ? t->label() : "timer", cb);
     if (firing_timer == t && !t->cb_ && !t->is_closing() && !t->is_closed()) t->cb_ = std::move(cb);
     firing_timer = nullptr;
   }
@@ -78,9 +78,11 @@ void LoopCore::unwatch(IoWatcher& w) noexcept {
 void LoopCore::dispatch_io(int timeout_ms) {
   constexpr int kBatch = 256;
   ReadyEvent ready[kBatch];
+  if (timeout_ms != 0) loop.probe_.enter_poll(LoopProbe::to_ns(std::chrono::steady_clock::now()));
   const int n = backend_.wait(timeout_ms, ready, kBatch);
   if (n == 0 && timeout_ms == 0) return;  // nothing happened and no time was spent waiting
   loop.update_time();
+  if (timeout_ms != 0) loop.probe_.leave_poll(LoopProbe::to_ns(loop.now()));
   for (int i = 0; i < n; ++i) {
     const int fd = ready[i].fd;
     if (fd == loop.inbox().fd()) {
@@ -90,7 +92,7 @@ void LoopCore::dispatch_io(int timeout_ms) {
     } else if (static_cast<std::size_t>(fd) < watchers_.size() && watchers_[static_cast<std::size_t>(fd)]) {
       IoWatcher* w = watchers_[static_cast<std::size_t>(fd)];
       unsigned events = ready[i].events & (w->events_ | io_event::hangup | io_event::error);
-      if (events) loop.call([w, events] { w->cb_(events); });
+      if (events) loop.call(w->label() ? w->label() : "io", [w, events] { w->cb_(events); });
     }
   }
 }
@@ -132,7 +134,7 @@ void LoopCore::run_phase() {
   for (list.cursor = list.head; list.cursor;) {
     PhaseHandle<P>* h = list.cursor;
     list.cursor = h->next_in_phase_;
-    loop.call([h] { h->cb_(); });
+    loop.call(h->label() ? h->label() : "phase handle", [h] { h->cb_(); });
   }
 }
 

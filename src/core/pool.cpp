@@ -63,8 +63,9 @@ void WorkerPool::start_threads() {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  slots_.resize(thread_count_);
   for (unsigned i = 0; i < thread_count_; ++i) {
-    threads_.emplace_back([this] { worker_main(); });
+    threads_.emplace_back([this, i] { worker_main(i); });
     std::string thread_name = std::string("weft-") + name_;
     pthread_setname_np(threads_.back().native_handle(), thread_name.substr(0, 15).c_str());
   }
@@ -135,12 +136,13 @@ Job* WorkerPool::take_next_locked() {
 // that takes the next job, and its completion is handed to its loop right after — before
 // the next job runs, and after the counters, so a loop that sees the completion also sees
 // them.
-void WorkerPool::worker_main() {
+void WorkerPool::worker_main(std::size_t slot) {
   Finished done;
   std::unique_lock lock(mu_);
   for (;;) {
     if (done.job) record_locked(done);
     Job* job = take_next_locked();
+    slots_[slot] = {job, job ? real_now() : TimePoint{}};
     if (!job && done.job) {  // deliver before sleeping
       lock.unlock();
       deliver(done);
@@ -157,7 +159,7 @@ void WorkerPool::worker_main() {
     }
     lock.unlock();
     if (done.job) deliver(done);
-    done = {job, job->cls, job->queued_at, real_now(), {}};
+    done = {job, job->cls, job->queued_at, slots_[slot].started, {}};
     job->execute();
     done.ended = real_now();
     lock.lock();
@@ -169,8 +171,12 @@ void WorkerPool::record_locked(const Finished& f) noexcept {
   const bool was_capped = q.stats.running >= q.max_running;
   --q.stats.running;
   ++q.stats.completed;
-  q.stats.queue_wait_ns += nanos_between(f.queued_at, f.started);
-  q.stats.run_ns += nanos_between(f.started, f.ended);
+  const std::uint64_t wait_ns = nanos_between(f.queued_at, f.started);
+  const std::uint64_t run_ns = nanos_between(f.started, f.ended);
+  q.stats.queue_wait_ns += wait_ns;
+  q.stats.run_ns += run_ns;
+  q.queue_wait.record(wait_ns);
+  q.run.record(run_ns);
   // A capped class may have blocked other work: let an idle thread look again.
   if (was_capped && idle_ > wakes_pending_ && q.head) {
     ++wakes_pending_;
@@ -213,7 +219,26 @@ std::vector<Job*> WorkerPool::drop_jobs_of(const Loop* loop) noexcept {
 
 WorkClassStats WorkerPool::stats(WorkClass cls) const {
   std::lock_guard lock(mu_);
-  return queues_[static_cast<std::size_t>(cls)].stats;
+  const ClassQueue& q = queues_[static_cast<std::size_t>(cls)];
+  WorkClassStats s = q.stats;
+  if (q.head) s.oldest_queued_ns = nanos_between(q.head->queued_at, real_now());
+  return s;
+}
+
+WorkClassHistograms WorkerPool::histograms(WorkClass cls) const {
+  std::lock_guard lock(mu_);
+  const ClassQueue& q = queues_[static_cast<std::size_t>(cls)];
+  return {q.queue_wait.snapshot(), q.run.snapshot()};
+}
+
+// The job pointers are only read under mu_, while their threads still hold them.
+void WorkerPool::append_running(std::vector<RunningJob>& out) const {
+  const TimePoint now = real_now();
+  std::lock_guard lock(mu_);
+  for (const Slot& s : slots_) {
+    if (!s.job) continue;
+    out.push_back({s.job->cls, s.job->seq, s.job->label, now - s.started});
+  }
 }
 
 // ---- submission from a loop -----------------------------------------------------------
@@ -296,6 +321,17 @@ detail::WorkerPool& Runtime::pool_for(WorkClass cls) noexcept {
 
 WorkClassStats Runtime::stats(WorkClass cls) const {
   return (cls == WorkClass::cpu ? *cpu_ : *io_).stats(cls);
+}
+
+WorkClassHistograms Runtime::histograms(WorkClass cls) const {
+  return (cls == WorkClass::cpu ? *cpu_ : *io_).histograms(cls);
+}
+
+std::vector<RunningJob> Runtime::running_jobs() const {
+  std::vector<RunningJob> out;
+  io_->append_running(out);
+  cpu_->append_running(out);
+  return out;
 }
 
 unsigned Runtime::io_threads() const noexcept { return io_->threads(); }

@@ -148,7 +148,9 @@ void LoopCore::deliver_signal(int signum) {
   for (Signal* s : targets) {
     bool still_listening = false;  // an earlier callback may have stopped or destroyed it
     for (Signal* t = signals_; t; t = t->next_in_loop_) still_listening |= (t == s);
-    if (still_listening && s->signum_ == signum) loop.call([s, signum] { s->deliver(signum); });
+    if (still_listening && s->signum_ == signum) {
+      loop.call(s->label() ? s->label() : "signal", [s, signum] { s->deliver(signum); });
+    }
   }
 }
 

@@ -29,6 +29,8 @@ class WorkerPool {
   bool cancel(Job* job) noexcept;    // true: removed before it ran (reference returned)
   std::vector<Job*> drop_jobs_of(const Loop* loop) noexcept;  // queued jobs, removed
   WorkClassStats stats(WorkClass cls) const;
+  WorkClassHistograms histograms(WorkClass cls) const;
+  void append_running(std::vector<RunningJob>& out) const;
   unsigned threads() const noexcept { return thread_count_; }
 
  private:
@@ -38,6 +40,13 @@ class WorkerPool {
     unsigned max_running = 0;
     bool served = false;
     WorkClassStats stats;
+    Histogram queue_wait;  // written under mu_
+    Histogram run;
+  };
+  // What one thread runs now (written by the thread under mu_, read under mu_).
+  struct Slot {
+    Job* job = nullptr;
+    TimePoint started{};
   };
   void start_threads();
   struct Finished {
@@ -45,7 +54,7 @@ class WorkerPool {
     WorkClass cls = WorkClass::fs;
     TimePoint queued_at{}, started{}, ended{};
   };
-  void worker_main();
+  void worker_main(std::size_t slot);
   void record_locked(const Finished& f) noexcept;
   void deliver(Finished& f) noexcept;
   Job* take_next_locked();
@@ -57,6 +66,7 @@ class WorkerPool {
   std::condition_variable cv_;
   ClassQueue queues_[kWorkClassCount];
   std::vector<std::thread> threads_;
+  std::vector<Slot> slots_;  // one per thread
   std::size_t max_queued_;
   std::uint64_t seq_ = 0;
   unsigned thread_count_;

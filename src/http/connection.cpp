@@ -7,16 +7,19 @@
 #include <cstdio>
 
 namespace weft::http {
+
+using namespace std::string_view_literals;  // appends of literals: no strlen, inlined copies
+
 namespace {
 
 void append_status_line(std::string& out, int status) {
   char code[4] = {static_cast<char>('0' + status / 100 % 10),
                   static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
                   ' '};
-  out.append("HTTP/1.1 ");
+  out.append("HTTP/1.1 "sv);
   out.append(code, 4);
   out.append(reason_phrase(status));
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 void append_decimal(std::string& out, std::size_t n) {
@@ -46,6 +49,7 @@ Connection::Connection(Server::Impl& server, net::Socket socket)
 Connection::~Connection() {
   release_stream();
   cancel_pipeline();
+  note_dropped(inline_started_ns_);
   *sync_req_.cancel_flag() = true;
 }
 
@@ -53,6 +57,7 @@ Connection::~Connection() {
 // streamed body's reader gets operation_canceled, and a late response is dropped.
 void Connection::cancel_pipeline() noexcept {
   for (auto& ex : pipeline_) {
+    note_dropped(ex->started_ns);
     ex->conn = nullptr;
     *ex->request.cancel_flag() = true;
     if (BodyStream* body = ex->request.body_stream()) body->fail();
@@ -61,11 +66,15 @@ void Connection::cancel_pipeline() noexcept {
 }
 
 void Connection::start() {
+  server_.metrics.connection_accepted();
+  peer_ = std::make_shared<const net::SocketAddress>(stream_.peer_address());
+  sync_req_.set_peer(peer_);
   request_start_ = server_.loop.now();
   set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
   stream_.on_end([this] {  // the client finished sending: answer what is owed, then close
     stop_parsing_ = true;
     if (pipeline_.empty()) {
+      if (cur_ == &sync_req_) note_dropped(inline_started_ns_);
       cur_ = nullptr;
       cur_ex_.reset();
       flush_out();
@@ -112,10 +121,12 @@ std::size_t Connection::on_data(std::span<char> data) {
     } else {
       on_parse_error(r.error);
       flush_out();  // answer now: the client may send nothing more
+      server_.metrics.bytes_in(data.size());
       return data.size();
     }
   }
   flush_out();
+  server_.metrics.bytes_in(off);
   return off;
 }
 
@@ -124,6 +135,7 @@ bool Connection::on_head(const RequestHead& head) {
   if (deadline_kind_ == Deadline::idle) request_start_ = server_.loop.now();
   sync_req_.reset();
   sync_req_.assign(head);
+  const std::int64_t started_ns = note_request(sync_req_);
   Router::Match m = server_.router.match(sync_req_);
   cur_handler_ = m.handler;
   cur_owner_ = m.owner;
@@ -135,10 +147,13 @@ bool Connection::on_head(const RequestHead& head) {
       (!m.handler || m.handler->sync || (m.handler->quick && !m.handler->options.stream_body));
   if (inline_ok) {
     cur_ = &sync_req_;
+    inline_started_ns_ = started_ns;
   } else {
     cur_ex_ = std::make_shared<Exchange>();
     cur_ex_->conn = this;
+    cur_ex_->started_ns = started_ns;
     cur_ex_->request.assign(head);
+    cur_ex_->request.set_peer(peer_);
     (void)server_.router.match(cur_ex_->request);  // same params, on the exchange's request
     cur_ex_->request.detach();
     cur_ex_->head_only = cur_head_only_;
@@ -193,11 +208,13 @@ void Connection::on_message_complete() {
     }
     if (!res->is_streamed()) {
       write_response(*res, cur_head_only_, cur_close_, req->version_minor());
+      note_response(res->status_code(), inline_started_ns_);
       after_response_written();
       return;
     }
     ex = std::make_shared<Exchange>();  // streamed: it needs a life of its own
     ex->conn = this;
+    ex->started_ns = std::exchange(inline_started_ns_, 0);
     ex->request.copy_from(*req);  // the head's bytes may be gone from the read buffer
     ex->head_only = cur_head_only_;
     ex->close_after = cur_close_;
@@ -223,6 +240,7 @@ void Connection::on_parse_error(ParseErrc e) {
   auto ex = cur_ex_ ? cur_ex_ : std::make_shared<Exchange>();
   if (!cur_ex_) {
     ex->conn = this;
+    if (cur_ == &sync_req_) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
   if (BodyStream* stream = ex->request.body_stream()) stream->fail();
@@ -264,6 +282,7 @@ void Connection::run_sync(Request& req, Handler& handler, std::optional<Response
         return;
       }
     }
+    Loop::LabelScope label(server_.loop, handler.label.c_str());
     into.emplace(handler.sync(req));
   } catch (...) {
     into.emplace(error_response(req, std::current_exception()));
@@ -278,7 +297,10 @@ bool Connection::run_quick(Request& req, Handler& handler, std::optional<Respons
       if (auto early = m(req)) into.emplace(std::move(*early));
       if (into) break;
     }
-    if (!into) into = handler.quick(req);
+    if (!into) {
+      Loop::LabelScope label(server_.loop, handler.label.c_str());
+      into = handler.quick(req);
+    }
     if (!into) return false;
   } catch (...) {
     into.emplace(error_response(req, std::current_exception()));
@@ -291,6 +313,7 @@ bool Connection::run_quick(Request& req, Handler& handler, std::optional<Respons
 void Connection::continue_async(Request& req) {
   auto ex = std::make_shared<Exchange>();
   ex->conn = this;
+  ex->started_ns = std::exchange(inline_started_ns_, 0);
   ex->request.copy_from(req);
   ex->head_only = cur_head_only_;
   ex->close_after = cur_close_;
@@ -330,8 +353,11 @@ namespace {
 
 // The coroutine that runs an async handler; the exchange keeps the request alive.
 Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> handler,
-                       std::vector<BeforeMiddleware>* before) {
+                       std::vector<BeforeMiddleware>* before, Loop& loop) {
   std::exception_ptr error;
+  // Spawned as a microtask of its own: until its first suspension, this coroutine is
+  // what the loop runs.
+  loop.set_running_label(handler->label.c_str());
   try {
     for (auto& m : *before) {
       if (ex->before_done) break;
@@ -354,7 +380,7 @@ Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> ha
 
 // The current request's coroutine handler, which keeps its own reference to the handler.
 void Connection::start_async(std::shared_ptr<Exchange> ex) {
-  spawn(server_.loop, run_handler(std::move(ex), *cur_owner_, &server_.before));
+  spawn(server_.loop, run_handler(std::move(ex), *cur_owner_, &server_.before, server_.loop));
 }
 
 void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {
@@ -370,21 +396,21 @@ void Connection::write_head(const Response& res, bool close, int version_minor, 
   append_status_line(out_, res.status_code());
   out_.append(server_.date_line);
   for (const auto& [name, value] : res.headers()) {
-    out_.append(name).append(": ").append(value).append("\r\n");
+    out_.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
   if (chunked) {
-    out_.append("Transfer-Encoding: chunked\r\n");
+    out_.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (!has_no_body(res.status_code()) && !res.is_streamed()) {
-    out_.append("Content-Length: ");
+    out_.append("Content-Length: "sv);
     append_decimal(out_, res.body_length());
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
   }
   if (close) {
-    out_.append("Connection: close\r\n");
+    out_.append("Connection: close\r\n"sv);
   } else if (version_minor == 0) {
-    out_.append("Connection: keep-alive\r\n");
+    out_.append("Connection: keep-alive\r\n"sv);
   }
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
 }
 
 void Connection::write_response(const Response& res, bool head_only, bool close,
@@ -396,6 +422,7 @@ void Connection::write_response(const Response& res, bool head_only, bool close,
     return;
   }
   // The head (and any responses before it) go first, then the file, zero-copy.
+  note_bytes_out(out_.size() + res.file_body().length);
   if (!out_.empty()) stream_.write(std::string_view(out_));
   out_.clear();
   const FileBody& f = res.file_body();
@@ -425,9 +452,11 @@ void Connection::start_stream(std::shared_ptr<Exchange> ex) {
   const bool chunked = !http10 && !has_no_body(res.status_code());
   write_head(res, ex->close_after, ex->request.version_minor(), chunked);
   if (ex->head_only || has_no_body(res.status_code())) {
+    note_response(res.status_code(), ex->started_ns);
     if (ex->close_after) stop_parsing_ = true;
     return;
   }
+  note_response(res.status_code(), ex->started_ns);
   ex->writer.conn_ = this;
   ex->writer.chunked_ = chunked;
   streaming_ = ex;
@@ -484,6 +513,7 @@ void Connection::pump() {
     }
     write_response(*ex->response, ex->head_only, ex->close_after,
                    ex->request.version_minor());
+    note_response(ex->response->status_code(), ex->started_ns);
     if (ex->close_after) {
       stop_parsing_ = true;
       cancel_pipeline();  // never answered: the connection closes
@@ -502,6 +532,7 @@ void Connection::after_response_written() {
 void Connection::flush_out() {
   if (closed_) return;
   if (!out_.empty()) {
+    note_bytes_out(out_.size());
     const bool below_mark = stream_.write(std::string_view(out_));
     out_.clear();
     if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
@@ -607,6 +638,7 @@ void Connection::check_deadline(TimePoint now) {
   if (!ex) {
     ex = std::make_shared<Exchange>();
     ex->conn = this;
+    if (cur_ == &sync_req_) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
   if (BodyStream* body = ex->request.body_stream()) body->fail();
@@ -619,6 +651,22 @@ void Connection::check_deadline(TimePoint now) {
   set_deadline(Deadline::none, {});
   pump();
   flush_out();
+}
+
+// ---- metrics (http/metrics.hpp) -------------------------------------------------------------
+
+std::int64_t Connection::note_request(const Request& req) noexcept {
+  server_.metrics.request_started(req.method());
+  return std::max<std::int64_t>(1, LoopProbe::to_ns(server_.loop.now()));
+}
+
+void Connection::note_response(int status, std::int64_t& started_ns) noexcept {
+  const std::int64_t now = started_ns ? LoopProbe::to_ns(std::chrono::steady_clock::now()) : 0;
+  server_.metrics.response_written(status, std::exchange(started_ns, 0), now);
+}
+
+void Connection::note_dropped(std::int64_t& started_ns) noexcept {
+  if (std::exchange(started_ns, 0)) server_.metrics.request_dropped();
 }
 
 // ---- BodyWriter ---------------------------------------------------------------------------

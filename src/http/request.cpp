@@ -138,6 +138,7 @@ void Request::copy_from(const Request& other) {
   params_ = other.params_;
   body_ = other.body_;
   keep_alive_ = other.keep_alive_;
+  peer_ = other.peer_;
   detach();  // the views above still point into `other`
 }
 

@@ -24,6 +24,7 @@ void for_each_segment(std::string_view path, F f) {
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
   routes_.push_back({std::string(method), compile(pattern),
                      std::make_shared<Handler>(std::move(handler))});
+  routes_.back().handler->label = std::string(method) + " " + std::string(pattern);
 }
 
 std::vector<Router::Segment> Router::compile(std::string_view pattern) {

@@ -264,4 +264,11 @@ const ServerOptions& Server::options() const noexcept { return state_->shared.op
 Loop& Server::loop() const noexcept { return state_->loop; }
 unsigned Server::workers() const noexcept { return state_->workers(); }
 
+// Loop 0's (with workers > 1 the extra loops' recorders are not summed yet).
+HttpMetricsSnapshot Server::metrics() const noexcept {
+  HttpMetricsSnapshot m = state_->impl0.metrics.snapshot();
+  m.open_connections = state_->impl0.stats.open_connections;
+  return m;
+}
+
 }  // namespace weft::http

@@ -4,6 +4,7 @@
 // (server_workers.hpp) ties the loops together.
 #pragma once
 
+#include <weft/http/metrics.hpp>
 #include <weft/http/server.hpp>
 #include <weft/net/listener.hpp>
 #include <weft/net/stream.hpp>
@@ -86,6 +87,7 @@ struct Exchange {
   bool close_after = false;
   bool head_only = false;
   bool before_done = false;    // before-middleware ran already (a quick path declined)
+  std::int64_t started_ns = 0;  // counted as started and not yet answered (metrics)
 };
 
 // One loop's share of the server. Everything here belongs to `loop`'s thread.
@@ -121,6 +123,7 @@ struct Server::Impl {
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   LoopCounters& stats;  // this loop's slot in shared.counters
+  detail::HttpRecorder metrics;
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
   bool closed = false;                       // the graceful close finished
   bool closing = false;
@@ -180,6 +183,11 @@ class Connection {
   void cancel_pipeline() noexcept;
   void pause_reading();
   void resume_reading();
+  // metrics (http/metrics.hpp)
+  std::int64_t note_request(const Request& req) noexcept;
+  void note_response(int status, std::int64_t& started_ns) noexcept;
+  void note_dropped(std::int64_t& started_ns) noexcept;
+  void note_bytes_out(std::size_t n) noexcept { server_.metrics.bytes_out(n); }
 
   Server::Impl& server_;
   net::Stream stream_;
@@ -195,6 +203,8 @@ class Connection {
   std::string out_;
   TimePoint deadline_{};
   TimePoint request_start_{};
+  std::int64_t inline_started_ns_ = 0;  // the inline request, counted and unanswered
+  std::shared_ptr<const net::SocketAddress> peer_;
   std::size_t served_ = 0;
   Deadline deadline_kind_ = Deadline::none;
   bool cur_head_only_ = false;

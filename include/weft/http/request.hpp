@@ -9,6 +9,7 @@
 #pragma once
 
 #include <weft/http/parser.hpp>
+#include <weft/net/address.hpp>
 
 #include <coroutine>
 #include <deque>
@@ -96,6 +97,8 @@ class Request {
   std::string_view query_param(std::string_view name) const noexcept;
 
   bool cancelled() const noexcept { return *cancelled_; }
+  // The client's address (null if unknown, e.g. getpeername failed).
+  const net::SocketAddress* peer() const noexcept { return peer_.get(); }
 
   // The loop that runs this request's connection, its handler and every resumption of a
   // coroutine handler (with ServerOptions::workers > 1, one of several). Only for
@@ -113,6 +116,7 @@ class Request {
   void add_param(std::string_view name, std::string_view value) { params_.emplace_back(name, value); }
   void clear_params() noexcept { params_.clear(); }
   void set_keep_alive(bool on) noexcept { keep_alive_ = on; }
+  void set_peer(std::shared_ptr<const net::SocketAddress> peer) noexcept { peer_ = std::move(peer); }
   BodyStream& enable_body_stream();
   BodyStream* body_stream() noexcept { return stream_.get(); }
   const std::shared_ptr<bool>& cancel_flag() const noexcept { return cancelled_; }
@@ -131,6 +135,7 @@ class Request {
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
   std::unique_ptr<BodyStream> stream_;
   Loop* loop_ = nullptr;
+  std::shared_ptr<const net::SocketAddress> peer_;  // kept across reset(): one per connection
   int version_minor_ = 1;
   bool keep_alive_ = true;
 };

@@ -45,6 +45,8 @@ struct Handler {
   AsyncHandler async;
   QuickHandler quick;  // only with async
   RouteOptions options;
+  // "METHOD /pattern", set by the router; what the watchdog reports while it runs.
+  std::string label;
 
   Handler() = default;
   template <class F>

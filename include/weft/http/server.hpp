@@ -48,6 +48,7 @@
 // at once (it waits for a handler that is running on one of them to return).
 #pragma once
 
+#include <weft/http/metrics.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/http/router.hpp>
 #include <weft/loop.hpp>
@@ -125,6 +126,9 @@ class Server {
 
   // Summed over the loops (each loop's counters are read as they are at that moment).
   ServerStats stats() const noexcept;
+  // HTTP metrics of loop 0 (with workers > 1, the extra loops are not summed yet). Loop 0
+  // thread only.
+  HttpMetricsSnapshot metrics() const noexcept;
   const ServerOptions& options() const noexcept;
   Loop& loop() const noexcept;       // loop 0, the constructor's
   unsigned workers() const noexcept;  // loops serving (options().workers, 0 resolved)

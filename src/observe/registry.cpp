@@ -1,0 +1,66 @@
+#include <weft/observe/stats.hpp>
+
+#include <weft/http/server.hpp>
+#include <weft/loop.hpp>
+
+#include <algorithm>
+
+namespace weft::observe {
+
+Registry::Registry() : created_(std::chrono::steady_clock::now()) {}
+
+void Registry::add(const LoopMonitor& m) {
+  std::lock_guard lock(mu_);
+  monitors_.push_back(&m);
+}
+
+void Registry::remove(const LoopMonitor& m) {
+  std::lock_guard lock(mu_);
+  std::erase(monitors_, &m);
+}
+
+void Registry::add(const http::Server& s) {
+  std::lock_guard lock(mu_);
+  servers_.push_back(&s);
+}
+
+void Registry::remove(const http::Server& s) {
+  std::lock_guard lock(mu_);
+  std::erase(servers_, &s);
+}
+
+void Registry::set_runtime(std::shared_ptr<Runtime> rt) {
+  std::lock_guard lock(mu_);
+  runtime_ = std::move(rt);
+}
+
+Snapshot Registry::collect() const {
+  Snapshot s;
+  s.time = std::chrono::system_clock::now();
+  std::lock_guard lock(mu_);
+  s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count();
+  s.loop.loops = 0;
+  for (const LoopMonitor* m : monitors_) {
+    s.loop.merge(m->snapshot());
+    if (const Watchdog* w = m->watchdog()) {
+      for (StallReport& r : w->recent()) s.recent_stalls.push_back(std::move(r));
+    }
+  }
+  std::sort(s.recent_stalls.begin(), s.recent_stalls.end(),
+            [](const StallReport& a, const StallReport& b) { return a.began < b.began; });
+  const Runtime* rt = runtime_.get();
+  if (!rt && !monitors_.empty()) rt = &monitors_.front()->loop().runtime();
+  if (rt) {
+    for (std::size_t c = 0; c < kWorkClassCount; ++c) {
+      const auto cls = static_cast<WorkClass>(c);
+      s.pools[c] = {rt->stats(cls), rt->histograms(cls)};
+    }
+  }
+  for (const http::Server* srv : servers_) {
+    s.has_http = true;
+    s.http.merge(srv->metrics());
+  }
+  return s;
+}
+
+}  // namespace weft::observe
