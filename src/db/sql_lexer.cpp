@@ -122,27 +122,54 @@ int rank(Kind k) noexcept {
   return 4;
 }
 
+// CREATE TRIGGER ... BEGIN stmt; stmt; END is one statement: its ';' are inside the body.
+// CASE ... END inside the body is tracked so that its END does not close the body.
+struct TriggerBody {
+  bool creating = false;  // the statement is CREATE [TEMP] TRIGGER
+  bool inside = false;    // between its BEGIN and END
+  int cases = 0;          // open CASE expressions inside the body
+
+  void reset() noexcept { *this = {}; }
+  // Updates the state with one token of the statement; true while inside the body.
+  bool see(std::string_view tok, bool first_is_create) noexcept {
+    if (!inside) {
+      if (first_is_create && keyword_is(tok, "TRIGGER")) creating = true;
+      else if (creating && keyword_is(tok, "BEGIN")) inside = true;
+      return inside;
+    }
+    if (keyword_is(tok, "CASE")) ++cases;
+    else if (keyword_is(tok, "END") && cases > 0) --cases;
+    else if (keyword_is(tok, "END")) inside = false;
+    return true;
+  }
+};
+
 }  // namespace
 
 Info classify(std::string_view text) noexcept {
   Scanner scan(text);
   Info info;
   Kind current = Kind::empty;
-  bool first_is_rollback = false;
+  bool first_is_rollback = false, first_is_create = false;
+  TriggerBody trigger;
   auto finish_statement = [&] {
     if (current == Kind::empty) return;
     ++info.statements;
     if (rank(current) > rank(info.kind)) info.kind = current;
     current = Kind::empty;
+    trigger.reset();
   };
   for (std::string_view tok = scan.next(); !tok.empty(); tok = scan.next()) {
-    if (tok == ";") {
+    if (tok == ";" && !trigger.inside) {
       finish_statement();
       continue;
     }
     if (current == Kind::empty) {
       current = first_keyword_kind(tok);
       first_is_rollback = keyword_is(tok, "ROLLBACK");
+      first_is_create = keyword_is(tok, "CREATE");
+    } else if (trigger.see(tok, first_is_create)) {
+      continue;  // a trigger's body: part of the CREATE TRIGGER statement
     } else if (current == Kind::read && writing_keyword(tok) &&
                !(keyword_is(tok, "REPLACE") && scan.next_significant() == '(')) {  // replace()
       current = Kind::write;

@@ -108,6 +108,14 @@ TEST(DbSqlScanner, RoutesReadsAndWrites) {
   EXPECT_EQ(classify("ROLLBACK TO sp").kind, Kind::savepoint);
   EXPECT_EQ(classify("SAVEPOINT sp").kind, Kind::savepoint);
   EXPECT_EQ(classify(" ;; /* */ ").kind, Kind::empty);
+  // A trigger's body (with its own ';', CASE ... END and END) is one statement.
+  auto trigger = classify(
+      "CREATE TRIGGER t1 BEFORE INSERT ON t BEGIN SELECT CASE WHEN 1 THEN 2 END;"
+      " SELECT RAISE(ABORT, 'x'); END; SELECT 1");
+  EXPECT_EQ(trigger.kind, Kind::write);
+  EXPECT_EQ(trigger.statements, 2);
+  EXPECT_EQ(classify("CREATE TRIGGER t1 AFTER DELETE ON t BEGIN DELETE FROM u; END; COMMIT").kind,
+            Kind::transaction_control);
   EXPECT_TRUE(sql::is_blank(" ; -- x\n /* y */ "));
   EXPECT_FALSE(sql::is_blank(" 'x' "));
 }

@@ -1,0 +1,226 @@
+#include "dialect.hpp"
+
+#include <charconv>
+
+namespace weft::serve {
+namespace {
+
+bool is_sqlite(Backend b) { return b == Backend::sqlite; }
+
+std::optional<double> as_number(const std::string& s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::string contains_pattern(std::string_view s) {
+  std::string out = "%";
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+std::vector<db::Migration> Dialect::migrations() const {
+  if (is_sqlite(backend_)) {
+    return {{1,
+             "CREATE TABLE weft_collections(name TEXT PRIMARY KEY);"
+             "CREATE TABLE weft_documents(seq INTEGER PRIMARY KEY,"
+             " collection TEXT NOT NULL REFERENCES weft_collections(name),"
+             " id TEXT NOT NULL, num INTEGER, doc TEXT NOT NULL CHECK (json_valid(doc)),"
+             " UNIQUE(collection, id));"
+             "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"}};
+  }
+  return {{1,
+           "CREATE TABLE weft_collections(name TEXT PRIMARY KEY);"
+           "CREATE TABLE weft_documents(seq BIGSERIAL PRIMARY KEY,"
+           " collection TEXT NOT NULL REFERENCES weft_collections(name),"
+           " id TEXT NOT NULL, num BIGINT, doc JSONB NOT NULL, UNIQUE(collection, id));"
+           "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"}};
+}
+
+std::string Dialect::get_doc() const {
+  return is_sqlite(backend_) ? "SELECT doc FROM weft_documents WHERE collection = ? AND id = ?"
+                             : "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ?";
+}
+
+std::string Dialect::insert_auto_id() const {
+  // The next id is one past the largest integer id (an index range scan, not a count):
+  // the one SQLite writer makes that race-free; PostgreSQL callers retry on a conflict.
+  if (is_sqlite(backend_)) {
+    return "INSERT INTO weft_documents(collection, id, num, doc)"
+           " SELECT ?, CAST(n AS TEXT), n, json_set(?, '$.id', n)"
+           " FROM (SELECT COALESCE(MAX(num), 0) + 1 AS n FROM weft_documents WHERE collection = ?)"
+           " RETURNING doc";
+  }
+  return "INSERT INTO weft_documents(collection, id, num, doc)"
+         " SELECT ?, n::text, n, jsonb_set(?::jsonb, '{id}', to_jsonb(n))"
+         " FROM (SELECT COALESCE(MAX(num), 0) + 1 AS n FROM weft_documents WHERE collection = ?) s"
+         " RETURNING doc::text";
+}
+
+std::string Dialect::insert_with_id() const {
+  return is_sqlite(backend_)
+             ? "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, json(?))"
+               " RETURNING doc"
+             : "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, ?::jsonb)"
+               " RETURNING doc::text";
+}
+
+std::string Dialect::replace_doc() const {
+  // The stored id (its JSON type included) survives a replacement.
+  return is_sqlite(backend_)
+             ? "UPDATE weft_documents SET doc = json_set(?, '$.id', json_extract(doc, '$.id'))"
+               " WHERE collection = ? AND id = ? RETURNING doc"
+             : "UPDATE weft_documents SET doc = jsonb_set(?::jsonb, '{id}', doc -> 'id')"
+               " WHERE collection = ? AND id = ? RETURNING doc::text";
+}
+
+std::string Dialect::select_for_update() const {
+  return is_sqlite(backend_) ? get_doc() : get_doc() + " FOR UPDATE";
+}
+
+std::string Dialect::update_doc() const {
+  return is_sqlite(backend_)
+             ? "UPDATE weft_documents SET doc = json(?) WHERE collection = ? AND id = ? RETURNING doc"
+             : "UPDATE weft_documents SET doc = ?::jsonb WHERE collection = ? AND id = ?"
+               " RETURNING doc::text";
+}
+
+std::string Dialect::delete_doc() const {
+  return "DELETE FROM weft_documents WHERE collection = ? AND id = ?";
+}
+
+std::string Dialect::collection_exists() const {
+  return "SELECT 1 FROM weft_collections WHERE name = ?";
+}
+
+std::string Dialect::create_collection() const {
+  return "INSERT INTO weft_collections(name) VALUES(?) ON CONFLICT DO NOTHING";
+}
+
+std::string Dialect::list_collections() const {
+  return "SELECT c.name, (SELECT count(*) FROM weft_documents d WHERE d.collection = c.name)"
+         " FROM weft_collections c ORDER BY c.name";
+}
+
+std::string Dialect::count_collections() const { return "SELECT count(*) FROM weft_collections"; }
+
+std::string Dialect::insert_rows(std::size_t n) const {
+  std::string sql = "INSERT INTO weft_documents(collection, id, num, doc) VALUES";
+  const char* row = is_sqlite(backend_) ? "(?, ?, ?, json(?))" : "(?, ?, ?, ?::jsonb)";
+  for (std::size_t i = 0; i < n; ++i) sql += std::string(i ? "," : "") + row;
+  return sql;
+}
+
+db::Value Dialect::path_param(const std::vector<std::string>& path) const {
+  std::string p = is_sqlite(backend_) ? "$" : "{";
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (is_sqlite(backend_)) p += ".\"" + path[i] + "\"";
+    else p += (i ? "," : "") + path[i];
+  }
+  return is_sqlite(backend_) ? p : p + "}";
+}
+
+// A field as text: strings unquoted, everything else as its JSON text (12.5, true, null).
+void Dialect::text_of(Sql& sql, const std::vector<std::string>& path) const {
+  if (is_sqlite(backend_)) {
+    sql.add("(CASE json_type(doc, ?) WHEN 'text' THEN json_extract(doc, ?) ELSE doc -> ? END)");
+    for (int i = 0; i < 3; ++i) sql.bind(path_param(path));
+  } else {
+    sql.add("(doc #>> ?::text[])").bind(path_param(path));
+  }
+}
+
+// A field as a number, NULL when it is not one.
+void Dialect::number_of(Sql& sql, const std::vector<std::string>& path) const {
+  if (is_sqlite(backend_)) {
+    sql.add("(CASE WHEN json_type(doc, ?) IN ('integer', 'real') THEN json_extract(doc, ?) END)");
+    sql.bind(path_param(path)).bind(path_param(path));
+  } else {
+    sql.add("(CASE WHEN jsonb_typeof(doc #> ?::text[]) = 'number'"
+            " THEN (doc #>> ?::text[])::float8 END)");
+    sql.bind(path_param(path)).bind(path_param(path));
+  }
+}
+
+void Dialect::compare(Sql& sql, const Filter& f, const std::string& value) const {
+  const bool sqlite = is_sqlite(backend_);
+  auto number = as_number(value);
+  if ((f.op == FilterOp::gte || f.op == FilterOp::lte) && number) {
+    number_of(sql, f.path);
+    sql.add(f.op == FilterOp::gte ? " >= ?" : " <= ?").bind(*number);
+    return;
+  }
+  text_of(sql, f.path);
+  switch (f.op) {
+    case FilterOp::ne: sql.add(sqlite ? " IS NOT ?" : " IS DISTINCT FROM ?").bind(value); break;
+    case FilterOp::gte: sql.add(" >= ?").bind(value); break;
+    case FilterOp::lte: sql.add(" <= ?").bind(value); break;
+    case FilterOp::like:
+      sql.add(sqlite ? " LIKE ? ESCAPE '\\'" : " ILIKE ? ESCAPE '\\'").bind(contains_pattern(value));
+      break;
+    case FilterOp::eq: sql.add(" = ?").bind(value); break;
+  }
+}
+
+void Dialect::filter(Sql& sql, const Filter& f) const {
+  // Equality with several values: any of them; the other operators: all of them.
+  const char* join = f.op == FilterOp::eq ? " OR " : " AND ";
+  sql.add(" AND (");
+  for (std::size_t i = 0; i < f.values.size(); ++i) {
+    if (i) sql.add(join);
+    compare(sql, f, f.values[i]);
+  }
+  sql.add(")");
+}
+
+void Dialect::search(Sql& sql, const std::string& text) const {
+  if (is_sqlite(backend_)) {
+    sql.add(" AND EXISTS (SELECT 1 FROM json_tree(weft_documents.doc) t"
+            " WHERE t.type = 'text' AND t.value LIKE ? ESCAPE '\\')");
+  } else {
+    sql.add(" AND EXISTS (SELECT 1 FROM jsonb_path_query(doc, 'strict $.**') v"
+            " WHERE jsonb_typeof(v) = 'string' AND v #>> '{}' ILIKE ? ESCAPE '\\')");
+  }
+  sql.bind(contains_pattern(text));
+}
+
+void Dialect::where(Sql& sql, const std::string& collection, const ListQuery& q) const {
+  sql.add(" FROM weft_documents WHERE collection = ?").bind(collection);
+  for (const Filter& f : q.filters) filter(sql, f);
+  if (!q.search.empty()) search(sql, q.search);
+}
+
+void Dialect::order_by(Sql& sql, const ListQuery& q) const {
+  sql.add(" ORDER BY ");
+  for (const SortKey& k : q.sort) {
+    sql.add(is_sqlite(backend_) ? "json_extract(doc, ?)" : "(doc #> ?::text[])");
+    sql.bind(path_param(k.path)).add(k.descending ? " DESC, " : " ASC, ");
+  }
+  sql.add("seq");
+}
+
+Sql Dialect::list(const std::string& collection, const ListQuery& q, const Window& w) const {
+  Sql sql;
+  sql.add(is_sqlite(backend_) ? "SELECT doc, count(*) OVER ()" : "SELECT doc::text, count(*) OVER ()");
+  where(sql, collection, q);
+  order_by(sql, q);
+  if (w.limit) sql.add(" LIMIT ?").bind(*w.limit);
+  else if (is_sqlite(backend_)) sql.add(" LIMIT -1");
+  sql.add(" OFFSET ?").bind(w.offset);
+  return sql;
+}
+
+Sql Dialect::count(const std::string& collection, const ListQuery& q) const {
+  Sql sql;
+  sql.add("SELECT count(*)");
+  where(sql, collection, q);
+  return sql;
+}
+
+}  // namespace weft::serve

@@ -1,0 +1,185 @@
+// Flags are one table: name, argument, help, and a setter that validates the value. The
+// help text is generated from the same table, so it cannot drift from what is parsed.
+#include "options.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace weft::serve {
+namespace {
+
+using Setter = std::function<bool(ServeOptions&, std::string_view)>;
+
+struct Flag {
+  const char* name;
+  const char* arg;  // nullptr: a switch without a value
+  const char* help;
+  Setter set;
+};
+
+template <class T>
+bool parse_number(std::string_view s, T& out, T min, T max) {
+  T v{};
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) return false;
+  out = v;
+  return true;
+}
+
+// Seconds, fractions allowed ("0.5"), as a Duration.
+bool parse_seconds(std::string_view s, Duration& out) {
+  double v = 0;
+  if (!parse_number(s, v, 0.0, 1e7)) return false;
+  out = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(v));
+  return true;
+}
+
+Setter text(std::string ServeOptions::*field) {
+  return [field](ServeOptions& o, std::string_view v) {
+    o.*field = std::string(v);
+    return !v.empty();
+  };
+}
+
+Setter seconds(Duration http::ServerOptions::*field) {
+  return [field](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.http.*field); };
+}
+
+Setter switch_on(bool ServeOptions::*field, bool value) {
+  return [field, value](ServeOptions& o, std::string_view) {
+    o.*field = value;
+    return true;
+  };
+}
+
+bool set_synchronous(ServeOptions& o, std::string_view v) {
+  if (v == "full") o.synchronous = db::Synchronous::full;
+  else if (v == "normal") o.synchronous = db::Synchronous::normal;
+  else if (v == "off") o.synchronous = db::Synchronous::off;
+  else return false;
+  return true;
+}
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> table = {
+      {"--host", "ADDR", "address to listen on (IPv4/IPv6 literal); default 127.0.0.1",
+       text(&ServeOptions::host)},
+      {"--port", "N", "TCP port; 0 picks a free one; default 8080",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::uint16_t>(v, o.port, 0, 65535);
+       }},
+      {"--root", "DIR", "static files served at / (default: the bundled site)",
+       text(&ServeOptions::root)},
+      {"--db", "URL",
+       "database: sqlite:PATH, sqlite::memory: or postgres://user@host:port/db;\n"
+       "default sqlite:weft-data/weft.db (created on first start)",
+       text(&ServeOptions::db_url)},
+      {"--seed", "FILE",
+       "json-server style file ({\"posts\": [...], ...}) imported into an empty database",
+       text(&ServeOptions::seed)},
+      {"--read-only", nullptr, "refuse writes (405)", switch_on(&ServeOptions::read_only, true)},
+      {"--no-cors", nullptr, "no Access-Control-Allow-Origin headers",
+       switch_on(&ServeOptions::cors, false)},
+      {"--max-list", "N", "documents per list response when no _limit/_end is given; 0: all;\n"
+       "default 10000 (Link: rel=\"next\" says there is more)",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.max_list, 0, SIZE_MAX);
+       }},
+      {"--synchronous", "full|normal|off",
+       "SQLite durability: full (default) survives machine crashes; normal survives\n"
+       "process crashes only; off is for throwaway data",
+       set_synchronous},
+      {"--max-body", "BYTES", "largest request body (413 past it); default 1048576",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::uint64_t>(v, o.http.limits.max_body, 0, UINT64_MAX);
+       }},
+      {"--max-header-size", "BYTES", "largest header block (431 past it); default 16384",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.http.limits.max_header_block, 64, 1 << 24);
+       }},
+      {"--headers-timeout", "S", "seconds to receive a request head (408); default 60",
+       seconds(&http::ServerOptions::headers_timeout)},
+      {"--request-timeout", "S", "seconds to receive a whole request (408); default 300",
+       seconds(&http::ServerOptions::request_timeout)},
+      {"--keep-alive-timeout", "S", "idle seconds before a keep-alive connection closes; default 5",
+       seconds(&http::ServerOptions::keep_alive_timeout)},
+      {"--max-connections", "N", "open connections at most (more are closed); default 0: no limit",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.http.max_connections, 0, SIZE_MAX);
+       }},
+      {"--shutdown-timeout", "S",
+       "on SIGINT/SIGTERM, seconds in-flight requests get before connections close; default 10",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number(v, o.shutdown_seconds, 0.0, 3600.0);
+       }},
+      {"--quiet", nullptr, "no start-up banner", switch_on(&ServeOptions::quiet, true)},
+  };
+  return table;
+}
+
+const Flag* find_flag(std::string_view name) {
+  for (const Flag& f : flags()) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+ParsedArgs fail(const std::string& message) {
+  std::fprintf(stderr, "weft-serve: %s\n(weft-serve --help lists the flags)\n", message.c_str());
+  return {std::nullopt, 2};
+}
+
+}  // namespace
+
+std::string help_text() {
+  std::string out =
+      "weft-serve: a REST API over collections of JSON documents, plus static files.\n\n"
+      "usage: weft-serve [flags]\n\n";
+  for (const Flag& f : flags()) {
+    std::string head = std::string("  ") + f.name + (f.arg ? std::string(" ") + f.arg : "");
+    out += head + "\n";
+    std::string_view help = f.help;
+    while (!help.empty()) {
+      auto nl = help.find('\n');
+      out += "      " + std::string(help.substr(0, nl)) + "\n";
+      help = nl == std::string_view::npos ? "" : help.substr(nl + 1);
+    }
+  }
+  out += "  --help\n      this text\n\n"
+         "API: GET/POST /api/:collection, GET/PUT/PATCH/DELETE /api/:collection/:id,\n"
+         "GET /api (collections). Lists take ?field=value, field_ne/_gte/_lte/_like, q,\n"
+         "_sort/_order, _page/_limit, _start/_end. See the bundled site for examples.\n";
+  return out;
+}
+
+ParsedArgs parse_args(int argc, char** argv) {
+  ServeOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(help_text().c_str(), stdout);
+      return {std::nullopt, 0};
+    }
+    const Flag* flag = find_flag(arg);
+    if (!flag) return fail("unknown flag " + std::string(arg));
+    if (flag->arg && value.empty()) {
+      if (i + 1 >= argc) return fail(std::string(arg) + " needs a value (" + flag->arg + ")");
+      value = argv[++i];
+    }
+    if (!flag->set(options, value)) {
+      return fail("bad value '" + std::string(value) + "' for " + std::string(arg) +
+                  (flag->arg ? std::string(" (expected ") + flag->arg + ")" : ""));
+    }
+  }
+  return {std::move(options), 0};
+}
+
+}  // namespace weft::serve

@@ -1,0 +1,39 @@
+// weft-serve's command line: every flag, its default, and the help text that documents it.
+#pragma once
+
+#include <weft/db/database.hpp>
+#include <weft/http/server.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace weft::serve {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string root;                         // empty: the bundled site
+  std::string db_url = "sqlite:weft-data/weft.db";
+  std::string seed;                         // a json-server style file, imported when empty
+  bool read_only = false;
+  bool cors = true;                         // Access-Control-Allow-Origin: * (json-server's default)
+  std::size_t max_list = 10000;             // documents per list response without paging; 0: all
+  db::Synchronous synchronous = db::Synchronous::full;
+  http::ServerOptions http;                 // limits and timeouts
+  double shutdown_seconds = 10;             // graceful stop: in-flight requests get this long
+  bool quiet = false;
+};
+
+// The outcome of parsing argv: options to run with, or an exit status after printing help
+// (0) or an error naming the bad flag (2).
+struct ParsedArgs {
+  std::optional<ServeOptions> options;
+  int exit_status = 0;
+};
+
+ParsedArgs parse_args(int argc, char** argv);
+std::string help_text();
+
+}  // namespace weft::serve

@@ -1,0 +1,271 @@
+#include "rest.hpp"
+
+#include <weft/db/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <system_error>
+
+namespace weft::serve {
+namespace {
+
+using json = nlohmann::ordered_json;
+using http::Request;
+using http::Response;
+
+struct Api {
+  Store& store;
+  const ServeOptions& options;
+};
+
+struct BadRequest : std::runtime_error {
+  int status;
+  BadRequest(int s, const std::string& m) : std::runtime_error(m), status(s) {}
+};
+
+std::string param(const Request& req, std::string_view name) {
+  auto raw = req.param(name);
+  auto decoded = decode_component(raw);
+  if (!decoded) throw BadRequest(400, "bad percent-encoding in '" + std::string(raw) + "'");
+  return std::move(*decoded);
+}
+
+// "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ..." →
+// "invalid JSON at byte 9 (line 1, column 9): syntax error ...".
+std::string describe_parse_error(const json::parse_error& e) {
+  std::string what = e.what();
+  auto colon = what.find(": ", what.find("parse error"));
+  std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
+  auto at = what.find(" at line ");
+  std::string place = at == std::string::npos ? "" : what.substr(at + 4, colon - at - 4);
+  return "invalid JSON at byte " + std::to_string(e.byte) + (place.empty() ? "" : " (" + place + ")") +
+         ": " + reason;
+}
+
+bool is_json_type(std::string_view type) {
+  auto semi = type.find(';');
+  type = type.substr(0, semi);
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return type == "application/json" || type.ends_with("+json");
+}
+
+// The request body as a JSON object, or a BadRequest with the status and reason.
+json object_body(const Request& req) {
+  if (auto type = req.header("Content-Type"); !type.empty() && !is_json_type(type)) {
+    throw BadRequest(415, "the body must be JSON, sent with Content-Type: application/json (curl: --json), not " +
+                              std::string(type));
+  }
+  json body;
+  try {
+    body = json::parse(req.body());
+  } catch (const json::parse_error& e) {
+    throw BadRequest(400, describe_parse_error(e));
+  }
+  if (!body.is_object()) throw BadRequest(400, "the body must be a JSON object, not " + std::string(body.type_name()));
+  return body;
+}
+
+Response json_response(std::string body, int status = 200) { return Response::json(std::move(body), status); }
+
+Response not_found(const std::string& collection, const std::string* id) {
+  return error_response(404, id ? "no item with id '" + *id + "' in '" + collection + "'"
+                                : "no collection '" + collection + "'");
+}
+
+// Maps a failure to its response; 5xx details go to the log only.
+Response failure_response(const Request& req, std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const BadRequest& e) {
+    return error_response(e.status, e.what());
+  } catch (const Conflict& e) {
+    return error_response(409, e.what());
+  } catch (const std::invalid_argument& e) {
+    return error_response(400, e.what());
+  } catch (const std::system_error& e) {
+    const auto code = e.code();
+    std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
+                 req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
+    if (code == db::errc::busy || code == db::errc::locked || code == db::errc::closed ||
+        code == std::errc::operation_canceled || code == weft::errc::queue_full) {
+      Response res = error_response(503, "the database is busy or shutting down; retry");
+      res.header("Retry-After", "1");
+      return res;
+    }
+    return error_response(500, "the database failed (the server's log has the details)");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
+                 req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
+    return error_response(500, "internal error (the server's log has the details)");
+  }
+}
+
+std::string join_array(const std::vector<std::string>& docs) {
+  std::size_t size = 2 + docs.size();
+  for (const auto& d : docs) size += d.size();
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    if (i) out += ',';
+    out += docs[i];
+  }
+  out += ']';
+  return out;
+}
+
+std::string link(const Request& req, std::string_view query, const char* rel) {
+  std::string host(req.header("Host"));
+  std::string base = host.empty() ? "" : "http://" + host;
+  return "<" + base + std::string(req.path()) + "?" + std::string(query) + ">; rel=\"" + rel + "\"";
+}
+
+// json-server's Link header for _page: first, prev, next, last.
+std::string page_links(const Request& req, const Window& w, std::int64_t total) {
+  const std::int64_t size = *w.limit, page = w.offset / size + 1;
+  const std::int64_t last = std::max<std::int64_t>(1, (total + size - 1) / size);
+  auto at = [&](std::int64_t p, const char* rel) {
+    return link(req, with_param(req.query(), "_page", std::to_string(p)), rel);
+  };
+  std::string out = at(1, "first");
+  if (page > 1) out += ", " + at(std::min(page - 1, last), "prev");
+  if (page < last) out += ", " + at(page + 1, "next");
+  return out + ", " + at(last, "last");
+}
+
+Response list_response(const Request& req, const Window& w, ListPage page) {
+  Response res = json_response(join_array(page.docs));
+  res.header("X-Total-Count", std::to_string(page.total));
+  if (w.paged && w.limit && *w.limit > 0) {
+    res.header("Link", page_links(req, w, page.total));
+  } else if (w.capped && w.offset + *w.limit < page.total) {
+    std::string next = with_param(req.query(), "_start", std::to_string(w.offset + *w.limit));
+    res.header("Link", link(req, with_param(next, "_limit", std::to_string(*w.limit)), "next"));
+  }
+  return res;
+}
+
+Task<Response> list_collections(Api& api) {
+  json out = json::object();
+  for (auto& [name, count] : co_await api.store.collections()) out[name] = count;
+  co_return json_response(out.dump());
+}
+
+Task<Response> list(Api& api, Request& req) {
+  std::string collection = param(req, "collection");
+  ParsedQuery parsed = parse_list_query(req.query());
+  if (auto* error = std::get_if<std::string>(&parsed)) co_return error_response(400, *error);
+  if (!co_await api.store.has_collection(collection)) co_return not_found(collection, nullptr);
+  Window w = window_of(std::get<ListQuery>(parsed), api.options.max_list);
+  ListPage page = co_await api.store.list(collection, std::move(std::get<ListQuery>(parsed)), w);
+  co_return list_response(req, w, std::move(page));
+}
+
+Task<Response> get(Api& api, Request& req) {
+  std::string collection = param(req, "collection"), id = param(req, "id");
+  std::optional<std::string> doc = co_await api.store.get(collection, id);
+  if (doc) co_return json_response(std::move(*doc));
+  const bool known = co_await api.store.has_collection(collection);
+  co_return not_found(collection, known ? &id : nullptr);
+}
+
+Task<Response> create(Api& api, Request& req) {
+  std::string collection = param(req, "collection");
+  json body = object_body(req);
+  std::string stored = co_await api.store.create(collection, std::move(body));
+  auto id = id_key(json::parse(stored).at("id"));
+  Response res = json_response(std::move(stored), 201);
+  res.header("Location", std::string(req.path()) + "/" + id.value_or(""));
+  co_return res;
+}
+
+Task<Response> replace(Api& api, Request& req, bool merge) {
+  std::string collection = param(req, "collection"), id = param(req, "id");
+  json body = object_body(req);
+  std::optional<std::string> stored;  // (no co_await inside ?: — GCC 12 miscompiles it)
+  if (merge) stored = co_await api.store.merge(collection, id, std::move(body));
+  else stored = co_await api.store.replace(collection, id, std::move(body));
+  if (stored) co_return json_response(std::move(*stored));
+  const bool known = co_await api.store.has_collection(collection);
+  co_return not_found(collection, known ? &id : nullptr);
+}
+
+Task<Response> remove(Api& api, Request& req) {
+  std::string collection = param(req, "collection"), id = param(req, "id");
+  if (co_await api.store.remove(collection, id)) co_return json_response("{}");
+  const bool known = co_await api.store.has_collection(collection);
+  co_return not_found(collection, known ? &id : nullptr);
+}
+
+// Runs a route's coroutine, turning every failure into its response.
+template <class F>
+http::Handler guarded(std::shared_ptr<Api> api, F route) {
+  return [api, route](Request& req) -> Task<Response> {
+    std::exception_ptr failure;
+    try {
+      co_return co_await route(*api, req);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    co_return failure_response(req, failure);
+  };
+}
+
+Response read_only(Request&) {
+  Response res = error_response(405, "weft-serve runs with --read-only: writes are refused");
+  res.header("Allow", "GET, HEAD");
+  return res;
+}
+
+Response preflight(Request&) {
+  Response res(204);
+  res.header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE")
+      .header("Access-Control-Allow-Headers", "Content-Type")
+      .header("Access-Control-Max-Age", "86400");
+  return res;
+}
+
+void mount_writes(http::Server& server, const std::shared_ptr<Api>& api) {
+  server.post("/api/:collection", guarded(api, create));
+  server.put("/api/:collection/:id",
+             guarded(api, [](Api& a, Request& r) { return replace(a, r, false); }));
+  server.patch("/api/:collection/:id",
+               guarded(api, [](Api& a, Request& r) { return replace(a, r, true); }));
+  server.del("/api/:collection/:id", guarded(api, remove));
+}
+
+void mount_read_only(http::Server& server) {
+  server.post("/api/:collection", read_only);
+  server.put("/api/:collection/:id", read_only);
+  server.patch("/api/:collection/:id", read_only);
+  server.del("/api/:collection/:id", read_only);
+}
+
+}  // namespace
+
+http::Response error_response(int status, std::string_view message) {
+  json body = {{"error", message}};
+  return Response::json(body.dump(-1, ' ', false, json::error_handler_t::replace), status);
+}
+
+void mount_api(http::Server& server, Store& store, const ServeOptions& options) {
+  auto api = std::make_shared<Api>(Api{store, options});
+  server.get("/api", guarded(api, [](Api& a, Request&) { return list_collections(a); }));
+  server.get("/api/:collection", guarded(api, list));
+  server.get("/api/:collection/:id", guarded(api, get));
+  if (options.read_only) mount_read_only(server);
+  else mount_writes(server, api);
+  if (options.cors) server.route("OPTIONS", "/api/*", preflight);
+  server.get("/api/*", [](Request& req) {
+    return error_response(404, "no such API path: " + std::string(req.path()));
+  });
+  if (options.cors) {
+    server.after([](const Request&, Response& res) {
+      res.header("Access-Control-Allow-Origin", "*");
+      res.header("Access-Control-Expose-Headers", "X-Total-Count, Link, Location");
+    });
+  }
+}
+
+}  // namespace weft::serve

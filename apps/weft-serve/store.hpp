@@ -1,0 +1,95 @@
+// Store: collections of JSON documents over a db::Database (SQLite or PostgreSQL).
+//
+// A document is a JSON object with an "id" (an integer or a string; the store assigns the
+// next integer when a new document has none). Documents keep their own text: a read sends
+// the stored JSON as it is, without parsing it on the loop.
+//
+// Every write is one statement or one transaction, so a failure leaves nothing
+// half-written: the first document of a new collection is stored in the same transaction
+// that creates the collection; a merge reads and writes inside one transaction.
+// Reads run concurrently on the database's readers (SQLite: on the pool, never on the
+// loop thread); writes go through its one ordered writer.
+//
+// Errors: a duplicate id throws Conflict; database failures throw db::Error; the coroutine
+// that awaits them decides the status. Every member runs on the loop thread.
+#pragma once
+
+#include "dialect.hpp"
+#include "list_query.hpp"
+
+#include <weft/db/database.hpp>
+#include <weft/task.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace weft::serve {
+
+struct Conflict : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A seed file was refused; the message names the collection and index at fault.
+struct BadSeed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ListPage {
+  std::vector<std::string> docs;  // JSON texts
+  std::int64_t total = 0;         // matches before paging
+};
+
+struct SeedReport {
+  bool skipped = false;           // the database already had collections
+  std::size_t collections = 0;
+  std::size_t documents = 0;
+  std::vector<std::string> warnings;
+};
+
+// The key under which a document's id is stored ("42" for 42 and for "42"), or nullopt
+// when the id is neither an integer nor a non-empty string.
+std::optional<std::string> id_key(const nlohmann::ordered_json& id);
+
+// Collection names: letters, digits, '_' and '-', 1 to 64 of them.
+bool valid_collection_name(std::string_view name);
+
+class Store {
+ public:
+  explicit Store(db::Database& db);
+
+  Task<void> open();  // applies the schema migrations
+  Task<bool> has_collection(std::string name);
+  Task<std::vector<std::pair<std::string, std::int64_t>>> collections();
+  Task<std::optional<std::string>> get(std::string collection, std::string id);
+  Task<ListPage> list(std::string collection, ListQuery q, Window w);
+  // `doc` must be a JSON object. Creates the collection when it does not exist.
+  Task<std::string> create(std::string collection, nlohmann::ordered_json doc);
+  Task<std::optional<std::string>> replace(std::string collection, std::string id, nlohmann::ordered_json doc);
+  // RFC 7396 JSON Merge Patch (null removes a member); the id never changes.
+  Task<std::optional<std::string>> merge(std::string collection, std::string id, nlohmann::ordered_json patch);
+  Task<bool> remove(std::string collection, std::string id);
+  // Imports {"name": [objects...], ...} into an empty database, in one transaction.
+  Task<SeedReport> seed(const nlohmann::ordered_json& file);
+
+  Backend backend() const noexcept { return dialect_.backend(); }
+
+ private:
+  Task<std::string> insert(std::string collection, std::string doc_text,
+                           std::optional<std::string> key, std::optional<std::int64_t> num);
+  Task<std::string> insert_new_collection(std::string collection, std::string doc_text,
+                                          std::optional<std::string> key,
+                                          std::optional<std::int64_t> num);
+
+  db::Database& db_;
+  Dialect dialect_;
+  std::unordered_set<std::string> known_;  // collections known to exist (never removed)
+};
+
+}  // namespace weft::serve
