@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/app/run.sh — weft-serve vs json-server 0.17 vs small Node.js servers on SQLite, driven by wrk.
 #
-#   bench/app/run.sh [--duration 6s] [--warmup 2s] [--connections 50] [--rounds 2]
+#   bench/app/run.sh [--duration 5s] [--warmup 2s] [--connections 50] [--rounds 2]
 #                    [--servers weft,json-server,sqlite3,better-sqlite3] [--mixed-servers weft,better-sqlite3]
 #                    [--items 100000] [--allow-missing] [--no-build] [--nice N]
 #
@@ -33,9 +33,9 @@
 # Output: Markdown on stdout and in bench/app/results-latest.md (not committed).
 #
 # Options:
-#   --duration D        measured wrk run per scenario (wrk syntax). Default 6s.
+#   --duration D        measured wrk run per scenario (wrk syntax). Default 5s.
 #   --warmup D          un-measured wrk run before each measurement. Default 2s.
-#   --mixed-duration D  each of the two measured static runs of the mixed scenario. Default 6s.
+#   --mixed-duration D  each of the two measured static runs of the mixed scenario. Default 5s.
 #   --connections N     wrk connections for get and post. Default 50.
 #   --rounds N          repetitions, alternating server order. Default 2.
 #   --servers LIST      for get/post: subset of weft,json-server,sqlite3,better-sqlite3. Default all.
@@ -53,7 +53,7 @@
 #   --nice N            run servers and wrk under `nice -n N` (negative = ahead of other work on
 #                       a shared machine; needs root). Default 0 = not used.
 #   --quiet-wait S      before each measurement wait up to S s for both cores to be < 15% busy
-#                       with other work (then measure anyway). Default 5; 0 = don't wait.
+#                       with other work (then measure anyway). Default 3; 0 = don't wait.
 #   --out FILE          where to write the Markdown. Default bench/app/results-latest.md.
 #   --port-base P       servers listen on the first free 127.0.0.1 port from P. Default 27180.
 set -euo pipefail
@@ -61,9 +61,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-DURATION=6s
+DURATION=5s
 WARMUP=2s
-MIXED_DURATION=6s
+MIXED_DURATION=5s
 CONNS=50
 ROUNDS=2
 SERVERS=weft,json-server,sqlite3,better-sqlite3
@@ -77,7 +77,7 @@ WRK_TIMEOUT=10s
 ALLOW_MISSING=0
 BUILD=1
 NICE=0
-QUIET_WAIT=5
+QUIET_WAIT=3
 OUT="$HERE/results-latest.md"
 PORT_BASE=27180
 SERVER_CPU=0
