@@ -52,6 +52,9 @@
 #   --no-build          do not build (use build/release as it is).
 #   --nice N            run servers and wrk under `nice -n N` (negative = ahead of other work on
 #                       a shared machine; needs root). Default 0 = not used.
+#   --pool-nice N       mixed run only: after the warm-ups, renice every thread of the server but
+#                       its main (loop) thread by N (e.g. 19), so the database threads, which share
+#                       CPU 0 with the loop, cannot delay the loop's wake-ups. Default 0 = off.
 #   --quiet-wait S      before each measurement wait up to S s for both cores to be < 15% busy
 #                       with other work (then measure anyway). Default 3; 0 = don't wait.
 #   --out FILE          where to write the Markdown. Default bench/app/results-latest.md.
@@ -77,6 +80,7 @@ WRK_TIMEOUT=10s
 ALLOW_MISSING=0
 BUILD=1
 NICE=0
+POOL_NICE=0
 QUIET_WAIT=3
 OUT="$HERE/results-latest.md"
 PORT_BASE=27180
@@ -107,6 +111,7 @@ while [[ $# -gt 0 ]]; do
     --allow-missing) ALLOW_MISSING=1; shift ;;
     --no-build) BUILD=0; shift ;;
     --nice) NICE=$2; shift 2 ;;
+    --pool-nice) POOL_NICE=$2; shift 2 ;;
     --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --port-base) PORT_BASE=$2; shift 2 ;;
@@ -121,7 +126,7 @@ MIX_S=$(to_seconds "$MIXED_DURATION")
 for v in "$DUR_S" "$MIX_S" "$ROUNDS" "$CONNS" "$STATIC_CONNS" "$SLOW_CONNS" "$ITEMS"; do
   [[ $v =~ ^[0-9]+$ && $v -ge 1 ]] || die "bad numeric option '$v'"
 done
-[[ $WARM_S =~ ^[0-9]+$ && $STATIC_DELAY_MS =~ ^[0-9]+$ && $NICE =~ ^-?[0-9]+$ ]] || die "bad option value"
+[[ $WARM_S =~ ^[0-9]+$ && $STATIC_DELAY_MS =~ ^[0-9]+$ && $NICE =~ ^-?[0-9]+$ && $POOL_NICE =~ ^[0-9]+$ ]] || die "bad option value"
 [[ $MIXED_SERVERS == none ]] && MIXED_SERVERS=
 in_list() { [[ ",$2," == *",$1,"* ]]; }
 for s in ${SERVERS//,/ }; do in_list "$s" weft,json-server,sqlite3,better-sqlite3 || die "unknown server '$s'"; done
@@ -414,6 +419,18 @@ run_load() {  # run_load ROUND NAME SCEN
   stop_server
 }
 
+# renice_helpers NAME: every thread of the server except its main one gets nice +POOL_NICE
+# (relative to the process's); threads created later inherit the main thread's value.
+renice_helpers() {
+  local tid n=0 base
+  base=$(sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{print $17}')
+  for tid in $(ls "/proc/$SERVER_PID/task"); do
+    [[ $tid == "$SERVER_PID" ]] && continue
+    renice -n $((base + POOL_NICE)) -p "$tid" >/dev/null && n=$((n + 1))
+  done
+  log "$1: reniced $n helper threads to nice $((base + POOL_NICE))"
+}
+
 # The mixed run: static p99 alone, then under the slow-query load (started first, stopped
 # after the static run), on one server instance.
 run_mixed() {
@@ -426,6 +443,7 @@ run_mixed() {
   log "round $round, $name / mixed: warm-up, static alone $MIXED_DURATION, then with $SLOW_CONNS connections of slow queries"
   warm "$name" static "$STATIC_CONNS" "${static[@]}"
   warm "$name" slow "$SLOW_CONNS" "$(url '/api/items?category=none-such')"
+  [[ $POOL_NICE -gt 0 ]] && renice_helpers "$name"
   measure "$round" "$name" static-alone "$STATIC_CONNS" "$TMP/wrk-$round-$name-static-alone.txt" -d"$MIXED_DURATION" "${static[@]}"
   "${CLI[@]}" wrk -t1 -c"$SLOW_CONNS" -d$((MIX_S + 2))s --timeout "$WRK_TIMEOUT" --latency \
     "$(url '/api/items?category=none-such')" >"$slow_out" 2>&1 &
@@ -502,7 +520,7 @@ report_load() {
 
 report_mixed() {
   echo
-  echo "#### Mixed: p99 of GET /static4k.bin ($STATIC_CONNS connections, ${STATIC_DELAY_MS} ms pause after each response) alone and while $SLOW_CONNS connections run GET /api/items?category=none-such (full scan of $ITEMS rows)"
+  echo "#### Mixed: p99 of GET /static4k.bin ($STATIC_CONNS connections, ${STATIC_DELAY_MS} ms pause after each response) alone and while $SLOW_CONNS connections run GET /api/items?category=none-such (full scan of $ITEMS rows)${POOL_NICE:+$([[ $POOL_NICE -gt 0 ]] && echo ", server threads but the loop at nice +$POOL_NICE")}"
   echo
   echo "| server | static p99 alone | static p99 loaded | loaded ÷ alone | per round | static p50 alone / loaded | static req/s alone / loaded | slow queries/s | slow query p50 | server CPU alone / loaded |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
