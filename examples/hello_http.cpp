@@ -2,7 +2,11 @@
 //   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
 // Stops gracefully on SIGINT / SIGTERM.
 //
-//   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS]
+//   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
+//
+// --workers N: N loop threads, each with its own SO_REUSEPORT listener (0: one per core).
+// The default, 1, serves on the main thread's loop only, as the single-loop benchmarks
+// in docs/BENCHMARKS.md measure it.
 #include <weft/http/server.hpp>
 #include <weft/signal.hpp>
 
@@ -18,6 +22,7 @@ struct Args {
   std::uint16_t port = 8080;
   std::string host = "127.0.0.1";
   long keep_alive_seconds = 5;
+  unsigned workers = 1;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -31,6 +36,8 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.host = value;
     } else if (flag == "--keep-alive-timeout") {
       args.keep_alive_seconds = std::strtol(value, nullptr, 10);
+    } else if (flag == "--workers") {
+      args.workers = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
     } else {
       return false;
     }
@@ -44,12 +51,14 @@ int main(int argc, char** argv) {
   Args args;
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
-                 "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]\n");
+                 "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]"
+                 " [--workers N]\n");
     return 2;
   }
   weft::Loop loop;
   weft::http::ServerOptions options;
   options.keep_alive_timeout = std::chrono::seconds(args.keep_alive_seconds);
+  options.workers = args.workers;
   weft::http::Server server(loop, options);
   server.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");
@@ -63,7 +72,8 @@ int main(int argc, char** argv) {
                  args.port, ec.message().c_str());
     return 1;
   }
-  std::printf("hello_http listening on http://%s:%u\n", args.host.c_str(), server.port());
+  std::printf("hello_http listening on http://%s:%u (%u loop%s)\n", args.host.c_str(),
+              server.port(), server.workers(), server.workers() == 1 ? "" : "s");
   std::fflush(stdout);
 
   weft::Signal sigint(loop), sigterm(loop);

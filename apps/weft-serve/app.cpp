@@ -7,11 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <string_view>
-#include <unistd.h>
 
 namespace weft::serve {
 namespace {
@@ -40,6 +41,16 @@ db::Options database_options(const ServeOptions& o) {
   return d;
 }
 
+http::ServerOptions server_options(const ServeOptions& o) {
+  http::ServerOptions s = o.http;
+  s.reuse_port = resolve_workers(o) > 1;
+  return s;
+}
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 }  // namespace
 
 std::string bundled_site_dir() {
@@ -49,16 +60,23 @@ std::string bundled_site_dir() {
   return (exe.parent_path().parent_path() / "share" / "weft-serve" / "site").string();
 }
 
-App::App(Loop& loop, ServeOptions options)
-    : loop_(loop), options_(std::move(options)), server_(loop, options_.http),
-      sigint_(loop), sigterm_(loop) {}
+unsigned resolve_workers(const ServeOptions& o) {
+  if (o.db_url == "sqlite::memory:") return 1;
+  if (o.workers > 0) return static_cast<unsigned>(o.workers);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
-App::~App() = default;
+// ---- Site --------------------------------------------------------------------------------
 
-Task<int> App::open_database() {
+Site::Site(Loop& loop, const ServeOptions& options, unsigned index)
+    : loop_(loop), options_(options), index_(index), server_(loop, server_options(options)) {}
+
+Site::~Site() = default;
+
+Task<int> Site::open_database() {
   std::string dir = sqlite_directory(options_.db_url);
   try {
-    if (!dir.empty()) co_await fs::mkdir(loop_, dir, {.recursive = true});
+    if (!dir.empty() && index_ == 0) co_await fs::mkdir(loop_, dir, {.recursive = true});
     db_ = db::open(loop_, options_.db_url, database_options(options_));
     co_await db_->ready();
     store_.emplace(*db_);
@@ -69,8 +87,8 @@ Task<int> App::open_database() {
   co_return 0;
 }
 
-Task<int> App::import_seed() {
-  if (options_.seed.empty()) co_return 0;
+Task<int> Site::import_seed() {
+  if (options_.seed.empty() || index_ != 0) co_return 0;
   try {
     std::string text = co_await fs::read_file(loop_, options_.seed);
     nlohmann::ordered_json file = nlohmann::ordered_json::parse(text);
@@ -88,19 +106,85 @@ Task<int> App::import_seed() {
   co_return 0;
 }
 
-int App::listen() {
+int Site::listen(std::uint16_t port) {
   mount_api(server_, *store_, options_);
   std::string root = options_.root.empty() ? bundled_site_dir() : options_.root;
   server_.get("/*", http::static_files(root));
-  if (auto ec = server_.listen(options_.port, options_.host)) {
-    return complain("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                    ": " + ec.message());
+  if (auto ec = server_.listen(port, options_.host)) {
+    return complain("cannot listen on " + options_.host + ":" + std::to_string(port) + ": " +
+                    ec.message());
   }
-  std::string host = options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host;
-  say(options_, "listening on http://" + host + ":" + std::to_string(server_.port()) +
-                    " (api: /api, static: " + root + ", db: " + options_.db_url +
-                    (options_.read_only ? ", read-only" : "") + ")");
   return 0;
+}
+
+Task<int> Site::start(std::uint16_t port) {
+  if (int rc = co_await open_database()) co_return rc;
+  if (int rc = co_await import_seed()) co_return rc;
+  co_return listen(port);
+}
+
+void Site::stop(Function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  auto deadline = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(options_.shutdown_seconds));
+  server_.close(deadline, [this, done = std::move(done)]() mutable {
+    if (!db_) {
+      if (done) done();
+      return;
+    }
+    db_->close([done = std::move(done)](db::Outcome<Unit>& r) mutable {
+      if (!r) complain(std::string("closing the database: ") + r.what());
+      if (done) done();
+    });
+  });
+}
+
+// ---- App ---------------------------------------------------------------------------------
+
+// A loop thread of its own with its Site. The Loop lives on the thread's stack; the main
+// thread posts to it only between a successful start and the join, while the site's
+// listener keeps that loop running.
+struct App::Worker {
+  std::thread thread;
+  std::atomic<Loop*> loop{nullptr};
+  Site* site = nullptr;  // on the worker's loop
+};
+
+App::App(Loop& loop, ServeOptions options)
+    : loop_(loop), options_(std::move(options)), sigint_(loop), sigterm_(loop) {}
+
+App::~App() {
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+int App::start_workers(std::uint16_t port) {
+  const unsigned n = resolve_workers(options_);
+  auto runtime = loop_.runtime_ptr();
+  int status = 0;
+  for (unsigned i = 1; i < n && status == 0; ++i) {
+    auto w = std::make_unique<Worker>();
+    std::promise<int> started;
+    std::future<int> result = started.get_future();
+    w->thread = std::thread([this, i, port, runtime, w = w.get(), started = std::move(started)]() mutable {
+      Loop loop(LoopOptions{.runtime = runtime});
+      Site site(loop, options_, i);
+      int rc = run_until_complete(loop, site.start(port));
+      if (rc == 0) {
+        w->site = &site;
+        w->loop.store(&loop);
+      } else {
+        site.stop();
+      }
+      started.set_value(rc);
+      loop.run();  // until App::stop() posts site.stop()
+    });
+    status = result.get();  // blocks the main thread during start-up only
+    workers_.push_back(std::move(w));
+  }
+  return status;
 }
 
 void App::watch_signals() {
@@ -111,9 +195,15 @@ void App::watch_signals() {
 
 Task<int> App::start() {
   watch_signals();
-  if (int rc = co_await open_database()) co_return rc;
-  if (int rc = co_await import_seed()) co_return rc;
-  co_return listen();
+  site_ = std::make_unique<Site>(loop_, options_, 0);
+  if (int rc = co_await site_->start(options_.port)) co_return rc;
+  if (int rc = start_workers(site_->port())) co_return rc;
+  const unsigned loops = 1 + static_cast<unsigned>(workers_.size());
+  say(options_, "listening on http://" + url_host(options_.host) + ":" + std::to_string(site_->port()) +
+                    " (api: /api, static: " + (options_.root.empty() ? bundled_site_dir() : options_.root) +
+                    ", db: " + options_.db_url + ", loops: " + std::to_string(loops) +
+                    (options_.read_only ? ", read-only" : "") + ")");
+  co_return 0;
 }
 
 void App::stop() {
@@ -121,14 +211,15 @@ void App::stop() {
   stopping_ = true;
   sigint_.close();
   sigterm_.close();
-  auto deadline = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(options_.shutdown_seconds));
-  server_.close(deadline, [this] {
-    if (!db_) return;
-    db_->close([this](db::Outcome<Unit>& r) {
-      if (!r) complain(std::string("closing the database: ") + r.what());
-      say(options_, "stopped");
-    });
+  for (auto& w : workers_) {
+    if (Loop* l = w->loop.load()) l->post([site = w->site] { site->stop(); });
+  }
+  if (!site_) return;
+  site_->stop([this] {
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) w->thread.join();
+    }
+    say(options_, "stopped");
   });
 }
 

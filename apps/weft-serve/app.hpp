@@ -1,11 +1,21 @@
-// App: weft-serve's parts on one loop — the database, the document store, the HTTP server
-// with the API and the static site — and their order of starting and stopping.
+// weft-serve's parts and their order of starting and stopping.
 //
-// start() opens the database (creating the data directory of a sqlite: file), applies the
-// schema, imports the seed, mounts the routes and listens; it returns 0 or the exit status
-// after printing why it could not. stop() is the graceful shutdown (SIGINT/SIGTERM): stop
-// accepting, let in-flight requests finish (at most shutdown_seconds), then close the
-// database, which waits for every queued write — an acknowledged write is on disk.
+// Site: one loop's share of the server — its own Database handle, document Store and
+// http::Server with its own listener. App: the process — the sites, one per worker loop.
+// With --workers N, loop 0 runs on the main thread and N-1 more loops run on their own
+// threads, sharing loop 0's Runtime (the pools); each site listens on the same port with
+// SO_REUSEPORT, so the kernel spreads connections over the loops (Node's cluster model,
+// in threads). Each site has its own Database handle because a Database belongs to one
+// loop: with SQLite that means one writer connection per loop — writes from different
+// loops take SQLite's write lock in turn (busy_timeout), writes of one loop stay in order.
+// sqlite::memory: is one database per connection, so it always runs one loop.
+//
+// Starting: site 0 creates the data directory, opens the database, applies the schema,
+// imports the seed and listens (picking the port when --port 0); then the other sites
+// start on their threads with that port. Any failure stops everything; start() returns
+// the exit status. Stopping (SIGINT/SIGTERM): every site stops accepting, lets in-flight
+// requests finish (at most --shutdown-timeout), then closes its database, which waits for
+// its queued writes — an acknowledged write is on disk; the threads are joined.
 #pragma once
 
 #include "options.hpp"
@@ -18,8 +28,37 @@
 
 #include <memory>
 #include <optional>
+#include <thread>
+#include <vector>
 
 namespace weft::serve {
+
+class Site {
+ public:
+  Site(Loop& loop, const ServeOptions& options, unsigned index);
+  ~Site();
+
+  // Opens the database and listens on `port`; site 0 also prepares the data directory
+  // and imports the seed. 0 or the exit status after printing why.
+  Task<int> start(std::uint16_t port);
+  // Graceful stop; `done` runs on this site's loop once the database is closed.
+  void stop(Function<void()> done = {});
+  std::uint16_t port() const noexcept { return server_.port(); }
+  http::Server& server() noexcept { return server_; }
+
+ private:
+  Task<int> open_database();
+  Task<int> import_seed();
+  int listen(std::uint16_t port);
+
+  Loop& loop_;
+  const ServeOptions& options_;
+  const unsigned index_;
+  std::unique_ptr<db::Database> db_;
+  std::optional<Store> store_;
+  http::Server server_;
+  bool stopping_ = false;
+};
 
 class App {
  public:
@@ -28,24 +67,25 @@ class App {
 
   Task<int> start();
   void stop();
-  std::uint16_t port() const noexcept { return server_.port(); }
 
  private:
-  Task<int> open_database();
-  Task<int> import_seed();
-  int listen();
+  struct Worker;
+  int start_workers(std::uint16_t port);
   void watch_signals();
+  void site_stopped();
 
   Loop& loop_;
   ServeOptions options_;
-  std::unique_ptr<db::Database> db_;
-  std::optional<Store> store_;
-  http::Server server_;
+  std::unique_ptr<Site> site_;                   // loop 0's
+  std::vector<std::unique_ptr<Worker>> workers_;  // loops 1..N-1
   Signal sigint_, sigterm_;
+  Loop::KeepAlive waiting_for_workers_;
   bool stopping_ = false;
 };
 
 // The bundled site: share/weft-serve/site next to the binary's bin/ directory.
 std::string bundled_site_dir();
+// The number of loops to run: --workers, 0 resolved to the cores; 1 for sqlite::memory:.
+unsigned resolve_workers(const ServeOptions& options);
 
 }  // namespace weft::serve

@@ -91,6 +91,11 @@ std::string Dialect::update_doc() const {
                " RETURNING doc::text";
 }
 
+std::string Dialect::merge_doc() const {
+  return "UPDATE weft_documents SET doc = json_set(json_patch(doc, ?), '$.id', json_extract(doc, '$.id'))"
+         " WHERE collection = ? AND id = ? RETURNING doc";
+}
+
 std::string Dialect::delete_doc() const {
   return "DELETE FROM weft_documents WHERE collection = ? AND id = ?";
 }

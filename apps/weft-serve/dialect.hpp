@@ -44,6 +44,7 @@ class Dialect {
   std::string replace_doc() const;         // (doc, collection, id) → doc
   std::string select_for_update() const;   // (collection, id) → doc
   std::string update_doc() const;          // (doc, collection, id) → doc
+  std::string merge_doc() const;           // SQLite: (patch, collection, id) → doc
   std::string delete_doc() const;          // (collection, id)
   std::string collection_exists() const;   // (name) → 1
   std::string create_collection() const;   // (name)

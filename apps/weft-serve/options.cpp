@@ -115,6 +115,27 @@ const std::vector<Flag>& flags() {
        [](ServeOptions& o, std::string_view v) {
          return parse_number(v, o.shutdown_seconds, 0.0, 3600.0);
        }},
+      {"--workers", "N",
+       "loop threads, each with its own SO_REUSEPORT listener and connections, sharing\n"
+       "the pools and the database; default 0: one per core",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.workers, 0, 256);
+       }},
+      {"--no-observe", nullptr, "no /_weft/ endpoints, dashboard or watchdog",
+       switch_on(&ServeOptions::observe, false)},
+      {"--observe-remote", nullptr,
+       "answer /_weft/ metrics and stats from any address (default: loopback only)",
+       switch_on(&ServeOptions::observe_remote, true)},
+      {"--observe-token", "TOKEN",
+       "also answer /_weft/ requests carrying \"Authorization: Bearer TOKEN\" from anywhere",
+       text(&ServeOptions::observe_token)},
+      {"--watchdog-ms", "MS",
+       "report a stall when one callback holds the loop this long; 0: off; default 100",
+       [](ServeOptions& o, std::string_view v) { return parse_number(v, o.watchdog_ms, 0.0, 1e6); }},
+      {"--demo", nullptr,
+       "serve /_weft/demo/block?ms=N (burns CPU on the loop) and /_weft/demo/offload?ms=N\n"
+       "(the same through offload()), for the dashboard's buttons",
+       switch_on(&ServeOptions::demo, true)},
       {"--quiet", nullptr, "no start-up banner", switch_on(&ServeOptions::quiet, true)},
   };
   return table;

@@ -24,6 +24,14 @@ struct ServeOptions {
   http::ServerOptions http;                 // limits and timeouts
   double shutdown_seconds = 10;             // graceful stop: in-flight requests get this long
   bool quiet = false;
+  // Observation (/_weft/): on by default, answered from loopback only unless allowed or a
+  // bearer token is given; --demo adds the block/offload demo routes.
+  bool observe = true;
+  bool observe_remote = false;
+  std::string observe_token;
+  bool demo = false;
+  double watchdog_ms = 100;                 // a callback running longer is a stall; 0: off
+  std::size_t workers = 0;                  // loop threads; 0: one per core
 };
 
 // The outcome of parsing argv: options to run with, or an exit status after printing help

@@ -31,18 +31,6 @@ std::string param(const Request& req, std::string_view name) {
   return std::move(*decoded);
 }
 
-// "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ..." →
-// "invalid JSON at byte 9 (line 1, column 9): syntax error ...".
-std::string describe_parse_error(const json::parse_error& e) {
-  std::string what = e.what();
-  auto colon = what.find(": ", what.find("parse error"));
-  std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
-  auto at = what.find(" at line ");
-  std::string place = at == std::string::npos ? "" : what.substr(at + 4, colon - at - 4);
-  return "invalid JSON at byte " + std::to_string(e.byte) + (place.empty() ? "" : " (" + place + ")") +
-         ": " + reason;
-}
-
 bool is_json_type(std::string_view type) {
   auto semi = type.find(';');
   type = type.substr(0, semi);
@@ -50,20 +38,20 @@ bool is_json_type(std::string_view type) {
   return type == "application/json" || type.ends_with("+json");
 }
 
-// The request body as a JSON object, or a BadRequest with the status and reason.
-json object_body(const Request& req) {
+// The request body, checked to be one JSON object; a BadRequest with the status and
+// reason otherwise. `id` gets its "id" member (nullopt: none).
+std::string object_body(Request& req, std::optional<DocId>* id = nullptr) {
   if (auto type = req.header("Content-Type"); !type.empty() && !is_json_type(type)) {
     throw BadRequest(415, "the body must be JSON, sent with Content-Type: application/json (curl: --json), not " +
                               std::string(type));
   }
-  json body;
-  try {
-    body = json::parse(req.body());
-  } catch (const json::parse_error& e) {
-    throw BadRequest(400, describe_parse_error(e));
+  ObjectBody checked = check_object(req.body());
+  if (!checked.error.empty()) throw BadRequest(400, checked.error);
+  if (checked.has_id && !checked.id && id) {
+    throw BadRequest(400, "id must be an integer or a non-empty string");
   }
-  if (!body.is_object()) throw BadRequest(400, "the body must be a JSON object, not " + std::string(body.type_name()));
-  return body;
+  if (id) *id = std::move(checked.id);
+  return req.body();
 }
 
 Response json_response(std::string body, int status = 200) { return Response::json(std::move(body), status); }
@@ -172,17 +160,19 @@ Task<Response> get(Api& api, Request& req) {
 
 Task<Response> create(Api& api, Request& req) {
   std::string collection = param(req, "collection");
-  json body = object_body(req);
-  std::string stored = co_await api.store.create(collection, std::move(body));
-  auto id = id_key(json::parse(stored).at("id"));
+  std::optional<DocId> id;
+  std::string body = object_body(req, &id);
+  std::string stored = co_await api.store.create(collection, std::move(body), std::move(id));
+  std::optional<DocId> stored_id = check_object(stored).id;
+  std::string location = std::string(req.path()) + "/" + (stored_id ? stored_id->key : "");
   Response res = json_response(std::move(stored), 201);
-  res.header("Location", std::string(req.path()) + "/" + id.value_or(""));
+  res.header("Location", location);
   co_return res;
 }
 
 Task<Response> replace(Api& api, Request& req, bool merge) {
   std::string collection = param(req, "collection"), id = param(req, "id");
-  json body = object_body(req);
+  std::string body = object_body(req);
   std::optional<std::string> stored;  // (no co_await inside ?: — GCC 12 miscompiles it)
   if (merge) stored = co_await api.store.merge(collection, id, std::move(body));
   else stored = co_await api.store.replace(collection, id, std::move(body));

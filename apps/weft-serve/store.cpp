@@ -114,73 +114,93 @@ Task<ListPage> Store::list(std::string collection, ListQuery q, Window w) {
   co_return page;
 }
 
-Task<std::string> Store::create(std::string collection, json doc) {
-  std::optional<std::string> key;
-  std::optional<std::int64_t> num;
-  if (auto it = doc.find("id"); it != doc.end()) {
-    key = id_key(*it);
-    if (!key) throw std::invalid_argument("id must be an integer or a non-empty string");
-    num = integer_id(*it);
+// (Plain statements around each co_await: GCC 12 loses a coroutine that has co_await in
+// an if condition together with a co_return co_await in its branch.)
+Task<std::string> Store::create(std::string collection, std::string doc, std::optional<DocId> id) {
+  const bool exists = co_await has_collection(collection);
+  if (!exists && !valid_collection_name(collection)) {
+    throw std::invalid_argument("invalid collection name '" + collection +
+                                "' (letters, digits, '_' and '-', at most 64)");
   }
-  std::string text = doc.dump();
-  if (!co_await has_collection(collection)) {
-    if (!valid_collection_name(collection)) {
-      throw std::invalid_argument("invalid collection name '" + collection +
-                                  "' (letters, digits, '_' and '-', at most 64)");
-    }
-    co_return co_await insert_new_collection(std::move(collection), std::move(text), key, num);
-  }
-  co_return co_await insert(std::move(collection), std::move(text), key, num);
+  std::string stored;
+  if (exists) stored = co_await insert(std::move(collection), std::move(doc), std::move(id));
+  else stored = co_await insert_new_collection(std::move(collection), std::move(doc), std::move(id));
+  co_return stored;
 }
 
-Task<std::string> Store::insert(std::string collection, std::string doc_text,
-                                std::optional<std::string> key, std::optional<std::int64_t> num) {
+// The statement that stores one document: with its own id, or with the next integer id.
+static Sql insert_statement(const Dialect& d, const std::string& collection, std::string doc,
+                     const std::optional<DocId>& id) {
+  Sql sql;
+  if (id) {
+    sql.add(d.insert_with_id()).bind(collection).bind(id->key).bind(id->num).bind(std::move(doc));
+  } else {
+    sql.add(d.insert_auto_id()).bind(collection).bind(std::move(doc)).bind(collection);
+  }
+  return sql;
+}
+
+Task<std::string> Store::insert(std::string collection, std::string doc, std::optional<DocId> id) {
   // PostgreSQL may run two auto-id inserts at once on two connections: the loser's
   // unique violation is retried with the next id. SQLite's one writer never conflicts.
   for (int attempt = 0;; ++attempt) {
     bool conflict = false;
     try {
-      // (No co_await inside ?: — GCC 12 miscompiles it.)
-      std::string sql = key ? dialect_.insert_with_id() : dialect_.insert_auto_id();
-      db::Params p = key ? db::params(collection, *key, num, doc_text)
-                         : db::params(collection, doc_text, collection);
-      db::ResultSet rs = co_await db_.exec(std::move(sql), std::move(p));
+      Sql sql = insert_statement(dialect_, collection, doc, id);
+      db::ResultSet rs = co_await db_.exec(std::move(sql.text), std::move(sql.params));
       co_return rs.front()[0].as_text();
     } catch (const db::Error& e) {
       if (!is_conflict(e)) throw;
       conflict = true;
     }
-    if (conflict && (key || attempt >= 5)) {
-      throw Conflict(key ? "an item with id " + *key + " already exists in '" + collection + "'"
-                         : "could not allocate a new id in '" + collection + "'");
+    if (conflict && (id || attempt >= 5)) {
+      throw Conflict(id ? "an item with id " + id->key + " already exists in '" + collection + "'"
+                        : "could not allocate a new id in '" + collection + "'");
     }
   }
 }
 
-Task<std::string> Store::insert_new_collection(std::string collection, std::string doc_text,
-                                               std::optional<std::string> key,
-                                               std::optional<std::int64_t> num) {
+Task<std::string> Store::insert_new_collection(std::string collection, std::string doc,
+                                               std::optional<DocId> id) {
   const Dialect& d = dialect_;
-  std::string stored = co_await db_.transaction([&](db::Transaction& tx) -> Task<std::string> {
-    co_await tx.exec(d.create_collection(), db::params(collection));
-    std::string sql = key ? d.insert_with_id() : d.insert_auto_id();
-    db::Params p = key ? db::params(collection, *key, num, doc_text)
-                       : db::params(collection, doc_text, collection);
-    db::ResultSet rs = co_await tx.exec(std::move(sql), std::move(p));
-    co_return rs.front()[0].as_text();
-  });
+  std::string stored;
+  try {
+    stored = co_await db_.transaction([&](db::Transaction& tx) -> Task<std::string> {
+      co_await tx.exec(d.create_collection(), db::params(collection));
+      Sql sql = insert_statement(d, collection, std::move(doc), id);
+      db::ResultSet rs = co_await tx.exec(std::move(sql.text), std::move(sql.params));
+      co_return rs.front()[0].as_text();
+    });
+  } catch (const db::Error& e) {
+    if (!is_conflict(e)) throw;  // another connection created it first with this id
+    throw Conflict("an item with id " + (id ? id->key : "?") + " already exists in '" + collection + "'");
+  }
   known_.insert(std::move(collection));
   co_return stored;
 }
 
-Task<std::optional<std::string>> Store::replace(std::string collection, std::string id, json doc) {
+Task<std::optional<std::string>> Store::replace(std::string collection, std::string id, std::string doc) {
   auto rs = co_await db_.exec(dialect_.replace_doc(),
-                              db::params(doc.dump(), std::move(collection), std::move(id)));
+                              db::params(std::move(doc), std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
   co_return rs.front()[0].as_text();
 }
 
-Task<std::optional<std::string>> Store::merge(std::string collection, std::string id, json patch) {
+Task<std::optional<std::string>> Store::merge(std::string collection, std::string id, std::string patch) {
+  if (backend() == Backend::postgres) {
+    co_return co_await merge_in_transaction(std::move(collection), std::move(id), std::move(patch));
+  }
+  // SQLite's json_patch() is RFC 7396: one statement on the writer.
+  auto rs = co_await db_.exec(dialect_.merge_doc(),
+                              db::params(std::move(patch), std::move(collection), std::move(id)));
+  if (rs.empty()) co_return std::nullopt;
+  co_return rs.front()[0].as_text();
+}
+
+// PostgreSQL has no RFC 7396 merge: read the document, merge it here, write it back, in
+// one transaction (the read locks the row).
+Task<std::optional<std::string>> Store::merge_in_transaction(std::string collection, std::string id,
+                                                             std::string patch) {
   const Dialect& d = dialect_;
   co_return co_await db_.transaction(
       [&](db::Transaction& tx) -> Task<std::optional<std::string>> {
@@ -188,7 +208,7 @@ Task<std::optional<std::string>> Store::merge(std::string collection, std::strin
         if (cur.empty()) co_return std::nullopt;
         json doc = json::parse(cur.front()[0].as_text());
         json stored_id = doc["id"];
-        doc.merge_patch(patch);
+        doc.merge_patch(json::parse(patch));
         doc["id"] = stored_id;
         auto rs = co_await tx.exec(d.update_doc(), db::params(doc.dump(), collection, id));
         co_return rs.front()[0].as_text();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "dialect.hpp"
+#include "json_body.hpp"
 #include "list_query.hpp"
 
 #include <weft/db/database.hpp>
@@ -69,11 +70,12 @@ class Store {
   Task<std::vector<std::pair<std::string, std::int64_t>>> collections();
   Task<std::optional<std::string>> get(std::string collection, std::string id);
   Task<ListPage> list(std::string collection, ListQuery q, Window w);
-  // `doc` must be a JSON object. Creates the collection when it does not exist.
-  Task<std::string> create(std::string collection, nlohmann::ordered_json doc);
-  Task<std::optional<std::string>> replace(std::string collection, std::string id, nlohmann::ordered_json doc);
+  // The texts are JSON objects checked by check_object(). create() stores `doc` with `id`
+  // (or the next integer id) and creates the collection when it does not exist yet.
+  Task<std::string> create(std::string collection, std::string doc, std::optional<DocId> id);
+  Task<std::optional<std::string>> replace(std::string collection, std::string id, std::string doc);
   // RFC 7396 JSON Merge Patch (null removes a member); the id never changes.
-  Task<std::optional<std::string>> merge(std::string collection, std::string id, nlohmann::ordered_json patch);
+  Task<std::optional<std::string>> merge(std::string collection, std::string id, std::string patch);
   Task<bool> remove(std::string collection, std::string id);
   // Imports {"name": [objects...], ...} into an empty database, in one transaction.
   Task<SeedReport> seed(const nlohmann::ordered_json& file);
@@ -81,11 +83,11 @@ class Store {
   Backend backend() const noexcept { return dialect_.backend(); }
 
  private:
-  Task<std::string> insert(std::string collection, std::string doc_text,
-                           std::optional<std::string> key, std::optional<std::int64_t> num);
-  Task<std::string> insert_new_collection(std::string collection, std::string doc_text,
-                                          std::optional<std::string> key,
-                                          std::optional<std::int64_t> num);
+  Task<std::string> insert(std::string collection, std::string doc, std::optional<DocId> id);
+  Task<std::string> insert_new_collection(std::string collection, std::string doc,
+                                          std::optional<DocId> id);
+  Task<std::optional<std::string>> merge_in_transaction(std::string collection, std::string id,
+                                                        std::string patch);
 
   db::Database& db_;
   Dialect dialect_;

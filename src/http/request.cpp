@@ -12,7 +12,9 @@ namespace weft::http {
 
 void body_stream_drained(Connection& c);  // connection.cpp
 
+// The server assigns every request inside its loop's run(): that loop is the request's.
 void Request::assign(const RequestHead& head) {
+  if (!loop_) loop_ = Loop::current();
   method_ = head.method;
   set_target(head.target);
   version_minor_ = head.version_minor;
@@ -128,6 +130,7 @@ std::optional<std::string> BodyStream::take() {
 }
 
 void Request::copy_from(const Request& other) {
+  loop_ = other.loop_;
   method_ = other.method_;
   set_target(other.target_);
   version_minor_ = other.version_minor_;

@@ -1,4 +1,4 @@
-#include "http/server_impl.hpp"
+#include "http/server_workers.hpp"
 
 #include <malloc.h>
 
@@ -11,8 +11,17 @@ namespace {
 constexpr std::size_t kTrimAfterParking = 64;
 }
 
-Server::Impl::Impl(Loop& l, ServerOptions opts)
-    : loop(l), options(std::move(opts)), sweep_timer(l), date_timer(l), close_timer(l) {
+Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
+    : loop(l),
+      shared(sh),
+      options(sh.options),
+      router(sh.router),
+      before(sh.before),
+      after(sh.after),
+      sweep_timer(l),
+      date_timer(l),
+      close_timer(l),
+      stats(counters) {
   update_date();
   date_timer.start([this] { update_date(); }, std::chrono::seconds(1), std::chrono::seconds(1));
   date_timer.unref();
@@ -25,11 +34,22 @@ Server::Impl::~Impl() {
   while (Connection* c = connections) {
     connections = c->next;
     delete c;
+    --stats.open_connections;  // the counters outlive this share (a failed listen() retries)
   }
   while (ParkedConnection* p = parked) {
     parked = p->next;
     delete p;
+    --stats.parked_connections;
+    --stats.open_connections;
   }
+}
+
+std::error_code Server::Impl::listen(const net::SocketAddress& address, bool reuse_port) {
+  listener.emplace(loop);
+  net::ListenOptions o;
+  o.reuse_port = reuse_port;
+  o.unlink_existing = true;
+  return listener->listen(address, [this](net::Socket s) { on_accept(std::move(s)); }, o);
 }
 
 ParkedConnection::ParkedConnection(Server::Impl& s, net::Socket sock, TimePoint at)
@@ -58,7 +78,7 @@ void Server::Impl::update_date() {
 
 void Server::Impl::on_accept(net::Socket socket) {
   if (closing) return;  // the socket closes as it goes out of scope
-  if (options.max_connections && stats.open_connections >= options.max_connections) {
+  if (options.max_connections && shared.open_connections() >= options.max_connections) {
     ++stats.connections_rejected;
     return;
   }
@@ -182,7 +202,7 @@ void Server::Impl::maybe_finish_close() {
 // ---- Server --------------------------------------------------------------------------------
 
 Server::Server(Loop& loop, ServerOptions options)
-    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+    : state_(std::make_unique<State>(loop, std::move(options))) {}
 
 Server::~Server() = default;
 
@@ -191,19 +211,30 @@ Server& Server::route(std::string_view method, std::string_view pattern, Handler
   if (options.stream_body && !handler.async) {
     throw std::invalid_argument("weft::http: a stream_body route needs a coroutine handler");
   }
+  check_not_serving();
   handler.options = options;
-  impl_->router.add(method, pattern, std::move(handler));
+  state_->shared.router.add(method, pattern, std::move(handler));
   return *this;
 }
 
 Server& Server::before(BeforeMiddleware m) {
-  impl_->before.push_back(std::move(m));
+  check_not_serving();
+  state_->shared.before.push_back(std::move(m));
   return *this;
 }
 
 Server& Server::after(AfterMiddleware m) {
-  impl_->after.push_back(std::move(m));
+  check_not_serving();
+  state_->shared.after.push_back(std::move(m));
   return *this;
+}
+
+// With several loops the routes are read by their threads without a lock: adding one
+// while they serve would be a data race.
+void Server::check_not_serving() const {
+  if (!state_->extras.empty()) {
+    throw std::logic_error("weft::http: routes and middleware are added before listen()");
+  }
 }
 
 std::error_code Server::listen(std::uint16_t port, std::string_view host) {
@@ -215,25 +246,22 @@ std::error_code Server::listen(std::uint16_t port, std::string_view host) {
 }
 
 std::error_code Server::listen(const net::SocketAddress& address) {
-  impl_->listener.emplace(impl_->loop);
-  net::ListenOptions options;
-  options.reuse_port = impl_->options.reuse_port;
-  options.unlink_existing = true;
-  return impl_->listener->listen(
-      address, [impl = impl_.get()](net::Socket s) { impl->on_accept(std::move(s)); }, options);
+  return state_->listen(address);
 }
 
 std::uint16_t Server::port() const noexcept {
-  return impl_->listener ? impl_->listener->port() : 0;
+  const auto& l = state_->impl0.listener;
+  return l ? l->port() : 0;
 }
 
 void Server::close(Duration deadline, Function<void()> done) {
-  impl_->begin_close(deadline, std::move(done));
+  state_->close(deadline, std::move(done));
 }
 
-bool Server::is_closing() const noexcept { return impl_->closing; }
-ServerStats Server::stats() const noexcept { return impl_->stats; }
-const ServerOptions& Server::options() const noexcept { return impl_->options; }
-Loop& Server::loop() const noexcept { return impl_->loop; }
+bool Server::is_closing() const noexcept { return state_->closing; }
+ServerStats Server::stats() const noexcept { return state_->stats(); }
+const ServerOptions& Server::options() const noexcept { return state_->shared.options; }
+Loop& Server::loop() const noexcept { return state_->loop; }
+unsigned Server::workers() const noexcept { return state_->workers(); }
 
 }  // namespace weft::http

@@ -1,5 +1,7 @@
-// The server's private parts: Server::Impl (listener, connections, sweep timer) and
-// Connection (one socket: parsing, dispatch, ordered responses, timeouts).
+// The server's private parts: ServerShared (routes, middleware, options: what every loop
+// reads), Server::Impl (one loop's listener, connections, timers and counters) and
+// Connection (one socket: parsing, dispatch, ordered responses, timeouts). Server::State
+// (server_workers.hpp) ties the loops together.
 #pragma once
 
 #include <weft/http/server.hpp>
@@ -8,14 +10,59 @@
 #include <weft/io_watcher.hpp>
 #include <weft/timer.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace weft::http {
 
 class Connection;
+
+// A counter written by one thread (its loop's) and read by any: relaxed atomic loads and
+// stores, so counting costs what a plain increment does and stats() may read it from
+// another loop.
+template <class T>
+class OwnedCounter {
+ public:
+  OwnedCounter& operator++() noexcept { return add(1); }
+  OwnedCounter& operator--() noexcept { return add(static_cast<T>(-1)); }
+  operator T() const noexcept { return v_.load(std::memory_order_relaxed); }  // NOLINT
+
+ private:
+  OwnedCounter& add(T d) noexcept {
+    v_.store(static_cast<T>(v_.load(std::memory_order_relaxed) + d), std::memory_order_relaxed);
+    return *this;
+  }
+  std::atomic<T> v_{0};
+};
+
+// One loop's counters (the fields of ServerStats), on a cache line of their own.
+struct alignas(64) LoopCounters {
+  OwnedCounter<std::uint64_t> connections_accepted;
+  OwnedCounter<std::uint64_t> connections_rejected;
+  OwnedCounter<std::uint64_t> requests;
+  OwnedCounter<std::uint64_t> parse_errors;
+  OwnedCounter<std::uint64_t> handler_errors;
+  OwnedCounter<std::uint64_t> timeouts;
+  OwnedCounter<std::size_t> open_connections;  // including parked ones
+  OwnedCounter<std::size_t> parked_connections;
+  void add_to(ServerStats& s) const noexcept;
+};
+
+// What every loop reads. Written only before listen(); read-only (and shared by the
+// loops' threads) after it.
+struct ServerShared {
+  explicit ServerShared(ServerOptions o);
+  ServerOptions options;
+  Router router;
+  std::vector<BeforeMiddleware> before;
+  std::vector<AfterMiddleware> after;
+  std::unique_ptr<LoopCounters[]> counters;  // one per loop, options.workers of them
+  std::size_t open_connections() const noexcept;  // over all loops (max_connections)
+};
 
 // An idle keep-alive connection reduced to its socket and a watcher; see
 // ServerOptions::park_idle_after.
@@ -41,10 +88,13 @@ struct Exchange {
   bool before_done = false;    // before-middleware ran already (a quick path declined)
 };
 
+// One loop's share of the server. Everything here belongs to `loop`'s thread.
 struct Server::Impl {
-  Impl(Loop& loop, ServerOptions options);
+  Impl(Loop& loop, ServerShared& shared, LoopCounters& counters);
   ~Impl();
 
+  // Binds and starts accepting on this loop.
+  std::error_code listen(const net::SocketAddress& address, bool reuse_port);
   void on_accept(net::Socket socket);
   Connection* adopt(net::Socket socket);
   void remove(Connection* c);
@@ -58,10 +108,11 @@ struct Server::Impl {
   Duration sweep_interval() const;
 
   Loop& loop;
-  ServerOptions options;
-  Router router;
-  std::vector<BeforeMiddleware> before;
-  std::vector<AfterMiddleware> after;
+  ServerShared& shared;
+  const ServerOptions& options;  // shared's
+  Router& router;                // shared's: read-only while serving
+  std::vector<BeforeMiddleware>& before;
+  std::vector<AfterMiddleware>& after;
   std::optional<net::Listener> listener;
   Timer sweep_timer;
   Timer date_timer;
@@ -69,7 +120,7 @@ struct Server::Impl {
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
-  ServerStats stats;
+  LoopCounters& stats;  // this loop's slot in shared.counters
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
   bool closed = false;                       // the graceful close finished
   bool closing = false;

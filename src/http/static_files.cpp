@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -230,6 +231,27 @@ struct StringHash {
   }
 };
 
+// One loop's cache of entries: least recently used first out. Used by its loop's thread only.
+class FileCache {
+ public:
+  FileCache(std::size_t capacity, Duration revalidate_after)
+      : capacity_(std::max<std::size_t>(1, capacity)), revalidate_after_(revalidate_after) {}
+  const Entry* find(const std::string& key, TimePoint now);
+  const Entry& insert(std::string key, Entry e);
+
+ private:
+  using Lru = std::list<std::pair<std::string, Entry>>;
+  std::size_t capacity_;
+  Duration revalidate_after_;
+  Lru lru_;  // most recently used first
+  std::unordered_map<std::string_view, Lru::iterator, StringHash, std::equal_to<>> index_;
+};
+
+// The handler's state. One handler may serve several loops at once (a Server with
+// workers > 1): the root and options are read-only, and each loop gets a FileCache of its
+// own, found without a lock (a list that only grows, one node per loop, pushed with CAS).
+// A node is keyed by the loop's address; it holds no loop handles, so a node left by a
+// destroyed loop is harmless (its entries are revalidated like any others).
 class StaticState {
  public:
   StaticState(std::string root, StaticOptions options)
@@ -238,6 +260,7 @@ class StaticState {
     root_errno_ = root_fd_ < 0 ? errno : 0;
   }
   ~StaticState() {
+    for (CacheNode* n = caches_.load(std::memory_order_acquire); n;) delete std::exchange(n, n->next);
     if (root_fd_ >= 0) ::close(root_fd_);
   }
   StaticState(const StaticState&) = delete;
@@ -247,9 +270,13 @@ class StaticState {
   Task<Response> serve(Request& req);
 
  private:
+  struct CacheNode {
+    const Loop* loop;
+    FileCache cache;
+    CacheNode* next;
+  };
+  FileCache& cache_for(const Loop& loop);
   std::optional<Response> precheck(Request& req, SafePath& p);
-  const Entry* cached(const std::string& key, TimePoint now);
-  const Entry& insert(std::string key, Entry e);
   Response respond(const Entry& e, Request& req) const;
   Response respond_file(const Entry& e, Request& req) const;
   static std::string key_of(const SafePath& p) { return p.relative + (p.trailing_slash ? "/" : ""); }
@@ -262,11 +289,22 @@ class StaticState {
   StaticOptions options_;
   int root_fd_ = -1;
   int root_errno_ = 0;
-  bool root_error_logged_ = false;
-  using Lru = std::list<std::pair<std::string, Entry>>;
-  Lru lru_;  // most recently used first
-  std::unordered_map<std::string_view, Lru::iterator, StringHash, std::equal_to<>> index_;
+  std::atomic<bool> root_error_logged_{false};
+  std::atomic<CacheNode*> caches_{nullptr};
 };
+
+// Only `loop`'s thread adds a node for `loop`, so there is never a second one for it.
+FileCache& StaticState::cache_for(const Loop& loop) {
+  CacheNode* head = caches_.load(std::memory_order_acquire);
+  for (CacheNode* n = head; n; n = n->next) {
+    if (n->loop == &loop) return n->cache;
+  }
+  auto* node = new CacheNode{&loop, FileCache(options_.cache_entries, options_.revalidate_after), head};
+  while (!caches_.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                        std::memory_order_acquire)) {
+  }
+  return node->cache;
+}
 
 // Method, root and path checks that need no file system.
 std::optional<Response> StaticState::precheck(Request& req, SafePath& p) {
@@ -276,7 +314,7 @@ std::optional<Response> StaticState::precheck(Request& req, SafePath& p) {
     return r;
   }
   if (root_fd_ < 0) {
-    if (!std::exchange(root_error_logged_, true)) {
+    if (!root_error_logged_.exchange(true, std::memory_order_relaxed)) {
       std::fprintf(stderr, "weft.http: static_files root '%s': %s\n", root_.c_str(),
                    std::strerror(root_errno_));
     }
@@ -288,15 +326,15 @@ std::optional<Response> StaticState::precheck(Request& req, SafePath& p) {
   return std::nullopt;
 }
 
-const Entry* StaticState::cached(const std::string& key, TimePoint now) {
+const Entry* FileCache::find(const std::string& key, TimePoint now) {
   auto it = index_.find(std::string_view(key));
   if (it == index_.end()) return nullptr;
-  if (now - it->second->second.validated_at >= options_.revalidate_after) return nullptr;
+  if (now - it->second->second.validated_at >= revalidate_after_) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
   return &it->second->second;
 }
 
-const Entry& StaticState::insert(std::string key, Entry e) {
+const Entry& FileCache::insert(std::string key, Entry e) {
   if (auto it = index_.find(std::string_view(key)); it != index_.end()) {
     Lru::iterator node = it->second;
     index_.erase(it);
@@ -304,7 +342,7 @@ const Entry& StaticState::insert(std::string key, Entry e) {
   }
   lru_.emplace_front(std::move(key), std::move(e));
   index_.emplace(std::string_view(lru_.front().first), lru_.begin());
-  while (lru_.size() > std::max<std::size_t>(1, options_.cache_entries)) {
+  while (lru_.size() > capacity_) {
     index_.erase(std::string_view(lru_.back().first));
     lru_.pop_back();  // a response still sending the file keeps its descriptor open
   }
@@ -315,7 +353,7 @@ std::optional<Response> StaticState::quick(Request& req) {
   SafePath p;
   if (auto early = precheck(req, p)) return early;
   Loop* loop = Loop::current();
-  const Entry* e = loop ? cached(key_of(p), loop->now()) : nullptr;
+  const Entry* e = loop ? cache_for(*loop).find(key_of(p), loop->now()) : nullptr;
   if (!e) return std::nullopt;
   return respond(*e, req);
 }
@@ -333,7 +371,7 @@ Task<Response> StaticState::serve(Request& req) {
                  req.path().data(), std::strerror(e.error));
     co_return Response::status(500);
   }
-  co_return respond(insert(key_of(p), std::move(e)), req);
+  co_return respond(cache_for(loop).insert(key_of(p), std::move(e)), req);
 }
 
 Response StaticState::respond(const Entry& e, Request& req) const {

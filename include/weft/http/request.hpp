@@ -97,6 +97,11 @@ class Request {
 
   bool cancelled() const noexcept { return *cancelled_; }
 
+  // The loop that runs this request's connection, its handler and every resumption of a
+  // coroutine handler (with ServerOptions::workers > 1, one of several). Only for
+  // requests the server made (it is the loop whose run() assigned the request).
+  Loop& loop() const noexcept { return *loop_; }
+
   // -- used by the server -------------------------------------------------------
   void assign(const RequestHead& head);
   // Copies every view into storage owned by this request (used when the request
@@ -125,6 +130,7 @@ class Request {
   std::string body_;
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
   std::unique_ptr<BodyStream> stream_;
+  Loop* loop_ = nullptr;
   int version_minor_ = 1;
   bool keep_alive_ = true;
 };

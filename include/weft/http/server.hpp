@@ -20,6 +20,32 @@
 // connection is gone; the server's own handles are closed then too, so the loop can
 // finish and close while the Server object still exists (it cannot listen again).
 // Destroying the server closes everything at once.
+//
+// Many loops (ServerOptions::workers = N > 1). The loop given to the constructor is
+// loop 0; listen() starts N-1 more threads, each running its own weft::Loop on the same
+// Runtime (the pools are shared), each with its own SO_REUSEPORT listener bound to the
+// same address (port 0: loop 0 picks the port, the others bind to it) and its own
+// connections, timers and counters. The kernel spreads new connections over the
+// listeners; a connection stays on the loop that accepted it, so a handler blocked on
+// one loop delays only that loop's connections. TCP only (a Unix socket path with N > 1
+// is refused with invalid_argument).
+//
+// Threading contract for handlers with N > 1:
+//  * routes, middleware and options are registered once, before listen(), and are then
+//    read-only (route()/before()/after() after listen() throw std::logic_error);
+//  * the same handler object (and its captures) may run on several loops at once: what
+//    it captures must be safe for concurrent use (immutable, atomic or locked). State
+//    per loop is the handler's own business; req.loop() says which loop runs it;
+//  * everything one request touches — its connection, its Request, the coroutine
+//    resumptions of a coroutine handler, pool completions — stays on req.loop();
+//    await work on that loop (the coroutine forms use the current loop already);
+//  * static_files() keeps one cache per loop and is safe to share.
+// stats() sums over the loops. close(deadline, done) closes every loop's listener and
+// connections; each extra loop then ends once nothing referenced is left on it, or at
+// the close deadline at the latest (work handlers left behind there is dropped: pool
+// completions discarded, coroutines destroyed); `done` runs on loop 0 after every extra
+// thread has ended and was joined. Destroying the server stops and joins the extra loops
+// at once (it waits for a handler that is running on one of them to return).
 #pragma once
 
 #include <weft/http/parser.hpp>
@@ -49,7 +75,10 @@ struct ServerOptions {
   // readiness watcher stay (about 250 bytes instead of a few KiB with buffers); the
   // next request unparks it. Zero parks at once; Duration::max() never parks.
   Duration park_idle_after = std::chrono::seconds(1);
-  bool reuse_port = false;
+  bool reuse_port = false;  // always on when workers > 1
+  // Loops serving this server: 1 serves on the constructor's loop only; N > 1 adds N-1
+  // loop threads (see "Many loops" above); 0: one per core.
+  unsigned workers = 1;
 };
 
 struct ServerStats {
@@ -70,8 +99,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Routes are added before listen(). stream_body needs a coroutine handler
-  // (std::invalid_argument otherwise).
+  // Routes are added before listen() (with workers > 1, later ones throw std::logic_error).
+  // stream_body needs a coroutine handler (std::invalid_argument otherwise).
   Server& route(std::string_view method, std::string_view pattern, Handler handler,
                 RouteOptions options = {});
   Server& get(std::string_view pattern, Handler h) { return route("GET", pattern, std::move(h)); }
@@ -83,7 +112,10 @@ class Server {
   Server& after(AfterMiddleware m);
 
   // Binds and starts accepting (host: an IPv4/IPv6 literal or a Unix socket path
-  // starting with '/'). Port 0 picks a free port; see port().
+  // starting with '/'). Port 0 picks a free port; see port(). With workers > 1 it also
+  // starts the extra loops and returns once all listen, or with the first error (bind,
+  // EMFILE, ...), after stopping those it had started; it may then be called again.
+  // Once it succeeded with workers > 1, a second call gives errc::already_connected.
   std::error_code listen(std::uint16_t port, std::string_view host = "127.0.0.1");
   std::error_code listen(const net::SocketAddress& address);
   std::uint16_t port() const noexcept;
@@ -91,14 +123,18 @@ class Server {
   void close(Duration deadline = std::chrono::seconds(10), Function<void()> done = {});
   bool is_closing() const noexcept;
 
+  // Summed over the loops (each loop's counters are read as they are at that moment).
   ServerStats stats() const noexcept;
   const ServerOptions& options() const noexcept;
-  Loop& loop() const noexcept;
+  Loop& loop() const noexcept;       // loop 0, the constructor's
+  unsigned workers() const noexcept;  // loops serving (options().workers, 0 resolved)
 
-  struct Impl;
+  struct Impl;   // one loop's share: listener, connections, timers, counters
+  struct State;  // the whole server: what the loops share, loop 0 and the extra loops
 
  private:
-  std::unique_ptr<Impl> impl_;
+  void check_not_serving() const;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace weft::http

@@ -21,7 +21,8 @@
 // symlink leading out of root is never followed — nor is an absolute symlink, even one
 // pointing inside root (use relative links there). Where the kernel lacks openat2, every
 // path component is opened with O_NOFOLLOW instead: no symlink is followed at all.
-// One handler serves one loop (its cache is not shared between threads).
+// One handler may serve several loops at once (Server with workers > 1): each loop keeps
+// a cache of its own (cache_entries each), created at its first request, with no lock.
 #pragma once
 
 #include <weft/clock.hpp>
