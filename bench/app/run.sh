@@ -545,7 +545,7 @@ report() {
   echo "\`bench/app/run.sh${ARGS_GIVEN:+ $ARGS_GIVEN}\` (duration $DURATION, warm-up $WARMUP, $CONNS connections, $ROUNDS rounds, mixed $MIXED_DURATION);" \
        "$(nproc) CPUs ($cpu_model), Linux $(uname -r); servers on CPU $SERVER_CPU, \`wrk -t1\` on CPU $CLIENT_CPU, 127.0.0.1." \
        "$ITEMS items ($((SEED_BYTES / 1024)) KiB of db.json). node $(node --version), $(wrk --version 2>&1 | head -1 | awk '{print "wrk", $2}')." \
-       "Load average at start: $LOAD_AT_START; measuring took ${ELAPSED} s.${WEFT_SEED_S:+ weft-serve --seed of $ITEMS items: ${WEFT_SEED_S} s to the first answer.}"
+       "Load average at start: $LOAD_AT_START; measuring took ${ELAPSED} s.${WEFT_SEED_S:+ weft-serve --seed of $ITEMS items: ${WEFT_SEED_S} s to the first answer${WEFT_ARGS[*]:+; weft-serve run with ${WEFT_ARGS[*]}}.}"
   in_list get "$SCENARIOS" && [[ ${#ORDER[@]} -gt 0 ]] && report_load get "GET /api/items/:id, random ids in 1..$ITEMS, $CONNS connections"
   in_list post "$SCENARIOS" && [[ ${#ORDER[@]} -gt 0 ]] && report_load post "POST /api/items (new small item, application/json), $CONNS connections"
   [[ ${#MORDER[@]} -gt 0 ]] && report_mixed
