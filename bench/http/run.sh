@@ -63,6 +63,8 @@ CLIENT_CPU=1
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 log() { echo "run.sh: $*" >&2; }
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -81,17 +83,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-# wrk duration syntax -> seconds (for time bounds)
-to_seconds() {
-  local d=$1
-  case "$d" in
-    *ms) echo 1 ;;
-    *s) echo "${d%s}" ;;
-    *m) echo $(( ${d%m} * 60 )) ;;
-    *h) echo $(( ${d%h} * 3600 )) ;;
-    *) echo "$d" ;;
-  esac
-}
 case "$SUITE" in
   http|static|all) ;;
   *) die "bad --suite '$SUITE' (http, static or all)" ;;
@@ -112,9 +103,7 @@ NPROC=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 
 # Raise the fd limit for this shell, hence for every server and client started below.
-if ! ulimit -n 65536 2>/dev/null; then
-  ulimit -n "$(ulimit -Hn)" || true
-fi
+raise_nofile >/dev/null
 NOFILE=$(ulimit -n)
 if [[ $IDLE_CONNS -gt 0 && $NOFILE != unlimited && $NOFILE -lt $((IDLE_CONNS + 200)) ]]; then
   die "fd limit is $NOFILE (hard $(ulimit -Hn)); need > $((IDLE_CONNS + 200)) for --idle-conns $IDLE_CONNS"
@@ -165,18 +154,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- servers
-# first port from PORT_BASE that nothing on 127.0.0.1 accepts on (other work on this
-# machine may hold some)
-free_port() {
-  local p
-  for ((p = PORT_BASE; p < PORT_BASE + 100; p++)); do
-    port_open "$p" || { echo "$p"; return 0; }
-  done
-  die "no free port in $PORT_BASE..$((PORT_BASE + 99)) on 127.0.0.1"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # MODE (http or static) selects what start_server / write_nginx_conf serve.
 MODE=http
 STATIC_DIR="$TMP/static"
@@ -313,48 +290,7 @@ check_alive() {
   die "$1 (pid $SERVER_PID) died during '$2'"
 }
 
-# ---------------------------------------------------------------- /proc readers
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # utime+stime, all threads
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-# "busy idle" jiffies of one CPU from /proc/stat
-cpu_jiffies() {
-  awk -v c="cpu$1" '$1 == c {busy = $2+$3+$4+$7+$8+$9; print busy, busy + $5 + $6}' /proc/stat
-}
-
-# CPU seconds (user+sys) of this shell's waited-for children, from a `times` dump
-children_cpu_s() {
-  awk 'NR == 2 {t = 0; for (i = 1; i <= 2; i++) {split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2]}; printf "%.3f", t}' "$1"
-}
-
-# wait_quiet WHAT: other work on this machine skews req/s. Wait (at most --quiet-wait
-# seconds) until both cores are under 15% busy over one second, then go on regardless.
-wait_quiet() {
-  [[ $QUIET_WAIT -gt 0 ]] || return 0
-  local deadline=$((SECONDS + QUIET_WAIT)) a0 a1 b0 b1 worst
-  while true; do
-    a0=($(cpu_jiffies $SERVER_CPU)); b0=($(cpu_jiffies $CLIENT_CPU))
-    sleep 1
-    a1=($(cpu_jiffies $SERVER_CPU)); b1=($(cpu_jiffies $CLIENT_CPU))
-    worst=$(awk -v a="$((a1[0] - a0[0]))" -v at="$((a1[1] - a0[1]))" -v b="$((b1[0] - b0[0]))" -v bt="$((b1[1] - b0[1]))" \
-      'BEGIN {x = (at > 0 ? 100 * a / at : 0); y = (bt > 0 ? 100 * b / bt : 0); printf "%.0f", (x > y ? x : y)}')
-    [[ $worst -lt 15 ]] && return 0
-    if [[ $SECONDS -ge $deadline ]]; then
-      log "$1: machine still busy (a core ${worst}% busy with other work) after ${QUIET_WAIT}s; measuring anyway"
-      return 0
-    fi
-  done
-}
-
 # ---------------------------------------------------------------- wrk
-# to_us "1.23ms" -> 1230
-to_us() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") f = 1; else if (u == "ms") f = 1000; else if (u == "s") f = 1e6;
-    else if (u == "m") f = 6e7; else f = -1
-    printf "%.0f", (f < 0 ? -1 : n * f) }'
-}
-
 RESULTS="$TMP/results.tsv"   # server scenario rps p50us p99us cpu_us/req hwm_kb cpu0_busy% cpu1_busy% requests server_cpu% wrk_cpu% wrk_us/req body_bytes
 : >"$RESULTS"
 NOTES=()
@@ -401,12 +337,12 @@ run_scenario() {
   cat "$out" >&2
 
   local requests rps p50 p99 errors non2xx
-  requests=$(awk '/requests in/ {print $1; exit}' "$out")
-  rps=$(awk '/^Requests\/sec:/ {print $2; exit}' "$out")
-  p50=$(to_us "$(awk '$1 == "50%" {print $2; exit}' "$out")")
-  p99=$(to_us "$(awk '$1 == "99%" {print $2; exit}' "$out")")
-  errors=$(awk '/Socket errors:/ {gsub(",", ""); print "connect " $4 ", read " $6 ", write " $8 ", timeout " $10; exit}' "$out")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF; exit}' "$out")
+  requests=$(wrk_requests "$out")
+  rps=$(wrk_rps "$out")
+  p50=$(wrk_pct_us "$out" 50)
+  p99=$(wrk_pct_us "$out" 99)
+  errors=$(wrk_errors "$out")
+  non2xx=$(wrk_non2xx "$out")
   [[ -n $requests && $requests -gt 0 ]] || die "wrk reported no requests for $name / $scen"
   [[ $depth -eq 0 ]] && [[ $p50 -le 0 || $p99 -le 0 ]] && NOTES+=("$name / $scen: wrk printed a 0 latency percentile; shown as n/a")
   [[ -n $errors ]] && NOTES+=("$name / $scen: wrk socket errors: $errors")
@@ -516,7 +452,6 @@ scen_label() {
     static-1m-c16) echo "1 MiB file, 16 conns" ;;
   esac
 }
-fmt_lat() { awk -v u="$1" 'BEGIN { if (u <= 0) print "n/a"; else if (u < 1000) printf "%d µs\n", u; else printf "%.2f ms\n", u / 1000 }'; }
 
 report() {
   local cpu_model kernel
