@@ -1,5 +1,6 @@
 #include "app.hpp"
 
+#include "demo.hpp"
 #include "rest.hpp"
 
 #include <weft/fs.hpp>
@@ -68,9 +69,10 @@ unsigned resolve_workers(const ServeOptions& o) {
 
 // ---- Site --------------------------------------------------------------------------------
 
-Site::Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home)
+Site::Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home,
+           observe::Registry* registry)
     : loop_(loop), options_(options), index_(index), home_(home),
-      server_(loop, server_options(options)) {}
+      server_(loop, server_options(options)), registry_(registry) {}
 
 Site::~Site() = default;
 
@@ -82,7 +84,7 @@ Task<int> Site::open_database() {
     co_await db_->ready();
     store_.emplace(*db_);
     co_await store_->open();
-    if (home_ && store_->backend() == Backend::sqlite) store_->write_through(*home_->store_, home_->loop_);
+    if (home_) store_->write_through(*home_->store_, home_->loop_);
   } catch (const std::exception& e) {
     co_return complain("cannot open the database " + options_.db_url + ": " + e.what());
   }
@@ -108,7 +110,23 @@ Task<int> Site::import_seed() {
   co_return 0;
 }
 
+void Site::mount_observation() {
+  observe::MountOptions o;
+  o.allow_remote = options_.observe_remote;
+  o.bearer_token = options_.observe_token;
+  o.registry = registry_;
+  o.monitor.watchdog = options_.watchdog_ms > 0;
+  if (o.monitor.watchdog) {
+    o.monitor.watchdog_options.threshold = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double, std::milli>(options_.watchdog_ms));
+  }
+  observe_ = observe::mount(server_, std::move(o));
+  if (options_.demo) mount_demo(server_, *observe_);
+  mount_dashboard(server_, bundled_dashboard_dir());
+}
+
 int Site::listen(std::uint16_t port) {
+  if (options_.observe) mount_observation();
   mount_api(server_, *store_, options_);
   std::string root = options_.root.empty() ? bundled_site_dir() : options_.root;
   server_.get("/*", http::static_files(root));
@@ -128,7 +146,10 @@ Task<int> Site::start(std::uint16_t port) {
 void Site::close_server(Function<void()> done) {
   auto deadline = std::chrono::duration_cast<Duration>(
       std::chrono::duration<double>(options_.shutdown_seconds));
-  server_.close(deadline, std::move(done));
+  server_.close(deadline, [this, done = std::move(done)]() mutable {
+    observe_.reset();  // its sampler and watchdog stop with the server
+    if (done) done();
+  });
 }
 
 void Site::close_database(Function<void()> done) {
@@ -178,7 +199,7 @@ int App::start_workers(std::uint16_t port) {
     std::future<int> result = started.get_future();
     w->thread = std::thread([this, i, port, runtime, w = w.get(), started = std::move(started)]() mutable {
       Loop loop(LoopOptions{.runtime = runtime});
-      Site site(loop, options_, i, site_.get());
+      Site site(loop, options_, i, site_.get(), &registry_);
       int rc = run_until_complete(loop, site.start(port));
       if (rc == 0) {
         w->site = &site;
@@ -204,7 +225,8 @@ void App::watch_signals() {
 
 Task<int> App::start() {
   watch_signals();
-  site_ = std::make_unique<Site>(loop_, options_, 0);
+  registry_.set_runtime(loop_.runtime_ptr());
+  site_ = std::make_unique<Site>(loop_, options_, 0, nullptr, &registry_);
   if (int rc = co_await site_->start(options_.port)) co_return rc;
   if (int rc = start_workers(site_->port())) co_return rc;
   const unsigned loops = 1 + static_cast<unsigned>(workers_.size());

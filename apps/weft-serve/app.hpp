@@ -6,10 +6,10 @@
 // threads, sharing loop 0's Runtime (the pools); each site listens on the same port with
 // SO_REUSEPORT, so the kernel spreads connections over the loops (Node's cluster model,
 // in threads). Each site has its own Database handle, because a Database belongs to one
-// loop, and reads on it. With SQLite, the other sites send their writes to site 0's Store
-// (on_loop, cross_loop.hpp), so the process keeps one writer connection and writes stay
-// in order — separate writer connections would meet SQLite's write lock and snapshot
-// conflicts (SQLITE_BUSY) under load. PostgreSQL takes writes from every site directly.
+// loop, and reads on it. The other sites send their writes to site 0's Store (on_loop,
+// cross_loop.hpp), so the process keeps one ordered writer: separate SQLite writer
+// connections would meet SQLite's write lock and snapshot conflicts (SQLITE_BUSY) under
+// load, and concurrent PostgreSQL writers would race for the next id.
 // sqlite::memory: is one database per connection, so it always runs one loop.
 //
 // Starting: site 0 creates the data directory, opens the database, applies the schema,
@@ -26,6 +26,7 @@
 #include <weft/db/database.hpp>
 #include <weft/http/server.hpp>
 #include <weft/loop.hpp>
+#include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
 
 #include <memory>
@@ -37,8 +38,10 @@ namespace weft::serve {
 
 class Site {
  public:
-  // `home`: site 0, whose Store takes this site's writes when the database is SQLite.
-  Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home = nullptr);
+  // `home`: site 0, whose Store takes this site's writes.
+  // `registry`: where every site's loop, pools and HTTP figures meet for /_weft/.
+  Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home,
+       observe::Registry* registry);
   ~Site();
 
   // Opens the database and listens on `port`; site 0 also prepares the data directory
@@ -58,6 +61,7 @@ class Site {
   Task<int> open_database();
   Task<int> import_seed();
   int listen(std::uint16_t port);
+  void mount_observation();
 
   Loop& loop_;
   const ServeOptions& options_;
@@ -66,6 +70,8 @@ class Site {
   std::unique_ptr<db::Database> db_;
   std::optional<Store> store_;
   http::Server server_;
+  observe::Registry* registry_;
+  std::unique_ptr<observe::Mount> observe_;
   bool stopping_ = false;
 };
 
@@ -86,6 +92,7 @@ class App {
 
   Loop& loop_;
   ServeOptions options_;
+  observe::Registry registry_;                   // before the sites: they remove themselves
   std::unique_ptr<Site> site_;                   // loop 0's
   std::vector<std::unique_ptr<Worker>> workers_;  // loops 1..N-1
   Signal sigint_, sigterm_;

@@ -149,11 +149,23 @@ Task<std::string> Store::create_here(std::string collection, std::string doc, st
     throw std::invalid_argument("invalid collection name '" + collection +
                                 "' (letters, digits, '_' and '-', at most 64)");
   }
-  // The Task is made in its own statement, so the arguments' temporaries end before the
+  // Each Task is made in its own statement, so the arguments' temporaries end before the
   // suspension (GCC 12 keeps them on the stack across it inside an if/else).
-  Task<std::string> task = exists ? insert(std::move(collection), std::move(doc), std::move(key), num)
-                                  : insert_new_collection(std::move(collection), std::move(doc),
-                                                          std::move(key), num);
+  if (!exists) {
+    // PostgreSQL runs transactions side by side: when two first documents race, the loser
+    // of an assigned id finds the collection made and takes the plain path below.
+    bool lost_race = false;
+    try {
+      Task<std::string> creating = insert_new_collection(collection, doc, key, num);
+      std::string stored = co_await std::move(creating);
+      co_return stored;
+    } catch (const db::Error& e) {
+      if (!is_conflict(e) || !key.empty()) throw;
+      lost_race = true;
+    }
+    (void)lost_race;
+  }
+  Task<std::string> task = insert(std::move(collection), std::move(doc), std::move(key), num);
   std::string stored = co_await std::move(task);
   co_return stored;
 }

@@ -1,0 +1,91 @@
+#include "demo.hpp"
+
+#include "rest.hpp"
+
+#include <weft/async.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+namespace weft::serve {
+
+// Spins for `ms` milliseconds. Not inlined and not static, so a stall's stack names it.
+[[gnu::noinline]] long weft_demo_burn_cpu(long ms);
+[[gnu::noinline]] long weft_demo_burn_cpu(long ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  volatile unsigned long sink = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    for (int i = 0; i < 1000; ++i) sink = sink + static_cast<unsigned long>(i);
+  }
+  return ms;
+}
+
+namespace {
+
+// ?ms=N in 1..5000, or nullopt.
+std::optional<long> burn_ms(const http::Request& req) {
+  std::string_view v = req.query_param("ms");
+  long ms = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+  if (ec != std::errc() || end != v.data() + v.size() || ms < 1 || ms > 5000) return std::nullopt;
+  return ms;
+}
+
+http::Response burned(long ms, const char* where) {
+  return http::Response::json("{\"burned_ms\":" + std::to_string(ms) + ",\"where\":\"" + where + "\"}");
+}
+
+}  // namespace
+
+std::string bundled_dashboard_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "dashboard";
+  return (exe.parent_path().parent_path() / "share" / "weft-serve" / "dashboard").string();
+}
+
+void mount_demo(http::Server& server, const observe::Mount& access) {
+  const observe::Mount* a = &access;  // the Mount outlives the server's routes being used
+  server.get("/_weft/demo/block", [a](http::Request& req) {
+    if (!a->allows(req)) return error_response(403, "the demo routes answer loopback clients only");
+    auto ms = burn_ms(req);
+    if (!ms) return error_response(400, "ms must be an integer from 1 to 5000");
+    return burned(weft_demo_burn_cpu(*ms), "loop");
+  });
+  server.get("/_weft/demo/offload", [a](http::Request& req) -> Task<http::Response> {
+    if (!a->allows(req)) co_return error_response(403, "the demo routes answer loopback clients only");
+    auto ms = burn_ms(req);
+    if (!ms) co_return error_response(400, "ms must be an integer from 1 to 5000");
+    const long n = *ms;
+    long done = co_await offload(req.loop(), [n] { return weft_demo_burn_cpu(n); });
+    co_return burned(done, "cpu pool");
+  });
+}
+
+// The dashboard's three files are read once, at start-up (before listen: nothing is
+// served yet), and answered from memory. The page is at /_weft/ (and /_weft: the router
+// ignores a trailing slash, so the page names its files by absolute paths).
+void mount_dashboard(http::Server& server, const std::string& dashboard_dir) {
+  static constexpr std::pair<const char*, const char*> files[] = {
+      {"index.html", "text/html; charset=utf-8"},
+      {"dashboard.js", "text/javascript; charset=utf-8"},
+      {"dashboard.css", "text/css; charset=utf-8"}};
+  for (auto [name, type] : files) {
+    std::ifstream in(dashboard_dir + "/" + name, std::ios::binary);
+    auto body = std::make_shared<const std::string>(std::istreambuf_iterator<char>(in),
+                                                    std::istreambuf_iterator<char>());
+    std::string route = std::string("/_weft/") + (std::string_view(name) == "index.html" ? "" : name);
+    server.get(route, [body, type](http::Request&) {
+      if (body->empty()) return error_response(500, "the dashboard is missing from this install");
+      http::Response res = http::Response::bytes(*body, type);
+      res.header("Cache-Control", "no-cache");
+      return res;
+    });
+  }
+}
+
+}  // namespace weft::serve
