@@ -25,7 +25,7 @@ function draw(canvasId, lines, colors, fixedMax) {
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height;
   ctx.clearRect(0, 0, w, h);
-  const max = fixedMax ?? Math.max(1e-9, ...lines.flat()) * 1.15;
+  const max = fixedMax ?? Math.max(1, ...lines.flat()) * 1.15;
   ctx.strokeStyle = "#e4e7ec";
   ctx.beginPath(); ctx.moveTo(0, h - 0.5); ctx.lineTo(w, h - 0.5); ctx.stroke();
   ctx.fillStyle = "#667085";
