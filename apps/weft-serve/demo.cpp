@@ -7,8 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <cstdio>
 #include <memory>
 
 namespace weft::serve {
@@ -25,6 +24,17 @@ namespace weft::serve {
 }
 
 namespace {
+
+// The whole of a small file, or "" if it cannot be read (start-up only, before listen).
+std::string read_small_file(const std::string& path) {
+  std::string out;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[8192];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
 
 // ?ms=N in 1..5000, or nullopt.
 std::optional<long> burn_ms(const http::Request& req) {
@@ -74,10 +84,10 @@ void mount_dashboard(http::Server& server, const std::string& dashboard_dir) {
       {"index.html", "text/html; charset=utf-8"},
       {"dashboard.js", "text/javascript; charset=utf-8"},
       {"dashboard.css", "text/css; charset=utf-8"}};
-  for (auto [name, type] : files) {
-    std::ifstream in(dashboard_dir + "/" + name, std::ios::binary);
-    auto body = std::make_shared<const std::string>(std::istreambuf_iterator<char>(in),
-                                                    std::istreambuf_iterator<char>());
+  for (const auto& file : files) {
+    const char* name = file.first;
+    const char* type = file.second;  // (not a structured binding: clang 14 cannot capture one)
+    auto body = std::make_shared<const std::string>(read_small_file(dashboard_dir + "/" + name));
     std::string route = std::string("/_weft/") + (std::string_view(name) == "index.html" ? "" : name);
     server.get(route, [body, type](http::Request&) {
       if (body->empty()) return error_response(500, "the dashboard is missing from this install");

@@ -11,6 +11,7 @@
 #include <weft/db/value.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weft::serve {
@@ -25,8 +26,11 @@ struct Sql {
     text += s;
     return *this;
   }
-  Sql& bind(db::Value v) {
-    params.push_back(std::move(v));
+  // Constructs the Value in place (a moved temporary Value trips GCC 12's
+  // -Wmaybe-uninitialized on std::variant at -O2).
+  template <class V>
+  Sql& bind(V&& v) {
+    params.emplace_back(std::forward<V>(v));
     return *this;
   }
 };
