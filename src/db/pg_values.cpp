@@ -167,7 +167,8 @@ Spec parse_url(std::string_view url, Options options) {
   if (!find_key(spec, "client_encoding")) set_key(spec, "client_encoding", "UTF8");
   if (!find_key(spec, "fallback_application_name")) set_key(spec, "fallback_application_name", "weft");
   // bytea in hex (decoded above); the query timeout is the server's statement_timeout.
-  std::string server_options = find_key(spec, "options") ? *find_key(spec, "options") + " " : "";
+  std::string server_options;
+  if (const std::string* given = find_key(spec, "options")) server_options = *given + " ";
   server_options += "-c bytea_output=hex";
   if (options.postgres.query_timeout.count() > 0) {
     server_options += " -c statement_timeout=" + std::to_string(options.postgres.query_timeout.count());
