@@ -20,7 +20,10 @@ TEST(Signal, RaisedSignalRunsTheCallbackOnTheLoopThread) {
     where = std::this_thread::get_id();
     sig.stop();
   }));
-  std::thread([] { ::kill(::getpid(), SIGUSR1); }).join();
+  // The handler runs on the raising thread, not the loop's: the callback must still come
+  // from the loop. A thread-directed raise() rather than kill(getpid()): a process-directed
+  // signal may land on TSan's background thread, which defers it and never runs it.
+  std::thread([] { ::raise(SIGUSR1); }).join();
   loop.run();
   EXPECT_EQ(got, SIGUSR1);
   EXPECT_EQ(where, std::this_thread::get_id());
