@@ -59,6 +59,8 @@ Awaitable<Unit> Transaction::rollback() {
 }
 
 namespace detail {
+Error closed_error() { return Error(errc::closed, "the database is closed"); }
+
 Task<void> rollback_quietly(Transaction& tx) {
   if (tx.finished()) co_return;
   try {

@@ -21,6 +21,8 @@
 // their own handlers.
 #pragma once
 
+#include "db/front_database.hpp"
+
 #include <weft/db/database.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/loop.hpp>
@@ -260,23 +262,7 @@ class Front : public std::enable_shared_from_this<Front> {
   bool dead_ = false;
 };
 
-class PgTransaction final : public Transaction {
- public:
-  PgTransaction(Loop& loop, std::weak_ptr<Front> front, std::uint64_t id) noexcept
-      : loop_(loop), front_(std::move(front)), id_(id) {}
-  ~PgTransaction() override;
-  bool finished() const noexcept override { return finished_; }
-
- protected:
-  void do_submit(std::string sql, Params params, Callback<ResultSet> cb) override;
-  void do_finish(bool commit, Callback<Unit> cb) override;
-
- private:
-  Loop& loop_;
-  std::weak_ptr<Front> front_;
-  std::uint64_t id_;
-  bool finished_ = false;
-};
+using PgTransaction = detail::FrontTransaction<Front>;
 
 // Values and errors (pg_values.cpp).
 struct EncodedParams {
@@ -292,7 +278,8 @@ ResultSet to_result_set(const PGresult* res);
 Error make_error(const PGresult* res, std::string_view sql);
 std::string shorten(std::string_view sql);
 std::string trim_message(const char* msg);
-Error closed_error();
+using detail::closed_error;
+using detail::deliver_later;
 Error canceled_error();
 
 std::unique_ptr<Database> make_database(Loop& loop, Spec spec);

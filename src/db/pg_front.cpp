@@ -466,64 +466,8 @@ Stats Front::stats() const {
   return s;
 }
 
-// ---- Transaction and Database --------------------------------------------------------
-
-PgTransaction::~PgTransaction() {
-  if (finished_) return;
-  if (auto f = front_.lock()) f->tx_finish(id_, false, Callback<Unit>());
-}
-
-void PgTransaction::do_submit(std::string sql, Params params, Callback<ResultSet> cb) {
-  auto f = front_.lock();
-  if (finished_ || !f) {
-    Error e = finished_ ? Error(errc::misuse, "the transaction is already finished") : closed_error();
-    loop_.defer([cb = std::move(cb), out = Outcome<ResultSet>(std::move(e))]() mutable { cb(out); });
-    return;
-  }
-  f->tx_submit(id_, std::move(sql), std::move(params), std::move(cb));
-}
-
-void PgTransaction::do_finish(bool commit, Callback<Unit> cb) {
-  auto f = front_.lock();
-  if (finished_ || !f) {
-    Error e = finished_ ? Error(errc::misuse, "the transaction is already finished") : closed_error();
-    loop_.defer([cb = std::move(cb), out = Outcome<Unit>(std::move(e))]() mutable { cb(out); });
-    return;
-  }
-  finished_ = true;
-  f->tx_finish(id_, commit, std::move(cb));
-}
-
-namespace {
-
-class PgDatabase final : public Database {
- public:
-  PgDatabase(Loop& loop, Spec spec) : loop_(loop), front_(std::make_shared<Front>(loop, std::move(spec))) {
-    front_->start();
-  }
-  ~PgDatabase() override { front_->destroy(); }
-
-  Stats stats() const override { return front_->stats(); }
-  std::string_view backend() const noexcept override { return "postgres"; }
-  Loop& loop() const noexcept override { return loop_; }
-
- protected:
-  void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb) override {
-    front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb));
-  }
-  void do_begin(Callback<std::unique_ptr<Transaction>> cb) override { front_->begin(std::move(cb)); }
-  void do_ready(Callback<Unit> cb) override { front_->ready(std::move(cb)); }
-  void do_close(Callback<Unit> cb) override { front_->close(std::move(cb)); }
-
- private:
-  Loop& loop_;
-  std::shared_ptr<Front> front_;
-};
-
-}  // namespace
-
 std::unique_ptr<Database> make_database(Loop& loop, Spec spec) {
-  return std::make_unique<PgDatabase>(loop, std::move(spec));
+  return std::make_unique<detail::FrontDatabase<Front>>(loop, "postgres", std::move(spec));
 }
 
 }  // namespace weft::db::pg

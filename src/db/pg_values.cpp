@@ -144,7 +144,6 @@ std::string trim_message(const char* msg) {
   return s;
 }
 
-Error closed_error() { return Error(errc::closed, "the database is closed"); }
 
 Error canceled_error() {
   return Error(std::make_error_code(std::errc::operation_canceled),

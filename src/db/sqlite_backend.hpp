@@ -15,6 +15,7 @@
 // destroys the Database or throws leaves a consistent Front behind.
 #pragma once
 
+#include "db/front_database.hpp"
 #include "db/sqlite_connection.hpp"
 
 #include <weft/db/database.hpp>
@@ -100,13 +101,8 @@ class FnOp final : public WriteOp {
   std::optional<Outcome<T>> out_;
 };
 
-Error closed_error();
-
-// Delivers an error to a callback in the next pending phase (never inside the call).
-template <class T>
-void deliver_later(Loop& loop, Callback<T> cb, Error e) {
-  loop.defer([cb = std::move(cb), out = Outcome<T>(std::move(e))]() mutable { cb(out); });
-}
+using detail::closed_error;
+using detail::deliver_later;
 
 struct ReadRequest;
 
@@ -168,23 +164,7 @@ class Front : public std::enable_shared_from_this<Front> {
   bool dead_ = false;
 };
 
-class SqliteTransaction final : public Transaction {
- public:
-  SqliteTransaction(Loop& loop, std::weak_ptr<Front> front, std::uint64_t id) noexcept
-      : loop_(loop), front_(std::move(front)), id_(id) {}
-  ~SqliteTransaction() override;
-  bool finished() const noexcept override { return finished_; }
-
- protected:
-  void do_submit(std::string sql, Params params, Callback<ResultSet> cb) override;
-  void do_finish(bool commit, Callback<Unit> cb) override;
-
- private:
-  Loop& loop_;
-  std::weak_ptr<Front> front_;
-  std::uint64_t id_;
-  bool finished_ = false;
-};
+using SqliteTransaction = detail::FrontTransaction<Front>;
 
 std::unique_ptr<Database> make_database(Loop& loop, OpenSpec spec);
 

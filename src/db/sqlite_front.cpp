@@ -42,7 +42,6 @@ struct ReadRequest {
   Callback<ResultSet> cb;
 };
 
-Error closed_error() { return Error(errc::closed, "the database is closed"); }
 
 Front::Front(Loop& l, OpenSpec spec)
     : loop(l),

@@ -1,0 +1,90 @@
+// The Database and Transaction classes both backends share. Each forwards to its backend's
+// loop-side Front (sqlite::Front, pg::Front), which does the routing and ordering; these
+// classes only own it (Database) or refer to it weakly (Transaction, which may outlive its
+// Database: then every call fails with errc::closed).
+//
+// A Front provides: start(), destroy(), stats(), submit(sql, params, bool writer, cb),
+// begin(cb), ready(cb), close(cb), tx_submit(id, sql, params, cb), tx_finish(id, commit, cb).
+#pragma once
+
+#include <weft/db/database.hpp>
+#include <weft/loop.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace weft::db::detail {
+
+Error closed_error();  // errc::closed, "the database is closed"
+
+// Delivers an error to a callback in the next pending phase (never inside the call).
+template <class T>
+void deliver_later(Loop& loop, Callback<T> cb, Error e) {
+  loop.defer([cb = std::move(cb), out = Outcome<T>(std::move(e))]() mutable { cb(out); });
+}
+
+template <class Front>
+class FrontTransaction final : public Transaction {
+ public:
+  FrontTransaction(Loop& loop, std::weak_ptr<Front> front, std::uint64_t id) noexcept
+      : loop_(loop), front_(std::move(front)), id_(id) {}
+  ~FrontTransaction() override {  // not finished: roll back
+    if (finished_) return;
+    if (auto f = front_.lock()) f->tx_finish(id_, false, Callback<Unit>());
+  }
+  bool finished() const noexcept override { return finished_; }
+
+ protected:
+  void do_submit(std::string sql, Params params, Callback<ResultSet> cb) override {
+    if (finished_) return deliver_later(loop_, std::move(cb), finished_error());
+    auto f = front_.lock();
+    if (!f) return deliver_later(loop_, std::move(cb), closed_error());
+    f->tx_submit(id_, std::move(sql), std::move(params), std::move(cb));
+  }
+  // Finished from here on, whatever the outcome: a failed commit has rolled back.
+  void do_finish(bool commit, Callback<Unit> cb) override {
+    if (finished_) return deliver_later(loop_, std::move(cb), finished_error());
+    finished_ = true;
+    auto f = front_.lock();
+    if (!f) return deliver_later(loop_, std::move(cb), closed_error());
+    f->tx_finish(id_, commit, std::move(cb));
+  }
+
+ private:
+  static Error finished_error() { return Error(errc::misuse, "the transaction is already finished"); }
+  Loop& loop_;
+  std::weak_ptr<Front> front_;
+  std::uint64_t id_;
+  bool finished_ = false;
+};
+
+template <class Front>
+class FrontDatabase final : public Database {
+ public:
+  template <class Spec>
+  FrontDatabase(Loop& loop, std::string_view backend, Spec spec)
+      : loop_(loop), backend_(backend), front_(std::make_shared<Front>(loop, std::move(spec))) {
+    front_->start();
+  }
+  ~FrontDatabase() override { front_->destroy(); }
+
+  Stats stats() const override { return front_->stats(); }
+  std::string_view backend() const noexcept override { return backend_; }
+  Loop& loop() const noexcept override { return loop_; }
+
+ protected:
+  void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb) override {
+    front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb));
+  }
+  void do_begin(Callback<std::unique_ptr<Transaction>> cb) override { front_->begin(std::move(cb)); }
+  void do_ready(Callback<Unit> cb) override { front_->ready(std::move(cb)); }
+  void do_close(Callback<Unit> cb) override { front_->close(std::move(cb)); }
+
+ private:
+  Loop& loop_;
+  std::string_view backend_;  // a literal
+  std::shared_ptr<Front> front_;
+};
+
+}  // namespace weft::db::detail
