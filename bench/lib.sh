@@ -89,3 +89,24 @@ wrk_errors() {
   awk '/Socket errors:/ {gsub(",", ""); print "connect " $4 ", read " $6 ", write " $8 ", timeout " $10; exit}' "$1"
 }
 wrk_non2xx() { awk '/Non-2xx or 3xx responses:/ {print $NF; exit}' "$1"; }
+
+# The server the caller started last, in SERVER_PID (its log in $TMP/NAME.log).
+# stop_server: SIGTERM, then SIGKILL after 5 s. check_alive NAME WHAT: die if it has exited.
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+check_alive() {
+  kill -0 "$SERVER_PID" 2>/dev/null && return 0
+  echo "---- $1 log:" >&2; cat "$TMP/$1.log" >&2
+  die "$1 (pid $SERVER_PID) died during '$2'"
+}

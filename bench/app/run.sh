@@ -292,25 +292,6 @@ start_server() {
   wait_port "$name" "$port" 60
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
-
-check_alive() {
-  kill -0 "$SERVER_PID" 2>/dev/null && return 0
-  echo "---- $1 log:" >&2; cat "$TMP/$1.log" >&2
-  die "$1 (pid $SERVER_PID) died during '$2'"
-}
-
 url() { echo "http://127.0.0.1:$SERVER_PORT$1"; }
 
 # probe NAME SCENARIO: the server answers the scenario's request correctly, or the figures

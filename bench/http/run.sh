@@ -271,25 +271,6 @@ start_server() {
   die "$name did not accept connections on 127.0.0.1:$port within 10 s"
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
-
-check_alive() {
-  kill -0 "$SERVER_PID" 2>/dev/null && return 0
-  echo "---- $1 log:" >&2; cat "$TMP/$1.log" >&2
-  die "$1 (pid $SERVER_PID) died during '$2'"
-}
-
 # ---------------------------------------------------------------- wrk
 RESULTS="$TMP/results.tsv"   # server scenario rps p50us p99us cpu_us/req hwm_kb cpu0_busy% cpu1_busy% requests server_cpu% wrk_cpu% wrk_us/req body_bytes
 : >"$RESULTS"
