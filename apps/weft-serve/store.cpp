@@ -184,8 +184,10 @@ static Sql insert_statement(const Dialect& d, const std::string& collection, std
 
 Task<std::string> Store::insert(std::string collection, std::string doc, std::string key,
                                 std::optional<std::int64_t> num) {
-  // PostgreSQL may run two auto-id inserts at once on two connections: the loser's
-  // unique violation is retried with the next id. SQLite's one writer never conflicts.
+  // Two auto-id inserts can race on PostgreSQL: within one process only a first document's
+  // transaction against a plain insert (writes otherwise share one ordered connection), but
+  // also two weft-serve processes on one database. The loser's unique violation is retried
+  // with the next id. SQLite's single writer (per file, across processes) never conflicts.
   for (int attempt = 0;; ++attempt) {
     bool conflict = false;
     try {

@@ -5,13 +5,15 @@
 # --baseline DIR, a hello_http built from another tree (e.g. the commit before observe).
 #
 #   bench/http/observe_overhead.sh [--rounds 5] [--duration 10s] [--warmup 2s] [--conns 50]
-#                                  [--baseline /path/to/hello_http] [--no-build]
+#                                  [--baseline /path/to/hello_http] [--no-build] [--raw FILE]
 #
 # Method (as bench/http/run.sh): a fresh server per run pinned to CPU 0, `wrk -t1` pinned
 # to CPU 1, 127.0.0.1 only; server CPU time (utime+stime of all threads, /proc/PID/stat)
 # over the measured run divided by the requests wrk completed. The arms alternate round by
 # round by round, the order rotating each round (base off on, off on base, ...), so
-# drifting load on a shared machine hits all alike. Prints each run and the median CPU µs/req per arm with the on/off ratio.
+# drifting load on a shared machine hits all alike. Prints each run, the median CPU µs/req
+# per arm, and the per-round ratios (on/off, on/base) with their mean ± 2 standard errors;
+# --raw FILE keeps the runs ("arm µs/req requests" lines).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +25,7 @@ CONNS=50
 BASELINE=
 BUILD=1
 PORT=27380
+RAW=
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -33,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --baseline) BASELINE=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --port) PORT=$2; shift 2 ;;
+    --raw) RAW=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "observe_overhead.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -111,4 +115,21 @@ if grep -q "^base " "$RESULTS"; then
   awk -v a="$base" -v b="$on" 'BEGIN {printf "on/base CPU per request: %.3f (%+.1f %%)\n", b / a, (b / a - 1) * 100}'
   awk -v a="$base" -v b="$off" 'BEGIN {printf "off/base CPU per request: %.3f (%+.1f %%)\n", b / a, (b / a - 1) * 100}'
 fi
+
+# Paired by round (the arms of one round ran back to back): the spread of these ratios is
+# what says whether a difference of a few percent is resolved; mean ± 2 standard errors.
+paired() {  # paired A B: the per-round ratios B/A
+  awk -v a="$1" -v b="$2" '$1 == a {x[++na] = $2} $1 == b {y[++nb] = $2}
+    END {
+      n = na < nb ? na : nb
+      for (i = 1; i <= n; i++) { r = y[i] / x[i]; s += r; ss += r * r; printf "%.3f ", r }
+      m = s / n; sd = n > 1 ? sqrt((ss - n * m * m) / (n - 1)) : 0
+      printf "| mean %.3f ± %.3f (%+.1f %% ± %.1f)\n", m, 2 * sd / sqrt(n), (m - 1) * 100, 200 * sd / sqrt(n)
+    }' "$RESULTS"
+}
+echo
+echo "per-round on/off: $(paired off on)"
+grep -q "^base " "$RESULTS" && echo "per-round on/base: $(paired base on)"
+grep -q "^base " "$RESULTS" && echo "per-round off/base: $(paired base off)"
+[[ -n $RAW ]] && cp "$RESULTS" "$RAW"
 rm -f "$RESULTS"
