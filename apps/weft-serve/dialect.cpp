@@ -40,7 +40,9 @@ std::vector<db::Migration> Dialect::migrations() const {
            "CREATE TABLE weft_documents(seq BIGSERIAL PRIMARY KEY,"
            " collection TEXT NOT NULL REFERENCES weft_collections(name),"
            " id TEXT NOT NULL, num BIGINT, doc JSONB NOT NULL, UNIQUE(collection, id));"
-           "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"}};
+           "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
+          // The last auto-assigned id of each collection (see insert_auto_id).
+          {2, "ALTER TABLE weft_collections ADD COLUMN next_id BIGINT NOT NULL DEFAULT 0"}};
 }
 
 std::string Dialect::get_doc() const {
@@ -48,19 +50,29 @@ std::string Dialect::get_doc() const {
                              : "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ?";
 }
 
-std::string Dialect::insert_auto_id() const {
-  // The next id is one past the largest integer id (an index range scan, not a count):
-  // the one SQLite writer makes that race-free; PostgreSQL callers retry on a conflict.
+Sql Dialect::insert_auto_id(const std::string& collection, std::string doc) const {
+  Sql sql;
   if (is_sqlite(backend_)) {
-    return "INSERT INTO weft_documents(collection, id, num, doc)"
-           " SELECT ?, CAST(n AS TEXT), n, json_set(?, '$.id', n)"
-           " FROM (SELECT COALESCE(MAX(num), 0) + 1 AS n FROM weft_documents WHERE collection = ?)"
-           " RETURNING doc";
+    // One past the largest integer id (an index range scan, not a count): SQLite's single
+    // writer makes that race-free.
+    sql.add("INSERT INTO weft_documents(collection, id, num, doc)"
+            " SELECT ?, CAST(n AS TEXT), n, json_set(?, '$.id', n)"
+            " FROM (SELECT COALESCE(MAX(num), 0) + 1 AS n FROM weft_documents WHERE collection = ?)"
+            " RETURNING doc");
+    return sql.bind(collection).bind(std::move(doc)).bind(collection);
   }
-  return "INSERT INTO weft_documents(collection, id, num, doc)"
-         " SELECT ?, n::text, n, jsonb_set(?::jsonb, '{id}', to_jsonb(n))"
-         " FROM (SELECT COALESCE(MAX(num), 0) + 1 AS n FROM weft_documents WHERE collection = ?) s"
-         " RETURNING doc::text";
+  // PostgreSQL runs writers side by side (other connections, other processes): the
+  // collection's counter row is updated in the same statement, so concurrent inserts queue
+  // on its row lock and each sees the last committed value; the largest integer id keeps it
+  // ahead of ids that clients chose. A conflict is left only with a client-chosen id
+  // inserted at the same moment (the caller retries).
+  sql.add("WITH c AS (UPDATE weft_collections SET next_id = 1 + GREATEST(next_id,"
+          " (SELECT COALESCE(MAX(num), 0) FROM weft_documents WHERE collection = ?))"
+          " WHERE name = ? RETURNING next_id AS n)"
+          " INSERT INTO weft_documents(collection, id, num, doc)"
+          " SELECT ?, n::text, n, jsonb_set(?::jsonb, '{id}', to_jsonb(n)) FROM c"
+          " RETURNING doc::text");
+  return sql.bind(collection).bind(collection).bind(collection).bind(std::move(doc));
 }
 
 std::string Dialect::insert_with_id() const {

@@ -43,7 +43,9 @@ class Dialect {
   std::vector<db::Migration> migrations() const;
 
   std::string get_doc() const;             // (collection, id) → doc
-  std::string insert_auto_id() const;      // (collection, doc, collection) → doc
+  // Stores doc with the collection's next integer id (its "id" set to it) → the stored doc;
+  // no row when the collection does not exist.
+  Sql insert_auto_id(const std::string& collection, std::string doc) const;
   std::string insert_with_id() const;      // (collection, id, num, doc) → doc
   std::string replace_doc() const;         // (doc, collection, id) → doc
   std::string select_for_update() const;   // (collection, id) → doc

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <limits>
+#include <stdexcept>
 
 namespace weft::serve {
 namespace {
@@ -177,7 +178,7 @@ static Sql insert_statement(const Dialect& d, const std::string& collection, std
   if (!key.empty()) {
     sql.add(d.insert_with_id()).bind(collection).bind(key).bind(num).bind(std::move(doc));
   } else {
-    sql.add(d.insert_auto_id()).bind(collection).bind(std::move(doc)).bind(collection);
+    return d.insert_auto_id(collection, std::move(doc));
   }
   return sql;
 }
@@ -193,6 +194,7 @@ Task<std::string> Store::insert(std::string collection, std::string doc, std::st
     try {
       Sql sql = insert_statement(dialect_, collection, doc, key, num);
       db::ResultSet rs = co_await db_.exec(std::move(sql.text), std::move(sql.params));
+      if (rs.empty()) throw std::runtime_error("collection '" + collection + "' is not in weft_collections");
       co_return rs.front()[0].as_text();
     } catch (const db::Error& e) {
       if (!is_conflict(e)) throw;

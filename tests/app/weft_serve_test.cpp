@@ -320,6 +320,38 @@ TEST_P(WeftServe, ManyLoopsShareOneDatabase) {
   }
 }
 
+// Two weft-serve processes on one database (SQLite: one file; PostgreSQL: one schema),
+// both writing to a collection neither has seen: ids stay distinct and nothing is lost,
+// whichever process creates the collection and however their auto-ids race.
+TEST_P(WeftServe, TwoProcessesShareOneDatabase) {
+  start({"--workers", "1"});
+  ServeProcess twin;
+  ASSERT_TRUE(twin.start({"--db", db_url_, "--workers", "1"}, dir_.path())) << twin.output();
+  std::mutex mu;
+  std::vector<int> acked;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&, port = w % 2 ? twin.port() : server_.port()] {
+      ApiClient c(port);
+      for (int i = 0; i < 25; ++i) {
+        auto r = c.request("POST", "/api/twin", R"({"n": 1})");
+        if (!r || r->status != 201) {
+          ADD_FAILURE() << (r ? std::to_string(r->status) + " " + r->body : "no response");
+          return;
+        }
+        std::lock_guard lock(mu);
+        acked.push_back(json::parse(r->body)["id"].get<int>());
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(acked.size(), 200u);
+  EXPECT_EQ(std::set<int>(acked.begin(), acked.end()).size(), 200u);  // no id given twice
+  EXPECT_EQ(api().get("/api/twin?_limit=1").header("X-Total-Count").value_or(""), "200");
+  EXPECT_EQ(ApiClient(twin.port()).get("/api/twin?_limit=1").header("X-Total-Count").value_or(""), "200");
+  EXPECT_EQ(twin.stop(SIGTERM), 0) << twin.output();
+}
+
 TEST_P(WeftServe, CorsHeadersAndPreflight) {
   start();
   auto r = api().get("/api");
