@@ -121,6 +121,14 @@ const std::vector<Flag>& flags() {
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::size_t>(v, o.workers, 0, 256);
        }},
+      {"--pool-nice", "N",
+       "how much lower (nice 0..19) the database, file and CPU threads run than the loops,\n"
+       "so the loops answer first when they share a core; 0: the same priority; default 10",
+       [](ServeOptions& o, std::string_view v) {
+         if (!parse_number(v, o.pools.io_nice, 0, 19)) return false;
+         o.pools.cpu_nice = o.pools.io_nice;
+         return true;
+       }},
       {"--no-observe", nullptr, "no /_weft/ endpoints, dashboard or watchdog",
        switch_on(&ServeOptions::observe, false)},
       {"--observe-remote", nullptr,

@@ -3,6 +3,7 @@
 
 #include <weft/db/database.hpp>
 #include <weft/http/server.hpp>
+#include <weft/pool.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +33,7 @@ struct ServeOptions {
   bool demo = false;
   double watchdog_ms = 100;                 // a callback running longer is a stall; 0: off
   std::size_t workers = 0;                  // loop threads; 0: one per core
+  PoolOptions pools;                        // --pool-nice sets io_nice and cpu_nice
 };
 
 // The outcome of parsing argv: options to run with, or an exit status after printing help

@@ -47,6 +47,14 @@ struct PoolOptions {
   unsigned slow_max_running = 0;   // 0: half of io_threads (at least 1)
   unsigned cpu_threads = 0;        // 0: the number of cores
   std::size_t max_queued = 65536;  // per class; past it submissions get queue_full
+  // How much lower than the thread that starts them the pools' threads run (nice
+  // increment, 0..19; Linux nice values are per thread). When busy pool threads share a
+  // core with a loop, the kernel then lets the loop run first, so blocking and CPU-heavy
+  // work cannot add to its latency (bench/app: static p99 under full-table scans). When
+  // the loop is idle, or cores are free, the pools still get the whole CPU. 0: the same
+  // priority as the loop (libuv's threadpool).
+  int io_nice = 10;
+  int cpu_nice = 10;
 };
 
 // Counters of one work class; times are totals in nanoseconds.

@@ -6,6 +6,10 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstdlib>
@@ -34,8 +38,9 @@ TimePoint real_now() noexcept { return std::chrono::steady_clock::now(); }
 }  // namespace
 
 WorkerPool::WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
-                       std::size_t max_queued)
-    : name_(name), max_queued_(max_queued), thread_count_(std::max(1u, threads)) {
+                       std::size_t max_queued, int nice)
+    : name_(name), max_queued_(max_queued), thread_count_(std::max(1u, threads)),
+      nice_(std::clamp(nice, 0, 19)) {
   for (const ClassLimit& c : classes) {
     ClassQueue& q = queue(c.cls);
     q.served = true;
@@ -136,7 +141,18 @@ Job* WorkerPool::take_next_locked() {
 // that takes the next job, and its completion is handed to its loop right after — before
 // the next job runs, and after the counters, so a loop that sees the completion also sees
 // them.
+// Lowers the calling thread's priority by `by` (a failure leaves it as it was: the pool
+// works the same, only without the preference for the loop).
+static void lower_thread_priority(int by) noexcept {
+  if (by <= 0) return;
+  const auto tid = static_cast<id_t>(::gettid());
+  errno = 0;
+  const int current = ::getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) (void)::setpriority(PRIO_PROCESS, tid, std::min(current + by, 19));
+}
+
 void WorkerPool::worker_main(std::size_t slot) {
+  lower_thread_priority(nice_);
   Finished done;
   std::unique_lock lock(mu_);
   for (;;) {
@@ -307,10 +323,10 @@ Runtime::Runtime(PoolOptions options) : options_(options) {
   io_ = std::make_unique<detail::WorkerPool>(
       "io", options_.io_threads,
       std::vector<CL>{{WorkClass::fs, options_.io_threads}, {WorkClass::slow, options_.slow_max_running}},
-      options_.max_queued);
+      options_.max_queued, options_.io_nice);
   cpu_ = std::make_unique<detail::WorkerPool>(
       "cpu", options_.cpu_threads, std::vector<CL>{{WorkClass::cpu, options_.cpu_threads}},
-      options_.max_queued);
+      options_.max_queued, options_.cpu_nice);
 }
 
 Runtime::~Runtime() = default;

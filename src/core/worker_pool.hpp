@@ -21,7 +21,7 @@ class WorkerPool {
     unsigned max_running;
   };
   WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
-             std::size_t max_queued);
+             std::size_t max_queued, int nice = 0);
   ~WorkerPool();
 
   std::error_code submit(Job* job);  // takes the job's reference on success
@@ -70,6 +70,7 @@ class WorkerPool {
   std::size_t max_queued_;
   std::uint64_t seq_ = 0;
   unsigned thread_count_;
+  int nice_;  // how much lower its threads run (PoolOptions::io_nice, cpu_nice)
   unsigned idle_ = 0;
   unsigned wakes_pending_ = 0;
   std::atomic<bool> deferred_{false};

@@ -5,7 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <map>
 #include <future>
 #include <latch>
 #include <thread>
@@ -178,6 +184,39 @@ TEST(Pool, CpuPoolIsSeparateFromTheIoPool) {
   loop.run();
   EXPECT_TRUE(cpu_done);  // ran although the only I/O thread was blocked
   expect_clean_close(loop);
+}
+
+// The nice value of the calling thread (Linux: per thread).
+int thread_nice() {
+  errno = 0;
+  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+}
+
+// Each class's job reports its thread's nice value.
+std::map<weft::WorkClass, int> pool_nice_values(weft::PoolOptions options) {
+  weft::Loop loop({.runtime = std::make_shared<weft::Runtime>(options)});
+  std::map<weft::WorkClass, int> seen;
+  for (auto cls : {weft::WorkClass::fs, weft::WorkClass::slow, weft::WorkClass::cpu}) {
+    EXPECT_FALSE(weft::queue_work(loop, cls, [] { return thread_nice(); },
+                                  [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
+  }
+  loop.run();
+  expect_clean_close(loop);
+  return seen;
+}
+
+TEST(Pool, ThreadsRunBelowTheLoopByDefaultAndAsConfigured) {
+  const int loop_nice = thread_nice();
+  auto lowered = [&](int by) { return std::min(loop_nice + by, 19); };  // 19 is the floor
+  auto by_default = pool_nice_values({});
+  EXPECT_EQ(by_default[weft::WorkClass::fs], lowered(10));
+  EXPECT_EQ(by_default[weft::WorkClass::slow], lowered(10));
+  EXPECT_EQ(by_default[weft::WorkClass::cpu], lowered(10));
+  auto configured = pool_nice_values({.io_nice = 0, .cpu_nice = 3});
+  EXPECT_EQ(configured[weft::WorkClass::fs], loop_nice);
+  EXPECT_EQ(configured[weft::WorkClass::slow], loop_nice);
+  EXPECT_EQ(configured[weft::WorkClass::cpu], lowered(3));
+  EXPECT_EQ(thread_nice(), loop_nice);  // the loop's own thread is left alone
 }
 
 TEST(Pool, DestroyingTheSubmitterWithJobsInFlightIsClean) {
