@@ -4,12 +4,16 @@
 
 #include <weft/loop.hpp>
 
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <climits>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -69,6 +73,14 @@ struct Watchdog::State {
   StallReport* ongoing = nullptr;  // in `reports`
   std::thread thread;
 };
+
+// See WatchdogOptions::private_fd_table. close_range is probed first: without it the copy
+// would keep every descriptor open at this moment alive until the watchdog ends.
+static void use_private_fd_table() noexcept {
+  if (::close_range(INT_MAX, INT_MAX, 0) != 0) return;  // kernel < 5.9: share the table
+  if (::unshare(CLONE_FILES) != 0) return;
+  (void)::close_range(3, ~0U, 0);
+}
 
 void Watchdog::State::run() {
   seen_progress = loop.probe().progress();
@@ -216,8 +228,17 @@ void Watchdog::State::log(const std::string& line) {
 
 Watchdog::Watchdog(Loop& loop, WatchdogOptions options)
     : state_(std::make_unique<State>(loop, std::move(options))) {
-  state_->thread = std::thread([s = state_.get()] { s->run(); });
+  // The constructor returns once the thread has its descriptor table, so that no
+  // descriptor the caller closes afterwards stays referenced by a copy.
+  std::promise<void> ready;
+  std::future<void> is_ready = ready.get_future();
+  state_->thread = std::thread([s = state_.get(), &ready] {
+    if (s->options.private_fd_table && !s->options.log_sink) use_private_fd_table();
+    ready.set_value();
+    s->run();
+  });
   pthread_setname_np(state_->thread.native_handle(), "weft-watchdog");
+  is_ready.wait();
 }
 
 Watchdog::~Watchdog() {

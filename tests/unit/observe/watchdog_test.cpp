@@ -10,7 +10,14 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 // External linkage and noinline: the symbol must be in the stack, and exported
@@ -92,6 +99,59 @@ TEST(Watchdog, ReportsABurningHandlerWithRouteAndStack) {
   EXPECT_NE(lines[0].find("loop stall #1: GET /burn/:n running for"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("weft_test_burn_cpu_in_handler"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("loop stall #1 ended after"), std::string::npos) << lines[1];
+  testing::expect_clean_close(loop);
+}
+
+// The descriptors in a thread's table (Linux: /proc/self/task/TID/fd).
+std::set<int> thread_fds(const std::string& tid) {
+  std::set<int> fds;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task/" + tid + "/fd")) {
+    fds.insert(std::stoi(e.path().filename().string()));
+  }
+  return fds;
+}
+
+std::string watchdog_tid() {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "weft-watchdog") return e.path().filename().string();
+  }
+  return {};
+}
+
+// With the default sink the watchdog thread has a table of its own, without the loop's
+// descriptors, and a descriptor closed afterwards is really closed (the peer sees EOF). With
+// a log_sink it shares the table.
+TEST(Watchdog, UsesItsOwnDescriptorTableUnlessALogSinkIsSet) {
+  Loop loop;
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  {
+    Watchdog watchdog(loop, WatchdogOptions{});
+    const std::string tid = watchdog_tid();
+    ASSERT_FALSE(tid.empty());
+    const std::set<int> own = thread_fds(tid);
+    EXPECT_FALSE(own.count(pair[0]) || own.count(pair[1]));
+    EXPECT_TRUE(thread_fds(std::to_string(::gettid())).count(pair[0]));
+    ::close(pair[0]);
+    pollfd p{pair[1], POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1);
+    char c;
+    EXPECT_EQ(::read(pair[1], &c, 1), 0);  // EOF: no copy kept the other end open
+    ::close(pair[1]);
+  }
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  {
+    CapturedLog log;
+    WatchdogOptions options;
+    options.log_sink = log.sink();
+    Watchdog watchdog(loop, options);
+    EXPECT_TRUE(thread_fds(watchdog_tid()).count(pair[0]));
+  }
+  ::close(pair[0]);
+  ::close(pair[1]);
   testing::expect_clean_close(loop);
 }
 
