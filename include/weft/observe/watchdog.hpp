@@ -46,7 +46,8 @@ namespace weft::observe {
 
 struct WatchdogOptions {
   std::chrono::nanoseconds threshold = std::chrono::milliseconds(100);
-  // How often the thread looks; 0: threshold / 5, clamped to [1 ms, 50 ms].
+  // How often the thread looks; 0: threshold / 2, clamped to [1 ms, 50 ms] (a stall is
+  // reported between threshold and threshold + 2 intervals after its callback began).
   std::chrono::nanoseconds check_interval{0};
   // Pool jobs running longer than this are reported; 0 disables.
   std::chrono::nanoseconds job_threshold = std::chrono::seconds(5);
