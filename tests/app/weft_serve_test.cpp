@@ -63,6 +63,32 @@ class WeftServe : public ::testing::TestWithParam<BackendKind> {
     return out;
   }
 
+  // 8 writers, 25 POSTs each, to `target` on the given ports in turn (writer w uses
+  // ports[w % n]): the ids of the 201s. A failed POST is a test failure.
+  static std::vector<int> post_concurrently(const std::vector<std::uint16_t>& ports,
+                                            const std::string& target, bool connection_per_post) {
+    std::mutex mu;
+    std::vector<int> acked;
+    std::vector<std::thread> writers;
+    for (std::size_t w = 0; w < 8; ++w) {
+      writers.emplace_back([&, port = ports[w % ports.size()]] {
+        std::optional<ApiClient> c;
+        for (int i = 0; i < 25; ++i) {
+          if (!c || connection_per_post) c.emplace(port);
+          auto r = c->request("POST", target, R"({"n": 1})");
+          if (!r || r->status != 201) {
+            ADD_FAILURE() << (r ? std::to_string(r->status) + " " + r->body : "no response");
+            return;
+          }
+          std::lock_guard lock(mu);
+          acked.push_back(json::parse(r->body)["id"].get<int>());
+        }
+      });
+    }
+    for (auto& t : writers) t.join();
+    return acked;
+  }
+
   TempDir dir_;
   std::string db_url_;
   ServeProcess server_;
@@ -294,24 +320,8 @@ TEST_P(WeftServe, GracefulStopLosesNoAcknowledgedWrite) {
 TEST_P(WeftServe, ManyLoopsShareOneDatabase) {
   start({"--workers", "4"});
   EXPECT_NE(server_.output().find("loops: 4"), std::string::npos) << server_.output();
-  std::mutex mu;
-  std::vector<int> acked;
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 8; ++w) {
-    writers.emplace_back([&, port = server_.port()] {
-      for (int i = 0; i < 25; ++i) {
-        ApiClient c(port);  // a new connection each time: spread over the loops
-        auto r = c.request("POST", "/api/multi", R"({"n": 1})");
-        if (!r || r->status != 201) {
-          ADD_FAILURE() << (r ? std::to_string(r->status) + " " + r->body : "no response");
-          return;
-        }
-        std::lock_guard lock(mu);
-        acked.push_back(json::parse(r->body)["id"].get<int>());
-      }
-    });
-  }
-  for (auto& t : writers) t.join();
+  // A new connection each time: spread over the loops.
+  const std::vector<int> acked = post_concurrently({server_.port()}, "/api/multi", true);
   ASSERT_EQ(acked.size(), 200u);
   EXPECT_EQ(std::set<int>(acked.begin(), acked.end()).size(), 200u);  // no id given twice
   for (int i = 0; i < 8; ++i) {
@@ -327,24 +337,7 @@ TEST_P(WeftServe, TwoProcessesShareOneDatabase) {
   start({"--workers", "1"});
   ServeProcess twin;
   ASSERT_TRUE(twin.start({"--db", db_url_, "--workers", "1"}, dir_.path())) << twin.output();
-  std::mutex mu;
-  std::vector<int> acked;
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 8; ++w) {
-    writers.emplace_back([&, port = w % 2 ? twin.port() : server_.port()] {
-      ApiClient c(port);
-      for (int i = 0; i < 25; ++i) {
-        auto r = c.request("POST", "/api/twin", R"({"n": 1})");
-        if (!r || r->status != 201) {
-          ADD_FAILURE() << (r ? std::to_string(r->status) + " " + r->body : "no response");
-          return;
-        }
-        std::lock_guard lock(mu);
-        acked.push_back(json::parse(r->body)["id"].get<int>());
-      }
-    });
-  }
-  for (auto& t : writers) t.join();
+  const std::vector<int> acked = post_concurrently({server_.port(), twin.port()}, "/api/twin", false);
   ASSERT_EQ(acked.size(), 200u);
   EXPECT_EQ(std::set<int>(acked.begin(), acked.end()).size(), 200u);  // no id given twice
   EXPECT_EQ(api().get("/api/twin?_limit=1").header("X-Total-Count").value_or(""), "200");
