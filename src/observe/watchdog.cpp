@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <climits>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <thread>
 
@@ -231,16 +230,21 @@ void Watchdog::State::log(const std::string& line) {
 Watchdog::Watchdog(Loop& loop, WatchdogOptions options)
     : state_(std::make_unique<State>(loop, std::move(options))) {
   // The constructor returns once the thread has its descriptor table, so that no
-  // descriptor the caller closes afterwards stays referenced by a copy.
-  std::promise<void> ready;
-  std::future<void> is_ready = ready.get_future();
+  // descriptor the caller closes afterwards stays referenced by a copy. (A mutex and
+  // condition variable, not std::promise: TSan does not see libstdc++'s futex waits.)
+  bool ready = false;
   state_->thread = std::thread([s = state_.get(), &ready] {
     if (s->options.private_fd_table && !s->options.log_sink) use_private_fd_table();
-    ready.set_value();
+    {
+      std::lock_guard lock(s->mu);
+      ready = true;
+    }
+    s->cv.notify_all();
     s->run();
   });
   pthread_setname_np(state_->thread.native_handle(), "weft-watchdog");
-  is_ready.wait();
+  std::unique_lock lock(state_->mu);
+  state_->cv.wait(lock, [&] { return ready; });
 }
 
 Watchdog::~Watchdog() {
