@@ -61,8 +61,8 @@ struct WatchdogOptions {
   // The watchdog thread works on its own copy of the descriptor table, closed down to
   // 0, 1 and 2 as they were when it started (Linux unshare(CLONE_FILES)): a loop thread
   // that is otherwise alone in its process then keeps the kernel's fast path for
-  // descriptor lookups, which a shared table loses (about 1.5 % of CPU per request in the
-  // plaintext benchmark). Not done with a log_sink, which may use any descriptor; false:
+  // descriptor lookups, which a shared table loses (a sleeping thread sharing it cost
+  // +1.2 % CPU per request, side by side: docs/BENCHMARKS.md). Not done with a log_sink, which may use any descriptor; false:
   // share the table (e.g. when stderr is redirected with dup2 after the start).
   bool private_fd_table = true;
 };
