@@ -180,8 +180,14 @@ struct App::Worker {
   Site* site = nullptr;  // on the worker's loop
 };
 
+// --max-connections holds over all loops: every site's server counts in one limit.
 App::App(Loop& loop, ServeOptions options)
-    : loop_(loop), options_(std::move(options)), sigint_(loop), sigterm_(loop) {}
+    : loop_(loop), options_(std::move(options)), sigint_(loop), sigterm_(loop) {
+  if (options_.http.max_connections && !options_.http.connection_limit) {
+    options_.http.connection_limit =
+        std::make_shared<http::ConnectionLimit>(options_.http.max_connections);
+  }
+}
 
 App::~App() {
   for (auto& w : workers_) {

@@ -71,15 +71,7 @@ void Connection::start() {
   sync_req_.set_peer(peer_);
   request_start_ = server_.loop.now();
   set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
-  stream_.on_end([this] {  // the client finished sending: answer what is owed, then close
-    stop_parsing_ = true;
-    if (pipeline_.empty()) {
-      if (cur_ == &sync_req_) note_dropped(inline_started_ns_);
-      cur_ = nullptr;
-      cur_ex_.reset();
-      flush_out();
-    }
-  });
+  stream_.on_end([this] { on_input_end(); });
   stream_.on_error([this](std::error_code) { close_now(); });
   stream_.on_drain([this] {
     if (streaming_) {
@@ -168,14 +160,42 @@ bool Connection::on_head(const RequestHead& head) {
   }
   if (head.framing != BodyFraming::none) {
     set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
-    // Every earlier response is complete (in out_ or sent): the 100 may follow them.
-    if (head.expect_continue && !streaming_ && pipeline_.size() <= (cur_ex_ ? 1u : 0u)) {
-      out_.append("HTTP/1.1 100 Continue\r\n\r\n");
-    }
+    if (should_continue(head)) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
   } else {
     set_deadline(Deadline::none, {});
   }
   return true;
+}
+
+// The client sent all it will send. Complete requests are still answered, then the
+// connection closes. A request whose head or body is incomplete can never complete: it is
+// dropped at once (its handler, if one streams the body, sees the body fail and the
+// request cancelled), as nginx does on "client prematurely closed connection" and Node
+// on 'aborted' — rather than holding the socket until the request timeout.
+void Connection::on_input_end() {
+  stop_parsing_ = true;
+  if (cur_ == &sync_req_) note_dropped(inline_started_ns_);
+  if (cur_ex_ && !cur_ex_->response && !pipeline_.empty() && pipeline_.back() == cur_ex_) {
+    pipeline_.pop_back();
+    note_dropped(cur_ex_->started_ns);
+    cur_ex_->conn = nullptr;
+    *cur_ex_->request.cancel_flag() = true;
+    if (BodyStream* body = cur_ex_->request.body_stream()) body->fail();
+  }
+  cur_ = nullptr;
+  cur_ex_.reset();
+  set_deadline(Deadline::none, {});
+  pump();
+  flush_out();
+}
+
+// Whether to send 100 (Continue) now: every earlier response is complete (in out_ or
+// sent), so the 100 may follow them; and a declared length over the limit gets its 413
+// alone (RFC 9110 §10.1.1: a final status instead of the 100).
+bool Connection::should_continue(const RequestHead& head) const noexcept {
+  if (!head.expect_continue || streaming_) return false;
+  if (pipeline_.size() > (cur_ex_ ? 1u : 0u)) return false;
+  return head.framing != BodyFraming::content_length || head.content_length <= parser_.max_body();
 }
 
 void Connection::on_body(std::string_view piece) {

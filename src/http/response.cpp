@@ -2,7 +2,31 @@
 
 #include "http/parse_chars.hpp"
 
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
 namespace weft::http {
+namespace {
+
+// `s` with control bytes shown as \xNN, at most 64 bytes of it: fit for a log line.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 64)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+      continue;
+    }
+    char esc[5];
+    std::snprintf(esc, sizeof esc, "\\x%02x", c);
+    out += esc;
+  }
+  if (s.size() > 64) out += "...";
+  return out;
+}
+
+}  // namespace
 
 Response Response::text(std::string body, int status) {
   return bytes(std::move(body), "text/plain; charset=utf-8", status);
@@ -39,7 +63,29 @@ Response Response::stream(std::string_view content_type, BodyProducer producer, 
   return r;
 }
 
-Response& Response::header(std::string_view name, std::string_view value) {
+namespace {
+
+// RFC 9110 §5.5: a field value is VCHAR, obs-text, SP and HTAB. Like Node's
+// ERR_INVALID_CHAR, every other control (CR and LF above all: they would end the field
+// and let the value write fields or a whole response of its own) is refused.
+void check_field(std::string_view name, std::string_view value) {
+  if (!chars::is_token(name)) {
+    throw std::invalid_argument("invalid HTTP header name \"" + printable(name) +
+                                "\": a field name is a non-empty token (RFC 9110 §5.1)");
+  }
+  if (chars::has_bad_value_byte(value)) {
+    throw std::invalid_argument("invalid character in the value of HTTP header \"" +
+                                std::string(name) + "\": \"" + printable(value) +
+                                "\" (CR, LF, NUL and other controls are refused, RFC 9110 §5.5)");
+  }
+}
+
+}  // namespace
+
+// The name and value checked before they are kept (check_field); throws
+// std::invalid_argument, which a handler's caller turns into a 500 and a log line.
+Response& Response::header(std::string_view name, std::string_view value) & {
+  check_field(name, value);
   headers_.emplace_back(std::string(name), std::string(value));
   return *this;
 }

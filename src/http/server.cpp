@@ -29,19 +29,43 @@ Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
   sweep_timer.unref();
 }
 
+bool ConnectionLimit::try_acquire() noexcept {
+  std::size_t n = open_.load(std::memory_order_relaxed);
+  do {
+    if (n >= max_) return false;
+  } while (!open_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
+}
+
 Server::Impl::~Impl() {
   destroying = true;
   while (Connection* c = connections) {
     connections = c->next;
     delete c;
-    --stats.open_connections;  // the counters outlive this share (a failed listen() retries)
+    connection_gone();  // the counters outlive this share (a failed listen() retries)
   }
   while (ParkedConnection* p = parked) {
     parked = p->next;
     delete p;
     --stats.parked_connections;
-    --stats.open_connections;
+    connection_gone();
   }
+}
+
+// Admits a new connection within max_connections (or the shared ConnectionLimit).
+bool Server::Impl::admit_connection() {
+  if (options.connection_limit) {
+    if (!options.connection_limit->try_acquire()) return false;
+  } else if (options.max_connections && shared.open_connections() >= options.max_connections) {
+    return false;
+  }
+  ++stats.open_connections;
+  return true;
+}
+
+void Server::Impl::connection_gone() {
+  --stats.open_connections;
+  if (options.connection_limit) options.connection_limit->release();
 }
 
 std::error_code Server::Impl::listen(const net::SocketAddress& address, bool reuse_port) {
@@ -78,12 +102,11 @@ void Server::Impl::update_date() {
 
 void Server::Impl::on_accept(net::Socket socket) {
   if (closing) return;  // the socket closes as it goes out of scope
-  if (options.max_connections && shared.open_connections() >= options.max_connections) {
+  if (!admit_connection()) {
     ++stats.connections_rejected;
     return;
   }
   ++stats.connections_accepted;
-  ++stats.open_connections;
   adopt(std::move(socket))->start();
 }
 
@@ -112,17 +135,21 @@ void Server::Impl::park(Connection* c) {
 // Runs inside p's own watcher callback: p is deleted last.
 void Server::Impl::unpark(ParkedConnection* p) {
   net::Socket socket = std::move(p->socket);
-  drop_parked(p);
-  ++stats.open_connections;  // drop_parked counted it out
+  unlink_parked(p);
+  delete p;
   adopt(std::move(socket))->start();
 }
 
-void Server::Impl::drop_parked(ParkedConnection* p) {
+void Server::Impl::unlink_parked(ParkedConnection* p) noexcept {
   (p->prev ? p->prev->next : parked) = p->next;
   if (p->next) p->next->prev = p->prev;
   --stats.parked_connections;
-  --stats.open_connections;
-  delete p;  // closes the socket unless it was moved out
+}
+
+void Server::Impl::drop_parked(ParkedConnection* p) {
+  unlink_parked(p);
+  connection_gone();
+  delete p;  // closes the socket
   maybe_finish_close();
 }
 
@@ -130,7 +157,7 @@ void Server::Impl::remove(Connection* c) {
   if (destroying) return;
   (c->prev ? c->prev->next : connections) = c->next;
   if (c->next) c->next->prev = c->prev;
-  --stats.open_connections;
+  connection_gone();
   delete c;
   maybe_finish_close();
 }

@@ -103,6 +103,9 @@ struct Server::Impl {
   void park(Connection* c);
   void unpark(ParkedConnection* p);
   void drop_parked(ParkedConnection* p);
+  void unlink_parked(ParkedConnection* p) noexcept;
+  bool admit_connection();
+  void connection_gone();
   void sweep();
   void update_date();
   void begin_close(Duration deadline, Function<void()> done);
@@ -160,6 +163,8 @@ class Connection {
 
   std::size_t on_data(std::span<char> data);
   bool on_head(const RequestHead& head);
+  void on_input_end();
+  bool should_continue(const RequestHead& head) const noexcept;
   void on_body(std::string_view piece);
   void on_message_complete();
   void on_parse_error(ParseErrc e);

@@ -212,6 +212,11 @@ Entry load(const Settings& s, const SafePath& p, std::string url_path) {
     ::close(fd);
     return e;
   }
+  if (p.trailing_slash) {  // "/index.html/" names a directory that is not there: 404, as nginx
+    ::close(fd);
+    e.kind = EntryKind::not_found;
+    return e;
+  }
   e.kind = EntryKind::file;
   e.identity = describe(fd, st);
   e.content_type = mime_type(p.relative);
@@ -379,8 +384,12 @@ Response StaticState::respond(const Entry& e, Request& req) const {
     case EntryKind::file: return respond_file(e, req);
     case EntryKind::redirect: {
       Response r = Response::status(301);
-      std::string location(req.path());
-      location += '/';
+      // One leading slash only: "//evil.com/" would be a network-path reference, an
+      // open redirect to another host (RFC 3986 §4.2).
+      std::string_view path = req.path();
+      path.remove_prefix(std::min(path.find_first_not_of('/'), path.size()));
+      std::string location = "/";
+      location.append(path).append("/");
       if (!req.query().empty()) location.append("?").append(req.query());
       r.header("Location", location);
       return r;
@@ -446,15 +455,18 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
 }
 
 // One "bytes=first-last" / "bytes=first-" / "bytes=-suffix". Anything else — several
-// ranges, other units, bad syntax — is ignored and the whole file is sent (RFC 9110 §14.2).
+// ranges, other units, bad syntax such as "0x0-1" or "1-2x" — is ignored and the whole
+// file is sent (RFC 9110 §14.2): each side is empty or all digits, never a guess.
 ByteRange parse_range(std::string_view header, std::uint64_t size) {
   ByteRange r;
   if (!header.starts_with("bytes=")) return r;
   std::string_view spec = chars::trim_ows(header.substr(6));
   const std::size_t dash = spec.find('-');
   if (dash == std::string_view::npos || spec.find(',') != std::string_view::npos) return r;
-  auto first = parse_u64(spec.substr(0, dash));
-  auto last = parse_u64(spec.substr(dash + 1));
+  const std::string_view first_text = spec.substr(0, dash), last_text = spec.substr(dash + 1);
+  auto first = parse_u64(first_text);
+  auto last = parse_u64(last_text);
+  if ((!first && !first_text.empty()) || (!last && !last_text.empty())) return r;
   if (!first && !last) return r;
   r.kind = ByteRange::Kind::unsatisfiable;
   if (!first) {  // suffix
@@ -469,6 +481,31 @@ ByteRange parse_range(std::string_view header, std::uint64_t size) {
   }
   r.kind = ByteRange::Kind::satisfiable;
   return r;
+}
+
+// If-Match: strong comparison (RFC 9110 §13.1.1): "*" or the exact strong tag.
+bool etag_matches_strong(std::string_view list, std::string_view etag) {
+  if (chars::trim_ows(list) == "*") return true;
+  if (etag.starts_with("W/")) return false;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    if (chars::trim_ows(list.substr(0, comma)) == etag) return true;
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return false;
+}
+
+// If-Match, else If-Unmodified-Since, evaluated first (RFC 9110 §13.2.2): false → 412.
+// An unparseable If-Unmodified-Since date is ignored (§13.1.4).
+bool precondition_failed(const OpenedFile& f, Request& req) {
+  if (std::string_view im = req.header("If-Match"); !im.empty()) {
+    return !etag_matches_strong(im, f.etag);
+  }
+  if (std::string_view ius = req.header("If-Unmodified-Since"); !ius.empty()) {
+    auto since = detail::parse_http_date(ius);
+    return since && f.mtime > *since;
+  }
+  return false;
 }
 
 bool not_modified(const OpenedFile& f, Request& req) {
@@ -516,6 +553,7 @@ Response StaticState::respond_file(const Entry& e, Request& req) const {
   if (!options_.cache_control.empty()) r.header("Cache-Control", options_.cache_control);
   if (e.br || e.gz) r.header("Vary", "Accept-Encoding");
   if (!encoding.empty()) r.header("Content-Encoding", encoding);
+  if (precondition_failed(*f, req)) return Response::status(412);
   if (not_modified(*f, req)) {
     r.set_status(304);
     return r;

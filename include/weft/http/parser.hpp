@@ -255,6 +255,8 @@ class RequestParser {
   // Overrides the body limit for the current request only. Call between head_complete and
   // the next parse(); the next request starts again with limits().max_body.
   void set_max_body(std::uint64_t max_body) noexcept { max_body_ = max_body; }
+  // The body limit of the current request.
+  std::uint64_t max_body() const noexcept { return max_body_; }
 
   // Forgets everything, e.g. for a new connection. Keeps the storage and the limits.
   void reset() noexcept;

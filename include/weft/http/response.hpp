@@ -44,7 +44,14 @@ class Response {
   // A body of unknown length: chunked on HTTP/1.1, delimited by close on HTTP/1.0.
   static Response stream(std::string_view content_type, BodyProducer producer, int status = 200);
 
-  Response& header(std::string_view name, std::string_view value);
+  // Adds a field. Throws std::invalid_argument when the name is not a token or the value
+  // holds a control byte other than HTAB (CR, LF, NUL...: RFC 9110 §5.5), so no value can
+  // add fields or responses of its own; from a handler that becomes a 500 and a log line.
+  // The && form keeps chains on a temporary movable: `return Response(204).header(a, b);`
+  Response& header(std::string_view name, std::string_view value) &;
+  Response&& header(std::string_view name, std::string_view value) && {
+    return std::move(header(name, value));
+  }
   Response& set_status(int status) noexcept {
     status_ = status;
     return *this;

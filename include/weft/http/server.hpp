@@ -54,6 +54,7 @@
 #include <weft/loop.hpp>
 #include <weft/net/address.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -62,12 +63,31 @@
 
 namespace weft::http {
 
+// A connection limit shared by several servers, e.g. one Server per loop thread behind
+// one port (weft-serve's workers): each server counts its open connections (parked ones
+// too) here, so the limit holds over all of them. Thread-safe.
+class ConnectionLimit {
+ public:
+  explicit ConnectionLimit(std::size_t max) noexcept : max_(max) {}
+  // Counts one more connection unless `max` are open already (then false).
+  bool try_acquire() noexcept;
+  void release() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
+  std::size_t open() const noexcept { return open_.load(std::memory_order_relaxed); }
+  std::size_t max() const noexcept { return max_; }
+
+ private:
+  const std::size_t max_;
+  std::atomic<std::size_t> open_{0};
+};
+
 struct ServerOptions {
   ParserLimits limits;                                   // line, header, body sizes
   Duration headers_timeout = std::chrono::seconds(60);   // first byte → end of head: 408
   Duration request_timeout = std::chrono::seconds(300);  // first byte → end of body: 408
   Duration keep_alive_timeout = std::chrono::seconds(5); // idle between requests: close
   std::size_t max_connections = 0;                       // 0: no limit; past it: close at once
+  // When set, the limit over every server sharing it (max_connections is then ignored).
+  std::shared_ptr<ConnectionLimit> connection_limit;
   std::size_t max_requests_per_connection = 0;           // 0: no limit
   std::size_t max_pipelined = 32;   // requests parsed ahead of their responses
   std::size_t high_water_mark = 64 * 1024;  // per connection: write backpressure

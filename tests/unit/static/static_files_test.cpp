@@ -293,6 +293,53 @@ TEST_F(StaticFiles, HotFileNeedsNoPoolRoundTripAndChangesAreNoticed) {
   EXPECT_GT(fs_jobs_now(), jobs);
 }
 
+// Security findings (#16): each failed before its fix.
+TEST_F(StaticFiles, RedirectNeverNamesAnotherHost) {
+  fs::create_directories(root_ / "evil.com");
+  start();
+  Reply r = fetch(port_, "//evil.com");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/evil.com/");  // not "//evil.com/": another host
+  EXPECT_EQ(fetch(port_, "///evil.com?q=1").header("location"), "/evil.com/?q=1");
+}
+
+TEST_F(StaticFiles, FileNameWithTrailingSlashIs404) {
+  start();
+  EXPECT_EQ(fetch(port_, "/index.html/").status, 404);
+  EXPECT_EQ(fetch(port_, "/a.txt/").status, 404);
+  EXPECT_EQ(fetch(port_, "/a.txt").status, 200);
+}
+
+TEST_F(StaticFiles, InvalidRangeIsIgnored) {
+  start();
+  for (const char* bad : {"bytes=0x0-1", "bytes=1-2x", "bytes=+1-2", "bytes=1 -2", "bytes=-1x"}) {
+    Reply r = fetch(port_, "/a.txt", std::string("Range: ") + bad + "\r\n");
+    EXPECT_EQ(r.status, 200) << bad;
+    EXPECT_EQ(r.body, "hello") << bad;
+    EXPECT_EQ(r.header("content-range"), "") << bad;
+  }
+  EXPECT_EQ(fetch(port_, "/a.txt", "Range: bytes=-2\r\n").body, "lo");
+  EXPECT_EQ(fetch(port_, "/a.txt", "Range: bytes=1-\r\n").body, "ello");
+}
+
+TEST_F(StaticFiles, FailedIfMatchOrIfUnmodifiedSinceGets412) {
+  start();
+  const Reply first = fetch(port_, "/a.txt");
+  const std::string etag = first.header("etag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(fetch(port_, "/a.txt", "If-Match: \"other\"\r\n").status, 412);
+  EXPECT_EQ(fetch(port_, "/a.txt", "If-Match: W/" + etag + "\r\n").status, 412);  // strong only
+  EXPECT_EQ(fetch(port_, "/a.txt", "If-Match: \"x\", " + etag + "\r\n").status, 200);
+  EXPECT_EQ(fetch(port_, "/a.txt", "If-Match: *\r\n").status, 200);
+  const std::string past = "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+  EXPECT_EQ(fetch(port_, "/a.txt", past).status, 412);
+  const std::string now = "If-Unmodified-Since: " + first.header("last-modified") + "\r\n";
+  EXPECT_EQ(fetch(port_, "/a.txt", now).status, 200);
+  EXPECT_EQ(fetch(port_, "/a.txt", "If-Unmodified-Since: not a date\r\n").status, 200);
+  // If-Match is evaluated before If-Unmodified-Since (RFC 9110 §13.2.2).
+  EXPECT_EQ(fetch(port_, "/a.txt", "If-Match: " + etag + "\r\n" + past).status, 200);
+}
+
 TEST_F(StaticFiles, OtherMethodsGet405) {
   start();
   Reply r = fetch(port_, "/a.txt", "Content-Length: 0\r\n", "POST");
