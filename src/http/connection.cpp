@@ -87,6 +87,7 @@ void Connection::start() {
 // ---- parsing ---------------------------------------------------------------------------
 
 std::size_t Connection::on_data(std::span<char> data) {
+  if (lingering_) return discard_lingering(data.size());
   std::size_t off = 0;
   while (!closed_ && !stop_parsing_) {
     if (!cur_ && pipeline_.size() >= server_.options.max_pipelined) {
@@ -173,6 +174,11 @@ bool Connection::on_head(const RequestHead& head) {
 // request cancelled), as nginx does on "client prematurely closed connection" and Node
 // on 'aborted' — rather than holding the socket until the request timeout.
 void Connection::on_input_end() {
+  input_ended_ = true;
+  if (lingering_) {
+    close_now();
+    return;
+  }
   stop_parsing_ = true;
   if (cur_ == &sync_req_) note_dropped(inline_started_ns_);
   if (cur_ex_ && !cur_ex_->response && !pipeline_.empty() && pipeline_.back() == cur_ex_) {
@@ -256,6 +262,7 @@ void Connection::on_message_complete() {
 void Connection::on_parse_error(ParseErrc e) {
   ++server_.stats.parse_errors;
   stop_parsing_ = true;
+  linger_ = true;
   set_deadline(Deadline::none, {});
   auto ex = cur_ex_ ? cur_ex_ : std::make_shared<Exchange>();
   if (!cur_ex_) {
@@ -289,6 +296,10 @@ void Connection::dispatch(Request& req, Handler* handler, const std::string& all
   }
   Response res = Response::status(allow.empty() ? 404 : 405);
   if (!allow.empty()) res.header("Allow", allow);
+  if (req.target() == "*") {  // OPTIONS * (the parser allows no other method): the server's
+    res = Response(204);
+    res.header("Allow", server_.router.methods());
+  }
   finish(req, res);
   into.emplace(std::move(res));
 }
@@ -564,9 +575,41 @@ void Connection::flush_out() {
   }
   if (stop_parsing_ && pipeline_.empty() && !cur_ && !streaming_) {
     closed_ = true;
+    if (linger_ && !input_ended_ && server_.options.lingering_timeout > Duration::zero()) {
+      start_lingering();
+      return;
+    }
     set_deadline(Deadline::none, {});
     stream_.shutdown([this](std::error_code) { stream_.close([this] { server_.remove(this); }); });
   }
+}
+
+// The FIN follows the queued response; what the client still sends is read and dropped
+// until its own FIN (on_input_end), lingering_time, or lingering_max_bytes, then close.
+void Connection::start_lingering() {
+  lingering_ = true;
+  linger_end_ = server_.loop.now() + server_.options.lingering_time;
+  extend_lingering();
+  stream_.shutdown([](std::error_code) {});  // a failure ends in on_error → close_now
+  if (paused_) {
+    paused_ = false;
+    (void)stream_.read_start();
+  }
+}
+
+std::size_t Connection::discard_lingering(std::size_t n) {
+  lingered_ += n;
+  if (lingered_ > server_.options.lingering_max_bytes) {
+    close_now();
+  } else {
+    extend_lingering();
+  }
+  return n;
+}
+
+void Connection::extend_lingering() noexcept {
+  set_deadline(Deadline::linger,
+               std::min(linger_end_, server_.loop.now() + server_.options.lingering_timeout));
 }
 
 void Connection::pause_reading() {
@@ -646,6 +689,7 @@ void Connection::set_deadline(Deadline kind, TimePoint at) noexcept {
 }
 
 void Connection::check_deadline(TimePoint now) {
+  if (deadline_kind_ == Deadline::linger && now >= deadline_) return close_now();
   if (deadline_kind_ == Deadline::none || now < deadline_ || closed_) return;
   ++server_.stats.timeouts;
   if (deadline_kind_ == Deadline::idle) {
@@ -662,6 +706,7 @@ void Connection::check_deadline(TimePoint now) {
     pipeline_.push_back(ex);
   }
   if (BodyStream* body = ex->request.body_stream()) body->fail();
+  linger_ = true;
   ex->response = Response::status(408);
   ex->close_after = true;
   ex->head_only = false;

@@ -90,7 +90,9 @@ ParseErrc check_request_line(const RequestLine& rl, std::uint8_t& minor) noexcep
   if (!chars::is_token(rl.method)) return ParseErrc::bad_method;
   if (chars::has_bad_target_byte(rl.target)) return ParseErrc::bad_target;
   if (!target_form_fits(rl.method, rl.target)) return ParseErrc::bad_target;
-  return parse_version(rl.version, minor);
+  const ParseErrc e = parse_version(rl.version, minor);
+  if (e == ParseErrc::none && rl.method == "CONNECT") return ParseErrc::connect_not_supported;
+  return e;  // CONNECT: this is an origin server, not a tunnel
 }
 
 // 1*DIGIT that fits in 64 bits.
@@ -265,8 +267,11 @@ ParseErrc RequestParser::note_field(string_view name, string_view value, std::si
       facts_.host_len = static_cast<std::uint32_t>(value.size());
       break;
     case 6:
-      if (chars::iequals(name, "expect"))
-        facts_.expect_continue |= chars::iequals(value, "100-continue");
+      if (chars::iequals(name, "expect")) {
+        const bool go_on = chars::iequals(value, "100-continue");
+        facts_.expect_continue |= go_on;
+        facts_.expect_other |= !go_on;
+      }
       break;
     case 7:
       if (chars::iequals(name, "upgrade")) facts_.has_upgrade = !value.empty();
@@ -286,10 +291,80 @@ ParseErrc RequestParser::note_field(string_view name, string_view value, std::si
   return ParseErrc::none;
 }
 
+namespace {
+
+bool is_hex(char c) noexcept {
+  return chars::is_digit(static_cast<unsigned char>(c)) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2), except ",":
+// a comma in Host is the sign of several values folded into one, which RFC 9112 §3.2
+// forbids, so it is refused rather than guessed at.
+bool valid_reg_name(string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+      i += 2;
+      continue;
+    }
+    const bool plain = chars::is_alpha(static_cast<unsigned char>(c)) ||
+                       chars::is_digit(static_cast<unsigned char>(c)) ||
+                       string_view("-._~!$&'()*+;=").find(c) != npos;
+    if (!plain) return false;
+  }
+  return true;
+}
+
+// IP-literal = "[" ( IPv6address / IPvFuture ) "]": the characters those may hold.
+bool valid_ip_literal(string_view s) noexcept {
+  if (s.size() < 3 || s.front() != '[' || s.back() != ']') return false;
+  for (char c : s.substr(1, s.size() - 2)) {
+    if (!is_hex(c) && c != ':' && c != '.' && (c | 0x20) != 'v') return false;
+  }
+  return true;
+}
+
+// uri-host [ ":" port ] (RFC 9112 §3.2, RFC 9110 §7.2); an empty value is allowed.
+bool valid_host(string_view s) noexcept {
+  std::size_t colon = s.rfind(':');
+  if (!s.empty() && s.front() == '[') {
+    const std::size_t close = s.find(']');
+    if (close == npos) return false;
+    colon = close + 1 < s.size() ? close + 1 : npos;
+    if (colon != npos && s[colon] != ':') return false;
+    if (!valid_ip_literal(s.substr(0, close + 1))) return false;
+  } else if (!valid_reg_name(s.substr(0, colon))) {
+    return false;
+  }
+  if (colon == npos) return true;
+  const string_view port = s.substr(colon + 1);
+  return std::all_of(port.begin(), port.end(),
+                     [](char c) { return chars::is_digit(static_cast<unsigned char>(c)); });
+}
+
+// The Host value must be valid; an absolute-form target ("http://a:1/p") must have an
+// authority without userinfo, and that authority replaces Host (RFC 9112 §3.2.2).
+ParseErrc check_authority(RequestHead& head) noexcept {
+  if (!valid_host(head.host)) return ParseErrc::bad_host;
+  if (head.target.front() == '/' || head.target == "*") return ParseErrc::none;
+  const std::size_t start = head.target.find("://");
+  if (start == npos) return ParseErrc::bad_target;
+  string_view authority = head.target.substr(start + 3);
+  authority = authority.substr(0, authority.find_first_of("/?"));
+  if (authority.find('@') != npos) return ParseErrc::bad_target;
+  if (authority.empty() || !valid_host(authority)) return ParseErrc::bad_host;
+  head.host = authority;
+  return ParseErrc::none;
+}
+
+}  // namespace
+
 // Checks that need the whole head: Host presence and the message framing (RFC 9112 §6).
 ParseErrc RequestParser::check_head() const {
   const bool http11 = request_line_.version_minor == 1;
   if (http11 && facts_.host_count == 0) return ParseErrc::missing_host;
+  if (http11 && facts_.expect_other) return ParseErrc::unsupported_expectation;
   if (!facts_.has_transfer_encoding) return ParseErrc::none;
   if (!http11) return ParseErrc::transfer_encoding_on_http10;
   if (facts_.has_content_length) return ParseErrc::content_length_with_transfer_encoding;
@@ -301,6 +376,7 @@ ParseErrc RequestParser::check_head() const {
 ParseResult RequestParser::complete_head(string_view in, std::size_t head_end) {
   if (const ParseErrc e = check_head(); e != ParseErrc::none) return fail(e);
   build_head(in);
+  if (const ParseErrc e = check_authority(head_); e != ParseErrc::none) return fail(e);
   max_body_ = limits_.max_body;
   return {ParseStatus::head_complete, head_end, {}, ParseErrc::none};
 }
@@ -323,7 +399,7 @@ void RequestParser::build_head(string_view in) {
                                                : BodyFraming::none;
   head_.content_length = facts_.has_content_length ? facts_.content_length : 0;
   head_.keep_alive = !facts_.connection_close && (http11 || facts_.connection_keep_alive);
-  head_.expect_continue = facts_.expect_continue;
+  head_.expect_continue = http11 && facts_.expect_continue;  // HTTP/1.0: ignored (§10.1.1)
   head_.upgrade = http11 && facts_.has_upgrade && facts_.connection_upgrade;
 }
 

@@ -17,7 +17,7 @@ struct ErrorInfo {
 };
 
 // Indexed by ParseErrc; the order must match the enum (checked below).
-constexpr std::array<ErrorInfo, 31> kErrors{{
+constexpr std::array<ErrorInfo, 34> kErrors{{
     {0, "no error"},
     {414, "request line too long"},
     {400, "malformed request line"},
@@ -49,8 +49,11 @@ constexpr std::array<ErrorInfo, 31> kErrors{{
     {400, "chunk size line too long"},
     {400, "missing CRLF after chunk data"},
     {400, "line in chunked body not ended by CRLF"},
+    {400, "invalid Host"},
+    {417, "unsupported expectation (only 100-continue is)"},
+    {501, "CONNECT is not supported by this server"},
 }};
-static_assert(kErrors.size() == static_cast<std::size_t>(ParseErrc::bare_lf_in_chunked) + 1);
+static_assert(kErrors.size() == static_cast<std::size_t>(ParseErrc::connect_not_supported) + 1);
 
 const ErrorInfo& info(ParseErrc e) noexcept {
   const auto index = static_cast<std::size_t>(e);

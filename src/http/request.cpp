@@ -24,11 +24,33 @@ void Request::assign(const RequestHead& head) {
   body_.clear();
 }
 
+namespace {
+
+// The authority of an absolute-form target ("http://a:1/p" → "a:1"); empty otherwise.
+std::string_view authority_of(std::string_view target) noexcept {
+  if (target.empty() || target.front() == '/') return {};
+  const std::size_t start = target.find("://");
+  if (start == std::string_view::npos) return {};
+  target.remove_prefix(start + 3);
+  return target.substr(0, target.find_first_of("/?"));
+}
+
+}  // namespace
+
 void Request::set_target(std::string_view target) {
   target_ = target;
   auto q = target.find('?');
   path_ = target.substr(0, q);
   query_ = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  if (const std::string_view authority = authority_of(path_); !authority.empty()) {
+    path_.remove_prefix(static_cast<std::size_t>(authority.end() - path_.begin()));
+    if (path_.empty()) path_ = "/";  // "http://a?x" asks for "/"
+  }
+}
+
+std::string_view Request::host() const noexcept {
+  const std::string_view authority = authority_of(target_.substr(0, target_.find('?')));
+  return authority.empty() ? header("Host") : authority;
 }
 
 void Request::reset() {

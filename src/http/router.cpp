@@ -1,5 +1,7 @@
 #include <weft/http/router.hpp>
 
+#include <algorithm>
+
 namespace weft::http {
 namespace {
 
@@ -67,6 +69,22 @@ bool Router::matches(const Route& route, std::string_view path, Request* req) {
     return true;
   }
   return false;
+}
+
+std::string Router::methods() const {
+  std::vector<std::string_view> seen;
+  std::string allow;
+  auto add = [&](std::string_view method) {
+    if (std::find(seen.begin(), seen.end(), method) != seen.end()) return;
+    seen.push_back(method);
+    allow.append(allow.empty() ? "" : ", ").append(method);
+  };
+  for (const Route& route : routes_) {
+    add(route.method);
+    if (route.method == "GET") add("HEAD");
+  }
+  add("OPTIONS");
+  return allow;
 }
 
 Router::Match Router::match(Request& req) {

@@ -87,6 +87,9 @@ Duration Server::Impl::sweep_interval() const {
   Duration shortest = std::min({options.headers_timeout, options.request_timeout,
                                 options.keep_alive_timeout,
                                 std::max<Duration>(options.park_idle_after, Duration(1))});
+  if (options.lingering_timeout > Duration::zero()) {
+    shortest = std::min(shortest, options.lingering_timeout);
+  }
   return std::clamp<Duration>(shortest / 4, std::chrono::milliseconds(5),
                               std::chrono::milliseconds(500));
 }

@@ -159,7 +159,7 @@ class Connection {
 
  private:
   friend struct Server::Impl;
-  enum class Deadline : unsigned char { none, headers, request, idle };
+  enum class Deadline : unsigned char { none, headers, request, idle, linger };
 
   std::size_t on_data(std::span<char> data);
   bool on_head(const RequestHead& head);
@@ -182,6 +182,9 @@ class Connection {
   void release_stream() noexcept;
   void pump();
   void flush_out();
+  void start_lingering();
+  std::size_t discard_lingering(std::size_t n);
+  void extend_lingering() noexcept;
   void after_response_written();
   void set_deadline(Deadline kind, TimePoint at) noexcept;
   bool wants_close(const Request& req) const noexcept;
@@ -217,6 +220,11 @@ class Connection {
   bool stop_parsing_ = false;  // a response with Connection: close is owed
   bool paused_ = false;
   bool closed_ = false;
+  bool linger_ = false;      // an error response may leave unread input: linger when closing
+  bool lingering_ = false;   // output shut down; input read and dropped until EOF or deadline
+  bool input_ended_ = false;  // the client sent its FIN
+  std::size_t lingered_ = 0;  // bytes dropped while lingering
+  TimePoint linger_end_{};    // lingering_time after it began
 };
 
 }  // namespace weft::http

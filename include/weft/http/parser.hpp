@@ -158,9 +158,13 @@ enum class ParseErrc : std::uint8_t {
   chunk_line_too_long,
   missing_chunk_crlf,
   bare_lf_in_chunked,
+  // added later, kept at the end so earlier codes keep their values
+  bad_host,                 // Host (or an absolute-form target's authority) not uri-host[:port]
+  unsupported_expectation,  // 417: an Expect other than 100-continue on HTTP/1.1
+  connect_not_supported,    // 501: CONNECT to an origin server
 };
 
-// The response status for an error: 400, 413, 414, 431, 501 or 505 (0 for none).
+// The response status for an error: 400, 413, 414, 417, 431, 501 or 505 (0 for none).
 std::uint16_t http_status(ParseErrc e) noexcept;
 // A short human message, e.g. "duplicate Content-Length with different values".
 std::string_view describe(ParseErrc e) noexcept;
@@ -184,7 +188,9 @@ struct RequestHead {
   std::string_view target;  // raw request-target, not decoded
   int version_minor = 1;    // HTTP/1.<version_minor>: 0 or 1
   std::span<const HeaderField> fields;
-  std::string_view host;  // the Host value; empty when absent (HTTP/1.0 only)
+  // The Host value, or the authority of an absolute-form target ("http://h:1/p" → "h:1"),
+  // which replaces Host (RFC 9112 §3.2.2); empty when absent (HTTP/1.0 only).
+  std::string_view host;
   BodyFraming framing = BodyFraming::none;
   std::uint64_t content_length = 0;  // when framing == content_length
   bool keep_alive = true;            // from version and Connection: close / keep-alive
@@ -232,6 +238,7 @@ struct HeadFacts {
   bool connection_upgrade = false;
   bool has_upgrade = false;
   bool expect_continue = false;
+  bool expect_other = false;  // an Expect value other than 100-continue
 };
 
 struct RequestLineOffsets {

@@ -79,9 +79,14 @@ class Request {
 
   std::string_view method() const noexcept { return method_; }
   std::string_view target() const noexcept { return target_; }  // raw, not decoded
-  std::string_view path() const noexcept { return path_; }      // target up to '?'
+  // The target's path (up to '?'); for an absolute-form target ("http://h/p?q") the part
+  // after the authority ("/p"), so routing sees the same path either way.
+  std::string_view path() const noexcept { return path_; }
   std::string_view query() const noexcept { return query_; }    // after '?', raw
   int version_minor() const noexcept { return version_minor_; }
+  // The host the request is for: an absolute-form target's authority, else the Host
+  // field (validated by the parser as uri-host[:port]; empty when absent on HTTP/1.0).
+  std::string_view host() const noexcept;
   std::string_view header(std::string_view name) const noexcept;
   std::span<const HeaderField> headers() const noexcept { return fields_; }
   // The whole body (buffered routes; empty on stream_body routes).

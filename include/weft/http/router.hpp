@@ -79,6 +79,9 @@ class Router {
   };
   // Fills req's params on a match.
   Match match(Request& req);
+  // Every method some route answers, as an Allow value ("GET, HEAD, POST, OPTIONS"):
+  // what `OPTIONS *` is told (RFC 9110 §9.3.7).
+  std::string methods() const;
 
  private:
   struct Segment {

@@ -89,6 +89,15 @@ struct ServerOptions {
   // When set, the limit over every server sharing it (max_connections is then ignored).
   std::shared_ptr<ConnectionLimit> connection_limit;
   std::size_t max_requests_per_connection = 0;           // 0: no limit
+  // After an error response sent before the request was read whole (400, 408, 413, 431,
+  // ...), the output is shut down and the input read and dropped — until the client's FIN,
+  // lingering_timeout without input, lingering_time in all, or lingering_max_bytes — and
+  // only then closed, so a client still sending its body sees the response instead of a
+  // reset (nginx's lingering close). The idle wait is short: what a client had in flight
+  // arrives within a round trip, and one that keeps sending moves it. Zero: close at once.
+  Duration lingering_time = std::chrono::seconds(5);
+  Duration lingering_timeout = std::chrono::seconds(1);
+  std::size_t lingering_max_bytes = 4 * 1024 * 1024;
   std::size_t max_pipelined = 32;   // requests parsed ahead of their responses
   std::size_t high_water_mark = 64 * 1024;  // per connection: write backpressure
   std::size_t read_buffer_size = 4 * 1024;  // first read buffer; grows to the head limit

@@ -170,12 +170,22 @@ std::vector<ValidCase> make_valid_cases() {
     m.method = "OPTIONS";
     cases.push_back({"options_asterisk", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", {m}});
   }
-  {
-    Message m = get("example.com:443", {{"Host", "example.com:443"}}, "example.com:443");
-    m.method = "CONNECT";
-    cases.push_back({"connect_authority",
-                     "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+  {  // the target's authority replaces Host (RFC 9112 §3.2.2)
+    Message m = get("http://a.example:8080", {{"Host", "b.example"}}, "a.example:8080");
+    cases.push_back({"absolute_form_authority_is_the_host",
+                     "GET http://a.example:8080 HTTP/1.1\r\nHost: b.example\r\n\r\n",
                      {m}});
+  }
+  {  // HTTP/1.0: an expectation is ignored (RFC 9110 §10.1.1)
+    Message m = get("/", {{"Expect", "100-continue"}}, "");
+    m.version_minor = 0;
+    m.keep_alive = false;
+    cases.push_back({"expect_on_http10_ignored", "GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n",
+                     {m}});
+  }
+  {
+    Message m = get("/", {{"Host", "[::1]:8080"}}, "[::1]:8080");
+    cases.push_back({"host_ipv6_literal", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", {m}});
   }
   {
     Message m = get("http://example.com/x?y=1", {{"Host", "example.com"}}, "example.com");
@@ -356,6 +366,23 @@ void add_field_cases(std::vector<InvalidCase>& c) {
   c.push_back(bad("value_bare_cr", head_with("X-A: a\rb\r\n"), E::bare_cr, 400));
   c.push_back(bad("value_bare_cr_end", head_with("X-A: ab\r\r\n"), E::bare_cr, 400));
   c.push_back(bad("missing_host", "GET / HTTP/1.1\r\nX: y\r\n\r\n", E::missing_host, 400));
+  int n = 0;
+  for (const char* host : {"a b", "a,b", "a:8x", "[::1", "[::1]x", "a/b", "a@b", "%zz", "[g::]"}) {
+    c.push_back(bad("bad_host_" + std::to_string(n++),
+                    std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n", E::bad_host, 400));
+  }
+  c.push_back(bad("absolute_form_empty_authority", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n",
+                  E::bad_host, 400));
+  c.push_back(bad("absolute_form_bad_authority", "GET http://a,b/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                  E::bad_host, 400));
+  c.push_back(bad("absolute_form_userinfo", "GET http://u@h/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                  E::bad_target, 400));
+  c.push_back(bad("absolute_form_no_slashes", "GET http:x HTTP/1.1\r\nHost: h\r\n\r\n",
+                  E::bad_target, 400));
+  c.push_back(bad("expect_unknown", "GET / HTTP/1.1\r\nHost: h\r\nExpect: fly\r\n\r\n",
+                  E::unsupported_expectation, 417));
+  c.push_back(bad("connect_authority", "CONNECT example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n",
+                  E::connect_not_supported, 501));
   c.push_back(bad("duplicate_host", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
                   E::duplicate_host, 400));
   c.push_back(bad("duplicate_host_http10", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
