@@ -271,11 +271,9 @@ void Connection::on_parse_error(ParseErrc e) {
     pipeline_.push_back(ex);
   }
   if (BodyStream* stream = ex->request.body_stream()) stream->fail();
+  ex->response = shaped_error(cur_ ? *cur_ : ex->request, http_status(e), describe(e));
   cur_ = nullptr;
   cur_ex_.reset();
-  std::string body(describe(e));
-  body += '\n';
-  ex->response = Response::text(std::move(body), http_status(e));
   ex->close_after = true;
   ex->head_only = false;
   pump();
@@ -294,7 +292,8 @@ void Connection::dispatch(Request& req, Handler* handler, const std::string& all
     run_sync(req, *handler, into);
     return;
   }
-  Response res = Response::status(allow.empty() ? 404 : 405);
+  const int status = allow.empty() ? 404 : 405;
+  Response res = shaped_error(req, status, reason_phrase(status));
   if (!allow.empty()) res.header("Allow", allow);
   if (req.target() == "*") {  // OPTIONS * (the parser allows no other method): the server's
     res = Response(204);
@@ -363,21 +362,45 @@ void Connection::finish(Request& req, Response& res) {
   }
 }
 
+// A thrown HttpError answers with its status; anything else is a 500 whose text goes to
+// the log only (nothing internal goes to the client).
 Response Connection::error_response(Request& req, std::exception_ptr e) {
-  ++server_.stats.handler_errors;
-  const char* what = "non-standard exception";
-  std::string message;
+  std::string message = "non-standard exception";
   try {
     std::rethrow_exception(e);
+  } catch (const HttpError& error) {
+    return shaped_error(req, error);
   } catch (const std::exception& ex) {
     message = ex.what();
-    what = message.c_str();
   } catch (...) {
   }
+  ++server_.stats.handler_errors;
   std::fprintf(stderr, "weft.http: %.*s %.*s: handler threw: %s\n",
                static_cast<int>(req.method().size()), req.method().data(),
-               static_cast<int>(req.path().size()), req.path().data(), what);
-  return Response::status(500);  // nothing internal goes to the client
+               static_cast<int>(req.path().size()), req.path().data(), message.c_str());
+  return shaped_error(req, 500, reason_phrase(500));
+}
+
+// The server's on_error shapes the response; without one (or when it throws), the
+// status with the message as text. A status outside 400..599 becomes a 500.
+Response Connection::shaped_error(const Request& req, const HttpError& error) {
+  if (server_.shared.on_error) {
+    try {
+      return server_.shared.on_error(req, error);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "weft.http: on_error threw: %s\n", ex.what());
+    } catch (...) {
+      std::fprintf(stderr, "weft.http: on_error threw a non-standard exception\n");
+    }
+  }
+  const bool valid = error.status() >= 400 && error.status() <= 599;
+  std::string body(valid ? error.what() : reason_phrase(500));
+  body += '\n';
+  return Response::text(std::move(body), valid ? error.status() : 500);
+}
+
+Response Connection::shaped_error(const Request& req, int status, std::string_view message) {
+  return shaped_error(req, HttpError(status, std::string(message)));
 }
 
 namespace {
@@ -707,7 +730,7 @@ void Connection::check_deadline(TimePoint now) {
   }
   if (BodyStream* body = ex->request.body_stream()) body->fail();
   linger_ = true;
-  ex->response = Response::status(408);
+  ex->response = shaped_error(cur_ ? *cur_ : ex->request, 408, reason_phrase(408));
   ex->close_after = true;
   ex->head_only = false;
   cur_ = nullptr;

@@ -259,6 +259,12 @@ Server& Server::after(AfterMiddleware m) {
   return *this;
 }
 
+Server& Server::on_error(ErrorHandler handler) {
+  check_not_serving();
+  state_->shared.on_error = std::move(handler);
+  return *this;
+}
+
 // With several loops the routes are read by their threads without a lock: adding one
 // while they serve would be a data race.
 void Server::check_not_serving() const {

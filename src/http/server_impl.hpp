@@ -61,6 +61,7 @@ struct ServerShared {
   Router router;
   std::vector<BeforeMiddleware> before;
   std::vector<AfterMiddleware> after;
+  ErrorHandler on_error;  // empty: plain text errors
   std::unique_ptr<LoopCounters[]> counters;  // one per loop, options.workers of them
   std::size_t open_connections() const noexcept;  // over all loops (max_connections)
 };
@@ -176,6 +177,8 @@ class Connection {
   void start_async(std::shared_ptr<Exchange> ex);
   void finish(Request& req, Response& res);
   Response error_response(Request& req, std::exception_ptr e);
+  Response shaped_error(const Request& req, const HttpError& error);
+  Response shaped_error(const Request& req, int status, std::string_view message);
   void write_response(const Response& res, bool head_only, bool close, int version_minor);
   void write_head(const Response& res, bool close, int version_minor, bool chunked);
   void start_stream(std::shared_ptr<Exchange> ex);

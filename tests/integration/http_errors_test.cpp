@@ -4,6 +4,8 @@
 #include "support/loop_testing.hpp"
 
 #include <weft/async.hpp>
+#include <weft/http/http_error.hpp>
+#include <weft/task.hpp>
 #include <weft/http/server.hpp>
 
 #include <gtest/gtest.h>
@@ -209,6 +211,93 @@ TEST(HttpErrors, DestroyingTheServerWithAHandlerInFlight) {
   weft::testing::expect_clean_close(loop);
   EXPECT_EQ(probe.saw_cancelled, 1);
   g_destroy_probe = nullptr;
+}
+
+// ---- HttpError and Server::on_error -------------------------------------------------------
+
+void error_routes(http::Server& server, std::atomic<int>* shaped) {
+  server.get("/teapot", [](Request&) -> Response { throw http::HttpError(418, "short and stout"); });
+  server.get("/async-gone", [](Request&) -> Task<Response> {
+    throw http::HttpError(410, "gone");
+    co_return Response::text("never");
+  });
+  server.get("/boom", [](Request&) -> Response { throw std::runtime_error("internal detail"); });
+  server.post("/only-post", [](Request&) { return Response::text("ok"); });
+  server.on_error([shaped](const Request& req, const http::HttpError& e) {
+    ++*shaped;
+    return Response::json("{\"status\":" + std::to_string(e.status()) + ",\"error\":\"" +
+                              e.what() + "\",\"path\":\"" + std::string(req.path()) + "\"}",
+                          e.status())
+        .header("X-Shaped", "1");
+  });
+}
+
+TEST(HttpErrors, OnErrorShapesEveryErrorResponse) {
+  http::ServerOptions o;
+  o.limits.max_body = 10;
+  o.headers_timeout = std::chrono::milliseconds(200);
+  std::atomic<int> shaped{0};
+  Loop loop;
+  {
+    http::Server server(loop, o);
+    error_routes(server, &shaped);
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    run_with_client(loop, server, [&] {
+      struct Case {
+        std::string request;
+        int status;
+        std::string body_part;
+      };
+      const Case cases[] = {
+          {get_request("/teapot"), 418, "\"error\":\"short and stout\",\"path\":\"/teapot\""},
+          {get_request("/async-gone"), 410, "\"error\":\"gone\""},
+          {get_request("/boom"), 500, "\"error\":\"Internal Server Error\""},
+          {get_request("/missing"), 404, "\"path\":\"/missing\""},
+          {get_request("/only-post"), 405, "\"error\":\"Method Not Allowed\""},
+          {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "\"error\":\"invalid Host\""},
+          {post_request("/only-post", std::string(100, 'x')), 413, "request body too large"},
+          {"GET / HTTP/1.1\r\nHost: t\r\n", 408, "\"status\":408"},
+      };
+      for (const Case& c : cases) {
+        RawClient client = RawClient::tcp(port);
+        ASSERT_TRUE(client.send(c.request));
+        auto r = client.read_response(false, 3000ms);
+        ASSERT_TRUE(r) << c.request << client.error();
+        EXPECT_EQ(r->status, c.status) << c.request;
+        EXPECT_EQ(r->header("Content-Type").value_or(""), "application/json") << c.request;
+        EXPECT_EQ(r->header("X-Shaped").value_or(""), "1") << c.request;
+        EXPECT_NE(r->body.find(c.body_part), std::string::npos) << r->body;
+        if (c.status == 405) EXPECT_EQ(r->header("Allow").value_or(""), "POST");
+        EXPECT_EQ(r->body.find("internal detail"), std::string::npos);
+      }
+    });
+  }
+  EXPECT_EQ(shaped.load(), 8);
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(HttpErrors, WithoutOnErrorAThrownHttpErrorIsPlainTextWithItsStatus) {
+  Loop loop;
+  {
+    http::Server server(loop);
+    server.get("/teapot", [](Request&) -> Response { throw http::HttpError(418, "short"); });
+    server.get("/odd", [](Request&) -> Response { throw http::HttpError(200, "not an error"); });
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    run_with_client(loop, server, [&] {
+      RawClient c = RawClient::tcp(port);
+      ASSERT_TRUE(c.send(get_request("/teapot") + get_request("/odd")));
+      auto r = c.read_response();
+      ASSERT_TRUE(r) << c.error();
+      EXPECT_EQ(r->status, 418);
+      EXPECT_EQ(r->body, "short\n");
+      r = c.read_response();
+      ASSERT_TRUE(r) << c.error();
+      EXPECT_EQ(r->status, 500) << "an HttpError must carry an error status";
+    });
+  }
+  weft::testing::expect_clean_close(loop);
 }
 
 }  // namespace

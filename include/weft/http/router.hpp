@@ -11,6 +11,7 @@
 #pragma once
 
 #include <weft/function.hpp>
+#include <weft/http/http_error.hpp>
 #include <weft/http/request.hpp>
 #include <weft/http/response.hpp>
 #include <weft/task.hpp>
@@ -65,6 +66,9 @@ struct Handler {
 // (return nullopt). After-middleware may change every response, including errors.
 using BeforeMiddleware = Function<std::optional<Response>(Request&)>;
 using AfterMiddleware = Function<void(const Request&, Response&)>;
+// Shapes every error response (see http_error.hpp); for a parser error the request holds
+// what was parsed of it (possibly nothing: an empty method and path).
+using ErrorHandler = Function<Response(const Request&, const HttpError&)>;
 
 class Router {
  public:

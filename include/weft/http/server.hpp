@@ -140,6 +140,11 @@ class Server {
   Server& del(std::string_view pattern, Handler h) { return route("DELETE", pattern, std::move(h)); }
   Server& before(BeforeMiddleware m);
   Server& after(AfterMiddleware m);
+  // One handler shapes every error response, e.g. as JSON: thrown HttpErrors, 404/405,
+  // 500s, and the parser's and timeouts' errors that no route sees. Headers the server
+  // owes are added after it (Allow on a 405); if it throws, the plain response is sent.
+  // Default: the status with the error's message as text/plain.
+  Server& on_error(ErrorHandler handler);
 
   // Binds and starts accepting (host: an IPv4/IPv6 literal or a Unix socket path
   // starting with '/'). Port 0 picks a free port; see port(). With workers > 1 it also
