@@ -13,8 +13,9 @@
 // any the application adds there (weft-serve's dashboard and demo) — in this order, each
 // refusal a 403 with a text body saying why:
 //  1. Host: the request's Host field must name localhost, 127.0.0.1, [::1] or one of
-//     allowed_hosts (ASCII case-insensitive; any port). A page whose own name was made to
-//     resolve to this machine (DNS rebinding) sends its own name and is refused.
+//     allowed_hosts (ASCII case-insensitive; any port; no Host at all is refused). A page
+//     whose own name was made to resolve to this machine (DNS rebinding) sends its own
+//     name and is refused.
 //  2. Origin: when present (browsers send it on cross-origin requests and on POSTs), its
 //     host must pass the same test, so a page elsewhere cannot trigger a POST route.
 //  3. The peer: clients on loopback (127.0.0.0/8, ::1, IPv4-mapped loopback) or a Unix
