@@ -114,6 +114,8 @@ void Site::mount_observation() {
   observe::MountOptions o;
   o.allow_remote = options_.observe_remote;
   o.bearer_token = options_.observe_token;
+  o.allowed_hosts = options_.observe_hosts;
+  o.allowed_hosts.push_back(options_.host);  // the address clients reach us by (--host)
   o.registry = registry_;
   o.monitor.watchdog = options_.watchdog_ms > 0;
   if (o.monitor.watchdog) {
@@ -121,7 +123,7 @@ void Site::mount_observation() {
         std::chrono::duration<double, std::milli>(options_.watchdog_ms));
   }
   observe_ = observe::mount(server_, std::move(o));
-  if (options_.demo) mount_demo(server_, *observe_);
+  if (options_.demo) mount_demo(server_);
   mount_dashboard(server_, bundled_dashboard_dir());
 }
 

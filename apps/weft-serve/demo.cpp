@@ -58,22 +58,33 @@ std::string bundled_dashboard_dir() {
   return (exe.parent_path().parent_path() / "share" / "weft-serve" / "dashboard").string();
 }
 
-void mount_demo(http::Server& server, const observe::Mount& access) {
-  const observe::Mount* a = &access;  // the Mount outlives the server's routes being used
-  server.get("/_weft/demo/block", [a](http::Request& req) {
-    if (!a->allows(req)) return error_response(403, "the demo routes answer loopback clients only");
+namespace {
+
+// GET (and HEAD) on a demo route: 405. A GET is what an <img> on any page sends; the demo
+// blocks the loop, so only a POST runs it (which observe::mount's Origin check guards).
+http::Response post_only(http::Request&) {
+  http::Response res = error_response(405, "the demo routes answer POST only");
+  res.header("Allow", "POST");
+  return res;
+}
+
+}  // namespace
+
+void mount_demo(http::Server& server) {
+  server.post("/_weft/demo/block", [](http::Request& req) {
     auto ms = burn_ms(req);
     if (!ms) return error_response(400, "ms must be an integer from 1 to 5000");
     return burned(weft_demo_burn_cpu(*ms), "loop");
   });
-  server.get("/_weft/demo/offload", [a](http::Request& req) -> Task<http::Response> {
-    if (!a->allows(req)) co_return error_response(403, "the demo routes answer loopback clients only");
+  server.post("/_weft/demo/offload", [](http::Request& req) -> Task<http::Response> {
     auto ms = burn_ms(req);
     if (!ms) co_return error_response(400, "ms must be an integer from 1 to 5000");
     const long n = *ms;
     long done = co_await offload(req.loop(), [n] { return weft_demo_burn_cpu(n); });
     co_return burned(done, "cpu pool");
   });
+  server.get("/_weft/demo/block", post_only);
+  server.get("/_weft/demo/offload", post_only);
 }
 
 // The dashboard's three files are read once, at start-up (before listen: nothing is

@@ -2,8 +2,14 @@
 // help text is generated from the same table, so it cannot drift from what is parsed.
 #include "options.hpp"
 
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <string_view>
 #include <vector>
@@ -132,17 +138,30 @@ const std::vector<Flag>& flags() {
       {"--no-observe", nullptr, "no /_weft/ endpoints, dashboard or watchdog",
        switch_on(&ServeOptions::observe, false)},
       {"--observe-remote", nullptr,
-       "answer /_weft/ metrics and stats from any address (default: loopback only)",
+       "answer /_weft/ (dashboard, metrics, stats) from any address (default: loopback only);\n"
+       "remote clients' Host must still be allowed (--observe-host)",
        switch_on(&ServeOptions::observe_remote, true)},
+      {"--observe-host", "NAME",
+       "a host name (or address) /_weft/ answers for, besides localhost, 127.0.0.1, [::1]\n"
+       "and --host; requests with another Host header get 403 (no DNS rebinding); repeatable",
+       [](ServeOptions& o, std::string_view v) {
+         o.observe_hosts.emplace_back(v);
+         return !v.empty();
+       }},
       {"--observe-token", "TOKEN",
-       "also answer /_weft/ requests carrying \"Authorization: Bearer TOKEN\" from anywhere",
+       "also answer /_weft/ requests carrying \"Authorization: Bearer TOKEN\" from anywhere;\n"
+       "visible to every local user in ps: prefer --observe-token-file or WEFT_OBSERVE_TOKEN",
        text(&ServeOptions::observe_token)},
+      {"--observe-token-file", "PATH",
+       "the same token read from a file (trailing white space dropped); without either flag,\n"
+       "the environment variable WEFT_OBSERVE_TOKEN gives it",
+       text(&ServeOptions::observe_token_file)},
       {"--watchdog-ms", "MS",
        "report a stall when one callback holds the loop this long; 0: off; default 100",
        [](ServeOptions& o, std::string_view v) { return parse_number(v, o.watchdog_ms, 0.0, 1e6); }},
       {"--demo", nullptr,
-       "serve /_weft/demo/block?ms=N (burns CPU on the loop) and /_weft/demo/offload?ms=N\n"
-       "(the same through offload()), for the dashboard's buttons",
+       "serve POST /_weft/demo/block?ms=N (burns CPU on the loop) and\n"
+       "POST /_weft/demo/offload?ms=N (the same through offload()), for the dashboard's buttons",
        switch_on(&ServeOptions::demo, true)},
       {"--quiet", nullptr, "no start-up banner", switch_on(&ServeOptions::quiet, true)},
   };
@@ -159,6 +178,35 @@ const Flag* find_flag(std::string_view name) {
 ParsedArgs fail(const std::string& message) {
   std::fprintf(stderr, "weft-serve: %s\n(weft-serve --help lists the flags)\n", message.c_str());
   return {std::nullopt, 2};
+}
+
+// The whole file without trailing white space (a final newline), or an error message.
+std::string read_token_file(const std::string& path, std::string& token) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot read the token file " + path + ": " + std::strerror(errno);
+  token.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) return "the token file " + path + " is empty";
+  return {};
+}
+
+// Settles observe_token from the flag, the file or $WEFT_OBSERVE_TOKEN; an error message
+// when they conflict or the token could not be sent in an Authorization header.
+std::string resolve_observe_token(ServeOptions& o) {
+  if (!o.observe_token.empty() && !o.observe_token_file.empty()) {
+    return "--observe-token and --observe-token-file are exclusive";
+  }
+  if (!o.observe_token_file.empty()) {
+    if (std::string error = read_token_file(o.observe_token_file, o.observe_token); !error.empty()) {
+      return error;
+    }
+  } else if (const char* env = std::getenv("WEFT_OBSERVE_TOKEN"); env && o.observe_token.empty()) {
+    o.observe_token = env;
+  }
+  for (char c : o.observe_token) {
+    if (c <= ' ' || c >= 0x7f) return "the observe token must be printable ASCII without spaces";
+  }
+  return {};
 }
 
 }  // namespace
@@ -208,6 +256,7 @@ ParsedArgs parse_args(int argc, char** argv) {
                   (flag->arg ? std::string(" (expected ") + flag->arg + ")" : ""));
     }
   }
+  if (std::string error = resolve_observe_token(options); !error.empty()) return fail(error);
   return {std::move(options), 0};
 }
 

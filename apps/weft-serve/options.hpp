@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace weft::serve {
 
@@ -29,15 +30,20 @@ struct ServeOptions {
   // bearer token is given; --demo adds the block/offload demo routes.
   bool observe = true;
   bool observe_remote = false;
+  // The bearer token: --observe-token, else the file --observe-token-file names, else
+  // $WEFT_OBSERVE_TOKEN (parse_args resolves it); empty: none.
   std::string observe_token;
+  std::string observe_token_file;
+  // Host names /_weft/ answers for besides localhost, 127.0.0.1, [::1] and --host.
+  std::vector<std::string> observe_hosts;
   bool demo = false;
   double watchdog_ms = 100;                 // a callback running longer is a stall; 0: off
   std::size_t workers = 0;                  // loop threads; 0: one per core
   PoolOptions pools;                        // --pool-nice sets io_nice and cpu_nice
 };
 
-// The outcome of parsing argv: options to run with, or an exit status after printing help
-// (0) or an error naming the bad flag (2).
+// The outcome of parsing argv (and $WEFT_OBSERVE_TOKEN): options to run with, or an exit
+// status after printing help (0) or an error naming the bad flag (2).
 struct ParsedArgs {
   std::optional<ServeOptions> options;
   int exit_status = 0;

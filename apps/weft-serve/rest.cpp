@@ -1,6 +1,7 @@
 #include "rest.hpp"
 
 #include <weft/db/error.hpp>
+#include <weft/observe/mount.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -270,7 +271,9 @@ void mount_api(http::Server& server, Store& store, const ServeOptions& options) 
     return error_response(404, "no such API path: " + std::string(req.path()));
   });
   if (options.cors) {
-    server.after([](const Request&, Response& res) {
+    // Not on /_weft/: its stats and stacks must stay unreadable to other origins.
+    server.after([](const Request& req, Response& res) {
+      if (observe::is_under_prefix(req.path(), "/_weft")) return;
       res.header("Access-Control-Allow-Origin", "*");
       res.header("Access-Control-Expose-Headers", "X-Total-Count, Link, Location");
     });

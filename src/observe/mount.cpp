@@ -1,13 +1,19 @@
 #include <weft/observe/mount.hpp>
 
+#include "observe/access.hpp"
+
 #include <weft/async.hpp>
 #include <weft/http/server.hpp>
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace weft::observe {
+
+// Why a request is refused (none: it is answered).
+enum class Refusal { none, host, origin, peer };
 
 struct Mount::State {
   MountOptions options;
@@ -16,11 +22,14 @@ struct Mount::State {
   Registry* registry;
   std::unique_ptr<LoopMonitor> monitor;
   const http::Server* server;
+  std::vector<std::string> hosts;  // normalized: the loopback names, then allowed_hosts
   bool closed = false;
 
   State(http::Server& s, MountOptions o)
       : options(std::move(o)), loop(s.loop()), registry(options.registry ? options.registry : &own_registry),
-        monitor(std::make_unique<LoopMonitor>(s.loop(), options.monitor)), server(&s) {
+        monitor(std::make_unique<LoopMonitor>(s.loop(), options.monitor)), server(&s),
+        hosts{"localhost", "127.0.0.1", "[::1]"} {
+    for (const std::string& h : options.allowed_hosts) hosts.push_back(detail::normalize_host(h));
     registry->add(*monitor);
     registry->add(s);
   }
@@ -30,26 +39,36 @@ struct Mount::State {
     registry->remove(*server);
     monitor->close();
   }
-  bool allows(const http::Request& req) const noexcept;
+  bool is_allowed_host(std::optional<std::string_view> name) const noexcept;
+  bool has_bearer_token(const http::Request& req) const noexcept;
+  Refusal check(const http::Request& req) const noexcept;
 };
 
 namespace {
 
-bool bearer_matches(const http::Request& req, const std::string& token) {
-  if (token.empty()) return false;
-  std::string_view auth = req.header("authorization");
-  constexpr std::string_view kScheme = "Bearer ";
-  if (auth.size() != kScheme.size() + token.size()) return false;
-  if (auth.substr(0, kScheme.size()) != kScheme) return false;
-  // constant-time compare of the secret part
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(auth[kScheme.size() + i] ^ token[i]);
+http::Response refused(Refusal why) {
+  const char* text = "";
+  switch (why) {
+    case Refusal::host:
+      text = "403: /_weft/ answers requests whose Host is localhost, 127.0.0.1, [::1] or a name "
+             "it was given (MountOptions::allowed_hosts; weft-serve: --observe-host NAME), so "
+             "that a page elsewhere cannot reach it by DNS rebinding\n";
+      break;
+    case Refusal::origin:
+      text = "403: /_weft/ refuses requests made by pages from other origins (the Origin header "
+             "must name an allowed host, as Host does)\n";
+      break;
+    case Refusal::peer:
+    case Refusal::none:
+      text = "403: /_weft/ answers loopback clients only, unless opened to remote ones "
+             "(MountOptions::allow_remote or bearer_token; weft-serve: --observe-remote or "
+             "--observe-token-file with \"Authorization: Bearer TOKEN\")\n";
+      break;
   }
-  return diff == 0;
+  http::Response res = http::Response::text(text, 403);
+  res.header("Cache-Control", "no-store");
+  return res;
 }
-
-http::Response refused() { return http::Response::status(403); }
 
 // The body producer of /stats/stream: one event per interval while the client listens.
 Task<void> stream_snapshots(std::shared_ptr<Mount::State> state, http::BodyWriter& w) {
@@ -61,24 +80,31 @@ Task<void> stream_snapshots(std::shared_ptr<Mount::State> state, http::BodyWrite
   }
 }
 
+// Every path under the prefix, whoever registered its route, passes the access rule here
+// first: a route cannot forget it. A closed Mount answers 404 for all of them.
+void guard_prefix(http::Server& server, const std::shared_ptr<Mount::State>& st) {
+  server.before([st](http::Request& req) -> std::optional<http::Response> {
+    if (!is_under_prefix(req.path(), st->options.prefix)) return std::nullopt;
+    if (st->closed) return http::Response::status(404);
+    const Refusal why = st->check(req);
+    if (why == Refusal::none) return std::nullopt;
+    return refused(why);
+  });
+}
+
+// The routes check nothing themselves: guard_prefix() has (and answers 404 once closed).
 void add_routes(http::Server& server, const std::shared_ptr<Mount::State>& st) {
   const std::string& p = st->options.prefix;
-  server.get(p + "/metrics", [st](http::Request& req) {
-    if (st->closed) return http::Response::status(404);
-    if (!st->allows(req)) return refused();
+  server.get(p + "/metrics", [st](http::Request&) {
     return http::Response::bytes(render_prometheus(st->registry->collect()),
                                  "text/plain; version=0.0.4; charset=utf-8");
   });
-  server.get(p + "/stats", [st](http::Request& req) {
-    if (st->closed) return http::Response::status(404);
-    if (!st->allows(req)) return refused();
+  server.get(p + "/stats", [st](http::Request&) {
     http::Response res = http::Response::json(render_json(st->registry->collect()));
     res.header("Cache-Control", "no-store");
     return res;
   });
-  server.get(p + "/stats/stream", [st](http::Request& req) {
-    if (st->closed) return http::Response::status(404);
-    if (!st->allows(req)) return refused();
+  server.get(p + "/stats/stream", [st](http::Request&) {
     http::Response res = http::Response::stream(
         "text/event-stream", [st](http::BodyWriter& w) { return stream_snapshots(st, w); });
     res.header("Cache-Control", "no-store");
@@ -88,9 +114,39 @@ void add_routes(http::Server& server, const std::shared_ptr<Mount::State>& st) {
 
 }  // namespace
 
-bool Mount::State::allows(const http::Request& req) const noexcept {
-  if (bearer_matches(req, options.bearer_token)) return true;
-  return options.allow_remote || is_loopback_peer(req);
+bool Mount::State::is_allowed_host(std::optional<std::string_view> name) const noexcept {
+  if (!name) return false;
+  return std::any_of(hosts.begin(), hosts.end(),
+                     [&](const std::string& h) { return detail::same_host(*name, h); });
+}
+
+bool Mount::State::has_bearer_token(const http::Request& req) const noexcept {
+  if (options.bearer_token.empty()) return false;
+  const auto token = detail::bearer_token_of(req.header("authorization"));
+  return token && detail::same_secret(*token, options.bearer_token);
+}
+
+Refusal Mount::State::check(const http::Request& req) const noexcept {
+  if (!is_allowed_host(detail::host_of_host_field(req.header("host")))) return Refusal::host;
+  const std::string_view origin = req.header("origin");
+  if (!origin.empty() && !is_allowed_host(detail::host_of_origin(origin))) return Refusal::origin;
+  if (options.allow_remote || is_loopback_peer(req) || has_bearer_token(req)) return Refusal::none;
+  return Refusal::peer;
+}
+
+bool is_under_prefix(std::string_view path, std::string_view prefix) noexcept {
+  // Compares the non-empty segments of both, as the router does; the path may go on.
+  auto next = [](std::string_view& s) {
+    while (s.starts_with('/')) s.remove_prefix(1);
+    const auto end = std::min(s.find('/'), s.size());
+    std::string_view seg = s.substr(0, end);
+    s.remove_prefix(end);
+    return seg;
+  };
+  for (std::string_view want = next(prefix); !want.empty(); want = next(prefix)) {
+    if (next(path) != want) return false;
+  }
+  return true;
 }
 
 bool is_loopback_peer(const http::Request& req) noexcept {
@@ -113,10 +169,18 @@ Mount::~Mount() { state_->close(); }
 LoopMonitor& Mount::monitor() const noexcept { return *state_->monitor; }
 Registry& Mount::registry() const noexcept { return *state_->registry; }
 Snapshot Mount::snapshot() const { return state_->registry->collect(); }
-bool Mount::allows(const http::Request& req) const noexcept { return state_->allows(req); }
+bool Mount::allows(const http::Request& req) const noexcept {
+  return state_->check(req) == Refusal::none;
+}
+std::optional<http::Response> Mount::refusal(const http::Request& req) const {
+  const Refusal why = state_->check(req);
+  if (why == Refusal::none) return std::nullopt;
+  return refused(why);
+}
 
 std::unique_ptr<Mount> mount(http::Server& server, MountOptions options) {
   auto state = std::make_shared<Mount::State>(server, std::move(options));
+  guard_prefix(server, state);
   add_routes(server, state);
   return std::make_unique<Mount>(std::move(state));
 }

@@ -86,20 +86,25 @@ std::string demangle(const char* name) {
 
 const char* basename_of(const char* path) {
   const char* slash = path ? std::strrchr(path, '/') : nullptr;
-  return slash ? slash + 1 : (path ? path : "?");
+  const char* base = slash ? slash + 1 : path;
+  return base && *base ? base : "?";
 }
 
-std::string describe_frame(void* address, const char* fallback) {
+// "module+0xoffset", with "symbol+0xoff (module+0xoffset)" when the symbol is known: the
+// offset from the object's load address is what addr2line and a debugger take, and unlike
+// the address it reveals nothing of the process's layout (ASLR) to whoever reads a
+// published stack. An address in no loaded object is "??": never printed as it is.
+std::string describe_frame(void* address) {
   Dl_info info{};
-  char buf[64];
-  if (::dladdr(address, &info) && info.dli_sname) {
-    const auto offset = static_cast<char*>(address) - static_cast<char*>(info.dli_saddr);
-    std::snprintf(buf, sizeof buf, "+0x%tx (", offset);
-    return demangle(info.dli_sname) + buf + basename_of(info.dli_fname) + ")";
-  }
-  if (fallback) return fallback;
-  std::snprintf(buf, sizeof buf, "%p", address);
-  return buf;
+  if (!::dladdr(address, &info) || !info.dli_fbase) return "??";
+  char where[256];
+  std::snprintf(where, sizeof where, "%s+0x%tx", basename_of(info.dli_fname),
+                static_cast<char*>(address) - static_cast<char*>(info.dli_fbase));
+  if (!info.dli_sname || !info.dli_saddr) return where;
+  char offset[32];
+  std::snprintf(offset, sizeof offset, "+0x%tx (",
+                static_cast<char*>(address) - static_cast<char*>(info.dli_saddr));
+  return demangle(info.dli_sname) + offset + where + ")";
 }
 
 // The handler's own frames (and a sanitizer's, and the signal trampoline) come first:
@@ -132,11 +137,7 @@ void install_capture_handler(int signum) {
 
 std::vector<std::string> symbolize(void* const* frames, int count) {
   std::vector<std::string> out;
-  char** fallback = ::backtrace_symbols(frames, count);
-  for (int i = 0; i < count; ++i) {
-    out.push_back(describe_frame(frames[i], fallback ? fallback[i] : nullptr));
-  }
-  std::free(fallback);
+  for (int i = 0; i < count; ++i) out.push_back(describe_frame(frames[i]));
   return out;
 }
 

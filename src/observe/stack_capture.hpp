@@ -30,7 +30,9 @@ bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
                    std::chrono::milliseconds timeout, std::size_t max_frames,
                    CapturedStack& out);
 
-// "name+0xoff (object)" for each address, demangled where possible.
+// For each address "module+0xoffset" (its offset in the loaded object), or
+// "symbol+0xoff (module+0xoffset)" when dladdr names it (demangled); never the absolute
+// address or the object's path, which would leak the memory layout where stacks are shown.
 std::vector<std::string> symbolize(void* const* frames, int count);
 
 }  // namespace weft::observe::detail

@@ -30,15 +30,21 @@ bool ServeProcess::start(const std::vector<std::string>& args, const std::string
   }
   std::vector<std::string> all = {WEFT_SERVE_BINARY, "--port", "0"};
   all.insert(all.end(), args.begin(), args.end());
+  // argv and the environment are built before fork(): the child only calls async-signal-
+  // safe functions.
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env_) envp.push_back(e.data());  // first: getenv() takes the first match
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  envp.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(pipe_fds[1]);

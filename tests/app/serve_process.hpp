@@ -43,6 +43,9 @@ class ServeProcess {
   // Waits until the output contains `text`.
   bool wait_output(const std::string& text, Ms timeout = 10000ms);
 
+  // "NAME=value" added to the environment of the next start() (the test's own is inherited).
+  void set_env(std::vector<std::string> entries) { env_ = std::move(entries); }
+
   std::uint16_t port() const noexcept { return port_; }
   pid_t pid() const noexcept { return pid_; }
   std::string output() const;
@@ -51,6 +54,7 @@ class ServeProcess {
   void read_output(int fd);
   int reap(Ms timeout);
 
+  std::vector<std::string> env_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   mutable std::mutex mu_;

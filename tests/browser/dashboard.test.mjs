@@ -67,7 +67,7 @@ test("dashboard: live charts, and a blocking handler shows up as a stall with it
     await page.waitForFunction(() => document.getElementById("stalls").textContent.includes("/_weft/demo/block"),
       null, { timeout: 15000 });
     const stalls = await page.textContent("#stalls");
-    assert.match(stalls, /GET \/_weft\/demo\/block/, "the stall names the route");
+    assert.match(stalls, /POST \/_weft\/demo\/block/, "the stall names the route");
     assert.doesNotMatch(stalls, /demo\/offload/, "offloaded work is not a loop stall");
     await page.waitForFunction(() => Number(document.body.dataset.updates) >= 6, null, { timeout: 15000 });
 

@@ -110,7 +110,7 @@ async function demo(kind) {
   const ms = document.getElementById("demo-ms").value;
   text("demo-result", `${kind}: running…`);
   const started = performance.now();
-  const res = await fetch(`/_weft/demo/${kind}?ms=${encodeURIComponent(ms)}`);
+  const res = await fetch(`/_weft/demo/${kind}?ms=${encodeURIComponent(ms)}`, { method: "POST" });
   const took = (performance.now() - started).toFixed(0);
   text("demo-result", res.ok ? `${kind}: done in ${took} ms` : `${kind}: ${res.status} ${await res.text()}`);
 }

@@ -46,6 +46,7 @@
 //   "recent_stalls": [{"kind": "loop"|"pool_job", "id": 1, "label": "GET /burn",
 //                      "class": "cpu" (pool jobs only), "began": "2026-12-01T21:00:00.123Z",
 //                      "duration_ms": 301.2, "ongoing": false, "stack": ["frame", ...]}]
+//   (a frame: "module+0xoffset" or "symbol+0xoff (module+0xoffset)", never an address)
 // }
 #pragma once
 

@@ -8,12 +8,15 @@
 // `signal` to the loop thread (pthread_kill), whose handler — async-signal-safe, writing
 // only into a preallocated area — copies the running label and the raw stack (backtrace());
 // the watchdog thread then symbolizes it (dladdr + abi::__cxa_demangle; link executables
-// with -rdynamic / ENABLE_EXPORTS for names of functions in the executable itself). When
+// with -rdynamic / ENABLE_EXPORTS for names of functions in the executable itself). Each
+// frame is its module and the offset in it, never an absolute address or a path: stacks
+// are published by the /_weft/ endpoints, and addresses would reveal the layout. When
 // progress resumes, the stall ends with its total.
 //
 // Log lines (to stderr unless WatchdogOptions::log_sink is set), e.g.:
 //   weft.watchdog: loop stall #1: GET /burn running for 104 ms (threshold 100 ms); stack:
-//     #0 burn_cpu_for(std::chrono::duration<long, std::ratio<1l, 1000l> >)+0x3f (http_watchdog_test)
+//     #0 burn_cpu_for(std::chrono::duration<long, std::ratio<1l, 1000l> >)+0x3f (http_watchdog_test+0x2a1f3)
+//     #1 http_watchdog_test+0x2a4c0          (no exported symbol there)
 //     ...
 //   weft.watchdog: loop stall #1 ended after 301 ms: GET /burn
 //   weft.watchdog: pool job #2 (cpu) render running for 5012 ms (threshold 5000 ms)

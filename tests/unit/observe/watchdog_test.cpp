@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -99,6 +101,51 @@ TEST(Watchdog, ReportsABurningHandlerWithRouteAndStack) {
   EXPECT_NE(lines[0].find("loop stall #1: GET /burn/:n running for"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("weft_test_burn_cpu_in_handler"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("loop stall #1 ended after"), std::string::npos) << lines[1];
+  testing::expect_clean_close(loop);
+}
+
+// Internal linkage: not in the dynamic symbol table, so dladdr finds no name for it.
+[[gnu::noinline]] static void burn_in_unexported_function(std::chrono::milliseconds d) {
+  weft_test_burn_cpu_in_handler(d);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // keeps this frame (no tail call)
+}
+
+// Stacks are published (JSON stats, SSE, the dashboard): a frame is "module+0xoffset",
+// with "symbol+0xoff (module+0xoffset)" when the symbol is known, and never an absolute
+// address or a path, which would give away the process's memory layout (ASLR).
+TEST(Watchdog, StackFramesCarryModuleOffsetsNotAddresses) {
+  Loop loop;
+  CapturedLog log;
+  WatchdogOptions options;
+  options.log_sink = log.sink();
+  options.threshold = 50ms;
+  options.max_frames = 128;  // down to main() and libc's start
+  Watchdog watchdog(loop, options);
+  Timer t(loop);
+  t.start([] { burn_in_unexported_function(200ms); }, 1ms);
+  loop.run();
+  t.close();
+  loop.run();
+  const auto reports = watchdog.recent();
+  ASSERT_EQ(reports.size(), 1u) << joined(log.take());
+  const std::vector<std::string>& stack = reports[0].stack;
+  ASSERT_GT(stack.size(), 3u);
+  bool named = false, unnamed_in_test = false;
+  for (const std::string& frame : stack) {
+    EXPECT_EQ(frame.find('/'), std::string::npos) << "a path in " << frame;
+    EXPECT_EQ(frame.find('['), std::string::npos) << "an address in " << frame;
+    // Every hexadecimal number is an offset within an object, far below where Linux maps
+    // anything in a PIE process (0x55..., 0x7f...).
+    for (std::size_t at = frame.find("0x"); at != std::string::npos; at = frame.find("0x", at + 2)) {
+      const unsigned long long v = std::strtoull(frame.c_str() + at + 2, nullptr, 16);
+      EXPECT_LT(v, 1ull << 40) << "an absolute address in " << frame;
+    }
+    named = named || (frame.starts_with("weft_test_burn_cpu_in_handler") &&
+                      frame.find("(observe_tests+0x") != std::string::npos);
+    unnamed_in_test = unnamed_in_test || frame.starts_with("observe_tests+0x");
+  }
+  EXPECT_TRUE(named) << joined(stack);
+  EXPECT_TRUE(unnamed_in_test) << "the unexported function's frame\n" << joined(stack);
   testing::expect_clean_close(loop);
 }
 
