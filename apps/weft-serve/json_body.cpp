@@ -123,22 +123,34 @@ std::optional<std::string_view> repeated_name(simdjson::dom::object object) {
   return std::nullopt;
 }
 
-// The first name repeated within one object anywhere in `e` (recursion depth is bounded
+struct Findings {
+  std::optional<std::string_view> duplicate;  // the first name repeated within one object
+  bool nul = false;                           // a string or a name holds U+0000
+};
+
+bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// Walks `e` depth first, stopping at the first duplicate name (recursion depth is bounded
 // by the parser's max_depth).
-std::optional<std::string_view> duplicate_name(simdjson::dom::element e) {
+void inspect(simdjson::dom::element e, Findings& found) {
   simdjson::dom::object object;
   simdjson::dom::array array;
+  std::string_view text;
   if (!e.get_object().get(object)) {
-    if (auto name = repeated_name(object)) return name;
+    if ((found.duplicate = repeated_name(object))) return;
     for (auto field : object) {
-      if (auto name = duplicate_name(field.value)) return name;
+      found.nul = found.nul || has_nul(field.key);
+      inspect(field.value, found);
+      if (found.duplicate) return;
     }
   } else if (!e.get_array().get(array)) {
     for (auto item : array) {
-      if (auto name = duplicate_name(item)) return name;
+      inspect(item, found);
+      if (found.duplicate) return;
     }
+  } else if (!e.get_string().get(text)) {
+    found.nul = found.nul || has_nul(text);
   }
-  return std::nullopt;
 }
 
 const char* type_name(simdjson::dom::element_type t) {
@@ -177,11 +189,14 @@ ObjectBody check_object(std::string_view text) {
     out.error = std::string("the body must be a JSON object, not ") + type_name(doc.type());
     return out;
   }
-  if (auto name = duplicate_name(doc)) {
-    out.error = "duplicate member name " + quote_name(*name) +
+  Findings found;
+  inspect(doc, found);
+  if (found.duplicate) {
+    out.error = "duplicate member name " + quote_name(*found.duplicate) +
                 " in an object: each name may appear once (RFC 8259 §4, RFC 7493 §2.3)";
     return out;
   }
+  out.has_nul = found.nul;
   simdjson::dom::element id;
   if (!object["id"].get(id)) {
     out.has_id = true;

@@ -39,6 +39,7 @@ struct ObjectBody {
   bool has_id = false;          // the object has an "id" member
   std::optional<DocId> id;      // its value, when it is an integer or a non-empty string
   std::string id_error;         // has_id and no id: why the id is refused
+  bool has_nul = false;         // a string or name holds U+0000 (PostgreSQL cannot store it)
 };
 
 // Checks that `text` is one JSON object and reads its "id".

@@ -51,13 +51,16 @@ bool is_json_type(std::string_view type) {
 
 // The request body, checked to be one JSON object; a BadRequest with the status and
 // reason otherwise. `id` gets its "id" member (nullopt: none).
-std::string object_body(Request& req, std::optional<DocId>* id = nullptr) {
+std::string object_body(const Api& api, Request& req, std::optional<DocId>* id = nullptr) {
   if (auto type = req.header("Content-Type"); !type.empty() && !is_json_type(type)) {
     throw BadRequest(415, "the body must be JSON, sent with Content-Type: application/json (curl: --json), not " +
                               quote_name(type));
   }
   ObjectBody checked = check_object(req.body());
   if (!checked.error.empty()) throw BadRequest(400, checked.error);
+  if (checked.has_nul && api.store.backend() == Backend::postgres) {
+    throw BadRequest(400, "this server's database (PostgreSQL) cannot store U+0000 (\\u0000) in a string or name");
+  }
   if (checked.has_id && !checked.id && id) throw BadRequest(400, checked.id_error);
   if (id) *id = std::move(checked.id);
   return req.body();
@@ -192,7 +195,7 @@ Task<Response> get(Api& api, Request& req) {
 Task<Response> create(Api& api, Request& req) {
   std::string collection = param(req, "collection");
   std::optional<DocId> id;
-  std::string body = object_body(req, &id);
+  std::string body = object_body(api, req, &id);
   // The Task is made in a statement of its own, so its arguments' temporaries end before
   // the suspension: GCC 12 mishandles temporaries that live across a co_await.
   Task<std::string> creating = api.store.create(collection, std::move(body), id.value_or(DocId{}));
@@ -207,7 +210,7 @@ Task<Response> create(Api& api, Request& req) {
 
 Task<Response> replace(Api& api, Request& req, bool merge) {
   std::string collection = param(req, "collection"), id = param(req, "id");
-  std::string body = object_body(req);
+  std::string body = object_body(api, req);
   std::optional<std::string> stored;  // (no co_await inside ?: — GCC 12 miscompiles it)
   Task<std::optional<std::string>> updating = merge ? api.store.merge(collection, id, std::move(body))
                                                     : api.store.replace(collection, id, std::move(body));

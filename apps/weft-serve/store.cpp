@@ -105,7 +105,15 @@ Task<std::vector<std::pair<std::string, std::int64_t>>> Store::collections() {
   co_return out;
 }
 
+// Whether a document can exist under these names: a valid collection name, and (on
+// PostgreSQL, whose text cannot hold U+0000 and refuses such a parameter) an id without NUL.
+bool Store::addressable(const std::string& collection, const std::string& id) const {
+  return valid_collection_name(collection) &&
+         (backend() == Backend::sqlite || id.find('\0') == std::string::npos);
+}
+
 Task<std::optional<std::string>> Store::get(std::string collection, std::string id) {
+  if (!addressable(collection, id)) co_return std::nullopt;
   auto rs = co_await db_.query(dialect_.get_doc(), db::params(std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
   co_return rs.front()[0].as_text();
@@ -248,6 +256,7 @@ static OnLoop<bool> remove_at(Store& home, Loop& home_loop, std::string collecti
 }
 
 Task<std::optional<std::string>> Store::replace(std::string collection, std::string id, std::string doc) {
+  if (!addressable(collection, id)) co_return std::nullopt;
   if (home_) {
     std::optional<std::string> stored;
     OnLoop<std::optional<std::string>> op =
@@ -262,6 +271,7 @@ Task<std::optional<std::string>> Store::replace(std::string collection, std::str
 }
 
 Task<std::optional<std::string>> Store::merge(std::string collection, std::string id, std::string patch) {
+  if (!addressable(collection, id)) co_return std::nullopt;
   if (home_) {
     std::optional<std::string> stored;
     OnLoop<std::optional<std::string>> op =
@@ -303,6 +313,7 @@ Task<std::optional<std::string>> Store::merge_in_transaction(std::string collect
 }
 
 Task<bool> Store::remove(std::string collection, std::string id) {
+  if (!addressable(collection, id)) co_return false;
   if (home_) {
     bool removed = false;
     OnLoop<bool> op = remove_at(*home_, *home_loop_, std::move(collection), std::move(id));

@@ -103,6 +103,7 @@ class Store {
                            std::optional<std::int64_t> num);
   Task<std::string> insert_new_collection(std::string collection, std::string doc, std::string key,
                                           std::optional<std::int64_t> num);
+  bool addressable(const std::string& collection, const std::string& id) const;
   Task<std::optional<std::string>> merge_in_transaction(std::string collection, std::string id,
                                                         std::string patch);
 
