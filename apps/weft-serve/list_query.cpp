@@ -64,7 +64,7 @@ struct Parser {
 
   bool count(std::optional<std::int64_t>& into, std::string_view name, const std::string& v) {
     into = parse_count(v);
-    if (!into) error = name.data() + std::string(" must be a non-negative integer, not '") + v + "'";
+    if (!into) error = std::string(name) + " must be a non-negative integer, not " + quote_name(v);
     return into.has_value();
   }
 
@@ -95,7 +95,7 @@ struct Parser {
   }
 
   bool bad(const char* what, const std::string& v) {
-    error = std::string("invalid ") + what + " '" + v + "'";
+    error = std::string("invalid ") + what + " " + quote_name(v);
     return false;
   }
 
@@ -109,8 +109,8 @@ struct Parser {
     if (key == "_limit") return count(q.limit, "_limit", v);
     if (key == "_start") return count(q.start, "_start", v);
     if (key == "_end") return count(q.end, "_end", v);
-    error = "unsupported parameter '" + std::string(key) +
-            "' (weft-serve knows _sort, _order, _page, _limit, _start, _end)";
+    error = "unsupported parameter " + quote_name(key) +
+            " (weft-serve knows _sort, _order, _page, _limit, _start, _end)";
     return false;
   }
 

@@ -290,7 +290,7 @@ void mount_api(http::Server& server, Store& store, const ServeOptions& options) 
   else mount_writes(server, api);
   if (options.cors) server.route("OPTIONS", "/api/*", preflight);
   server.get("/api/*", [](Request& req) {
-    return error_response(404, "no such API path: " + std::string(req.path()));
+    return error_response(404, "no such API path: " + quote_name(req.path()));
   });
   if (options.cors) {
     server.after([](const Request&, Response& res) {
