@@ -25,6 +25,34 @@ std::string contains_pattern(std::string_view s) {
   return out + "%";
 }
 
+// Migrations that make existing data fit the id rules of json_body.hpp: `num` is set for
+// every key that is an integer's canonical text within ±(2^53 - 1) (string ids "7"
+// included) and cleared outside that range, so the next automatic id is computed from the
+// keys that can collide with it; a counter pushed past the range is reset.
+constexpr const char* sqlite_num_backfill =
+    "UPDATE weft_documents SET num = CAST(id AS INTEGER) WHERE num IS NULL"
+    " AND CAST(CAST(id AS INTEGER) AS TEXT) = id AND abs(CAST(id AS INTEGER)) <= 9007199254740991;"
+    "UPDATE weft_documents SET num = NULL"
+    " WHERE num > 9007199254740991 OR num < -9007199254740991";
+constexpr const char* postgres_num_backfill =
+    "UPDATE weft_documents SET num = id::bigint WHERE num IS NULL"
+    " AND CASE WHEN id ~ '^(0|-?[1-9][0-9]{0,15})$'"
+    " THEN id::bigint BETWEEN -9007199254740991 AND 9007199254740991 ELSE false END;"
+    "UPDATE weft_documents SET num = NULL"
+    " WHERE num > 9007199254740991 OR num < -9007199254740991;"
+    "UPDATE weft_collections SET next_id = 0 WHERE next_id > 9007199254740991";
+
+// The next automatic id of collection ?1 given m, the largest id in use: m + 1 while that
+// stays within 2^53 - 1; past it (a client chose an id near the top), the smallest free
+// positive id, found by scanning the (collection, num) index for a gap. Either way the
+// key is free: every key that is an integer's text has its num (see the migrations).
+constexpr const char* next_id_after_m =
+    "CASE WHEN m < 9007199254740991 THEN m + 1"
+    " WHEN NOT EXISTS (SELECT 1 FROM weft_documents WHERE collection = ?1 AND num = 1) THEN 1"
+    " ELSE (SELECT MIN(a.num) + 1 FROM weft_documents a WHERE a.collection = ?1 AND a.num >= 1"
+    " AND a.num < 9007199254740991 AND NOT EXISTS (SELECT 1 FROM weft_documents b"
+    " WHERE b.collection = ?1 AND b.num = a.num + 1)) END";
+
 std::vector<db::Migration> Dialect::migrations() const {
   if (is_sqlite(backend_)) {
     return {{1,
@@ -33,7 +61,8 @@ std::vector<db::Migration> Dialect::migrations() const {
              " collection TEXT NOT NULL REFERENCES weft_collections(name),"
              " id TEXT NOT NULL, num INTEGER, doc TEXT NOT NULL CHECK (json_valid(doc)),"
              " UNIQUE(collection, id));"
-             "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"}};
+             "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
+            {2, sqlite_num_backfill}};
   }
   return {{1,
            "CREATE TABLE weft_collections(name TEXT PRIMARY KEY);"
@@ -42,7 +71,8 @@ std::vector<db::Migration> Dialect::migrations() const {
            " id TEXT NOT NULL, num BIGINT, doc JSONB NOT NULL, UNIQUE(collection, id));"
            "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
           // The last auto-assigned id of each collection (see insert_auto_id).
-          {2, "ALTER TABLE weft_collections ADD COLUMN next_id BIGINT NOT NULL DEFAULT 0"}};
+          {2, "ALTER TABLE weft_collections ADD COLUMN next_id BIGINT NOT NULL DEFAULT 0"},
+          {3, postgres_num_backfill}};
 }
 
 std::string Dialect::get_doc() const {
@@ -56,23 +86,26 @@ Sql Dialect::insert_auto_id(const std::string& collection, std::string doc) cons
     // One past the largest integer id (an index range scan, not a count): SQLite's single
     // writer makes that race-free.
     sql.add("INSERT INTO weft_documents(collection, id, num, doc)"
-            " SELECT ?, CAST(n AS TEXT), n, json_set(?, '$.id', n)"
-            " FROM (SELECT COALESCE(MAX(num), 0) + 1 AS n FROM weft_documents WHERE collection = ?)"
-            " RETURNING doc");
-    return sql.bind(collection).bind(std::move(doc)).bind(collection);
+            " SELECT ?1, CAST(n AS TEXT), n, json_set(?2, '$.id', n) FROM (SELECT ")
+        .add(next_id_after_m)
+        .add(" AS n FROM (SELECT COALESCE(MAX(num), 0) AS m FROM weft_documents WHERE collection = ?1))"
+             " RETURNING doc");
+    return sql.bind(collection).bind(std::move(doc));
   }
   // PostgreSQL runs writers side by side (other connections, other processes): the
   // collection's counter row is updated in the same statement, so concurrent inserts queue
   // on its row lock and each sees the last committed value; the largest integer id keeps it
   // ahead of ids that clients chose. A conflict is left only with a client-chosen id
   // inserted at the same moment (the caller retries).
-  sql.add("WITH c AS (UPDATE weft_collections SET next_id = 1 + GREATEST(next_id,"
-          " (SELECT COALESCE(MAX(num), 0) FROM weft_documents WHERE collection = ?))"
-          " WHERE name = ? RETURNING next_id AS n)"
-          " INSERT INTO weft_documents(collection, id, num, doc)"
-          " SELECT ?, n::text, n, jsonb_set(?::jsonb, '{id}', to_jsonb(n)) FROM c"
-          " RETURNING doc::text");
-  return sql.bind(collection).bind(collection).bind(collection).bind(std::move(doc));
+  sql.add("WITH c AS (UPDATE weft_collections SET next_id = (SELECT ")
+      .add(next_id_after_m)
+      .add(" FROM (SELECT GREATEST(weft_collections.next_id, (SELECT COALESCE(MAX(num), 0)"
+           " FROM weft_documents WHERE collection = ?1)) AS m) g)"
+           " WHERE name = ?1 RETURNING next_id AS n)"
+           " INSERT INTO weft_documents(collection, id, num, doc)"
+           " SELECT ?1, n::text, n, jsonb_set(?2::jsonb, '{id}', to_jsonb(n)) FROM c"
+           " RETURNING doc::text");
+  return sql.bind(collection).bind(std::move(doc));
 }
 
 std::string Dialect::insert_with_id() const {

@@ -1,16 +1,11 @@
 #include "list_query.hpp"
 
+#include "uri.hpp"
+
 #include <charconv>
 
 namespace weft::serve {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_field_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -48,18 +43,34 @@ std::pair<std::string_view, FilterOp> split_operator(std::string_view key) {
 }
 
 struct Parser {
+  explicit Parser(const QueryLimits& l) : limits(l) {}
+  const QueryLimits& limits;
   ListQuery q;
   std::vector<std::string> orders;
   std::string error;
+  std::size_t conditions = 0;
+
+  bool too_many(const char* what, std::size_t limit, const char* flag) {
+    error = std::string("too many ") + what + ": at most " + std::to_string(limit) + " (" + flag + ")";
+    return false;
+  }
+
+  bool pattern(std::string_view name, const std::string& v) {
+    if (v.size() <= limits.max_pattern) return true;
+    error = std::string(name) + " is " + std::to_string(v.size()) + " bytes long: at most " +
+            std::to_string(limits.max_pattern) + " (--max-pattern)";
+    return false;
+  }
 
   bool count(std::optional<std::int64_t>& into, std::string_view name, const std::string& v) {
     into = parse_count(v);
-    if (!into) error = name.data() + std::string(" must be a non-negative integer, not '") + v + "'";
+    if (!into) error = std::string(name) + " must be a non-negative integer, not " + quote_name(v);
     return into.has_value();
   }
 
   bool sort(const std::string& v) {
     for (std::string_view part : split(v, ',')) {
+      if (q.sort.size() >= limits.max_sort) return too_many("_sort keys", limits.max_sort, "--max-sort");
       auto path = parse_field_path(part);
       if (!path) return bad("_sort", std::string(part));
       q.sort.push_back({std::move(*path), false});
@@ -71,6 +82,8 @@ struct Parser {
     auto [field, op] = split_operator(key);
     auto path = parse_field_path(field);
     if (!path) return bad("field name", std::string(key));
+    if (++conditions > limits.max_filters) return too_many("filter values", limits.max_filters, "--max-filters");
+    if (op == FilterOp::like && !pattern(key, value)) return false;
     for (Filter& f : q.filters) {
       if (f.path == *path && f.op == op) {
         f.values.push_back(std::move(value));
@@ -82,7 +95,7 @@ struct Parser {
   }
 
   bool bad(const char* what, const std::string& v) {
-    error = std::string("invalid ") + what + " '" + v + "'";
+    error = std::string("invalid ") + what + " " + quote_name(v);
     return false;
   }
 
@@ -96,8 +109,8 @@ struct Parser {
     if (key == "_limit") return count(q.limit, "_limit", v);
     if (key == "_start") return count(q.start, "_start", v);
     if (key == "_end") return count(q.end, "_end", v);
-    error = "unsupported parameter '" + std::string(key) +
-            "' (weft-serve knows _sort, _order, _page, _limit, _start, _end)";
+    error = "unsupported parameter " + quote_name(key) +
+            " (weft-serve knows _sort, _order, _page, _limit, _start, _end)";
     return false;
   }
 
@@ -109,6 +122,7 @@ struct Parser {
     if (!key || !value) return bad("percent-encoding in", std::string(raw));
     if (key->starts_with('_')) return reserved(*key, *value);
     if (*key == "q") {
+      if (!pattern("q", *value)) return false;
       q.search = std::move(*value);
       return true;
     }
@@ -130,25 +144,6 @@ struct Parser {
 
 }  // namespace
 
-std::optional<std::string> decode_component(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] != '%') {
-      out += s[i];
-    } else {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-  }
-  return out;
-}
-
 std::optional<std::vector<std::string>> parse_field_path(std::string_view s) {
   std::vector<std::string> path;
   for (std::string_view seg : split(s, '.')) {
@@ -162,13 +157,23 @@ std::optional<std::vector<std::string>> parse_field_path(std::string_view s) {
   return path;
 }
 
-ParsedQuery parse_list_query(std::string_view raw_query) {
-  Parser p;
+// (page - 1) × limit, the offset of a page, when it fits in 63 bits.
+static std::optional<std::int64_t> page_offset(std::int64_t page, std::int64_t limit) {
+  std::int64_t offset = 0;
+  if (__builtin_mul_overflow(page - 1, limit, &offset)) return std::nullopt;
+  return offset;
+}
+
+ParsedQuery parse_list_query(std::string_view raw_query, const QueryLimits& limits) {
+  Parser p(limits);
   for (std::string_view raw : split(raw_query, '&')) {
     if (!p.pair(raw)) return p.error;
   }
   if (!p.apply_orders()) return p.error;
   if (p.q.page && *p.q.page == 0) return std::string("_page starts at 1");
+  if (p.q.page && !page_offset(*p.q.page, p.q.limit.value_or(10))) {
+    return std::string("(_page - 1) * _limit is past 2^63 - 1: no such page");
+  }
   if (p.q.start && p.q.end && *p.q.end < *p.q.start) return std::string("_end is before _start");
   return std::move(p.q);
 }
@@ -177,7 +182,7 @@ Window window_of(const ListQuery& q, std::size_t max_list) {
   Window w;
   if (q.page) {
     std::int64_t size = q.limit.value_or(10);
-    w.offset = (*q.page - 1) * size;
+    w.offset = page_offset(*q.page, size).value_or(0);  // (checked by parse_list_query)
     w.limit = size;
     w.paged = true;
     return w;
@@ -192,25 +197,29 @@ Window window_of(const ListQuery& q, std::size_t max_list) {
   return w;
 }
 
+// Each parameter is decoded and encoded again: a value the client sent raw (or with '+'
+// for a space) comes back percent-encoded, so nothing in it can end a Link's <...>.
 std::string with_param(std::string_view raw_query, std::string_view name, std::string_view value) {
   std::string out;
   bool replaced = false;
-  const std::string assignment = std::string(name) + "=" + std::string(value);
+  auto append = [&out](std::string_view k, std::string_view v) {
+    if (!out.empty()) out += '&';
+    out += encode_query_component(k) + "=" + encode_query_component(v);
+  };
   for (std::string_view raw : split(raw_query, '&')) {
     if (raw.empty()) continue;
-    if (!out.empty()) out += '&';
-    if (raw.substr(0, raw.find('=')) == name) {
-      if (replaced) {  // a repeated parameter: keep one
-        out.pop_back();
-        continue;
-      }
-      out += assignment;
+    auto eq = raw.find('=');
+    auto key = decode_component(raw.substr(0, eq));
+    auto val = decode_component(eq == std::string_view::npos ? "" : raw.substr(eq + 1));
+    if (!key || !val) continue;  // (parse_list_query refused such a query already)
+    if (*key != name) {
+      append(*key, *val);
+    } else if (!replaced) {  // a repeated parameter: keep one
+      append(name, value);
       replaced = true;
-    } else {
-      out += raw;
     }
   }
-  if (!replaced) out += (out.empty() ? "" : "&") + assignment;
+  if (!replaced) append(name, value);
   return out;
 }
 

@@ -94,6 +94,28 @@ const std::vector<Flag>& flags() {
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::size_t>(v, o.max_list, 0, SIZE_MAX);
        }},
+      {"--max-filters", "N",
+       "filter values (conditions) one list request may carry in all, e.g. a=1&a=2&b_ne=3\n"
+       "is 3; more: 400; default 64",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.query_limits.max_filters, 1, 4096);
+       }},
+      {"--max-sort", "N", "_sort keys one list request may carry (more: 400); default 16",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.query_limits.max_sort, 1, 1024);
+       }},
+      {"--max-pattern", "BYTES",
+       "longest _like value or q text (more: 400): matching costs its length for every\n"
+       "string scanned; default 256",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.query_limits.max_pattern, 1, 1 << 20);
+       }},
+      {"--statement-timeout-ms", "MS",
+       "time limit of every database statement; past it the request gets 503 and the\n"
+       "connection goes on with the next one; 0: none; default 5000",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.statement_timeout_ms, 0, 86400000);
+       }},
       {"--synchronous", "full|normal|off",
        "SQLite durability: full (default) survives machine crashes; normal survives\n"
        "process crashes only; off is for throwaway data",

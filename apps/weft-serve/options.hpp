@@ -1,6 +1,8 @@
 // weft-serve's command line: every flag, its default, and the help text that documents it.
 #pragma once
 
+#include "list_query.hpp"
+
 #include <weft/db/database.hpp>
 #include <weft/http/server.hpp>
 #include <weft/pool.hpp>
@@ -22,6 +24,10 @@ struct ServeOptions {
   bool read_only = false;
   bool cors = true;                         // Access-Control-Allow-Origin: * (json-server's default)
   std::size_t max_list = 10000;             // documents per list response without paging; 0: all
+  QueryLimits query_limits;                 // filters, sort keys, pattern length of a list
+  // Every database statement's time limit (SQLite: a progress handler; PostgreSQL:
+  // statement_timeout); past it the request gets 503 and the connection is free. 0: none.
+  std::size_t statement_timeout_ms = 5000;
   db::Synchronous synchronous = db::Synchronous::full;
   http::ServerOptions http;                 // limits and timeouts
   double shutdown_seconds = 10;             // graceful stop: in-flight requests get this long

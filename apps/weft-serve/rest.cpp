@@ -1,10 +1,14 @@
 #include "rest.hpp"
 
+#include "uri.hpp"
+
 #include <weft/db/error.hpp>
 #include <weft/observe/mount.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <system_error>
 
@@ -25,32 +29,40 @@ struct BadRequest : std::runtime_error {
   BadRequest(int s, const std::string& m) : std::runtime_error(m), status(s) {}
 };
 
+// A path parameter, percent-decoded as a path segment ('+' stays a '+').
 std::string param(const Request& req, std::string_view name) {
   auto raw = req.param(name);
-  auto decoded = decode_component(raw);
-  if (!decoded) throw BadRequest(400, "bad percent-encoding in '" + std::string(raw) + "'");
+  auto decoded = decode_segment(raw);
+  if (!decoded) throw BadRequest(400, "bad percent-encoding in " + quote_name(raw));
   return std::move(*decoded);
 }
 
+// application/json or any +json type; media types are case-insensitive (RFC 9110 §8.3.1)
+// and parameters (charset) are ignored.
 bool is_json_type(std::string_view type) {
-  auto semi = type.find(';');
-  type = type.substr(0, semi);
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  return type == "application/json" || type.ends_with("+json");
+  type = type.substr(0, type.find(';'));
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  while (!type.empty() && blank(type.front())) type.remove_prefix(1);
+  while (!type.empty() && blank(type.back())) type.remove_suffix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "application/json" || (lower.ends_with("+json") && lower.find('/') != std::string::npos);
 }
 
 // The request body, checked to be one JSON object; a BadRequest with the status and
 // reason otherwise. `id` gets its "id" member (nullopt: none).
-std::string object_body(Request& req, std::optional<DocId>* id = nullptr) {
+std::string object_body(const Api& api, Request& req, std::optional<DocId>* id = nullptr) {
   if (auto type = req.header("Content-Type"); !type.empty() && !is_json_type(type)) {
     throw BadRequest(415, "the body must be JSON, sent with Content-Type: application/json (curl: --json), not " +
-                              std::string(type));
+                              quote_name(type));
   }
   ObjectBody checked = check_object(req.body());
   if (!checked.error.empty()) throw BadRequest(400, checked.error);
-  if (checked.has_id && !checked.id && id) {
-    throw BadRequest(400, "id must be an integer or a non-empty string");
+  if (checked.has_nul && api.store.backend() == Backend::postgres) {
+    throw BadRequest(400, "this server's database (PostgreSQL) cannot store U+0000 (\\u0000) in a string or name");
   }
+  if (checked.has_id && !checked.id && id) throw BadRequest(400, checked.id_error);
   if (id) *id = std::move(checked.id);
   return req.body();
 }
@@ -58,15 +70,22 @@ std::string object_body(Request& req, std::optional<DocId>* id = nullptr) {
 Response json_response(std::string body, int status = 200) { return Response::json(std::move(body), status); }
 
 Response not_found(const std::string& collection, const std::string* id) {
-  return error_response(404, id ? "no item with id '" + *id + "' in '" + collection + "'"
-                                : "no collection '" + collection + "'");
+  return error_response(404, id ? "no item with id " + quote_name(*id) + " in " + quote_name(collection)
+                                : "no collection " + quote_name(collection));
 }
 
-// 503 for a busy or closing database, 500 otherwise; the details go to the log only.
+// 503 for a busy or closing database or a statement past --statement-timeout-ms, 500
+// otherwise; the details go to the log only.
 Response database_failure(const Request& req, const std::system_error& e) {
   const auto code = e.code();
   std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
                req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
+  if (code == std::errc::timed_out) {
+    Response res = error_response(503, "the query ran past the server's time limit (--statement-timeout-ms);"
+                                       " narrow it (filters, _limit) or retry later");
+    res.header("Retry-After", "1");
+    return res;
+  }
   if (code == db::errc::busy || code == db::errc::locked || code == db::errc::closed ||
       code == std::errc::operation_canceled || code == weft::errc::queue_full) {
     Response res = error_response(503, "the database is busy or shutting down; retry");
@@ -112,18 +131,21 @@ std::string join_array(const std::vector<std::string>& docs) {
   return out;
 }
 
-std::string link(const Request& req, std::string_view query, const char* rel) {
-  std::string host(req.header("Host"));
-  std::string base = host.empty() ? "" : "http://" + host;
-  return "<" + base + std::string(req.path()) + "?" + std::string(query) + ">; rel=\"" + rel + "\"";
+// A Link entry as a relative reference (RFC 8288 §3, RFC 3986 §4.2): nothing of the
+// request's Host goes into it, the collection is percent-encoded and `query` comes from
+// with_param (encoded too), so a client cannot close the <...> or add a relation.
+std::string link(const std::string& collection, std::string_view query, const char* rel) {
+  return "</api/" + encode_segment(collection) + "?" + std::string(query) + ">; rel=\"" + rel + "\"";
 }
 
-// json-server's Link header for _page: first, prev, next, last.
-std::string page_links(const Request& req, const Window& w, std::int64_t total) {
+// json-server's Link header for _page: first, prev, next, last. Overflow-free: the page
+// and its size are positive, and the last page is total / size rounded up.
+std::string page_links(const Request& req, const std::string& collection, const Window& w,
+                       std::int64_t total) {
   const std::int64_t size = *w.limit, page = w.offset / size + 1;
-  const std::int64_t last = std::max<std::int64_t>(1, (total + size - 1) / size);
+  const std::int64_t last = std::max<std::int64_t>(1, total / size + (total % size != 0));
   auto at = [&](std::int64_t p, const char* rel) {
-    return link(req, with_param(req.query(), "_page", std::to_string(p)), rel);
+    return link(collection, with_param(req.query(), "_page", std::to_string(p)), rel);
   };
   std::string out = at(1, "first");
   if (page > 1) out += ", " + at(std::min(page - 1, last), "prev");
@@ -131,14 +153,14 @@ std::string page_links(const Request& req, const Window& w, std::int64_t total) 
   return out + ", " + at(last, "last");
 }
 
-Response list_response(const Request& req, const Window& w, ListPage page) {
+Response list_response(const Request& req, const std::string& collection, const Window& w, ListPage page) {
   Response res = json_response(join_array(page.docs));
   res.header("X-Total-Count", std::to_string(page.total));
   if (w.paged && w.limit && *w.limit > 0) {
-    res.header("Link", page_links(req, w, page.total));
-  } else if (w.capped && w.offset + *w.limit < page.total) {
+    res.header("Link", page_links(req, collection, w, page.total));
+  } else if (w.capped && w.offset < page.total && *w.limit < page.total - w.offset) {  // (no overflow)
     std::string next = with_param(req.query(), "_start", std::to_string(w.offset + *w.limit));
-    res.header("Link", link(req, with_param(next, "_limit", std::to_string(*w.limit)), "next"));
+    res.header("Link", link(collection, with_param(next, "_limit", std::to_string(*w.limit)), "next"));
   }
   return res;
 }
@@ -151,14 +173,14 @@ Task<Response> list_collections(Api& api) {
 
 Task<Response> list(Api& api, Request& req) {
   std::string collection = param(req, "collection");
-  ParsedQuery parsed = parse_list_query(req.query());
+  ParsedQuery parsed = parse_list_query(req.query(), api.options.query_limits);
   if (auto* error = std::get_if<std::string>(&parsed)) co_return error_response(400, *error);
   Task<bool> checking = api.store.has_collection(collection);
   if (!co_await std::move(checking)) co_return not_found(collection, nullptr);
   Window w = window_of(std::get<ListQuery>(parsed), api.options.max_list);
   Task<ListPage> listing = api.store.list(collection, std::move(std::get<ListQuery>(parsed)), w);
   ListPage page = co_await std::move(listing);
-  co_return list_response(req, w, std::move(page));
+  co_return list_response(req, collection, w, std::move(page));
 }
 
 Task<Response> get(Api& api, Request& req) {
@@ -174,13 +196,14 @@ Task<Response> get(Api& api, Request& req) {
 Task<Response> create(Api& api, Request& req) {
   std::string collection = param(req, "collection");
   std::optional<DocId> id;
-  std::string body = object_body(req, &id);
+  std::string body = object_body(api, req, &id);
   // The Task is made in a statement of its own, so its arguments' temporaries end before
   // the suspension: GCC 12 mishandles temporaries that live across a co_await.
   Task<std::string> creating = api.store.create(collection, std::move(body), id.value_or(DocId{}));
   std::string stored = co_await std::move(creating);
   std::optional<DocId> stored_id = check_object(stored).id;
-  std::string location = std::string(req.path()) + "/" + (stored_id ? stored_id->key : "");
+  // Percent-encoded: a client-chosen id can hold CR, LF, NUL, '/', '?' or any byte.
+  std::string location = "/api/" + encode_segment(collection) + "/" + encode_segment(stored_id ? stored_id->key : "");
   Response res = json_response(std::move(stored), 201);
   res.header("Location", location);
   co_return res;
@@ -188,7 +211,7 @@ Task<Response> create(Api& api, Request& req) {
 
 Task<Response> replace(Api& api, Request& req, bool merge) {
   std::string collection = param(req, "collection"), id = param(req, "id");
-  std::string body = object_body(req);
+  std::string body = object_body(api, req);
   std::optional<std::string> stored;  // (no co_await inside ?: — GCC 12 miscompiles it)
   Task<std::optional<std::string>> updating = merge ? api.store.merge(collection, id, std::move(body))
                                                     : api.store.replace(collection, id, std::move(body));
@@ -268,7 +291,7 @@ void mount_api(http::Server& server, Store& store, const ServeOptions& options) 
   else mount_writes(server, api);
   if (options.cors) server.route("OPTIONS", "/api/*", preflight);
   server.get("/api/*", [](Request& req) {
-    return error_response(404, "no such API path: " + std::string(req.path()));
+    return error_response(404, "no such API path: " + quote_name(req.path()));
   });
   if (options.cors) {
     // Not on /_weft/: its stats and stacks must stay unreadable to other origins.

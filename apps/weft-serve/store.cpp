@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include "cross_loop.hpp"
+#include "uri.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,9 +25,13 @@ bool is_conflict(const db::Error& e) {
 
 namespace {
 
+// An integer id within ±max_integer_id (json_body.hpp); nullopt for anything else.
 std::optional<std::int64_t> integer_id(const json& id) {
-  if (id.is_number_integer() && !id.is_number_unsigned()) return id.get<std::int64_t>();
-  if (id.is_number_unsigned() && id.get<std::uint64_t>() <= std::numeric_limits<std::int64_t>::max())
+  if (id.is_number_integer() && !id.is_number_unsigned()) {
+    const std::int64_t n = id.get<std::int64_t>();
+    if (n >= -max_integer_id && n <= max_integer_id) return n;
+  }
+  if (id.is_number_unsigned() && id.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_integer_id))
     return static_cast<std::int64_t>(id.get<std::uint64_t>());
   return std::nullopt;
 }
@@ -38,12 +43,13 @@ struct SeedRow {
 };
 
 void check_seed_collection(const std::string& name, const json& items, std::vector<SeedRow>& rows) {
-  if (!valid_collection_name(name)) throw BadSeed("invalid collection name '" + name + "'");
+  if (!valid_collection_name(name)) throw BadSeed("invalid collection name " + quote_name(name));
   std::unordered_set<std::string> seen;
   std::int64_t next = 1;
   for (const json& item : items) {
-    if (auto it = item.find("id"); item.is_object() && it != item.end()) {
-      if (auto n = integer_id(*it)) next = std::max(next, *n + 1);
+    if (!item.is_object()) continue;
+    if (auto it = item.find("id"); it != item.end()) {
+      if (auto key = id_key(*it)) next = std::max(next, key_number(*key).value_or(0) + 1);
     }
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -52,9 +58,9 @@ void check_seed_collection(const std::string& name, const json& items, std::vect
     if (!item.is_object()) throw BadSeed(where + " is not a JSON object");
     if (!item.contains("id")) item["id"] = next++;
     auto key = id_key(item["id"]);
-    if (!key) throw BadSeed(where + ": id must be an integer or a non-empty string");
+    if (!key) throw BadSeed(where + ": id must be an integer within ±(2^53 - 1) or a non-empty string");
     if (!seen.insert(*key).second) throw BadSeed(where + ": duplicate id " + *key);
-    rows.push_back({name, *key, item.dump(), integer_id(item["id"])});
+    rows.push_back({name, *key, item.dump(), key_number(*key)});
   }
 }
 
@@ -85,6 +91,7 @@ Task<void> Store::open() { co_await db::migrate(db_, dialect_.migrations()); }
 
 Task<bool> Store::has_collection(std::string name) {
   if (known_.contains(name)) co_return true;
+  if (!valid_collection_name(name)) co_return false;  // (PostgreSQL refuses a NUL in a parameter)
   auto rs = co_await db_.query(dialect_.collection_exists(), db::params(name));
   if (rs.empty()) co_return false;
   known_.insert(std::move(name));
@@ -98,7 +105,15 @@ Task<std::vector<std::pair<std::string, std::int64_t>>> Store::collections() {
   co_return out;
 }
 
+// Whether a document can exist under these names: a valid collection name, and (on
+// PostgreSQL, whose text cannot hold U+0000 and refuses such a parameter) an id without NUL.
+bool Store::addressable(const std::string& collection, const std::string& id) const {
+  return valid_collection_name(collection) &&
+         (backend() == Backend::sqlite || id.find('\0') == std::string::npos);
+}
+
 Task<std::optional<std::string>> Store::get(std::string collection, std::string id) {
+  if (!addressable(collection, id)) co_return std::nullopt;
   auto rs = co_await db_.query(dialect_.get_doc(), db::params(std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
   co_return rs.front()[0].as_text();
@@ -147,8 +162,8 @@ Task<std::string> Store::create_here(std::string collection, std::string doc, st
   Task<bool> checking = has_collection(collection);
   const bool exists = co_await std::move(checking);
   if (!exists && !valid_collection_name(collection)) {
-    throw std::invalid_argument("invalid collection name '" + collection +
-                                "' (letters, digits, '_' and '-', at most 64)");
+    throw std::invalid_argument("invalid collection name " + quote_name(collection) +
+                                " (letters, digits, '_' and '-', at most 64)");
   }
   // Each Task is made in its own statement, so the arguments' temporaries end before the
   // suspension (GCC 12 keeps them on the stack across it inside an if/else).
@@ -201,8 +216,8 @@ Task<std::string> Store::insert(std::string collection, std::string doc, std::st
       conflict = true;
     }
     if (conflict && (!key.empty() || attempt >= 5)) {
-      throw Conflict(!key.empty() ? "an item with id " + key + " already exists in '" + collection + "'"
-                        : "could not allocate a new id in '" + collection + "'");
+      throw Conflict(!key.empty() ? "an item with id " + quote_name(key) + " already exists in " + quote_name(collection)
+                        : "could not allocate a new id in " + quote_name(collection));
     }
   }
 }
@@ -241,6 +256,7 @@ static OnLoop<bool> remove_at(Store& home, Loop& home_loop, std::string collecti
 }
 
 Task<std::optional<std::string>> Store::replace(std::string collection, std::string id, std::string doc) {
+  if (!addressable(collection, id)) co_return std::nullopt;
   if (home_) {
     std::optional<std::string> stored;
     OnLoop<std::optional<std::string>> op =
@@ -255,6 +271,7 @@ Task<std::optional<std::string>> Store::replace(std::string collection, std::str
 }
 
 Task<std::optional<std::string>> Store::merge(std::string collection, std::string id, std::string patch) {
+  if (!addressable(collection, id)) co_return std::nullopt;
   if (home_) {
     std::optional<std::string> stored;
     OnLoop<std::optional<std::string>> op =
@@ -296,6 +313,7 @@ Task<std::optional<std::string>> Store::merge_in_transaction(std::string collect
 }
 
 Task<bool> Store::remove(std::string collection, std::string id) {
+  if (!addressable(collection, id)) co_return false;
   if (home_) {
     bool removed = false;
     OnLoop<bool> op = remove_at(*home_, *home_loop_, std::move(collection), std::move(id));

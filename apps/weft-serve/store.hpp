@@ -10,6 +10,17 @@
 // Reads run concurrently on the database's readers (SQLite: on the pool, never on the
 // loop thread); writes go through its one ordered writer.
 //
+// What the lanes guarantee (the contract README.md states): every statement ends within
+// --statement-timeout-ms (SQLite's progress handler, PostgreSQL's statement_timeout), or
+// fails with std::errc::timed_out (503) and frees its connection. SQLite's reads and its
+// writer's jobs share the pool's `slow` class (at most half the I/O threads run at once,
+// the rest wait in FIFO order); PostgreSQL's reads go to the idlest reader connection. So a
+// read by id is never behind a scan for longer than the time limit per statement ahead of
+// it: slow scans delay it, they cannot hold it indefinitely. (SQLite checks the limit
+// between instructions: one LIKE over one large value runs to its end, which the
+// --max-pattern bound keeps short.) Not guaranteed: a lane kept for point reads — a burst
+// of scans still fills the `slow` class for up to one time limit each.
+//
 // Errors: a duplicate id throws Conflict; database failures throw db::Error; the coroutine
 // that awaits them decides the status. Every member runs on the loop thread.
 #pragma once
@@ -103,6 +114,7 @@ class Store {
                            std::optional<std::int64_t> num);
   Task<std::string> insert_new_collection(std::string collection, std::string doc, std::string key,
                                           std::optional<std::int64_t> num);
+  bool addressable(const std::string& collection, const std::string& id) const;
   Task<std::optional<std::string>> merge_in_transaction(std::string collection, std::string id,
                                                         std::string patch);
 

@@ -3,6 +3,7 @@
 #include "db/sql_lexer.hpp"
 
 #include <limits>
+#include <time.h>
 #include <string>
 
 namespace weft::db::sqlite {
@@ -80,6 +81,12 @@ const char* synchronous_pragma(Synchronous s) noexcept {
   return "PRAGMA synchronous=FULL";
 }
 
+std::int64_t coarse_now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 }  // namespace
 
 Error make_error(sqlite3* db, int rc, std::string_view sql) {
@@ -151,6 +158,8 @@ void Connection::configure(const OpenSpec& spec, Role role) {
     exec_simple("PRAGMA query_only=ON");  // a reader can never write, whatever it is sent
   }
   exec_simple(o.foreign_keys ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+  time_limit_ = o.statement_timeout;
+  if (time_limit_.count() > 0) sqlite3_progress_handler(db_, 100, &Connection::past_deadline, this);
   if (o.on_connect) {
     try {
       o.on_connect(db_);
@@ -165,6 +174,22 @@ void Connection::configure(const OpenSpec& spec, Role role) {
 Connection::~Connection() {
   cache_.clear();
   sqlite3_close_v2(db_);
+}
+
+int Connection::past_deadline(void* self) noexcept {
+  auto* c = static_cast<Connection*>(self);
+  return coarse_now_ns() > c->deadline_ns_ ? 1 : 0;
+}
+
+// SQLITE_INTERRUPT from our progress handler is the time limit; anything else the error.
+void Connection::throw_step_error(int rc, std::string_view sql) {
+  if ((rc & 0xff) == SQLITE_INTERRUPT && coarse_now_ns() > deadline_ns_) {
+    throw Error(std::make_error_code(std::errc::timed_out),
+                "the statement ran longer than its time limit (" + std::to_string(time_limit_.count()) +
+                    " ms) [in: " + shorten(sql) + "]",
+                rc);
+  }
+  throw make_error(db_, rc, sql);
 }
 
 void Connection::exec_simple(const char* sql) {
@@ -242,10 +267,17 @@ ResultSet Connection::execute(sqlite3_stmt* stmt, const Params& params, std::str
   }
   const bool readonly = sqlite3_stmt_readonly(stmt) != 0;
   const sqlite3_int64 before = sqlite3_total_changes64(db_);
+  struct Deadline {  // the statement's time limit, for past_deadline(); none after it
+    std::int64_t& at;
+    ~Deadline() { at = INT64_MAX; }
+  } deadline{deadline_ns_};
+  if (time_limit_.count() > 0) {
+    deadline_ns_ = coarse_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(time_limit_).count();
+  }
   for (;;) {
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) throw make_error(db_, rc, sql);
+    if (rc != SQLITE_ROW) throw_step_error(rc, sql);
     std::vector<Value> values;
     values.reserve(static_cast<std::size_t>(ncol));
     for (int i = 0; i < ncol; ++i) values.push_back(column_value(stmt, i));

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -84,6 +85,9 @@ class Connection {
  private:
   Connection(sqlite3* db, std::size_t cache_size, Counters& counters) noexcept
       : db_(db), cache_(cache_size), counters_(counters) {}
+  // The progress handler: nonzero (interrupt) once the running statement's deadline passed.
+  static int past_deadline(void* self) noexcept;
+  [[noreturn]] void throw_step_error(int rc, std::string_view sql);
   void configure(const OpenSpec& spec, Role role);
   std::optional<ResultSet> run_impl(const std::string& sql, const Params& params, bool readonly_only);
   ResultSet execute(sqlite3_stmt* stmt, const Params& params, std::string_view sql);
@@ -92,6 +96,11 @@ class Connection {
   sqlite3* db_;
   StatementCache cache_;
   Counters& counters_;
+  std::chrono::milliseconds time_limit_{0};  // Options::statement_timeout; 0: none
+  // The running statement's deadline on CLOCK_MONOTONIC_COARSE, in ns (INT64_MAX: none
+  // running, or no limit). The coarse clock (a few ms resolution) costs a few ns to read,
+  // so the handler can run often.
+  std::int64_t deadline_ns_ = INT64_MAX;
 };
 
 }  // namespace weft::db::sqlite

@@ -207,7 +207,7 @@ TEST_P(WeftServe, PaginationHeaders) {
   EXPECT_EQ(body(page).size(), 10u);
   EXPECT_EQ(body(page)[0]["id"], 11);
   std::string link = page.header("Link").value_or("");
-  const std::string base = "<http://127.0.0.1:" + std::to_string(server_.port()) + "/api/items?";
+  const std::string base = "</api/items?";  // relative references, whatever the Host
   EXPECT_NE(link.find(base + "_page=1&_limit=10>; rel=\"first\""), std::string::npos) << link;
   EXPECT_NE(link.find(base + "_page=1&_limit=10>; rel=\"prev\""), std::string::npos) << link;
   EXPECT_NE(link.find(base + "_page=3&_limit=10>; rel=\"next\""), std::string::npos) << link;

@@ -155,6 +155,13 @@ struct Options {
   // How long a statement waits for a lock held by another process before errc::busy.
   // Inside one process the single writer means weft never contends with itself.
   std::chrono::milliseconds busy_timeout{5000};
+  // SQLite only (PostgreSQL: PostgresOptions::query_timeout): a statement still running
+  // after this long is interrupted (a progress handler, checked every 100 virtual machine
+  // instructions on a clock of a few ms resolution, so one long function call, such as a
+  // LIKE over a large value, finishes first) and fails with std::errc::timed_out; a write
+  // is rolled back, and the connection goes on with the next statement. 0: no limit (the
+  // default).
+  std::chrono::milliseconds statement_timeout{0};
   // Prepared statements kept per connection (least recently used evicted); 0: none.
   std::size_t statement_cache_size = 64;
   bool foreign_keys = true;  // PRAGMA foreign_keys=ON on every connection
