@@ -282,7 +282,25 @@ http::Response error_response(int status, std::string_view message) {
   return Response::json(body.dump(-1, ' ', false, json::error_handler_t::replace), status);
 }
 
+// The HTTP layer's own errors (400/408/413/414/417/431 from the parser and timeouts,
+// 404/405 from the router, 500s) take the API's form on /api paths and where no path was
+// parsed: JSON with CORS, like the API's own errors. Static files and /_weft/ keep text.
+void shape_errors(http::Server& server, bool cors) {
+  server.on_error([cors](const Request& req, const http::HttpError& e) {
+    const std::string_view path = req.path();
+    const bool api_form = path.empty() || path == "/api" || path.starts_with("/api/");
+    if (!api_form) return Response::text(std::string(e.what()) + "\n", e.status());
+    Response res = error_response(e.status(), e.what());
+    if (cors) {
+      res.header("Access-Control-Allow-Origin", "*");
+      res.header("Access-Control-Expose-Headers", "X-Total-Count, Link, Location");
+    }
+    return res;
+  });
+}
+
 void mount_api(http::Server& server, Store& store, const ServeOptions& options) {
+  shape_errors(server, options.cors);
   auto api = std::make_shared<Api>(Api{store, options});
   server.get("/api", guarded(api, [](Api& a, Request&) { return list_collections(a); }));
   server.get("/api/:collection", guarded(api, list));

@@ -282,5 +282,34 @@ TEST_P(WeftServeHardening, ParseErrorsGiveReasonsAndNamesAreEscaped) {
 INSTANTIATE_TEST_SUITE_P(Backends, WeftServeHardening, ::testing::ValuesIn(backends()),
                          [](const auto& param_info) { return std::string(to_string(param_info.param)); });
 
+// Errors the HTTP layer raises before any route runs are JSON with CORS on /api, like the
+// API's own (issue "Measured shortfalls" §3); static paths keep plain text.
+TEST_P(WeftServeHardening, HttpLayerErrorsAreJsonWithCorsOnTheApi) {
+  start({"--max-body", "1000"});
+  struct Case {
+    std::string request;
+    int status;
+  };
+  const Case cases[] = {
+      {"POST /api/posts HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+       "Content-Length: 5000\r\n\r\n",
+       413},
+      {"GET /api/posts HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"GET /api/" + std::string(9000, 'x') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
+      {"GET /api/posts HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(17000, 'v') + "\r\n\r\n", 431},
+      {"GET /api/posts HTTP/1.1\r\nHost: t\r\nExpect: fly\r\n\r\n", 417},
+  };
+  for (const Case& c : cases) {
+    auto r = raw(c.request);
+    EXPECT_EQ(r.status, c.status) << c.request.substr(0, 60);
+    EXPECT_EQ(r.header("Content-Type").value_or(""), "application/json") << c.status;
+    EXPECT_FALSE(error_of(r).empty()) << c.status << ": " << r.body;
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin").value_or(""), "*") << c.status;
+  }
+  auto text = raw("DELETE /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(text.status, 405);
+  EXPECT_EQ(text.header("Content-Type").value_or(""), "text/plain; charset=utf-8");
+}
+
 }  // namespace
 }  // namespace weft::serve_test
