@@ -311,5 +311,26 @@ TEST_P(WeftServeHardening, HttpLayerErrorsAreJsonWithCorsOnTheApi) {
   EXPECT_EQ(text.header("Content-Type").value_or(""), "text/plain; charset=utf-8");
 }
 
+// Item 5: --max-connections holds over all loops, not per loop. Twenty keep-alive
+// connections against two loops and a limit of 4: at most 4 are ever served at once
+// (before the fix each loop admitted 4, so up to 8 were).
+TEST_P(WeftServeHardening, MaxConnectionsCountsOverAllLoops) {
+  start({"--workers", "2", "--max-connections", "4"});
+  std::vector<itest::RawClient> held;
+  int served = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto c = itest::RawClient::tcp(server_.port());
+    if (!c.ok() || !c.send(itest::get_request("/api"))) continue;
+    if (auto r = c.read_response(false, 2000ms); r && r->status == 200) {
+      ++served;
+      held.push_back(std::move(c));  // stays open: it counts against the limit
+    }
+  }
+  EXPECT_EQ(served, 4);
+  held.clear();
+  std::this_thread::sleep_for(300ms);  // the closes reach both loops
+  EXPECT_EQ(api().get("/api").status, 200) << "room again once they closed";
+}
+
 }  // namespace
 }  // namespace weft::serve_test
