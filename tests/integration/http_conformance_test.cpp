@@ -109,20 +109,22 @@ TEST(HttpConformance, InvalidHostGets400) {
   });
 }
 
-// The client writes its whole 2 MB body before reading, as urllib does. Without the
-// lingering close the server's close with unread input resets the connection: the
-// client's send fails and the 413 is lost.
+// The client writes its whole body before reading, as urllib does. The body (64 MiB) is
+// more than the kernel's buffers on both sides hold (tcp_rmem max 32 MiB here), so the
+// client is still sending when the server answers. Without the lingering close the
+// server's close with unread input resets the connection: the send fails, the 413 is lost.
 TEST(HttpConformance, AClientStillSendingItsBodyReadsThe413) {
   http::ServerOptions o;
   o.limits.max_body = 1000;
+  o.lingering_max_bytes = 128 * 1024 * 1024;
   with_server(
       [](std::uint16_t port) {
         RawClient c = RawClient::tcp(port);
         ASSERT_TRUE(c.ok());
-        const std::string body(2 * 1024 * 1024, 'x');
+        const std::string body(64 * 1024 * 1024, 'x');
         ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " +
                            std::to_string(body.size()) + "\r\n\r\n"));
-        EXPECT_TRUE(c.send(body, 10000ms)) << "send failed (reset?): errno " << errno;
+        EXPECT_TRUE(c.send(body, 20000ms)) << "send failed (reset?): errno " << errno;
         auto r = c.read_response();
         ASSERT_TRUE(r) << c.error();
         EXPECT_EQ(r->status, 413);
