@@ -1,7 +1,11 @@
 // The backend-neutral part of weft::db: open() by URL, the coroutine forms, the scoped
 // callback transaction.
+#if WEFT_WITH_POSTGRES
 #include "db/pg_backend.hpp"
+#endif
+#if WEFT_WITH_SQLITE
 #include "db/sqlite_backend.hpp"
+#endif
 
 #include <weft/db/database.hpp>
 #include <weft/loop.hpp>
@@ -108,6 +112,13 @@ bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+[[noreturn]] void left_out(std::string_view backend) {
+  throw Error(errc::bad_url, "this build of weft has no " + std::string(backend) +
+                                 " backend (configured with WEFT_WITH_" +
+                                 (backend == "SQLite" ? "SQLITE" : "POSTGRES") + "=OFF)");
+}
+
+#if WEFT_WITH_SQLITE
 sqlite::OpenSpec parse_sqlite(std::string_view rest, Options options) {
   sqlite::OpenSpec spec;
   spec.options = std::move(options);
@@ -124,15 +135,24 @@ sqlite::OpenSpec parse_sqlite(std::string_view rest, Options options) {
   spec.filename = std::string(rest);
   return spec;
 }
+#endif
 
 }  // namespace
 
 std::unique_ptr<Database> open(Loop& loop, std::string_view url, Options options) {
   if (starts_with(url, "sqlite:")) {
+#if WEFT_WITH_SQLITE
     return sqlite::make_database(loop, parse_sqlite(url.substr(7), std::move(options)));
+#else
+    left_out("SQLite");
+#endif
   }
   if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
+#if WEFT_WITH_POSTGRES
     return pg::make_database(loop, pg::parse_url(url, std::move(options)));
+#else
+    left_out("PostgreSQL");
+#endif
   }
   std::string shown(url.substr(0, 64));
   throw Error(errc::bad_url, "unknown database URL '" + shown +
