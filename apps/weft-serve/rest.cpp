@@ -31,7 +31,7 @@ struct BadRequest : std::runtime_error {
 
 // A path parameter, percent-decoded as a path segment ('+' stays a '+').
 std::string param(const Request& req, std::string_view name) {
-  auto raw = req.param(name);
+  auto raw = req.raw_param(name);
   auto decoded = decode_segment(raw);
   if (!decoded) throw BadRequest(400, "bad percent-encoding in " + quote_name(raw));
   return std::move(*decoded);

@@ -6,24 +6,23 @@
 // '<', '>' or '"', so it can neither end the field nor add one, nor close a Link's <...>.
 #pragma once
 
+#include <weft/http/uri.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace weft::serve {
 
-// A path segment (RFC 3986 pchar): unreserved, sub-delims, ':' and '@' as they are, every
-// other byte (UTF-8 bytes one by one) as %XX.
-std::string encode_segment(std::string_view s);
-// A query name or value: unreserved as they are, every other byte as %XX (so '&', '=',
-// '+' and '#' keep no special meaning when the link is followed).
-std::string encode_query_component(std::string_view s);
+// The HTTP layer's percent-encoding (weft/http/uri.hpp): one decoder for the whole tree.
+using http::decode_component;  // strict; '+' is a space unless Plus::literal
+using http::encode_query_component;
+using http::encode_segment;
 
 // Percent-decodes a path segment ('+' is a '+'). nullopt on a malformed escape.
-std::optional<std::string> decode_segment(std::string_view s);
-// Percent-decodes a query component ('+' is a space, as in HTML forms). nullopt on a
-// malformed escape.
-std::optional<std::string> decode_component(std::string_view s);
+inline std::optional<std::string> decode_segment(std::string_view s) {
+  return http::decode_component(s, http::Plus::literal);
+}
 
 // `s` JSON-escaped (without the surrounding quotes) between single quotes, for a name
 // inside an error message: control bytes become \u00XX, so a NUL cannot cut the message

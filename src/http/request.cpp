@@ -3,6 +3,7 @@
 #include "http/parse_chars.hpp"
 
 #include <weft/error.hpp>
+#include <weft/http/uri.hpp>
 #include <weft/loop.hpp>
 
 #include <stdexcept>
@@ -171,14 +172,55 @@ std::string_view Request::header(std::string_view name) const noexcept {
   return {};
 }
 
-std::string_view Request::param(std::string_view name) const noexcept {
+std::string_view Request::raw_param(std::string_view name) const noexcept {
   for (const auto& [n, v] : params_) {
     if (n == name) return v;
   }
   return {};
 }
 
-std::string_view Request::query_param(std::string_view name) const noexcept {
+std::string Request::param(std::string_view name) const {
+  return decode_component_lenient(raw_param(name), Plus::literal);
+}
+
+namespace {
+
+// Calls fn(decoded name, raw value) for each name=value pair of a query, in order; stops
+// when fn returns false.
+template <class Fn>
+void each_query_pair(std::string_view query, Fn fn) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    const std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (!fn(decode_component_lenient(pair.substr(0, eq)), value)) return;
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> Request::query(std::string_view name) const {
+  std::optional<std::string> found;
+  each_query_pair(query_, [&](const std::string& n, std::string_view value) {
+    if (n == name) found = decode_component_lenient(value);
+    return !found;
+  });
+  return found;
+}
+
+std::vector<std::string> Request::query_all(std::string_view name) const {
+  std::vector<std::string> all;
+  each_query_pair(query_, [&](const std::string& n, std::string_view value) {
+    if (n == name) all.push_back(decode_component_lenient(value));
+    return true;
+  });
+  return all;
+}
+
+std::string_view Request::raw_query(std::string_view name) const noexcept {
   std::string_view rest = query_;
   while (!rest.empty()) {
     auto amp = rest.find('&');

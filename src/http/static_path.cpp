@@ -1,37 +1,21 @@
 #include "http/static_path.hpp"
 
+#include <weft/http/uri.hpp>
+
 #include <cstdio>
 #include <cstring>
 
 namespace weft::http::detail {
 namespace {
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes once. Fails on a malformed escape and on escaped separators, whose
-// meaning would change between decoding and splitting.
+// Percent-decodes once ('+' is a '+'). Fails on a malformed escape and on escaped
+// separators (%2F, %5C), whose meaning would change between decoding and splitting.
 std::optional<std::string> percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return std::nullopt;
-    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    const char c = static_cast<char>(hi * 16 + lo);
-    if (c == '/' || c == '\\') return std::nullopt;
-    out += c;
-    i += 2;
+  for (std::size_t i = in.find('%'); i != std::string_view::npos; i = in.find('%', i + 1)) {
+    const std::string_view escape = in.substr(i + 1, 2);
+    if (escape == "2F" || escape == "2f" || escape == "5C" || escape == "5c") return std::nullopt;
   }
-  return out;
+  return decode_component(in, Plus::literal);
 }
 
 bool is_dotfile_segment(std::string_view seg) noexcept {

@@ -83,6 +83,7 @@ class Request {
   // after the authority ("/p"), so routing sees the same path either way.
   std::string_view path() const noexcept { return path_; }
   std::string_view query() const noexcept { return query_; }    // after '?', raw
+  std::string_view raw_query() const noexcept { return query_; }  // the same
   int version_minor() const noexcept { return version_minor_; }
   // The host the request is for: an absolute-form target's authority, else the Host
   // field (validated by the parser as uri-host[:port]; empty when absent on HTTP/1.0).
@@ -96,10 +97,22 @@ class Request {
   bool keep_alive() const noexcept { return keep_alive_; }
   bool is_head() const noexcept { return method_ == "HEAD"; }
 
-  // A route parameter (":id" in "/users/:id"), or "*" for the wildcard's match.
-  std::string_view param(std::string_view name) const noexcept;
-  // The first value of a query parameter, raw (not percent-decoded); empty if absent.
-  std::string_view query_param(std::string_view name) const noexcept;
+  // A route parameter (":id" in "/users/:id", "*" for the wildcard's match),
+  // percent-decoded as a path segment ('+' stays a '+', "%2F" becomes '/', a malformed
+  // escape stays as sent); empty when absent.
+  std::string param(std::string_view name) const;
+  // The same as sent, not decoded: a view into the request.
+  std::string_view raw_param(std::string_view name) const noexcept;
+  // The first value of query parameter `name` (names compared after decoding),
+  // percent-decoded with '+' as a space (a malformed escape stays as sent); nullopt when
+  // absent. "?a" and "?a=" give "".
+  std::optional<std::string> query(std::string_view name) const;
+  // Every value of `name`, in the order sent.
+  std::vector<std::string> query_all(std::string_view name) const;
+  // The first value of a query parameter, raw (not decoded, name compared raw); empty if
+  // absent. Prefer query(name).
+  std::string_view raw_query(std::string_view name) const noexcept;
+  std::string_view query_param(std::string_view name) const noexcept { return raw_query(name); }
 
   bool cancelled() const noexcept { return *cancelled_; }
   // The client's address (null if unknown, e.g. getpeername failed).
