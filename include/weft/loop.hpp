@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace weft {
@@ -138,6 +139,13 @@ class Loop {
 
   std::uint64_t iteration_count() const noexcept { return iterations_; }
 
+  // Per-loop storage: this loop's T, constructed on first use on the loop thread (from
+  // the Loop& when T has that constructor, else by default), destroyed newest first by
+  // close() — before it checks that every handle is closed, so a T may own handles — or
+  // by ~Loop. For per-loop singletons: the default DNS resolver, a cache. Loop thread only.
+  template <class T>
+  T& local();
+
   // What the loop records about itself for observers (weft/observe/); see loop_probe.hpp.
   const LoopProbe& probe() const noexcept { return probe_; }
   // Labels what the loop runs until the scope ends (e.g. "GET /users/:id" around an HTTP
@@ -223,6 +231,34 @@ class Loop {
   bool closed_ = false;
   bool time_fresh_ = false;  // now_ was read at the start of run(), nothing ran since
   bool microtasks_queued_ = false;  // queue_microtask() since the last drain
+
+  struct LocalSlot {
+    const void* key;  // one per type: the address of local_key<T>'s variable
+    void* object;
+    void (*destroy)(void*) noexcept;
+  };
+  template <class T>
+  static const void* local_key() noexcept {
+    static const char key = 0;
+    return &key;
+  }
+  void* find_local(const void* key) const noexcept;
+  void destroy_locals() noexcept;
+  std::vector<LocalSlot> locals_;
 };
+
+template <class T>
+T& Loop::local() {
+  assert_loop_thread();
+  if (void* found = find_local(local_key<T>())) return *static_cast<T*>(found);
+  T* object;
+  if constexpr (std::is_constructible_v<T, Loop&>) {
+    object = new T(*this);
+  } else {
+    object = new T();
+  }
+  locals_.push_back({local_key<T>(), object, [](void* p) noexcept { delete static_cast<T*>(p); }});
+  return *object;
+}
 
 }  // namespace weft

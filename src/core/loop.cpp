@@ -50,6 +50,7 @@ Loop::Loop(LoopOptions options)
 }
 
 Loop::~Loop() {
+  destroy_locals();
   core_->destroy_spawned();
   for (WorkClass c : {WorkClass::fs, WorkClass::cpu}) {
     for (detail::Job* job : runtime_->pool_for(c).drop_jobs_of(this)) job->release();
@@ -149,6 +150,7 @@ void Loop::stop() noexcept {
 std::error_code Loop::close() {
   assert_loop_thread();
   if (closed_) return {};
+  destroy_locals();
   for (Handle* h = handles_; h; h = h->next_) {
     if (!h->is_closed()) return make_error_code(errc::loop_busy);
   }
@@ -275,6 +277,21 @@ void Loop::KeepAlive::reset() noexcept {
   auto inbox = loop->inbox_;  // the wake must not race with the loop exiting and dying
   loop->keep_alives_.fetch_sub(1, std::memory_order_acq_rel);
   inbox->wake();
+}
+
+void* Loop::find_local(const void* key) const noexcept {
+  for (const LocalSlot& slot : locals_) {
+    if (slot.key == key) return slot.object;
+  }
+  return nullptr;
+}
+
+void Loop::destroy_locals() noexcept {
+  while (!locals_.empty()) {  // newest first: a later local may use an earlier one
+    const LocalSlot slot = locals_.back();
+    locals_.pop_back();
+    slot.destroy(slot.object);
+  }
 }
 
 }  // namespace weft

@@ -139,7 +139,8 @@ sqlite::OpenSpec parse_sqlite(std::string_view rest, Options options) {
 
 }  // namespace
 
-std::unique_ptr<Database> open(Loop& loop, std::string_view url, Options options) {
+std::unique_ptr<Database> open([[maybe_unused]] Loop& loop, std::string_view url,
+                               [[maybe_unused]] Options options) {
   if (starts_with(url, "sqlite:")) {
 #if WEFT_WITH_SQLITE
     return sqlite::make_database(loop, parse_sqlite(url.substr(7), std::move(options)));
