@@ -12,7 +12,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <future>
 #include <string_view>
 
 namespace weft::serve {
@@ -177,13 +176,11 @@ void Site::stop(Function<void()> done) {
 
 // ---- App ---------------------------------------------------------------------------------
 
-// A loop thread of its own with its Site. The Loop lives on the thread's stack; the main
-// thread posts to it only between a successful start and the join, while the site's
-// listener keeps that loop running.
+// A loop thread of its own (LoopThread) with its Site, which is created, started and
+// destroyed on that thread (an exit hook, before the loop goes).
 struct App::Worker {
-  std::thread thread;
-  std::atomic<Loop*> loop{nullptr};
-  Site* site = nullptr;  // on the worker's loop
+  std::unique_ptr<Site> site;  // on the worker's loop
+  std::unique_ptr<LoopThread> thread;
 };
 
 // --max-connections holds over all loops: every site's server counts in one limit.
@@ -196,37 +193,38 @@ App::App(Loop& loop, ServeOptions options)
 }
 
 App::~App() {
-  for (auto& w : workers_) {
-    if (w->thread.joinable()) w->thread.join();
-  }
+  for (auto& w : workers_) w->thread.reset();  // stops (if still running) and joins
+}
+
+// Site i on a loop thread of its own; its start (database, listener) is the thread's
+// setup, so a failure comes back as the constructor's exception.
+std::unique_ptr<App::Worker> App::start_worker(unsigned i, std::uint16_t port) {
+  auto w = std::make_unique<Worker>();
+  LoopThreadOptions o{.name = "weft-serve-" + std::to_string(i), .runtime = loop_.runtime_ptr()};
+  w->thread = std::make_unique<LoopThread>(std::move(o), [&](LoopThread& t) {
+    t.on_exit([w = w.get()] { w->site.reset(); });
+    w->site = std::make_unique<Site>(t.loop(), options_, i, site_.get(), &registry_);
+    if (run_until_complete(t.loop(), w->site->start(port)) != 0) {
+      bool stopped = false;  // what it opened closes before the thread ends
+      w->site->stop([&stopped] { stopped = true; });
+      while (!stopped) t.loop().run(RunMode::once);
+      throw std::runtime_error("worker " + std::to_string(i) + " did not start");
+    }
+  });
+  return w;
 }
 
 int App::start_workers(std::uint16_t port) {
   const unsigned n = resolve_workers(options_);
-  auto runtime = loop_.runtime_ptr();
-  int status = 0;
-  for (unsigned i = 1; i < n && status == 0; ++i) {
-    auto w = std::make_unique<Worker>();
-    std::promise<int> started;
-    std::future<int> result = started.get_future();
-    w->thread = std::thread([this, i, port, runtime, w = w.get(), started = std::move(started)]() mutable {
-      Loop loop(LoopOptions{.runtime = runtime});
-      Site site(loop, options_, i, site_.get(), &registry_);
-      int rc = run_until_complete(loop, site.start(port));
-      if (rc == 0) {
-        w->site = &site;
-        w->loop.store(&loop);
-      } else {
-        site.stop();
-      }
-      started.set_value(rc);
-      loop.run();  // until App::stop() posts site.stop() and it has finished
-    });
-    status = result.get();  // blocks the main thread during start-up only
-    if (status == 0) ++workers_running_;
-    workers_.push_back(std::move(w));
+  for (unsigned i = 1; i < n; ++i) {
+    try {
+      workers_.push_back(start_worker(i, port));
+    } catch (const std::exception& e) {
+      return complain(e.what());  // the worker said why on stderr
+    }
+    ++workers_running_;
   }
-  return status;
+  return 0;
 }
 
 void App::watch_signals() {
@@ -263,10 +261,11 @@ void App::stop() {
     finish_if_done();
   });
   for (auto& w : workers_) {
-    Loop* l = w->loop.load();
-    if (!l) continue;
-    l->post([this, site = w->site] {
-      site->stop([this] { loop_.post([this] { worker_stopped(); }); });
+    w->thread->post([this, w = w.get()] {
+      w->site->stop([this, w] {
+        w->thread->stop();  // the loop finishes what is left, then the thread ends
+        loop_.post([this] { worker_stopped(); });
+      });
     });
   }
 }
@@ -279,9 +278,7 @@ void App::worker_stopped() {
 void App::finish_if_done() {
   if (!server_closed_ || workers_running_ > 0) return;
   site_->close_database([this] {
-    for (auto& w : workers_) {
-      if (w->thread.joinable()) w->thread.join();
-    }
+    for (auto& w : workers_) w->thread->join();
     waiting_.reset();
     say(options_, "stopped");
   });

@@ -7,7 +7,7 @@
 // SO_REUSEPORT, so the kernel spreads connections over the loops (Node's cluster model,
 // in threads). Each site has its own Database handle, because a Database belongs to one
 // loop, and reads on it. The other sites send their writes to site 0's Store (on_loop,
-// cross_loop.hpp), so the process keeps one ordered writer: separate SQLite writer
+// weft/on_loop.hpp), so the process keeps one ordered writer: separate SQLite writer
 // connections would meet SQLite's write lock and snapshot conflicts (SQLITE_BUSY) under
 // load, and concurrent PostgreSQL writers would race for the next id.
 // sqlite::memory: is one database per connection, so it always runs one loop.
@@ -26,6 +26,7 @@
 #include <weft/db/database.hpp>
 #include <weft/http/server.hpp>
 #include <weft/loop.hpp>
+#include <weft/loop_thread.hpp>
 #include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
 
@@ -85,6 +86,7 @@ class App {
 
  private:
   struct Worker;
+  std::unique_ptr<Worker> start_worker(unsigned index, std::uint16_t port);
   int start_workers(std::uint16_t port);
   void watch_signals();
   void worker_stopped();

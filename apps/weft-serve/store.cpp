@@ -1,6 +1,7 @@
 #include "store.hpp"
 
-#include "cross_loop.hpp"
+#include <weft/on_loop.hpp>
+
 #include "uri.hpp"
 
 #include <nlohmann/json.hpp>

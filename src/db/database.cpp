@@ -112,7 +112,7 @@ bool starts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-[[noreturn]] void left_out(std::string_view backend) {
+[[noreturn, maybe_unused]] void left_out(std::string_view backend) {
   throw Error(errc::bad_url, "this build of weft has no " + std::string(backend) +
                                  " backend (configured with WEFT_WITH_" +
                                  (backend == "SQLite" ? "SQLITE" : "POSTGRES") + "=OFF)");

@@ -268,7 +268,9 @@ TEST(HttpErrors, OnErrorShapesEveryErrorResponse) {
         EXPECT_EQ(r->header("Content-Type").value_or(""), "application/json") << c.request;
         EXPECT_EQ(r->header("X-Shaped").value_or(""), "1") << c.request;
         EXPECT_NE(r->body.find(c.body_part), std::string::npos) << r->body;
-        if (c.status == 405) EXPECT_EQ(r->header("Allow").value_or(""), "POST");
+        if (c.status == 405) {
+          EXPECT_EQ(r->header("Allow").value_or(""), "POST");
+        }
         EXPECT_EQ(r->body.find("internal detail"), std::string::npos);
       }
     });

@@ -1,5 +1,7 @@
 // LoopThread (a thread that owns and runs a Loop) and Loop::local<T>() (per-loop storage).
 #include <weft/loop_thread.hpp>
+#include <weft/on_loop.hpp>
+#include <weft/task.hpp>
 #include <weft/timer.hpp>
 
 #include "support/loop_testing.hpp"
@@ -32,7 +34,7 @@ TEST(LoopThread, RunsPostsOnItsNamedThreadUntilStopped) {
   std::atomic<bool> ran{false};
   std::string name;
   std::thread::id id;
-  LoopThread t({.name = "weft-test-loop"});
+  LoopThread t({.name = "weft-test-loop", .runtime = nullptr});
   EXPECT_TRUE(t.post([&] {
     char buf[32] = {};
     pthread_getname_np(pthread_self(), buf, sizeof buf);
@@ -98,6 +100,36 @@ TEST(LoopThread, TheDeadlineEndsWorkThatWouldOutliveIt) {
   t.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   EXPECT_FALSE(fired.load());
+}
+
+// ---- on_loop ------------------------------------------------------------------------------
+
+TEST(OnLoop, RunsOnTheOtherLoopAndResumesOnTheCallersWithTheValueOrTheException) {
+  Loop loop;
+  {
+    LoopThread worker({.name = "weft-on-loop", .runtime = loop.runtime_ptr()});
+    const std::thread::id here = std::this_thread::get_id();
+    auto body = [&]() -> Task<int> {
+      std::thread::id there;
+      int plain = co_await on_loop(worker.loop(), [&] {
+        there = std::this_thread::get_id();
+        return 6;
+      });
+      EXPECT_EQ(std::this_thread::get_id(), here);
+      EXPECT_NE(there, here);
+      int awaited = co_await on_loop(worker.loop(), []() -> Task<int> { co_return 7; });
+      bool threw = false;
+      try {
+        (void)co_await on_loop(worker.loop(), []() -> int { throw std::runtime_error("no"); });
+      } catch (const std::runtime_error&) {
+        threw = true;
+      }
+      EXPECT_TRUE(threw);
+      co_return plain * awaited;
+    };
+    EXPECT_EQ(run_until_complete(loop, body()), 42);
+  }
+  weft::testing::expect_clean_close(loop);
 }
 
 // ---- Loop::local<T>() -------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-// on_loop(home, work): runs a coroutine on another loop and resumes the caller on its own.
+// on_loop(home, work): runs `work` on another loop and resumes the caller on its own.
 //
-//   std::string doc = co_await on_loop(home_loop, [=, &store] { return store.create(...); });
+//   std::string doc = co_await weft::on_loop(home_loop, [=, &store] { return store.create(...); });
+//   int n = co_await weft::on_loop(worker.loop(), [] { return 6 * 7; });
 //
-// `work` is called on `home` (posted there, so never inside the call) and its Task is
-// spawned there; its value or exception comes back to the awaiting coroutine on the loop
-// it awaited from. The caller's loop is kept alive (Loop::KeepAlive) until the answer
+// `work` returns a Task<T> (awaited on `home`) or a plain T; it is called on `home`
+// (posted there, so never inside the call) and its value or exception comes back to the
+// awaiting coroutine on the loop it awaited from. The caller's loop is kept alive (Loop::KeepAlive) until the answer
 // has arrived, so it cannot be destroyed while `home` still has an answer to post; the
 // home loop must outlive the call (weft-serve joins its worker loops before loop 0 ends).
 // Cancellation: if the awaiting coroutine is destroyed first, the work still runs to its
@@ -19,9 +20,10 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
-namespace weft::serve {
+namespace weft {
 
 template <class T>
 class [[nodiscard]] OnLoop {
@@ -75,11 +77,24 @@ class [[nodiscard]] OnLoop {
   std::shared_ptr<State> state_;
 };
 
+namespace detail {
+template <class R>
+struct IsTask : std::false_type {};
+template <class T>
+struct IsTask<Task<T>> : std::true_type {};
+}  // namespace detail
+
 template <class F>
 auto on_loop(Loop& home, F work) {
-  using TaskType = std::invoke_result_t<F&>;
-  using T = decltype(std::declval<TaskType&>().operator co_await().await_resume());
-  return OnLoop<T>(home, Function<TaskType()>(std::move(work)));
+  using R = std::invoke_result_t<F&>;
+  if constexpr (detail::IsTask<R>::value) {
+    using T = decltype(std::declval<R&>().operator co_await().await_resume());
+    return OnLoop<T>(home, Function<R()>(std::move(work)));
+  } else {  // a plain function: its value as a Task, on `home`
+    return OnLoop<R>(home, Function<Task<R>()>([f = std::move(work)]() mutable -> Task<R> {
+                       co_return f();
+                     }));
+  }
 }
 
-}  // namespace weft::serve
+}  // namespace weft
