@@ -114,11 +114,7 @@ void Loop::poll(bool may_block) {
     clock_->advance_to(core_->next_timer_due());  // paused time: jump instead of sleeping
     timeout = 0;
   }
-  // Arming is the exact check: a push after it writes the eventfd, one before it keeps us awake.
-  const bool armed = timeout != 0 && inbox_->arm_sleep();
-  if (!armed) timeout = 0;
   core_->dispatch_io(timeout);
-  if (armed || inbox_->has_queued()) run_posted();  // pushed while awake: no eventfd was written
 }
 
 int Loop::poll_timeout_ms(bool may_block) {
@@ -142,7 +138,7 @@ bool Loop::alive() const noexcept {
   return active_ref_handles_ > 0 || active_requests_ > 0 ||
          keep_alives_.load(std::memory_order_acquire) > 0 || closing_head_ ||
          !core_->pending.empty() || !core_->immediates.empty() ||
-         inbox_->has_queued();  // posted before a KeepAlive was released: deliver it
+         inbox_->wake_pending();  // posted before a KeepAlive was released: deliver it
 }
 
 void Loop::stop() noexcept {

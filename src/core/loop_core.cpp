@@ -86,7 +86,7 @@ void LoopCore::dispatch_io(int timeout_ms) {
   for (int i = 0; i < n; ++i) {
     const int fd = ready[i].fd;
     if (fd == loop.inbox().fd()) {
-      loop.inbox().consume_wake_fd();  // what it brought runs after the I/O (Loop::poll)
+      loop.run_posted();
     } else if (fd == signal_pipe_[0]) {
       read_signal_pipe();
     } else if (static_cast<std::size_t>(fd) < watchers_.size() && watchers_[static_cast<std::size_t>(fd)]) {
