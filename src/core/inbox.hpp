@@ -14,29 +14,43 @@
 
 namespace weft::detail {
 
-// The inbox's lock guards tiny critical sections (a push_back, a swap). Under contention a
-// plain mutex puts the poster to sleep in the kernel for what is a few dozen nanoseconds
-// of work; this one first retries try_lock() briefly (no syscall), and only then blocks,
-// so a preempted holder never makes anyone spin for long.
-class BriefSpinMutex {
+// The inbox's lock guards tiny critical sections (a push_back, a swap). A waiter spins a
+// little, but only reading the lock word, so the holder keeps its cache line and finishes;
+// a waiter that still finds it held sleeps on a futex (std::atomic wait), and the holder
+// only makes the wake-up system call when someone sleeps.
+class SpinThenWaitMutex {
  public:
   void lock() noexcept {
-    for (int i = 0; i < kSpins; ++i) {
-      if (mu_.try_lock()) return;
-      cpu_relax();
-    }
-    mu_.lock();
+    int expected = kFree;
+    if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) return;
+    lock_contended();
   }
-  void unlock() noexcept { mu_.unlock(); }
+  void unlock() noexcept {
+    if (state_.exchange(kFree, std::memory_order_release) == kSleepers) state_.notify_one();
+  }
 
  private:
-  static constexpr int kSpins = 1000;
+  static constexpr int kFree = 0, kLocked = 1, kSleepers = 2;
+  static constexpr int kSpins = 64;
+  void lock_contended() noexcept {
+    for (int i = 0; i < kSpins; ++i) {
+      cpu_relax();
+      int expected = kFree;
+      if (state_.load(std::memory_order_relaxed) == kFree &&
+          state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) {
+        return;
+      }
+    }
+    while (state_.exchange(kSleepers, std::memory_order_acquire) != kFree) {
+      state_.wait(kSleepers, std::memory_order_relaxed);
+    }
+  }
   static void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
   }
-  std::mutex mu_;
+  std::atomic<int> state_{kFree};
 };
 
 class Inbox {
@@ -65,7 +79,7 @@ class Inbox {
   // The queue (written by producers under mu_) and the wake flag (read by every producer,
   // written by the loop once per take) live on separate cache lines, so clearing the
   // flag does not steal the line a producer is about to lock.
-  alignas(64) BriefSpinMutex mu_;
+  alignas(64) SpinThenWaitMutex mu_;
   std::vector<Function<void()>> posts_;
   std::vector<Job*> jobs_;
   bool closed_ = false;

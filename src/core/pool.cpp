@@ -110,6 +110,8 @@ void WorkerPool::flush_wakes() noexcept {
     std::uint64_t queued = 0;
     for (ClassQueue& q : queues_) queued += q.stats.queued;
     unsigned free = idle_ > wakes_pending_ ? idle_ - wakes_pending_ : 0;
+    // A thread handing back a completion looks at the queue right after: no wake-up for it.
+    queued -= std::min<std::uint64_t>(queued, returning_);
     n = static_cast<unsigned>(std::min<std::uint64_t>(free, queued));
     wakes_pending_ += n;
   }
@@ -159,10 +161,12 @@ void WorkerPool::worker_main(std::size_t slot) {
     if (done.job) record_locked(done);
     Job* job = take_next_locked();
     slots_[slot] = {job, job ? real_now() : TimePoint{}};
-    if (!job && done.job) {  // deliver before sleeping
+    if (!job && done.job) {  // deliver before sleeping, then look again
+      ++returning_;
       lock.unlock();
       deliver(done);
       lock.lock();
+      --returning_;
       continue;
     }
     if (!job) {

@@ -73,6 +73,7 @@ class WorkerPool {
   int nice_;  // how much lower its threads run (PoolOptions::io_nice, cpu_nice)
   unsigned idle_ = 0;
   unsigned wakes_pending_ = 0;
+  unsigned returning_ = 0;  // threads delivering a completion that look for work right after
   std::atomic<bool> deferred_{false};
   bool stopping_ = false;
 };

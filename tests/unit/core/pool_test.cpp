@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <map>
+#include <functional>
 #include <future>
 #include <latch>
 #include <thread>
@@ -217,6 +218,52 @@ TEST(Pool, ThreadsRunBelowTheLoopByDefaultAndAsConfigured) {
   EXPECT_EQ(configured[weft::WorkClass::slow], loop_nice);
   EXPECT_EQ(configured[weft::WorkClass::cpu], lowered(3));
   EXPECT_EQ(thread_nice(), loop_nice);  // the loop's own thread is left alone
+}
+
+// Each completion submits the next job while the thread that ran the previous one is still
+// handing it back: that thread takes the job without being woken, and none is lost.
+TEST(Pool, JobsSubmittedFromCompletionsRunOneAfterAnother) {
+  for (unsigned threads : {1u, 2u, 4u}) {
+    weft::Loop loop({.runtime = runtime(threads)});
+    constexpr int kJobs = 2000;
+    int done = 0;
+    std::function<void()> submit = [&] {
+      auto ec = weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&](auto&) {
+        if (++done < kJobs) submit();
+      });
+      ASSERT_FALSE(ec);
+    };
+    submit();
+    loop.run();
+    EXPECT_EQ(done, kJobs) << threads << " threads";
+    expect_clean_close(loop);
+  }
+}
+
+// A burst submitted from a completion, while threads are still handing results back: every
+// job runs, on the pool, and its completion runs on the loop.
+TEST(Pool, BurstsSubmittedFromCompletionsAllComplete) {
+  weft::Loop loop({.runtime = runtime(4)});
+  constexpr int kBursts = 200, kBurst = 16;
+  const auto loop_thread = std::this_thread::get_id();
+  std::atomic<int> ran{0};
+  int done = 0, bursts = 0, off_loop = 0;
+  std::function<void()> burst = [&] {
+    ++bursts;
+    for (int i = 0; i < kBurst; ++i) {
+      auto ec = weft::queue_work(loop, weft::WorkClass::fs, [&] { ++ran; }, [&](auto&) {
+        if (std::this_thread::get_id() != loop_thread) ++off_loop;
+        if (++done % kBurst == 0 && bursts < kBursts) burst();
+      });
+      ASSERT_FALSE(ec);
+    }
+  };
+  burst();
+  loop.run();
+  EXPECT_EQ(done, kBursts * kBurst);
+  EXPECT_EQ(ran.load(), kBursts * kBurst);
+  EXPECT_EQ(off_loop, 0);
+  expect_clean_close(loop);
 }
 
 TEST(Pool, DestroyingTheSubmitterWithJobsInFlightIsClean) {
