@@ -168,6 +168,7 @@ class Front : public std::enable_shared_from_this<Front> {
   void close(Callback<Unit> cb);
   void destroy() noexcept;  // the Database is being destroyed
   Stats stats() const;
+  GroupStats group_stats() const;  // any thread: atomics and histogram snapshots only
 
   Loop& loop;
 

@@ -437,13 +437,25 @@ Stats Front::stats() const {
   s.commits = commits_;
   s.rollbacks = rollbacks_;
   s.queued_writes = general_.size() + tx_ops_.size();
-  s.groups = c.groups.load(std::memory_order_relaxed);
-  s.grouped_writes = c.grouped_writes.load(std::memory_order_relaxed);
-  s.group_size = c.group_size.snapshot();
-  s.commit_ns = c.commit_ns.snapshot();
-  s.group_ns = c.group_ns.snapshot();
+  GroupStats g = group_stats();
+  s.groups = g.groups;
+  s.grouped_writes = g.grouped_writes;
+  s.group_size = g.group_size;
+  s.commit_ns = g.commit_ns;
+  s.group_ns = g.group_ns;
   s.reads_in_flight = reads_in_flight_;
   return s;
+}
+
+GroupStats Front::group_stats() const {
+  const Counters& c = *counters_;
+  GroupStats g;
+  g.groups = c.groups.load(std::memory_order_relaxed);
+  g.grouped_writes = c.grouped_writes.load(std::memory_order_relaxed);
+  g.group_size = c.group_size.snapshot();
+  g.commit_ns = c.commit_ns.snapshot();
+  g.group_ns = c.group_ns.snapshot();
+  return g;
 }
 
 }  // namespace weft::db::sqlite

@@ -207,13 +207,23 @@ struct Stats {
   std::uint64_t connections_lost = 0;   // dropped by the server or the network
   std::size_t connections_open = 0;     // connected now
   std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
-  // Group commit (SQLite). A group is one transaction of grouped writes; a write that
-  // runs alone (grouping off, or a statement that is never grouped) is not counted.
+  // Group commit (SQLite; see GroupStats). The same figures as group_stats().
+  std::uint64_t groups = 0;
+  std::uint64_t grouped_writes = 0;
+  HistogramSnapshot group_size;
+  HistogramSnapshot commit_ns;
+  HistogramSnapshot group_ns;
+};
+
+// Group commit figures (SQLite; PostgreSQL: all zero). Every groupable write is counted,
+// a lone one as a group of one (its autocommit is its group's commit); with grouping off,
+// or for statements that are never grouped (DDL, transactions), nothing is.
+struct GroupStats {
   std::uint64_t groups = 0;          // committed or failed
-  std::uint64_t grouped_writes = 0;  // writes that went through a group
+  std::uint64_t grouped_writes = 0;  // writes in them
   HistogramSnapshot group_size;      // writes per group
-  HistogramSnapshot commit_ns;       // the group's COMMIT (its fsync), ns
-  HistogramSnapshot group_ns;        // BEGIN to COMMIT returned, ns
+  HistogramSnapshot commit_ns;       // the COMMIT statement (its fsync), ns
+  HistogramSnapshot group_ns;        // the whole group on the writer: BEGIN to COMMIT, ns
 };
 
 // co_await form of an operation: yields T or throws db::Error. Starts when awaited.
@@ -338,6 +348,8 @@ class Database {
   Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(F body);
 
   virtual Stats stats() const = 0;
+  // Unlike every other member, callable from any thread (for /_weft/ on another loop).
+  virtual GroupStats group_stats() const = 0;
   virtual std::string_view backend() const noexcept = 0;  // "sqlite" or "postgres"
   virtual Loop& loop() const noexcept = 0;
 
