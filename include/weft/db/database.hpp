@@ -163,9 +163,10 @@ struct GroupCommit {
   bool enabled = true;
   // Writes per group at most; the rest wait for the next group.
   std::size_t max_size = 256;
-  // How long a write that finds the writer idle waits for company before its group starts
-  // (a timer on the loop); 0 (the default): it starts at once, and groups form only from
-  // what queued while the previous commit ran — a lone write never waits.
+  // How long the groupable writes at the front of the FIFO, once the writer is free to take
+  // them, wait for the group to fill (to max_size) before it starts (a timer on the loop);
+  // 0 (the default): it starts at once, and groups form only from what queued while the
+  // previous commit ran — a lone write never waits.
   std::chrono::microseconds max_wait{0};
 };
 
