@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <random>
 #include <set>
 #include <string>
 
@@ -129,11 +130,16 @@ std::set<long> stored_ids(const std::string& url) {
 }
 
 // 16 concurrent writers of plain INSERTs (SQLite groups them: GroupCommit), every 10th
-// refused by a constraint; killed at a different moment in each round. Every acknowledged
+// refused by a constraint; killed at a different, partly random moment in each round. Every acknowledged
 // row is stored; no refused row is; at most the writes in flight (one per writer) are
 // stored without an acknowledgement.
 TEST_P(DbDurability, ConcurrentGroupedWritesSurviveSigkill) {
-  const std::size_t kill_points[] = {150, 700, 1900};
+  // A random moment near each of three points, so that runs kill at different places
+  // (group boundaries, inside a COMMIT, between one and the next).
+  const unsigned seed = std::random_device{}();
+  std::minstd_rand rng(seed);
+  SCOPED_TRACE("kill point seed " + std::to_string(seed));
+  const std::size_t kill_points[] = {150 + rng() % 100, 700 + rng() % 300, 1900 + rng() % 500};
   for (std::size_t round = 0; round < std::size(kill_points); ++round) {
     std::string db_url = url();
     if (!pg()) db_url += std::to_string(round);  // a fresh SQLite file per round
