@@ -8,7 +8,9 @@
 //
 // Front (loop side): routing and ordering. Writes wait in a FIFO; at most one writer job
 // is on the pool at a time and the next is submitted when it completes, so writes run in
-// submission order without holding a pool thread while they wait. An active transaction
+// submission order without holding a pool thread while they wait. Group commit: when the
+// FIFO's front holds several groupable writes (StatementOp::groupable), the next job is a
+// GroupOp that runs them all in one transaction (sqlite_group.cpp); a lone one runs alone. An active transaction
 // owns the writer: only its statements (a second FIFO) run until it finishes. Reads go
 // straight to the pool. Every completion first settles the Front's state (no user code),
 // then submits the next write, then calls the user's callback — so a callback that
