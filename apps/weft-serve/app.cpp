@@ -38,6 +38,7 @@ std::string sqlite_directory(std::string_view url) {
 db::Options database_options(const ServeOptions& o) {
   db::Options d;
   d.synchronous = o.synchronous;
+  d.group_commit = o.group_commit;
   // The same time limit on both backends: a slow list scan ends with a 503 and frees its
   // reader (see rest.cpp) instead of holding it for as long as the scan takes.
   d.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
@@ -77,7 +78,9 @@ Site::Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home,
     : loop_(loop), options_(options), index_(index), home_(home),
       server_(loop, server_options(options)), registry_(registry) {}
 
-Site::~Site() = default;
+Site::~Site() {
+  if (registry_ && db_) registry_->remove(*db_);
+}
 
 Task<int> Site::open_database() {
   std::string dir = sqlite_directory(options_.db_url);
@@ -85,6 +88,7 @@ Task<int> Site::open_database() {
     if (!dir.empty() && index_ == 0) co_await fs::mkdir(loop_, dir, {.recursive = true});
     db_ = db::open(loop_, options_.db_url, database_options(options_));
     co_await db_->ready();
+    if (registry_ && index_ == 0) registry_->add(*db_);  // the writer: group commit figures
     store_.emplace(*db_);
     co_await store_->open();
     if (home_) store_->write_through(*home_->store_, home_->loop_);

@@ -120,6 +120,27 @@ const std::vector<Flag>& flags() {
        "SQLite durability: full (default) survives machine crashes; normal survives\n"
        "process crashes only; off is for throwaway data",
        set_synchronous},
+      {"--no-group-commit", nullptr,
+       "SQLite: commit every write alone (one fsync each) instead of in groups",
+       [](ServeOptions& o, std::string_view) {
+         o.group_commit.enabled = false;
+         return true;
+       }},
+      {"--group-max", "N",
+       "SQLite: writes that queue while a commit runs share the next one (each in its own\n"
+       "savepoint, each answered after that commit): at most N per group; default 256",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.group_commit.max_size, 1, 1 << 20);
+       }},
+      {"--group-wait-us", "US",
+       "SQLite: how long a write that finds the writer idle waits for company before its\n"
+       "commit; default 0 (never: groups form from what queued during the last commit)",
+       [](ServeOptions& o, std::string_view v) {
+         std::size_t us = 0;
+         if (!parse_number<std::size_t>(v, us, 0, 1000000)) return false;
+         o.group_commit.max_wait = std::chrono::microseconds(us);
+         return true;
+       }},
       {"--max-body", "BYTES", "largest request body (413 past it); default 1048576",
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::uint64_t>(v, o.http.limits.max_body, 0, UINT64_MAX);

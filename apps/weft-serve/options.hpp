@@ -29,6 +29,8 @@ struct ServeOptions {
   // statement_timeout); past it the request gets 503 and the connection is free. 0: none.
   std::size_t statement_timeout_ms = 5000;
   db::Synchronous synchronous = db::Synchronous::full;
+  // SQLite's group commit (db::GroupCommit): --no-group-commit, --group-max, --group-wait-us.
+  db::GroupCommit group_commit;
   http::ServerOptions http;                 // limits and timeouts
   double shutdown_seconds = 10;             // graceful stop: in-flight requests get this long
   bool quiet = false;

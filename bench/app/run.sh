@@ -2,12 +2,14 @@
 # bench/app/run.sh — weft-serve vs json-server 0.17 vs small Node.js servers on SQLite, driven by wrk.
 #
 #   bench/app/run.sh [--duration 5s] [--warmup 2s] [--connections 50] [--rounds 2]
-#                    [--servers weft,json-server,sqlite3,better-sqlite3] [--mixed-servers weft,better-sqlite3]
+#                    [--servers weft,weft-nogroup,json-server,sqlite3,better-sqlite3] [--mixed-servers weft,better-sqlite3]
 #                    [--items 100000] [--allow-missing] [--no-build] [--nice N]
 #
 # One run, one seed (gen_seed.js: 100,000 items, deterministic), the same items API on every server:
 #   weft           build/release/bin/weft-serve --db sqlite:FILE --root DIR (seeded once with
 #                  --seed db.json into a template database, copied fresh for every server start)
+#   weft-nogroup   the same with --no-group-commit: every write its own commit (and fsync), for
+#                  the group commit comparison (not in the default --servers)
 #   json-server    json-server 0.17.4 (npm) on a fresh copy of db.json, routes.json mapping
 #                  /api/* to /*, --quiet (no request log)
 #   sqlite3        node_sqlite3.js: Node 20 core http + the `sqlite3` package (queries on libuv's pool)
@@ -38,7 +40,8 @@
 #   --mixed-duration D  each of the two measured static runs of the mixed scenario. Default 5s.
 #   --connections N     wrk connections for get and post. Default 50.
 #   --rounds N          repetitions, alternating server order. Default 2.
-#   --servers LIST      for get/post: subset of weft,json-server,sqlite3,better-sqlite3. Default all.
+#   --servers LIST      for get/post: subset of weft,weft-nogroup,json-server,sqlite3,better-sqlite3.
+#                       Default all but weft-nogroup.
 #   --mixed-servers L   for the mixed run: subset of weft,sqlite3,better-sqlite3 (or none). Default
 #                       weft,better-sqlite3.
 #   --scenarios LIST    subset of get,post,mixed. Default all three.
@@ -129,7 +132,7 @@ done
 [[ $WARM_S =~ ^[0-9]+$ && $STATIC_DELAY_MS =~ ^[0-9]+$ && $NICE =~ ^-?[0-9]+$ && $POOL_NICE =~ ^[0-9]+$ ]] || die "bad option value"
 [[ $MIXED_SERVERS == none ]] && MIXED_SERVERS=
 in_list() { [[ ",$2," == *",$1,"* ]]; }
-for s in ${SERVERS//,/ }; do in_list "$s" weft,json-server,sqlite3,better-sqlite3 || die "unknown server '$s'"; done
+for s in ${SERVERS//,/ }; do in_list "$s" weft,weft-nogroup,json-server,sqlite3,better-sqlite3 || die "unknown server '$s'"; done
 for s in ${MIXED_SERVERS//,/ }; do in_list "$s" weft,sqlite3,better-sqlite3 || die "unknown mixed server '$s'"; done
 for s in ${SCENARIOS//,/ }; do in_list "$s" get,post,mixed || die "unknown scenario '$s'"; done
 in_list mixed "$SCENARIOS" || MIXED_SERVERS=
@@ -168,7 +171,7 @@ peer_version() { node -p "require('$HERE/node_modules/$1/package.json').version"
 # ---------------------------------------------------------------- build weft-serve
 WEFT="$ROOT/build/release/bin/weft-serve"
 SKIPPED_NOTE=
-if in_list weft "$SERVERS,$MIXED_SERVERS"; then
+if in_list weft "$SERVERS,$MIXED_SERVERS" || in_list weft-nogroup "$SERVERS"; then
   if [[ $BUILD -eq 1 ]]; then
     log "building weft-serve (release preset)"
     if ! (cd "$ROOT" && cmake --preset release >&2 && cmake --build --preset release --target weft-serve >&2); then
@@ -217,6 +220,7 @@ fi
 label() {
   case "$1" in
     weft) echo "weft-serve" ;;
+    weft-nogroup) echo "weft-serve --no-group-commit" ;;
     json-server) echo "json-server $(peer_version json-server)" ;;
     sqlite3) echo "node + sqlite3 $(peer_version sqlite3)" ;;
     better-sqlite3) echo "node + better-sqlite3 $(peer_version better-sqlite3)" ;;
@@ -270,12 +274,14 @@ start_server() {
   STARTS=$((STARTS + 1))
   local data="$TMP/run-$STARTS"
   case "$name" in
-    weft)
+    weft|weft-nogroup)
+      local extra=()
+      [[ $name == weft-nogroup ]] && extra=(--no-group-commit)
       cp "$WEFT_TEMPLATE" "$data.db"
       # (a WAL left by the template's server is part of the data; -shm is rebuilt from it)
       if [[ -f $WEFT_TEMPLATE-wal ]]; then cp "$WEFT_TEMPLATE-wal" "$data.db-wal"; fi
       "${SRV[@]}" "$WEFT" --port "$port" --host 127.0.0.1 --db "sqlite:$data.db" --root "$STATIC_DIR" \
-        "${WEFT_ARGS[@]}" >"$logf" 2>&1 &
+        "${WEFT_ARGS[@]}" "${extra[@]}" >"$logf" 2>&1 &
       ;;
     json-server)
       cp "$TMP/db.json" "$data.json"
@@ -445,9 +451,9 @@ run_mixed() {
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$SECONDS
-in_list weft "$SERVERS,$MIXED_SERVERS" && make_weft_template
+{ in_list weft "$SERVERS,$MIXED_SERVERS" || in_list weft-nogroup "$SERVERS"; } && make_weft_template
 
-ORDER=(); for s in weft json-server sqlite3 better-sqlite3; do in_list "$s" "$SERVERS" && ORDER+=("$s"); done
+ORDER=(); for s in weft weft-nogroup json-server sqlite3 better-sqlite3; do in_list "$s" "$SERVERS" && ORDER+=("$s"); done
 MORDER=(); for s in weft sqlite3 better-sqlite3; do in_list "$s" "$MIXED_SERVERS" && MORDER+=("$s"); done
 reversed() { local i; for ((i = $# ; i >= 1; i--)); do echo "${!i}"; done; }
 for ((round = 1; round <= ROUNDS; round++)); do

@@ -3,7 +3,7 @@
 // classes only own it (Database) or refer to it weakly (Transaction, which may outlive its
 // Database: then every call fails with errc::closed).
 //
-// A Front provides: start(), destroy(), stats(), submit(sql, params, bool writer, cb),
+// A Front provides: start(), destroy(), stats(), group_stats() (any thread), submit(sql, params, bool writer, cb),
 // begin(cb), ready(cb), close(cb), tx_submit(id, sql, params, cb), tx_finish(id, commit, cb).
 #pragma once
 
@@ -70,6 +70,7 @@ class FrontDatabase final : public Database {
   ~FrontDatabase() override { front_->destroy(); }
 
   Stats stats() const override { return front_->stats(); }
+  GroupStats group_stats() const override { return front_->group_stats(); }
   std::string_view backend() const noexcept override { return backend_; }
   Loop& loop() const noexcept override { return loop_; }
 

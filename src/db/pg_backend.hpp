@@ -189,6 +189,7 @@ class Front : public std::enable_shared_from_this<Front> {
   void close(Callback<Unit> cb);
   void destroy() noexcept;
   Stats stats() const;
+  GroupStats group_stats() const { return {}; }  // no group commit on PostgreSQL (yet)
 
   // ---- for connections ----
   // Settles a finished request (counters, transaction state) and queues its callback.

@@ -216,11 +216,12 @@ Info classify(std::string_view text, Dialect dialect) noexcept {
   Scanner scan(text, dialect);
   Info info;
   Kind current = Kind::empty;
-  bool first_is_rollback = false, first_is_create = false;
+  bool first_is_rollback = false, first_is_create = false, dml = false;
   TriggerBody trigger;
   auto finish_statement = [&] {
     if (current == Kind::empty) return;
     ++info.statements;
+    info.dml = info.statements == 1 && dml;
     if (rank(current) > rank(info.kind)) info.kind = current;
     current = Kind::empty;
     trigger.reset();
@@ -234,16 +235,19 @@ Info classify(std::string_view text, Dialect dialect) noexcept {
       current = first_keyword_kind(tok);
       first_is_rollback = keyword_is(tok, "ROLLBACK");
       first_is_create = keyword_is(tok, "CREATE");
+      dml = writing_keyword(tok);
     } else if (trigger.see(tok, first_is_create)) {
       continue;  // a trigger's body: part of the CREATE TRIGGER statement
     } else if (current == Kind::read && writing_keyword(tok) &&
                !(keyword_is(tok, "REPLACE") && scan.next_significant() == '(')) {  // replace()
       current = Kind::write;
+      dml = true;
     } else if (first_is_rollback && keyword_is(tok, "TO")) {
       current = Kind::savepoint;
     }
   }
   finish_statement();
+  if (info.statements > 1) info.dml = false;
   if (info.statements > 1 && info.kind == Kind::read) info.kind = Kind::write;
   return info;
 }

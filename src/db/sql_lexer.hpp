@@ -28,6 +28,10 @@ enum class Kind : unsigned char {
 struct Info {
   Kind kind = Kind::empty;
   int statements = 0;
+  // One statement that is INSERT, UPDATE, DELETE or REPLACE, or a SELECT/VALUES/WITH that
+  // contains one of them: a data change that may run inside a transaction (so a group
+  // commit may take it). DDL, PRAGMA, VACUUM, ATTACH, ... are not.
+  bool dml = false;
 };
 
 enum class Dialect : unsigned char { sqlite, postgres };

@@ -8,7 +8,9 @@
 //
 // Front (loop side): routing and ordering. Writes wait in a FIFO; at most one writer job
 // is on the pool at a time and the next is submitted when it completes, so writes run in
-// submission order without holding a pool thread while they wait. An active transaction
+// submission order without holding a pool thread while they wait. Group commit: when the
+// FIFO's front holds several groupable writes (StatementOp::groupable), the next job is a
+// GroupOp that runs them all in one transaction (sqlite_group.cpp); a lone one runs alone. An active transaction
 // owns the writer: only its statements (a second FIFO) run until it finishes. Reads go
 // straight to the pool. Every completion first settles the Front's state (no user code),
 // then submits the next write, then calls the user's callback — so a callback that
@@ -21,6 +23,7 @@
 #include <weft/db/database.hpp>
 #include <weft/loop.hpp>
 #include <weft/pool.hpp>
+#include <weft/timer.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -101,6 +104,52 @@ class FnOp final : public WriteOp {
   std::optional<Outcome<T>> out_;
 };
 
+// One statement on the writer (a transaction's, or an autocommit write). `groupable`: a
+// single data change outside a transaction, which a GroupOp may run inside its group.
+class StatementOp final : public WriteOp {
+ public:
+  StatementOp(std::string sql, Params params, Callback<ResultSet> cb, bool groupable) noexcept
+      : sql_(std::move(sql)), params_(std::move(params)), cb_(std::move(cb)), groupable_(groupable) {}
+
+  bool groupable() const noexcept { return groupable_; }
+  void run(Core& core) noexcept override;  // alone (its own autocommit, or in tx)
+  void settle() override {}
+  void deliver() override {
+    if (cb_) cb_(*out_);
+  }
+  void fail(Error e) override {
+    out_.emplace(std::move(e));
+    deliver();
+  }
+
+ private:
+  friend class GroupOp;
+  std::string sql_;
+  Params params_;
+  Callback<ResultSet> cb_;
+  std::optional<Outcome<ResultSet>> out_;
+  bool groupable_;
+};
+
+// A group commit: its statements in one transaction, one SAVEPOINT each (see
+// GroupCommit in database.hpp). run() leaves every member with its outcome: its result
+// if it succeeded and the COMMIT did, else its own error, or the COMMIT's.
+class GroupOp final : public WriteOp {
+ public:
+  explicit GroupOp(std::vector<std::shared_ptr<StatementOp>> members) noexcept
+      : members_(std::move(members)) {}
+  void run(Core& core) noexcept override;  // sqlite_group.cpp
+  void settle() override {}
+  void deliver() override;  // each member's callback, in submission order
+  void fail(Error e) override;
+
+ private:
+  bool apply_all(Connection& w);  // false: the transaction was lost part-way
+  void commit(Connection& w, Counters& counters);
+  void fail_pending(const Error& e);
+  std::vector<std::shared_ptr<StatementOp>> members_;
+};
+
 using detail::closed_error;
 using detail::deliver_later;
 
@@ -121,6 +170,7 @@ class Front : public std::enable_shared_from_this<Front> {
   void close(Callback<Unit> cb);
   void destroy() noexcept;  // the Database is being destroyed
   Stats stats() const;
+  GroupStats group_stats() const;  // any thread: atomics and histogram snapshots only
 
   Loop& loop;
 
@@ -131,9 +181,14 @@ class Front : public std::enable_shared_from_this<Front> {
     Callback<ResultSet> cb;
   };
 
-  void enqueue_statement(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void enqueue_statement(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
+                         bool dml = false);
   void push(std::shared_ptr<WriteOp> op);
   void pump();
+  // The next op for the writer from general_: a GroupOp of the groupable statements at its
+  // front (up to max_size), or its front op; null while a group waits for company.
+  std::shared_ptr<WriteOp> next_general();
+  std::size_t groupable_at_front() const noexcept;
   static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec);
   void read(std::string sql, Params params, Callback<ResultSet> cb);
   static void read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
@@ -145,6 +200,10 @@ class Front : public std::enable_shared_from_this<Front> {
   std::shared_ptr<Counters> counters_;
   std::shared_ptr<Core> core_;
   const bool single_connection_;
+  const GroupCommit group_;
+  std::unique_ptr<Timer> group_timer_;  // GroupCommit::max_wait > 0: the wait for company
+  bool group_waiting_ = false;          // the timer runs for the write at the front
+  bool group_wait_over_ = false;        // it fired: the group goes now
   std::deque<std::shared_ptr<WriteOp>> general_;
   std::deque<std::shared_ptr<WriteOp>> tx_ops_;
   std::vector<WaitingRead> waiting_reads_;  // reads issued before the writer opened

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <weft/db/database.hpp>
+#include <weft/histogram.hpp>
 
 #include <sqlite3.h>
 
@@ -30,6 +31,13 @@ struct Counters {
   std::atomic<std::uint64_t> prepares{0};
   std::atomic<std::uint64_t> cache_hits{0};
   std::atomic<std::uint64_t> connections_opened{0};
+  // Group commit: recorded by the writer's group jobs (one at a time: the histograms'
+  // single writer), read by Database::stats() on the loop.
+  std::atomic<std::uint64_t> groups{0};
+  std::atomic<std::uint64_t> grouped_writes{0};
+  Histogram group_size;
+  Histogram commit_ns;
+  Histogram group_ns;
 };
 
 struct OpenSpec {

@@ -46,7 +46,8 @@ struct ReadRequest {
 Front::Front(Loop& l, OpenSpec spec)
     : loop(l),
       counters_(std::make_shared<Counters>()),
-      single_connection_(spec.memory) {
+      single_connection_(spec.memory),
+      group_(spec.options.group_commit) {
   core_ = std::make_shared<Core>(std::move(spec), counters_);
 }
 
@@ -78,28 +79,16 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
     return deliver_later(loop, std::move(cb), transaction_misuse());
   }
   if (writer_only || single_connection_ || info.kind != sql::Kind::read) {
-    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb));
+    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb), info.dml);
   } else {
     read(std::move(sql), std::move(params), std::move(cb));
   }
 }
 
 void Front::enqueue_statement(std::uint64_t tx, std::string sql, Params params,
-                              Callback<ResultSet> cb) {
-  auto work = [sql = std::move(sql), params = std::move(params), tx](Core& core) -> Outcome<ResultSet> {
-    Connection& w = core.writer();
-    if (tx != 0 && !w.in_transaction()) {
-      return Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
-    }
-    ResultSet rs = w.run(sql, params);
-    core.counters().writes.fetch_add(1, std::memory_order_relaxed);
-    if (tx == 0 && w.in_transaction()) {  // defense in depth: the scanner refuses BEGIN
-      w.exec_simple("ROLLBACK");
-      return Error(errc::misuse, "the statement left a transaction open; it was rolled back");
-    }
-    return rs;
-  };
-  auto op = std::make_shared<FnOp<ResultSet>>(std::move(work), FnOp<ResultSet>::Settle(), std::move(cb));
+                              Callback<ResultSet> cb, bool dml) {
+  const bool groupable = tx == 0 && dml && group_.enabled && group_.max_size > 1;
+  auto op = std::make_shared<StatementOp>(std::move(sql), std::move(params), std::move(cb), groupable);
   op->tx = tx;
   push(std::move(op));
 }
@@ -113,8 +102,14 @@ void Front::pump() {
   if (dead_ || in_flight_) return;
   auto& queue = active_tx_ ? tx_ops_ : general_;
   if (queue.empty()) return maybe_close();
-  std::shared_ptr<WriteOp> op = std::move(queue.front());
-  queue.pop_front();
+  std::shared_ptr<WriteOp> op;
+  if (active_tx_) {
+    op = std::move(queue.front());
+    queue.pop_front();
+  } else {
+    op = next_general();
+    if (!op) return;  // waiting for company (GroupCommit::max_wait)
+  }
   if (!core_) {  // closed (nothing should get here: close() refuses new statements)
     loop.defer([op = std::move(op)] { op->fail(closed_error()); });
     return pump();
@@ -136,6 +131,51 @@ void Front::pump() {
       write_done(weak, *keep, false, ec);
     });
   }
+}
+
+std::size_t Front::groupable_at_front() const noexcept {
+  std::size_t n = 0;
+  for (const auto& op : general_) {
+    if (n == group_.max_size || op->tx != 0) break;
+    auto* st = dynamic_cast<StatementOp*>(op.get());
+    if (!st || !st->groupable()) break;
+    ++n;
+  }
+  return n;
+}
+
+std::shared_ptr<WriteOp> Front::next_general() {
+  const std::size_t n = groupable_at_front();
+  if (n > 0 && n < group_.max_size && group_.max_wait.count() > 0 && !group_wait_over_) {
+    if (!group_waiting_) {  // the front write waits at most max_wait for company
+      group_waiting_ = true;
+      if (!group_timer_) group_timer_ = std::make_unique<Timer>(loop);
+      group_timer_->start(
+          [weak = weak_from_this()] {
+            auto f = weak.lock();
+            if (!f) return;
+            f->group_waiting_ = false;
+            f->group_wait_over_ = true;
+            f->pump();
+          },
+          std::chrono::duration_cast<Duration>(group_.max_wait));
+    }
+    return nullptr;
+  }
+  if (group_waiting_) group_timer_->stop();
+  group_waiting_ = group_wait_over_ = false;
+  if (n <= 1) {  // not groupable, or a lone write: it runs as its own autocommit
+    std::shared_ptr<WriteOp> op = std::move(general_.front());
+    general_.pop_front();
+    return op;
+  }
+  std::vector<std::shared_ptr<StatementOp>> members;
+  members.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    members.push_back(std::static_pointer_cast<StatementOp>(std::move(general_.front())));
+    general_.pop_front();
+  }
+  return std::make_shared<GroupOp>(std::move(members));
 }
 
 void Front::write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec) {
@@ -363,6 +403,8 @@ void Front::close_step() {
 
 void Front::destroy() noexcept {
   dead_ = true;
+  group_timer_.reset();
+  group_waiting_ = false;
   for (auto* queue : {&general_, &tx_ops_}) {
     for (auto& op : *queue) loop.defer([op = std::move(op)] { op->fail(canceled()); });
     queue->clear();
@@ -395,8 +437,25 @@ Stats Front::stats() const {
   s.commits = commits_;
   s.rollbacks = rollbacks_;
   s.queued_writes = general_.size() + tx_ops_.size();
+  GroupStats g = group_stats();
+  s.groups = g.groups;
+  s.grouped_writes = g.grouped_writes;
+  s.group_size = g.group_size;
+  s.commit_ns = g.commit_ns;
+  s.group_ns = g.group_ns;
   s.reads_in_flight = reads_in_flight_;
   return s;
+}
+
+GroupStats Front::group_stats() const {
+  const Counters& c = *counters_;
+  GroupStats g;
+  g.groups = c.groups.load(std::memory_order_relaxed);
+  g.grouped_writes = c.grouped_writes.load(std::memory_order_relaxed);
+  g.group_size = c.group_size.snapshot();
+  g.commit_ns = c.commit_ns.snapshot();
+  g.group_ns = c.group_ns.snapshot();
+  return g;
 }
 
 }  // namespace weft::db::sqlite

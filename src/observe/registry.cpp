@@ -29,6 +29,16 @@ void Registry::remove(const http::Server& s) {
   std::erase(servers_, &s);
 }
 
+void Registry::add(const db::Database& d) {
+  std::lock_guard lock(mu_);
+  databases_.push_back(&d);
+}
+
+void Registry::remove(const db::Database& d) {
+  std::lock_guard lock(mu_);
+  std::erase(databases_, &d);
+}
+
 void Registry::set_runtime(std::shared_ptr<Runtime> rt) {
   std::lock_guard lock(mu_);
   runtime_ = std::move(rt);
@@ -59,6 +69,15 @@ Snapshot Registry::collect() const {
   for (const http::Server* srv : servers_) {
     s.has_http = true;
     s.http.merge(srv->metrics());
+  }
+  for (const db::Database* d : databases_) {
+    s.has_db = true;
+    db::GroupStats g = d->group_stats();
+    s.db.groups += g.groups;
+    s.db.grouped_writes += g.grouped_writes;
+    s.db.group_size.merge(g.group_size);
+    s.db.commit_ns.merge(g.commit_ns);
+    s.db.group_ns.merge(g.group_ns);
   }
   return s;
 }

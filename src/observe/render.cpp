@@ -56,6 +56,15 @@ class PromWriter {
     sample(name + "_sum", labels, num(ns_to_s(h.sum())));
     sample(name + "_count", labels, num(h.count()));
   }
+  // One histogram series of counts (not times), buckets 1, 2, 4 .. 1024.
+  void count_histogram(const std::string& name, const HistogramSnapshot& h) {
+    for (std::uint64_t b = 1; b <= 1024; b *= 2) {
+      sample(name + "_bucket", "le=\"" + num(b) + "\"", num(h.count_at_or_below(b)));
+    }
+    sample(name + "_bucket", "le=\"+Inf\"", num(h.count()));
+    sample(name + "_sum", "", num(h.sum()));
+    sample(name + "_count", "", num(h.count()));
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -124,6 +133,20 @@ void prom_pools(PromWriter& w, const Snapshot& s) {
   w.sample("weft_pool_slow_jobs_total", "", num(s.loop.stalls.slow_jobs));
 }
 
+void prom_db(PromWriter& w, const Snapshot& s) {
+  const db::GroupStats& g = s.db;
+  w.family("weft_db_groups_total", "counter", "Group commits (SQLite): transactions of grouped writes.");
+  w.sample("weft_db_groups_total", "", num(g.groups));
+  w.family("weft_db_grouped_writes_total", "counter", "Writes committed (or failed) in groups.");
+  w.sample("weft_db_grouped_writes_total", "", num(g.grouped_writes));
+  w.family("weft_db_group_size", "histogram", "Writes per group commit.");
+  w.count_histogram("weft_db_group_size", g.group_size);
+  w.family("weft_db_commit_seconds", "histogram", "A group's COMMIT (its fsync).");
+  w.histogram("weft_db_commit_seconds", "", g.commit_ns);
+  w.family("weft_db_group_seconds", "histogram", "A group on the writer, BEGIN to COMMIT.");
+  w.histogram("weft_db_group_seconds", "", g.group_ns);
+}
+
 void prom_http(PromWriter& w, const Snapshot& s) {
   const http::HttpMetricsSnapshot& h = s.http;
   w.family("weft_http_requests_total", "counter", "HTTP requests received, by method.");
@@ -176,6 +199,19 @@ std::string json_hist(const HistogramSnapshot& h) {
   return "{\"count\":" + num(h.count()) + ",\"mean\":" + num(h.mean() / 1e6) +
          ",\"p50\":" + num(ns_to_ms(h.percentile(0.5))) + ",\"p90\":" + num(ns_to_ms(h.percentile(0.9))) +
          ",\"p99\":" + num(ns_to_ms(h.percentile(0.99))) + ",\"max\":" + num(ns_to_ms(h.max())) + "}";
+}
+
+// A histogram of counts: the same keys as json_hist, unscaled.
+std::string json_count_hist(const HistogramSnapshot& h) {
+  return "{\"count\":" + num(h.count()) + ",\"mean\":" + num(h.mean()) + ",\"p50\":" +
+         num(h.percentile(0.5)) + ",\"p90\":" + num(h.percentile(0.9)) + ",\"p99\":" +
+         num(h.percentile(0.99)) + ",\"max\":" + num(h.max()) + "}";
+}
+
+std::string json_db(const db::GroupStats& g) {
+  return "{\"groups\":" + num(g.groups) + ",\"grouped_writes\":" + num(g.grouped_writes) +
+         ",\"group_size\":" + json_count_hist(g.group_size) + ",\"commit_ms\":" + json_hist(g.commit_ns) +
+         ",\"group_ms\":" + json_hist(g.group_ns) + "}";
 }
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
@@ -258,6 +294,7 @@ std::string render_prometheus(const Snapshot& s) {
   prom_loop(w, s);
   prom_pools(w, s);
   if (s.has_http) prom_http(w, s);
+  if (s.has_db) prom_db(w, s);
   return w.take();
 }
 
@@ -275,6 +312,8 @@ std::string render_json(const Snapshot& s) {
   }
   out += "},\"slow_jobs\":" + num(s.loop.stalls.slow_jobs) + ",\"http\":";
   out += s.has_http ? json_http(s.http) : "null";
+  out += ",\"db\":";
+  out += s.has_db ? json_db(s.db) : "null";
   out += ",\"recent_stalls\":[";
   for (std::size_t i = 0; i < s.recent_stalls.size(); ++i) {
     if (i) out += ',';

@@ -123,6 +123,44 @@ TEST_F(WeftServeObserve, HostHeaderMustNameThisServer) {
   EXPECT_EQ(local(server_, "GET", "/_weft/", "", "rebound.example").status, 403);
 }
 
+// SQLite's group commit shows in /_weft/stats ("db") and /_weft/metrics (weft_db_*): eight
+// POSTs sent at once on eight connections are all stored and counted as grouped writes.
+TEST_F(WeftServeObserve, GroupCommitFiguresAreShown) {
+  start({});
+  const std::string host = "127.0.0.1:" + std::to_string(server_.port());
+  const std::string body = R"({"title":"x"})";
+  const std::string post = "POST /api/notes HTTP/1.1\r\nHost: " + host +
+                           "\r\nContent-Type: application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body;
+  {  // the first document creates the collection in a transaction (never grouped): alone
+    auto first = itest::RawClient::tcp(server_.port());
+    ASSERT_TRUE(first.send(post));
+    auto res = first.read_response(false, 10000ms);
+    ASSERT_TRUE(res && res->status == 201);
+  }
+  std::vector<itest::RawClient> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(itest::RawClient::tcp(server_.port()));
+    ASSERT_TRUE(clients.back().send(post));
+  }
+  for (auto& c : clients) {
+    auto res = c.read_response(false, 10000ms);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 201) << res->body;
+  }
+  json stats = json::parse(local(server_, "GET", "/_weft/stats").body);
+  ASSERT_TRUE(stats["db"].is_object()) << stats.dump();
+  EXPECT_GE(stats["db"]["grouped_writes"].get<int>(), 7) << stats["db"].dump();
+  EXPECT_GE(stats["db"]["groups"].get<int>(), 1);
+  EXPECT_GE(stats["db"]["group_size"]["max"].get<int>(), 1);
+  EXPECT_TRUE(stats["db"]["commit_ms"].contains("p99"));
+  const std::string metrics = local(server_, "GET", "/_weft/metrics").body;
+  for (const char* name : {"weft_db_groups_total ", "weft_db_group_size_bucket{le=\"1\"}",
+                           "weft_db_commit_seconds_count ", "weft_db_group_seconds_bucket"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name;
+  }
+}
+
 TEST_F(WeftServeObserve, DemoRoutesArePostOnly) {
   start({"--demo"});
   for (const char* path : {"/_weft/demo/block?ms=1", "/_weft/demo/offload?ms=1"}) {

@@ -101,6 +101,7 @@
 #include <weft/db/error.hpp>
 #include <weft/db/value.hpp>
 #include <weft/function.hpp>
+#include <weft/histogram.hpp>
 #include <weft/task.hpp>
 
 #include <chrono>
@@ -150,8 +151,28 @@ struct PostgresOptions {
   std::chrono::milliseconds query_timeout{0};
 };
 
+// Group commit (SQLite; PostgreSQL ignores it for now): autocommit writes that queue on the
+// writer while a commit is in flight are applied in the next transaction, one SAVEPOINT
+// each, and committed together — one fsync for the group. Each write still succeeds or
+// fails alone (a failure rolls back to its savepoint; its neighbours are unaffected), and
+// each is acknowledged only after its group's COMMIT returned: what an acknowledgement
+// means does not change. Only single INSERT/UPDATE/DELETE/REPLACE statements (and WITH ...
+// of those) from query()/exec() outside a transaction are grouped; anything else (DDL,
+// PRAGMAs, scripts, transactions) runs alone, in its place in the FIFO.
+struct GroupCommit {
+  bool enabled = true;
+  // Writes per group at most; the rest wait for the next group.
+  std::size_t max_size = 256;
+  // How long the groupable writes at the front of the FIFO, once the writer is free to take
+  // them, wait for the group to fill (to max_size) before it starts (a timer on the loop);
+  // 0 (the default): it starts at once, and groups form only from what queued while the
+  // previous commit ran — a lone write never waits.
+  std::chrono::microseconds max_wait{0};
+};
+
 struct Options {
   Synchronous synchronous = Synchronous::full;
+  GroupCommit group_commit;
   // How long a statement waits for a lock held by another process before errc::busy.
   // Inside one process the single writer means weft never contends with itself.
   std::chrono::milliseconds busy_timeout{5000};
@@ -187,6 +208,23 @@ struct Stats {
   std::uint64_t connections_lost = 0;   // dropped by the server or the network
   std::size_t connections_open = 0;     // connected now
   std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
+  // Group commit (SQLite; see GroupStats). The same figures as group_stats().
+  std::uint64_t groups = 0;
+  std::uint64_t grouped_writes = 0;
+  HistogramSnapshot group_size;
+  HistogramSnapshot commit_ns;
+  HistogramSnapshot group_ns;
+};
+
+// Group commit figures (SQLite; PostgreSQL: all zero). Every groupable write is counted,
+// a lone one as a group of one (its autocommit is its group's commit); with grouping off,
+// or for statements that are never grouped (DDL, transactions), nothing is.
+struct GroupStats {
+  std::uint64_t groups = 0;          // committed or failed
+  std::uint64_t grouped_writes = 0;  // writes in them
+  HistogramSnapshot group_size;      // writes per group
+  HistogramSnapshot commit_ns;       // the COMMIT statement (its fsync), ns
+  HistogramSnapshot group_ns;        // the whole group on the writer: BEGIN to COMMIT, ns
 };
 
 // co_await form of an operation: yields T or throws db::Error. Starts when awaited.
@@ -311,6 +349,8 @@ class Database {
   Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(F body);
 
   virtual Stats stats() const = 0;
+  // Unlike every other member, callable from any thread (for /_weft/ on another loop).
+  virtual GroupStats group_stats() const = 0;
   virtual std::string_view backend() const noexcept = 0;  // "sqlite" or "postgres"
   virtual Loop& loop() const noexcept = 0;
 

@@ -17,6 +17,9 @@
 //          weft_http_requests_in_flight, weft_http_open_connections,
 //          weft_http_connections_total, weft_http_received_bytes_total,
 //          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram)
+//   db:    weft_db_groups_total, weft_db_grouped_writes_total, weft_db_group_size
+//          (histogram, buckets 1, 2, 4 .. 1024 writes), weft_db_commit_seconds and
+//          weft_db_group_seconds (histograms): SQLite's group commit (db::GroupStats)
 // Histogram buckets are fixed (100 µs .. 10 s); the counts come from weft's 6 %-precise
 // buckets, so a value within 6 % of a bound may be counted in the next bucket.
 //
@@ -43,6 +46,9 @@
 //            "responses": {"1xx": 0, "2xx": 11, "3xx": 0, "4xx": 1, "5xx": 0},
 //            "in_flight": 0, "open_connections": 2, "connections": 5,
 //            "bytes_in": 1234, "bytes_out": 5678, "duration_ms": {...}},   // null: no server
+//   "db": {"groups": 40, "grouped_writes": 900,             // null: no database registered
+//          "group_size": {"count", "mean", "p50", "p90", "p99", "max"},  // writes, not ms
+//          "commit_ms": {...}, "group_ms": {...}},
 //   "recent_stalls": [{"kind": "loop"|"pool_job", "id": 1, "label": "GET /burn",
 //                      "class": "cpu" (pool jobs only), "began": "2026-12-01T21:00:00.123Z",
 //                      "duration_ms": 301.2, "ongoing": false, "stack": ["frame", ...]}]
@@ -50,6 +56,7 @@
 // }
 #pragma once
 
+#include <weft/db/database.hpp>
 #include <weft/http/metrics.hpp>
 #include <weft/observe/loop_monitor.hpp>
 #include <weft/pool.hpp>
@@ -78,6 +85,8 @@ struct Snapshot {
   std::array<PoolClassSnapshot, kWorkClassCount> pools{};
   bool has_http = false;
   http::HttpMetricsSnapshot http;  // merged over every registered server
+  bool has_db = false;
+  db::GroupStats db;               // summed over every registered database
   std::vector<StallReport> recent_stalls;
 };
 
@@ -92,6 +101,9 @@ class Registry {
   void remove(const LoopMonitor& m);
   void add(const http::Server& s);
   void remove(const http::Server& s);
+  // Its group_stats() are read from the thread that collects.
+  void add(const db::Database& d);
+  void remove(const db::Database& d);
   // The pools reported (a Runtime shared by the loops); null: the first monitor's loop's.
   void set_runtime(std::shared_ptr<Runtime> rt);
   Snapshot collect() const;
@@ -100,6 +112,7 @@ class Registry {
   mutable std::mutex mu_;
   std::vector<const LoopMonitor*> monitors_;
   std::vector<const http::Server*> servers_;
+  std::vector<const db::Database*> databases_;
   std::shared_ptr<Runtime> runtime_;
   std::chrono::steady_clock::time_point created_;
 };
