@@ -161,7 +161,7 @@ bool Connection::on_head(const RequestHead& head) {
   }
   if (head.framing != BodyFraming::none) {
     set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
-    if (should_continue(head)) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    if (should_continue(head)) borrow_out().append("HTTP/1.1 100 Continue\r\n\r\n");
   } else {
     set_deadline(Deadline::none, {});
   }
@@ -447,7 +447,7 @@ void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {
 // ---- responses ---------------------------------------------------------------------------
 
 void Connection::write_head(const Response& res, bool close, int version_minor, bool chunked) {
-  append_status_line(out_, res.status_code());
+  append_status_line(borrow_out(), res.status_code());
   out_.append(server_.date_line);
   for (const auto& [name, value] : res.headers()) {
     out_.append(name).append(": "sv).append(value).append("\r\n"sv);
@@ -479,6 +479,7 @@ void Connection::write_response(const Response& res, bool head_only, bool close,
   note_bytes_out(out_.size() + res.file_body().length);
   if (!out_.empty()) stream_.write(std::string_view(out_));
   out_.clear();
+  release_out();
   const FileBody& f = res.file_body();
   if (!stream_.write_file(f.fd, f.offset, f.length, f.keep_alive)) pause_reading();
 }
@@ -519,6 +520,7 @@ void Connection::start_stream(std::shared_ptr<Exchange> ex) {
 
 void Connection::write_body_piece(BodyWriter& w, std::string_view piece) {
   if (piece.empty()) return;  // an empty chunk would end a chunked body
+  borrow_out();
   if (w.chunked_) {
     char size[20];
     int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
@@ -539,7 +541,7 @@ void Connection::on_stream_done(Exchange& ex, std::exception_ptr error) {
     close_now();
     return;
   }
-  if (ex.writer.chunked_) out_.append("0\r\n\r\n");
+  if (ex.writer.chunked_) borrow_out().append("0\r\n\r\n");
   if (ex.close_after) stop_parsing_ = true;
   pump();
   flush_out();
@@ -559,7 +561,7 @@ void Connection::release_stream() noexcept {
 void Connection::pump() {
   while (!streaming_ && !pipeline_.empty() && pipeline_.front()->response) {
     std::shared_ptr<Exchange> ex = std::move(pipeline_.front());
-    pipeline_.pop_front();
+    pipeline_.erase(pipeline_.begin());
     ex->conn = nullptr;
     if (ex->response->is_streamed()) {
       start_stream(std::move(ex));
@@ -580,6 +582,7 @@ void Connection::after_response_written() {
   if (!pipeline_.empty() || cur_ || closed_ || streaming_) return;
   if (stop_parsing_) return;  // flush_out() closes once the bytes are out
   set_deadline(Deadline::idle, server_.loop.now() + server_.options.keep_alive_timeout);
+  sync_req_.release_storage();  // no request in progress: nothing points into it
   if (paused_) resume_reading();
 }
 
@@ -589,7 +592,7 @@ void Connection::flush_out() {
     note_bytes_out(out_.size());
     const bool below_mark = stream_.write(std::string_view(out_));
     out_.clear();
-    if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
+    release_out();
     if (!below_mark && !stream_.needs_drain()) {  // the socket failed: nothing more will go
       close_now();
       return;
@@ -633,6 +636,24 @@ std::size_t Connection::discard_lingering(std::size_t n) {
 void Connection::extend_lingering() noexcept {
   set_deadline(Deadline::linger,
                std::min(linger_end_, server_.loop.now() + server_.options.lingering_timeout));
+}
+
+// Responses are gathered in a string whose storage the loop's connections pass around:
+// a connection borrows it for the responses of one read and hands it back once they were
+// written (copied by the stream when the socket does not take them at once), so an idle
+// connection holds no output buffer and a busy loop allocates none per request.
+std::string& Connection::borrow_out() {
+  if (out_.empty() && server_.spare_out.capacity() > out_.capacity()) out_.swap(server_.spare_out);
+  return out_;
+}
+
+void Connection::release_out() noexcept {
+  constexpr std::size_t kMaxSpare = 64 * 1024;  // a huge response's storage is freed
+  if (!out_.empty()) return;
+  if (out_.capacity() > server_.spare_out.capacity() && out_.capacity() <= kMaxSpare) {
+    out_.swap(server_.spare_out);
+  }
+  std::string().swap(out_);
 }
 
 void Connection::pause_reading() {

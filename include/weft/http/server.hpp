@@ -100,7 +100,7 @@ struct ServerOptions {
   std::size_t lingering_max_bytes = 4 * 1024 * 1024;
   std::size_t max_pipelined = 32;   // requests parsed ahead of their responses
   std::size_t high_water_mark = 64 * 1024;  // per connection: write backpressure
-  std::size_t read_buffer_size = 4 * 1024;  // first read buffer; grows to the head limit
+  std::size_t read_buffer_size = 4 * 1024;  // the most one read takes (into the loop's buffer)
   // An idle keep-alive connection is parked after this long: only its socket and a
   // readiness watcher stay (about 250 bytes instead of a few KiB with buffers); the
   // next request unparks it. Zero parks at once; Duration::max() never parks.
