@@ -41,9 +41,12 @@ std::size_t read_buffer_limit(const ServerOptions& o) {
 Connection::Connection(Server::Impl& server, net::Socket socket)
     : server_(server),
       stream_(server.loop, std::move(socket),
+              // Not corked while reading: responses are already gathered per read in out_
+              // and written once (a corked write would copy them into the stream's queue).
               net::StreamOptions{.read_buffer_size = server.options.read_buffer_size,
                                  .max_read_buffer = read_buffer_limit(server.options),
-                                 .high_water_mark = server.options.high_water_mark}),
+                                 .high_water_mark = server.options.high_water_mark,
+                                 .cork_during_read = false}),
       parser_(server.options.limits) {}
 
 Connection::~Connection() {
@@ -86,7 +89,25 @@ void Connection::start() {
 
 // ---- parsing ---------------------------------------------------------------------------
 
+// The parser's field storage is the loop's while no head is half-parsed: borrowed for
+// this read's requests and handed back after them (an idle connection holds none).
 std::size_t Connection::on_data(std::span<char> data) {
+  RequestParser::Storage& spare = server_.spare_parser_storage;
+  if (parser_.between_messages() && parser_.storage_capacity() < spare.capacity()) {
+    parser_.swap_storage(spare);
+  }
+  const std::size_t used = parse_input(data);
+  if (parser_.between_messages() && !cur_) {
+    if (parser_.storage_capacity() > spare.capacity()) parser_.swap_storage(spare);
+    if (parser_.storage_capacity()) {
+      RequestParser::Storage none;
+      parser_.swap_storage(none);
+    }
+  }
+  return used;
+}
+
+std::size_t Connection::parse_input(std::span<char> data) {
   if (lingering_) return discard_lingering(data.size());
   std::size_t off = 0;
   while (!closed_ && !stop_parsing_) {
@@ -475,13 +496,17 @@ void Connection::write_response(const Response& res, bool head_only, bool close,
     out_.append(res.body());
     return;
   }
-  // The head (and any responses before it) go first, then the file, zero-copy.
+  // The head (and any responses before it) go first, then the file, zero-copy; corked, so
+  // the head leaves with the file's first bytes (MSG_MORE).
   note_bytes_out(out_.size() + res.file_body().length);
+  stream_.cork();
   if (!out_.empty()) stream_.write(std::string_view(out_));
   out_.clear();
   release_out();
   const FileBody& f = res.file_body();
-  if (!stream_.write_file(f.fd, f.offset, f.length, f.keep_alive)) pause_reading();
+  const bool below_mark = stream_.write_file(f.fd, f.offset, f.length, f.keep_alive);
+  stream_.uncork();
+  if (!below_mark) pause_reading();
 }
 
 // ---- streamed responses ----------------------------------------------------------------

@@ -125,11 +125,13 @@ struct Server::Impl {
   Timer close_timer;
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
   std::string spare_out;  // output storage no connection is using (Connection::borrow_out)
+  RequestParser::Storage spare_parser_storage;  // likewise for parsers (Connection::on_data)
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   LoopCounters& stats;  // this loop's slot in shared.counters
   detail::HttpRecorder metrics;
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
+  std::size_t freed_since_trim = 0;  // connections parked or gone since the last trim
   bool closed = false;                       // the graceful close finished
   bool closing = false;
   bool destroying = false;
@@ -164,6 +166,7 @@ class Connection {
   enum class Deadline : unsigned char { none, headers, request, idle, linger };
 
   std::size_t on_data(std::span<char> data);
+  std::size_t parse_input(std::span<char> data);
   bool on_head(const RequestHead& head);
   void on_input_end();
   bool should_continue(const RequestHead& head) const noexcept;
