@@ -57,7 +57,7 @@ Server::Impl::~Impl() {
   }
   while (ParkedConnection* p = parked) {
     parked = p->next;
-    delete p;
+    parked_pool.destroy(p);
     --stats.parked_connections;
     connection_gone();
   }
@@ -139,7 +139,7 @@ void Server::Impl::park(Connection* c) {
   (c->prev ? c->prev->next : connections) = c->next;
   if (c->next) c->next->prev = c->prev;
   delete c;
-  auto* p = new ParkedConnection(*this, std::move(socket), deadline);
+  ParkedConnection* p = parked_pool.make(*this, std::move(socket), deadline);
   p->next = parked;
   if (parked) parked->prev = p;
   parked = p;
@@ -155,7 +155,7 @@ void Server::Impl::unpark(ParkedConnection* p) {
   }
   net::Socket socket = std::move(p->socket);
   unlink_parked(p);
-  delete p;
+  parked_pool.destroy(p);
   adopt(std::move(socket))->start();
 }
 
@@ -169,7 +169,7 @@ void Server::Impl::drop_parked(ParkedConnection* p) {
   unlink_parked(p);
   connection_gone();
   ++freed_since_trim;
-  delete p;  // closes the socket
+  parked_pool.destroy(p);  // closes the socket
   maybe_finish_close();
 }
 

@@ -4,6 +4,8 @@
 // (server_workers.hpp) ties the loops together.
 #pragma once
 
+#include "http/parked_pool.hpp"
+
 #include <weft/http/metrics.hpp>
 #include <weft/http/server.hpp>
 #include <weft/net/listener.hpp>
@@ -128,6 +130,7 @@ struct Server::Impl {
   RequestParser::Storage spare_parser_storage;  // likewise for parsers (Connection::on_data)
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
+  BlockPool<ParkedConnection> parked_pool;  // their storage (see parked_pool.hpp)
   LoopCounters& stats;  // this loop's slot in shared.counters
   detail::HttpRecorder metrics;
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
