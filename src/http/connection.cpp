@@ -47,13 +47,13 @@ Connection::Connection(Server::Impl& server, net::Socket socket)
                                  .max_read_buffer = read_buffer_limit(server.options),
                                  .high_water_mark = server.options.high_water_mark,
                                  .cork_during_read = false}),
-      parser_(server.options.limits) {}
+      parse_() {}
 
 Connection::~Connection() {
   release_stream();
   cancel_pipeline();
   note_dropped(inline_started_ns_);
-  *sync_req_.cancel_flag() = true;
+  if (parse_) *parse_->request.cancel_flag() = true;
 }
 
 // Every request still owed a response is cancelled: its handler sees cancelled(), a
@@ -71,7 +71,6 @@ void Connection::cancel_pipeline() noexcept {
 void Connection::start() {
   server_.metrics.connection_accepted();
   peer_ = std::make_shared<const net::SocketAddress>(stream_.peer_address());
-  sync_req_.set_peer(peer_);
   request_start_ = server_.loop.now();
   set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
   stream_.on_end([this] { on_input_end(); });
@@ -89,22 +88,33 @@ void Connection::start() {
 
 // ---- parsing ---------------------------------------------------------------------------
 
-// The parser's field storage is the loop's while no head is half-parsed: borrowed for
-// this read's requests and handed back after them (an idle connection holds none).
+// The parse state is the loop's while no request is in progress: borrowed for each read
+// and handed back when the read ends between two requests (the views of an inline request
+// are dead by then: it was answered, or copied into an exchange).
 std::size_t Connection::on_data(std::span<char> data) {
-  RequestParser::Storage& spare = server_.spare_parser_storage;
-  if (parser_.between_messages() && parser_.storage_capacity() < spare.capacity()) {
-    parser_.swap_storage(spare);
-  }
+  take_parse_state();
   const std::size_t used = parse_input(data);
-  if (parser_.between_messages() && !cur_) {
-    if (parser_.storage_capacity() > spare.capacity()) parser_.swap_storage(spare);
-    if (parser_.storage_capacity()) {
-      RequestParser::Storage none;
-      parser_.swap_storage(none);
-    }
-  }
+  give_back_parse_state();
   return used;
+}
+
+void Connection::take_parse_state() {
+  if (parse_) return;
+  if (server_.spare_parse) {
+    parse_ = std::move(server_.spare_parse);
+    parse_->parser.reset();
+  } else {
+    parse_ = std::make_unique<ParseState>(server_.options.limits);
+  }
+  parse_->request.set_peer(peer_);
+}
+
+void Connection::give_back_parse_state() {
+  if (!parse_ || cur_ || !parse_->parser.between_messages()) return;
+  parse_->request.release_storage();
+  parse_->request.set_peer(nullptr);
+  if (!server_.spare_parse) server_.spare_parse = std::move(parse_);
+  parse_.reset();
 }
 
 std::size_t Connection::parse_input(std::span<char> data) {
@@ -115,11 +125,11 @@ std::size_t Connection::parse_input(std::span<char> data) {
       pause_reading();
       break;
     }
-    ParseResult r = parser_.parse(std::string_view(data.data() + off, data.size() - off));
+    ParseResult r = parse_->parser.parse(std::string_view(data.data() + off, data.size() - off));
     off += r.consumed;
     if (r.status == ParseStatus::need_more) {
       if (cur_ex_) cur_ex_->request.detach();
-      if (cur_ == &sync_req_) sync_req_.detach();
+      if (cur_is_inline()) parse_->request.detach();
       if (!cur_ && off < data.size() && deadline_kind_ == Deadline::idle) {
         request_start_ = server_.loop.now();
         set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
@@ -127,7 +137,7 @@ std::size_t Connection::parse_input(std::span<char> data) {
       break;
     }
     if (r.status == ParseStatus::head_complete) {
-      if (!on_head(parser_.head())) break;
+      if (!on_head(parse_->parser.head())) break;
     } else if (r.status == ParseStatus::body_data) {
       on_body(r.body);
     } else if (r.status == ParseStatus::message_complete) {
@@ -147,20 +157,20 @@ std::size_t Connection::parse_input(std::span<char> data) {
 bool Connection::on_head(const RequestHead& head) {
   ++server_.stats.requests;
   if (deadline_kind_ == Deadline::idle) request_start_ = server_.loop.now();
-  sync_req_.reset();
-  sync_req_.assign(head);
-  const std::int64_t started_ns = note_request(sync_req_);
-  Router::Match m = server_.router.match(sync_req_);
+  parse_->request.reset();
+  parse_->request.assign(head);
+  const std::int64_t started_ns = note_request(parse_->request);
+  Router::Match m = server_.router.match(parse_->request);
   cur_handler_ = m.handler;
   cur_owner_ = m.owner;
   cur_allow_ = std::move(m.allow);
-  cur_head_only_ = sync_req_.is_head();
-  cur_close_ = wants_close(sync_req_);
+  cur_head_only_ = parse_->request.is_head();
+  cur_close_ = wants_close(parse_->request);
   const bool inline_ok =
       pipeline_.empty() && !streaming_ &&
       (!m.handler || m.handler->sync || (m.handler->quick && !m.handler->options.stream_body));
   if (inline_ok) {
-    cur_ = &sync_req_;
+    cur_ = &parse_->request;
     inline_started_ns_ = started_ns;
   } else {
     cur_ex_ = std::make_shared<Exchange>();
@@ -175,7 +185,7 @@ bool Connection::on_head(const RequestHead& head) {
     pipeline_.push_back(cur_ex_);
     cur_ = &cur_ex_->request;
   }
-  if (m.handler && m.handler->options.max_body) parser_.set_max_body(m.handler->options.max_body);
+  if (m.handler && m.handler->options.max_body) parse_->parser.set_max_body(m.handler->options.max_body);
   if (m.handler && m.handler->options.stream_body) {
     cur_ex_->request.enable_body_stream().conn = this;
     start_async(cur_ex_);  // reads the body as it comes
@@ -201,7 +211,7 @@ void Connection::on_input_end() {
     return;
   }
   stop_parsing_ = true;
-  if (cur_ == &sync_req_) note_dropped(inline_started_ns_);
+  if (cur_is_inline()) note_dropped(inline_started_ns_);
   if (cur_ex_ && !cur_ex_->response && !pipeline_.empty() && pipeline_.back() == cur_ex_) {
     pipeline_.pop_back();
     note_dropped(cur_ex_->started_ns);
@@ -222,7 +232,7 @@ void Connection::on_input_end() {
 bool Connection::should_continue(const RequestHead& head) const noexcept {
   if (!head.expect_continue || streaming_) return false;
   if (pipeline_.size() > (cur_ex_ ? 1u : 0u)) return false;
-  return head.framing != BodyFraming::content_length || head.content_length <= parser_.max_body();
+  return head.framing != BodyFraming::content_length || head.content_length <= parse_->parser.max_body();
 }
 
 void Connection::on_body(std::string_view piece) {
@@ -288,7 +298,7 @@ void Connection::on_parse_error(ParseErrc e) {
   auto ex = cur_ex_ ? cur_ex_ : std::make_shared<Exchange>();
   if (!cur_ex_) {
     ex->conn = this;
-    if (cur_ == &sync_req_) ex->started_ns = std::exchange(inline_started_ns_, 0);
+    if (cur_is_inline()) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
   if (BodyStream* stream = ex->request.body_stream()) stream->fail();
@@ -607,7 +617,6 @@ void Connection::after_response_written() {
   if (!pipeline_.empty() || cur_ || closed_ || streaming_) return;
   if (stop_parsing_) return;  // flush_out() closes once the bytes are out
   set_deadline(Deadline::idle, server_.loop.now() + server_.options.keep_alive_timeout);
-  sync_req_.release_storage();  // no request in progress: nothing points into it
   if (paused_) resume_reading();
 }
 
@@ -771,7 +780,7 @@ void Connection::check_deadline(TimePoint now) {
   if (!ex) {
     ex = std::make_shared<Exchange>();
     ex->conn = this;
-    if (cur_ == &sync_req_) ex->started_ns = std::exchange(inline_started_ns_, 0);
+    if (cur_is_inline()) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
   if (BodyStream* body = ex->request.body_stream()) body->fail();

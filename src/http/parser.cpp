@@ -145,14 +145,6 @@ ParseResult RequestParser::complete_message(std::size_t consumed) {
   return {ParseStatus::message_complete, consumed, {}, ParseErrc::none};
 }
 
-void RequestParser::swap_storage(Storage& other) noexcept {
-  field_offsets_.swap(other.field_offsets);
-  trailer_offsets_.swap(other.trailer_offsets);
-  fields_.swap(other.fields);
-  trailers_.swap(other.trailers);
-  head_.fields = {};
-}
-
 void RequestParser::reset() noexcept {
   complete_message(0);
   error_ = ParseErrc::none;

@@ -80,6 +80,15 @@ struct ParkedConnection {
   ParkedConnection* next = nullptr;
 };
 
+// What a connection needs only while a request is being parsed or answered inline: the
+// parser (with its field storage) and the request handlers see. The loop lends one to
+// whichever connection is reading, so an idle connection holds none (Connection::on_data).
+struct ParseState {
+  explicit ParseState(const ParserLimits& limits) : parser(limits) {}
+  RequestParser parser;
+  Request request;  // the inline request (answered from views into the read)
+};
+
 // One request whose response cannot be written at once: a coroutine handler, a request
 // behind others in the pipeline, or one whose body is still arriving.
 struct Exchange {
@@ -127,7 +136,7 @@ struct Server::Impl {
   Timer close_timer;
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
   std::string spare_out;  // output storage no connection is using (Connection::borrow_out)
-  RequestParser::Storage spare_parser_storage;  // likewise for parsers (Connection::on_data)
+  std::unique_ptr<ParseState> spare_parse;  // likewise for parsers (Connection::on_data)
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   BlockPool<ParkedConnection> parked_pool;  // their storage (see parked_pool.hpp)
@@ -170,6 +179,9 @@ class Connection {
 
   std::size_t on_data(std::span<char> data);
   std::size_t parse_input(std::span<char> data);
+  void take_parse_state();
+  void give_back_parse_state();
+  bool cur_is_inline() const noexcept { return parse_ && cur_ == &parse_->request; }
   bool on_head(const RequestHead& head);
   void on_input_end();
   bool should_continue(const RequestHead& head) const noexcept;
@@ -211,8 +223,7 @@ class Connection {
 
   Server::Impl& server_;
   net::Stream stream_;
-  RequestParser parser_;
-  Request sync_req_;                 // reused for requests answered inline
+  std::unique_ptr<ParseState> parse_;  // while a request is in progress (else the loop's)
   Request* cur_ = nullptr;           // the request being parsed
   std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one
   Handler* cur_handler_ = nullptr;

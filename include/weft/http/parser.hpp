@@ -268,25 +268,11 @@ class RequestParser {
   // Forgets everything, e.g. for a new connection. Keeps the storage and the limits.
   void reset() noexcept;
 
-  // The vectors the parser fills. A server with many connections lends one set to
-  // whichever connection is parsing, so an idle connection holds none (see swap_storage).
-  struct Storage {
-    std::vector<detail::FieldOffsets> field_offsets, trailer_offsets;
-    std::vector<HeaderField> fields, trailers;
-    std::size_t capacity() const noexcept {
-      return field_offsets.capacity() + trailer_offsets.capacity() + fields.capacity() +
-             trailers.capacity();
-    }
-  };
-  // Between two messages (no byte of the next head parsed into storage yet): the storage
-  // holds nothing the next parse() needs.
-  bool between_messages() const noexcept { return phase_ == Phase::request_line; }
-  // Exchanges the storage with `other`. Only between messages; head() and trailers() of
-  // the last message are invalid afterwards.
-  void swap_storage(Storage& other) noexcept;
-  std::size_t storage_capacity() const noexcept {
-    return field_offsets_.capacity() + trailer_offsets_.capacity() + fields_.capacity() +
-           trailers_.capacity();
+  // Nothing of a next message seen yet (not even part of its request line): the parser
+  // holds no state a following parse() needs beyond its limits, so a server may hand it to
+  // another connection (after reset()).
+  bool between_messages() const noexcept {
+    return phase_ == Phase::request_line && cursor_.search_from == 0;
   }
 
   ParseErrc error() const noexcept { return error_; }
