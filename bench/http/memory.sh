@@ -107,8 +107,14 @@ EOF
 }
 
 SERVER_PORT=
+SEQ=0
 start_server() {
   local name=$1 port dir
+  # A different server port each time: the client's 10,000 closed connections sit in
+  # TIME_WAIT for 60 s, and against the same server port the next client would run out of
+  # ephemeral ports (a TIME_WAIT entry blocks only its own 4-tuple).
+  PORT_BASE=$((27180 + SEQ % 50 * 2))
+  SEQ=$((SEQ + 1))
   port=$(free_port)
   SERVER_PORT=$port
   case $name in
