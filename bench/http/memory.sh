@@ -174,7 +174,7 @@ measure() {
     cat "$out.err" >&2
     log "run $run $name/$pattern: the client did not finish connecting within 90 s; skipped"
     NOTES+=("run $run $name/$pattern: the client did not finish connecting within 90 s (no figures)")
-    kill "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null || true
+    kill -KILL "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null || true  # TERM is blocked until READY
     CLIENT_PID=
     [[ -n $WRK_PID ]] && { wait "$WRK_PID" 2>/dev/null || true; WRK_PID=; }
     stop_server
