@@ -138,7 +138,7 @@ void Stream::do_read(Guard& g) {
     const std::size_t chunk = std::min(read_chunk(), options_.max_read_buffer - held);
     // A small partial message is copied in front of the read in the shared buffer; a large
     // one is appended to in place (copying it at every read would cost more).
-    SharedLease lease(held <= read_chunk());
+    SharedLease lease(held <= read_chunk() && held + chunk <= SharedReadBuffer::kSize);
     const bool shared = lease.data != nullptr;
     char* base = shared ? lease.data : nullptr;
     if (shared && held) std::memcpy(base, rbuf_.get() + rbeg_, held);

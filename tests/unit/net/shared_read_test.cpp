@@ -96,6 +96,36 @@ TEST(NetSharedRead, LargePartialMessageGrowsThenIsFreed) {
   finish(loop);
 }
 
+// With reads as large as the shared buffer, a pending tail plus a read would not fit in
+// it: such reads go to the stream's own storage.
+TEST(NetSharedRead, LargeReadsWithAPendingTail) {
+  Loop loop;
+  EchoServer server(loop, SocketAddress::ipv4_loopback(0));
+  Stream client(loop, StreamOptions{.read_buffer_size = 1 << 20, .max_read_buffer = 4 << 20});
+  std::string message(300 * 1024, 'x');
+  for (std::size_t i = 0; i < message.size(); i += 1000) message[i] = static_cast<char>('a' + i % 26);
+  message += '\n';
+  std::string got;
+  client.connect(server.address(), [](std::error_code) {});
+  client.read_start([&](std::span<char> d) {
+    // Consumes all but the last 40,000 bytes until the line is complete.
+    if (d.empty() || d.back() != '\n') {
+      const std::size_t keep = std::min<std::size_t>(d.size(), 40000);
+      got.append(d.data(), d.size() - keep);
+      return d.size() - keep;
+    }
+    got.append(d.data(), d.size());
+    return d.size();
+  });
+  client.write(message);
+  run_until(loop, [&] { return got.size() == message.size(); });
+  EXPECT_EQ(got, message);
+  EXPECT_EQ(client.read_buffer_capacity(), 0u);
+  client.close();
+  server.close_all();
+  finish(loop);
+}
+
 // Two streams with partial messages take turns on the shared buffer: each one's pending
 // bytes stay its own.
 TEST(NetSharedRead, PendingBytesStayWithTheirStream) {
