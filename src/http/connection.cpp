@@ -88,35 +88,6 @@ void Connection::start() {
 
 // ---- parsing ---------------------------------------------------------------------------
 
-// The parse state is the loop's while no request is in progress: borrowed for each read
-// and handed back when the read ends between two requests (the views of an inline request
-// are dead by then: it was answered, or copied into an exchange).
-std::size_t Connection::on_data(std::span<char> data) {
-  take_parse_state();
-  const std::size_t used = parse_input(data);
-  give_back_parse_state();
-  return used;
-}
-
-void Connection::take_parse_state() {
-  if (parse_) return;
-  if (server_.spare_parse) {
-    parse_ = std::move(server_.spare_parse);
-    parse_->parser.reset();
-  } else {
-    parse_ = std::make_unique<ParseState>(server_.options.limits);
-  }
-  parse_->request.set_peer(peer_);
-}
-
-void Connection::give_back_parse_state() {
-  if (!parse_ || cur_ || !parse_->parser.between_messages()) return;
-  parse_->request.release_storage();
-  parse_->request.set_peer(nullptr);
-  if (!server_.spare_parse) server_.spare_parse = std::move(parse_);
-  parse_.reset();
-}
-
 std::size_t Connection::parse_input(std::span<char> data) {
   if (lingering_) return discard_lingering(data.size());
   std::size_t off = 0;
@@ -670,24 +641,6 @@ std::size_t Connection::discard_lingering(std::size_t n) {
 void Connection::extend_lingering() noexcept {
   set_deadline(Deadline::linger,
                std::min(linger_end_, server_.loop.now() + server_.options.lingering_timeout));
-}
-
-// Responses are gathered in a string whose storage the loop's connections pass around:
-// a connection borrows it for the responses of one read and hands it back once they were
-// written (copied by the stream when the socket does not take them at once), so an idle
-// connection holds no output buffer and a busy loop allocates none per request.
-std::string& Connection::borrow_out() {
-  if (out_.empty() && server_.spare_out.capacity() > out_.capacity()) out_.swap(server_.spare_out);
-  return out_;
-}
-
-void Connection::release_out() noexcept {
-  constexpr std::size_t kMaxSpare = 64 * 1024;  // a huge response's storage is freed
-  if (!out_.empty()) return;
-  if (out_.capacity() > server_.spare_out.capacity() && out_.capacity() <= kMaxSpare) {
-    out_.swap(server_.spare_out);
-  }
-  std::string().swap(out_);
 }
 
 void Connection::pause_reading() {
