@@ -145,6 +145,7 @@ void Stream::do_read(Guard& g) {
     char* into = shared ? base + held : own_read_space(chunk);
     if (!shared) base = into - held;
     const ssize_t n = ::recv(fd_, into, chunk, 0);
+    const int err = errno;  // before keep_pending() frees anything
     if (n > 0) {
       // A short read drained the socket: the next arrival raises a new edge. Not so for
       // a FIN that came with the data (the hangup was already reported): read on to EOF.
@@ -163,12 +164,12 @@ void Stream::do_read(Guard& g) {
       update_active();
       return;
     }
-    if (errno == EINTR) continue;
-    if (would_block(errno)) {
+    if (err == EINTR) continue;
+    if (would_block(err)) {
       maybe_readable_ = false;
       return;
     }
-    fail(detail::last_error());
+    fail(std::error_code(err, std::system_category()));
     return;
   }
   resume_read_ = true;  // more may be waiting; continue after the others had a turn
