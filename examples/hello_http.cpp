@@ -3,6 +3,7 @@
 // Stops gracefully on SIGINT / SIGTERM.
 //
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
+//              [--park-idle-after MS|never]
 //              [--observe [--no-watchdog]]
 //
 // --workers N: N loop threads, each with its own SO_REUSEPORT listener (0: one per core).
@@ -28,6 +29,7 @@ struct Args {
   std::string host = "127.0.0.1";
   long keep_alive_seconds = 5;
   unsigned workers = 1;
+  long park_after_ms = -1;  // -1: the server's default; "never": -2
   bool observe = false;
   bool watchdog = true;
 };
@@ -51,6 +53,8 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.host = value;
     } else if (flag == "--keep-alive-timeout") {
       args.keep_alive_seconds = std::strtol(value, nullptr, 10);
+    } else if (flag == "--park-idle-after") {  // milliseconds, or "never"
+      args.park_after_ms = std::strcmp(value, "never") == 0 ? -2 : std::strtol(value, nullptr, 10);
     } else if (flag == "--workers") {
       args.workers = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
     } else {
@@ -67,13 +71,15 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]"
-                 " [--workers N] [--observe [--no-watchdog]]\n");
+                 " [--workers N] [--park-idle-after MS|never] [--observe [--no-watchdog]]\n");
     return 2;
   }
   weft::Loop loop;
   weft::http::ServerOptions options;
   options.keep_alive_timeout = std::chrono::seconds(args.keep_alive_seconds);
   options.workers = args.workers;
+  if (args.park_after_ms == -2) options.park_idle_after = weft::Duration::max();
+  if (args.park_after_ms >= 0) options.park_idle_after = std::chrono::milliseconds(args.park_after_ms);
   weft::http::Server server(loop, options);
   server.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");

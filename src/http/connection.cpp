@@ -41,16 +41,19 @@ std::size_t read_buffer_limit(const ServerOptions& o) {
 Connection::Connection(Server::Impl& server, net::Socket socket)
     : server_(server),
       stream_(server.loop, std::move(socket),
+              // Not corked while reading: responses are already gathered per read in out_
+              // and written once (a corked write would copy them into the stream's queue).
               net::StreamOptions{.read_buffer_size = server.options.read_buffer_size,
                                  .max_read_buffer = read_buffer_limit(server.options),
-                                 .high_water_mark = server.options.high_water_mark}),
-      parser_(server.options.limits) {}
+                                 .high_water_mark = server.options.high_water_mark,
+                                 .cork_during_read = false}),
+      parse_() {}
 
 Connection::~Connection() {
   release_stream();
   cancel_pipeline();
   note_dropped(inline_started_ns_);
-  *sync_req_.cancel_flag() = true;
+  if (parse_) *parse_->request.cancel_flag() = true;
 }
 
 // Every request still owed a response is cancelled: its handler sees cancelled(), a
@@ -68,7 +71,6 @@ void Connection::cancel_pipeline() noexcept {
 void Connection::start() {
   server_.metrics.connection_accepted();
   peer_ = std::make_shared<const net::SocketAddress>(stream_.peer_address());
-  sync_req_.set_peer(peer_);
   request_start_ = server_.loop.now();
   set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
   stream_.on_end([this] { on_input_end(); });
@@ -86,7 +88,7 @@ void Connection::start() {
 
 // ---- parsing ---------------------------------------------------------------------------
 
-std::size_t Connection::on_data(std::span<char> data) {
+std::size_t Connection::parse_input(std::span<char> data) {
   if (lingering_) return discard_lingering(data.size());
   std::size_t off = 0;
   while (!closed_ && !stop_parsing_) {
@@ -94,11 +96,11 @@ std::size_t Connection::on_data(std::span<char> data) {
       pause_reading();
       break;
     }
-    ParseResult r = parser_.parse(std::string_view(data.data() + off, data.size() - off));
+    ParseResult r = parse_->parser.parse(std::string_view(data.data() + off, data.size() - off));
     off += r.consumed;
     if (r.status == ParseStatus::need_more) {
       if (cur_ex_) cur_ex_->request.detach();
-      if (cur_ == &sync_req_) sync_req_.detach();
+      if (cur_is_inline()) parse_->request.detach();
       if (!cur_ && off < data.size() && deadline_kind_ == Deadline::idle) {
         request_start_ = server_.loop.now();
         set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
@@ -106,7 +108,7 @@ std::size_t Connection::on_data(std::span<char> data) {
       break;
     }
     if (r.status == ParseStatus::head_complete) {
-      if (!on_head(parser_.head())) break;
+      if (!on_head(parse_->parser.head())) break;
     } else if (r.status == ParseStatus::body_data) {
       on_body(r.body);
     } else if (r.status == ParseStatus::message_complete) {
@@ -126,20 +128,20 @@ std::size_t Connection::on_data(std::span<char> data) {
 bool Connection::on_head(const RequestHead& head) {
   ++server_.stats.requests;
   if (deadline_kind_ == Deadline::idle) request_start_ = server_.loop.now();
-  sync_req_.reset();
-  sync_req_.assign(head);
-  const std::int64_t started_ns = note_request(sync_req_);
-  Router::Match m = server_.router.match(sync_req_);
+  parse_->request.reset();
+  parse_->request.assign(head);
+  const std::int64_t started_ns = note_request(parse_->request);
+  Router::Match m = server_.router.match(parse_->request);
   cur_handler_ = m.handler;
   cur_owner_ = m.owner;
   cur_allow_ = std::move(m.allow);
-  cur_head_only_ = sync_req_.is_head();
-  cur_close_ = wants_close(sync_req_);
+  cur_head_only_ = parse_->request.is_head();
+  cur_close_ = wants_close(parse_->request);
   const bool inline_ok =
       pipeline_.empty() && !streaming_ &&
       (!m.handler || m.handler->sync || (m.handler->quick && !m.handler->options.stream_body));
   if (inline_ok) {
-    cur_ = &sync_req_;
+    cur_ = &parse_->request;
     inline_started_ns_ = started_ns;
   } else {
     cur_ex_ = std::make_shared<Exchange>();
@@ -154,14 +156,14 @@ bool Connection::on_head(const RequestHead& head) {
     pipeline_.push_back(cur_ex_);
     cur_ = &cur_ex_->request;
   }
-  if (m.handler && m.handler->options.max_body) parser_.set_max_body(m.handler->options.max_body);
+  if (m.handler && m.handler->options.max_body) parse_->parser.set_max_body(m.handler->options.max_body);
   if (m.handler && m.handler->options.stream_body) {
     cur_ex_->request.enable_body_stream().conn = this;
     start_async(cur_ex_);  // reads the body as it comes
   }
   if (head.framing != BodyFraming::none) {
     set_deadline(Deadline::request, request_start_ + server_.options.request_timeout);
-    if (should_continue(head)) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    if (should_continue(head)) borrow_out().append("HTTP/1.1 100 Continue\r\n\r\n");
   } else {
     set_deadline(Deadline::none, {});
   }
@@ -180,7 +182,7 @@ void Connection::on_input_end() {
     return;
   }
   stop_parsing_ = true;
-  if (cur_ == &sync_req_) note_dropped(inline_started_ns_);
+  if (cur_is_inline()) note_dropped(inline_started_ns_);
   if (cur_ex_ && !cur_ex_->response && !pipeline_.empty() && pipeline_.back() == cur_ex_) {
     pipeline_.pop_back();
     note_dropped(cur_ex_->started_ns);
@@ -201,7 +203,7 @@ void Connection::on_input_end() {
 bool Connection::should_continue(const RequestHead& head) const noexcept {
   if (!head.expect_continue || streaming_) return false;
   if (pipeline_.size() > (cur_ex_ ? 1u : 0u)) return false;
-  return head.framing != BodyFraming::content_length || head.content_length <= parser_.max_body();
+  return head.framing != BodyFraming::content_length || head.content_length <= parse_->parser.max_body();
 }
 
 void Connection::on_body(std::string_view piece) {
@@ -267,7 +269,7 @@ void Connection::on_parse_error(ParseErrc e) {
   auto ex = cur_ex_ ? cur_ex_ : std::make_shared<Exchange>();
   if (!cur_ex_) {
     ex->conn = this;
-    if (cur_ == &sync_req_) ex->started_ns = std::exchange(inline_started_ns_, 0);
+    if (cur_is_inline()) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
   if (BodyStream* stream = ex->request.body_stream()) stream->fail();
@@ -447,7 +449,7 @@ void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {
 // ---- responses ---------------------------------------------------------------------------
 
 void Connection::write_head(const Response& res, bool close, int version_minor, bool chunked) {
-  append_status_line(out_, res.status_code());
+  append_status_line(borrow_out(), res.status_code());
   out_.append(server_.date_line);
   for (const auto& [name, value] : res.headers()) {
     out_.append(name).append(": "sv).append(value).append("\r\n"sv);
@@ -475,12 +477,17 @@ void Connection::write_response(const Response& res, bool head_only, bool close,
     out_.append(res.body());
     return;
   }
-  // The head (and any responses before it) go first, then the file, zero-copy.
+  // The head (and any responses before it) go first, then the file, zero-copy; corked, so
+  // the head leaves with the file's first bytes (MSG_MORE).
   note_bytes_out(out_.size() + res.file_body().length);
+  stream_.cork();
   if (!out_.empty()) stream_.write(std::string_view(out_));
   out_.clear();
+  release_out();
   const FileBody& f = res.file_body();
-  if (!stream_.write_file(f.fd, f.offset, f.length, f.keep_alive)) pause_reading();
+  const bool below_mark = stream_.write_file(f.fd, f.offset, f.length, f.keep_alive);
+  stream_.uncork();
+  if (!below_mark) pause_reading();
 }
 
 // ---- streamed responses ----------------------------------------------------------------
@@ -519,6 +526,7 @@ void Connection::start_stream(std::shared_ptr<Exchange> ex) {
 
 void Connection::write_body_piece(BodyWriter& w, std::string_view piece) {
   if (piece.empty()) return;  // an empty chunk would end a chunked body
+  borrow_out();
   if (w.chunked_) {
     char size[20];
     int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
@@ -539,7 +547,7 @@ void Connection::on_stream_done(Exchange& ex, std::exception_ptr error) {
     close_now();
     return;
   }
-  if (ex.writer.chunked_) out_.append("0\r\n\r\n");
+  if (ex.writer.chunked_) borrow_out().append("0\r\n\r\n");
   if (ex.close_after) stop_parsing_ = true;
   pump();
   flush_out();
@@ -559,7 +567,7 @@ void Connection::release_stream() noexcept {
 void Connection::pump() {
   while (!streaming_ && !pipeline_.empty() && pipeline_.front()->response) {
     std::shared_ptr<Exchange> ex = std::move(pipeline_.front());
-    pipeline_.pop_front();
+    pipeline_.erase(pipeline_.begin());
     ex->conn = nullptr;
     if (ex->response->is_streamed()) {
       start_stream(std::move(ex));
@@ -589,7 +597,7 @@ void Connection::flush_out() {
     note_bytes_out(out_.size());
     const bool below_mark = stream_.write(std::string_view(out_));
     out_.clear();
-    if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
+    release_out();
     if (!below_mark && !stream_.needs_drain()) {  // the socket failed: nothing more will go
       close_now();
       return;
@@ -725,7 +733,7 @@ void Connection::check_deadline(TimePoint now) {
   if (!ex) {
     ex = std::make_shared<Exchange>();
     ex->conn = this;
-    if (cur_ == &sync_req_) ex->started_ns = std::exchange(inline_started_ns_, 0);
+    if (cur_is_inline()) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
   if (BodyStream* body = ex->request.body_stream()) body->fail();

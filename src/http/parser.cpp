@@ -103,11 +103,10 @@ bool RequestHead::has_field(std::string_view name) const noexcept {
                      [&](const HeaderField& f) { return chars::iequals(f.name, name); });
 }
 
-// Storage for a typical request is reserved up front, so parsing allocates nothing.
+// Storage grows to the largest head seen and is kept, so parsing allocates nothing once
+// warm. Nothing is reserved up front: a server holds a parser per connection, and 64
+// fields' worth (3 KiB) would be most of what an idle connection costs.
 RequestParser::RequestParser(ParserLimits limits) : limits_(clamped(limits)) {
-  const std::size_t typical = std::min<std::size_t>(limits_.max_header_fields, 64);
-  field_offsets_.reserve(typical);
-  fields_.reserve(typical);
   max_body_ = limits_.max_body;
 }
 

@@ -68,6 +68,14 @@ void Request::reset() {
   }
 }
 
+void Request::release_storage() {
+  reset();
+  if (owned_fields_.capacity()) std::vector<HeaderField>().swap(owned_fields_);
+  if (params_.capacity()) decltype(params_)().swap(params_);
+  if (storage_.capacity() > 15) std::string().swap(storage_);
+  if (body_.capacity() > 15) std::string().swap(body_);
+}
+
 // Copies all views into one new string, then re-points them. Views are rebuilt from
 // offsets, since appending may move the storage; the old storage (which the views may
 // point into, if the request was detached before) lives until the end.

@@ -1,6 +1,9 @@
 #include "http/server_workers.hpp"
 
 #include <malloc.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <ctime>
@@ -8,7 +11,15 @@
 
 namespace weft::http {
 namespace {
-constexpr std::size_t kTrimAfterParking = 64;
+// Connections parked or gone since the last malloc_trim before the sweep trims again.
+constexpr std::size_t kTrimAfterFreeing = 64;
+
+// A parked socket woke up with nothing to read: the peer closed it (EOF) or it failed.
+bool peer_gone(int fd) noexcept {
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 }
 
 Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
@@ -46,7 +57,7 @@ Server::Impl::~Impl() {
   }
   while (ParkedConnection* p = parked) {
     parked = p->next;
-    delete p;
+    parked_pool.destroy(p);
     --stats.parked_connections;
     connection_gone();
   }
@@ -128,18 +139,23 @@ void Server::Impl::park(Connection* c) {
   (c->prev ? c->prev->next : connections) = c->next;
   if (c->next) c->next->prev = c->prev;
   delete c;
-  auto* p = new ParkedConnection(*this, std::move(socket), deadline);
+  ParkedConnection* p = parked_pool.make(*this, std::move(socket), deadline);
   p->next = parked;
   if (parked) parked->prev = p;
   parked = p;
   ++stats.parked_connections;
 }
 
-// Runs inside p's own watcher callback: p is deleted last.
+// Runs inside p's own watcher callback: p is deleted last. A peer that closed its idle
+// connection (most wake-ups of a parked socket) is dropped without building a connection.
 void Server::Impl::unpark(ParkedConnection* p) {
+  if (peer_gone(p->socket.fd())) {
+    drop_parked(p);
+    return;
+  }
   net::Socket socket = std::move(p->socket);
   unlink_parked(p);
-  delete p;
+  parked_pool.destroy(p);
   adopt(std::move(socket))->start();
 }
 
@@ -152,7 +168,8 @@ void Server::Impl::unlink_parked(ParkedConnection* p) noexcept {
 void Server::Impl::drop_parked(ParkedConnection* p) {
   unlink_parked(p);
   connection_gone();
-  delete p;  // closes the socket
+  ++freed_since_trim;
+  parked_pool.destroy(p);  // closes the socket
   maybe_finish_close();
 }
 
@@ -161,18 +178,18 @@ void Server::Impl::remove(Connection* c) {
   (c->prev ? c->prev->next : connections) = c->next;
   if (c->next) c->next->prev = c->prev;
   connection_gone();
+  ++freed_since_trim;
   delete c;
   maybe_finish_close();
 }
 
 void Server::Impl::sweep() {
   const TimePoint now = loop.now();
-  std::size_t parked_now = 0;
   for (Connection* c = connections; c;) {
     Connection* next = c->next;  // check_deadline never deletes at once (close phase does)
     if (c->parkable(now)) {
       park(c);
-      ++parked_now;
+      ++freed_since_trim;
     } else {
       c->check_deadline(now);
     }
@@ -186,9 +203,13 @@ void Server::Impl::sweep() {
     }
     p = next;
   }
-  // Freed connection state is scattered through the heap between parked entries, where
-  // malloc cannot give it back by itself; after parking a batch, hand the free pages back.
-  if (parked_now >= kTrimAfterParking) ::malloc_trim(0);
+  // Freed connection state is scattered through the heap between live entries (parked
+  // ones, other connections), where malloc cannot give it back by itself; after a batch
+  // was parked or closed, hand the free pages back.
+  if (freed_since_trim >= kTrimAfterFreeing) {
+    ::malloc_trim(0);
+    freed_since_trim = 0;
+  }
 }
 
 void Server::Impl::begin_close(Duration deadline, Function<void()> done) {

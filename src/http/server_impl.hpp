@@ -4,6 +4,8 @@
 // (server_workers.hpp) ties the loops together.
 #pragma once
 
+#include "http/parked_pool.hpp"
+
 #include <weft/http/metrics.hpp>
 #include <weft/http/server.hpp>
 #include <weft/net/listener.hpp>
@@ -12,7 +14,7 @@
 #include <weft/timer.hpp>
 
 #include <atomic>
-#include <deque>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <span>
@@ -78,6 +80,15 @@ struct ParkedConnection {
   ParkedConnection* next = nullptr;
 };
 
+// What a connection needs only while a request is being parsed or answered inline: the
+// parser (with its field storage) and the request handlers see. The loop lends one to
+// whichever connection is reading, so an idle connection holds none (Connection::on_data).
+struct ParseState {
+  explicit ParseState(const ParserLimits& limits) : parser(limits) {}
+  RequestParser parser;
+  Request request;  // the inline request (answered from views into the read)
+};
+
 // One request whose response cannot be written at once: a coroutine handler, a request
 // behind others in the pipeline, or one whose body is still arriving.
 struct Exchange {
@@ -124,11 +135,15 @@ struct Server::Impl {
   Timer date_timer;
   Timer close_timer;
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
+  std::string spare_out;  // output storage no connection is using (Connection::borrow_out)
+  std::unique_ptr<ParseState> spare_parse;  // likewise for parsers (Connection::on_data)
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
+  BlockPool<ParkedConnection> parked_pool;  // their storage (see parked_pool.hpp)
   LoopCounters& stats;  // this loop's slot in shared.counters
   detail::HttpRecorder metrics;
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
+  std::size_t freed_since_trim = 0;  // connections parked or gone since the last trim
   bool closed = false;                       // the graceful close finished
   bool closing = false;
   bool destroying = false;
@@ -163,6 +178,10 @@ class Connection {
   enum class Deadline : unsigned char { none, headers, request, idle, linger };
 
   std::size_t on_data(std::span<char> data);
+  std::size_t parse_input(std::span<char> data);
+  void take_parse_state();
+  void give_back_parse_state();
+  bool cur_is_inline() const noexcept { return parse_ && cur_ == &parse_->request; }
   bool on_head(const RequestHead& head);
   void on_input_end();
   bool should_continue(const RequestHead& head) const noexcept;
@@ -194,6 +213,8 @@ class Connection {
   void cancel_pipeline() noexcept;
   void pause_reading();
   void resume_reading();
+  std::string& borrow_out();
+  void release_out() noexcept;
   // metrics (http/metrics.hpp)
   std::int64_t note_request(const Request& req) noexcept;
   void note_response(int status, std::int64_t& started_ns) noexcept;
@@ -202,14 +223,15 @@ class Connection {
 
   Server::Impl& server_;
   net::Stream stream_;
-  RequestParser parser_;
-  Request sync_req_;                 // reused for requests answered inline
+  std::unique_ptr<ParseState> parse_;  // while a request is in progress (else the loop's)
   Request* cur_ = nullptr;           // the request being parsed
   std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one
   Handler* cur_handler_ = nullptr;
   const std::shared_ptr<Handler>* cur_owner_ = nullptr;  // the route's reference to it
   std::string cur_allow_;
-  std::deque<std::shared_ptr<Exchange>> pipeline_;  // responses owed, in request order
+  // Responses owed, in request order. A vector (short: at most max_pipelined): an empty
+  // one allocates nothing, unlike std::deque, whose empty state costs ~600 bytes.
+  std::vector<std::shared_ptr<Exchange>> pipeline_;
   std::shared_ptr<Exchange> streaming_;             // the response being streamed
   std::string out_;
   TimePoint deadline_{};

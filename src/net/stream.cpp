@@ -213,7 +213,7 @@ void Stream::reset(Function<void()> on_close) {
 Socket Stream::detach_socket() {
   assert_loop_thread();
   if (!alive_open() || fd_ < 0 || connecting_ || connect_pending_ || !queue_.empty() ||
-      shutdown_requested_ || rend_ != rbeg_) {
+      shutdown_requested_ || buffered_bytes() != 0) {
     return {};
   }
   if (watcher_) watcher_->stop();

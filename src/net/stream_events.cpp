@@ -123,7 +123,7 @@ void Stream::run_notifications(Guard& g) {
     if (resume_read_) {
       resume_read_ = false;
       if (reading_ && fd_ >= 0 && !connecting_ && alive_open()) {
-        if (buffered_bytes() > 0) deliver_data(g);
+        if (rend_ > rbeg_) deliver_pending(g);
         if (g.dead) return;
         if (reading_ && maybe_readable_ && fd_ >= 0 && alive_open()) do_read(g);
         if (g.dead) return;

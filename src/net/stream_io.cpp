@@ -21,6 +21,38 @@ constexpr int kMaxIov = 64;
 
 bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
 
+// The loop thread's read buffer, shared by all its streams: a read lands here and only
+// the bytes the data callback leaves unconsumed are copied into the stream's own storage.
+// A thread runs one loop at a time, so reads never overlap; `lent` covers the one way they
+// could (a loop run from inside a data callback): such a nested read uses the stream's own
+// storage instead.
+struct SharedReadBuffer {
+  static constexpr std::size_t kSize = 64 * 1024;
+  std::unique_ptr<char[]> data;
+  bool lent = false;
+};
+thread_local SharedReadBuffer t_read_buffer;
+
+// Lends the shared buffer (when wanted and free) for one read and its delivery; given
+// back even if the stream is destroyed or the callback throws.
+struct SharedLease {
+  explicit SharedLease(bool want) {
+    if (!want || t_read_buffer.lent) return;
+    if (!t_read_buffer.data) t_read_buffer.data.reset(new char[SharedReadBuffer::kSize]);
+    t_read_buffer.lent = true;
+    data = t_read_buffer.data.get();
+  }
+  ~SharedLease() {
+    if (data) t_read_buffer.lent = false;
+  }
+  SharedLease(const SharedLease&) = delete;
+  SharedLease& operator=(const SharedLease&) = delete;
+  char* data = nullptr;
+};
+
+// Pending storage is allocated in steps of this many bytes (a partial head that trickles
+// in byte by byte does not reallocate at every byte).
+constexpr std::size_t kPendingStep = 64;
 
 }  // namespace
 
@@ -51,45 +83,79 @@ void Stream::read_stop() noexcept {
   update_active();
 }
 
-bool Stream::reserve_read_space() {
-  if (!rbuf_) {
-    rcap_ = std::max<std::size_t>(options_.read_buffer_size, 512);
-    rbuf_.reset(new char[rcap_]);
+std::size_t Stream::read_chunk() const noexcept {
+  return std::clamp<std::size_t>(options_.read_buffer_size, 512, SharedReadBuffer::kSize);
+}
+
+// Room for `chunk` more bytes after the pending ones in the stream's own storage, which
+// grows geometrically (a large partial message is appended in place, amortized).
+char* Stream::own_read_space(std::size_t chunk) {
+  const std::size_t held = rend_ - rbeg_;
+  if (rcap_ - rend_ >= chunk) return rbuf_.get() + rend_;
+  if (rcap_ >= held + chunk) {  // slide the pending bytes to the front
+    std::memmove(rbuf_.get(), rbuf_.get() + rbeg_, held);
+  } else {
+    const std::size_t cap = std::max(held + chunk, std::min(rcap_ * 2, options_.max_read_buffer));
+    std::unique_ptr<char[]> bigger(new char[cap]);
+    if (held) std::memcpy(bigger.get(), rbuf_.get() + rbeg_, held);
+    rbuf_ = std::move(bigger);
+    rcap_ = cap;
   }
-  const std::size_t free_tail = rcap_ - rend_;
-  if (free_tail >= rcap_ / 4 || (free_tail > 0 && rbeg_ == 0)) return true;
-  if (rbeg_ > 0) {  // slide the unconsumed bytes to the front
-    std::memmove(rbuf_.get(), rbuf_.get() + rbeg_, rend_ - rbeg_);
-    rend_ -= rbeg_;
-    rbeg_ = 0;
-    if (rend_ < rcap_) return true;
+  rbeg_ = 0;
+  rend_ = held;
+  return rbuf_.get() + rend_;
+}
+
+// Keeps [data, data + len) as the pending bytes (data may point into rbuf_): storage sized
+// to them, freed when there are none. Storage at most twice the size (or a read chunk
+// more) is kept as it is.
+void Stream::keep_pending(const char* data, std::size_t len) {
+  if (len == 0) {
+    rbuf_.reset();
+    rcap_ = rbeg_ = rend_ = 0;
+    return;
   }
-  if (rcap_ >= options_.max_read_buffer) return false;
-  const std::size_t cap = std::min(rcap_ * 2, std::max(options_.max_read_buffer, rcap_ + 1));
-  std::unique_ptr<char[]> bigger(new char[cap]);
-  std::memcpy(bigger.get(), rbuf_.get(), rend_);
-  rbuf_ = std::move(bigger);
-  rcap_ = cap;
-  return true;
+  if (rcap_ < len || rcap_ > std::max(2 * len, len + read_chunk())) {
+    const std::size_t cap = (len + kPendingStep - 1) / kPendingStep * kPendingStep;
+    std::unique_ptr<char[]> fitted(new char[cap]);
+    std::memcpy(fitted.get(), data, len);
+    rbuf_ = std::move(fitted);
+    rcap_ = cap;
+  } else if (data != rbuf_.get()) {
+    std::memmove(rbuf_.get(), data, len);
+  }
+  rbeg_ = 0;
+  rend_ = len;
 }
 
 void Stream::do_read(Guard& g) {
   for (int round = 0; round < kMaxReadsPerEvent; ++round) {
-    if (!reserve_read_space()) {
+    const std::size_t held = rend_ - rbeg_;
+    if (held >= options_.max_read_buffer) {
       fail(std::make_error_code(std::errc::no_buffer_space));
       return;
     }
-    const std::size_t space = rcap_ - rend_;
-    const ssize_t n = ::recv(fd_, rbuf_.get() + rend_, space, 0);
+    const std::size_t chunk = std::min(read_chunk(), options_.max_read_buffer - held);
+    // A small partial message is copied in front of the read in the shared buffer; a large
+    // one is appended to in place (copying it at every read would cost more).
+    SharedLease lease(held <= read_chunk() && held + chunk <= SharedReadBuffer::kSize);
+    const bool shared = lease.data != nullptr;
+    char* base = shared ? lease.data : nullptr;
+    if (shared && held) std::memcpy(base, rbuf_.get() + rbeg_, held);
+    char* into = shared ? base + held : own_read_space(chunk);
+    if (!shared) base = into - held;
+    const ssize_t n = ::recv(fd_, into, chunk, 0);
+    const int err = errno;  // before keep_pending() frees anything
     if (n > 0) {
-      rend_ += static_cast<std::size_t>(n);
       // A short read drained the socket: the next arrival raises a new edge. Not so for
       // a FIN that came with the data (the hangup was already reported): read on to EOF.
-      if (static_cast<std::size_t>(n) < space && !hangup_seen_) maybe_readable_ = false;
-      deliver_data(g);
+      if (static_cast<std::size_t>(n) < chunk && !hangup_seen_) maybe_readable_ = false;
+      if (!shared) rend_ += static_cast<std::size_t>(n);
+      deliver_data(g, base, held + static_cast<std::size_t>(n), shared);
       if (g.dead || !reading_ || fd_ < 0 || !alive_open() || !maybe_readable_) return;
       continue;
     }
+    if (!shared && held == 0) keep_pending(nullptr, 0);  // nothing came: hold nothing
     if (n == 0) {
       maybe_readable_ = false;
       ended_ = true;
@@ -98,38 +164,57 @@ void Stream::do_read(Guard& g) {
       update_active();
       return;
     }
-    if (errno == EINTR) continue;
-    if (would_block(errno)) {
+    if (err == EINTR) continue;
+    if (would_block(err)) {
       maybe_readable_ = false;
       return;
     }
-    fail(detail::last_error());
+    fail(std::error_code(err, std::system_category()));
     return;
   }
   resume_read_ = true;  // more may be waiting; continue after the others had a turn
 }
 
-void Stream::deliver_data(Guard& g) {
+// Re-delivers the pending bytes (read_start() after a pause), from the stream's storage.
+void Stream::deliver_pending(Guard& g) {
+  deliver_data(g, rbuf_.get() + rbeg_, rend_ - rbeg_, false);
+}
+
+// Hands [data, data + len) to the callback. shared: the bytes are in the shared buffer
+// (the pending ones copied in front), and what is left unconsumed is copied out; else
+// they are [rbeg_, rend_) of the stream's own storage.
+void Stream::deliver_data(Guard& g, char* data, std::size_t len, bool shared) {
   // Corked while the callback runs; uncorked even if it throws (the loop reports the
-  // exception and may carry on).
+  // exception and may carry on, and the bytes are delivered again).
   struct Cork {
     Stream& s;
     const bool& dead;
     ~Cork() {
-      if (!dead) s.in_data_cb_ = false;
+      if (dead) return;
+      s.in_data_cb_ = false;
+      s.delivering_ = 0;
     }
   } cork{*this, g.dead};
   in_data_cb_ = options_.cork_during_read;
-  std::size_t consumed = 0;
+  delivering_ = len;
+  std::size_t consumed = len;  // nobody listens: discard
   if (data_cb_) {
-    consumed = call_slot(data_cb_, g.dead, std::span<char>(rbuf_.get() + rbeg_, rend_ - rbeg_));
-  } else {
-    consumed = rend_ - rbeg_;  // nobody listens: discard
+    try {
+      consumed = call_slot(data_cb_, g.dead, std::span<char>(data, len));
+    } catch (...) {
+      if (!g.dead && shared) keep_pending(data, len);
+      throw;
+    }
   }
   if (g.dead) return;
   in_data_cb_ = false;
-  rbeg_ += std::min(consumed, rend_ - rbeg_);
-  if (rbeg_ == rend_) rbeg_ = rend_ = 0;
+  delivering_ = 0;
+  consumed = std::min(consumed, len);
+  if (shared || len - consumed <= read_chunk()) {
+    keep_pending(data + consumed, len - consumed);
+  } else {
+    rbeg_ += consumed;
+  }
   if (alive_open() && fd_ >= 0 && !error_ && !queue_.empty() && corks_ == 0) flush();
 }
 

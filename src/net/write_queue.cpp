@@ -121,9 +121,10 @@ void WriteQueue::pop_front(std::vector<WriteCallback>& done) {
 }
 
 void WriteQueue::reset_if_empty() noexcept {
-  if (empty()) {
-    segments_.clear();  // keeps capacity
+  if (empty()) {  // an idle stream holds no write storage (queueing is the slow path)
+    if (segments_.capacity()) std::vector<Segment>().swap(segments_);
     head_ = 0;
+    if (arena_.capacity() > 15) std::string().swap(arena_);
     arena_.clear();
     return;
   }

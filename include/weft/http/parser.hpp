@@ -268,6 +268,13 @@ class RequestParser {
   // Forgets everything, e.g. for a new connection. Keeps the storage and the limits.
   void reset() noexcept;
 
+  // Nothing of a next message seen yet (not even part of its request line): the parser
+  // holds no state a following parse() needs beyond its limits, so a server may hand it to
+  // another connection (after reset()).
+  bool between_messages() const noexcept {
+    return phase_ == Phase::request_line && cursor_.search_from == 0;
+  }
+
   ParseErrc error() const noexcept { return error_; }
   const ParserLimits& limits() const noexcept { return limits_; }
 

@@ -139,6 +139,9 @@ class Request {
   BodyStream* body_stream() noexcept { return stream_.get(); }
   const std::shared_ptr<bool>& cancel_flag() const noexcept { return cancelled_; }
   void reset();
+  // reset(), and frees the storage a detached head, params or a body left behind (an idle
+  // keep-alive connection keeps nothing of its last request).
+  void release_storage();
 
  private:
   void set_target(std::string_view target);

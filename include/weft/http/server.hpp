@@ -100,10 +100,11 @@ struct ServerOptions {
   std::size_t lingering_max_bytes = 4 * 1024 * 1024;
   std::size_t max_pipelined = 32;   // requests parsed ahead of their responses
   std::size_t high_water_mark = 64 * 1024;  // per connection: write backpressure
-  std::size_t read_buffer_size = 4 * 1024;  // first read buffer; grows to the head limit
+  std::size_t read_buffer_size = 4 * 1024;  // the most one read takes (into the loop's buffer)
   // An idle keep-alive connection is parked after this long: only its socket and a
-  // readiness watcher stay (about 250 bytes instead of a few KiB with buffers); the
-  // next request unparks it. Zero parks at once; Duration::max() never parks.
+  // readiness watcher stay (about 250 bytes instead of the ~1.4 KiB connection object; an
+  // idle connection holds no buffer either way); the next request unparks it. Zero parks
+  // at once; Duration::max() never parks.
   Duration park_idle_after = std::chrono::seconds(1);
   bool reuse_port = false;  // always on when workers > 1
   // Loops serving this server: 1 serves on the constructor's loop only; N > 1 adds N-1

@@ -1,14 +1,17 @@
 // Stream: a connected, non-blocking byte stream over TCP (IPv4/IPv6) or a Unix-domain
 // socket. TcpStream and UnixStream are the same class; only the address family differs.
 //
-// Reading. The stream owns a growable read buffer and reads straight into it. The data
-// callback receives *all unconsumed bytes* (old leftovers followed by the new ones) and
-// returns how many it consumed; the rest stays in the buffer, at the front of the next
-// delivery. A parser can therefore work in place, zero-copy, and keep a partial message
-// without copying it. The buffer grows up to StreamOptions::max_read_buffer; if it is
-// full and the callback consumes nothing, the stream fails with errc::no_buffer_space.
-// read_stop() pauses (also from inside the data callback); read_start() resumes and
-// re-delivers the unconsumed bytes (in a later loop phase, never inside read_start()).
+// Reading. An idle stream holds no read buffer. Each read goes into a buffer shared by
+// every stream of the thread's loop (one loop per thread, so reads never overlap) and the
+// data callback receives *all unconsumed bytes* (old leftovers followed by the new ones)
+// in one span, valid only until the callback returns. It returns how many it consumed;
+// only the rest is copied into storage of this stream, sized to what is pending, and is at
+// the front of the next delivery. A parser can therefore work in place and keep a partial
+// message between reads without holding a buffer per connection. What is pending may grow
+// up to StreamOptions::max_read_buffer; if that much is pending and the callback consumes
+// nothing, the stream fails with errc::no_buffer_space. read_stop() pauses (also from
+// inside the data callback); read_start() resumes and re-delivers the unconsumed bytes (in
+// a later loop phase, never inside read_start()).
 //
 // Writing. write() tries the kernel at once when nothing is queued; what does not fit is
 // queued and flushed with writev when the socket becomes writable. write() returns false
@@ -69,8 +72,8 @@
 namespace weft::net {
 
 struct StreamOptions {
-  std::size_t read_buffer_size = 16 * 1024;    // first allocation, at the first read
-  std::size_t max_read_buffer = 1024 * 1024;   // the buffer grows up to this
+  std::size_t read_buffer_size = 16 * 1024;    // the most one read takes (at most 64 KiB)
+  std::size_t max_read_buffer = 1024 * 1024;   // the most bytes delivered (pending + read)
   std::size_t high_water_mark = 64 * 1024;     // write() returns false above this
   bool no_delay = true;                        // TCP_NODELAY (TCP only)
   bool cork_during_read = true;                // gather writes made in the data callback
@@ -114,8 +117,10 @@ class Stream : public Handle {
   std::error_code read_start();  // resumes with the current callback
   void read_stop() noexcept;
   bool is_reading() const noexcept { return reading_; }
-  // Bytes received but not consumed yet.
-  std::size_t buffered_bytes() const noexcept { return rend_ - rbeg_; }
+  // Bytes received but not consumed yet (inside the data callback: the bytes delivered).
+  std::size_t buffered_bytes() const noexcept { return delivering_ ? delivering_ : rend_ - rbeg_; }
+  // Bytes of memory this stream holds for unconsumed input: 0 when nothing is pending.
+  std::size_t read_buffer_capacity() const noexcept { return rcap_; }
 
   void on_end(Function<void()> cb) { end_cb_ = std::move(cb); }
   void on_error(Function<void(std::error_code)> cb) { error_cb_ = std::move(cb); }
@@ -197,8 +202,11 @@ class Stream : public Handle {
 
   // reading (stream_read.cpp)
   void do_read(Guard& g);
-  void deliver_data(Guard& g);
-  bool reserve_read_space();
+  std::size_t read_chunk() const noexcept;
+  char* own_read_space(std::size_t chunk);
+  void deliver_data(Guard& g, char* data, std::size_t len, bool shared);
+  void deliver_pending(Guard& g);
+  void keep_pending(const char* data, std::size_t len);
 
   // writing (stream_write.cpp)
   bool cannot_write() const noexcept;
@@ -221,9 +229,11 @@ class Stream : public Handle {
   std::unique_ptr<HostConnect> host_connect_;  // connect(host, port) in progress
   bool* dead_ = nullptr;          // set by the destructor for the innermost Guard
 
-  // reading
+  // reading: the unconsumed bytes between deliveries, [rbeg_, rend_) of rbuf_ (null when
+  // none are pending); delivering_ is the size of the span the data callback is handed.
   std::unique_ptr<char[]> rbuf_;
   std::size_t rcap_ = 0, rbeg_ = 0, rend_ = 0;
+  std::size_t delivering_ = 0;
   DataCallback data_cb_;
   Function<void()> end_cb_;
   Function<void(std::error_code)> error_cb_;
