@@ -79,7 +79,7 @@ Site::Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home,
       server_(loop, server_options(options)), registry_(registry) {}
 
 Site::~Site() {
-  if (registry_ && db_) registry_->remove(*db_);
+  if (registry_ && db_) registry_->remove_database(db_.get());
 }
 
 Task<int> Site::open_database() {
@@ -88,7 +88,13 @@ Task<int> Site::open_database() {
     if (!dir.empty() && index_ == 0) co_await fs::mkdir(loop_, dir, {.recursive = true});
     db_ = db::open(loop_, options_.db_url, database_options(options_));
     co_await db_->ready();
-    if (registry_ && index_ == 0) registry_->add(*db_);  // the writer: group commit figures
+    if (registry_ && index_ == 0) {  // the writer: group commit figures
+      registry_->add_database(db_.get(), [db = db_.get()] {
+        const db::GroupStats g = db->group_stats();
+        return observe::DbGroupStats{g.groups, g.grouped_writes, g.group_size, g.commit_ns,
+                                     g.group_ns};
+      });
+    }
     store_.emplace(*db_);
     co_await store_->open();
     if (home_) store_->write_through(*home_->store_, home_->loop_);

@@ -29,14 +29,14 @@ void Registry::remove(const http::Server& s) {
   std::erase(servers_, &s);
 }
 
-void Registry::add(const db::Database& d) {
+void Registry::add_database(const void* id, DbStatsSource source) {
   std::lock_guard lock(mu_);
-  databases_.push_back(&d);
+  databases_.emplace_back(id, std::move(source));
 }
 
-void Registry::remove(const db::Database& d) {
+void Registry::remove_database(const void* id) {
   std::lock_guard lock(mu_);
-  std::erase(databases_, &d);
+  std::erase_if(databases_, [id](const auto& d) { return d.first == id; });
 }
 
 void Registry::set_runtime(std::shared_ptr<Runtime> rt) {
@@ -70,9 +70,9 @@ Snapshot Registry::collect() const {
     s.has_http = true;
     s.http.merge(srv->metrics());
   }
-  for (const db::Database* d : databases_) {
+  for (auto& [id, source] : databases_) {
     s.has_db = true;
-    db::GroupStats g = d->group_stats();
+    DbGroupStats g = source();
     s.db.groups += g.groups;
     s.db.grouped_writes += g.grouped_writes;
     s.db.group_size.merge(g.group_size);

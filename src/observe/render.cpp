@@ -134,7 +134,7 @@ void prom_pools(PromWriter& w, const Snapshot& s) {
 }
 
 void prom_db(PromWriter& w, const Snapshot& s) {
-  const db::GroupStats& g = s.db;
+  const DbGroupStats& g = s.db;
   w.family("weft_db_groups_total", "counter", "Group commits (SQLite): transactions of grouped writes.");
   w.sample("weft_db_groups_total", "", num(g.groups));
   w.family("weft_db_grouped_writes_total", "counter", "Writes committed (or failed) in groups.");
@@ -208,7 +208,7 @@ std::string json_count_hist(const HistogramSnapshot& h) {
          num(h.percentile(0.99)) + ",\"max\":" + num(h.max()) + "}";
 }
 
-std::string json_db(const db::GroupStats& g) {
+std::string json_db(const DbGroupStats& g) {
   return "{\"groups\":" + num(g.groups) + ",\"grouped_writes\":" + num(g.grouped_writes) +
          ",\"group_size\":" + json_count_hist(g.group_size) + ",\"commit_ms\":" + json_hist(g.commit_ns) +
          ",\"group_ms\":" + json_hist(g.group_ns) + "}";

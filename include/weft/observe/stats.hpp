@@ -56,7 +56,8 @@
 // }
 #pragma once
 
-#include <weft/db/database.hpp>
+#include <weft/function.hpp>
+#include <weft/histogram.hpp>
 #include <weft/http/metrics.hpp>
 #include <weft/observe/loop_monitor.hpp>
 #include <weft/pool.hpp>
@@ -65,6 +66,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weft::http {
@@ -78,6 +80,17 @@ struct PoolClassSnapshot {
   WorkClassHistograms times;
 };
 
+// A database writer's group commit figures (db::GroupStats, in observe's own words: observe
+// sits beside db, not above it, so an HTTP-only program links no database library).
+struct DbGroupStats {
+  std::uint64_t groups = 0;
+  std::uint64_t grouped_writes = 0;
+  HistogramSnapshot group_size;  // writes per group
+  HistogramSnapshot commit_ns;   // the COMMIT (its fsync), ns
+  HistogramSnapshot group_ns;    // BEGIN to COMMIT, ns
+};
+using DbStatsSource = Function<DbGroupStats()>;
+
 struct Snapshot {
   std::chrono::system_clock::time_point time{};
   double uptime_s = 0;
@@ -86,7 +99,7 @@ struct Snapshot {
   bool has_http = false;
   http::HttpMetricsSnapshot http;  // merged over every registered server
   bool has_db = false;
-  db::GroupStats db;               // summed over every registered database
+  DbGroupStats db;                 // summed over every registered database
   std::vector<StallReport> recent_stalls;
 };
 
@@ -101,9 +114,10 @@ class Registry {
   void remove(const LoopMonitor& m);
   void add(const http::Server& s);
   void remove(const http::Server& s);
-  // Its group_stats() are read from the thread that collects.
-  void add(const db::Database& d);
-  void remove(const db::Database& d);
+  // A database's figures, read from the thread that collects (db::Database::group_stats()
+  // may be); `id` names it for remove().
+  void add_database(const void* id, DbStatsSource source);
+  void remove_database(const void* id);
   // The pools reported (a Runtime shared by the loops); null: the first monitor's loop's.
   void set_runtime(std::shared_ptr<Runtime> rt);
   Snapshot collect() const;
@@ -112,7 +126,7 @@ class Registry {
   mutable std::mutex mu_;
   std::vector<const LoopMonitor*> monitors_;
   std::vector<const http::Server*> servers_;
-  std::vector<const db::Database*> databases_;
+  mutable std::vector<std::pair<const void*, DbStatsSource>> databases_;  // called under mu_
   std::shared_ptr<Runtime> runtime_;
   std::chrono::steady_clock::time_point created_;
 };
