@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <functional>
 #include <string_view>
@@ -224,10 +223,16 @@ ParsedArgs fail(const std::string& message) {
 }
 
 // The whole file without trailing white space (a final newline), or an error message.
+// Read with stdio: GCC 12 at -O2 reports a null dereference inside libstdc++'s streambuf.
 std::string read_token_file(const std::string& path, std::string& token) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "cannot read the token file " + path + ": " + std::strerror(errno);
-  token.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "cannot read the token file " + path + ": " + std::strerror(errno);
+  char buf[4096];
+  token.clear();
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) token.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return "cannot read the token file " + path;
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   if (token.empty()) return "the token file " + path + " is empty";
   return {};

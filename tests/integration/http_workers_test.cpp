@@ -500,6 +500,14 @@ int highest_open_fd() {
 // descriptors) fails listen(); loop 0's listener is closed again, and listen() may be
 // retried once descriptors are back.
 TEST(HttpWorkers, AnExtraLoopsFailureFailsListen) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  // The asan preset has UBSan's vptr check, whose runtime opens a pipe to see whether a
+  // vtable is readable: with every descriptor taken (this test's point) that fails and it
+  // reports "invalid vptr" on a sound object. The debug and TSan builds run the test.
+  GTEST_SKIP() << "needs every descriptor taken; UBSan's vptr check needs one";
+#endif
+#endif
   ThreadLog log;
   Loop loop;
   {
