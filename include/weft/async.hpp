@@ -8,8 +8,15 @@
 //
 // The forms without a Loop argument use Loop::current(): they must be awaited from code
 // running inside Loop::run().
+//
+// Tokens (cancel.hpp): sleep, blocking and offload take an optional CancelToken. When it
+// is cancelled the operation is stopped as on destruction, and the coroutine resumes in
+// the pending phase with std::system_error(operation_canceled); a token cancelled
+// before the await starts nothing. A running pool job cannot be interrupted, but it can
+// poll this_job::stop_requested() and return early; its result is dropped either way.
 #pragma once
 
+#include <weft/cancel.hpp>
 #include <weft/phase_handle.hpp>
 #include <weft/pool.hpp>
 #include <weft/task.hpp>
@@ -28,22 +35,42 @@ inline Loop& current_loop() {
 }
 
 // co_await sleep(d): resumes in the timers phase once d has passed on the loop's clock.
+// Cancel safety: nothing to lose; destroyed or cancelled, the timer is stopped.
 class SleepAwaiter {
  public:
-  SleepAwaiter(Loop& loop, Duration d) : timer_(loop), duration_(d) {}
+  SleepAwaiter(Loop& loop, Duration d, CancelToken token = {})
+      : timer_(loop), duration_(d), token_(std::move(token)) {}
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (token_.cancelled()) return false;
     timer_.start([h] { h.resume(); }, duration_);
+    if (token_.can_be_cancelled()) {
+      reg_.attach(token_, [this, h] {
+        timer_.stop();
+        resume_.schedule(timer_.loop(), h);
+      });
+    }
+    return true;
   }
-  void await_resume() const noexcept {}
+  void await_resume() {
+    reg_.detach();
+    if (token_.cancelled()) throw std::system_error(canceled_error());
+  }
 
  private:
   Timer timer_;
   Duration duration_;
+  CancelToken token_;
+  CancelRegistration reg_;
+  detail::DeferredResume resume_;
 };
 
-inline SleepAwaiter sleep(Loop& loop, Duration d) { return {loop, d}; }
-inline SleepAwaiter sleep(Duration d) { return {current_loop(), d}; }
+inline SleepAwaiter sleep(Loop& loop, Duration d, CancelToken token = {}) {
+  return {loop, d, std::move(token)};
+}
+inline SleepAwaiter sleep(Duration d, CancelToken token = {}) {
+  return {current_loop(), d, std::move(token)};
+}
 
 // co_await yield(): lets everything else that is ready run first; resumes in the check
 // phase of this iteration (or the next one if awaited from the check phase), like

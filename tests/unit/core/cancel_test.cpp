@@ -1,0 +1,125 @@
+// CancelSource / CancelToken, and sleep under a token.
+#include <weft/weft.hpp>
+
+#include "support/loop_testing.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using weft::testing::expect_clean_close;
+
+namespace {
+
+struct ManualLoop {
+  weft::ManualClock clock;
+  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
+};
+
+bool is_canceled(const std::system_error& e) {
+  return e.code() == std::make_error_code(std::errc::operation_canceled);
+}
+
+}  // namespace
+
+TEST(Cancel, CallbacksRunOnceInRegistrationOrder) {
+  weft::CancelSource source;
+  weft::CancelToken token = source.token();
+  std::vector<int> order;
+  auto r1 = token.on_cancel([&] { order.push_back(1); });
+  auto r2 = token.on_cancel([&] { order.push_back(2); });
+  {
+    auto r3 = token.on_cancel([&] { order.push_back(3); });  // unregistered: never runs
+  }
+  EXPECT_FALSE(token.cancelled());
+  source.cancel();
+  source.cancel();
+  EXPECT_TRUE(token.cancelled());
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  auto late = token.on_cancel([&] { order.push_back(4); });  // already cancelled: runs now
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 4}));
+}
+
+TEST(Cancel, CallbackMayDestroyOtherRegistrationsAndTheSource) {
+  auto source = std::make_unique<weft::CancelSource>();
+  weft::CancelToken token = source->token();
+  auto second = std::make_unique<weft::CancelRegistration>();
+  int ran = 0;
+  auto first = token.on_cancel([&] {
+    ++ran;
+    second.reset();
+  });
+  second->attach(token, [&] { ran += 100; });
+  weft::CancelSource* raw = source.get();
+  auto killer = token.on_cancel([&] { source.reset(); });
+  raw->cancel();
+  EXPECT_EQ(ran, 1);
+  EXPECT_TRUE(token.cancelled());  // the token outlives its source
+}
+
+TEST(Cancel, DefaultTokenIsNeverCancelled) {
+  weft::CancelToken token;
+  EXPECT_FALSE(token.can_be_cancelled());
+  EXPECT_FALSE(token.cancelled());
+  auto r = token.on_cancel([] { FAIL(); });
+  EXPECT_FALSE(r.attached());
+}
+
+TEST(Cancel, SleepThrowsCanceledAndStopsItsTimer) {
+  ManualLoop m;
+  weft::CancelSource source;
+  bool caught = false;
+  weft::spawn(m.loop, [&]() -> weft::Task<void> {
+    try {
+      co_await weft::sleep(1h, source.token());
+    } catch (const std::system_error& e) {
+      caught = is_canceled(e);
+    }
+  });
+  weft::Timer canceller(m.loop);
+  canceller.start([&] { source.cancel(); }, 5ms);
+  const auto start = m.loop.now();
+  m.loop.run();
+  EXPECT_TRUE(caught);
+  EXPECT_LT(m.loop.now() - start, 1s);  // the hour-long timer did not keep the loop
+  canceller.close();
+  m.loop.run();
+  expect_clean_close(m.loop);
+}
+
+TEST(Cancel, SleepWithCancelledTokenDoesNotStart) {
+  ManualLoop m;
+  weft::CancelSource source;
+  source.cancel();
+  EXPECT_THROW(weft::run_until_complete(m.loop, [&]() -> weft::Task<void> {
+                 co_await weft::sleep(1h, source.token());
+               }()),
+               std::system_error);
+  expect_clean_close(m.loop);
+}
+
+TEST(Cancel, CancelDoesNotResumeInsideCancel) {
+  ManualLoop m;
+  weft::CancelSource source;
+  bool resumed = false, inside = false;
+  weft::spawn(m.loop, [&]() -> weft::Task<void> {
+    try {
+      co_await weft::sleep(1h, source.token());
+    } catch (const std::system_error&) {
+    }
+    resumed = true;
+  });
+  weft::Timer canceller(m.loop);
+  canceller.start([&] {
+    source.cancel();
+    inside = resumed;
+  }, 1ms);
+  m.loop.run();
+  EXPECT_TRUE(resumed);
+  EXPECT_FALSE(inside);
+  canceller.close();
+  m.loop.run();
+  expect_clean_close(m.loop);
+}
