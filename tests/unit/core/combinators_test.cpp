@@ -40,7 +40,7 @@ weft::Task<int> throw_after(std::vector<std::string>& log, std::string name, wef
 
 weft::Task<int> immediate(int v) { co_return v; }
 
-bool has_code(const std::system_error& e, std::errc c) { return e.code() == std::make_error_code(c); }
+bool has_code(const std::system_error& e, std::errc c) { return e.code() == c; }
 
 }  // namespace
 
