@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -122,4 +125,75 @@ TEST(Cancel, CancelDoesNotResumeInsideCancel) {
   canceller.close();
   m.loop.run();
   expect_clean_close(m.loop);
+}
+
+// A running pool job sees the token through this_job::stop_requested() and returns early;
+// the await throws operation_canceled once it has returned.
+TEST(Cancel, OffloadedJobStopsEarlyOnCancel) {
+  weft::Loop loop;
+  weft::CancelSource source;
+  std::atomic<bool> started{false}, stopped_early{false};
+  weft::Timer canceller(loop);
+  const auto t0 = std::chrono::steady_clock::now();
+  weft::run_until_complete(loop, [&]() -> weft::Task<void> {
+    canceller.start([&] { source.cancel(); }, 20ms);
+    try {
+      co_await weft::offload([&] {
+        started = true;
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < until) {
+          if (weft::this_job::stop_requested()) {
+            stopped_early = true;
+            return 0;
+          }
+        }
+        return 1;
+      }, source.token());
+      ADD_FAILURE() << "not cancelled";
+    } catch (const std::system_error& e) {
+      EXPECT_TRUE(is_canceled(e));
+    }
+  }());
+  EXPECT_TRUE(started);
+  EXPECT_TRUE(stopped_early);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  canceller.close();
+  loop.run();
+  expect_clean_close(loop);
+}
+
+TEST(Cancel, BlockingWithCancelledTokenNeverRuns) {
+  weft::Loop loop;
+  weft::CancelSource source;
+  source.cancel();
+  bool ran = false;
+  EXPECT_THROW(weft::run_until_complete(loop, [&]() -> weft::Task<void> {
+                 co_await weft::blocking([&] { ran = true; }, weft::WorkClass::slow, source.token());
+               }()),
+               std::system_error);
+  EXPECT_FALSE(ran);
+  expect_clean_close(loop);
+}
+
+// with_timeout drops a running job: it is asked to stop, and its result is discarded.
+TEST(Cancel, WithTimeoutAsksARunningJobToStop) {
+  weft::Loop loop;
+  std::atomic<bool> stopped_early{false};
+  weft::run_until_complete(loop, [&]() -> weft::Task<void> {
+    EXPECT_THROW(co_await weft::with_timeout(20ms, weft::offload([&stopped_early] {
+                   const auto until = std::chrono::steady_clock::now() + 10s;
+                   while (std::chrono::steady_clock::now() < until) {
+                     if (weft::this_job::stop_requested()) {
+                       stopped_early = true;
+                       return;
+                     }
+                   }
+                 })),
+                 std::system_error);
+  }());
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (!stopped_early && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(stopped_early);
+  loop.run();
+  expect_clean_close(loop);
 }

@@ -379,3 +379,35 @@ TEST(CoroConnect, TokenCancelsAConnectInFlight) {
   server.listener.close();
   finish(loop);
 }
+
+// The echo server's shape: every read under with_timeout, each write awaited.
+TEST(CoroStream, EchoWithAnIdleTimeoutPerRead) {
+  Loop loop;
+  CoroListener server(loop);
+  spawn(loop, [&]() -> Task<void> {
+    Stream s = co_await server.listener.accept();
+    std::array<char, 1024> buf;
+    for (;;) {
+      std::size_t n = co_await with_timeout(1s, s.read_some(buf));
+      if (n == 0) break;
+      co_await s.write_all(std::string_view(buf.data(), n));
+    }
+    co_await s.shutdown();
+    s.close();
+  });
+  run(loop, [&]() -> Task<void> {
+    Stream c = co_await connect(loop, server.address());
+    std::string reply(5, '\0');
+    for (int i = 0; i < 100; ++i) {
+      co_await c.write_all("ping!");
+      co_await with_timeout(1s, c.read_exactly(reply));
+      EXPECT_EQ(reply, "ping!");
+    }
+    co_await c.shutdown();
+    std::array<char, 8> b;
+    EXPECT_EQ(co_await c.read_some(b), 0u);
+    c.close();
+  }());
+  server.listener.close();
+  finish(loop);
+}
