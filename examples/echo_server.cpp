@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace {
@@ -44,30 +45,33 @@ bool parse_args(int argc, char** argv, Args& a) {
   return true;
 }
 
-// One connection: echo until the peer finishes, an error, or an idle read.
-weft::Task<void> serve(std::unique_ptr<weft::net::Stream> s, weft::Duration idle) {
-  std::array<char, 16 * 1024> buf;
+// One coroutine per connection. It accepts its connection, hands accepting over to a
+// fresh coroutine, and echoes until the peer finishes, an error, or an idle read. The
+// Stream lives in this frame (a Stream is not movable).
+weft::Task<void> connection(weft::Loop& loop, weft::net::Listener& listener, weft::Duration idle) {
+  std::optional<std::error_code> accept_error;
   try {
-    for (;;) {
-      const std::size_t n = co_await weft::with_timeout(idle, s->read_some(buf));
-      if (n == 0) break;
-      co_await s->write_all(std::string_view(buf.data(), n));
+    weft::net::Stream s = co_await listener.accept();
+    weft::spawn(loop, connection(loop, listener, idle));
+    std::array<char, 16 * 1024> buf;
+    try {
+      for (;;) {
+        const std::size_t n = co_await weft::with_timeout(idle, s.read_some(buf));
+        if (n == 0) break;
+        co_await s.write_all(std::string_view(buf.data(), n));
+      }
+      co_await s.shutdown();
+    } catch (const std::system_error& e) {
+      // reset by the peer, idle timeout...: the connection just ends
+      if (std::getenv("ECHO_DEBUG")) std::fprintf(stderr, "connection: %s\n", e.what());
     }
-    co_await s->shutdown();
+    s.close();
   } catch (const std::system_error& e) {
-    // reset by the peer, idle timeout...: the connection just ends
-    if (std::getenv("ECHO_DEBUG")) std::fprintf(stderr, "connection: %s\n", e.what());
+    accept_error = e.code();  // EMFILE...: back off, then accept again
   }
-  s->close();  // the Stream is destroyed with the frame: nothing of it runs afterwards
-}
-
-// Accepts forever; each connection gets its own coroutine.
-weft::Task<void> accept_loop(weft::Loop& loop, weft::net::Listener& listener, weft::Duration idle) {
-  for (;;) {
-    // A Stream is not movable: the accepted one is built in place on the heap and
-    // handed to its connection's coroutine.
-    std::unique_ptr<weft::net::Stream> s(new weft::net::Stream(co_await listener.accept()));
-    weft::spawn(loop, serve(std::move(s), idle));
+  if (accept_error && *accept_error != std::errc::operation_canceled) {
+    co_await weft::sleep(std::chrono::milliseconds(100));
+    weft::spawn(loop, connection(loop, listener, idle));
   }
 }
 
@@ -105,7 +109,7 @@ int main(int argc, char** argv) {
     serve_callbacks(loop, listener, ec, *addr);
   } else {
     ec = listener.listen(*addr);
-    if (!ec) weft::spawn(loop, accept_loop(loop, listener, std::chrono::seconds(args.idle_seconds)));
+    if (!ec) weft::spawn(loop, connection(loop, listener, std::chrono::seconds(args.idle_seconds)));
   }
   if (ec) {
     std::fprintf(stderr, "echo_server: listen: %s\n", ec.message().c_str());
