@@ -50,7 +50,10 @@ double cpu_seconds() {
 
 // One connection: M round trips, each read under the timeout.
 weft::Task<void> run_connection(weft::Loop& loop, const Args& a, unsigned long& done) {
-  weft::net::Stream s = co_await weft::net::connect(loop, a.host, a.port, {.timeout = std::chrono::seconds(5)});
+  // Options in a named variable: GCC 12 destroys a braced temporary inside a co_await
+  // expression twice (harmless here, fatal once it holds a CancelToken).
+  const weft::net::ConnectOptions opts{.timeout = std::chrono::seconds(5)};
+  weft::net::Stream s = co_await weft::net::connect(loop, a.host, a.port, opts);
   const std::string message(a.size, 'm');
   std::string reply(a.size, '\0');
   const auto timeout = std::chrono::seconds(a.timeout_seconds);

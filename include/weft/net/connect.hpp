@@ -12,6 +12,9 @@
 // connected is closed; no connection is leaked.
 // A Stream is not movable, so it cannot go through with_timeout/when_any: use
 // opts.timeout and opts.token.
+// GCC 12: keep the options in a named variable when they hold a token. GCC 12 destroys a
+// braced temporary (connect(loop, addr, {.token = t})) inside a co_await expression
+// twice — a compiler bug (clang is fine) that would release the token twice.
 #pragma once
 
 #include <weft/cancel.hpp>
