@@ -1,4 +1,5 @@
-// Combinators over Tasks and weft's awaitables: with_timeout, when_all, when_any.
+// Combinators over Tasks and weft's awaitables: with_timeout, with_cancel, when_all,
+// when_any.
 //
 //   int n = co_await with_timeout(2s, stream.read_some(buf));   // throws timed_out
 //   auto [a, b] = co_await when_all(fetch(x), fetch(y));        // std::tuple
@@ -32,6 +33,7 @@
 #pragma once
 
 #include <weft/async.hpp>
+#include <weft/cancel.hpp>
 #include <weft/error.hpp>
 #include <weft/task.hpp>
 #include <weft/timer.hpp>
@@ -342,7 +344,79 @@ class [[nodiscard]] TimeoutAwaiter final : ChildSink {
   bool starting_ = false, finished_ = false, timed_out_ = false;
 };
 
+// with_cancel: TimeoutAwaiter's shape with a token registration in place of the timer.
+template <class A>
+class [[nodiscard]] CancelAwaiter final : ChildSink {
+  using S = stored_operand_t<A>;
+  using T = await_result_t<S&&>;
+
+ public:
+  CancelAwaiter(Loop& loop, CancelToken token, A&& operand)
+      : loop_(loop), token_(std::move(token)), child_(make_child(static_cast<A&&>(operand), &slot_)) {}
+  CancelAwaiter(const CancelAwaiter&) = delete;
+  CancelAwaiter& operator=(const CancelAwaiter&) = delete;
+  ~CancelAwaiter() { child_.reset(); }
+
+  bool await_ready() const noexcept { return token_.cancelled(); }
+  bool await_suspend(std::coroutine_handle<> h) {
+    parent_ = h;
+    starting_ = true;
+    child_.start(this, 0);
+    starting_ = false;
+    if (finished_) return false;
+    // Inside cancel(): the operand is destroyed at once, the caller resumes later.
+    reg_.attach(token_, [this] {
+      cancelled_ = true;
+      child_.reset();
+      resume_.schedule(loop_, parent_);
+    });
+    return true;
+  }
+  result_slot_t<T> await_resume() {
+    reg_.detach();
+    if (cancelled_ || (!finished_ && token_.cancelled())) throw std::system_error(canceled_error());
+    if (slot_.error) std::rethrow_exception(slot_.error);
+    if constexpr (std::is_void_v<T>) {
+      return Unit{};
+    } else {
+      return std::move(*slot_.value);
+    }
+  }
+
+ private:
+  std::coroutine_handle<> child_done(std::size_t) noexcept override {
+    finished_ = true;
+    if (starting_) return std::noop_coroutine();
+    reg_.detach();
+    return parent_;
+  }
+
+  ChildSlot<T> slot_;
+  Loop& loop_;
+  CancelToken token_;
+  ChildTask child_;
+  CancelRegistration reg_;
+  DeferredResume resume_;
+  std::coroutine_handle<> parent_;
+  bool starting_ = false, finished_ = false, cancelled_ = false;
+};
+
 }  // namespace detail
+
+// co_await with_cancel(token, operand): gives any awaitable a token — fs, DNS, db, a Task
+// — without a parameter of its own. The operand's value or exception; once the token is
+// cancelled, the operand is destroyed inside cancel() (its operation cancelled as on any
+// drop) and the caller resumes in the pending phase with
+// std::system_error(operation_canceled). A token already cancelled: the operand never
+// starts. Cancel safety is the operand's.
+template <class A>
+detail::CancelAwaiter<A> with_cancel(Loop& loop, CancelToken token, A&& operand) {
+  return detail::CancelAwaiter<A>(loop, std::move(token), static_cast<A&&>(operand));
+}
+template <class A>
+detail::CancelAwaiter<A> with_cancel(CancelToken token, A&& operand) {
+  return detail::CancelAwaiter<A>(current_loop(), std::move(token), static_cast<A&&>(operand));
+}
 
 // co_await with_timeout(d, operand): the operand's value (Unit for void), its exception,
 // or std::system_error(errc::timed_out) once d has passed on the loop's clock — the

@@ -191,3 +191,41 @@ TEST(Combinators, DestroyingTheAwaitingTaskCancelsEverything) {
   EXPECT_EQ(log, (std::vector<std::string>{"destroyed a", "destroyed b"}));
   expect_clean_close(m.loop);
 }
+
+TEST(WithCancel, DropsTheOperandWhenTheTokenFires) {
+  ManualLoop m;
+  std::vector<std::string> log;
+  weft::CancelSource source;
+  weft::Timer t(m.loop);
+  t.start([&] {
+    source.cancel();
+    log.push_back("cancel returned");
+  }, 30ms);
+  weft::run_until_complete(m.loop, [&]() -> weft::Task<void> {
+    try {
+      co_await weft::with_cancel(source.token(), value_after(log, "op", 1h, 1));
+      ADD_FAILURE();
+    } catch (const std::system_error& e) {
+      EXPECT_TRUE(has_code(e, std::errc::operation_canceled));
+      log.push_back("caught");
+    }
+    // Already cancelled: never starts.
+    EXPECT_THROW(co_await weft::with_cancel(source.token(), value_after(log, "never", 1ms, 2)),
+                 std::system_error);
+  }());
+  EXPECT_EQ(log, (std::vector<std::string>{"destroyed op", "cancel returned", "caught"}));
+  t.close();
+  m.loop.run();
+  expect_clean_close(m.loop);
+}
+
+TEST(WithCancel, PassesTheValueThrough) {
+  ManualLoop m;
+  std::vector<std::string> log;
+  weft::CancelSource source;
+  int v = weft::run_until_complete(m.loop, [&]() -> weft::Task<int> {
+    co_return co_await weft::with_cancel(source.token(), value_after(log, "op", 1ms, 9));
+  }());
+  EXPECT_EQ(v, 9);
+  expect_clean_close(m.loop);
+}
