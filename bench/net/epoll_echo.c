@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* The floor of bench/net/run.sh: a minimal single-threaded epoll echo server in C
  * (level-triggered, one read and one write per event, no buffering beyond the stack:
  * enough for request/response echo where a reply always fits the socket buffer).
