@@ -11,9 +11,12 @@
 //    pending per stream; reads and writes may be pending at the same time (one reader
 //    coroutine and one writer coroutine). To go back to the callback form call
 //    read_start(cb) with a callback (read_start() without one would resume a stale one).
-//  * The stream must outlive the coroutines awaiting it: closing it is fine (pending
-//    reads see the end: 0 bytes; pending writes throw operation_canceled), destroying it
-//    under a pending awaiter is not.
+//  * The stream must outlive the awaiters pending on it (destroying it under one is a use
+//    after free). close() from another coroutine: pending write_all/shutdown throw
+//    operation_canceled; a pending read is NOT woken (close() stops every delivery) and
+//    stays pending until its awaiter is destroyed or its token cancelled — so close from
+//    the reading coroutine, or cancel its token first. A read started after close()
+//    returns 0 (end of input).
 #pragma once
 
 #include <weft/cancel.hpp>
