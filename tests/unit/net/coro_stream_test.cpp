@@ -414,3 +414,43 @@ TEST(CoroStream, EchoWithAnIdleTimeoutPerRead) {
   server.listener.close();
   finish(loop);
 }
+
+// write_all under a token: blocked by backpressure, the token resumes it with
+// operation_canceled; the prefix it handed over stays queued (not cancel safe), and the
+// stream stays usable. read_exactly under with_timeout: the bytes it consumed are gone.
+TEST(CoroStream, WriteAllTokenAndReadExactlyTimeout) {
+  Loop loop;
+  CoroListener server(loop);
+  spawn(loop, [&]() -> Task<void> {
+    Stream s = co_await server.listener.accept();
+    co_await s.write_all("abc");  // 3 of the 6 bytes read_exactly wants
+    co_await sleep(300ms);        // not reading meanwhile: the client's writes back up
+    std::array<char, 65536> b;
+    while (co_await s.read_some(b)) {}
+    s.close();
+  });
+  run(loop, [&]() -> Task<void> {
+    ConnectOptions opts{.stream = {.high_water_mark = 4096}};
+    Stream c = co_await connect(loop, server.address(), opts);
+    std::array<char, 6> six;
+    EXPECT_THROW(co_await with_timeout(50ms, c.read_exactly(six)), std::system_error);
+    EXPECT_EQ(std::string(six.data(), 3), "abc");  // consumed into the buffer, count lost
+    CancelSource src;
+    Timer t(loop);
+    t.start([&] { src.cancel(); }, 100ms);
+    const std::string big(64 << 20, 'z');
+    try {
+      co_await c.write_all(big, src.token());
+      ADD_FAILURE();
+    } catch (const std::system_error& e) {
+      EXPECT_TRUE(has_code(e, std::errc::operation_canceled));
+    }
+    EXPECT_LE(c.queued_bytes(), 4096u + 1);
+    co_await c.write_all("tail");  // still usable
+    co_await c.shutdown();
+    t.close();
+    c.close();
+  }());
+  server.listener.close();
+  finish(loop);
+}
