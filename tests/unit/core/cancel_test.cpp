@@ -1,4 +1,5 @@
 // CancelSource / CancelToken, and sleep under a token.
+#include <weft/fs.hpp>
 #include <weft/weft.hpp>
 
 #include "support/loop_testing.hpp"
@@ -194,6 +195,21 @@ TEST(Cancel, WithTimeoutAsksARunningJobToStop) {
   const auto until = std::chrono::steady_clock::now() + 2s;
   while (!stopped_early && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
   EXPECT_TRUE(stopped_early);
+  loop.run();
+  expect_clean_close(loop);
+}
+
+// with_cancel gives the fs awaitables (which take no token of their own) one.
+TEST(Cancel, WithCancelOverAnFsOperation) {
+  weft::Loop loop;
+  weft::CancelSource live, dead;
+  dead.cancel();
+  const std::string path = "/proc/self/status";
+  weft::run_until_complete(loop, [&]() -> weft::Task<void> {
+    std::string s = co_await weft::with_cancel(live.token(), weft::fs::read_file(path));
+    EXPECT_NE(s.find("Name:"), std::string::npos);
+    EXPECT_THROW(co_await weft::with_cancel(dead.token(), weft::fs::read_file(path)), std::system_error);
+  }());
   loop.run();
   expect_clean_close(loop);
 }
