@@ -15,6 +15,7 @@ enum class errc {
   loop_gone,          // the loop that would have received a completion no longer exists
   work_threw,         // a pool job threw; Result::value() rethrows the original exception
   wrong_thread,       // a loop-thread-only call was made from another thread
+  unexpected_eof,     // the peer ended its input before the bytes awaited (read_exactly)
 };
 
 const std::error_category& weft_category() noexcept;

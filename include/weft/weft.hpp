@@ -2,6 +2,8 @@
 #pragma once
 
 #include <weft/async.hpp>
+#include <weft/cancel.hpp>
+#include <weft/combinators.hpp>
 #include <weft/error.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/loop.hpp>

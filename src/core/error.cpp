@@ -15,6 +15,7 @@ class WeftCategory final : public std::error_category {
       case errc::loop_gone: return "the loop no longer exists";
       case errc::work_threw: return "the pool job threw an exception";
       case errc::wrong_thread: return "called from a thread that does not own the loop";
+      case errc::unexpected_eof: return "end of input before the expected bytes";
     }
     return "unknown weft error";
   }

@@ -64,7 +64,7 @@ void Request::reset() {
   if (cancelled_.use_count() == 1) {
     *cancelled_ = false;
   } else {
-    cancelled_ = std::make_shared<bool>(false);
+    cancelled_ = std::make_shared<RequestCancel>();
   }
 }
 

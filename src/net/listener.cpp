@@ -41,6 +41,7 @@ Listener::Listener(Loop& loop) : Handle(loop, HandleKind::listener) {}
 
 Listener::~Listener() {
   if (dead_) *dead_ = true;
+  fail_accept_waiter();
   release();
 }
 
@@ -178,6 +179,7 @@ void Listener::report(std::error_code ec) {
 }
 
 void Listener::stop_for_close() noexcept {
+  fail_accept_waiter();
   release();
   if (watcher_) watcher_->close();
   if (retry_timer_) retry_timer_->close();

@@ -125,6 +125,12 @@ void Stream::run_notifications(Guard& g) {
       if (reading_ && fd_ >= 0 && !connecting_ && alive_open()) {
         if (rend_ > rbeg_) deliver_pending(g);
         if (g.dead) return;
+        // Re-delivered after the end: unless the consumer asked for the rest again
+        // (read_start() set resume_read_), nothing more can come.
+        if (ended_ && reading_ && !resume_read_) {
+          reading_ = false;
+          update_active();
+        }
         if (reading_ && maybe_readable_ && fd_ >= 0 && alive_open()) do_read(g);
         if (g.dead) return;
       }

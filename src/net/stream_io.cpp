@@ -66,7 +66,9 @@ std::error_code Stream::read_start(DataCallback cb) {
 std::error_code Stream::read_start() {
   assert_loop_thread();
   if (!alive_open()) return std::make_error_code(std::errc::bad_file_descriptor);
-  if (ended_ || error_ || connect_result_) return {};  // nothing more will come
+  if (error_ || connect_result_) return {};  // nothing more will come
+  if (ended_ && buffered_bytes() == 0) return {};
+  // After the end of input only bytes still buffered (left unconsumed) are re-delivered.
   reading_ = true;
   // Edge-triggered: bytes that arrived while paused raised no new edge, and buffered
   // bytes may hold a complete message. Both are delivered by a notification pass.

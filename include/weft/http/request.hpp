@@ -5,9 +5,13 @@
 // is buffered (up to the server's body limit) before the handler runs.
 //
 // Cancellation: when the client disconnects before the response is sent, cancelled()
-// becomes true; the response a handler still produces is dropped.
+// becomes true; the response a handler still produces is dropped. cancel_token() is the
+// same event as a CancelToken, to hand to awaitables (sleep, blocking/offload — whose job
+// sees this_job::stop_requested() —, socket forms, with_cancel(token, db query)): they
+// stop and throw operation_canceled when the client goes away.
 #pragma once
 
+#include <weft/cancel.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/net/address.hpp>
 
@@ -26,6 +30,35 @@ class Loop;
 }
 
 namespace weft::http {
+
+// The flag the server raises when a request's client is gone, and the CancelSource it
+// fires. The source is made only when a handler asks for a token (no allocation per
+// request otherwise). Loop thread only.
+class RequestCancel {
+ public:
+  RequestCancel& operator=(bool on) {
+    if (on && !on_) {
+      on_ = true;
+      if (source_) source_->cancel();
+    } else if (!on) {
+      on_ = false;
+      source_.reset();  // a cancelled source cannot be reused: the next request gets a new one
+    }
+    return *this;
+  }
+  explicit operator bool() const noexcept { return on_; }
+  CancelToken token() {
+    if (!source_) {
+      source_ = std::make_unique<CancelSource>();
+      if (on_) source_->cancel();
+    }
+    return source_->token();
+  }
+
+ private:
+  bool on_ = false;
+  std::unique_ptr<CancelSource> source_;
+};
 
 class Connection;
 
@@ -114,7 +147,9 @@ class Request {
   std::string_view raw_query(std::string_view name) const noexcept;
   std::string_view query_param(std::string_view name) const noexcept { return raw_query(name); }
 
-  bool cancelled() const noexcept { return *cancelled_; }
+  bool cancelled() const noexcept { return static_cast<bool>(*cancelled_); }
+  // Cancelled when cancelled() becomes true (see the file comment).
+  CancelToken cancel_token() { return cancelled_->token(); }
   // The client's address (null if unknown, e.g. getpeername failed).
   const net::SocketAddress* peer() const noexcept { return peer_.get(); }
 
@@ -137,7 +172,7 @@ class Request {
   void set_peer(std::shared_ptr<const net::SocketAddress> peer) noexcept { peer_ = std::move(peer); }
   BodyStream& enable_body_stream();
   BodyStream* body_stream() noexcept { return stream_.get(); }
-  const std::shared_ptr<bool>& cancel_flag() const noexcept { return cancelled_; }
+  const std::shared_ptr<RequestCancel>& cancel_flag() const noexcept { return cancelled_; }
   void reset();
   // reset(), and frees the storage a detached head, params or a body left behind (an idle
   // keep-alive connection keeps nothing of its last request).
@@ -153,7 +188,7 @@ class Request {
   std::vector<std::pair<std::string_view, std::string_view>> params_;
   std::string storage_;
   std::string body_;
-  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  std::shared_ptr<RequestCancel> cancelled_ = std::make_shared<RequestCancel>();
   std::unique_ptr<BodyStream> stream_;
   Loop* loop_ = nullptr;
   std::shared_ptr<const net::SocketAddress> peer_;  // kept across reset(): one per connection

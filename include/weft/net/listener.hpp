@@ -25,6 +25,7 @@
 #include <weft/function.hpp>
 #include <weft/handle.hpp>
 #include <weft/io_watcher.hpp>
+#include <weft/net/accept.hpp>
 #include <weft/net/address.hpp>
 #include <weft/net/socket.hpp>
 #include <weft/timer.hpp>
@@ -63,6 +64,14 @@ class Listener : public Handle {
                          ListenOptions options = {});
   bool is_listening() const noexcept { return fd_ >= 0; }
 
+  // Coroutine mode (accept.hpp): binds and listens without a callback; connections wait
+  // in the kernel's backlog until co_await accept() takes them.
+  std::error_code listen(const SocketAddress& address, ListenOptions options = {});
+  // The next connection as a Stream (with `stream` options). See accept.hpp.
+  AcceptAwaiter accept(StreamOptions stream = {}, CancelToken token = {}) noexcept {
+    return AcceptAwaiter(*this, stream, std::move(token));
+  }
+
   // Accept failures that were not absorbed (see above). Accepting continues regardless.
   void on_error(Function<void(std::error_code)> cb) { error_cb_ = std::move(cb); }
 
@@ -77,6 +86,15 @@ class Listener : public Handle {
 
  private:
   enum class Shed { shed_one, none_pending, no_spare };
+  friend class AcceptAwaiter;
+
+  // coroutine mode (listener_await.cpp)
+  std::error_code accept_error() const noexcept;
+  Socket try_accept(std::error_code& ec) noexcept;
+  void wait_accept(AcceptAwaiter* a);
+  void stop_waiting_accept(AcceptAwaiter* a) noexcept;
+  void on_accept_ready();
+  void fail_accept_waiter() noexcept;
 
   void stop_for_close() noexcept override;
   void on_readable();
@@ -97,6 +115,8 @@ class Listener : public Handle {
   AcceptCallback accept_cb_;
   Function<void(std::error_code)> error_cb_;
   bool* dead_ = nullptr;  // set by the destructor while on_readable() runs
+  bool coroutine_mode_ = false;              // listen() without a callback
+  AcceptAwaiter* accept_waiter_ = nullptr;   // the pending co_await accept()
   std::uint64_t accepted_ = 0;
   std::uint64_t shed_ = 0;
 };

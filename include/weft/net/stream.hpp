@@ -45,6 +45,11 @@
 // Activity: the stream keeps the loop alive while it reads, has queued writes, a
 // pending shutdown, a connect in flight or completions to deliver (unref() opts out).
 //
+// Coroutine forms (stream_await.hpp has each one's contract and cancel safety):
+// read_some, read_exactly, read_until, write_all, shutdown() — awaitables over the same
+// callbacks, throwing std::system_error with the same codes; each takes an optional
+// CancelToken. net::connect() and Listener::accept() (tcp.hpp) make Streams in this style.
+//
 // Readiness: the socket is registered once, edge-triggered, for readable and writable;
 // pausing, resuming and write blocking never touch the poll set (no epoll_ctl churn).
 #pragma once
@@ -55,7 +60,9 @@
 #include <weft/io_watcher.hpp>
 #include <weft/net/address.hpp>
 #include <weft/net/socket.hpp>
+#include <weft/net/stream_await.hpp>
 #include <weft/net/write_queue.hpp>
+#include <weft/task.hpp>
 #include <weft/timer.hpp>
 
 #include <chrono>
@@ -110,8 +117,9 @@ class Stream : public Handle {
 
   // -- reading ---------------------------------------------------------------------
   // Starts (or resumes) delivering data; data already buffered is re-delivered soon.
-  // Reading may start before connect() or before it completes. Does nothing after the
-  // end of input, an error or a failed connect. Fails with bad_file_descriptor on a
+  // Reading may start before connect() or before it completes. Does nothing after an
+  // error or a failed connect; after the end of input it only re-delivers the bytes still
+  // buffered (a consumer that left some unconsumed gets them; on_end is not repeated). Fails with bad_file_descriptor on a
   // closed stream.
   std::error_code read_start(DataCallback cb);
   std::error_code read_start();  // resumes with the current callback
@@ -148,8 +156,30 @@ class Stream : public Handle {
   void cork() noexcept { ++corks_; }
   void uncork();
   // Half-close: after the queue is flushed, sends FIN (shutdown(SHUT_WR)); done runs then.
-  void shutdown(WriteCallback done = {});
+  // (Pass the callback explicitly, {} for none: shutdown() is the awaitable form.)
+  void shutdown(WriteCallback done);
   std::size_t queued_bytes() const noexcept { return queue_.bytes(); }
+
+  // -- coroutine forms (stream_await.hpp) --------------------------------------------
+  ReadSomeAwaiter read_some(std::span<char> buf, CancelToken token = {}) noexcept {
+    return ReadSomeAwaiter(*this, buf, std::move(token));
+  }
+  // Fills buf completely; throws weft::errc::unexpected_eof if the input ends first.
+  // Cancel safety: NOT safe: bytes already copied into buf are consumed from the stream
+  // and their count is lost with the coroutine.
+  Task<std::size_t> read_exactly(std::span<char> buf, CancelToken token = {});
+  ReadUntilAwaiter read_until(std::string& buf, std::string_view delim, std::size_t max,
+                              CancelToken token = {}) noexcept {
+    return ReadUntilAwaiter(*this, buf, delim, max, std::move(token));
+  }
+  WriteAllAwaiter write_all(std::string_view data, CancelToken token = {}) noexcept {
+    return WriteAllAwaiter(*this, data, std::move(token));
+  }
+  ShutdownAwaiter shutdown() noexcept { return ShutdownAwaiter(*this); }
+  // The peer's end of input was read (on_end may still be pending).
+  bool read_ended() const noexcept { return ended_; }
+  // The stream's failure, once it failed (on_error may still be pending).
+  std::error_code error() const noexcept { return error_; }
   std::size_t high_water_mark() const noexcept { return options_.high_water_mark; }
   void set_high_water_mark(std::size_t bytes) noexcept { options_.high_water_mark = bytes; }
   bool needs_drain() const noexcept { return need_drain_; }

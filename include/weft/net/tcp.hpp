@@ -3,6 +3,7 @@
 #pragma once
 
 #include <weft/net/address.hpp>
+#include <weft/net/connect.hpp>
 #include <weft/net/dns.hpp>
 #include <weft/net/listener.hpp>
 #include <weft/net/socket.hpp>

@@ -561,7 +561,7 @@ TEST(NetDns, StreamConnectsToLocalhostByName) {
   });
   client.on_end([&] { ended = true; });
   client.write("hello by name");  // queued until connected
-  client.shutdown();
+  client.shutdown(WriteCallback{});
   run_until(loop, [&] { return ended; });
   EXPECT_TRUE(connected);
   EXPECT_EQ(received, "hello by name");
@@ -593,7 +593,7 @@ TEST(NetDns, StreamConnectFallsBackToTheNextAddress) {
   });
   client.on_end([&] { ended = true; });
   client.write("after a refusal");
-  client.shutdown();
+  client.shutdown(WriteCallback{});
   run_until(loop, [&] { return ended; });
   EXPECT_FALSE(result) << result.message();
   EXPECT_EQ(received, "after a refusal");

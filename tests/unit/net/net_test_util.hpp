@@ -79,7 +79,7 @@ class EchoServer {
       p->write(std::string_view(d.data(), d.size()));
       return d.size();
     });
-    p->on_end([p] { p->shutdown(); });
+    p->on_end([p] { p->shutdown(WriteCallback{}); });
     streams_.push_back(std::move(stream));
   }
 

@@ -121,7 +121,7 @@ TEST(NetLifetime, DestroyInsideDataCallback) {
   });
   p.server->on_end([&] { ADD_FAILURE() << "no callback after destruction"; });
   p.client->write(std::string(200000, 'a'));
-  p.client->shutdown();
+  p.client->shutdown(WriteCallback{});
   run_until(loop, [&] { return deliveries > 0; });
   loop.run(RunMode::nowait);
   EXPECT_EQ(deliveries, 1);

@@ -35,7 +35,7 @@ void echo_round_trip(const SocketAddress& bind_addr) {
   client.on_end([&] { ended = true; });
   EXPECT_TRUE(client.write("hello, "));
   EXPECT_TRUE(client.write(std::string("weft")));
-  client.shutdown();
+  client.shutdown(WriteCallback{});
 
   run_until(loop, [&] { return ended; });
   EXPECT_TRUE(connected);
@@ -168,7 +168,7 @@ TEST(NetTcp, HalfCloseKeepsTheOtherDirectionOpen) {
       server_end = true;
       // The client's write side is shut; ours still works.
       server->write("pong", [&](std::error_code ec) { EXPECT_FALSE(ec); });
-      server->shutdown();
+      server->shutdown(WriteCallback{});
     });
   }));
 

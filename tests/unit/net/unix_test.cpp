@@ -33,7 +33,7 @@ void unix_echo(const SocketAddress& addr) {
   const std::string big(300000, 'u');
   client.write("unix:");
   client.write(big);
-  client.shutdown();
+  client.shutdown(WriteCallback{});
   run_until(loop, [&] { return ended; });
   EXPECT_EQ(got, "unix:" + big);
   client.close();
