@@ -16,12 +16,12 @@ struct LoopThread::StartGate {
   bool open = false;
   std::exception_ptr error;
 
+  // Notifies under the lock: the waiter destroys the gate as soon as it sees `open`, so
+  // nothing of the gate may be touched after the lock is released.
   void release(std::exception_ptr e) {
-    {
-      std::lock_guard lock(mutex);
-      open = true;
-      error = std::move(e);
-    }
+    std::lock_guard lock(mutex);
+    open = true;
+    error = std::move(e);
     cv.notify_one();
   }
   std::exception_ptr wait() {
