@@ -9,6 +9,7 @@
 
 #include <array>
 #include <string>
+#include <thread>
 
 using namespace weft;
 using namespace weft::net;
@@ -240,4 +241,36 @@ TEST(CoroCancel, ShutdownWithACancelledTokenDoesNothing) {
   server.listener.close();
   finish(loop);
   EXPECT_EQ(received, "still open");
+}
+
+// net::connect by name: opts.timeout and opts.token both reach the lookup (which cannot
+// be stopped: the coroutine resumes at once and the lookup finishes on the pool).
+TEST(CoroCancel, ConnectTimeoutAndTokenReachTheLookup) {
+  Loop loop;
+  ResolverOptions ro;
+  ro.lookup = [](const std::string&, AddressFamily) -> Result<std::vector<SocketAddress>> {
+    std::this_thread::sleep_for(400ms);
+    return std::vector<SocketAddress>{SocketAddress::ipv4_loopback(0)};
+  };
+  configure_default_resolver(loop, std::move(ro));
+  run(loop, [&]() -> Task<void> {
+    auto began = std::chrono::steady_clock::now();
+    ConnectOptions timed;
+    timed.timeout = 50ms;
+    std::error_code ec = co_await code_of(connect(loop, "slow.test", 9, timed));
+    EXPECT_EQ(ec, std::errc::timed_out);
+    EXPECT_LT(std::chrono::steady_clock::now() - began, 350ms);
+    default_resolver(loop).clear_cache();
+    CancelSource src;
+    Timer t(loop);
+    t.start([&] { src.cancel(); }, 50ms);
+    began = std::chrono::steady_clock::now();
+    ConnectOptions cancellable;
+    cancellable.token = src.token();
+    ec = co_await code_of(connect(loop, "slower.test", 9, cancellable));
+    EXPECT_EQ(ec, std::errc::operation_canceled);
+    EXPECT_LT(std::chrono::steady_clock::now() - began, 350ms);
+    t.close();
+  }());
+  finish(loop);
 }
