@@ -161,7 +161,7 @@ class [[nodiscard]] ResolveAwaiter {
                  std::uint16_t port, AddressFamily family, CancelToken token = {}) noexcept
       : state_(std::move(state)), host_(std::move(host)), port_(port), family_(family),
         token_(std::move(token)) {}
-  ResolveAwaiter(ResolveAwaiter&&) noexcept = default;
+  ResolveAwaiter(ResolveAwaiter&&) = delete;  // holds a token registration: awaited in place
   ResolveAwaiter(const ResolveAwaiter&) = delete;
   ResolveAwaiter& operator=(const ResolveAwaiter&) = delete;
   ResolveAwaiter& operator=(ResolveAwaiter&&) = delete;
