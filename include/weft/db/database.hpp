@@ -85,7 +85,8 @@
 // thread: every sqlite3 call, including opening and closing, happens on a pool thread.
 //
 // PostgreSQL (libpq, non-blocking, pipeline mode; every libpq call on the loop thread,
-// no pool job except PQcancel at destruction). What differs from SQLite:
+// no pool job except PQcancel: at destruction, and for a cancelled statement). What
+// differs from SQLite:
 //  * Routing: a pool of PostgresOptions::pool_size connections, opened on demand (the
 //    first at open()). One carries every write and exec() in submission order, pipelined
 //    (up to pipeline_depth statements in flight); reads from query() go to the others
