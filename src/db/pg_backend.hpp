@@ -116,6 +116,11 @@ struct Request {
   bool settled = false;  // a group member that failed on its own: kept, not sent again
   std::vector<std::unique_ptr<Request>> members;
   std::vector<GroupCommand> group_commands;
+  // Cancellation (database.hpp): the token's callback takes it back while it waits, or
+  // asks for a cancel request once it heads its connection's pipeline.
+  CancelRegistration cancel_reg;
+  bool cancel_wanted = false;  // its token fired while it was in flight
+  bool cancel_sent = false;    // a cancel request went out for it
 };
 
 // Group commit figures; written on the loop, read from any thread.
@@ -153,6 +158,10 @@ class Connection {
   std::deque<std::unique_ptr<Request>> take_pending() noexcept;
   // Asks the server to cancel the statement running now (PQcancel on the pool).
   void cancel_running();
+  // A request's token fired: taken back if not sent yet (else null); if in flight,
+  // marked, and a cancel request is sent once it heads the pipeline (true).
+  std::unique_ptr<Request> take_request(const Request& r) noexcept;
+  bool cancel_in_flight(Request& r);
   // Stops watching and closes the PGconn (nothing may be in flight that matters).
   void shut_down() noexcept;
 
@@ -188,10 +197,13 @@ class Connection {
   void flush();
   void refresh_timer();
   void update_ref();
+  bool send_cancel_request();  // PQgetCancel here, PQcancel on the pool; false if impossible
+  void cancel_head_if_wanted();
   std::shared_ptr<CachedStatement> cache_lookup(const std::string& key, bool& hit);
   void forget(const std::shared_ptr<CachedStatement>& stmt);
   void send_deallocate(const std::string& name);
   Error result_error(const PGresult* res, const Request& r) const;
+  bool stray_cancel(const PGresult* res, const Request& r) const;
 
   Front& front_;
   std::size_t slot_;
@@ -221,9 +233,10 @@ class Front : public std::enable_shared_from_this<Front> {
   Front& operator=(const Front&) = delete;
 
   void start();
-  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb);
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb, CancelToken token);
   void begin(Callback<std::unique_ptr<Transaction>> cb);
-  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
+                 CancelToken token);
   void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
   void ready(Callback<Unit> cb);
   void close(Callback<Unit> cb);
@@ -258,6 +271,8 @@ class Front : public std::enable_shared_from_this<Front> {
  private:
   std::unique_ptr<Request> make_request(Route route, std::string sql, Params params,
                                         Callback<ResultSet> cb);
+  void watch_cancel(Request& r, const CancelToken& token);
+  void cancel_request(Request& r);
   void dispatch(std::unique_ptr<Request> r);
   bool try_assign(std::unique_ptr<Request>& r);
   Connection* pick_slot(bool for_begin);

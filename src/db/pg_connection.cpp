@@ -38,6 +38,34 @@ void Connection::enqueue(std::unique_ptr<Request> r) {
   send_more();
 }
 
+std::unique_ptr<Request> Connection::take_request(const Request& r) noexcept {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->get() != &r) continue;
+    std::unique_ptr<Request> out = std::move(*it);
+    pending_.erase(it);
+    update_ref();
+    return out;
+  }
+  return nullptr;
+}
+
+bool Connection::cancel_in_flight(Request& r) {
+  auto it = std::find_if(inflight_.begin(), inflight_.end(), [&r](const auto& p) { return p.get() == &r; });
+  if (it == inflight_.end()) return false;
+  r.cancel_wanted = true;
+  cancel_head_if_wanted();
+  return true;
+}
+
+// PostgreSQL cancels whatever the connection runs when the request arrives, so one is
+// sent only for the head of the pipeline (the statement running or next to run).
+void Connection::cancel_head_if_wanted() {
+  if (inflight_.empty()) return;
+  Request& head = *inflight_.front();
+  if (!head.cancel_wanted || head.cancel_sent) return;
+  head.cancel_sent = send_cancel_request();
+}
+
 std::deque<std::unique_ptr<Request>> Connection::take_pending() noexcept {
   std::deque<std::unique_ptr<Request>> out = std::move(pending_);
   pending_.clear();
@@ -421,6 +449,7 @@ void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
       break;
     case PGRES_FATAL_ERROR:
       if (!r.error) r.error = result_error(res, r);
+      if (stray_cancel(res, r) && r.route == Route::read && r.tx == 0 && !r.replanned) r.replan = true;
       if (is_prepare && r.stmt) {  // the name never came to exist: forget it
         r.stmt->failed = true;
         r.stmt->error = r.error;
@@ -462,6 +491,7 @@ void Connection::on_script_result(PGresult* res) {
 void Connection::finish_head() {
   std::unique_ptr<Request> r = std::move(inflight_.front());
   inflight_.pop_front();
+  cancel_head_if_wanted();
   if (r->kind == Request::Kind::group) return finish_group(std::move(r));
   if (r->groupable) front_.group_counters.record(1, front_.loop.now() - r->sent_at);  // a group of one
   if (r->replan && r->route == Route::read && !r->replanned) {
@@ -485,8 +515,33 @@ void Connection::finish_head() {
   }
 }
 
+// SQLSTATE 57014 with the server's "due to user request": a cancel request, not the
+// statement_timeout ("due to statement timeout").
+static bool canceled_by_request(const PGresult* res) {
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char* msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  return state && std::string_view(state) == "57014" && msg &&
+         std::string_view(msg).find("user request") != std::string_view::npos;
+}
+
+// Cancelled by a request sent for the statement before it (see database.hpp).
+bool Connection::stray_cancel(const PGresult* res, const Request& r) const {
+  return !r.cancel_wanted && !cancel_requested_ && canceled_by_request(res);
+}
+
 Error Connection::result_error(const PGresult* res, const Request& r) const {
   Error e = make_error(res, r.sql);
+  if (r.cancel_wanted && canceled_by_request(res)) {
+    return Error(std::make_error_code(std::errc::operation_canceled),
+                 std::string("the statement was cancelled while it ran: ") + e.what(), e.backend_code());
+  }
+  if (stray_cancel(res, r)) {
+    return Error(std::make_error_code(std::errc::operation_canceled),
+                 std::string("the statement was cancelled by a cancel request sent for the statement before it "
+                             "on its connection (PostgreSQL cancels whatever runs); it was rolled back: ") +
+                     e.what(),
+                 e.backend_code());
+  }
   if (e.backend_code() == sqlstate_code("26000") && r.stmt && r.stmt->error) {
     return *r.stmt->error;  // its Parse failed in an earlier request: that is the reason
   }
@@ -550,15 +605,20 @@ void Connection::lose(std::error_code code, const std::string& why) {
 
 void Connection::cancel_running() {
   if (!conn_ || state_ != State::ready || inflight_.empty()) return;
-  std::unique_ptr<PGcancel, CancelDeleter> cancel(PQgetCancel(conn_));
-  if (!cancel) return;
-  cancel_requested_ = true;
+  if (send_cancel_request()) cancel_requested_ = true;
+}
+
+bool Connection::send_cancel_request() {
+  if (!conn_ || state_ != State::ready) return false;
+  std::unique_ptr<PGcancel, CancelDeleter> cancel(PQgetCancel(conn_));  // no I/O
+  if (!cancel) return false;
   // PQcancel connects and writes synchronously: it runs on the pool, never on the loop.
   auto work = [c = std::shared_ptr<PGcancel>(cancel.release(), CancelDeleter())] {
     char buf[256];
     PQcancel(c.get(), buf, sizeof buf);
   };
-  (void)queue_work(front_.loop, WorkClass::slow, std::move(work), [](weft::detail::WorkResult<void>&) {});
+  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](weft::detail::WorkResult<void>&) {},
+                     nullptr, "postgres cancel");
 }
 
 void Connection::shut_down() noexcept {
