@@ -6,6 +6,8 @@
 #include <weft/http/uri.hpp>
 #include <weft/loop.hpp>
 
+#include <cstdio>
+#include <random>
 #include <stdexcept>
 #include <system_error>
 
@@ -61,6 +63,8 @@ void Request::reset() {
   params_.clear();
   storage_.clear();
   body_.clear();
+  locals_.clear();
+  id_.clear();
   if (cancelled_.use_count() == 1) {
     *cancelled_ = false;
   } else {
@@ -74,6 +78,8 @@ void Request::release_storage() {
   if (params_.capacity()) decltype(params_)().swap(params_);
   if (storage_.capacity() > 15) std::string().swap(storage_);
   if (body_.capacity() > 15) std::string().swap(body_);
+  if (locals_.capacity()) std::vector<Local>().swap(locals_);
+  if (id_.capacity() > 15) std::string().swap(id_);
 }
 
 // Copies all views into one new string, then re-points them. Views are rebuilt from
@@ -170,6 +176,8 @@ void Request::copy_from(const Request& other) {
   body_ = other.body_;
   keep_alive_ = other.keep_alive_;
   peer_ = other.peer_;
+  start_time_ = other.start_time_;
+  id_ = other.id_;
   detach();  // the views above still point into `other`
 }
 
@@ -185,6 +193,49 @@ std::string_view Request::raw_param(std::string_view name) const noexcept {
     if (n == name) return v;
   }
   return {};
+}
+
+bool Request::has_param(std::string_view name) const noexcept {
+  for (const auto& p : params_) {
+    if (p.first == name) return true;
+  }
+  return false;
+}
+
+namespace {
+
+bool valid_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("-._~:+/=").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+// 64 random bits per call: splitmix64 over a per-thread counter seeded from the OS.
+std::uint64_t next_request_id() {
+  thread_local std::uint64_t state = (std::uint64_t{std::random_device{}()} << 32) ^
+                                     std::random_device{}();
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+std::string_view Request::id() const {
+  if (!id_.empty()) return id_;
+  const std::string_view sent = header("X-Request-Id");
+  if (valid_request_id(sent)) {
+    id_.assign(sent);
+  } else {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(next_request_id()));
+    id_.assign(hex, 16);
+  }
+  return id_;
 }
 
 std::string Request::param(std::string_view name) const {

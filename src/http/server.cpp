@@ -27,8 +27,6 @@ Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
       shared(sh),
       options(sh.options),
       router(sh.router),
-      before(sh.before),
-      after(sh.after),
       sweep_timer(l),
       date_timer(l),
       close_timer(l),
@@ -268,21 +266,33 @@ Server& Server::route(std::string_view method, std::string_view pattern, Handler
   return *this;
 }
 
-Server& Server::before(BeforeMiddleware m) {
+Server& Server::use(Middleware m) { return use("", std::move(m)); }
+
+Server& Server::use(std::string_view prefix, Middleware m) {
   check_not_serving();
-  state_->shared.before.push_back(std::move(m));
+  if (!prefix.empty() && prefix.front() != '/') {
+    throw std::invalid_argument("weft::http: a middleware prefix starts with '/'");
+  }
+  if (!m.before && !m.after && !m.around) {
+    throw std::invalid_argument("weft::http: use() needs a middleware");
+  }
+  MiddlewareStack& stack = *state_->shared.middleware;
+  stack.any_around = stack.any_around || static_cast<bool>(m.around);
+  stack.layers.push_back({std::string(prefix), std::move(m)});
   return *this;
 }
 
+Server& Server::before(BeforeMiddleware m) { return use(Middleware(std::move(m))); }
+
 Server& Server::after(AfterMiddleware m) {
   check_not_serving();
-  state_->shared.after.push_back(std::move(m));
+  state_->shared.middleware->outer_after.push_back(std::move(m));
   return *this;
 }
 
 Server& Server::on_error(ErrorHandler handler) {
   check_not_serving();
-  state_->shared.on_error = std::move(handler);
+  state_->shared.middleware->on_error = std::move(handler);
   return *this;
 }
 

@@ -32,7 +32,7 @@
 //
 // Threading contract for handlers with N > 1:
 //  * routes, middleware and options are registered once, before listen(), and are then
-//    read-only (route()/before()/after() after listen() throw std::logic_error);
+//    read-only (route()/use()/before()/after() after listen() throw std::logic_error);
 //  * the same handler object (and its captures) may run on several loops at once: what
 //    it captures must be safe for concurrent use (immutable, atomic or locked). State
 //    per loop is the handler's own business; req.loop() says which loop runs it;
@@ -139,6 +139,14 @@ class Server {
   Server& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
   Server& patch(std::string_view pattern, Handler h) { return route("PATCH", pattern, std::move(h)); }
   Server& del(std::string_view pattern, Handler h) { return route("DELETE", pattern, std::move(h)); }
+  // Middleware (see middleware.hpp): a layer for every request, or for paths equal to or
+  // below `prefix` ("/api"). Added before listen(), like routes.
+  Server& use(Middleware m);
+  Server& use(std::string_view prefix, Middleware m);
+  // Thin forms kept from before use() existed. before(m) is use(m) with an answer-early
+  // layer (it now also runs for requests no route matches). after(m) is outside every
+  // layer, whatever the order they were added in: it sees every response, the parser's
+  // and timeouts' errors included.
   Server& before(BeforeMiddleware m);
   Server& after(AfterMiddleware m);
   // One handler shapes every error response, e.g. as JSON: thrown HttpErrors, 404/405,
