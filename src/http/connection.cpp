@@ -160,7 +160,10 @@ bool Connection::on_head(const RequestHead& head) {
     pipeline_.push_back(cur_ex_);
     cur_ = &cur_ex_->request;
   }
-  if (m.handler && m.handler->options.max_body) parse_->parser.set_max_body(m.handler->options.max_body);
+  if (const std::uint64_t limit = server_.shared.middleware->max_body_for(
+          parse_->request.path(), m.handler ? m.handler->options.max_body : 0)) {
+    parse_->parser.set_max_body(limit);
+  }
   if (m.handler && m.handler->options.stream_body) {
     cur_ex_->request.enable_body_stream().conn = this;
     start_async(cur_ex_);  // reads the body as it comes

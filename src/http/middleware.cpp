@@ -19,12 +19,24 @@ bool MiddlewareStack::needs_coroutine(std::string_view path) const noexcept {
                      [&](const Layer& l) { return l.mw.around && applies(l, path); });
 }
 
+std::uint64_t MiddlewareStack::max_body_for(std::string_view path,
+                                            std::uint64_t route_max) const noexcept {
+  std::uint64_t limit = route_max;
+  if (!any_max_body) return limit;
+  for (const Layer& l : layers) {
+    if (!l.mw.max_body || !applies(l, path)) continue;
+    limit = limit ? std::min(limit, l.mw.max_body) : l.mw.max_body;
+  }
+  return limit;
+}
+
 // Without on_error (or when it throws): the status with the message as text. A status
 // outside 400..599 becomes a 500.
 Response MiddlewareStack::shaped_error(const Request& req, const HttpError& error) {
+  std::optional<Response> res;
   if (on_error) {
     try {
-      return on_error(req, error);
+      res.emplace(on_error(req, error));
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "weft.http: on_error threw: %s\n", ex.what());
     } catch (...) {
@@ -32,9 +44,20 @@ Response MiddlewareStack::shaped_error(const Request& req, const HttpError& erro
     }
   }
   const bool valid = error.status() >= 400 && error.status() <= 599;
-  std::string body(valid ? error.what() : reason_phrase(500));
-  body += '\n';
-  return Response::text(std::move(body), valid ? error.status() : 500);
+  if (!res) {
+    std::string body(valid ? error.what() : reason_phrase(500));
+    body += '\n';
+    res.emplace(Response::text(std::move(body), valid ? error.status() : 500));
+  }
+  if (!valid) return std::move(*res);  // a 500: the thrower's fields are not for it
+  for (const auto& [name, value] : error.headers()) {
+    try {
+      res->header(name, value);
+    } catch (const std::invalid_argument& ex) {
+      std::fprintf(stderr, "weft.http: HttpError field dropped: %s\n", ex.what());
+    }
+  }
+  return std::move(*res);
 }
 
 // A thrown HttpError answers with its status; anything else is a 500 whose text goes to

@@ -25,6 +25,7 @@ struct MiddlewareStack {
   std::vector<AfterMiddleware> outer_after;  // Server::after: outside every layer
   ErrorHandler on_error;                     // empty: plain text errors
   bool any_around = false;
+  bool any_max_body = false;
 
   // `path` is `prefix` or below it, on a segment boundary.
   static bool under(std::string_view path, std::string_view prefix) noexcept;
@@ -33,6 +34,8 @@ struct MiddlewareStack {
   }
   // A full-form layer applies: the request must run as a coroutine.
   bool needs_coroutine(std::string_view path) const noexcept;
+  // The smallest body limit of the layers for `path` and the route's own (0: none).
+  std::uint64_t max_body_for(std::string_view path, std::uint64_t route_max) const noexcept;
   // on_error's response (or the plain one when there is none or it throws).
   Response shaped_error(const Request& req, const HttpError& error);
   // An exception as a response: an HttpError its status; anything else a 500 and a log

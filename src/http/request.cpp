@@ -3,6 +3,7 @@
 #include "http/parse_chars.hpp"
 
 #include <weft/error.hpp>
+#include <weft/http/http_error.hpp>
 #include <weft/http/uri.hpp>
 #include <weft/loop.hpp>
 
@@ -289,6 +290,84 @@ std::string_view Request::raw_query(std::string_view name) const noexcept {
     if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
   }
   return {};
+}
+
+}  // namespace weft::http
+
+namespace weft::http {
+
+Form Form::parse(std::string_view urlencoded) {
+  Form form;
+  while (!urlencoded.empty()) {
+    const std::size_t amp = urlencoded.find('&');
+    const std::string_view pair = urlencoded.substr(0, amp);
+    urlencoded = amp == std::string_view::npos ? std::string_view() : urlencoded.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    const std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    form.fields_.emplace_back(decode_component_lenient(pair.substr(0, eq)),
+                              decode_component_lenient(value));
+  }
+  return form;
+}
+
+std::optional<std::string> Form::get(std::string_view name) const {
+  for (const auto& [n, v] : fields_) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Form::get_all(std::string_view name) const {
+  std::vector<std::string> all;
+  for (const auto& [n, v] : fields_) {
+    if (n == name) all.push_back(v);
+  }
+  return all;
+}
+
+namespace {
+
+bool is_urlencoded(std::string_view content_type) noexcept {
+  const std::string_view type = chars::trim_ows(content_type.substr(0, content_type.find(';')));
+  return chars::iequals(type, "application/x-www-form-urlencoded");
+}
+
+}  // namespace
+
+Task<Form> Request::form() {
+  if (!is_urlencoded(header("Content-Type"))) {
+    throw HttpError(415, "expected a form body (Content-Type: application/x-www-form-urlencoded)");
+  }
+  if (!stream_) co_return Form::parse(body_);
+  std::string all;
+  for (;;) {
+    std::optional<std::string> piece = co_await read_body();
+    if (!piece) break;
+    all += *piece;
+  }
+  co_return Form::parse(all);
+}
+
+// "a=1; b=2" (RFC 6265 §4.2.1); several Cookie fields are read in order.
+std::optional<std::string> Request::cookie(std::string_view name) const {
+  for (const HeaderField& f : fields_) {
+    if (!chars::iequals(f.name, "Cookie")) continue;
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      const std::size_t semi = rest.find(';');
+      const std::string_view pair = chars::trim_ows(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos || chars::trim_ows(pair.substr(0, eq)) != name) continue;
+      std::string_view value = chars::trim_ows(pair.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return std::string(value);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace weft::http

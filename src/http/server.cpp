@@ -266,6 +266,16 @@ Server& Server::route(std::string_view method, std::string_view pattern, Handler
   return *this;
 }
 
+Server& Server::mount(std::string_view prefix, Handler handler) {
+  if (prefix.empty() || prefix.front() != '/' || prefix.find('*') != std::string_view::npos) {
+    throw std::invalid_argument("weft::http: a mount prefix starts with '/' and has no '*'");
+  }
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+  std::string pattern(prefix);
+  pattern.append(prefix == "/" ? "*" : "/*");
+  return route("GET", pattern, std::move(handler));
+}
+
 Server& Server::use(Middleware m) { return use("", std::move(m)); }
 
 Server& Server::use(std::string_view prefix, Middleware m) {
@@ -273,11 +283,12 @@ Server& Server::use(std::string_view prefix, Middleware m) {
   if (!prefix.empty() && prefix.front() != '/') {
     throw std::invalid_argument("weft::http: a middleware prefix starts with '/'");
   }
-  if (!m.before && !m.after && !m.around) {
+  if (!m.before && !m.after && !m.around && !m.max_body) {
     throw std::invalid_argument("weft::http: use() needs a middleware");
   }
   MiddlewareStack& stack = *state_->shared.middleware;
   stack.any_around = stack.any_around || static_cast<bool>(m.around);
+  stack.any_max_body = stack.any_max_body || m.max_body != 0;
   stack.layers.push_back({std::string(prefix), std::move(m)});
   return *this;
 }

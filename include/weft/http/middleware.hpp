@@ -38,6 +38,7 @@
 #include <weft/task.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <type_traits>
 
@@ -73,6 +74,11 @@ struct Middleware {
   BeforeMiddleware before;
   AfterMiddleware after;
   AroundMiddleware around;
+  // Nonzero: the largest request body for paths under the layer (413 from the parser,
+  // before any handler runs, as soon as a declared length or the bytes pass it). Where
+  // several layers or a route's RouteOptions::max_body apply, the smallest wins; without
+  // any, ServerOptions::limits.max_body. See body_limit().
+  std::uint64_t max_body = 0;
 
   Middleware() = default;
   template <class F>
@@ -89,5 +95,14 @@ struct Middleware {
     }
   }
 };
+
+// A layer that only limits request bodies, per prefix:
+//   app.use("/upload", body_limit(50 * 1024 * 1024));   // above the server's default
+//   app.use("/api", body_limit(64 * 1024));
+inline Middleware body_limit(std::uint64_t max_bytes) {
+  Middleware m;
+  m.max_body = max_bytes;
+  return m;
+}
 
 }  // namespace weft::http

@@ -13,8 +13,10 @@
 
 #include <weft/cancel.hpp>
 #include <weft/clock.hpp>
+#include <weft/http/form.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/net/address.hpp>
+#include <weft/task.hpp>
 
 #include <coroutine>
 #include <deque>
@@ -62,6 +64,13 @@ class RequestCancel {
 };
 
 class Connection;
+
+namespace detail {
+// nlohmann::json, once <weft/http/json.hpp> is included (which defines JsonOf<0>): keeps
+// the JSON members below out of programs that do not use them.
+template <int N>
+struct JsonOf;
+}  // namespace detail
 
 // The body of a request on a stream_body route, piece by piece as it arrives:
 //
@@ -126,6 +135,16 @@ class Request {
   std::span<const HeaderField> headers() const noexcept { return fields_; }
   // The whole body (buffered routes; empty on stream_body routes).
   const std::string& body() const noexcept { return body_; }
+  // The body's form fields (application/x-www-form-urlencoded, charset parameter allowed):
+  // HttpError 415 for another Content-Type. The buffered body, or on a stream_body route
+  // the body read to its end (bounded by the route's max_body).
+  Task<Form> form();
+  // The value of cookie `name` from the Cookie field(s) (surrounding double quotes
+  // removed; not percent-decoded); nullopt when absent.
+  std::optional<std::string> cookie(std::string_view name) const;
+  // The body as JSON: needs <weft/http/json.hpp> (see there: 415 / 400 as HttpError).
+  template <int N = 0>
+  typename detail::JsonOf<N>::type json() const;
   // stream_body routes: the next piece of the body (see BodyStream).
   BodyStream::ReadAwaiter read_body();
   bool keep_alive() const noexcept { return keep_alive_; }

@@ -139,6 +139,12 @@ class Server {
   Server& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
   Server& patch(std::string_view pattern, Handler h) { return route("PATCH", pattern, std::move(h)); }
   Server& del(std::string_view pattern, Handler h) { return route("DELETE", pattern, std::move(h)); }
+  // Mounts a handler at a prefix: it answers GET and HEAD for `prefix` and every path below
+  // it, and sees the rest of the path without the prefix as the wildcard parameter
+  // (req.param("*"): "" for the prefix itself) — what static_files() serves:
+  //   app.mount("/static", static_files("public"));   // /static/a.js → public/a.js
+  // req.path() stays the whole path. The same as get(prefix + "/*", handler).
+  Server& mount(std::string_view prefix, Handler handler);
   // Middleware (see middleware.hpp): a layer for every request, or for paths equal to or
   // below `prefix` ("/api"). Added before listen(), like routes.
   Server& use(Middleware m);
