@@ -117,6 +117,7 @@ struct Server::Impl {
   void drop_parked(ParkedConnection* p);
   void unlink_parked(ParkedConnection* p) noexcept;
   bool admit_connection();
+  void answer_overloaded(const net::Socket& socket);
   void connection_gone();
   void sweep();
   void update_date();
@@ -142,6 +143,9 @@ struct Server::Impl {
   detail::HttpRecorder metrics;
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
   std::size_t freed_since_trim = 0;  // connections parked or gone since the last trim
+  std::string overload_response;     // the canned 503 (made at the first use)
+  TimePoint overload_window_start{};  // answer_overloaded's one-second window
+  std::size_t overload_answered = 0;
   bool closed = false;                       // the graceful close finished
   bool closing = false;
   bool destroying = false;

@@ -366,3 +366,52 @@ TEST(HttpForms, UrlencodedBodies) {
 
 }  // namespace
 }  // namespace weft::itest
+
+namespace weft::itest {
+namespace {
+
+// ---- max_connections: 503 + Retry-After ---------------------------------------------------------
+
+TEST(HttpOverload, OverTheLimitIsAnswered503ThenClosedAtTheRateBound) {
+  http::ServerOptions o;
+  o.max_connections = 1;
+  o.overload_retry_after = std::chrono::seconds(7);
+  o.overload_responses_per_second = 2;
+  Loop loop;
+  {
+    http::Server server(loop, o);
+    server.get("/x", [](Request&) { return Response::text("x"); });
+    ASSERT_FALSE(server.listen(0, "127.0.0.1"));
+    const std::uint16_t port = server.port();
+    run_with_client(loop, server, [&] {
+      RawClient first = RawClient::tcp(port);
+      ASSERT_TRUE(first.send(get_request("/x")));
+      ASSERT_TRUE(first.read_response());  // admitted and open
+      for (int i = 0; i < 2; ++i) {
+        RawClient over = RawClient::tcp(port);
+        ASSERT_TRUE(over.ok());
+        (void)over.send(get_request("/x"));
+        auto r = over.read_response();
+        ASSERT_TRUE(r) << over.error();
+        EXPECT_EQ(r->status, 503);
+        EXPECT_EQ(r->header("Retry-After").value_or(""), "7");
+        EXPECT_TRUE(r->connection_close());
+        EXPECT_NE(over.wait_closed(), CloseKind::timeout);
+      }
+      RawClient third = RawClient::tcp(port);  // past 2 per second: closed without a word
+      EXPECT_NE(third.wait_closed(), CloseKind::timeout);
+      EXPECT_EQ(third.buffered(), "");
+      ASSERT_TRUE(first.send(get_request("/x")));  // the admitted one still works
+      auto r = first.read_response();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200);
+    });
+    EXPECT_EQ(server.stats().connections_rejected, 3u);
+    EXPECT_EQ(server.metrics().connections_rejected, 3u);
+    EXPECT_EQ(server.metrics().connections_shed, 0u);
+  }
+  weft::testing::expect_clean_close(loop);
+}
+
+}  // namespace
+}  // namespace weft::itest

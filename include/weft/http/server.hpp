@@ -85,7 +85,15 @@ struct ServerOptions {
   Duration headers_timeout = std::chrono::seconds(60);   // first byte → end of head: 408
   Duration request_timeout = std::chrono::seconds(300);  // first byte → end of body: 408
   Duration keep_alive_timeout = std::chrono::seconds(5); // idle between requests: close
-  std::size_t max_connections = 0;                       // 0: no limit; past it: close at once
+  std::size_t max_connections = 0;                       // 0: no limit; past it: see below
+  // A connection over max_connections (or the shared ConnectionLimit) is answered
+  // "503 Service Unavailable" with "Retry-After: <overload_retry_after in s>" and
+  // "Connection: close", written at once without reading its request (on_error does not
+  // shape it: there is no request yet), then closed — at most overload_responses_per_second
+  // of them per loop; past that, and with 0, it is closed at once (the cheapest shedding).
+  // Counted in ServerStats::connections_rejected and /_weft/metrics.
+  std::size_t overload_responses_per_second = 1000;
+  std::chrono::seconds overload_retry_after = std::chrono::seconds(1);
   // When set, the limit over every server sharing it (max_connections is then ignored).
   std::shared_ptr<ConnectionLimit> connection_limit;
   std::size_t max_requests_per_connection = 0;           // 0: no limit
