@@ -415,3 +415,102 @@ TEST(HttpOverload, OverTheLimitIsAnswered503ThenClosedAtTheRateBound) {
 
 }  // namespace
 }  // namespace weft::itest
+
+#include <weft/http/compression.hpp>
+
+#include <zlib.h>
+#include <brotli/decode.h>
+
+namespace weft::itest {
+namespace {
+
+std::string gunzip(std::string_view in, bool gzip) {
+  z_stream z{};
+  if (inflateInit2(&z, gzip ? 15 + 16 : 15) != Z_OK) return "<init failed>";
+  std::string out(1 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "<inflate failed>";
+}
+
+std::string unbrotli(std::string_view in) {
+  std::string out(1 << 20, '\0');
+  std::size_t size = out.size();
+  if (BrotliDecoderDecompress(in.size(), reinterpret_cast<const std::uint8_t*>(in.data()), &size,
+                              reinterpret_cast<std::uint8_t*>(out.data())) !=
+      BROTLI_DECODER_RESULT_SUCCESS) {
+    return "<brotli failed>";
+  }
+  out.resize(size);
+  return out;
+}
+
+TEST(HttpCompression, ChoosesACodingByAcceptEncoding) {
+  const http::CompressionOptions o;
+  using http::Coding;
+  EXPECT_EQ(http::choose_coding("gzip, deflate, br", o), Coding::br);
+  EXPECT_EQ(http::choose_coding("gzip;q=1, br;q=0.5", o), Coding::gzip);
+  EXPECT_EQ(http::choose_coding("deflate", o), Coding::deflate);
+  EXPECT_EQ(http::choose_coding("br;q=0, *;q=0.1", o), Coding::gzip);
+  EXPECT_EQ(http::choose_coding("identity", o), Coding::identity);
+  EXPECT_EQ(http::choose_coding("", o), Coding::identity);
+  EXPECT_EQ(http::choose_coding("br", {.brotli = false}), Coding::identity);
+}
+
+TEST(HttpCompression, CompressesLargeCompressibleBodiesInlineAndOnThePool) {
+  const std::string text(5000, 'a');
+  const std::string big = [] {
+    std::string s;
+    for (int i = 0; s.size() < 200000; ++i) s += "line " + std::to_string(i) + "\n";
+    return s;
+  }();
+  serve(
+      [&](http::Server& s) {
+        s.use(http::compression());
+        s.get("/text", [&](Request&) { return Response::text(text); });
+        s.get("/small", [](Request&) { return Response::text("tiny"); });
+        s.get("/png", [&](Request&) { return Response::bytes(text, "image/png"); });
+        s.get("/big", [&](Request&) { return Response::json(big); });
+      },
+      [&](std::uint16_t port) {
+        for (auto [coding, gz] : {std::pair{"gzip", true}, std::pair{"deflate", false}}) {
+          auto r = fetch(port, get_request("/text", std::string("Accept-Encoding: ") + coding + "\r\n"));
+          ASSERT_TRUE(r);
+          EXPECT_EQ(r->header("Content-Encoding").value_or(""), coding);
+          EXPECT_EQ(r->header("Vary").value_or(""), "Accept-Encoding");
+          EXPECT_LT(r->body.size(), 200u);
+          EXPECT_EQ(gunzip(r->body, gz), text);
+        }
+        auto r = fetch(port, get_request("/text", "Accept-Encoding: gzip, br\r\n"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->header("Content-Encoding").value_or(""), "br");
+        EXPECT_EQ(unbrotli(r->body), text);
+        r = fetch(port, get_request("/text"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->header_count("Content-Encoding"), 0u);
+        EXPECT_EQ(r->header("Vary").value_or(""), "Accept-Encoding");
+        EXPECT_EQ(r->body, text);
+        r = fetch(port, get_request("/small", "Accept-Encoding: gzip\r\n"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->header_count("Content-Encoding"), 0u);
+        r = fetch(port, get_request("/png", "Accept-Encoding: gzip\r\n"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->header_count("Content-Encoding"), 0u);
+        EXPECT_EQ(r->header_count("Vary"), 0u);
+        // Above inline_max: compressed on the pool, sent chunked.
+        r = fetch(port, get_request("/big", "Accept-Encoding: gzip\r\n"));
+        ASSERT_TRUE(r);
+        EXPECT_TRUE(r->chunked);
+        EXPECT_EQ(r->header("Content-Type").value_or(""), "application/json");
+        EXPECT_EQ(r->header("Content-Encoding").value_or(""), "gzip");
+        EXPECT_EQ(gunzip(r->body, true), big);
+      });
+}
+
+}  // namespace
+}  // namespace weft::itest
