@@ -136,6 +136,8 @@ bool Connection::on_head(const RequestHead& head) {
   cur_handler_ = m.handler;
   cur_owner_ = m.owner;
   cur_allow_ = std::move(m.allow);
+  // `OPTIONS *` (the parser allows no other method with "*") is told every method.
+  if (!m.handler && head.target == "*") cur_allow_ = server_.router.methods();
   cur_head_only_ = parse_->request.is_head();
   cur_close_ = wants_close(parse_->request);
   const bool chain_async = server_.shared.middleware->needs_coroutine(parse_->request.path());
@@ -292,11 +294,12 @@ bool Connection::wants_close(const Request& req) const noexcept {
 // ---- handlers --------------------------------------------------------------------------
 
 bool Connection::run_chain(Request& req, std::optional<Response>& into) {
-  detail::ChainRun run(*server_.shared.middleware, server_.loop, req, cur_handler_, cur_allow_,
-                       &server_.router);
-  into = run.run_sync();
-  for (unsigned i = run.internal_errors(); i; --i) ++server_.stats.handler_errors;
-  return into.has_value();
+  detail::ChainRun run(*server_.shared.middleware, server_.loop, req, cur_handler_, cur_allow_);
+  const bool answered = run.run_sync(into);
+  if (const unsigned n = run.internal_errors()) {
+    for (unsigned i = n; i; --i) ++server_.stats.handler_errors;
+  }
+  return answered;
 }
 
 // The inline request needs its coroutine: it gets an exchange of its own.
@@ -334,12 +337,11 @@ namespace {
 // server is destroyed meanwhile.
 Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> handler,
                        std::shared_ptr<MiddlewareStack> stack, std::string allow,
-                       const Router* router, Loop& loop) {
+                       Loop& loop) {
   // Spawned as a microtask of its own: until its first suspension, this coroutine is
   // what the loop runs.
   if (handler) loop.set_running_label(handler->label.c_str());
-  detail::ChainRun run(*stack, loop, ex->request, handler.get(), std::move(allow), router);
-  router = nullptr;  // the router is read above only: the server may be gone later
+  detail::ChainRun run(*stack, loop, ex->request, handler.get(), allow);
   Response res = co_await run.run_async(ex->before_done);
   if (!ex->response) ex->response.emplace(std::move(res));  // unless a 408 came first
   if (Connection* c = ex->conn) c->on_async_done(*ex, run.internal_errors());
@@ -350,8 +352,7 @@ Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> ha
 // The current request's coroutine handler, which keeps its own reference to the handler.
 void Connection::start_async(std::shared_ptr<Exchange> ex) {
   spawn(server_.loop, run_handler(std::move(ex), cur_owner_ ? *cur_owner_ : nullptr,
-                                  server_.shared.middleware, cur_allow_, &server_.router,
-                                  server_.loop));
+                                  server_.shared.middleware, cur_allow_, server_.loop));
 }
 
 void Connection::on_async_done(Exchange&, unsigned internal_errors) {

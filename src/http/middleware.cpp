@@ -13,16 +13,14 @@ bool MiddlewareStack::under(std::string_view path, std::string_view prefix) noex
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
-bool MiddlewareStack::needs_coroutine(std::string_view path) const noexcept {
-  if (!any_around) return false;
+bool MiddlewareStack::around_applies(std::string_view path) const noexcept {
   return std::any_of(layers.begin(), layers.end(),
                      [&](const Layer& l) { return l.mw.around && applies(l, path); });
 }
 
-std::uint64_t MiddlewareStack::max_body_for(std::string_view path,
-                                            std::uint64_t route_max) const noexcept {
+std::uint64_t MiddlewareStack::layer_max_body(std::string_view path,
+                                              std::uint64_t route_max) const noexcept {
   std::uint64_t limit = route_max;
-  if (!any_max_body) return limit;
   for (const Layer& l : layers) {
     if (!l.mw.max_body || !applies(l, path)) continue;
     limit = limit ? std::min(limit, l.mw.max_body) : l.mw.max_body;
@@ -97,13 +95,6 @@ void MiddlewareStack::finish_error(const Request& req, Response& res) {
 
 namespace detail {
 
-ChainRun::ChainRun(MiddlewareStack& stack, Loop& loop, Request& req, Handler* handler,
-                   std::string allow, const Router* router) noexcept
-    : stack_(stack), loop_(loop), req_(req), handler_(handler), allow_(std::move(allow)) {
-  // `OPTIONS *` (the parser allows no other method with "*") is told every method.
-  if (!handler_ && router && req_.target() == "*") allow_ = router->methods();
-}
-
 Response ChainRun::error(std::exception_ptr e) {
   bool internal = false;
   Response res = stack_.error_response(req_, std::move(e), internal);
@@ -167,16 +158,23 @@ Response ChainRun::no_route() {
   return res;
 }
 
-// The route, inline: its sync handler, or its quick path (nullopt when that declines).
-std::optional<Response> ChainRun::end_sync() {
-  if (!handler_) return no_route();
+// The route, inline: its sync handler, or its quick path (false when that declines).
+bool ChainRun::end_sync(std::optional<Response>& into) {
+  if (!handler_) {
+    into.emplace(no_route());
+    return true;
+  }
   try {
     Loop::LabelScope label(loop_, handler_->label.c_str());
-    if (handler_->sync) return handler_->sync(req_);
-    return handler_->quick(req_);
+    if (handler_->sync) {
+      into.emplace(handler_->sync(req_));
+      return true;
+    }
+    into = handler_->quick(req_);
   } catch (...) {
-    return error(std::current_exception());
+    into.emplace(error(std::current_exception()));
   }
+  return into.has_value();
 }
 
 Task<Response> ChainRun::end_async() {
@@ -184,8 +182,8 @@ Task<Response> ChainRun::end_async() {
   std::exception_ptr failed;
   try {
     if (handler_->sync || (handler_->quick && !quick_declined_)) {
-      std::optional<Response> quick = end_sync();
-      if (quick) co_return std::move(*quick);
+      std::optional<Response> quick;
+      if (end_sync(quick)) co_return std::move(*quick);
     }
     Response res = co_await handler_->async(req_);
     co_return res;
@@ -195,14 +193,13 @@ Task<Response> ChainRun::end_async() {
   co_return error(failed);
 }
 
-std::optional<Response> ChainRun::run_sync() {
-  std::optional<Response> res;
-  const std::size_t stop = descend(0, res, false);
-  if (!res) res = end_sync();
-  if (!res) return std::nullopt;
-  ascend(0, stop + 1, *res);
-  finish_outer(*res);
-  return res;
+bool ChainRun::run_sync(std::optional<Response>& into) {
+  const bool layered = !stack_.layers.empty();
+  const std::size_t stop = layered ? descend(0, into, false) : 0;
+  if (!into && !end_sync(into)) return false;
+  if (layered) ascend(0, stop + 1, *into);
+  if (!stack_.outer_after.empty()) finish_outer(*into);
+  return true;
 }
 
 Task<Response> ChainRun::walk(std::size_t from, bool skip_before) {

@@ -33,9 +33,15 @@ struct MiddlewareStack {
     return l.prefix.empty() || under(path, l.prefix);
   }
   // A full-form layer applies: the request must run as a coroutine.
-  bool needs_coroutine(std::string_view path) const noexcept;
+  bool needs_coroutine(std::string_view path) const noexcept {
+    return any_around && around_applies(path);  // inline: no layers costs one test
+  }
   // The smallest body limit of the layers for `path` and the route's own (0: none).
-  std::uint64_t max_body_for(std::string_view path, std::uint64_t route_max) const noexcept;
+  std::uint64_t max_body_for(std::string_view path, std::uint64_t route_max) const noexcept {
+    return any_max_body ? layer_max_body(path, route_max) : route_max;
+  }
+  bool around_applies(std::string_view path) const noexcept;
+  std::uint64_t layer_max_body(std::string_view path, std::uint64_t route_max) const noexcept;
   // on_error's response (or the plain one when there is none or it throws).
   Response shaped_error(const Request& req, const HttpError& error);
   // An exception as a response: an HttpError its status; anything else a 500 and a log
@@ -52,14 +58,18 @@ namespace detail {
 // the walk: on the inline caller's stack, or in the coroutine frame that runs it.
 class ChainRun {
  public:
-  // handler: the route (null: none matched; `allow` then holds the methods for a 405).
+  // handler: the route (null: none matched; `allow` then holds the methods for a 405,
+  // or for `OPTIONS *` every method the router knows). `allow` must outlive the walk (the
+  // connection's, or the coroutine frame's copy).
   ChainRun(MiddlewareStack& stack, Loop& loop, Request& req, Handler* handler,
-           std::string allow, const Router* router) noexcept;
+           std::string_view allow) noexcept
+      : stack_(stack), loop_(loop), req_(req), handler_(handler), allow_(allow) {}
 
-  // The whole chain inline. Precondition: !stack.needs_coroutine(req.path()) and the
-  // route is synchronous or has a quick path. nullopt: the quick path declined after the
-  // before-forms ran; finish with run_async(true).
-  std::optional<Response> run_sync();
+  // The whole chain inline, its response emplaced in `into` (constructed once: this is
+  // the plaintext hot path). Precondition: !stack.needs_coroutine(req.path()) and the
+  // route is synchronous or has a quick path. false: the quick path declined after the
+  // before-forms ran (`into` empty); finish with run_async(true).
+  bool run_sync(std::optional<Response>& into);
   // The whole chain as a coroutine; before_done: run_sync's before-forms ran already.
   Task<Response> run_async(bool before_done);
   // 500s made on the way (for ServerStats::handler_errors).
@@ -71,7 +81,7 @@ class ChainRun {
   std::size_t descend(std::size_t from, std::optional<Response>& res, bool skip_before);
   void ascend(std::size_t from, std::size_t to, Response& res);
   void finish_outer(Response& res);
-  std::optional<Response> end_sync();
+  bool end_sync(std::optional<Response>& into);
   Task<Response> end_async();
   Response no_route();
   Response error(std::exception_ptr e);
@@ -80,7 +90,7 @@ class ChainRun {
   Loop& loop_;
   Request& req_;
   Handler* handler_;
-  std::string allow_;
+  std::string_view allow_;
   unsigned internal_errors_ = 0;
   bool quick_declined_ = false;  // run_async(true): the quick path ran inline already
 };

@@ -64,8 +64,8 @@ void Request::reset() {
   params_.clear();
   storage_.clear();
   body_.clear();
-  locals_.clear();
-  id_.clear();
+  if (!locals_.empty()) locals_.clear();
+  if (!id_.empty()) id_.clear();
   if (cancelled_.use_count() == 1) {
     *cancelled_ = false;
   } else {
