@@ -9,9 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace weft::itest {
 namespace {
@@ -193,16 +195,15 @@ TEST(HttpAccessLog, CommonLogFormat) {
 }
 
 TEST(HttpAccessLog, AFullQueueDropsAndCountsLines) {
-  auto gate = std::make_shared<std::mutex>();
-  auto captured = std::make_shared<Captured>();
-  gate->lock();  // the sink blocks: lines pile up in the queue
+  auto open = std::make_shared<std::atomic<bool>>(false);  // the sink waits for it:
+  auto captured = std::make_shared<Captured>();               // lines pile up in the queue
   {
     Loop loop;
     {
       http::Server s(loop);
       s.use(http::access_log(
-          [gate, captured](std::string_view lines) {
-            std::lock_guard hold(*gate);
+          [open, captured](std::string_view lines) {
+            while (!open->load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
             capture(captured)(lines);
           },
           {.max_queued_bytes = 600}));
@@ -210,8 +211,11 @@ TEST(HttpAccessLog, AFullQueueDropsAndCountsLines) {
       ASSERT_FALSE(s.listen(0, "127.0.0.1"));
       const std::uint16_t port = s.port();
       run_with_client(loop, s, [&] {
+        struct Opener {  // also when an assertion returns early: the writer must not hang
+          std::shared_ptr<std::atomic<bool>> flag;
+          ~Opener() { flag->store(true); }
+        } opener{open};
         for (int i = 0; i < 20; ++i) ASSERT_TRUE(fetch(port, get_request("/x")));
-        gate->unlock();
       });
     }
     weft::testing::expect_clean_close(loop);
