@@ -18,12 +18,12 @@ echo 'body { color: red }' > "$dir/public/site.css"
 "$bin" --port 0 --db "$dir/notes.db" --public "$dir/public" > "$dir/out" 2>&1 &
 pid=$!
 port=
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   port=$(sed -nE 's/^notes: listening \(port ([0-9]+)\)$/\1/p' "$dir/out")
   [ -n "$port" ] && break
   sleep 0.05
 done
-[ -n "$port" ] || fail "notes did not start"
+[ -n "$port" ] || fail "notes did not start within 15 s"
 url="http://127.0.0.1:$port"
 c() { curl -q --silent --show-error --noproxy '*' --max-time 10 "$@"; }
 expect() {  # expect <what> <expected> <actual>
@@ -59,7 +59,7 @@ grep -qi '^content-encoding: gzip' <<<"$gz" || fail "compression: $gz"
 expect gunzip 61 "$(gzip -dc "$dir/list.gz" | grep -o '"id"' | wc -l)"
 
 kill -TERM "$pid"
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$pid" 2>/dev/null && fail "notes did not stop on SIGTERM"
 wait "$pid" || fail "notes exited with $?"
 pid=
