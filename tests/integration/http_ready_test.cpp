@@ -518,3 +518,55 @@ TEST(HttpCompression, CompressesLargeCompressibleBodiesInlineAndOnThePool) {
 
 }  // namespace
 }  // namespace weft::itest
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace weft::itest {
+namespace {
+
+// One GET from the loopback address `from` (127.0.0.N: Linux routes all of 127/8 to lo);
+// the response's status, or 0.
+int status_from(const char* from, std::uint16_t port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, from, &local.sin_addr);
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  RawClient c(fd);  // owns fd now
+  if (!c.send(get_request(path))) return 0;
+  auto r = c.read_response();
+  return r ? r->status : 0;
+}
+
+// max_clients bounds the buckets: a third client evicts the least recently used one,
+// whose next request then starts with a full bucket again.
+TEST(HttpRateLimit, MemoryIsBoundedByMaxClients) {
+  serve(
+      [](http::Server& s) {
+        s.use(http::rate_limit({.per_ip = 0.001, .burst = 1, .max_clients = 2}));
+        s.get("/x", [](Request&) { return Response::text("x"); });
+      },
+      [](std::uint16_t port) {
+        EXPECT_EQ(status_from("127.0.0.2", port, "/x"), 200);
+        EXPECT_EQ(status_from("127.0.0.2", port, "/x"), 429);  // its one token is spent
+        EXPECT_EQ(status_from("127.0.0.3", port, "/x"), 200);
+        EXPECT_EQ(status_from("127.0.0.4", port, "/x"), 200);  // evicts .2 (LRU)
+        EXPECT_EQ(status_from("127.0.0.2", port, "/x"), 200);  // forgotten: a new bucket
+        EXPECT_EQ(status_from("127.0.0.4", port, "/x"), 429);  // still tracked
+      });
+}
+
+}  // namespace
+}  // namespace weft::itest
