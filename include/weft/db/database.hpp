@@ -1,11 +1,14 @@
 // weft::db — one Database interface; SQLite (on the pool) and PostgreSQL (on the loop).
 //
 //   auto db = weft::db::open(loop, "sqlite:app.db");          // returns at once
-//   auto rs = co_await db->query("SELECT id, body FROM notes WHERE id = ?", {id});
-//   co_await db->transaction([&](weft::db::Transaction& tx) -> weft::Task<void> {
-//     co_await tx.exec("UPDATE accounts SET n = n - 1 WHERE id = ?", {from});
-//     co_await tx.exec("UPDATE accounts SET n = n + 1 WHERE id = ?", {to});
-//   });                                                        // commit, or rollback + rethrow
+//   weft::db::Params by_id{id};  // named: GCC 12 rejects a braced list inside co_await
+//   auto rs = co_await db->query("SELECT id, body FROM notes WHERE id = ?", by_id);
+//   auto transfer = [&](weft::db::Transaction& tx) -> weft::Task<void> {
+//     weft::db::Params a{from}, b{to};
+//     co_await tx.exec("UPDATE accounts SET n = n - 1 WHERE id = ?", a);
+//     co_await tx.exec("UPDATE accounts SET n = n + 1 WHERE id = ?", b);
+//   };
+//   co_await db->transaction(transfer);                        // commit, or rollback + rethrow
 //   db->query(sql, params, [](weft::db::Outcome<weft::db::ResultSet>& r) { ... });
 //   co_await db->close();
 //

@@ -1,5 +1,5 @@
 // with_timeout, when_all, when_any: values, exceptions, cancellation order, clean close.
-#include <weft/weft.hpp>
+#include <weft/core.hpp>
 
 #include "support/loop_testing.hpp"
 

@@ -1,5 +1,5 @@
 // Timers, all on the manual clock: no test sleeps.
-#include <weft/weft.hpp>
+#include <weft/core.hpp>
 
 #include "support/loop_testing.hpp"
 
