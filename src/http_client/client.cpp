@@ -227,7 +227,9 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
   const FetchOptions& o = ctx->opts;
   const bool wait_continue = o.expect_continue && !o.body.empty();
   const std::string head = request_head(u, o, state->options);
-  co_await write_request(*ctx, *conn, wait_continue ? head : head + o.body);
+  std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
+  if (!wait_continue) first += o.body;
+  co_await write_request(*ctx, *conn, first);
   conn->parser.start(o.method);
   ClientResponse res;
   bool body_pending = wait_continue;
@@ -360,6 +362,11 @@ Client::~Client() {
   for (auto& [key, origin] : state_->origins) origin.idle.clear();
 }
 
+Task<ClientResponse> Client::fetch(std::string url) {
+  FetchOptions options;
+  return fetch(std::move(url), std::move(options));
+}
+
 void Client::fetch(std::string url, FetchOptions options, FetchCallback cb) {
   auto state = state_;
   spawn(state->loop, [](std::shared_ptr<detail::ClientState> st, std::string u, FetchOptions o,
@@ -402,6 +409,11 @@ Task<ClientResponse> fetch(std::string url, FetchOptions options) {
   if (loop == nullptr) throw std::logic_error("http::fetch() outside a loop thread");
   ClientResponse res = co_await default_client(*loop).fetch(std::move(url), std::move(options));
   co_return res;
+}
+
+Task<ClientResponse> fetch(std::string url) {
+  FetchOptions options;
+  return fetch(std::move(url), std::move(options));
 }
 
 std::string_view to_string(FetchErrc e) noexcept {

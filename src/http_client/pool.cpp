@@ -37,9 +37,11 @@ std::unique_ptr<Conn> ClientState::take_idle(Origin& o) {
   while (!o.idle.empty()) {
     std::unique_ptr<Conn> c = std::move(o.idle.back());
     o.idle.pop_back();
-    // Too old, or the server sent something (a close, or bytes nobody asked for): drop it.
+    // Too old, or the server closed it as far as the stream saw: drop it. (An idle
+    // stream is not read, so a close usually shows only on the next request: the stale
+    // retry covers that.)
     const bool fresh = now - c->idle_since < options.idle_timeout && !c->stream->read_ended() &&
-                       !c->stream->error() && c->stream->buffered_bytes() == 0;
+                       !c->stream->error();
     if (fresh) return c;
   }
   return nullptr;

@@ -197,7 +197,10 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  Task<ClientResponse> fetch(std::string url, FetchOptions options = {});
+  Task<ClientResponse> fetch(std::string url, FetchOptions options);
+  // No default argument: GCC 12 destroys a defaulted braced temporary inside a co_await
+  // expression twice (docs/ARCHITECTURE.md), so the url-only form is its own overload.
+  Task<ClientResponse> fetch(std::string url);
   // Callback form: fetches, reads the whole body, then calls cb on the loop thread (never
   // inside this call).
   void fetch(std::string url, FetchOptions options, FetchCallback cb);
@@ -221,7 +224,8 @@ class Client {
 Client& default_client(Loop& loop);
 
 // co_await fetch(url, opts) on the current loop's default client.
-Task<ClientResponse> fetch(std::string url, FetchOptions options = {});
+Task<ClientResponse> fetch(std::string url, FetchOptions options);
+Task<ClientResponse> fetch(std::string url);
 
 std::string_view to_string(FetchErrc e) noexcept;
 
