@@ -29,6 +29,7 @@ FetchContext::~FetchContext() = default;
 CancelToken FetchContext::arm(Duration limit, const char* name) {
   check_alive();
   disarm();
+  why_ = Why::none;
   source_ = std::make_unique<CancelSource>();
   name_ = name;
   limit_ = limit;
@@ -48,10 +49,8 @@ CancelToken FetchContext::arm(Duration limit, const char* name) {
   return source_->token();
 }
 
-void FetchContext::disarm() noexcept {
-  timer_.stop();
-  if (why_ == Why::limit) why_ = Why::none;
-}
+// Keeps why_: the error raised after a cancelled wait still needs it.
+void FetchContext::disarm() noexcept { timer_.stop(); }
 
 void FetchContext::check_alive() {
   if (why_ == Why::user || opts.token.cancelled())

@@ -130,7 +130,7 @@ TEST(HttpClient, GzipAndDeflateAreDecoded) {
     RawServer server([&](RawConn& c, int) {
       std::string req;
       while (!(req = c.read_request()).empty()) {
-        EXPECT_NE(req.find("Accept-Encoding: gzip, deflate"), std::string::npos);
+        EXPECT_NE(req.find("Accept-Encoding: gzip"), std::string::npos);
         const bool deflate = req.find("GET /deflate") == 0;
         c.send(ok_response(gzip(text, !deflate), deflate ? "Content-Encoding: deflate\r\n"
                                                           : "Content-Encoding: gzip\r\n"));

@@ -92,6 +92,7 @@ class RawServer {
   ~RawServer() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);
+    if (const int c = current_.load(); c >= 0) ::shutdown(c, SHUT_RDWR);  // a kept-alive one
     thread_.join();
     ::close(fd_);
     if (!path_.empty()) ::unlink(path_.c_str());
@@ -112,12 +113,15 @@ class RawServer {
       const int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
       ++accepted_;
+      current_ = c;
+      if (stop_) ::shutdown(c, SHUT_RDWR);
       RawConn conn(c);
       script_(conn, i);
       {
         std::lock_guard<std::mutex> g(m_);
         if (!conn.requests.empty()) last_ = conn.requests.back();
       }
+      current_ = -1;
       ::close(c);
     }
   }
@@ -128,6 +132,7 @@ class RawServer {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
+  std::atomic<int> current_{-1};
   std::mutex m_;
   std::string last_;
 };
