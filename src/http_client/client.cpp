@@ -77,7 +77,13 @@ std::string request_head(const Url& u, const FetchOptions& o, const ClientOption
   return head + "\r\n";
 }
 
-struct Stale {};  // a reused connection the server had closed: retry on a new one
+struct Stale {};
+
+std::string response_head_text(const ClientResponse& r) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status()) + " " + r.reason() + "\r\n";
+  for (const auto& [n, v] : r.headers()) out += n + ": " + v + "\r\n";
+  return out + "\r\n";
+}  // a reused connection the server had closed: retry on a new one
 
 }  // namespace
 
@@ -227,6 +233,7 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
   const FetchOptions& o = ctx->opts;
   const bool wait_continue = o.expect_continue && !o.body.empty();
   const std::string head = request_head(u, o, state->options);
+  if (o.trace) o.trace(true, head);
   std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
   if (!wait_continue) first += o.body;
   co_await write_request(*ctx, *conn, first);
@@ -234,6 +241,7 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
   ClientResponse res;
   bool body_pending = wait_continue;
   co_await read_head(*ctx, *conn, res, body_pending, o.body, &fill_head);
+  if (o.trace) o.trace(false, response_head_text(res));
   conn->no_reuse = body_pending;  // the declared body was never sent: the framing is off
   const std::string encoding(res.header("content-encoding"));
   ResponseAccess::finish(res, u.text(), std::make_unique<BodyReader>(ctx, state, std::move(conn), encoding));

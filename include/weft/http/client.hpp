@@ -62,6 +62,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -125,6 +126,10 @@ struct FetchOptions {
   // that comes first is returned and the body never sent (the connection is not reused).
   bool expect_continue = false;
   CancelToken token;
+  // Sees every head of the exchange, redirects included: each request head as sent
+  // (outgoing = true) and each final response's status and fields (false; the status
+  // line is rebuilt, always "HTTP/1.1"). For tracing (weft-fetch -v); empty: none.
+  std::function<void(bool outgoing, std::string_view head)> trace;
 };
 
 struct ClientOptions {
