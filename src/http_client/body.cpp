@@ -87,7 +87,9 @@ void BodyReader::append_decoded(std::string_view piece, std::string& out) {
 
 void BodyReader::finish_message() {
   done_ = true;
-  if (inflater_ && !inflater_->finished()) undecodable("the compressed stream ends early");
+  // An empty body (HEAD, 204, 304) carries Content-Encoding without any coded byte.
+  if (inflater_ && inflater_->started() && !inflater_->finished())
+    undecodable("the compressed stream ends early");
   const bool reusable = conn_->parser.head().keep_alive && conn_->buf.empty() && !conn_->no_reuse;
   std::unique_ptr<Conn> conn = std::move(conn_);
   const std::string origin = conn->origin;

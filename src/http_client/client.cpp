@@ -287,6 +287,21 @@ Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_pt
 }  // namespace detail
 
 namespace {
+
+// A redirect's body is read (and dropped) when it is short, so that its connection goes
+// back to the pool; a long or unframed one is not worth it: the connection is closed.
+Task<void> drain_small_body(ClientResponse& res) {
+  const std::string_view length = res.header("content-length");
+  if (length.empty() || length.size() > 5 || std::stoul(std::string(length)) > 64 * 1024) co_return;
+  bool failed = false;
+  try {
+    co_await res.text();
+  } catch (const FetchError&) {
+    failed = true;  // the connection is gone with the response; the redirect goes on
+  }
+  (void)failed;
+}
+
 bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
@@ -341,6 +356,7 @@ Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
                        "more than " + std::to_string(ctx->opts.max_redirects) + " redirects (last: " + u.text() + ")");
     }
     Url next = client_detail::parse_url(client_detail::resolve_location(u, location));
+    co_await drain_small_body(res);
     if (u.scheme == Url::Scheme::https && next.scheme != Url::Scheme::https)
       throw FetchError(FetchErrc::redirect_refused, "refusing a redirect from https to " + next.text());
     FetchOptions& o = ctx->opts;

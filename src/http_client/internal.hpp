@@ -125,6 +125,7 @@ class Inflater {
   // Appends the decoded bytes of `in` to `out`, at most `room` of them (more: too_large).
   void feed(std::string_view in, std::string& out, std::uint64_t room);
   bool finished() const noexcept { return ended_; }
+  bool started() const noexcept { return begun_; }
 
  private:
   void start(int window_bits);

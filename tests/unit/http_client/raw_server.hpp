@@ -40,6 +40,7 @@ class RawConn {
       }
     }
     requests.push_back(got);
+    if (on_request) on_request(got);
     return got;
   }
   void send(std::string_view s) {
@@ -59,6 +60,7 @@ class RawConn {
     return ::recv(fd_, &c, 1, 0) <= 0;
   }
   std::vector<std::string> requests;
+  std::function<void(const std::string&)> on_request;  // as each request is read
 
  private:
   int fd_;
@@ -116,11 +118,11 @@ class RawServer {
       current_ = c;
       if (stop_) ::shutdown(c, SHUT_RDWR);
       RawConn conn(c);
-      script_(conn, i);
-      {
+      conn.on_request = [this](const std::string& r) {
         std::lock_guard<std::mutex> g(m_);
-        if (!conn.requests.empty()) last_ = conn.requests.back();
-      }
+        last_ = r;
+      };
+      script_(conn, i);
       current_ = -1;
       ::close(c);
     }
