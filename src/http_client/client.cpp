@@ -79,6 +79,8 @@ std::string request_head(const Url& u, const FetchOptions& o, const ClientOption
 
 struct Stale {};
 
+constexpr Duration kContinueWait = std::chrono::seconds(1);
+
 std::string response_head_text(const ClientResponse& r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status()) + " " + r.reason() + "\r\n";
   for (const auto& [n, v] : r.headers()) out += n + ": " + v + "\r\n";
@@ -138,10 +140,15 @@ Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, const ClientState&
 namespace {
 
 // Reads into conn.buf under the armed limit; 0 at the end of input.
-Task<std::size_t> read_more(FetchContext& ctx, Conn& c, const char* doing) {
+// `expiry` (when not zero) is a soft limit: when it passes, the read returns nullopt
+// instead of failing (the wait for 100 Continue).
+Task<std::optional<std::size_t>> read_more(FetchContext& ctx, Conn& c, const char* doing,
+                                           Duration expiry = Duration::zero()) {
   const std::size_t at = c.buf.size();
   c.buf.resize(at + 16 * 1024);
-  CancelToken token = ctx.arm(ctx.opts.timeouts.response_headers, "response headers");
+  const bool soft = expiry > Duration::zero();
+  CancelToken token = soft ? ctx.arm(expiry, "100-continue")
+                           : ctx.arm(ctx.opts.timeouts.response_headers, "response headers");
   std::size_t n = 0;
   std::error_code ec;
   try {
@@ -153,6 +160,7 @@ Task<std::size_t> read_more(FetchContext& ctx, Conn& c, const char* doing) {
   c.buf.resize(at + n);
   if (ec == std::errc::connection_reset && c.reused && c.parser.between_messages() && c.buf.empty())
     throw Stale{};
+  if (soft && ec == std::errc::operation_canceled && ctx.limit_expired()) co_return std::nullopt;
   if (ec) ctx.fail(ec, doing, c.where);
   co_return n;
 }
@@ -199,8 +207,15 @@ Task<void> read_head(FetchContext& ctx, Conn& c, ClientResponse& res, bool& body
       body_pending = false;
       co_await write_request(ctx, c, body);
     }
-    const std::size_t n = co_await read_more(ctx, c, "waiting for the response");
-    eof = n == 0;
+    // RFC 9110 §10.1.1: a client need not wait for 100 Continue indefinitely.
+    const Duration expiry = body_pending ? kContinueWait : Duration::zero();
+    const std::optional<std::size_t> n = co_await read_more(ctx, c, "waiting for the response", expiry);
+    if (!n) {
+      body_pending = false;
+      co_await write_request(ctx, c, body);
+      continue;
+    }
+    eof = *n == 0;
   }
 }
 

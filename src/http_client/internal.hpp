@@ -44,6 +44,8 @@ class FetchContext {
   [[noreturn]] void fail(std::error_code ec, const std::string& doing, const std::string& where);
   // Throws when the user's token or the total deadline already fired.
   void check_alive();
+  // The last armed wait ended because its own limit passed.
+  bool limit_expired() const noexcept { return why_ == Why::limit; }
 
  private:
   enum class Why : std::uint8_t { none, limit, total, user };

@@ -122,8 +122,9 @@ struct FetchOptions {
   std::uint64_t max_response_size = 64ull * 1024 * 1024;  // decoded body bytes
   int max_redirects = 20;
   bool decompress = true;       // send Accept-Encoding: gzip, deflate and decode
-  // Send Expect: 100-continue and the body only after 100 Continue; a final response
-  // that comes first is returned and the body never sent (the connection is not reused).
+  // Send Expect: 100-continue and the body only after 100 Continue, or after 1 s without
+  // an answer (as curl); a final response that comes first is returned and the body
+  // never sent (the connection is then not reused).
   bool expect_continue = false;
   CancelToken token;
   // Sees every head of the exchange, redirects included: each request head as sent

@@ -260,6 +260,46 @@ TEST(HttpClient, ExpectContinueSendsTheBodyAfterTheInterimResponse) {
   weft::testing::expect_clean_close(loop);
 }
 
+TEST(HttpClient, ExpectContinueSendsTheBodyAfterOneSecondOfSilenceOrNotAtAll) {
+  Loop loop;
+  {
+    RawServer server([](RawConn& c, int i) {
+      if (i == 0) {  // ignores the expectation: waits for the body
+        c.read_request();
+        c.send(ok_response("late body taken"));
+      } else {  // refuses at once: the body must not come
+        std::string head;
+        char buf[4096];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
+          if (n <= 0) return;
+          head.append(buf, static_cast<std::size_t>(n));
+        }
+        c.send("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n");
+        EXPECT_TRUE(c.peer_closed());  // nothing more, then the client closes
+      }
+    });
+    run_until_complete(loop, [&]() -> Task<void> {
+      Client client(loop);
+      FetchOptions o;
+      o.method = "PUT";
+      o.body = "12345";
+      o.expect_continue = true;
+      const auto t0 = std::chrono::steady_clock::now();
+      ClientResponse a = co_await client.fetch(server.url(), o);
+      std::string ab = co_await a.text();
+      EXPECT_EQ(ab, "late body taken");
+      EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);
+      ClientResponse b = co_await client.fetch(server.url(), o);
+      EXPECT_EQ(b.status(), 413);
+      co_await b.text();
+      EXPECT_EQ(client.idle_connections(), 0u);  // its framing was broken: not kept
+    }());
+  }
+  loop.run();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(HttpClient, UnixSocketOrigin) {
   Loop loop;
   const std::string path = "/tmp/weft-client-test-" + std::to_string(::getpid()) + ".sock";
