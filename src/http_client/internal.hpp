@@ -97,7 +97,9 @@ class SlotWaiter {
 
 class ClientState : public std::enable_shared_from_this<ClientState> {
  public:
-  ClientState(Loop& l, ClientOptions o) : loop(l), options(std::move(o)) {}
+  ClientState(Loop& l, ClientOptions o) : loop(l), options(std::move(o)), sweeper(l) {
+    sweeper.unref();  // idle connections never keep the loop alive
+  }
   Loop& loop;
   ClientOptions options;
   std::uint64_t opened = 0;
@@ -115,6 +117,10 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   // Gives a slot back; keeps `conn` for reuse when it is given and reusable.
   void release(const std::string& origin, std::unique_ptr<Conn> conn);
   std::unique_ptr<Conn> take_idle(Origin& o);
+  // Closes idle connections past idle_timeout; runs while any are idle.
+  void sweep();
+  void arm_sweeper();
+  Timer sweeper;
 };
 
 // Decodes a gzip or deflate body (zlib), bounded by the output it may produce.

@@ -74,8 +74,26 @@ void ClientState::release(const std::string& key, std::unique_ptr<Conn> conn) {
     conn->idle_since = loop.now();
     conn->stream->read_stop();
     o.idle.push_back(std::move(conn));
+    arm_sweeper();
   }
   if (!o.waiters.empty()) o.waiters.front()->wake();
+}
+
+void ClientState::arm_sweeper() {
+  if (sweeper.is_active() || options.idle_timeout <= Duration::zero()) return;
+  sweeper.start([this] { sweep(); }, options.idle_timeout);
+}
+
+void ClientState::sweep() {
+  const TimePoint now = loop.now();
+  bool any = false;
+  for (auto& [key, o] : origins) {
+    std::erase_if(o.idle, [&](const std::unique_ptr<Conn>& c) {
+      return now - c->idle_since >= options.idle_timeout;
+    });
+    any |= !o.idle.empty();
+  }
+  if (any) arm_sweeper();
 }
 
 }  // namespace weft::http::detail

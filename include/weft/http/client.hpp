@@ -116,7 +116,10 @@ struct FetchTimeouts {
 
 struct FetchOptions {
   std::string method = "GET";
-  ClientHeaders headers;  // added after the client's default headers (replacing same names)
+  // Added after the client's default headers (replacing same names). Host and
+  // Content-Length are always the client's own; names must be tokens, values must not
+  // hold control characters (std::invalid_argument otherwise).
+  ClientHeaders headers;
   std::string body;       // sent with Content-Length (also when empty for POST/PUT/PATCH)
   FetchTimeouts timeouts;
   std::uint64_t max_response_size = 64ull * 1024 * 1024;  // decoded body bytes
@@ -136,7 +139,9 @@ struct FetchOptions {
 struct ClientOptions {
   std::size_t max_connections_per_origin = 16;  // requests past it wait for a connection
   std::size_t max_idle_per_origin = 8;          // idle connections kept for reuse
-  Duration idle_timeout = std::chrono::seconds(4);  // an idle connection older is closed
+  // An idle connection is closed after this long (a sweep timer, unref'd, so idle
+  // connections never keep the loop alive); keep it below the servers' keep-alive timeout.
+  Duration idle_timeout = std::chrono::seconds(4);
   ClientHeaders default_headers = {{"User-Agent", "weft"}};
   ParserLimits limits = [] {  // status line, head size and field count of responses
     ParserLimits l;

@@ -346,6 +346,27 @@ TEST(HttpClient, StaleKeepAliveConnectionIsRetriedOnceForIdempotentRequests) {
   weft::testing::expect_clean_close(loop);
 }
 
+TEST(HttpClient, IdleConnectionsAreClosedAfterTheIdleTimeout) {
+  Loop loop;
+  {
+    RawServer server([](RawConn& c, int) {
+      while (!c.read_request().empty()) c.send(ok_response("x"));
+    });
+    ClientOptions co;
+    co.idle_timeout = 50ms;
+    Client client(loop, co);
+    run_until_complete(loop, [&]() -> Task<void> {
+      ClientResponse res = co_await client.fetch(server.url());
+      co_await res.text();
+      EXPECT_EQ(client.idle_connections(), 1u);
+      co_await weft::sleep(130ms);
+      EXPECT_EQ(client.idle_connections(), 0u);
+    }());
+  }
+  loop.run();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(HttpClient, PoolBoundsConnectionsPerOrigin) {
   Loop loop;
   {
