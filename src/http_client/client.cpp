@@ -4,6 +4,7 @@
 #include <weft/net/dns.hpp>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "http/parse_chars.hpp"
 #include "http_client/internal.hpp"
@@ -66,14 +67,20 @@ std::string request_head(const Url& u, const FetchOptions& o, const ClientOption
   }
   std::string head = o.method + " " + u.target + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
   for (const auto& [name, value] : fields) {
-    if (chars::iequals(name, "host") || chars::iequals(name, "content-length")) continue;
+    if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
+        chars::iequals(name, "transfer-encoding"))
+      continue;
     check_field(name, value);
     head += name + ": " + value + "\r\n";
   }
   if (o.decompress && !has_header(fields, "accept-encoding")) head += "Accept-Encoding: gzip, deflate\r\n";
   const bool body_method = o.method == "POST" || o.method == "PUT" || o.method == "PATCH";
-  if (!o.body.empty() || body_method) head += "Content-Length: " + std::to_string(o.body.size()) + "\r\n";
-  if (o.expect_continue && !o.body.empty()) head += "Expect: 100-continue\r\n";
+  if (o.body_source) {
+    head += "Transfer-Encoding: chunked\r\n";
+  } else if (!o.body.empty() || body_method) {
+    head += "Content-Length: " + std::to_string(o.body.size()) + "\r\n";
+  }
+  if (o.expect_continue && !o.body.empty() && !o.body_source) head += "Expect: 100-continue\r\n";
   return head + "\r\n";
 }
 
@@ -240,18 +247,33 @@ struct ResponseAccess {
 
 namespace {
 void fill_head(ClientResponse& res, const ResponseHead& h) { ResponseAccess::fill(res, h); }
+
+// FetchOptions::body_source, sent as a chunked body. Once a piece was taken the request
+// cannot be repeated (no stale retry, no 307/308 redirect).
+Task<void> send_streamed_body(FetchContext& ctx, Conn& c) {
+  ctx.body_consumed = true;
+  for (;;) {
+    std::string piece = co_await ctx.opts.body_source();
+    char size[24];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    std::string frame = piece.empty() ? std::string("0\r\n\r\n") : size + piece + "\r\n";
+    co_await write_request(ctx, c, frame);
+    if (piece.empty()) co_return;
+  }
+}
 }  // namespace
 
 // One attempt on one connection: the request out, the final head in.
 Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr<FetchContext> ctx,
                              const Url& u, std::unique_ptr<Conn>& conn) {
   const FetchOptions& o = ctx->opts;
-  const bool wait_continue = o.expect_continue && !o.body.empty();
+  const bool wait_continue = o.expect_continue && !o.body.empty() && !o.body_source;
   const std::string head = request_head(u, o, state->options);
   if (o.trace) o.trace(true, head);
   std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
   if (!wait_continue) first += o.body;
   co_await write_request(*ctx, *conn, first);
+  if (o.body_source) co_await send_streamed_body(*ctx, *conn);
   conn->parser.start(o.method);
   ClientResponse res;
   bool body_pending = wait_continue;
@@ -293,7 +315,7 @@ Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_pt
       throw;
     }
     state->release(origin, nullptr);
-    if (!stale || tries > 0 || !idempotent(ctx->opts.method)) {
+    if (!stale || tries > 0 || !idempotent(ctx->opts.method) || ctx->body_consumed) {
       throw FetchError(FetchErrc::truncated, "connection to " + u.where() + " closed before the response");
     }
   }
@@ -366,6 +388,9 @@ Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
     detail::ResponseAccess::set_redirects(res, hops);
     const std::string_view location = res.header("location");
     if (!is_redirect(res.status()) || location.empty() || ctx->opts.max_redirects == 0) co_return res;
+    const bool repeats_body = res.status() == 307 || res.status() == 308 ||
+                              (ctx->opts.method != "POST" && res.status() != 303);
+    if (ctx->body_consumed && repeats_body) co_return res;  // a streamed body cannot be sent again
     if (hops >= ctx->opts.max_redirects) {
       throw FetchError(FetchErrc::too_many_redirects,
                        "more than " + std::to_string(ctx->opts.max_redirects) + " redirects (last: " + u.text() + ")");
@@ -379,6 +404,7 @@ Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
     if (to_get) {
       if (o.method != "HEAD") o.method = "GET";
       o.body.clear();
+      o.body_source = nullptr;
       std::erase_if(o.headers, [](const auto& f) {
         return chars::iequals(f.first, "content-type") || chars::iequals(f.first, "content-encoding");
       });

@@ -36,6 +36,7 @@ class FetchContext {
 
   Loop& loop;
   FetchOptions opts;
+  bool body_consumed = false;  // a piece of body_source was taken: the request cannot repeat
 
   // Arms a wait of at most `limit` (zero: only the total deadline and the token).
   CancelToken arm(Duration limit, const char* name);

@@ -121,6 +121,10 @@ struct FetchOptions {
   // hold control characters (std::invalid_argument otherwise).
   ClientHeaders headers;
   std::string body;       // sent with Content-Length (also when empty for POST/PUT/PATCH)
+  // A streamed upload instead of `body`: called for the next piece until it returns an
+  // empty string; sent chunked. Such a request is not repeated: no stale-connection
+  // retry, and a 307/308 (or 301/302 for other than POST) is returned, not followed.
+  std::function<Task<std::string>()> body_source;
   FetchTimeouts timeouts;
   std::uint64_t max_response_size = 64ull * 1024 * 1024;  // decoded body bytes
   int max_redirects = 20;

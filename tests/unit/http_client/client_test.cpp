@@ -58,6 +58,17 @@ TEST(HttpClient, GetsFromWeftsServerAndReusesTheConnection) {
       ClientResponse echoed = co_await client.fetch(base + "/echo", post);
       std::string echo_body = co_await echoed.text();
       EXPECT_EQ(echo_body.size(), 100000u);
+      FetchOptions streamed;  // a producer coroutine: sent chunked, piece by piece
+      streamed.method = "POST";
+      int pieces = 0;
+      streamed.body_source = [&pieces]() -> Task<std::string> {
+        if (pieces == 3) co_return std::string();
+        co_await weft::sleep(5ms);
+        co_return std::string(1000, static_cast<char>('a' + pieces++));
+      };
+      ClientResponse up = co_await client.fetch(base + "/echo", streamed);
+      std::string up_body = co_await up.text();
+      EXPECT_EQ(up_body, std::string(1000, 'a') + std::string(1000, 'b') + std::string(1000, 'c'));
       ClientResponse missing = co_await client.fetch(base + "/nope");
       EXPECT_EQ(missing.status(), 404);  // an HTTP error status is not a failure
       co_await missing.text();
