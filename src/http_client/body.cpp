@@ -79,7 +79,9 @@ void BodyReader::append_decoded(std::string_view piece, std::string& out) {
   if (inflater_) {
     inflater_->feed(piece, out, room);
   } else {
-    out.append(piece.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), room + 1))));
+    // One byte past the room is enough to report too_large (and room + 1 could wrap).
+    const std::uint64_t take = room < piece.size() ? room + 1 : piece.size();
+    out.append(piece.substr(0, static_cast<std::size_t>(take)));
   }
   delivered_ += out.size() - before;
   if (delivered_ > max) too_large(max);

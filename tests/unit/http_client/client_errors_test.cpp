@@ -160,6 +160,21 @@ TEST(HttpClientErrors, GzipBombStopsAtMaxResponseSizeAfterDecoding) {
   weft::testing::expect_clean_close(loop);
 }
 
+TEST(HttpClientErrors, PlainBodyOverMaxResponseSize) {
+  Loop loop;
+  {
+    RawServer server([](RawConn& c, int) {
+      c.read_request();
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + std::string(2000, 'b'));
+    });
+    FetchOptions o;
+    o.max_response_size = 1000;
+    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_large, "max_response_size (1000 bytes)");
+  }
+  loop.run();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(HttpClientErrors, ResetMidResponse) {
   Loop loop;
   {

@@ -69,6 +69,11 @@ TEST(HttpClient, GetsFromWeftsServerAndReusesTheConnection) {
       ClientResponse up = co_await client.fetch(base + "/echo", streamed);
       std::string up_body = co_await up.text();
       EXPECT_EQ(up_body, std::string(1000, 'a') + std::string(1000, 'b') + std::string(1000, 'c'));
+      FetchOptions unbounded;  // the largest limit must not wrap around
+      unbounded.max_response_size = ~std::uint64_t{0};
+      ClientResponse big = co_await client.fetch(base + "/hello", unbounded);
+      std::string big_body = co_await big.text();
+      EXPECT_EQ(big_body, "Hello, World!");
       ClientResponse missing = co_await client.fetch(base + "/nope");
       EXPECT_EQ(missing.status(), 404);  // an HTTP error status is not a failure
       co_await missing.text();
