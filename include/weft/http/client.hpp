@@ -71,6 +71,12 @@
 #include <utility>
 #include <vector>
 
+// res.json<T>() exists when nlohmann-json is installed (its header is then included here).
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+#define WEFT_HTTP_CLIENT_HAS_JSON 1
+#endif
+
 namespace weft {
 class Loop;
 }  // namespace weft
@@ -185,6 +191,15 @@ class ClientResponse {
   Task<std::string> body_chunk();
   // True once the body was read to its end.
   bool body_done() const noexcept;
+#ifdef WEFT_HTTP_CLIENT_HAS_JSON
+  // The body parsed as JSON and converted to T (nlohmann's from_json); throws
+  // nlohmann::json::exception when it is not JSON or not a T.
+  template <class T = nlohmann::json>
+  Task<T> json() {
+    std::string body = co_await text();
+    co_return nlohmann::json::parse(body).template get<T>();
+  }
+#endif
 
  private:
   friend struct detail::ResponseAccess;

@@ -9,6 +9,8 @@
 #include <weft/task.hpp>
 #include <zlib.h>
 
+#include <map>
+
 #include "support/loop_testing.hpp"
 #include "unit/http_client/raw_server.hpp"
 
@@ -42,6 +44,7 @@ TEST(HttpClient, GetsFromWeftsServerAndReusesTheConnection) {
     Server server(loop);
     server.get("/hello", [](Request&) { return Response::text("Hello, World!"); });
     server.post("/echo", [](Request& req) { return Response::text(std::string(req.body())); });
+    server.get("/json", [](Request&) { return Response::json(R"({"n": 42})"); });
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
     Client client(loop);
@@ -74,6 +77,14 @@ TEST(HttpClient, GetsFromWeftsServerAndReusesTheConnection) {
       ClientResponse big = co_await client.fetch(base + "/hello", unbounded);
       std::string big_body = co_await big.text();
       EXPECT_EQ(big_body, "Hello, World!");
+#ifdef WEFT_HTTP_CLIENT_HAS_JSON
+      ClientResponse js = co_await client.fetch(base + "/json");
+      nlohmann::json doc = co_await js.json();
+      EXPECT_EQ(doc["n"], 42);
+      ClientResponse js2 = co_await client.fetch(base + "/json");
+      std::map<std::string, int> as_map = co_await js2.json<std::map<std::string, int>>();
+      EXPECT_EQ(as_map["n"], 42);
+#endif
       ClientResponse missing = co_await client.fetch(base + "/nope");
       EXPECT_EQ(missing.status(), 404);  // an HTTP error status is not a failure
       co_await missing.text();
