@@ -136,18 +136,16 @@ Task<std::string> BodyReader::next() {
     if (next == Step::deliver) break;
     if (next == Step::parse_again || eof_) continue;
     Conn& c = *conn_;
-    const std::size_t at = c.buf.size();
-    c.buf.resize(at + 16 * 1024);
     CancelToken token = ctx_->arm(ctx_->opts.timeouts.idle, "idle");
     std::size_t n = 0;
     std::error_code ec;
     try {
-      n = co_await c.stream->read_some(std::span<char>(c.buf.data() + at, 16 * 1024), token);
+      n = co_await c.stream->read_some(c.read_space(), token);
     } catch (const std::system_error& e) {
       ec = e.code();
     }
     ctx_->disarm();
-    c.buf.resize(at + n);
+    c.buf.append(c.scratch.get(), n);
     if (ec) ctx_->fail(ec, "reading the response body", c.where);
     if (n == 0) eof_ = true;
   }

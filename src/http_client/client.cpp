@@ -151,20 +151,18 @@ namespace {
 // instead of failing (the wait for 100 Continue).
 Task<std::optional<std::size_t>> read_more(FetchContext& ctx, Conn& c, const char* doing,
                                            Duration expiry = Duration::zero()) {
-  const std::size_t at = c.buf.size();
-  c.buf.resize(at + 16 * 1024);
   const bool soft = expiry > Duration::zero();
   CancelToken token = soft ? ctx.arm(expiry, "100-continue")
                            : ctx.arm(ctx.opts.timeouts.response_headers, "response headers");
   std::size_t n = 0;
   std::error_code ec;
   try {
-    n = co_await c.stream->read_some(std::span<char>(c.buf.data() + at, 16 * 1024), token);
+    n = co_await c.stream->read_some(c.read_space(), token);
   } catch (const std::system_error& e) {
     ec = e.code();
   }
   ctx.disarm();
-  c.buf.resize(at + n);
+  c.buf.append(c.scratch.get(), n);
   if (ec == std::errc::connection_reset && c.reused && c.parser.between_messages() && c.buf.empty())
     throw Stale{};
   if (soft && ec == std::errc::operation_canceled && ctx.limit_expired()) co_return std::nullopt;

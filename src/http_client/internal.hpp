@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +67,14 @@ struct Conn {
   std::unique_ptr<net::Stream> stream;  // the transport (see the seam above)
   std::string origin, where;
   std::string buf;  // bytes read, not yet consumed by the parser
+  // Reads land here and are appended to buf: growing buf by a read's size would zero-fill
+  // 16 KiB per read (std::string::resize), most of it never written.
+  static constexpr std::size_t kReadSize = 16 * 1024;
+  std::unique_ptr<char[]> scratch;
+  std::span<char> read_space() {
+    if (!scratch) scratch.reset(new char[kReadSize]);
+    return {scratch.get(), kReadSize};
+  }
   ResponseParser parser;
   TimePoint idle_since{};
   bool reused = false;
