@@ -1,6 +1,5 @@
 // Client, fetch() and ClientResponse: connecting, one request/response exchange with the
 // stale-connection retry, and redirects.
-#include <weft/combinators.hpp>
 #include <weft/net/dns.hpp>
 
 #include <algorithm>
@@ -114,7 +113,7 @@ Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, const ClientState&
   } else {
     std::error_code ec;
     try {
-      addrs = co_await with_cancel(ctx.loop, token, net::resolve(ctx.loop, u.host, u.port));
+      addrs = co_await net::resolve(ctx.loop, u.host, u.port, token);
     } catch (const std::system_error& e) {
       ec = e.code();
     }
