@@ -142,6 +142,7 @@ void Site::mount_observation() {
 
 int Site::listen(std::uint16_t port) {
   if (options_.observe) mount_observation();
+  if (!options_.proxy.rules.empty()) mount_proxy(server_, options_.proxy);
   mount_api(server_, *store_, options_);
   std::string root = options_.root.empty() ? bundled_site_dir() : options_.root;
   server_.get("/*", http::static_files(root));

@@ -201,6 +201,23 @@ const std::vector<Flag>& flags() {
       {"--watchdog-ms", "MS",
        "report a stall when one callback holds the loop this long; 0: off; default 100",
        [](ServeOptions& o, std::string_view v) { return parse_number(v, o.watchdog_ms, 0.0, 1e6); }},
+      {"--proxy", "PREFIX=URL",
+       "forward requests under PREFIX to URL through the pooled HTTP client, streaming both\n"
+       "ways (e.g. /ext/=http://127.0.0.1:9000/v1/); repeatable",
+       [](ServeOptions& o, std::string_view v) {
+         ProxyRule rule;
+         if (!parse_proxy_rule(v, rule)) return false;
+         o.proxy.rules.push_back(std::move(rule));
+         return true;
+       }},
+      {"--proxy-connect-timeout", "S", "seconds to connect to a --proxy upstream; default 5",
+       [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.connect_timeout); }},
+      {"--proxy-timeout", "S",
+       "seconds a --proxy upstream has to start its response (504 past it); default 30",
+       [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.response_timeout); }},
+      {"--proxy-idle-timeout", "S",
+       "seconds between two pieces of a --proxy upstream's body; default 60",
+       [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.idle_timeout); }},
       {"--demo", nullptr,
        "serve POST /_weft/demo/block?ms=N (burns CPU on the loop) and\n"
        "POST /_weft/demo/offload?ms=N (the same through offload()), for the dashboard's buttons",

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "list_query.hpp"
+#include "proxy.hpp"
 
 #include <weft/db/database.hpp>
 #include <weft/http/server.hpp>
@@ -48,6 +49,7 @@ struct ServeOptions {
   double watchdog_ms = 100;                 // a callback running longer is a stall; 0: off
   std::size_t workers = 0;                  // loop threads; 0: one per core
   PoolOptions pools;                        // --pool-nice sets io_nice and cpu_nice
+  ProxyOptions proxy;                       // --proxy PREFIX=URL (repeatable) and its timeouts
 };
 
 // The outcome of parsing argv (and $WEFT_OBSERVE_TOKEN): options to run with, or an exit

@@ -13,6 +13,7 @@
 #include <weft/net/tcp.hpp>
 
 #include <weft/http/access_log.hpp>
+#include <weft/http/client.hpp>
 #include <weft/http/compression.hpp>
 #include <weft/http/cors.hpp>
 #include <weft/http/form.hpp>

@@ -97,6 +97,16 @@ ParseErrc check_chunk_extensions(string_view s) noexcept {
 
 }  // namespace
 
+namespace internal {
+// Shared with the response parser (parse_response_body.cpp).
+ParseErrc take_chunk_size(string_view& line, std::uint64_t& size) noexcept {
+  return weft::http::take_chunk_size(line, size);
+}
+ParseErrc check_chunk_extensions(string_view s) noexcept {
+  return weft::http::check_chunk_extensions(s);
+}
+}  // namespace internal
+
 ParseResult RequestParser::parse_body(string_view in) {
   switch (phase_) {
     case Phase::body_start:

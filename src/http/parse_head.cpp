@@ -171,6 +171,26 @@ void note_connection(string_view value, detail::HeadFacts& facts) noexcept {
 
 namespace internal {
 
+// The response parser (parse_response.cpp) shares these rules with the request side.
+ParseErrc note_content_length(string_view value, detail::HeadFacts& facts) noexcept {
+  return weft::http::note_content_length(value, facts);
+}
+ParseErrc note_transfer_encoding(string_view value, detail::HeadFacts& facts) noexcept {
+  return weft::http::note_transfer_encoding(value, facts);
+}
+void note_connection(string_view value, detail::HeadFacts& facts) noexcept {
+  weft::http::note_connection(value, facts);
+}
+ParseErrc parse_version(string_view version, std::uint8_t& minor) noexcept {
+  return weft::http::parse_version(version, minor);
+}
+string_view line_content(string_view in, std::size_t start, std::size_t line_end) noexcept {
+  return weft::http::line_content(in, start, line_end);
+}
+ParseErrc blame_bare_cr(ParseErrc e, string_view line) noexcept {
+  return weft::http::blame_bare_cr(e, line);
+}
+
 ParseErrc split_field_line(string_view line, FieldLine& out) noexcept {
   // A line starting with whitespace is obs-fold (or whitespace before the first field):
   // rejected, RFC 9112 §5.2 / §2.2.

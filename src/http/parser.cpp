@@ -17,7 +17,7 @@ struct ErrorInfo {
 };
 
 // Indexed by ParseErrc; the order must match the enum (checked below).
-constexpr std::array<ErrorInfo, 34> kErrors{{
+constexpr std::array<ErrorInfo, 40> kErrors{{
     {0, "no error"},
     {414, "request line too long"},
     {400, "malformed request line"},
@@ -52,8 +52,15 @@ constexpr std::array<ErrorInfo, 34> kErrors{{
     {400, "invalid Host"},
     {417, "unsupported expectation (only 100-continue is)"},
     {501, "CONNECT is not supported by this server"},
+    {502, "malformed status line"},
+    {502, "invalid status code"},
+    {502, "101 Switching Protocols without an upgrade request"},
+    {502, "response body too large"},
+    {502, "connection closed before the response was complete"},
+    {502, "too many interim (1xx) responses"},
 }};
-static_assert(kErrors.size() == static_cast<std::size_t>(ParseErrc::connect_not_supported) + 1);
+static_assert(kErrors.size() ==
+              static_cast<std::size_t>(ParseErrc::too_many_interim_responses) + 1);
 
 const ErrorInfo& info(ParseErrc e) noexcept {
   const auto index = static_cast<std::size_t>(e);

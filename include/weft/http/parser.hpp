@@ -162,9 +162,17 @@ enum class ParseErrc : std::uint8_t {
   bad_host,                 // Host (or an absolute-form target's authority) not uri-host[:port]
   unsupported_expectation,  // 417: an Expect other than 100-continue on HTTP/1.1
   connect_not_supported,    // 501: CONNECT to an origin server
+  // response mode (response_parser.hpp); 502 when a gateway has to answer for them
+  bad_status_line,
+  bad_status_code,              // not 3 digits in 100..599
+  unexpected_switching_protocols,  // 101 to a request that asked for no upgrade
+  response_too_large,           // body over max_body
+  incomplete_response,          // the connection closed inside a head or a framed body
+  too_many_interim_responses,   // more than 32 1xx responses before the final one
 };
 
-// The response status for an error: 400, 413, 414, 417, 431, 501 or 505 (0 for none).
+// The response status for an error: 400, 413, 414, 417, 431, 501 or 505 (0 for none);
+// 502 for the response-mode errors.
 std::uint16_t http_status(ParseErrc e) noexcept;
 // A short human message, e.g. "duplicate Content-Length with different values".
 std::string_view describe(ParseErrc e) noexcept;

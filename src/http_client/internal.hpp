@@ -1,0 +1,180 @@
+// The client's internals: the per-fetch context (timeouts, cancellation, errors), a pooled
+// connection, the pool, and the body reader (decoding). Not public.
+//
+// The transport seam: a Conn owns its byte stream as a net::Stream today. weft's TLS layer
+// (tls::Stream, net::Stream's interface) plugs in at open_transport() and Conn's read and
+// write calls; nothing else here knows which transport carries the bytes.
+#pragma once
+
+#include <weft/cancel.hpp>
+#include <weft/http/client.hpp>
+#include <weft/http/response_parser.hpp>
+#include <weft/loop.hpp>
+#include <weft/net/stream.hpp>
+#include <weft/timer.hpp>
+
+#include <zlib.h>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "http_client/url.hpp"
+
+namespace weft::http::detail {
+
+// One fetch: the total deadline, the user's token, and the one wait armed at a time with
+// its own limit. A wait gets a token that the limit, the total deadline or the user's
+// token cancels; the error raised afterwards says which.
+class FetchContext {
+ public:
+  FetchContext(Loop& loop, FetchOptions options);
+  ~FetchContext();
+
+  Loop& loop;
+  FetchOptions opts;
+  bool body_consumed = false;  // a piece of body_source was taken: the request cannot repeat
+
+  // Arms a wait of at most `limit` (zero: only the total deadline and the token).
+  CancelToken arm(Duration limit, const char* name);
+  void disarm() noexcept;
+  // Throws the FetchError for an error `ec` met while `doing` (talking to `where`).
+  [[noreturn]] void fail(std::error_code ec, const std::string& doing, const std::string& where);
+  // Throws when the user's token or the total deadline already fired.
+  void check_alive();
+  // The last armed wait ended because its own limit passed.
+  bool limit_expired() const noexcept { return why_ == Why::limit; }
+
+ private:
+  enum class Why : std::uint8_t { none, limit, total, user };
+  Timer timer_;
+  std::unique_ptr<CancelSource> source_;
+  CancelRegistration user_reg_;
+  TimePoint total_due_{};
+  bool has_total_ = false;
+  Why why_ = Why::none;
+  const char* name_ = "";
+  Duration limit_{};
+};
+
+// A connection to one origin, checked out by one exchange at a time.
+struct Conn {
+  Conn(Loop& l, const ParserLimits& limits) : stream(std::make_unique<net::Stream>(l)), parser(limits) {}
+  std::unique_ptr<net::Stream> stream;  // the transport (see the seam above)
+  std::string origin, where;
+  std::string buf;  // bytes read, not yet consumed by the parser
+  // Reads land here and are appended to buf: growing buf by a read's size would zero-fill
+  // 16 KiB per read (std::string::resize), most of it never written.
+  static constexpr std::size_t kReadSize = 16 * 1024;
+  std::unique_ptr<char[]> scratch;
+  std::span<char> read_space() {
+    if (!scratch) scratch.reset(new char[kReadSize]);
+    return {scratch.get(), kReadSize};
+  }
+  ResponseParser parser;
+  TimePoint idle_since{};
+  bool reused = false;
+  bool no_reuse = false;  // the exchange left the framing unknown
+};
+
+class ClientState;
+
+// Waits for a free connection slot of an origin (ClientOptions::max_connections_per_origin).
+class SlotWaiter {
+ public:
+  SlotWaiter(ClientState& state, std::string origin, CancelToken token);
+  SlotWaiter(const SlotWaiter&) = delete;
+  SlotWaiter& operator=(const SlotWaiter&) = delete;
+  ~SlotWaiter();
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h);
+  void await_resume() const noexcept {}
+  void wake();
+
+ private:
+  ClientState& state_;
+  std::string origin_;
+  CancelToken token_;
+  CancelRegistration reg_;
+  weft::detail::DeferredResume resume_;
+  std::coroutine_handle<> h_;
+  bool queued_ = false;
+};
+
+class ClientState : public std::enable_shared_from_this<ClientState> {
+ public:
+  ClientState(Loop& l, ClientOptions o) : loop(l), options(std::move(o)), sweeper(l) {
+    sweeper.unref();  // idle connections never keep the loop alive
+  }
+  Loop& loop;
+  ClientOptions options;
+  std::uint64_t opened = 0;
+
+  struct Origin {
+    std::vector<std::unique_ptr<Conn>> idle;
+    std::size_t busy = 0;  // checked out or being opened
+    std::deque<SlotWaiter*> waiters;
+  };
+  std::unordered_map<std::string, Origin> origins;
+
+  // A pooled connection (reused = true), or nullptr with a slot taken (open a new one),
+  // waiting for a slot when the origin is at its limit.
+  Task<std::unique_ptr<Conn>> acquire(FetchContext& ctx, const std::string& origin);
+  // Gives a slot back; keeps `conn` for reuse when it is given and reusable.
+  void release(const std::string& origin, std::unique_ptr<Conn> conn);
+  std::unique_ptr<Conn> take_idle(Origin& o);
+  // Closes idle connections past idle_timeout; runs while any are idle.
+  void sweep();
+  void arm_sweeper();
+  Timer sweeper;
+};
+
+// Decodes a gzip or deflate body (zlib), bounded by the output it may produce.
+class Inflater {
+ public:
+  explicit Inflater(bool gzip);
+  ~Inflater();
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+  // Appends the decoded bytes of `in` to `out`, at most `room` of them (more: too_large).
+  void feed(std::string_view in, std::string& out, std::uint64_t room);
+  bool finished() const noexcept { return ended_; }
+  bool started() const noexcept { return begun_; }
+
+ private:
+  void start(int window_bits);
+  z_stream z_{};
+  bool gzip_, begun_ = false, ended_ = false;
+};
+
+// Reads a response body off its connection, decoding it, and hands the connection back
+// to the pool at the end.
+class BodyReader {
+ public:
+  BodyReader(std::shared_ptr<FetchContext> ctx, std::weak_ptr<ClientState> client,
+             std::unique_ptr<Conn> conn, std::string_view content_encoding);
+  ~BodyReader();
+  Task<std::string> next();
+  bool done() const noexcept { return done_; }
+  // After the head: completes a body-less response at once (the connection goes back).
+  void settle_if_empty();
+
+ private:
+  enum class Step : std::uint8_t { deliver, parse_again, read };
+  Step step(std::string& out);  // one parse call
+  void finish_message();
+  void append_decoded(std::string_view piece, std::string& out);
+
+  std::shared_ptr<FetchContext> ctx_;
+  std::weak_ptr<ClientState> client_;
+  std::unique_ptr<Conn> conn_;
+  std::unique_ptr<Inflater> inflater_;
+  std::uint64_t delivered_ = 0;
+  bool eof_ = false, done_ = false;
+};
+
+}  // namespace weft::http::detail

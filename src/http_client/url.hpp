@@ -1,0 +1,34 @@
+// URLs as the client understands them (internal): http, https and http+unix.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace weft::http::client_detail {
+
+struct Url {
+  enum class Scheme : std::uint8_t { http, https, http_unix };
+  Scheme scheme = Scheme::http;
+  std::string host;       // a name or an IP (IPv6 without brackets); empty for http+unix
+  std::uint16_t port = 80;
+  std::string unix_path;  // http+unix: the decoded socket path
+  std::string target;     // origin-form: "/path?query" (never empty)
+
+  // The pool key: scheme, host and port, or the socket path.
+  std::string origin() const;
+  // The Host header: host[:port] (brackets around IPv6), "localhost" for http+unix.
+  std::string host_header() const;
+  // The URL back as text (no fragment).
+  std::string text() const;
+  // "host:port" or the socket path, for error messages.
+  std::string where() const;
+};
+
+// Parses an absolute URL; throws FetchError(bad_url) saying what is wrong.
+Url parse_url(std::string_view text);
+// Resolves a Location value against the URL it came from (RFC 3986 §5, the forms servers
+// send: absolute, scheme-relative "//h/p", absolute-path "/p", relative "p", "?q").
+std::string resolve_location(const Url& base, std::string_view location);
+
+}  // namespace weft::http::client_detail
