@@ -144,6 +144,7 @@ void Stream::on_step_done(int ret, int err, unsigned long ossl_error, long verif
   if (ret == 1) return handshake_finished();
   if (err == SSL_ERROR_WANT_READ) {
     update_inner_reading();  // what arrived during the step is re-delivered
+    maybe_truncated();
     return;
   }
   handshake_failed(detail::step_error({ret, err, ossl_error, verify}));

@@ -77,8 +77,17 @@ std::size_t Stream::on_cipher(std::span<char> data) {
 }
 
 void Stream::on_inner_end() {
-  if (ended_ || error_) return;
-  fail(errc::truncated);  // a FIN without close_notify: the data may have been cut
+  inner_eof_ = true;
+  maybe_truncated();
+}
+
+// The peer's FIN is an error unless close_notify came first (the data may have been cut).
+// Decided once every byte before the FIN went through OpenSSL: not while a step runs or
+// input waits in the inner stream, nor while a paused reader leaves records in OpenSSL.
+void Stream::maybe_truncated() {
+  if (!inner_eof_ || ended_ || error_ || job_running_ || inner_.buffered_bytes() > 0) return;
+  if (hs_done_ && (BIO_ctrl_pending(eng_->rbio) > 0 || SSL_pending(eng_->ssl) > 0)) return;
+  fail(errc::truncated);
 }
 
 // Decrypts and delivers while the user reads. redeliver: hand over the bytes left
@@ -119,35 +128,42 @@ void Stream::read_plain(bool redeliver) {
   dead_ = outer;
   if (!is_closing() && !is_closed()) flush_cipher();  // alerts, key updates, refusals
   update_inner_reading();
+  maybe_truncated();
 }
 
-// Hands the data callback every unconsumed byte: plain_ (leftovers) followed by `fresh`.
+// Hands the data callback every unconsumed byte: plain_ (leftovers) followed by `fresh`,
+// again while it consumes some and keeps reading (a reader taking a few bytes at a time).
 // Leftovers are kept in plain_, sized to what is pending (an idle stream holds none).
 void Stream::deliver(std::span<char> fresh) {
-  std::span<char> all = fresh;
   if (!plain_.empty()) {
     plain_.append(fresh.data(), fresh.size());
-    all = std::span<char>(plain_.data(), plain_.size());
+    fresh = {};
   }
-  delivering_ = true;
-  delivering_size_ = all.size();
-  bool dead = false;
-  bool* outer = std::exchange(dead_, &dead);
-  const std::size_t used = std::min(data_cb_ ? data_cb_(all) : all.size(), all.size());
-  if (dead) {
-    if (outer) *outer = true;
-    return;
-  }
-  dead_ = outer;
-  delivering_ = false;
-  if (all.data() == plain_.data() && !plain_.empty()) {
-    plain_.erase(0, used);
-  } else {
-    plain_.assign(all.data() + used, all.size() - used);
-  }
-  if (plain_.empty()) std::string().swap(plain_);
-  if (plain_.size() >= options_.max_read_buffer && used == 0) {
-    fail(std::make_error_code(std::errc::no_buffer_space));
+  for (;;) {
+    std::span<char> all = plain_.empty() ? fresh : std::span<char>(plain_.data(), plain_.size());
+    if (all.empty()) break;
+    delivering_ = true;
+    delivering_size_ = all.size();
+    bool dead = false;
+    bool* outer = std::exchange(dead_, &dead);
+    const std::size_t used = std::min(data_cb_ ? data_cb_(all) : all.size(), all.size());
+    if (dead) {
+      if (outer) *outer = true;
+      return;
+    }
+    dead_ = outer;
+    delivering_ = false;
+    if (all.data() == plain_.data()) {
+      plain_.erase(0, used);
+    } else {
+      plain_.assign(all.data() + used, all.size() - used);
+      fresh = {};
+    }
+    if (plain_.empty()) std::string().swap(plain_);
+    if (used == 0 && plain_.size() >= options_.max_read_buffer) {
+      fail(std::make_error_code(std::errc::no_buffer_space));
+    }
+    if (used == 0 || !reading_ || error_ || is_closing() || is_closed()) break;
   }
   if (!reading_) update_inner_reading();
 }

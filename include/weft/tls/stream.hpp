@@ -143,6 +143,7 @@ class Stream final : public net::Transport {
   void release_handshake_slot() noexcept;
   std::size_t on_cipher(std::span<char> data);
   void on_inner_end();
+  void maybe_truncated();
   void update_inner_reading();
   void read_plain(bool redeliver);
   void deliver(std::span<char> fresh);
@@ -189,7 +190,7 @@ class Stream final : public net::Transport {
   bool job_running_ = false;
   bool reading_ = false;
   bool delivering_ = false;
-  bool ended_ = false, close_notify_seen_ = false;
+  bool ended_ = false, close_notify_seen_ = false, inner_eof_ = false;
   bool need_drain_ = false;
   bool shutdown_requested_ = false;
   bool reused_ = false;
