@@ -8,18 +8,24 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 #include <stdexcept>
 
 namespace weft::tls {
 namespace detail {
 
+// Every entry, oldest first ("No such file or directory (BIO) ...; system lib (SSL)"):
+// the last alone is often only "system lib".
 std::string take_openssl_reason(std::string_view fallback) {
-  unsigned long last = 0;
-  while (unsigned long e = ERR_get_error()) last = e;
-  if (last == 0) return std::string(fallback);
-  char buf[256];
-  ERR_error_string_n(last, buf, sizeof buf);
-  return buf;
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    const char* reason = ERR_reason_error_string(e);
+    const char* lib = ERR_lib_error_string(e);
+    if (!out.empty()) out += "; ";
+    out += reason ? reason : "error " + std::to_string(ERR_GET_REASON(e));
+    if (lib) out += std::string(" (") + lib + ")";
+  }
+  return out.empty() ? std::string(fallback) : out;
 }
 
 Built::~Built() {

@@ -7,6 +7,7 @@
 #include "support/tls_certs.hpp"
 
 #include <weft/http/server.hpp>
+#include <weft/http/static_files.hpp>
 #include <weft/tls/context.hpp>
 
 #include <gtest/gtest.h>
@@ -62,12 +63,14 @@ tls::ServerConfig config(const Certs& c, Duration handshake_timeout = std::chron
   return cfg;
 }
 
-void with_https(const tls::Context& ctx, const std::function<void(std::uint16_t)>& client) {
+void with_https(const tls::Context& ctx, const std::function<void(std::uint16_t)>& client,
+                const std::string& static_root = {}) {
   Loop loop;
   {
     http::ServerOptions options;
     options.tls = ctx;
     http::Server server(loop, options);
+    if (!static_root.empty()) server.get("/files/*", http::static_files(static_root));
     server.get("/plaintext", [](Request&) { return Response::bytes("Hello, World!", "text/plain"); });
     server.post("/echo", [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
@@ -98,6 +101,22 @@ TEST(Https, CurlOverTls12AndTls13WithAlpn) {
                                 "/big.out --next --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext && cmp " + c.dir + "/big " + c.dir + "/big.out && echo SAME");
     EXPECT_TRUE(contains(body, "Hello, World!SAME")) << body;
   });
+}
+
+// write_file over TLS: the range is read in chunks and encrypted (no sendfile), in order
+// with the head, under the connection's high-water mark; ranges too.
+TEST(Https, StaticFilesOverTls) {
+  Certs c;
+  const std::string root = c.dir + "/www";
+  sh("mkdir -p " + root + " && head -c 3000000 /dev/urandom > " + root + "/big.bin");
+  with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
+    const std::string out = sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/files/big.bin -o " + c.dir +
+                               "/got.bin && cmp " + root + "/big.bin " + c.dir + "/got.bin && echo SAME");
+    EXPECT_EQ(out, "SAME\n");
+    const std::string range = sh("curl -sS --cacert " + c.dir + "/ca.pem -r 1000-1999 " + url(port) +
+                                 "/files/big.bin | wc -c");
+    EXPECT_EQ(range, "1000\n");
+  }, root);
 }
 
 TEST(Https, SniChoosesTheCertificate) {

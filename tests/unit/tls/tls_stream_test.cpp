@@ -370,3 +370,72 @@ TEST(TlsCoroutines, ReadSomeWriteAllAndHandshakeAwait) {
   server.close_all();
   finish(loop);
 }
+
+// A slow reader: the writer stops at the high-water mark (write() returns false), what is
+// queued stays bounded, on_drain says when to go on, and every byte arrives in order.
+TEST(TlsBackpressure, WriteStopsAtTheMarkAndDrainResumes) {
+  Loop loop;
+  TestCa ca;
+  const std::string dir = temp_dir();
+  net::Listener listener(loop);
+  std::unique_ptr<tls::Stream> server;
+  auto ctx = tls::Context::server(server_config({ca.issue({"localhost"})}));
+  ASSERT_FALSE(listener.listen(net::SocketAddress::ipv4_loopback(0), [&](net::Socket s) {
+    server = std::make_unique<tls::Stream>(loop, std::move(s), ctx,
+                                           net::StreamOptions{.read_buffer_size = 16 * 1024,
+                                                              .max_read_buffer = 1024 * 1024,
+                                                              .high_water_mark = 64 * 1024,
+                                                              .no_delay = true,
+                                                              .cork_during_read = true});
+  }));
+  tls::Stream reader(loop, client_for(ca, dir));
+  reader.connect("localhost", listener.local_address().port(), [&](std::error_code ec) {
+    EXPECT_FALSE(ec) << ec.message();
+  });
+  run_until(loop, [&] { return server != nullptr; });
+  bool hs = false;
+  server->on_handshake([&](std::error_code ec) {
+    EXPECT_FALSE(ec) << ec.message();
+    hs = true;
+  });
+  run_until(loop, [&] { return hs; });
+
+  const std::size_t chunk = 16 * 1024, total = 16 * 1024 * 1024;  // more than the socket buffers hold
+  std::size_t sent = 0, max_queued = 0;
+  int drains = 0;
+  std::string expected;
+  Function<void()> produce = [&] {
+    while (sent < total) {
+      std::string piece(chunk, static_cast<char>('a' + (sent / chunk) % 26));
+      expected += piece;
+      sent += chunk;
+      const bool more = server->write(std::move(piece));
+      max_queued = std::max(max_queued, server->queued_bytes());
+      if (!more) return;
+    }
+    server->shutdown(net::WriteCallback{});
+  };
+  server->on_drain([&] {
+    ++drains;
+    produce();
+  });
+  produce();
+  EXPECT_LT(sent, total);  // stopped at the mark: nothing reads yet
+  EXPECT_TRUE(server->needs_drain());
+  std::string got;
+  bool ended = false;
+  (void)reader.read_start([&](std::span<char> d) {
+    got += to_string(d);
+    return d.size();
+  });
+  reader.on_end([&] { ended = true; });
+  run_until(loop, [&] { return ended; }, std::chrono::milliseconds(20000));
+  EXPECT_EQ(got.size(), total);
+  EXPECT_TRUE(got == expected);
+  EXPECT_GT(drains, 0);
+  EXPECT_LE(max_queued, 64 * 1024 + 2 * chunk);
+  reader.close();
+  server->close();
+  listener.close();
+  finish(loop);
+}
