@@ -173,6 +173,17 @@ int on_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen, cons
   return SSL_TLSEXT_ERR_OK;
 }
 
+int ticket_keys_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int enc) {
+  auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_index()));
+  return keys ? keys->handle(name, iv, cipher, mac, enc) : -1;
+}
+
 SSL_CTX* new_server_ctx(const ServerConfig& cfg, const Built& built) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) fail("SSL_CTX_new");
@@ -188,7 +199,12 @@ SSL_CTX* new_server_ctx(const ServerConfig& cfg, const Built& built) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(cfg.session_cache_size));
   }
-  if (!cfg.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  if (!cfg.session_tickets) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  } else {
+    SSL_CTX_set_ex_data(ctx, ticket_keys_index(), built.ticket_keys.get());
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key);
+  }
   SSL_CTX_set_num_tickets(ctx, 1);
   // (the macro form casts C-style)
   SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, reinterpret_cast<void (*)()>(on_servername));
@@ -197,9 +213,10 @@ SSL_CTX* new_server_ctx(const ServerConfig& cfg, const Built& built) {
   return ctx;
 }
 
-std::shared_ptr<const Built> build_server(const ServerConfig& cfg) {
+std::shared_ptr<const Built> build_server(const ServerConfig& cfg, std::shared_ptr<TicketKeys> keys) {
   if (cfg.certificates.empty()) throw std::invalid_argument("weft::tls: a server needs a certificate");
   auto built = std::make_shared<Built>();
+  built->ticket_keys = std::move(keys);
   built->server = true;
   built->alpn_wire = alpn_wire(cfg.alpn);
   built->handshake_timeout = cfg.handshake_timeout;
@@ -245,7 +262,8 @@ std::shared_ptr<const Built> build_client(const ClientConfig& cfg) {
 Context Context::server(ServerConfig config) {
   auto s = std::make_shared<detail::ContextState>();
   s->server = true;
-  s->built = detail::build_server(config);
+  s->ticket_keys = std::make_shared<detail::TicketKeys>(config.ticket_key_rotation);
+  s->built = detail::build_server(config, s->ticket_keys);
   s->server_config = std::move(config);
   return Context(std::move(s));
 }
@@ -258,7 +276,8 @@ Context Context::client(ClientConfig config) {
 
 void Context::reload(ServerConfig config) {
   if (!state_ || !state_->server) throw std::logic_error("weft::tls: reload() needs a server Context");
-  auto built = detail::build_server(config);  // throws: the old configuration stays
+  auto built = detail::build_server(config, state_->ticket_keys);  // throws: the old one stays
+  state_->ticket_keys->set_rotation(config.ticket_key_rotation);
   std::lock_guard lock(state_->mu);
   state_->built = std::move(built);
   state_->server_config = std::move(config);
@@ -273,6 +292,10 @@ void Context::reload() {
     copy = state_->server_config;
   }
   reload(std::move(copy));
+}
+
+std::uint64_t Context::ticket_key_rotations() const noexcept {
+  return state_ && state_->ticket_keys ? state_->ticket_keys->rotations() : 0;
 }
 
 bool Context::is_server() const noexcept { return state_ && state_->server; }

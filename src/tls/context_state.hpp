@@ -6,12 +6,41 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace weft::tls::detail {
+
+// Session ticket keys shared by every SSL_CTX of a Context and kept across reloads (so a
+// reload does not end resumption). The key that encrypts new tickets is replaced after
+// `rotation`; the previous one still decrypts (its tickets get renewed). Any thread: the
+// callback runs in handshakes, on the pool or a loop.
+class TicketKeys {
+ public:
+  explicit TicketKeys(std::chrono::seconds rotation) : rotation_(rotation) {}
+  void set_rotation(std::chrono::seconds r);
+  // The SSL_CTX_set_tlsext_ticket_key_evp_cb callback body.
+  int handle(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc);
+  std::uint64_t rotations() const;
+
+ private:
+  struct Key {
+    unsigned char name[16];
+    unsigned char aes[32];
+    unsigned char hmac[32];
+    std::chrono::steady_clock::time_point created;
+  };
+  void rotate_if_due();  // under mu_
+  mutable std::mutex mu_;
+  std::chrono::seconds rotation_;
+  std::vector<Key> keys_;  // newest first; at most two
+  std::uint64_t rotations_ = 0;
+};
 
 // One loaded configuration. Immutable once built, so pool threads running handshake steps
 // read it without a lock; a stream holds a reference for its whole life, so the SSL_CTXs
@@ -27,6 +56,7 @@ struct Built {
     std::vector<std::string> names;  // lower case; "*.example.com" for wildcards
   };
   std::vector<Entry> entries;  // a client context has exactly one
+  std::shared_ptr<TicketKeys> ticket_keys;  // server: the Context's (outlives the SSL_CTXs)
   std::string alpn_wire;       // length-prefixed protocol names
   bool server = false;
   Duration handshake_timeout{};
@@ -45,6 +75,7 @@ struct ContextState {
   std::shared_ptr<const Built> built;  // under mu
   std::atomic<std::size_t> handshakes{0};
   std::atomic<std::uint64_t> generation{1};
+  std::shared_ptr<TicketKeys> ticket_keys;  // server only
 
   std::shared_ptr<const Built> current() const {
     std::lock_guard lock(mu);

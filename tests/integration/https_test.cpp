@@ -108,10 +108,10 @@ TEST(Https, CurlOverTls12AndTls13WithAlpn) {
 TEST(Https, StaticFilesOverTls) {
   Certs c;
   const std::string root = c.dir + "/www";
-  sh("mkdir -p " + root + " && head -c 3000000 /dev/urandom > " + root + "/big.bin");
+  sh("mkdir -p " + root + "/files && head -c 3000000 /dev/urandom > " + root + "/files/big.bin");
   with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
     const std::string out = sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/files/big.bin -o " + c.dir +
-                               "/got.bin && cmp " + root + "/big.bin " + c.dir + "/got.bin && echo SAME");
+                               "/got.bin && cmp " + root + "/files/big.bin " + c.dir + "/got.bin && echo SAME");
     EXPECT_EQ(out, "SAME\n");
     const std::string range = sh("curl -sS --cacert " + c.dir + "/ca.pem -r 1000-1999 " + url(port) +
                                  "/files/big.bin | wc -c");
@@ -145,6 +145,29 @@ TEST(Https, SessionResumptionTls13AndTls12) {
       const std::string second = sh("(sleep 0.3; echo) | " + base + " -sess_in " + c.dir + "/sess");
       EXPECT_TRUE(contains(second, "Reused, TLSv1.")) << v << ": " << second;
     }
+  });
+}
+
+// Ticket keys belong to the Context: a ticket stays good across reload(), and after a
+// rotation the previous key still decrypts it.
+TEST(Https, ResumptionSurvivesReloadAndKeyRotation) {
+  Certs c;
+  auto cfg = config(c);
+  cfg.ticket_key_rotation = std::chrono::seconds(1);
+  auto ctx = tls::Context::server(cfg);
+  with_https(ctx, [&](std::uint16_t port) {
+    const std::string base = "openssl s_client -tls1_3 -connect 127.0.0.1:" + std::to_string(port) +
+                             " -servername localhost -CAfile " + c.dir + "/ca.pem";
+    const std::string first = sh("(sleep 0.3; echo) | " + base + " -sess_out " + c.dir + "/sess");
+    EXPECT_TRUE(contains(first, "New, TLSv1.3")) << first;
+    EXPECT_EQ(ctx.ticket_key_rotations(), 1u);
+    ctx.reload();
+    ::usleep(1200 * 1000);  // past the rotation period
+    const std::string second = sh("(sleep 0.3; echo) | " + base + " -sess_out " + c.dir + "/sess2");
+    EXPECT_TRUE(contains(second, "New, TLSv1.3")) << second;
+    EXPECT_EQ(ctx.ticket_key_rotations(), 2u);  // its ticket: a new key
+    const std::string third = sh("(sleep 0.3; echo) | " + base + " -sess_in " + c.dir + "/sess");
+    EXPECT_TRUE(contains(third, "Reused, TLSv1.3")) << third;  // the first ticket: the previous key
   });
 }
 

@@ -56,6 +56,9 @@ struct ServerConfig {
   bool session_tickets = true;          // stateless resumption (TLS 1.2 and 1.3)
   std::size_t session_cache_size = 20480;  // stateful resumption cache entries (0: none)
   std::chrono::seconds session_lifetime{3600};  // tickets and cached sessions
+  // A new ticket encryption key after this; the previous one still decrypts (a ticket
+  // older than two periods makes a full handshake). Kept across reload().
+  std::chrono::seconds ticket_key_rotation{3600 * 12};
   Duration handshake_timeout = std::chrono::seconds(10);  // accept → handshake done
   std::size_t max_handshakes = 1024;   // in progress per Context; past it: refused
   bool handshake_on_pool = true;       // run handshake steps on the cpu pool
@@ -93,6 +96,8 @@ class Context {
   std::size_t handshakes_in_progress() const noexcept;
   // Configuration generation: 1 after creation, +1 per successful reload.
   std::uint64_t generation() const noexcept;
+  // Session ticket keys made so far (1 at the first ticket, +1 per rotation).
+  std::uint64_t ticket_key_rotations() const noexcept;
 
   const std::shared_ptr<detail::ContextState>& state() const noexcept { return state_; }
 
