@@ -132,6 +132,12 @@ int main(int argc, char** argv) {
   server.post("/echo", [](weft::http::Request& req) {
     return weft::http::Response::bytes(req.body(), "application/octet-stream");
   });
+  if (options.tls) {  // HTTPS only: browsers stay on it (HSTS, RFC 6797) and never sniff types
+    server.after([](const weft::http::Request&, weft::http::Response& res) {
+      res.header("Strict-Transport-Security", "max-age=31536000");
+      res.header("X-Content-Type-Options", "nosniff");
+    });
+  }
   std::unique_ptr<weft::observe::Mount> observe;
   if (args.observe) {
     weft::observe::MountOptions mount_options;

@@ -190,6 +190,7 @@ SSL_CTX* new_server_ctx(const ServerConfig& cfg, const Built& built) {
   set_protocols(ctx, cfg.ciphers);
   if (SSL_CTX_set1_groups_list(ctx, cfg.groups.c_str()) != 1) fail("bad groups '" + cfg.groups + "'");
   SSL_CTX_set_dh_auto(ctx, 1);
+  if (cfg.prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   static const unsigned char sid[] = "weft";
   SSL_CTX_set_session_id_context(ctx, sid, 4);
   SSL_CTX_set_timeout(ctx, static_cast<long>(cfg.session_lifetime.count()));

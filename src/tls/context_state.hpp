@@ -38,7 +38,8 @@ class TicketKeys {
   void rotate_if_due();  // under mu_
   mutable std::mutex mu_;
   std::chrono::seconds rotation_;
-  std::vector<Key> keys_;  // newest first; at most two
+  Key keys_[2]{};  // [0] encrypts, [1] the previous one (decrypts only)
+  std::size_t count_ = 0;
   std::uint64_t rotations_ = 0;
 };
 

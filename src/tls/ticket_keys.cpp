@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace weft::tls::detail {
@@ -21,15 +22,16 @@ std::uint64_t TicketKeys::rotations() const {
 
 void TicketKeys::rotate_if_due() {
   const auto now = std::chrono::steady_clock::now();
-  if (!keys_.empty() && now - keys_.front().created < rotation_) return;
+  if (count_ > 0 && now - keys_[0].created < rotation_) return;
   Key k{};
   if (RAND_bytes(k.name, sizeof k.name) != 1 || RAND_bytes(k.aes, sizeof k.aes) != 1 ||
       RAND_bytes(k.hmac, sizeof k.hmac) != 1) {
     return;  // keep the old key rather than none
   }
   k.created = now;
-  keys_.insert(keys_.begin(), k);
-  if (keys_.size() > 2) keys_.pop_back();
+  keys_[1] = keys_[0];
+  keys_[0] = k;
+  count_ = std::min<std::size_t>(count_ + 1, 2);
   ++rotations_;
 }
 
@@ -43,11 +45,11 @@ int TicketKeys::handle(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* c
   int result = 1;
   if (enc) {
     rotate_if_due();
-    if (keys_.empty() || RAND_bytes(iv, EVP_CIPHER_iv_length(EVP_aes_256_cbc())) != 1) return -1;
-    key = &keys_.front();
+    if (count_ == 0 || RAND_bytes(iv, EVP_CIPHER_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    key = &keys_[0];
     std::memcpy(name, key->name, sizeof key->name);
   } else {
-    for (std::size_t i = 0; i < keys_.size() && !key; ++i) {
+    for (std::size_t i = 0; i < count_ && !key; ++i) {
       if (std::memcmp(name, keys_[i].name, sizeof keys_[i].name) == 0) {
         key = &keys_[i];
         result = i == 0 ? 1 : 2;

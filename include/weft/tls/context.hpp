@@ -53,6 +53,9 @@ struct ServerConfig {
   std::vector<std::string> alpn = {"http/1.1"};  // in preference order
   std::string ciphers = intermediate_ciphers;    // TLS 1.2 (OpenSSL cipher list syntax)
   std::string groups = "X25519:prime256v1:secp384r1";
+  // The server's cipher order wins (every listed cipher is AEAD with forward secrecy, so
+  // this only makes the choice predictable; scanners such as testssl.sh expect it).
+  bool prefer_server_ciphers = true;
   bool session_tickets = true;          // stateless resumption (TLS 1.2 and 1.3)
   std::size_t session_cache_size = 20480;  // stateful resumption cache entries (0: none)
   std::chrono::seconds session_lifetime{3600};  // tickets and cached sessions
