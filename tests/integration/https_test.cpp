@@ -70,9 +70,10 @@ void with_https(const tls::Context& ctx, const std::function<void(std::uint16_t)
     http::ServerOptions options;
     options.tls = ctx;
     http::Server server(loop, options);
-    if (!static_root.empty()) server.get("/files/*", http::static_files(static_root));
     server.get("/plaintext", [](Request&) { return Response::bytes("Hello, World!", "text/plain"); });
     server.post("/echo", [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
+    // "/*": the file's path is the same whether the handler maps the whole path or the "*".
+    if (!static_root.empty()) server.get("/*", http::static_files(static_root));
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::uint16_t port = server.port();
     run_with_client(loop, server, [&] { client(port); });

@@ -155,12 +155,13 @@ class Stream final : public Transport {
   void cork() noexcept override { ++corks_; }
   void uncork() override;
   // Half-close: after the queue is flushed, sends FIN (shutdown(SHUT_WR)); done runs then.
-  // (Pass the callback explicitly, {} for none: shutdown() is the awaitable form.)
+  // (Pass the callback explicitly, nullptr for none: shutdown() and shutdown(token) are
+  // the awaitable forms.)
   void shutdown(WriteCallback done) override;
-  using Transport::shutdown;  // the awaitable form
+  using Transport::shutdown;  // the awaitable forms
   std::size_t queued_bytes() const noexcept override { return queue_.bytes(); }
 
-  // -- coroutine forms: read_some, read_until, read_exactly, write_all, shutdown()
+  // -- coroutine forms: read_some, read_until, read_exactly, write_all, shutdown(token)
   // are Transport's (transport.hpp, stream_await.hpp).
   // The peer's end of input was read (on_end may still be pending).
   bool read_ended() const noexcept override { return ended_; }

@@ -8,7 +8,7 @@
 // most once; no completion runs inside the call that started its operation; close() is
 // idempotent and destroying the object in any state calls nothing back afterwards.
 //
-// The coroutine forms (read_some, read_until, read_exactly, write_all, shutdown()) are
+// The coroutine forms (read_some, read_until, read_exactly, write_all, shutdown(token)) are
 // defined once here on top of the virtual callback API (stream_await.hpp has their cancel
 // safety), so a tls::Stream has them exactly as a net::Stream does.
 //
@@ -94,7 +94,9 @@ class Transport : public Handle {
   WriteAllAwaiter write_all(std::string_view data, CancelToken token = {}) noexcept {
     return WriteAllAwaiter(*this, data, std::move(token));
   }
-  ShutdownAwaiter shutdown() noexcept { return ShutdownAwaiter(*this); }
+  ShutdownAwaiter shutdown(CancelToken token = {}) noexcept {
+    return ShutdownAwaiter(*this, std::move(token));
+  }
 
  protected:
   Transport(Loop& loop, HandleKind kind) : Handle(loop, kind) {}
