@@ -5,6 +5,12 @@
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
 //              [--park-idle-after MS|never]
 //              [--observe [--no-watchdog]]
+//              [--tls-cert FILE --tls-key FILE [--tls-handshake-timeout-ms MS]
+//               [--tls-max-handshakes N] [--tls-inline-handshakes]]
+//
+// --tls-cert/--tls-key serve HTTPS (PEM chain and key; scripts/make-cert makes a
+// self-signed pair); SIGHUP reloads them (open connections keep the old ones).
+// --tls-inline-handshakes runs handshakes on the loop instead of the cpu pool.
 //
 // --workers N: N loop threads, each with its own SO_REUSEPORT listener (0: one per core).
 // The default, 1, serves on the main thread's loop only, as the single-loop benchmarks
@@ -32,6 +38,10 @@ struct Args {
   long park_after_ms = -1;  // -1: the server's default; "never": -2
   bool observe = false;
   bool watchdog = true;
+  std::string tls_cert, tls_key;
+  long tls_handshake_timeout_ms = -1;
+  long tls_max_handshakes = -1;
+  bool tls_inline = false;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -45,6 +55,10 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.watchdog = false;
       continue;
     }
+    if (flag == "--tls-inline-handshakes") {
+      args.tls_inline = true;
+      continue;
+    }
     if (i + 1 >= argc) return false;
     const char* value = argv[++i];
     if (flag == "--port") {
@@ -55,6 +69,14 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.keep_alive_seconds = std::strtol(value, nullptr, 10);
     } else if (flag == "--park-idle-after") {  // milliseconds, or "never"
       args.park_after_ms = std::strcmp(value, "never") == 0 ? -2 : std::strtol(value, nullptr, 10);
+    } else if (flag == "--tls-cert") {
+      args.tls_cert = value;
+    } else if (flag == "--tls-key") {
+      args.tls_key = value;
+    } else if (flag == "--tls-handshake-timeout-ms") {
+      args.tls_handshake_timeout_ms = std::strtol(value, nullptr, 10);
+    } else if (flag == "--tls-max-handshakes") {
+      args.tls_max_handshakes = std::strtol(value, nullptr, 10);
     } else if (flag == "--workers") {
       args.workers = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
     } else {
@@ -71,7 +93,13 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]"
-                 " [--workers N] [--park-idle-after MS|never] [--observe [--no-watchdog]]\n");
+                 " [--workers N] [--park-idle-after MS|never] [--observe [--no-watchdog]]"
+                 " [--tls-cert FILE --tls-key FILE [--tls-handshake-timeout-ms MS]"
+                 " [--tls-max-handshakes N] [--tls-inline-handshakes]]\n");
+    return 2;
+  }
+  if (args.tls_cert.empty() != args.tls_key.empty()) {
+    std::fprintf(stderr, "hello_http: --tls-cert and --tls-key go together\n");
     return 2;
   }
   weft::Loop loop;
@@ -80,6 +108,22 @@ int main(int argc, char** argv) {
   options.workers = args.workers;
   if (args.park_after_ms == -2) options.park_idle_after = weft::Duration::max();
   if (args.park_after_ms >= 0) options.park_idle_after = std::chrono::milliseconds(args.park_after_ms);
+  if (!args.tls_cert.empty()) {
+    weft::tls::ServerConfig tls;
+    tls.certificates.push_back({.cert_file = args.tls_cert, .key_file = args.tls_key,
+                                .cert_pem = {}, .key_pem = {}});
+    if (args.tls_handshake_timeout_ms >= 0) {
+      tls.handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
+    }
+    if (args.tls_max_handshakes >= 0) tls.max_handshakes = static_cast<std::size_t>(args.tls_max_handshakes);
+    tls.handshake_on_pool = !args.tls_inline;
+    try {
+      options.tls = weft::tls::Context::server(std::move(tls));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "hello_http: %s\n", e.what());
+      return 1;
+    }
+  }
   weft::http::Server server(loop, options);
   server.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");
@@ -88,6 +132,12 @@ int main(int argc, char** argv) {
   server.post("/echo", [](weft::http::Request& req) {
     return weft::http::Response::bytes(req.body(), "application/octet-stream");
   });
+  if (options.tls) {  // HTTPS only: browsers stay on it (HSTS, RFC 6797) and never sniff types
+    server.after([](const weft::http::Request&, weft::http::Response& res) {
+      res.header("Strict-Transport-Security", "max-age=31536000");
+      res.header("X-Content-Type-Options", "nosniff");
+    });
+  }
   std::unique_ptr<weft::observe::Mount> observe;
   if (args.observe) {
     weft::observe::MountOptions mount_options;
@@ -99,14 +149,16 @@ int main(int argc, char** argv) {
                  args.port, ec.message().c_str());
     return 1;
   }
-  std::printf("hello_http listening on http://%s:%u (%u loop%s)\n", args.host.c_str(),
+  std::printf("hello_http listening on %s://%s:%u (%u loop%s)\n", options.tls ? "https" : "http",
+              args.host.c_str(),
               server.port(), server.workers(), server.workers() == 1 ? "" : "s");
   std::fflush(stdout);
 
-  weft::Signal sigint(loop), sigterm(loop);
+  weft::Signal sigint(loop), sigterm(loop), sighup(loop);
   auto stop = [&](int) {
     sigint.close();
     sigterm.close();
+    sighup.close();
     server.close(std::chrono::seconds(5), [&] {
       observe.reset();
       std::puts("hello_http: stopped");
@@ -114,6 +166,19 @@ int main(int argc, char** argv) {
   };
   (void)sigint.start(SIGINT, stop);
   (void)sigterm.start(SIGTERM, stop);
+  if (options.tls) {
+    (void)sighup.start(SIGHUP, [&](int) {  // re-reads the certificate files
+      try {
+        options.tls.reload();
+        std::printf("hello_http: certificates reloaded (generation %llu)\n",
+                    static_cast<unsigned long long>(options.tls.generation()));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "hello_http: reload failed, keeping the old certificates: %s\n", e.what());
+      }
+      std::fflush(stdout);
+    });
+    sighup.unref();
+  }
   loop.run();
   return 0;
 }

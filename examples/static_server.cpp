@@ -1,7 +1,9 @@
 // static_server: serves a directory over HTTP with weft's static_files handler.
 //
 //   static_server --root DIR [--port 8080] [--host 127.0.0.1] [--listing]
-//                 [--keep-alive-timeout SECONDS]
+//                 [--keep-alive-timeout SECONDS] [--tls-cert FILE --tls-key FILE]
+// --tls-cert/--tls-key serve HTTPS (files are read and encrypted on the loop: no sendfile
+// over TLS without kTLS).
 // Stops gracefully on SIGINT / SIGTERM.
 #include <weft/http/server.hpp>
 #include <weft/http/static_files.hpp>
@@ -20,6 +22,7 @@ struct Args {
   std::string host = "127.0.0.1";
   bool listing = false;
   long keep_alive_seconds = 5;
+  std::string tls_cert, tls_key;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -37,13 +40,17 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.port = static_cast<std::uint16_t>(std::strtoul(value, nullptr, 10));
     } else if (flag == "--host") {
       args.host = value;
+    } else if (flag == "--tls-cert") {
+      args.tls_cert = value;
+    } else if (flag == "--tls-key") {
+      args.tls_key = value;
     } else if (flag == "--keep-alive-timeout") {
       args.keep_alive_seconds = std::strtol(value, nullptr, 10);
     } else {
       return false;
     }
   }
-  return !args.root.empty();
+  return !args.root.empty() && args.tls_cert.empty() == args.tls_key.empty();
 }
 
 }  // namespace
@@ -53,12 +60,23 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: static_server --root DIR [--port N] [--host ADDR] [--listing]\n"
-                 "                     [--keep-alive-timeout SECONDS]\n");
+                 "                     [--keep-alive-timeout SECONDS] [--tls-cert FILE --tls-key FILE]\n");
     return 2;
   }
   weft::Loop loop;
   weft::http::ServerOptions options;
   options.keep_alive_timeout = std::chrono::seconds(args.keep_alive_seconds);
+  if (!args.tls_cert.empty()) {
+    try {
+      weft::tls::ServerConfig tls;
+      tls.certificates.push_back({.cert_file = args.tls_cert, .key_file = args.tls_key,
+                                  .cert_pem = {}, .key_pem = {}});
+      options.tls = weft::tls::Context::server(std::move(tls));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "static_server: %s\n", e.what());
+      return 1;
+    }
+  }
   weft::http::Server server(loop, options);
   weft::http::StaticOptions statics;
   statics.directory_listing = args.listing;
@@ -68,7 +86,8 @@ int main(int argc, char** argv) {
                  args.port, ec.message().c_str());
     return 1;
   }
-  std::printf("static_server: serving %s on http://%s:%u\n", args.root.c_str(), args.host.c_str(),
+  std::printf("static_server: serving %s on %s://%s:%u\n", args.root.c_str(),
+              options.tls ? "https" : "http", args.host.c_str(),
               server.port());
   std::fflush(stdout);
   weft::Signal sigint(loop), sigterm(loop);

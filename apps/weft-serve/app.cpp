@@ -196,7 +196,7 @@ struct App::Worker {
 
 // --max-connections holds over all loops: every site's server counts in one limit.
 App::App(Loop& loop, ServeOptions options)
-    : loop_(loop), options_(std::move(options)), sigint_(loop), sigterm_(loop) {
+    : loop_(loop), options_(std::move(options)), sigint_(loop), sigterm_(loop), sighup_(loop) {
   if (options_.http.max_connections && !options_.http.connection_limit) {
     options_.http.connection_limit =
         std::make_shared<http::ConnectionLimit>(options_.http.max_connections);
@@ -244,14 +244,72 @@ void App::watch_signals() {
   (void)sigterm_.start(SIGTERM, on_signal);
 }
 
+// The TLS context every loop's server shares (so SIGHUP's reload reaches them all).
+int App::start_tls() {
+  if (options_.tls_cert.empty()) return 0;
+  tls::ServerConfig config;
+  config.certificates.push_back({.cert_file = options_.tls_cert, .key_file = options_.tls_key,
+                                 .cert_pem = {}, .key_pem = {}});
+  try {
+    options_.http.tls = tls::Context::server(std::move(config));
+  } catch (const std::exception& e) {
+    return complain(e.what());
+  }
+  (void)sighup_.start(SIGHUP, [this](int) {
+    try {
+      options_.http.tls.reload();
+      say(options_, "certificates reloaded");
+    } catch (const std::exception& e) {
+      complain(std::string("reload failed, keeping the old certificates: ") + e.what());
+    }
+  });
+  sighup_.unref();
+  return 0;
+}
+
+// A plain listener whose every answer is 308 to the same target over https. The host is
+// the request's (validated by the parser as uri-host[:port]; its port replaced by ours).
+int App::start_redirect() {
+  if (!options_.tls_redirect_from) return 0;
+  redirect_ = std::make_unique<http::Server>(loop_);
+  const std::uint16_t https_port = site_->port();
+  auto to_https = [https_port](http::Request& req) {
+    std::string_view host = req.host();
+    if (host.empty()) return http::Response::text("a Host header is needed\n", 400);
+    if (const auto colon = host.rfind(':'); colon != std::string_view::npos && host.back() != ']') {
+      host = host.substr(0, colon);
+    }
+    std::string location = "https://" + std::string(host);
+    if (https_port != 443) location += ":" + std::to_string(https_port);
+    location += req.target().starts_with('/') ? std::string(req.target()) : "/";
+    http::Response res = http::Response::status(308);
+    res.header("Location", location);
+    return res;
+  };
+  for (const char* m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    redirect_->route(m, "/*", to_https);  // "/*" matches "/" too
+  }
+  if (auto ec = redirect_->listen(options_.tls_redirect_from, options_.host)) {
+    return complain("cannot listen on " + options_.host + ":" +
+                    std::to_string(options_.tls_redirect_from) + ": " + ec.message());
+  }
+  return 0;
+}
+
 Task<int> App::start() {
   watch_signals();
+  if (int rc = start_tls()) co_return rc;
   registry_.set_runtime(loop_.runtime_ptr());
   site_ = std::make_unique<Site>(loop_, options_, 0, nullptr, &registry_);
   if (int rc = co_await site_->start(options_.port)) co_return rc;
   if (int rc = start_workers(site_->port())) co_return rc;
+  if (int rc = start_redirect()) co_return rc;
   const unsigned loops = 1 + static_cast<unsigned>(workers_.size());
-  say(options_, "listening on http://" + url_host(options_.host) + ":" + std::to_string(site_->port()) +
+  if (redirect_) {
+    say(options_, "redirecting http://" + url_host(options_.host) + ":" +
+                      std::to_string(redirect_->port()) + " to https");
+  }
+  say(options_, std::string("listening on ") + (options_.http.tls ? "https://" : "http://") + url_host(options_.host) + ":" + std::to_string(site_->port()) +
                     " (api: /api, static: " + (options_.root.empty() ? bundled_site_dir() : options_.root) +
                     ", db: " + options_.db_url + ", loops: " + std::to_string(loops) +
                     (options_.read_only ? ", read-only" : "") + ")");
@@ -265,6 +323,8 @@ void App::stop() {
   stopping_ = true;
   sigint_.close();
   sigterm_.close();
+  sighup_.close();
+  if (redirect_) redirect_->close(std::chrono::seconds(1));
   if (!site_) return;
   waiting_ = Loop::KeepAlive(loop_);
   site_->close_server([this] {

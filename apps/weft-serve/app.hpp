@@ -89,6 +89,8 @@ class App {
   std::unique_ptr<Worker> start_worker(unsigned index, std::uint16_t port);
   int start_workers(std::uint16_t port);
   void watch_signals();
+  int start_tls();
+  int start_redirect();
   void worker_stopped();
   void finish_if_done();
 
@@ -97,7 +99,8 @@ class App {
   observe::Registry registry_;                   // before the sites: they remove themselves
   std::unique_ptr<Site> site_;                   // loop 0's
   std::vector<std::unique_ptr<Worker>> workers_;  // loops 1..N-1
-  Signal sigint_, sigterm_;
+  Signal sigint_, sigterm_, sighup_;
+  std::unique_ptr<http::Server> redirect_;       // --tls-redirect-from: 308 to https
   std::size_t workers_running_ = 0;  // started and not yet stopped (main loop's count)
   bool server_closed_ = false;       // site 0's server
   Loop::KeepAlive waiting_;          // holds loop 0 until the workers have stopped

@@ -78,6 +78,15 @@ const std::vector<Flag>& flags() {
        }},
       {"--root", "DIR", "static files served at / (default: the bundled site)",
        text(&ServeOptions::root)},
+      {"--tls-cert", "FILE", "serve HTTPS with this PEM certificate chain (with --tls-key);\n"
+       "SIGHUP re-reads both files (open connections keep the old ones)",
+       text(&ServeOptions::tls_cert)},
+      {"--tls-key", "FILE", "the PEM private key of --tls-cert", text(&ServeOptions::tls_key)},
+      {"--tls-redirect-from", "PORT",
+       "also listen for plain HTTP on PORT (same --host) and answer 308 to https",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::uint16_t>(v, o.tls_redirect_from, 1, 65535);
+       }},
       {"--db", "URL",
        "database: sqlite:PATH, sqlite::memory: or postgres://user@host:port/db;\n"
        "default sqlite:weft-data/weft.db (created on first start)",
@@ -322,6 +331,12 @@ ParsedArgs parse_args(int argc, char** argv) {
     }
   }
   if (std::string error = resolve_observe_token(options); !error.empty()) return fail(error);
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return fail("--tls-cert and --tls-key go together");
+  }
+  if (options.tls_redirect_from && options.tls_cert.empty()) {
+    return fail("--tls-redirect-from needs --tls-cert and --tls-key");
+  }
   return {std::move(options), 0};
 }
 

@@ -50,6 +50,11 @@ struct ServeOptions {
   std::size_t workers = 0;                  // loop threads; 0: one per core
   PoolOptions pools;                        // --pool-nice sets io_nice and cpu_nice
   ProxyOptions proxy;                       // --proxy PREFIX=URL (repeatable) and its timeouts
+  // HTTPS: --tls-cert/--tls-key (PEM files; SIGHUP re-reads them); --tls-redirect-from PORT
+  // adds a plain HTTP listener on PORT answering 308 to the https URL. 0: none.
+  std::string tls_cert;
+  std::string tls_key;
+  std::uint16_t tls_redirect_from = 0;
 };
 
 // The outcome of parsing argv (and $WEFT_OBSERVE_TOKEN): options to run with, or an exit

@@ -11,6 +11,8 @@
 #include <weft/net/address.hpp>
 #include <weft/net/dns.hpp>
 #include <weft/net/tcp.hpp>
+#include <weft/tls/context.hpp>
+#include <weft/tls/stream.hpp>
 
 #include <weft/http/access_log.hpp>
 #include <weft/http/client.hpp>

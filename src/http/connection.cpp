@@ -36,17 +36,36 @@ std::size_t read_buffer_limit(const ServerOptions& o) {
                                               o.limits.max_chunk_line + 1024);
 }
 
+// Not corked while reading: responses are already gathered per read in out_ and written
+// once (a corked write would copy them into the stream's queue).
+net::StreamOptions stream_options(const ServerOptions& o) {
+  return net::StreamOptions{.read_buffer_size = o.read_buffer_size,
+                            .max_read_buffer = read_buffer_limit(o),
+                            .high_water_mark = o.high_water_mark,
+                            .no_delay = true,
+                            .cork_during_read = false};
+}
+
+// The transport (server_impl.hpp): one of these takes the socket.
+std::optional<net::Stream> plain_stream(Server::Impl& server, net::Socket& socket) {
+  if (server.options.tls) return std::nullopt;
+  return std::optional<net::Stream>(std::in_place, server.loop, std::move(socket),
+                                    stream_options(server.options));
+}
+
+std::unique_ptr<tls::Stream> tls_stream(Server::Impl& server, net::Socket& socket) {
+  if (!server.options.tls) return nullptr;
+  return std::make_unique<tls::Stream>(server.loop, std::move(socket), server.options.tls,
+                                       stream_options(server.options));
+}
+
 }  // namespace
 
 Connection::Connection(Server::Impl& server, net::Socket socket)
     : server_(server),
-      stream_(server.loop, std::move(socket),
-              // Not corked while reading: responses are already gathered per read in out_
-              // and written once (a corked write would copy them into the stream's queue).
-              net::StreamOptions{.read_buffer_size = server.options.read_buffer_size,
-                                 .max_read_buffer = read_buffer_limit(server.options),
-                                 .high_water_mark = server.options.high_water_mark,
-                                 .cork_during_read = false}),
+      plain_(plain_stream(server, socket)),
+      tls_(tls_stream(server, socket)),
+      stream_(plain_ ? static_cast<net::Transport&>(*plain_) : *tls_),
       parse_() {}
 
 Connection::~Connection() {
@@ -613,6 +632,7 @@ void Connection::close_when_idle() {
 }
 
 bool Connection::parkable(TimePoint now) const noexcept {
+  if (tls_) return false;  // a TLS session lives in user space: it cannot be reduced to its socket
   if (deadline_kind_ != Deadline::idle || closed_ || !is_idle() || stream_.queued_bytes()) {
     return false;
   }

@@ -11,6 +11,8 @@
 #include <weft/http/server.hpp>
 #include <weft/net/listener.hpp>
 #include <weft/net/stream.hpp>
+#include <weft/net/transport.hpp>
+#include <weft/tls/stream.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/timer.hpp>
 
@@ -222,7 +224,12 @@ class Connection {
   void note_bytes_out(std::size_t n) noexcept { server_.metrics.bytes_out(n); }
 
   Server::Impl& server_;
-  net::Stream stream_;
+  // The transport: a net::Stream in place (plain HTTP: no extra allocation), or a
+  // tls::Stream when the server has a TLS context. stream_ is whichever it is; the
+  // connection talks to the net::Transport interface only.
+  std::optional<net::Stream> plain_;
+  std::unique_ptr<tls::Stream> tls_;
+  net::Transport& stream_;
   std::unique_ptr<ParseState> parse_;  // while a request is in progress (else the loop's)
   Request* cur_ = nullptr;           // the request being parsed
   std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one

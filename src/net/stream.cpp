@@ -33,10 +33,10 @@ HandleKind kind_of(int family) noexcept {
 }  // namespace
 
 Stream::Stream(Loop& loop, StreamOptions options)
-    : Handle(loop, HandleKind::tcp), options_(options) {}
+    : Transport(loop, HandleKind::tcp), options_(options) {}
 
 Stream::Stream(Loop& loop, Socket socket, StreamOptions options)
-    : Handle(loop, kind_of(socket.family())), options_(options) {
+    : Transport(loop, kind_of(socket.family())), options_(options) {
   const int family = socket.family();
   if (socket) adopt(socket.release(), family);
 }

@@ -9,18 +9,18 @@ namespace weft::net {
 namespace {
 
 std::error_code closed_error() { return std::make_error_code(std::errc::bad_file_descriptor); }
-bool is_closed(const Stream& s) { return s.is_closing() || s.is_closed(); }
+bool is_closed(const Transport& s) { return s.is_closing() || s.is_closed(); }
 
 // A read resumes its coroutine inside the data callback, before the stream advances past
 // the bytes it consumed; the coroutine's next read must not count them as buffered (at
 // the end of input it would wait for bytes that are gone). Loop thread only.
 struct Consuming {
-  const Stream* stream = nullptr;
+  const Transport* stream = nullptr;
   std::size_t left = 0;  // what stays buffered once the callback returns
 };
 thread_local Consuming t_consuming;
 
-std::size_t unread_bytes(const Stream& s) {
+std::size_t unread_bytes(const Transport& s) {
   return t_consuming.stream == &s ? t_consuming.left : s.buffered_bytes();
 }
 
@@ -135,7 +135,7 @@ std::size_t ReadUntilAwaiter::await_resume() {
   return buf_.size() - start_;
 }
 
-Task<std::size_t> Stream::read_exactly(std::span<char> buf, CancelToken token) {
+Task<std::size_t> Transport::read_exactly(std::span<char> buf, CancelToken token) {
   std::size_t got = 0;
   while (got < buf.size()) {
     const std::size_t n = co_await read_some(buf.subspan(got), token);

@@ -53,6 +53,7 @@
 #include <weft/http/router.hpp>
 #include <weft/loop.hpp>
 #include <weft/net/address.hpp>
+#include <weft/tls/context.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -118,6 +119,9 @@ struct ServerOptions {
   // Loops serving this server: 1 serves on the constructor's loop only; N > 1 adds N-1
   // loop threads (see "Many loops" above); 0: one per core.
   unsigned workers = 1;
+  // HTTPS: a server tls::Context (tls/context.hpp) makes every connection TLS (handshake
+  // timeout, handshakes in progress and the rest are the Context's knobs). Empty: plain.
+  tls::Context tls;
 };
 
 struct ServerStats {

@@ -61,6 +61,7 @@
 #include <weft/net/address.hpp>
 #include <weft/net/socket.hpp>
 #include <weft/net/stream_await.hpp>
+#include <weft/net/transport.hpp>
 #include <weft/net/write_queue.hpp>
 #include <weft/task.hpp>
 #include <weft/timer.hpp>
@@ -86,11 +87,9 @@ struct StreamOptions {
   bool cork_during_read = true;                // gather writes made in the data callback
 };
 
-// Receives every unconsumed byte; returns how many were consumed (clamped to the size).
-using DataCallback = Function<std::size_t(std::span<char> unconsumed)>;
 using ConnectCallback = Function<void(std::error_code)>;
 
-class Stream : public Handle {
+class Stream final : public Transport {
  public:
   // An unconnected stream; connect() opens the socket.
   explicit Stream(Loop& loop, StreamOptions options = {});
@@ -121,89 +120,76 @@ class Stream : public Handle {
   // error or a failed connect; after the end of input it only re-delivers the bytes still
   // buffered (a consumer that left some unconsumed gets them; on_end is not repeated). Fails with bad_file_descriptor on a
   // closed stream.
-  std::error_code read_start(DataCallback cb);
-  std::error_code read_start();  // resumes with the current callback
-  void read_stop() noexcept;
-  bool is_reading() const noexcept { return reading_; }
+  std::error_code read_start(DataCallback cb) override;
+  std::error_code read_start() override;  // resumes with the current callback
+  void read_stop() noexcept override;
+  bool is_reading() const noexcept override { return reading_; }
   // Bytes received but not consumed yet (inside the data callback: the bytes delivered).
-  std::size_t buffered_bytes() const noexcept { return delivering_ ? delivering_ : rend_ - rbeg_; }
+  std::size_t buffered_bytes() const noexcept override { return delivering_ ? delivering_ : rend_ - rbeg_; }
   // Bytes of memory this stream holds for unconsumed input: 0 when nothing is pending.
   std::size_t read_buffer_capacity() const noexcept { return rcap_; }
 
-  void on_end(Function<void()> cb) { end_cb_ = std::move(cb); }
-  void on_error(Function<void(std::error_code)> cb) { error_cb_ = std::move(cb); }
-  void on_drain(Function<void()> cb) { drain_cb_ = std::move(cb); }
+  void on_end(Function<void()> cb) override { end_cb_ = std::move(cb); }
+  void on_error(Function<void(std::error_code)> cb) override { error_cb_ = std::move(cb); }
+  void on_drain(Function<void()> cb) override { drain_cb_ = std::move(cb); }
 
   // -- writing ---------------------------------------------------------------------
   // Copies what cannot be written now. Returns false when queued bytes exceed the
   // high-water mark (or the stream cannot write: the callback then gets the error).
-  bool write(std::string_view data, WriteCallback done = {});
+  bool write(std::string_view data, WriteCallback done = {}) override;
   // Takes ownership of data: queued without a copy.
-  bool write(std::string&& data, WriteCallback done = {});
+  bool write(std::string&& data, WriteCallback done = {}) override;
   bool write(const char* data, WriteCallback done = {}) {
     return write(std::string_view(data), std::move(done));
   }
   // Zero-copy: the caller keeps data alive until done runs (it always runs, unless
   // the stream is destroyed first).
-  bool write_borrowed(std::string_view data, WriteCallback done);
+  bool write_borrowed(std::string_view data, WriteCallback done) override;
   // Zero-copy from a file: sends len bytes of fd from offset with sendfile, in order with
   // the other writes. keep_alive is held until the range was sent (or the write failed),
   // so the descriptor stays open that long. A file shorter than offset + len fails the
   // stream with EIO (the peer would otherwise wait for bytes that never come).
   bool write_file(int fd, std::uint64_t offset, std::size_t len,
-                  std::shared_ptr<const void> keep_alive, WriteCallback done = {});
+                  std::shared_ptr<const void> keep_alive, WriteCallback done = {}) override;
   // Gathers writes until uncork() (nestable); uncork() flushes them in one writev.
-  void cork() noexcept { ++corks_; }
-  void uncork();
+  void cork() noexcept override { ++corks_; }
+  void uncork() override;
   // Half-close: after the queue is flushed, sends FIN (shutdown(SHUT_WR)); done runs then.
   // (Pass the callback explicitly, nullptr for none: shutdown() and shutdown(token) are
   // the awaitable forms.)
-  void shutdown(WriteCallback done);
-  std::size_t queued_bytes() const noexcept { return queue_.bytes(); }
+  void shutdown(WriteCallback done) override;
+  using Transport::shutdown;  // the awaitable forms
+  std::size_t queued_bytes() const noexcept override { return queue_.bytes(); }
 
-  // -- coroutine forms (stream_await.hpp) --------------------------------------------
-  ReadSomeAwaiter read_some(std::span<char> buf, CancelToken token = {}) noexcept {
-    return ReadSomeAwaiter(*this, buf, std::move(token));
-  }
-  // Fills buf completely; throws weft::errc::unexpected_eof if the input ends first.
-  // Cancel safety: NOT safe: bytes already copied into buf are consumed from the stream
-  // and their count is lost with the coroutine.
-  Task<std::size_t> read_exactly(std::span<char> buf, CancelToken token = {});
-  ReadUntilAwaiter read_until(std::string& buf, std::string_view delim, std::size_t max,
-                              CancelToken token = {}) noexcept {
-    return ReadUntilAwaiter(*this, buf, delim, max, std::move(token));
-  }
-  WriteAllAwaiter write_all(std::string_view data, CancelToken token = {}) noexcept {
-    return WriteAllAwaiter(*this, data, std::move(token));
-  }
-  ShutdownAwaiter shutdown(CancelToken token = {}) noexcept { return ShutdownAwaiter(*this, std::move(token)); }
+  // -- coroutine forms: read_some, read_until, read_exactly, write_all, shutdown(token)
+  // are Transport's (transport.hpp, stream_await.hpp).
   // The peer's end of input was read (on_end may still be pending).
-  bool read_ended() const noexcept { return ended_; }
+  bool read_ended() const noexcept override { return ended_; }
   // The stream's failure, once it failed (on_error may still be pending).
-  std::error_code error() const noexcept { return error_; }
-  std::size_t high_water_mark() const noexcept { return options_.high_water_mark; }
-  void set_high_water_mark(std::size_t bytes) noexcept { options_.high_water_mark = bytes; }
-  bool needs_drain() const noexcept { return need_drain_; }
+  std::error_code error() const noexcept override { return error_; }
+  std::size_t high_water_mark() const noexcept override { return options_.high_water_mark; }
+  void set_high_water_mark(std::size_t bytes) noexcept override { options_.high_water_mark = bytes; }
+  bool needs_drain() const noexcept override { return need_drain_; }
 
   // -- closing ---------------------------------------------------------------------
   // Closes the socket now (queued bytes are discarded); on_close runs in the close phase
   // after the cancellation callbacks. Idempotent.
-  void close(Function<void()> on_close = {});
+  void close(Function<void()> on_close = {}) override;
   // Like close(), but the peer gets a RST instead of a FIN (SO_LINGER 0).
-  void reset(Function<void()> on_close = {});
+  void reset(Function<void()> on_close = {}) override;
   // Gives the connected socket back without closing it, for a caller that wants to keep
   // an idle connection in less memory than a Stream (an HTTP server parking keep-alive
   // connections). Watching stops, nothing more is delivered, and the stream is closed
   // (on_close never runs). Only an idle stream can detach: an invalid Socket comes back
   // if writes are queued, a connect or shutdown is in flight, or unread bytes are buffered.
-  Socket detach_socket();
+  Socket detach_socket() override;
 
   // -- options ---------------------------------------------------------------------
   std::error_code set_no_delay(bool on) noexcept;
   // idle: seconds without traffic before the first probe.
   std::error_code set_keepalive(bool on, std::chrono::seconds idle = std::chrono::seconds(60)) noexcept;
-  SocketAddress local_address() const noexcept;
-  SocketAddress peer_address() const noexcept;
+  SocketAddress local_address() const noexcept override;
+  SocketAddress peer_address() const noexcept override;
   int fd() const noexcept { return fd_; }
 
  private:

@@ -1,4 +1,4 @@
-// The awaitable forms of Stream (read_some, read_until, read_exactly, write_all,
+// The awaitable forms of Stream and every Transport (read_some, read_until, read_exactly, write_all,
 // shutdown()). Included by stream.hpp; see the "coroutine forms" section there.
 //
 // They are built on the stream's callback API, so the two forms share one rule set:
@@ -32,7 +32,7 @@
 
 namespace weft::net {
 
-class Stream;
+class Transport;
 
 namespace detail {
 
@@ -44,7 +44,7 @@ class ReadAwaiterBase {
   ReadAwaiterBase& operator=(const ReadAwaiterBase&) = delete;
 
  protected:
-  ReadAwaiterBase(Stream& s, CancelToken token) noexcept : s_(s), token_(std::move(token)) {}
+  ReadAwaiterBase(Transport& s, CancelToken token) noexcept : s_(s), token_(std::move(token)) {}
   ~ReadAwaiterBase();
 
   // Reports whether the read can complete without waiting (end, error, cancelled).
@@ -55,7 +55,7 @@ class ReadAwaiterBase {
   // Takes bytes from the stream's buffer; sets done when the read is complete.
   virtual std::size_t consume(std::span<char> data, bool& done) = 0;
 
-  Stream& s_;
+  Transport& s_;
 
  private:
   void stop_waiting() noexcept;
@@ -86,7 +86,7 @@ struct WriteWaiter {
 // consumed nothing, and the next read gets the bytes.
 class [[nodiscard]] ReadSomeAwaiter final : detail::ReadAwaiterBase {
  public:
-  ReadSomeAwaiter(Stream& s, std::span<char> buf, CancelToken token) noexcept
+  ReadSomeAwaiter(Transport& s, std::span<char> buf, CancelToken token) noexcept
       : ReadAwaiterBase(s, std::move(token)), buf_(buf) {}
   bool await_ready() { return buf_.empty() || ready_without_data(); }
   void await_suspend(std::coroutine_handle<> h) { suspend(h); }
@@ -110,7 +110,7 @@ class [[nodiscard]] ReadSomeAwaiter final : detail::ReadAwaiterBase {
 // again with the same buf to continue (the search restarts at buf's old end).
 class [[nodiscard]] ReadUntilAwaiter final : detail::ReadAwaiterBase {
  public:
-  ReadUntilAwaiter(Stream& s, std::string& buf, std::string_view delim, std::size_t max,
+  ReadUntilAwaiter(Transport& s, std::string& buf, std::string_view delim, std::size_t max,
                    CancelToken token) noexcept
       : ReadAwaiterBase(s, std::move(token)), buf_(buf), delim_(delim), max_(max), start_(buf.size()) {}
   bool await_ready() { return delim_.empty() || ready_without_data(); }
@@ -136,7 +136,7 @@ class [[nodiscard]] ReadUntilAwaiter final : detail::ReadAwaiterBase {
 // much went out, so the usual reaction is to close the stream.
 class [[nodiscard]] WriteAllAwaiter final {
  public:
-  WriteAllAwaiter(Stream& s, std::string_view data, CancelToken token) noexcept
+  WriteAllAwaiter(Transport& s, std::string_view data, CancelToken token) noexcept
       : s_(s), data_(data), token_(std::move(token)) {}
   WriteAllAwaiter(const WriteAllAwaiter&) = delete;
   WriteAllAwaiter& operator=(const WriteAllAwaiter&) = delete;
@@ -149,7 +149,7 @@ class [[nodiscard]] WriteAllAwaiter final {
   bool pump();  // true when done (or failed)
   void on_chunk(std::uint64_t seq, std::error_code ec);
 
-  Stream& s_;
+  Transport& s_;
   std::string_view data_;
   CancelToken token_;
   CancelRegistration reg_;
@@ -166,7 +166,7 @@ class [[nodiscard]] WriteAllAwaiter final {
 // already cancelled: nothing is shut down.
 class [[nodiscard]] ShutdownAwaiter final {
  public:
-  explicit ShutdownAwaiter(Stream& s, CancelToken token = {}) noexcept : s_(s), token_(std::move(token)) {}
+  explicit ShutdownAwaiter(Transport& s, CancelToken token = {}) noexcept : s_(s), token_(std::move(token)) {}
   ShutdownAwaiter(const ShutdownAwaiter&) = delete;
   ShutdownAwaiter& operator=(const ShutdownAwaiter&) = delete;
   ~ShutdownAwaiter();
@@ -175,7 +175,7 @@ class [[nodiscard]] ShutdownAwaiter final {
   void await_resume();
 
  private:
-  Stream& s_;
+  Transport& s_;
   CancelToken token_;
   CancelRegistration reg_;
   weft::detail::DeferredResume deferred_;
