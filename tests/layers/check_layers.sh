@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fails when a layer includes a higher one. Usage: check_layers.sh <source root>
-# Layers (docs/STYLE.md): core < net < http < observe; core < fs < http; core < db.
+# Layers (docs/STYLE.md): core < net < http < ws, observe; core < fs < http; core < db.
 # A file's layer: include/weft/<layer>/..., src/<layer>/..., and include/weft/*.hpp is core
 # (fs.hpp: fs). An include's layer: <weft/<layer>/...>, <weft/x.hpp>, or "<layer>/..." (src).
 set -euo pipefail
 root=${1:?usage: check_layers.sh <source root>}
 declare -A allowed=(
-  [core]="core" [net]="core net" [fs]="core fs" [http]="core net fs http"
+  [core]="core" [net]="core net" [fs]="core fs" [http]="core net fs http" [ws]="core net fs http ws"
   [db]="core db" [observe]="core net fs http observe")
 
 layer_of_file() {  # path relative to root
@@ -23,7 +23,7 @@ layer_of_include() {  # the text between <> or ""
     weft/fs.hpp) echo fs ;;
     weft/*/*) local r=${1#weft/}; echo "${r%%/*}" ;;
     weft/*) echo core ;;
-    core/*|net/*|fs/*|http/*|db/*|observe/*) echo "${1%%/*}" ;;
+    core/*|net/*|fs/*|http/*|ws/*|db/*|observe/*) echo "${1%%/*}" ;;
   esac
 }
 
