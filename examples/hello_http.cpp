@@ -1,5 +1,6 @@
 // hello_http: the smallest useful weft HTTP server.
 //   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
+//   GET /ws → a WebSocket echo: each text or binary message is sent back as received
 // Stops gracefully on SIGINT / SIGTERM.
 //
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
@@ -13,6 +14,7 @@
 // /_weft/metrics, /_weft/stats, /_weft/stats/stream, answered from loopback only.
 // --no-watchdog leaves out the watchdog thread (the process then stays single-threaded).
 #include <weft/http/server.hpp>
+#include <weft/ws/app.hpp>
 #include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
 
@@ -80,7 +82,9 @@ int main(int argc, char** argv) {
   options.workers = args.workers;
   if (args.park_after_ms == -2) options.park_idle_after = weft::Duration::max();
   if (args.park_after_ms >= 0) options.park_idle_after = std::chrono::milliseconds(args.park_after_ms);
-  weft::http::Server server(loop, options);
+  weft::ws::App server(loop, options);  // an http::Server with WebSocket routes
+  server.ws("/ws", {.message = [](weft::ws::WebSocket& ws, std::string_view msg,
+                                  weft::ws::Opcode op) { ws.send(msg, op); }});
   server.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");
   });
