@@ -188,7 +188,7 @@ void WebSocket::on_pong(std::string_view payload) {
   call_user([&] { route_->behavior.pong(*this, payload); });
 }
 
-// The peer's close: answered with its code when we had not sent one; either way the
+// The peer's close: answered with its code and reason when we had not sent one; either way the
 // handshake is complete and the server ends the TCP connection.
 void WebSocket::on_close(std::uint16_t code, std::string_view reason) {
   close_received_ = true;
@@ -197,7 +197,7 @@ void WebSocket::on_close(std::uint16_t code, std::string_view reason) {
   if (state_ == State::open) {
     state_ = State::closing;
     close_deadline_ = loop().now() + options().close_timeout;
-    send_control(Opcode::close, close_payload(code, {}));
+    send_control(Opcode::close, close_payload(code, reason));  // echoed, as ws does
   }
   io_->shutdown();  // the server ends the TCP connection first (RFC 6455 §7.1.1)
 }
