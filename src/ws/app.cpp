@@ -96,6 +96,9 @@ std::size_t App::publish(std::string_view topic, std::string_view message, Opcod
   std::size_t here = 0;
   Loop* current = Loop::current();
   for (auto& hub : hubs) {
+    // A hub without connections has no subscribers (and its loop may have ended: a closed
+    // server's extra loops are gone).
+    if (hub->open.load(std::memory_order_relaxed) == 0) continue;
     if (&hub->loop() == current) {
       here += hub->deliver(topic, shared);
     } else {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 
 namespace weft::itest {
 namespace {
@@ -29,6 +30,15 @@ struct Recorded {
   std::vector<std::string> get() {
     std::lock_guard lock(mu);
     return closes;
+  }
+  std::set<const Loop*> loops;  // the loops that opened a /room connection
+  void opened_on(const Loop& l) {
+    std::lock_guard lock(mu);
+    loops.insert(&l);
+  }
+  std::size_t loop_count() {
+    std::lock_guard lock(mu);
+    return loops.size();
   }
 };
 
@@ -58,7 +68,10 @@ void add_routes(ws::App& app, Recorded& rec) {
         if (req.header("x-token").empty()) throw http::HttpError(401, "token required");
         return std::string(req.header("x-token"));
       },
-      .open = [](WebSocket& s) { s.subscribe(s.param("name")); },
+      .open = [&rec](WebSocket& s) {
+        s.subscribe(s.param("name"));
+        rec.opened_on(s.loop());
+      },
       .message = [&app](WebSocket& s, std::string_view m, Opcode) {
         if (m == "whoami") s.send(std::any_cast<std::string&>(s.user()) + "@" + std::string(s.param("name")));
         if (m == "close-me") s.close(4000, "bye");
@@ -319,6 +332,40 @@ TEST(WsServer, PublishReachesEverySubscriberOnce) {
     }
     EXPECT_FALSE(subs[4].next(100ms));  // another topic
   });
+}
+
+}  // namespace
+}  // namespace weft::itest
+
+namespace weft::itest {
+namespace {
+
+// Two loops (workers = 2): subscribers land on both; one publish reaches all of them.
+TEST(WsServer, PublishReachesSubscribersOnEveryLoop) {
+  http::ServerOptions options;
+  options.workers = 2;
+  with_server([](std::uint16_t port, ws::App& app, Recorded& rec) {
+    std::vector<WsClient> subs;
+    for (int i = 0; i < 12; ++i) {
+      subs.push_back(WsClient::connect(port, "/room/all", "X-Token: t\r\n"));
+      ASSERT_TRUE(subs.back().ok());
+    }
+    for (int i = 0; i < 100 && app.ws_stats().open < 12; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(rec.loop_count(), 2u) << "the kernel put every connection on one loop";
+    ASSERT_TRUE(subs[0].send("pub:to every loop"));
+    for (auto& s : subs) {
+      auto e = s.next();
+      ASSERT_TRUE(e) << s.error;
+      EXPECT_EQ(e->str(), "text:to every loop");
+    }
+    // And from a thread that is no loop's: posted to each loop.
+    EXPECT_EQ(app.publish("all", "from outside"), 0u);
+    for (auto& s : subs) {
+      auto e = s.next();
+      ASSERT_TRUE(e) << s.error;
+      EXPECT_EQ(e->str(), "text:from outside");
+    }
+  }, options);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 // publish(topic, message) builds the frame once and queues it on every subscriber of every
 // loop of the server (ServerOptions::workers): on the calling loop at once, on the others
 // through Loop::post (the frame is shared, not copied). It may be called from any thread.
-// Like routes, ws() is called before listen().
+// Like routes, ws() is called before listen(); publish() from another thread must not race
+// with the server's close() (an extra loop may be ending).
 #pragma once
 
 #include <weft/http/server.hpp>
