@@ -2,9 +2,11 @@
 // (hello_http's GET /ws). 10,000 messages of random sizes and kinds each way (text with
 // multi-byte UTF-8, binary up to 300 KB: every length encoding), checked byte for byte;
 // with and without the client offering permessage-deflate (weft declines it for now);
-// ping/pong; the closing handshake with a code and reason.
+// ping/pong; the closing handshake with a code and reason. And the other way: weft's
+// client (interop_client) against a ws server, 10,000 messages checked by the client.
 //
-// WEFT_HELLO_HTTP: the hello_http binary. Run by ctest (tests/ws-interop/CMakeLists.txt).
+// WEFT_HELLO_HTTP: the hello_http binary; WEFT_WS_CLIENT: interop_client. Run by ctest
+// (tests/ws-interop/CMakeLists.txt).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -174,4 +176,26 @@ test('empty messages and a message of exactly 65535 and 65536 bytes', async () =
   await done;
   got.forEach((g, i) => assert.ok(Buffer.compare(g, want[i]) === 0, `message ${i}`));
   await closeWith(ws, 1000, '');
+});
+
+test('weft client <-> ws server: 10,000 random messages echoed byte for byte', async () => {
+  const bin = process.env.WEFT_WS_CLIENT;
+  assert.ok(bin, 'WEFT_WS_CLIENT must name the interop_client binary');
+  const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const closes = [];
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('close', (code, reason) => closes.push([code, reason.toString()]));
+  });
+  const { port } = wss.address();
+  const child = spawn(bin, [`ws://127.0.0.1:${port}/`, '10000', '21'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const status = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(status, 0, `interop_client failed: ${out}`);
+  assert.match(out, /10000 messages/);
+  for (let i = 0; i < 100 && closes.length === 0; ++i) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(closes, [[1000, 'done']]);
+  await new Promise((resolve) => wss.close(resolve));
 });
