@@ -1,6 +1,7 @@
 // hello_http: the smallest useful weft HTTP server.
 //   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
 //   GET /ws → a WebSocket echo: each text or binary message is sent back as received
+//   GET /ws-deflate → the same echo with permessage-deflate offered to clients
 // Stops gracefully on SIGINT / SIGTERM.
 //
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
@@ -83,8 +84,13 @@ int main(int argc, char** argv) {
   if (args.park_after_ms == -2) options.park_idle_after = weft::Duration::max();
   if (args.park_after_ms >= 0) options.park_idle_after = std::chrono::milliseconds(args.park_after_ms);
   weft::ws::App server(loop, options);  // an http::Server with WebSocket routes
-  server.ws("/ws", {.message = [](weft::ws::WebSocket& ws, std::string_view msg,
-                                  weft::ws::Opcode op) { ws.send(msg, op); }});
+  auto echo = [](weft::ws::WebSocket& ws, std::string_view msg, weft::ws::Opcode op) {
+    ws.send(msg, op);
+  };
+  server.ws("/ws", {.message = echo});
+  weft::ws::Options deflate;
+  deflate.compression.enabled = true;
+  server.ws("/ws-deflate", {.message = echo, .options = deflate});
   server.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");
   });

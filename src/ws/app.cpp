@@ -66,6 +66,10 @@ App& App::ws(std::string_view pattern, Behavior behavior) {
     res.header("Connection", "Upgrade");
     res.header("Sec-WebSocket-Accept", detail::accept_key(req.header("sec-websocket-key")));
     if (!protocol.empty()) res.header("Sec-WebSocket-Protocol", protocol);
+    if (auto deflate = negotiate_deflate(req.header("sec-websocket-extensions"), o.compression)) {
+      res.header("Sec-WebSocket-Extensions", deflate->response);
+      socket->set_deflate(*deflate);
+    }
     socket->set_request_info(req, route->param_names, std::move(protocol));
     res.upgrade(std::move(socket));
     return res;
@@ -100,9 +104,9 @@ std::size_t App::publish(std::string_view topic, std::string_view message, Opcod
     // server's extra loops are gone).
     if (hub->open.load(std::memory_order_relaxed) == 0) continue;
     if (&hub->loop() == current) {
-      here += hub->deliver(topic, shared);
+      here += hub->deliver(topic, op, shared);
     } else {
-      hub->loop().post([hub, t = std::string(topic), shared] { hub->deliver(t, shared); });
+      hub->loop().post([hub, t = std::string(topic), op, shared] { hub->deliver(t, op, shared); });
     }
   }
   return here;

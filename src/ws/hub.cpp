@@ -50,16 +50,38 @@ bool Hub::unsubscribe(WebSocket* s, std::string_view topic) {
 
 // Subscribers are only removed when their connection is gone (the close phase), never
 // inside send_frame, so the list is stable while it is walked.
-std::size_t Hub::deliver(std::string_view topic, const std::shared_ptr<const std::string>& frame) {
+std::size_t Hub::deliver(std::string_view topic, Opcode op,
+                         const std::shared_ptr<const std::string>& frame) {
   auto it = topics_.find(topic);
   if (it == topics_.end()) return 0;
+  const std::size_t size = frame->size() - frame_header_size(frame->size(), false);
+  const std::string_view message = std::string_view(*frame).substr(frame->size() - size);
+  std::shared_ptr<const std::string> compressed[16];
   std::size_t taken = 0;
   for (WebSocket* s : it->second) {
-    const SendResult r = s->send_frame(frame);
+    const int bits = s->deflate_window_bits();
+    const CompressionOptions& c = s->compression();
+    const bool compress = bits && message.size() >= c.min_size;
+    if (compress && !compressed[bits]) {
+      auto f = std::make_shared<std::string>();
+      compressed_frame(*f, op, message, bits, c.level);
+      compressed[bits] = std::move(f);
+    }
+    const SendResult r = s->send_frame(compress ? compressed[bits] : frame);
     if (r.status == SendStatus::sent) ++taken;
     if (r.status == SendStatus::dropped) dropped.fetch_add(1, std::memory_order_relaxed);
   }
   return taken;
+}
+
+void Hub::compressed_frame(std::string& out, Opcode op, std::string_view message, int window_bits,
+                           int level) {
+  auto& d = deflaters_[window_bits];
+  if (!d) d = std::make_unique<Deflater>(window_bits, level);
+  scratch_.clear();
+  d->compress(message, scratch_);
+  encode_frame(out, op, scratch_, FrameFlags{.fin = true, .rsv1 = true});
+  if (scratch_.capacity() > 256 * 1024) std::string().swap(scratch_);
 }
 
 void Hub::sweep() {

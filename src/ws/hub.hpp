@@ -4,6 +4,7 @@
 #pragma once
 
 #include <weft/timer.hpp>
+#include <weft/ws/deflate.hpp>
 #include <weft/ws/websocket.hpp>
 
 #include <atomic>
@@ -41,8 +42,15 @@ class Hub {
   void remove(WebSocket* s);  // also unsubscribes it everywhere
   bool subscribe(WebSocket* s, std::string_view topic);
   bool unsubscribe(WebSocket* s, std::string_view topic);
-  // Queues the frame on every subscriber of topic; returns how many took it.
-  std::size_t deliver(std::string_view topic, const std::shared_ptr<const std::string>& frame);
+  // Queues the frame (an uncompressed frame of kind op) on every subscriber of topic, or
+  // its compressed form for those that negotiated permessage-deflate (compressed here once
+  // per window size); returns how many took it.
+  std::size_t deliver(std::string_view topic, Opcode op,
+                      const std::shared_ptr<const std::string>& frame);
+  // A whole compressed frame for message (RSV1 set), with the loop's compressor for
+  // window_bits (reset after each message: server_no_context_takeover).
+  void compressed_frame(std::string& out, Opcode op, std::string_view message, int window_bits,
+                        int level);
 
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> opened{0};
@@ -55,6 +63,8 @@ class Hub {
   Duration interval_;
   WebSocket* sockets_ = nullptr;  // intrusive list (WebSocket::hub_prev/next)
   std::unordered_map<std::string, std::vector<WebSocket*>, StringHash, std::equal_to<>> topics_;
+  std::unique_ptr<Deflater> deflaters_[16];  // by window bits, made on first use
+  std::string scratch_;
   // Only while connections exist: a hub without any holds no loop handle.
   std::unique_ptr<Timer> sweep_timer_;
 };

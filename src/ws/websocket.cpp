@@ -18,6 +18,20 @@ WebSocket::~WebSocket() = default;
 
 const Options& WebSocket::options() const noexcept { return route_->behavior.options; }
 
+const CompressionOptions& WebSocket::compression() const noexcept {
+  return route_->behavior.options.compression;
+}
+
+// Before on_open: the parser accepts RSV1 on a message's first frame from now on.
+void WebSocket::set_deflate(const DeflateParams& params) {
+  deflate_bits_ = static_cast<std::uint8_t>(params.server_max_window_bits);
+  inflate_bits_ = static_cast<std::uint8_t>(params.client_max_window_bits);
+  inflate_keeps_context_ = !params.client_no_context_takeover;
+  parser_ = Parser(ParserOptions{.role = Role::server,
+                                 .max_message_size = options().max_message_size,
+                                 .allow_rsv1 = true});
+}
+
 Loop& WebSocket::loop() const noexcept { return hub_->loop(); }
 
 void WebSocket::set_request_info(const http::Request& req,
@@ -75,7 +89,11 @@ SendResult WebSocket::send(std::string_view message, Opcode op) {
   const std::size_t size = frame_header_size(message.size(), false) + message.size();
   if (over_limit(size)) return refuse(size);
   std::string frame;
-  encode_frame(frame, op, message);
+  if (deflate_bits_ && message.size() >= compression().min_size) {
+    hub_->compressed_frame(frame, op, message, deflate_bits_, compression().level);
+  } else {
+    encode_frame(frame, op, message);
+  }
   io_->write(frame);
   return {SendStatus::sent, buffered_amount()};
 }
@@ -172,9 +190,31 @@ std::size_t WebSocket::on_data(std::span<char> bytes) {
   return bytes.size();  // after a close frame or an error, the rest is dropped
 }
 
-void WebSocket::on_message(Opcode op, std::string_view payload, bool) {
-  if (state_ != State::open || !route_->behavior.message) return;
-  call_user([&] { route_->behavior.message(*this, payload, op); });
+void WebSocket::on_message(Opcode op, std::string_view payload, bool compressed) {
+  if (state_ != State::open) return;
+  if (compressed && !inflate(payload, op)) return;
+  if (compressed) payload = inflated_;
+  if (route_->behavior.message) call_user([&] { route_->behavior.message(*this, payload, op); });
+  if (inflated_.capacity() > 64 * 1024) std::string().swap(inflated_);
+}
+
+// A compressed message into inflated_; false (and the connection failing) when it is
+// corrupt (1007), inflates past max_message_size (1009) or is text that is not UTF-8 (1007).
+bool WebSocket::inflate(std::string_view compressed, Opcode op) {
+  if (!inflater_) inflater_ = std::make_unique<Inflater>(inflate_bits_);
+  const Inflater::Result r = inflater_->decompress(compressed, inflated_, options().max_message_size);
+  if (!inflate_keeps_context_) inflater_.reset();
+  if (r == Inflater::Result::too_big) {
+    fail(close_code::message_too_big, "message too big");
+  } else if (r == Inflater::Result::corrupt) {
+    fail(close_code::invalid_payload, "invalid compressed data");
+  } else if (op == Opcode::text && !is_valid_utf8(inflated_)) {
+    fail(close_code::invalid_payload, "text message is not valid UTF-8");
+  } else {
+    return true;
+  }
+  if (io_) io_->shutdown();
+  return false;
 }
 
 void WebSocket::on_ping(std::string_view payload) {

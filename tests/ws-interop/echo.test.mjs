@@ -82,9 +82,9 @@ function randomMessage(r) {
   return { binary: b };
 }
 
-function open(options = {}) {
+function open(options = {}, path = '/ws') {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options);
+    const ws = new WebSocket(url.replace(/\/ws$/, path), options);
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
@@ -150,6 +150,27 @@ test('10,000 random messages echoed byte for byte (no extensions offered)', asyn
   const ws = await open({ perMessageDeflate: false });
   await echoMany(ws, 10000, 15, 8);
   assert.deepEqual(await closeWith(ws, 4001, 'custom'), [4001, 'custom']);
+});
+
+test('10,000 random messages with permessage-deflate both ways', async () => {
+  const ws = await open({ perMessageDeflate: { threshold: 0 } }, '/ws-deflate');
+  assert.equal(ws.extensions, 'permessage-deflate');
+  assert.equal(ws._extensions['permessage-deflate'].params.server_no_context_takeover, true);
+  const bytes = await echoMany(ws, 10000, 16);
+  assert.ok(bytes > 1_000_000);
+  assert.deepEqual(await closeWith(ws, 1000, 'zipped'), [1000, 'zipped']);
+});
+
+test('permessage-deflate with client_no_context_takeover and small windows', async () => {
+  const ws = await open({
+    perMessageDeflate: { threshold: 0, clientNoContextTakeover: true, clientMaxWindowBits: 9, serverMaxWindowBits: 10 },
+  }, '/ws-deflate');
+  const params = ws._extensions['permessage-deflate'].params;  // as the server answered
+  assert.equal(params.client_no_context_takeover, true);
+  assert.equal(params.server_max_window_bits, 10);
+  assert.equal(params.client_max_window_bits, 9);
+  await echoMany(ws, 2000, 17);
+  await closeWith(ws, 1000, '');
 });
 
 test('ping is answered with a pong carrying its payload', async () => {

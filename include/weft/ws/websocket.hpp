@@ -32,6 +32,10 @@
 // Published messages follow the same rule, so a subscriber that never reads holds at most
 // max_backpressure plus one message.
 //
+// Compression (Options::compression, off by default): permessage-deflate as ws/deflate.hpp
+// says; messages from min_size up are sent compressed, published ones compressed once per
+// loop and window size.
+//
 // Idle: with idle_timeout, a connection that received nothing for half of it gets a ping
 // (send_pings), and one silent for all of it is closed with 1001.
 #pragma once
@@ -40,6 +44,7 @@
 #include <weft/function.hpp>
 #include <weft/http/request.hpp>
 #include <weft/http/upgrade.hpp>
+#include <weft/ws/deflate.hpp>
 #include <weft/ws/frame.hpp>
 #include <weft/ws/parser.hpp>
 
@@ -66,6 +71,7 @@ struct Options {
   bool send_pings = true;                              // ping at half the idle timeout
   Duration close_timeout = std::chrono::seconds(5);   // waiting for the peer's close frame
   std::vector<std::string> protocols = {};            // subprotocols allowed; empty: any
+  CompressionOptions compression = {};                // permessage-deflate (ws/deflate.hpp)
 };
 
 struct Behavior {
@@ -134,6 +140,10 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   void set_request_info(const http::Request& req, const std::vector<std::string>& param_names,
                         std::string protocol);
   void set_user(std::any value) { user_ = std::move(value); }
+  void set_deflate(const DeflateParams& params);
+  // The window the peer allows our compressed messages (0: no permessage-deflate).
+  int deflate_window_bits() const noexcept { return deflate_bits_; }
+  const CompressionOptions& compression() const noexcept;
   // Queues a prepared frame (a publish): the same backpressure rule as send().
   SendResult send_frame(const std::shared_ptr<const std::string>& frame);
   // The hub's sweep: idle pings and timeouts, close timeouts.
@@ -157,6 +167,7 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   void on_pong(std::string_view payload) override;
   void on_close(std::uint16_t code, std::string_view reason) override;
 
+  bool inflate(std::string_view compressed, Opcode op);
   bool over_limit(std::size_t frame_size) const noexcept;
   SendResult refuse(std::size_t frame_size);
   void send_control(Opcode op, std::string_view payload);
@@ -176,11 +187,16 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   std::string protocol_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::vector<std::string> topics_;
+  std::unique_ptr<Inflater> inflater_;  // while a compressed message is read (or kept: context)
+  std::string inflated_;
   TimePoint last_input_{};
   TimePoint close_deadline_{};
   std::string close_reason_;
   std::uint16_t close_code_ = close_code::abnormal;  // what Behavior::close will be told
   State state_ = State::connecting;
+  std::uint8_t deflate_bits_ = 0;         // server_max_window_bits; 0: not negotiated
+  std::uint8_t inflate_bits_ = 15;        // client_max_window_bits
+  bool inflate_keeps_context_ = true;     // not client_no_context_takeover
   bool close_received_ = false;
   bool ping_outstanding_ = false;
   bool wants_drain_ = false;
