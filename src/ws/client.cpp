@@ -92,8 +92,7 @@ constexpr std::size_t kMaxHead = 16 * 1024;
 }  // namespace
 
 Client::Client(Loop& loop, ConnectOptions options)
-    : loop_(loop),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       stream_(loop),
       timer_(loop),
       parser_(ParserOptions{.role = Role::client,

@@ -63,6 +63,9 @@ void add_routes(ws::App& app, Recorded& rec) {
   ws::Options protos = test_options();
   protos.protocols = {"chat.v2", "chat.v1"};
   app.ws("/ws-proto", echo(protos));
+  ws::Options deflate = test_options();
+  deflate.compression.enabled = true;
+  app.ws("/ws-deflate", echo(deflate));
   app.ws("/room/:name", {
       .upgrade = [](http::Request& req) -> std::any {
         if (req.header("x-token").empty()) throw http::HttpError(401, "token required");
@@ -366,6 +369,46 @@ TEST(WsServer, PublishReachesSubscribersOnEveryLoop) {
       EXPECT_EQ(e->str(), "text:from outside");
     }
   }, options);
+}
+
+}  // namespace
+}  // namespace weft::itest
+
+namespace weft::itest {
+namespace {
+
+// permessage-deflate over a socket: our compressed message is inflated and echoed
+// compressed (RSV1), a small one goes uncompressed, the figures are printed.
+TEST(WsServer, DeflateCompressesBothWays) {
+  with_server([](std::uint16_t port, ws::App&, Recorded&) {
+    WsClient c = WsClient::connect(port, "/ws-deflate",
+                                   "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c.handshake().header("sec-websocket-extensions"),
+              "permessage-deflate; server_no_context_takeover; client_max_window_bits=15");
+    std::string message;
+    for (int i = 0; i < 200; ++i) message += R"({"id":)" + std::to_string(i) + R"(,"name":"weft","ok":true},)";
+    ws::Deflater d(15);
+    std::string z;
+    d.compress(message, z);
+    ASSERT_TRUE(c.send_raw(ws::testing::raw_frame(z, {.rsv = 0x40})));
+    auto e = c.next();
+    ASSERT_TRUE(e) << c.error;
+    EXPECT_TRUE(e->compressed);
+    EXPECT_EQ(e->payload, message);
+    EXPECT_LT(e->wire_size * 4, message.size());
+    std::printf("permessage-deflate: %zu-byte JSON message: %zu bytes from the client, %zu from "
+                "the server; decompressor per connection ~%zu KiB (window 15)\n",
+                message.size(), z.size(), e->wire_size, ws::Inflater::memory(15) / 1024);
+    ASSERT_TRUE(c.send("small"));
+    auto small = c.next();
+    ASSERT_TRUE(small);
+    EXPECT_FALSE(small->compressed) << "below min_size: sent as is";
+    EXPECT_EQ(small->payload, "small");
+    // Corrupt compressed data: 1007.
+    ASSERT_TRUE(c.send_raw(ws::testing::raw_frame("\xff\xff\xff\xff junk", {.rsv = 0x40})));
+    EXPECT_EQ(c.until_closed(), std::vector<std::string>{"close:1007"});
+  });
 }
 
 }  // namespace

@@ -12,8 +12,9 @@ constexpr std::array<std::uint8_t, 4> kMask = {0x12, 0x9a, 0x5c, 0xe1};
 struct Collect final : ws::ParserEvents {
   std::vector<WsFrameEvent>& out;
   explicit Collect(std::vector<WsFrameEvent>& o) : out(o) {}
-  void on_message(ws::Opcode op, std::string_view p, bool) override {
-    out.push_back({op == ws::Opcode::text ? "text" : "binary", std::string(p), 0});
+  void on_message(ws::Opcode op, std::string_view p, bool compressed) override {
+    out.push_back({op == ws::Opcode::text ? "text" : "binary", std::string(p), 0, compressed,
+                   p.size()});
   }
   void on_ping(std::string_view p) override { out.push_back({"ping", std::string(p), 0}); }
   void on_pong(std::string_view p) override { out.push_back({"pong", std::string(p), 0}); }
@@ -44,6 +45,12 @@ WsClient WsClient::connect(std::uint16_t port, std::string_view path,
   if (!res) return c;
   c.handshake_ = *res;
   c.ok_ = res->status == 101;
+  if (res->header("sec-websocket-extensions")) {
+    c.parser_ = ws::Parser(ws::ParserOptions{.role = ws::Role::client,
+                                             .max_message_size = 256 * 1024 * 1024,
+                                             .allow_rsv1 = true});
+    c.inflater_ = std::make_unique<ws::Inflater>(15);
+  }
   // Bytes after the head (frames sent at once) stay in the raw client's buffer.
   c.inbuf_ = std::string(c.raw_.buffered());
   return c;
@@ -74,6 +81,15 @@ std::optional<WsFrameEvent> WsClient::next(Ms timeout) {
     if (!pending_.empty()) {
       WsFrameEvent e = std::move(pending_.front());
       pending_.erase(pending_.begin());
+      if (e.compressed) {
+        std::string out;
+        if (!inflater_ || inflater_->decompress(e.payload, out, 256 * 1024 * 1024) !=
+                              ws::Inflater::Result::ok) {
+          error = "cannot inflate";
+          return std::nullopt;
+        }
+        e.payload = std::move(out);
+      }
       if (answers_pings && e.kind == "ping") send(e.payload, ws::Opcode::pong);
       return e;
     }

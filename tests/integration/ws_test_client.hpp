@@ -5,7 +5,10 @@
 
 #include "http_test_client.hpp"
 
+#include <weft/ws/deflate.hpp>
 #include <weft/ws/parser.hpp>
+
+#include <memory>
 
 #include <optional>
 #include <string>
@@ -17,6 +20,8 @@ struct WsFrameEvent {
   std::string kind;  // "text", "binary", "ping", "pong", "close"
   std::string payload;
   std::uint16_t code = 0;  // close
+  bool compressed = false;  // RSV1: payload inflated by next()
+  std::size_t wire_size = 0;  // the payload's size as sent
   std::string str() const;  // "text:..", "binary:<n>", "pong:..", "close:<code>"
 };
 
@@ -48,6 +53,7 @@ class WsClient {
                                        .max_message_size = 256 * 1024 * 1024,
                                        .allow_rsv1 = false}};
   std::vector<WsFrameEvent> pending_;
+  std::unique_ptr<ws::Inflater> inflater_;  // permessage-deflate was agreed
   std::string inbuf_;
   bool ok_ = false;
 };

@@ -129,7 +129,6 @@ class Client final : private ParserEvents {
   void finish(std::uint16_t code);
   void wake();
 
-  Loop& loop_;
   ConnectOptions options_;
   net::Stream stream_;
   Timer timer_;  // handshake deadline, then the close timeout
