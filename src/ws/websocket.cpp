@@ -74,9 +74,8 @@ bool WebSocket::over_limit(std::size_t frame_size) const noexcept {
   return buffered > 0 && buffered + frame_size > options().max_backpressure;
 }
 
-SendResult WebSocket::refuse(std::size_t) {
+SendResult WebSocket::refuse() {
   wants_drain_ = true;
-  hub_->dropped.fetch_add(1, std::memory_order_relaxed);
   if (options().backpressure_policy == BackpressurePolicy::close) {
     fail(close_code::policy_violation, "backpressure limit");
     return {SendStatus::closed, buffered_amount()};
@@ -87,7 +86,11 @@ SendResult WebSocket::refuse(std::size_t) {
 SendResult WebSocket::send(std::string_view message, Opcode op) {
   if (state_ != State::open) return {SendStatus::closed, buffered_amount()};
   const std::size_t size = frame_header_size(message.size(), false) + message.size();
-  if (over_limit(size)) return refuse(size);
+  if (over_limit(size)) {
+    const SendResult r = refuse();
+    if (r.status == SendStatus::dropped) hub_->dropped.fetch_add(1, std::memory_order_relaxed);
+    return r;
+  }
   std::string frame;
   if (deflate_bits_ && message.size() >= compression().min_size) {
     hub_->compressed_frame(frame, op, message, deflate_bits_, compression().level);
@@ -100,11 +103,7 @@ SendResult WebSocket::send(std::string_view message, Opcode op) {
 
 SendResult WebSocket::send_frame(const std::shared_ptr<const std::string>& frame) {
   if (state_ != State::open) return {SendStatus::closed, buffered_amount()};
-  if (over_limit(frame->size())) {
-    const SendResult r = refuse(frame->size());
-    hub_->dropped.fetch_sub(1, std::memory_order_relaxed);  // the hub counts its own drops
-    return r;
-  }
+  if (over_limit(frame->size())) return refuse();  // the hub counts the drops
   io_->write_shared(frame);
   return {SendStatus::sent, buffered_amount()};
 }

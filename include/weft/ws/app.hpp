@@ -23,7 +23,7 @@ namespace weft::ws {
 struct WsStats {
   std::size_t open = 0;       // connections open now, all loops
   std::uint64_t opened = 0;   // handshakes completed
-  std::uint64_t dropped = 0;  // messages dropped by the backpressure policy
+  std::uint64_t dropped = 0;  // messages dropped by the drop policy (send and publish)
 };
 
 class App : public http::Server {

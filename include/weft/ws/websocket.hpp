@@ -169,7 +169,7 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
 
   bool inflate(std::string_view compressed, Opcode op);
   bool over_limit(std::size_t frame_size) const noexcept;
-  SendResult refuse(std::size_t frame_size);
+  SendResult refuse();
   void send_control(Opcode op, std::string_view payload);
   void start_closing(std::uint16_t code, std::string_view reason);
   void fail(std::uint16_t code, std::string_view reason);
