@@ -132,6 +132,9 @@ Task<void> Client::open(std::string host, std::uint16_t port, std::string target
     }
     request += "\r\n";
   }
+  if (options_.compression.enabled) {
+    request += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+  }
   for (const auto& [name, value] : options_.headers) request += name + ": " + value + "\r\n";
   request += "\r\n";
 
@@ -234,7 +237,15 @@ void Client::check_response(std::string_view head) {
     throw HandshakeError(101, "101 without Upgrade: websocket / Connection: upgrade");
   }
   if (accept != detail::accept_key(key_)) throw HandshakeError(101, "wrong Sec-WebSocket-Accept");
-  if (!extensions.empty()) throw HandshakeError(101, "server chose an extension that was not offered");
+  if (!extensions.empty()) {
+    auto d = options_.compression.enabled ? parse_deflate_answer(extensions) : std::nullopt;
+    if (!d) throw HandshakeError(101, "server chose an extension that was not offered");
+    deflater_ = std::make_unique<Deflater>(d->client_max_window_bits, options_.compression.level);
+    inflater_ = std::make_unique<Inflater>(d->server_max_window_bits);
+    parser_ = Parser(ParserOptions{.role = Role::client,
+                                   .max_message_size = options_.max_message_size,
+                                   .allow_rsv1 = true});
+  }
   if (!protocol.empty()) {
     bool offered = false;
     for (const std::string& p : options_.protocols) offered |= p == protocol;
@@ -260,14 +271,23 @@ std::size_t Client::on_data(std::span<char> bytes) {
   return n;
 }
 
-void Client::on_message(Opcode op, std::string_view payload, bool) {
+void Client::on_message(Opcode op, std::string_view payload, bool compressed) {
   if (state_ != State::open) return;
+  if (compressed) {
+    const Inflater::Result r = inflater_->decompress(payload, inflated_, options_.max_message_size);
+    if (r != Inflater::Result::ok || (op == Opcode::text && !is_valid_utf8(inflated_))) {
+      return fail(r == Inflater::Result::too_big ? close_code::message_too_big : close_code::invalid_payload,
+                  "invalid compressed message");
+    }
+    payload = inflated_;
+  }
   if (message_cb_) {
-    message_cb_(payload, op);
+    message_cb_(payload, op);  // (may destroy nothing: we are inside our own parse)
     return;
   }
   queue_.push_back(Message{op, std::string(payload)});
   queued_bytes_ += payload.size();
+  if (inflated_.capacity() > 64 * 1024) std::string().swap(inflated_);
   if (queued_bytes_ > options_.max_queued_bytes && !paused_) {
     paused_ = true;
     stream_.read_stop();
@@ -309,7 +329,7 @@ std::optional<Message> Client::ReceiveAwaiter::await_resume() {
 
 // ---- writing and closing ----------------------------------------------------------------
 
-void Client::write_frame(Opcode op, std::string_view payload) {
+void Client::write_frame(Opcode op, std::string_view payload, bool compress) {
   if (entropy_used_ + 4 > entropy_.size()) {
     if (RAND_bytes(entropy_.data(), static_cast<int>(entropy_.size())) != 1) {
       throw std::runtime_error("ws: RAND_bytes failed");
@@ -320,13 +340,19 @@ void Client::write_frame(Opcode op, std::string_view payload) {
   std::memcpy(mask.data(), entropy_.data() + entropy_used_, 4);
   entropy_used_ += 4;
   std::string frame;
-  encode_frame(frame, op, payload, {}, &mask);
+  if (compress) {
+    std::string z;
+    deflater_->compress(payload, z);
+    encode_frame(frame, op, z, FrameFlags{.fin = true, .rsv1 = true}, &mask);
+  } else {
+    encode_frame(frame, op, payload, {}, &mask);
+  }
   stream_.write(std::move(frame));
 }
 
 SendResult Client::send(std::string_view message, Opcode op) {
   if (state_ != State::open) return {SendStatus::closed, buffered_amount()};
-  write_frame(op, message);
+  write_frame(op, message, deflater_ && message.size() >= options_.compression.min_size);
   return {SendStatus::sent, buffered_amount()};
 }
 

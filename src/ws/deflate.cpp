@@ -110,6 +110,20 @@ std::optional<DeflateParams> negotiate_deflate(std::string_view offers, const Co
   return std::nullopt;
 }
 
+std::optional<DeflateParams> parse_deflate_answer(std::string_view answer) {
+  const std::vector<std::string_view> params = split(answer, ';');
+  Offer o;
+  if (params.front() != "permessage-deflate" || !parse_offer(params, o) || o.client_bits == 0) {
+    return std::nullopt;
+  }
+  DeflateParams d;
+  d.server_max_window_bits = o.server_bits ? o.server_bits : 15;
+  d.client_max_window_bits = o.client_bits > 0 ? o.client_bits : 15;
+  d.client_no_context_takeover = o.client_no_context;
+  d.response = std::string(answer);
+  return d;
+}
+
 // ---- Deflater ------------------------------------------------------------------------------
 
 struct Deflater::State {

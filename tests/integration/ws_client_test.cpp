@@ -29,6 +29,10 @@ struct Fixture {
                       .close = [this](ws::WebSocket&, std::uint16_t c, std::string_view r) {
                         server_closes.push_back(std::to_string(c) + ":" + std::string(r));
                       }});
+    ws::Options z;
+    z.compression.enabled = true;
+    app->ws("/zecho", {.message = [](ws::WebSocket& s, std::string_view m, Opcode op) { s.send(m, op); },
+                       .options = z});
     EXPECT_FALSE(app->listen(0, "127.0.0.1"));
     url = "ws://127.0.0.1:" + std::to_string(app->port());
   }
@@ -69,6 +73,27 @@ TEST(WsClient, RandomMessagesEchoedByteForByte) {
     EXPECT_EQ(c->close_reason(), "done");
   });
   EXPECT_EQ(f.server_closes, std::vector<std::string>{"1000:done"});
+}
+
+TEST(WsClient, PermessageDeflateBothWays) {
+  Fixture f;
+  f.run([&]() -> Task<void> {
+    ws::ConnectOptions opts;
+    opts.compression.enabled = true;
+    auto c = co_await ws::connect(f.url + "/zecho", opts);
+    std::mt19937 rng(9);
+    for (int i = 0; i < 300; ++i) {
+      std::string m(rng() % (i % 30 == 0 ? 100000 : 2000), '\0');
+      for (char& ch : m) ch = static_cast<char>('a' + rng() % 6);
+      c->send(m, Opcode::binary);
+      auto got = co_await c->receive();
+      EXPECT_TRUE(got && got->data == m) << "message " << i;
+      if (!got) break;
+    }
+    c->close();
+    EXPECT_FALSE(co_await c->receive());
+    EXPECT_EQ(c->close_code(), 1000);
+  });
 }
 
 TEST(WsClient, ServerInitiatedCloseEndsReceive) {

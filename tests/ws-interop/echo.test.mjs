@@ -199,18 +199,21 @@ test('empty messages and a message of exactly 65535 and 65536 bytes', async () =
   await closeWith(ws, 1000, '');
 });
 
-test('weft client <-> ws server: 10,000 random messages echoed byte for byte', async () => {
+async function weftClientAgainstWsServer(serverOptions, extraArgs, seed) {
   const bin = process.env.WEFT_WS_CLIENT;
   assert.ok(bin, 'WEFT_WS_CLIENT must name the interop_client binary');
-  const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0, ...serverOptions });
   await new Promise((resolve) => wss.once('listening', resolve));
   const closes = [];
+  const extensions = [];
   wss.on('connection', (ws) => {
+    extensions.push(ws.extensions);
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('close', (code, reason) => closes.push([code, reason.toString()]));
   });
   const { port } = wss.address();
-  const child = spawn(bin, [`ws://127.0.0.1:${port}/`, '10000', '21'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, [`ws://127.0.0.1:${port}/`, '10000', String(seed), ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   const status = await new Promise((resolve) => child.on('exit', resolve));
@@ -219,4 +222,14 @@ test('weft client <-> ws server: 10,000 random messages echoed byte for byte', a
   for (let i = 0; i < 100 && closes.length === 0; ++i) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(closes, [[1000, 'done']]);
   await new Promise((resolve) => wss.close(resolve));
+  return extensions;
+}
+
+test('weft client <-> ws server: 10,000 random messages echoed byte for byte', async () => {
+  assert.deepEqual(await weftClientAgainstWsServer({}, [], 21), ['']);
+});
+
+test('weft client <-> ws server with permessage-deflate: 10,000 random messages', async () => {
+  const ext = await weftClientAgainstWsServer({ perMessageDeflate: { threshold: 0 } }, ['deflate'], 22);
+  assert.deepEqual(ext, ['permessage-deflate']);
 });

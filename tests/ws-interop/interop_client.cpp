@@ -1,4 +1,5 @@
-// weft's WebSocket client for the interop test: connects to argv[1], sends argv[2]
+// weft's WebSocket client for the interop test: connects to argv[1] (with
+// permessage-deflate when argv[4] is "deflate"), sends argv[2]
 // messages of random sizes and kinds (seed argv[3]) one after another, checks each echo
 // byte for byte, closes with 1000 and prints a summary. Exit status 0 only if all matched.
 #include <weft/loop.hpp>
@@ -29,8 +30,10 @@ std::string random_message(std::mt19937& rng, bool text) {
   return m;
 }
 
-weft::Task<int> run(std::string url, int count, unsigned seed) {
-  auto c = co_await weft::ws::connect(url);
+weft::Task<int> run(std::string url, int count, unsigned seed, bool deflate) {
+  weft::ws::ConnectOptions opts;
+  opts.compression.enabled = deflate;
+  auto c = co_await weft::ws::connect(url, opts);
   std::mt19937 rng(seed);
   std::size_t bytes = 0;
   for (int i = 0; i < count; ++i) {
@@ -55,14 +58,15 @@ weft::Task<int> run(std::string url, int count, unsigned seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: interop_client ws://host:port/path COUNT SEED\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: interop_client ws://host:port/path COUNT SEED [deflate]\n");
     return 2;
   }
   weft::Loop loop;
   try {
     return weft::run_until_complete(loop, run(argv[1], std::atoi(argv[2]),
-                                              static_cast<unsigned>(std::atoi(argv[3]))));
+                                              static_cast<unsigned>(std::atoi(argv[3])),
+                                              argc == 5 && std::string(argv[4]) == "deflate"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "interop_client: %s\n", e.what());
     return 1;

@@ -13,6 +13,9 @@
 // throw std::system_error (connect errors, timed_out) or ws::HandshakeError (what the
 // server answered instead).
 //
+// Compression: ConnectOptions::compression offers permessage-deflate (ws/deflate.hpp);
+// an answer we did not offer fails the handshake.
+//
 // Messages: either the callbacks (on_message, as on the server) or receive(); messages
 // that arrive while neither takes them are queued — up to max_queued_bytes, past which
 // reading pauses until receive() takes some. Frames from the server are checked as
@@ -33,6 +36,7 @@
 #include <weft/net/stream.hpp>
 #include <weft/task.hpp>
 #include <weft/timer.hpp>
+#include <weft/ws/deflate.hpp>
 #include <weft/ws/parser.hpp>
 #include <weft/ws/websocket.hpp>
 
@@ -56,6 +60,9 @@ struct ConnectOptions {
   std::size_t max_message_size = 1024 * 1024;         // incoming: past it 1009
   std::size_t max_queued_bytes = 4 * 1024 * 1024;     // received, not yet taken by receive()
   Duration close_timeout = std::chrono::seconds(5);
+  // permessage-deflate: when enabled, offered as "permessage-deflate; client_max_window_bits";
+  // our messages from min_size up are compressed without context (each on its own).
+  CompressionOptions compression = {};
 };
 
 // The server answered the handshake with something other than a valid 101.
@@ -124,7 +131,7 @@ class Client final : private ParserEvents {
   void on_ping(std::string_view payload) override;
   void on_pong(std::string_view payload) override;
   void on_close(std::uint16_t code, std::string_view reason) override;
-  void write_frame(Opcode op, std::string_view payload);
+  void write_frame(Opcode op, std::string_view payload, bool compress = false);
   void fail(std::uint16_t code, std::string_view reason);
   void finish(std::uint16_t code);
   void wake();
@@ -143,6 +150,9 @@ class Client final : private ParserEvents {
   Function<void(std::string_view, Opcode)> message_cb_;
   Function<void(std::uint16_t, std::string_view)> close_cb_;
   Function<void()> drain_cb_;
+  std::unique_ptr<Deflater> deflater_;  // permessage-deflate was agreed
+  std::unique_ptr<Inflater> inflater_;
+  std::string inflated_;
   std::array<unsigned char, 256> entropy_{};
   std::size_t entropy_used_ = 256;
   std::string close_reason_;

@@ -38,6 +38,11 @@ struct DeflateParams {
 std::optional<DeflateParams> negotiate_deflate(std::string_view offers,
                                                const CompressionOptions& options);
 
+// The client's side: what the server's Sec-WebSocket-Extensions answer agreed to (our offer
+// was "permessage-deflate; client_max_window_bits"); nullopt when it is not a valid answer
+// to that offer.
+std::optional<DeflateParams> parse_deflate_answer(std::string_view answer);
+
 // Raw deflate of whole messages, without context between them. Not thread-safe.
 class Deflater {
  public:
