@@ -2,6 +2,7 @@
 //   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
 //   GET /ws → a WebSocket echo: each text or binary message is sent back as received
 //   GET /ws-deflate → the same echo with permessage-deflate offered to clients
+//   POST /publish → the body published to every /ws connection (topic "broadcast")
 // Stops gracefully on SIGINT / SIGTERM.
 //
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
@@ -87,7 +88,12 @@ int main(int argc, char** argv) {
   auto echo = [](weft::ws::WebSocket& ws, std::string_view msg, weft::ws::Opcode op) {
     ws.send(msg, op);
   };
-  server.ws("/ws", {.message = echo});
+  server.ws("/ws", {.open = [](weft::ws::WebSocket& ws) { ws.subscribe("broadcast"); },
+                    .message = echo});
+  server.post("/publish", [&server](weft::http::Request& req) {
+    server.publish("broadcast", req.body());
+    return weft::http::Response(204);
+  });
   weft::ws::Options deflate;
   deflate.compression.enabled = true;
   server.ws("/ws-deflate", {.message = echo, .options = deflate});
