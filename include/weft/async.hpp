@@ -171,6 +171,8 @@ class BlockingAwaiter {
         submit_error_(o.submit_error_) {}
   BlockingAwaiter(const BlockingAwaiter&) = delete;
   BlockingAwaiter& operator=(const BlockingAwaiter&) = delete;
+  // Replaces the token; before the await only (fs::Op::with_token).
+  void set_token(CancelToken token) noexcept { token_ = std::move(token); }
   ~BlockingAwaiter() {
     if (!job_) return;
     if (submitted_ && !job_->completed_) {

@@ -23,10 +23,20 @@
 // The callback may move the value out (std::move(r).value()).
 //
 // Cancellation, the same for every operation:
-//   * coroutine destroyed while suspended (its Task dropped, or its loop destroyed): a
-//     queued job is removed and never runs; a running job runs to the end and its result
-//     is dropped (a File it opened is closed, a write it started completes, including an
-//     atomic rename).
+//   * coroutine destroyed while suspended (its Task dropped, or its loop destroyed; also
+//     with_timeout and when_any): a queued job is removed and never runs; a running job
+//     runs to the end and its result is dropped (a File it opened is closed, a write it
+//     started completes, including an atomic rename).
+//   * token: co_await fs::read_file(path).with_token(token) — every Op takes one this way
+//     (a method rather than one more parameter, so that the defaulted arguments before it
+//     need not be spelled out). Cancelled while the job is queued: removed, never runs,
+//     and the await throws fs::Error with operation_canceled in the next pending phase.
+//     Cancelled while it runs: read_file and remove_all stop early (between reads, between
+//     entries; what was removed stays removed), every other call runs to its end; the
+//     coroutine resumes once the call has returned — so nothing it still does can race
+//     with what the coroutine does next (a cancelled write_file cannot overlap the next
+//     write of the same file) — and the await throws operation_canceled. A token already
+//     cancelled starts nothing.
 //   * callback form: the returned WorkHandle's cancel() removes a job that has not
 //     started (the callback then gets operation_canceled); a running job cannot be
 //     stopped — cancel() returns false and the callback gets the result.
@@ -230,6 +240,12 @@ class [[nodiscard]] Op {
   Op(Loop& loop, Work work, const char* op, std::string path)
       : inner_(loop, std::move(work), WorkClass::fs), op_(op), path_(std::move(path)) {}
 
+  // The token that cancels this operation (see "Cancellation" above). Before awaiting.
+  Op with_token(CancelToken token) && {
+    inner_.set_token(std::move(token));
+    return std::move(*this);
+  }
+
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) { return inner_.await_suspend(h); }
   T await_resume() {
@@ -245,7 +261,7 @@ class [[nodiscard]] Op {
   Outcome<T> outcome() {
     try {
       return inner_.await_resume();
-    } catch (const std::system_error& e) {  // the pool refused the job (queue_full)
+    } catch (const std::system_error& e) {  // refused (queue_full) or cancelled by the token
       return Outcome<T>(ErrorInfo{e.code(), op_, std::move(path_), {}});
     }
   }

@@ -14,6 +14,8 @@
 #include <weft/function.hpp>
 #include <weft/handle.hpp>
 
+#include <csignal>  // SIGINT, SIGTERM...: what start() takes
+
 namespace weft {
 
 class Signal final : public Handle {

@@ -16,54 +16,60 @@ namespace weft::db {
 
 // ---- coroutine forms -----------------------------------------------------------------
 
-Awaitable<ResultSet> Database::query(std::string sql, Params params) {
+Awaitable<ResultSet> Database::query(std::string sql, Params params, CancelToken token) {
   return Awaitable<ResultSet>(
-      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb) mutable {
-        do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb));
-      });
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb, CancelToken t) mutable {
+        do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb), std::move(t));
+      },
+      std::move(token));
 }
 
-Awaitable<ResultSet> Database::exec(std::string sql, Params params) {
+Awaitable<ResultSet> Database::exec(std::string sql, Params params, CancelToken token) {
   return Awaitable<ResultSet>(
-      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb) mutable {
-        do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb));
-      });
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb, CancelToken t) mutable {
+        do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb), std::move(t));
+      },
+      std::move(token));
 }
 
 Awaitable<std::unique_ptr<Transaction>> Database::begin() {
   return Awaitable<std::unique_ptr<Transaction>>(
-      [this](Callback<std::unique_ptr<Transaction>> cb) { do_begin(std::move(cb)); });
+      [this](Callback<std::unique_ptr<Transaction>> cb, CancelToken) { do_begin(std::move(cb)); });
 }
 
 Awaitable<Unit> Database::ready() {
-  return Awaitable<Unit>([this](Callback<Unit> cb) { do_ready(std::move(cb)); });
+  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_ready(std::move(cb)); });
 }
 
 Awaitable<Unit> Database::close() {
-  return Awaitable<Unit>([this](Callback<Unit> cb) { do_close(std::move(cb)); });
+  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_close(std::move(cb)); });
 }
 
-Awaitable<ResultSet> Transaction::query(std::string sql, Params params) {
+Awaitable<ResultSet> Transaction::query(std::string sql, Params params, CancelToken token) {
   return Awaitable<ResultSet>(
-      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb) mutable {
-        do_submit(std::move(sql), std::move(params), std::move(cb));
-      });
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb, CancelToken t) mutable {
+        do_submit(std::move(sql), std::move(params), std::move(cb), std::move(t));
+      },
+      std::move(token));
 }
 
-Awaitable<ResultSet> Transaction::exec(std::string sql, Params params) {
-  return query(std::move(sql), std::move(params));
+Awaitable<ResultSet> Transaction::exec(std::string sql, Params params, CancelToken token) {
+  return query(std::move(sql), std::move(params), std::move(token));
 }
 
 Awaitable<Unit> Transaction::commit() {
-  return Awaitable<Unit>([this](Callback<Unit> cb) { do_finish(true, std::move(cb)); });
+  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_finish(true, std::move(cb)); });
 }
 
 Awaitable<Unit> Transaction::rollback() {
-  return Awaitable<Unit>([this](Callback<Unit> cb) { do_finish(false, std::move(cb)); });
+  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_finish(false, std::move(cb)); });
 }
 
 namespace detail {
 Error closed_error() { return Error(errc::closed, "the database is closed"); }
+Error statement_canceled() {
+  return Error(std::make_error_code(std::errc::operation_canceled), "the statement was cancelled before it ran");
+}
 
 Task<void> rollback_quietly(Transaction& tx) {
   if (tx.finished()) co_return;

@@ -3,8 +3,10 @@
 // classes only own it (Database) or refer to it weakly (Transaction, which may outlive its
 // Database: then every call fails with errc::closed).
 //
-// A Front provides: start(), destroy(), stats(), group_stats() (any thread), submit(sql, params, bool writer, cb),
-// begin(cb), ready(cb), close(cb), tx_submit(id, sql, params, cb), tx_finish(id, commit, cb).
+// A Front provides: start(), destroy(), stats(), group_stats() (any thread),
+// submit(sql, params, bool writer, cb, token),
+// begin(cb), ready(cb), close(cb), tx_submit(id, sql, params, cb, token), tx_finish(id, commit, cb);
+// submit and tx_submit take the statement's CancelToken (database.hpp, "Cancellation").
 #pragma once
 
 #include <weft/db/database.hpp>
@@ -17,6 +19,8 @@
 namespace weft::db::detail {
 
 Error closed_error();  // errc::closed, "the database is closed"
+// std::errc::operation_canceled: the statement was cancelled before it ran.
+Error statement_canceled();
 
 // Delivers an error to a callback in the next pending phase (never inside the call).
 template <class T>
@@ -36,11 +40,12 @@ class FrontTransaction final : public Transaction {
   bool finished() const noexcept override { return finished_; }
 
  protected:
-  void do_submit(std::string sql, Params params, Callback<ResultSet> cb) override {
+  void do_submit(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) override {
     if (finished_) return deliver_later(loop_, std::move(cb), finished_error());
     auto f = front_.lock();
     if (!f) return deliver_later(loop_, std::move(cb), closed_error());
-    f->tx_submit(id_, std::move(sql), std::move(params), std::move(cb));
+    if (token.cancelled()) return deliver_later(loop_, std::move(cb), statement_canceled());
+    f->tx_submit(id_, std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
   // Finished from here on, whatever the outcome: a failed commit has rolled back.
   void do_finish(bool commit, Callback<Unit> cb) override {
@@ -75,8 +80,10 @@ class FrontDatabase final : public Database {
   Loop& loop() const noexcept override { return loop_; }
 
  protected:
-  void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb) override {
-    front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb));
+  void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb,
+                 CancelToken token) override {
+    if (token.cancelled()) return deliver_later(loop_, std::move(cb), statement_canceled());
+    front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb), std::move(token));
   }
   void do_begin(Callback<std::unique_ptr<Transaction>> cb) override { front_->begin(std::move(cb)); }
   void do_ready(Callback<Unit> cb) override { front_->ready(std::move(cb)); }

@@ -7,6 +7,14 @@
 // a failing statement aborts nothing but itself. A script (several statements, no
 // parameters) leaves pipeline mode for the simple protocol while it runs alone.
 //
+// Group commit (pg_group.cpp): autocommit writes that queue on slot 0 while an earlier
+// request is in flight are sent together as BEGIN, the writes, COMMIT and one sync — one
+// commit (one WAL flush) for the group. Each write is acknowledged after the COMMIT. A
+// write that fails aborts the rest of the pipeline up to the sync (savepoints cannot stop
+// that), so the group is rolled back, the failed write keeps its error and the others are
+// sent again in the same group: nothing was committed, they simply run again. Members are
+// acknowledged in submission order, the failed ones with their errors.
+//
 // Front: routing, transactions, close and destruction. Slot 0 carries every write and
 // exec() in submission order (one pipeline: completions come back in that order); reads
 // and transactions use slots 1..pool_size-1 (a transaction reserves its slot until it
@@ -24,12 +32,14 @@
 #include "db/front_database.hpp"
 
 #include <weft/db/database.hpp>
+#include <weft/histogram.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/loop.hpp>
 #include <weft/timer.hpp>
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <list>
@@ -74,8 +84,12 @@ struct CachedStatement {
 // One unit sent to a connection: a statement, a script, a control command (BEGIN,
 // COMMIT, DEALLOCATE; no parameters) or a bare sync point (ready()).
 struct Request {
-  enum class Kind : unsigned char { statement, script, control, sync };
+  enum class Kind : unsigned char { statement, script, control, sync, group };
   enum class Command : unsigned char { prepare, execute };
+  struct GroupCommand {
+    int member;  // index in members; -1: the group's own BEGIN or COMMIT
+    Command command;
+  };
   Kind kind = Kind::statement;
   Route route = Route::writer;
   std::string sql;   // as given, for messages
@@ -95,9 +109,31 @@ struct Request {
   TimePoint sent_at{};
   bool replan = false;     // its cached plan went stale (the table changed shape)
   bool replanned = false;  // sent a second time for that reason
+  // Group commit: an autocommit write that may share a group's transaction; for a group
+  // (Kind::group) its writes, and whose result each command sent will produce.
+  bool groupable = false;
+  bool aborted = false;  // not run: an earlier error in its sync group aborted it
+  bool settled = false;  // a group member that failed on its own: kept, not sent again
+  std::vector<std::unique_ptr<Request>> members;
+  std::vector<GroupCommand> group_commands;
+  // Cancellation (database.hpp): the token's callback takes it back while it waits, or
+  // asks for a cancel request once it heads its connection's pipeline.
+  CancelRegistration cancel_reg;
+  bool cancel_wanted = false;  // its token fired while it was in flight
+  bool cancel_sent = false;    // a cancel request went out for it
+};
+
+// Group commit figures; written on the loop, read from any thread.
+struct GroupCounters {
+  std::atomic<std::uint64_t> groups{0};
+  std::atomic<std::uint64_t> grouped_writes{0};
+  Histogram group_size;
+  Histogram group_ns;  // sent to answered; the server answers at the sync, after COMMIT
+  void record(std::size_t size, Duration took) noexcept;
 };
 
 class Front;
+struct EncodedParams;
 
 class Connection {
  public:
@@ -122,6 +158,10 @@ class Connection {
   std::deque<std::unique_ptr<Request>> take_pending() noexcept;
   // Asks the server to cancel the statement running now (PQcancel on the pool).
   void cancel_running();
+  // A request's token fired: taken back if not sent yet (else null); if in flight,
+  // marked, and a cancel request is sent once it heads the pipeline (true).
+  std::unique_ptr<Request> take_request(const Request& r) noexcept;
+  bool cancel_in_flight(Request& r);
   // Stops watching and closes the PGconn (nothing may be in flight that matters).
   void shut_down() noexcept;
 
@@ -140,18 +180,30 @@ class Connection {
   void send_more();
   bool send(Request& r);
   bool send_statement(Request& r);
+  bool send_commands(Request& r, const EncodedParams& p);
   void read_results();
   void on_result(PGresult* res);
+  void apply_result(Request& r, bool is_prepare, PGresult* res);
+  // Group commit (pg_group.cpp).
+  std::unique_ptr<Request> take_next();
+  bool send_group(Request& g);
+  void on_group_result(Request& g, PGresult* res);
+  void finish_group(std::unique_ptr<Request> g);
+  void retry_group(std::unique_ptr<Request> g);
+  void complete_members(Request& g, const Error* instead);
   void on_script_result(PGresult* res);
   void finish_head();
   void lose(std::error_code code, const std::string& why);
   void flush();
   void refresh_timer();
   void update_ref();
+  bool send_cancel_request();  // PQgetCancel here, PQcancel on the pool; false if impossible
+  void cancel_head_if_wanted();
   std::shared_ptr<CachedStatement> cache_lookup(const std::string& key, bool& hit);
   void forget(const std::shared_ptr<CachedStatement>& stmt);
   void send_deallocate(const std::string& name);
   Error result_error(const PGresult* res, const Request& r) const;
+  bool stray_cancel(const PGresult* res, const Request& r) const;
 
   Front& front_;
   std::size_t slot_;
@@ -181,15 +233,16 @@ class Front : public std::enable_shared_from_this<Front> {
   Front& operator=(const Front&) = delete;
 
   void start();
-  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb);
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb, CancelToken token);
   void begin(Callback<std::unique_ptr<Transaction>> cb);
-  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
+                 CancelToken token);
   void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
   void ready(Callback<Unit> cb);
   void close(Callback<Unit> cb);
   void destroy() noexcept;
   Stats stats() const;
-  GroupStats group_stats() const { return {}; }  // no group commit on PostgreSQL (yet)
+  GroupStats group_stats() const;  // any thread
 
   // ---- for connections ----
   // Settles a finished request (counters, transaction state) and queues its callback.
@@ -212,11 +265,14 @@ class Front : public std::enable_shared_from_this<Front> {
   Loop& loop;
   const Spec spec;
   Counters counters;
+  GroupCounters group_counters;
   bool dead() const noexcept { return dead_; }
 
  private:
   std::unique_ptr<Request> make_request(Route route, std::string sql, Params params,
                                         Callback<ResultSet> cb);
+  void watch_cancel(Request& r, const CancelToken& token);
+  void cancel_request(Request& r);
   void dispatch(std::unique_ptr<Request> r);
   bool try_assign(std::unique_ptr<Request>& r);
   Connection* pick_slot(bool for_begin);

@@ -38,6 +38,34 @@ void Connection::enqueue(std::unique_ptr<Request> r) {
   send_more();
 }
 
+std::unique_ptr<Request> Connection::take_request(const Request& r) noexcept {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->get() != &r) continue;
+    std::unique_ptr<Request> out = std::move(*it);
+    pending_.erase(it);
+    update_ref();
+    return out;
+  }
+  return nullptr;
+}
+
+bool Connection::cancel_in_flight(Request& r) {
+  auto it = std::find_if(inflight_.begin(), inflight_.end(), [&r](const auto& p) { return p.get() == &r; });
+  if (it == inflight_.end()) return false;
+  r.cancel_wanted = true;
+  cancel_head_if_wanted();
+  return true;
+}
+
+// PostgreSQL cancels whatever the connection runs when the request arrives, so one is
+// sent only for the head of the pipeline (the statement running or next to run).
+void Connection::cancel_head_if_wanted() {
+  if (inflight_.empty()) return;
+  Request& head = *inflight_.front();
+  if (!head.cancel_wanted || head.cancel_sent) return;
+  head.cancel_sent = send_cancel_request();
+}
+
 std::deque<std::unique_ptr<Request>> Connection::take_pending() noexcept {
   std::deque<std::unique_ptr<Request>> out = std::move(pending_);
   pending_.clear();
@@ -245,8 +273,9 @@ void Connection::send_more() {
   bool sent = false;
   while (!pending_.empty() && !script_running_ && inflight_.size() < depth) {
     if (pending_.front()->kind == Request::Kind::script && !inflight_.empty()) break;
-    std::unique_ptr<Request> r = std::move(pending_.front());
-    pending_.pop_front();
+    // Group commit: writes gather while anything is in flight, then go as one group.
+    if (pending_.front()->groupable && !inflight_.empty()) break;
+    std::unique_ptr<Request> r = take_next();
     r->sent_at = front_.loop.now();
     bool ok = false;
     try {
@@ -280,18 +309,23 @@ bool Connection::send(Request& r) {
       if (!PQexitPipelineMode(conn_)) return false;
       script_running_ = true;
       return PQsendQuery(conn_, r.text.c_str()) != 0;
+    case Request::Kind::group: return send_group(r);
   }
   return false;
 }
 
 bool Connection::send_statement(Request& r) {
   EncodedParams p = encode_params(r.params, r.sql);
+  return send_commands(r, p) && PQpipelineSync(conn_);
+}
+
+// The statement's Parse (when not cached) and Bind/Execute, without a sync point.
+bool Connection::send_commands(Request& r, const EncodedParams& p) {
   const int n = static_cast<int>(r.params.size());
   if (front_.spec.options.statement_cache_size == 0) {
     r.commands = {Request::Command::execute};
     return PQsendQueryParams(conn_, r.text.c_str(), n, p.types.data(), p.values.data(),
-                             p.lengths.data(), p.formats.data(), 0) &&
-           PQpipelineSync(conn_);
+                             p.lengths.data(), p.formats.data(), 0) != 0;
   }
   bool hit = false;
   r.stmt = cache_lookup(r.text + '\x1f' + type_signature(r.params), hit);
@@ -304,8 +338,7 @@ bool Connection::send_statement(Request& r) {
   }
   r.commands.push_back(Request::Command::execute);
   return PQsendQueryPrepared(conn_, r.stmt->name.c_str(), n, p.values.data(), p.lengths.data(),
-                             p.formats.data(), 0) &&
-         PQpipelineSync(conn_);
+                             p.formats.data(), 0) != 0;
 }
 
 // Finds or creates the cache entry; an eviction deallocates the victim on the server in
@@ -381,13 +414,19 @@ void Connection::read_results() {
 
 void Connection::on_result(PGresult* res) {
   Request& r = *inflight_.front();
-  const ExecStatusType status = PQresultStatus(res);
-  if (status == PGRES_PIPELINE_SYNC) {
+  if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
     PQclear(res);
     return finish_head();
   }
+  if (r.kind == Request::Kind::group) return on_group_result(r, res);
   const bool is_prepare = r.command_index < r.commands.size() &&
                           r.commands[r.command_index] == Request::Command::prepare;
+  apply_result(r, is_prepare, res);
+}
+
+// One result of one command of `r` (consumes `res`).
+void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
+  const ExecStatusType status = PQresultStatus(res);
   if (r.ends_tx && r.commit && status == PGRES_COMMAND_OK && !r.error &&
       std::string_view(PQcmdStatus(res)) == "ROLLBACK") {  // COMMIT of a failed transaction
     r.error = Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
@@ -405,10 +444,12 @@ void Connection::on_result(PGresult* res) {
       }
       break;
     case PGRES_PIPELINE_ABORTED:
+      r.aborted = true;
       if (!r.error) r.error = Error(errc::abort, "not run: an earlier error aborted it [in: " + shorten(r.sql) + "]");
       break;
     case PGRES_FATAL_ERROR:
       if (!r.error) r.error = result_error(res, r);
+      if (stray_cancel(res, r) && r.route == Route::read && r.tx == 0 && !r.replanned) r.replan = true;
       if (is_prepare && r.stmt) {  // the name never came to exist: forget it
         r.stmt->failed = true;
         r.stmt->error = r.error;
@@ -450,6 +491,9 @@ void Connection::on_script_result(PGresult* res) {
 void Connection::finish_head() {
   std::unique_ptr<Request> r = std::move(inflight_.front());
   inflight_.pop_front();
+  cancel_head_if_wanted();
+  if (r->kind == Request::Kind::group) return finish_group(std::move(r));
+  if (r->groupable) front_.group_counters.record(1, front_.loop.now() - r->sent_at);  // a group of one
   if (r->replan && r->route == Route::read && !r->replanned) {
     // A read that did not run: sent again, prepared afresh (a write is not, so that
     // writes keep their order; it fails and the next call prepares afresh).
@@ -471,8 +515,33 @@ void Connection::finish_head() {
   }
 }
 
+// SQLSTATE 57014 with the server's "due to user request": a cancel request, not the
+// statement_timeout ("due to statement timeout").
+static bool canceled_by_request(const PGresult* res) {
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char* msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  return state && std::string_view(state) == "57014" && msg &&
+         std::string_view(msg).find("user request") != std::string_view::npos;
+}
+
+// Cancelled by a request sent for the statement before it (see database.hpp).
+bool Connection::stray_cancel(const PGresult* res, const Request& r) const {
+  return !r.cancel_wanted && !cancel_requested_ && canceled_by_request(res);
+}
+
 Error Connection::result_error(const PGresult* res, const Request& r) const {
   Error e = make_error(res, r.sql);
+  if (r.cancel_wanted && canceled_by_request(res)) {
+    return Error(std::make_error_code(std::errc::operation_canceled),
+                 std::string("the statement was cancelled while it ran: ") + e.what(), e.backend_code());
+  }
+  if (stray_cancel(res, r)) {
+    return Error(std::make_error_code(std::errc::operation_canceled),
+                 std::string("the statement was cancelled by a cancel request sent for the statement before it "
+                             "on its connection (PostgreSQL cancels whatever runs); it was rolled back: ") +
+                     e.what(),
+                 e.backend_code());
+  }
   if (e.backend_code() == sqlstate_code("26000") && r.stmt && r.stmt->error) {
     return *r.stmt->error;  // its Parse failed in an earlier request: that is the reason
   }
@@ -499,10 +568,24 @@ void Connection::lose(std::error_code code, const std::string& why) {
   std::deque<std::unique_ptr<Request>> sent = std::move(inflight_);
   inflight_.clear();
   shut_down();
-  for (auto& r : sent) {
+  auto fail = [&](std::unique_ptr<Request> r) {
     Error e(code, "the connection to the PostgreSQL server at " + where +
                       " was lost with the statement in flight: " + why + " [in: " + shorten(r->sql) + "]");
     front_.complete(std::move(r), Outcome<ResultSet>(std::move(e)));
+  };
+  for (auto& r : sent) {
+    if (r->kind != Request::Kind::group) {
+      fail(std::move(r));
+      continue;
+    }
+    for (auto& m : r->members) {  // a group is never completed itself
+      if (!m->settled) {
+        fail(std::move(m));
+        continue;
+      }
+      Error own = std::move(*m->error);
+      front_.complete(std::move(m), Outcome<ResultSet>(std::move(own)));
+    }
   }
   // A transaction's statements cannot move to a fresh connection: they fail.
   for (auto it = pending_.begin(); it != pending_.end();) {
@@ -522,15 +605,20 @@ void Connection::lose(std::error_code code, const std::string& why) {
 
 void Connection::cancel_running() {
   if (!conn_ || state_ != State::ready || inflight_.empty()) return;
-  std::unique_ptr<PGcancel, CancelDeleter> cancel(PQgetCancel(conn_));
-  if (!cancel) return;
-  cancel_requested_ = true;
+  if (send_cancel_request()) cancel_requested_ = true;
+}
+
+bool Connection::send_cancel_request() {
+  if (!conn_ || state_ != State::ready) return false;
+  std::unique_ptr<PGcancel, CancelDeleter> cancel(PQgetCancel(conn_));  // no I/O
+  if (!cancel) return false;
   // PQcancel connects and writes synchronously: it runs on the pool, never on the loop.
   auto work = [c = std::shared_ptr<PGcancel>(cancel.release(), CancelDeleter())] {
     char buf[256];
     PQcancel(c.get(), buf, sizeof buf);
   };
-  (void)queue_work(front_.loop, WorkClass::slow, std::move(work), [](weft::detail::WorkResult<void>&) {});
+  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](weft::detail::WorkResult<void>&) {},
+                     nullptr, "postgres cancel");
 }
 
 void Connection::shut_down() noexcept {

@@ -94,7 +94,8 @@ std::size_t Front::queued() const noexcept {
   return n;
 }
 
-void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb) {
+void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
+                   CancelToken token) {
   if (closing_ || dead_) return fail_later(std::move(cb), closed_error());
   sql::Info info = sql::classify(sql, sql::Dialect::postgres);
   if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
@@ -111,8 +112,37 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
   r->params = std::move(params);
   if (auto e = prepare_text(*r, info)) return fail_later(std::move(cb), std::move(*e));
   r->done = std::move(cb);
+  const GroupCommit& group = spec.options.group_commit;
+  r->groupable = r->route == Route::writer && info.dml && group.enabled && group.max_size > 1;
   if (r->route == Route::writer) ++writes_submitted_;
+  watch_cancel(*r, token);
   dispatch(std::move(r));
+}
+
+void Front::watch_cancel(Request& r, const CancelToken& token) {
+  if (!token.can_be_cancelled()) return;
+  r.cancel_reg.attach(token, [weak = weak_from_this(), raw = &r] {
+    if (auto f = weak.lock()) f->cancel_request(*raw);
+  });
+}
+
+// Inside cancel() (user code, never inside a connection's handler): a request not sent
+// yet completes with operation_canceled (its callback runs later, from ready_).
+void Front::cancel_request(Request& r) {
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    if (it->get() != &r) continue;
+    std::unique_ptr<Request> req = std::move(*it);
+    waiting_.erase(it);
+    if (req->route == Route::writer) --waiting_writes_;
+    return complete(std::move(req), Outcome<ResultSet>(detail::statement_canceled()));
+  }
+  for (auto& c : slots_) {
+    if (!c) continue;
+    if (std::unique_ptr<Request> req = c->take_request(r)) {
+      return complete(std::move(req), Outcome<ResultSet>(detail::statement_canceled()));
+    }
+    if (c->cancel_in_flight(r)) return;
+  }
 }
 
 void Front::dispatch(std::unique_ptr<Request> r) {
@@ -309,7 +339,8 @@ void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   dispatch(std::move(r));
 }
 
-void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb) {
+void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
+                      CancelToken token) {
   if (dead_) return fail_later(std::move(cb), closed_error());
   auto it = txs_.find(tx);
   if (it == txs_.end()) return fail_later(std::move(cb), tx_gone());
@@ -325,6 +356,7 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
   r->params = std::move(params);
   if (auto e = prepare_text(*r, info)) return fail_later(std::move(cb), std::move(*e));
   r->done = std::move(cb);
+  watch_cancel(*r, token);
   dispatch(std::move(r));
 }
 
@@ -458,6 +490,12 @@ Stats Front::stats() const {
   s.commits = commits_;
   s.rollbacks = rollbacks_;
   s.queued_writes = waiting_writes_ + (slots_[0] ? slots_[0]->load() : 0);
+  GroupStats g = group_stats();
+  s.groups = g.groups;
+  s.grouped_writes = g.grouped_writes;
+  s.group_size = g.group_size;
+  s.commit_ns = g.commit_ns;
+  s.group_ns = g.group_ns;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (!slots_[i]) continue;
     if (i > 0) s.reads_in_flight += slots_[i]->in_flight();

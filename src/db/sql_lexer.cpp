@@ -1,24 +1,29 @@
 #include "db/sql_lexer.hpp"
 
-#include <cctype>
 #include <cstddef>
 #include <string>
 
 namespace weft::db::sql {
 namespace {
 
+// ASCII classes, as SQL defines them (not the C locale's: std::isalpha is a call per
+// character and would follow setlocale()). Bytes >= 0x80 start identifiers (UTF-8).
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+constexpr char to_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
+
 bool ident_start(char c) noexcept {
-  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
-         static_cast<unsigned char>(c) >= 0x80;
+  return is_alpha(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
 }
-bool ident_char(char c) noexcept {
-  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$';
-}
+bool ident_char(char c) noexcept { return ident_start(c) || is_digit(c) || c == '$'; }
 
 bool keyword_is(std::string_view word, std::string_view kw) noexcept {
   if (word.size() != kw.size()) return false;
   for (std::size_t i = 0; i < word.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(word[i])) != kw[i]) return false;
+    if (to_upper(word[i]) != kw[i]) return false;
   }
   return true;
 }
@@ -38,7 +43,7 @@ class Scanner {
   // The next character that is not white space, or '\0'.
   char next_significant() const noexcept {
     for (std::size_t j = i_; j < s_.size(); ++j) {
-      if (!std::isspace(static_cast<unsigned char>(s_[j]))) return s_[j];
+      if (!is_space(s_[j])) return s_[j];
     }
     return '\0';
   }
@@ -68,7 +73,7 @@ class Scanner {
         return {Token::semicolon, s_.substr(start, 1), start};
       } else if (c == '?' || (!pg_ && (c == ':' || c == '@' || c == '$'))) {
         ++i_;  // a parameter: its name is not a keyword
-        while (i_ < s_.size() && (pg_ ? std::isdigit(static_cast<unsigned char>(s_[i_])) != 0
+        while (i_ < s_.size() && (pg_ ? is_digit(s_[i_])
                                       : ident_char(s_[i_]))) {
           ++i_;
         }
@@ -82,7 +87,7 @@ class Scanner {
           continue;
         }
         return {Token::word, s_.substr(start, i_ - start), start};
-      } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      } else if (is_digit(c)) {
         while (i_ < s_.size() && (ident_char(s_[i_]) || s_[i_] == '.')) ++i_;
       } else {
         ++i_;
@@ -138,8 +143,8 @@ class Scanner {
   // string; anything else is an operator character.
   void skip_dollar() noexcept {
     std::size_t j = i_ + 1;
-    if (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) {
-      while (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) ++j;
+    if (j < s_.size() && is_digit(s_[j])) {
+      while (j < s_.size() && is_digit(s_[j])) ++j;
       i_ = j;
       return;
     }
@@ -282,7 +287,7 @@ bool is_blank(std::string_view s) noexcept {
   while (i < s.size()) {
     char c = s[i];
     char n = i + 1 < s.size() ? s[i + 1] : '\0';
-    if (std::isspace(static_cast<unsigned char>(c)) || c == ';') {
+    if (is_space(c) || c == ';') {
       ++i;
     } else if (c == '-' && n == '-') {
       std::size_t at = s.find('\n', i);

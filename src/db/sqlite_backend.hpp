@@ -115,6 +115,7 @@ class StatementOp final : public WriteOp {
   void run(Core& core) noexcept override;  // alone (its own autocommit, or in tx)
   void settle() override {}
   void deliver() override {
+    cancel_reg.detach();
     if (cb_) cb_(*out_);
   }
   void fail(Error e) override {
@@ -124,11 +125,18 @@ class StatementOp final : public WriteOp {
 
  private:
   friend class GroupOp;
+  ResultSet execute(Connection& w);  // under `interrupt` when there is one
   std::string sql_;
   Params params_;
   Callback<ResultSet> cb_;
   std::optional<Outcome<ResultSet>> out_;
   bool groupable_;
+
+ public:
+  // Cancellation (loop side; null/unattached without a token): the token's callback
+  // removes the op from its FIFO, or interrupts it while it runs.
+  std::shared_ptr<Interrupt> interrupt;
+  CancelRegistration cancel_reg;
 };
 
 // A group commit: its statements in one transaction, one SAVEPOINT each (see
@@ -162,9 +170,10 @@ class Front : public std::enable_shared_from_this<Front> {
   Front& operator=(const Front&) = delete;
 
   void start();  // queues the opening of the writer
-  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb);
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb, CancelToken token);
   void begin(Callback<std::unique_ptr<Transaction>> cb);
-  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb);
+  void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
+                 CancelToken token);
   void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
   void ready(Callback<Unit> cb);
   void close(Callback<Unit> cb);
@@ -179,10 +188,13 @@ class Front : public std::enable_shared_from_this<Front> {
     std::string sql;
     Params params;
     Callback<ResultSet> cb;
+    CancelToken token;
   };
 
   void enqueue_statement(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
-                         bool dml = false);
+                         CancelToken token, bool dml = false);
+  // The token of a statement on the writer fired: removed if queued, else interrupted.
+  void cancel_write(StatementOp& op);
   void push(std::shared_ptr<WriteOp> op);
   void pump();
   // The next op for the writer from general_: a GroupOp of the groupable statements at its
@@ -190,7 +202,7 @@ class Front : public std::enable_shared_from_this<Front> {
   std::shared_ptr<WriteOp> next_general();
   std::size_t groupable_at_front() const noexcept;
   static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec);
-  void read(std::string sql, Params params, Callback<ResultSet> cb);
+  void read(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token);
   static void read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
                         weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r);
   void open_settled(const Outcome<Unit>& r);

@@ -98,6 +98,36 @@ Error make_error(sqlite3* db, int rc, std::string_view sql) {
   return Error(ec, msg, rc);
 }
 
+Error interrupted_error(std::string_view why) {
+  return Error(std::make_error_code(std::errc::operation_canceled), std::string(why), SQLITE_INTERRUPT);
+}
+
+// ---- Interrupt -----------------------------------------------------------------------
+
+void Interrupt::cancel() noexcept {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  if (db_) sqlite3_interrupt(db_);
+}
+
+bool Interrupt::cancelled() const noexcept {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+bool Interrupt::enter(sqlite3* db) {
+  std::lock_guard lock(mu_);
+  if (cancelled_) return false;
+  db_ = db;
+  return true;
+}
+
+bool Interrupt::leave() noexcept {
+  std::lock_guard lock(mu_);
+  db_ = nullptr;
+  return cancelled_;
+}
+
 // ---- StatementCache ------------------------------------------------------------------
 
 StatementCache::~StatementCache() { clear(); }
@@ -158,6 +188,9 @@ void Connection::configure(const OpenSpec& spec, Role role) {
     exec_simple("PRAGMA query_only=ON");  // a reader can never write, whatever it is sent
   }
   exec_simple(o.foreign_keys ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+  if (int rc = sqlite3_prepare_v2(db_, "SELECT 0", -1, &noop_, nullptr); rc != SQLITE_OK) {
+    throw make_error(db_, rc, "SELECT 0");
+  }
   time_limit_ = o.statement_timeout;
   if (time_limit_.count() > 0) sqlite3_progress_handler(db_, 100, &Connection::past_deadline, this);
   if (o.on_connect) {
@@ -172,6 +205,7 @@ void Connection::configure(const OpenSpec& spec, Role role) {
 }
 
 Connection::~Connection() {
+  sqlite3_finalize(noop_);
   cache_.clear();
   sqlite3_close_v2(db_);
 }
@@ -190,6 +224,14 @@ void Connection::throw_step_error(int rc, std::string_view sql) {
                 rc);
   }
   throw make_error(db_, rc, sql);
+}
+
+// sqlite3_step() clears the flag when it starts a statement while none is active (which is
+// the case between our statements); preparing does not, so a stale flag would fail it.
+void Connection::clear_interrupt() noexcept {
+  if (!noop_) return;
+  sqlite3_step(noop_);
+  sqlite3_reset(noop_);
 }
 
 void Connection::exec_simple(const char* sql) {

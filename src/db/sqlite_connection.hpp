@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,31 @@ class StatementCache {
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
 };
 
+class Connection;
+
+// Where a cancellation reaches one statement: shared by its loop-side request (cancel())
+// and its pool job (run()). sqlite3_interrupt() stops whatever the connection runs, so
+// it is called only while this statement runs there: the job registers the connection
+// under the mutex before the statement starts and unregisters it after it ended.
+class Interrupt {
+ public:
+  // Loop thread: from now on the statement does not start; if it runs, it is interrupted.
+  void cancel() noexcept;
+  bool cancelled() const noexcept;
+  // Pool thread: runs f() (the statement on `conn`) under the interrupt. Throws
+  // operation_canceled if cancelled before it started, or if f() failed with
+  // SQLITE_INTERRUPT after cancel() (an interrupt for the time limit stays timed_out).
+  template <class F>
+  auto run(Connection& conn, F f) -> decltype(f());
+
+ private:
+  bool enter(sqlite3* db);
+  bool leave() noexcept;  // whether cancel() came while it ran
+  mutable std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  bool cancelled_ = false;
+};
+
 class Connection {
  public:
   // Opens and configures a connection (pragmas, on_connect). Throws Error.
@@ -88,6 +114,9 @@ class Connection {
   void exec_simple(const char* sql);
 
   bool in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+  // After an interrupt that may have come once the statement had ended: clears SQLite's
+  // interrupt flag, which would otherwise fail the next statement's parse.
+  void clear_interrupt() noexcept;
   sqlite3* handle() const noexcept { return db_; }
 
  private:
@@ -109,6 +138,32 @@ class Connection {
   // running, or no limit). The coarse clock (a few ms resolution) costs a few ns to read,
   // so the handler can run often.
   std::int64_t deadline_ns_ = INT64_MAX;
+  sqlite3_stmt* noop_ = nullptr;  // "SELECT 0", for clear_interrupt()
 };
+
+Error interrupted_error(std::string_view why);
+
+template <class F>
+auto Interrupt::run(Connection& conn, F f) -> decltype(f()) {
+  if (!enter(conn.handle())) throw interrupted_error("the statement was cancelled before it ran");
+  try {
+    if constexpr (std::is_void_v<decltype(f())>) {
+      f();
+      if (leave()) conn.clear_interrupt();
+    } else {
+      auto r = f();
+      if (leave()) conn.clear_interrupt();
+      return r;
+    }
+  } catch (const Error& e) {
+    if (!leave()) throw;
+    conn.clear_interrupt();
+    if ((e.backend_code() & 0xff) != SQLITE_INTERRUPT || e.code() == std::errc::timed_out) throw;
+    throw interrupted_error(std::string("the statement was cancelled while it ran: ") + e.what());
+  } catch (...) {
+    if (leave()) conn.clear_interrupt();
+    throw;
+  }
+}
 
 }  // namespace weft::db::sqlite

@@ -36,10 +36,16 @@ class ReaderLease {
 }  // namespace
 
 // Shared by a read job's work (pool) and completion (loop), which never run at once.
+// With a token: `interrupt` reaches the job, `handle` removes it while queued; both are
+// released by the completion (the handle refers to the job that holds this request).
 struct ReadRequest {
   std::string sql;
   Params params;
   Callback<ResultSet> cb;
+  CancelToken token;
+  std::shared_ptr<Interrupt> interrupt;
+  WorkHandle handle;
+  CancelRegistration cancel_reg;
 };
 
 
@@ -67,30 +73,56 @@ void Front::open_settled(const Outcome<Unit>& r) {
   if (!r.ok()) open_error_ = r.failure();
   std::vector<WaitingRead> waiting = std::move(waiting_reads_);
   waiting_reads_.clear();
-  for (auto& w : waiting) read(std::move(w.sql), std::move(w.params), std::move(w.cb));
+  for (auto& w : waiting) read(std::move(w.sql), std::move(w.params), std::move(w.cb), std::move(w.token));
 }
 
 // ---- statements ----------------------------------------------------------------------
 
-void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb) {
+void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
+                   CancelToken token) {
   if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
   sql::Info info = sql::classify(sql);
   if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
     return deliver_later(loop, std::move(cb), transaction_misuse());
   }
   if (writer_only || single_connection_ || info.kind != sql::Kind::read) {
-    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb), info.dml);
+    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb), std::move(token), info.dml);
   } else {
-    read(std::move(sql), std::move(params), std::move(cb));
+    read(std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
 }
 
 void Front::enqueue_statement(std::uint64_t tx, std::string sql, Params params,
-                              Callback<ResultSet> cb, bool dml) {
+                              Callback<ResultSet> cb, CancelToken token, bool dml) {
   const bool groupable = tx == 0 && dml && group_.enabled && group_.max_size > 1;
   auto op = std::make_shared<StatementOp>(std::move(sql), std::move(params), std::move(cb), groupable);
   op->tx = tx;
+  if (token.cancelled()) {
+    loop.defer([op = std::move(op)] { op->fail(detail::statement_canceled()); });
+    return;
+  }
+  if (token.can_be_cancelled()) {
+    op->interrupt = std::make_shared<Interrupt>();
+    op->cancel_reg.attach(token, [weak = weak_from_this(), raw = op.get()] {
+      auto f = weak.lock();
+      if (f) return f->cancel_write(*raw);
+      raw->interrupt->cancel();  // the Database is gone; the op may still run
+    });
+  }
   push(std::move(op));
+}
+
+void Front::cancel_write(StatementOp& op) {
+  for (auto* queue : {&general_, &tx_ops_}) {
+    for (auto it = queue->begin(); it != queue->end(); ++it) {
+      if (it->get() != &op) continue;
+      std::shared_ptr<WriteOp> removed = std::move(*it);
+      queue->erase(it);
+      loop.defer([removed = std::move(removed)] { removed->fail(detail::statement_canceled()); });
+      return pump();  // a group waiting for company may have lost its front
+    }
+  }
+  op.interrupt->cancel();  // on the pool: interrupted if it runs
 }
 
 void Front::push(std::shared_ptr<WriteOp> op) {
@@ -191,18 +223,27 @@ void Front::write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, 
   op.deliver();
 }
 
-void Front::read(std::string sql, Params params, Callback<ResultSet> cb) {
+// A read waiting for the open is checked for cancellation when it is dispatched.
+void Front::read(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) {
   if (!opened_) {
-    waiting_reads_.push_back({std::move(sql), std::move(params), std::move(cb)});
+    waiting_reads_.push_back({std::move(sql), std::move(params), std::move(cb), std::move(token)});
     return;
   }
   if (open_error_) return deliver_later(loop, std::move(cb), *open_error_);
-  auto req = std::make_shared<ReadRequest>(ReadRequest{std::move(sql), std::move(params), std::move(cb)});
+  if (token.cancelled()) return deliver_later(loop, std::move(cb), detail::statement_canceled());
+  auto req = std::make_shared<ReadRequest>();
+  req->sql = std::move(sql);
+  req->params = std::move(params);
+  req->cb = std::move(cb);
+  if (token.can_be_cancelled()) req->interrupt = std::make_shared<Interrupt>();
   auto work = [core = core_, req]() mutable -> Outcome<std::optional<ResultSet>> {
     std::shared_ptr<Core> c = std::move(core);  // released here, on the pool thread
     try {
       ReaderLease reader(*c);
-      std::optional<ResultSet> rs = (*reader).run_if_readonly(req->sql, req->params);
+      Connection& conn = *reader;
+      std::optional<ResultSet> rs =
+          req->interrupt ? req->interrupt->run(conn, [&] { return conn.run_if_readonly(req->sql, req->params); })
+                         : conn.run_if_readonly(req->sql, req->params);
       if (rs) c->counters().reads.fetch_add(1, std::memory_order_relaxed);
       return rs;
     } catch (...) {
@@ -210,6 +251,8 @@ void Front::read(std::string sql, Params params, Callback<ResultSet> cb) {
     }
   };
   auto done = [weak = weak_from_this(), req](weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r) {
+    req->cancel_reg.detach();
+    req->handle = WorkHandle();  // it refers to the job that holds req: break the cycle
     std::shared_ptr<Front> f = weak.lock();
     if (f) {
       --f->reads_in_flight_;
@@ -217,9 +260,15 @@ void Front::read(std::string sql, Params params, Callback<ResultSet> cb) {
     }
     read_done(f, *req, r);
   };
-  std::error_code ec = queue_work(loop, WorkClass::slow, std::move(work), std::move(done));
+  WorkHandle* handle = req->interrupt ? &req->handle : nullptr;
+  std::error_code ec = queue_work(loop, WorkClass::slow, std::move(work), std::move(done), handle);
   if (ec) return deliver_later(loop, std::move(req->cb), Error(ec, "the pool refused the read"));
   ++reads_in_flight_;
+  if (!req->interrupt) return;
+  req->token = std::move(token);  // kept: a read that turns out to write takes it along
+  req->cancel_reg.attach(req->token, [r = req.get()] {
+    if (!r->handle.cancel()) r->interrupt->cancel();  // queued: removed; else interrupted
+  });
 }
 
 void Front::read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
@@ -236,7 +285,8 @@ void Front::read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
   }
   if (!o.value()) {  // it would write after all: to the writer, at the back of its FIFO
     if (f && !f->dead_) {
-      return f->enqueue_statement(0, std::move(req.sql), std::move(req.params), std::move(cb));
+      return f->enqueue_statement(0, std::move(req.sql), std::move(req.params), std::move(cb),
+                                  std::move(req.token));
     }
     Outcome<ResultSet> out(canceled());
     return cb(out);
@@ -277,7 +327,8 @@ void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   push(std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), std::move(deliver)));
 }
 
-void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb) {
+void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
+                      CancelToken token) {
   if (dead_) return deliver_later(loop, std::move(cb), closed_error());
   if (active_tx_ != tx) {
     return deliver_later(loop, std::move(cb),
@@ -286,7 +337,7 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
   if (sql::classify(sql).kind == sql::Kind::transaction_control) {
     return deliver_later(loop, std::move(cb), transaction_misuse());
   }
-  enqueue_statement(tx, std::move(sql), std::move(params), std::move(cb));
+  enqueue_statement(tx, std::move(sql), std::move(params), std::move(cb), std::move(token));
 }
 
 void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
@@ -406,7 +457,10 @@ void Front::destroy() noexcept {
   group_timer_.reset();
   group_waiting_ = false;
   for (auto* queue : {&general_, &tx_ops_}) {
-    for (auto& op : *queue) loop.defer([op = std::move(op)] { op->fail(canceled()); });
+    for (auto& op : *queue) {
+      if (auto* st = dynamic_cast<StatementOp*>(op.get())) st->cancel_reg.detach();
+      loop.defer([op = std::move(op)] { op->fail(canceled()); });
+    }
     queue->clear();
   }
   for (auto& w : waiting_reads_) deliver_later(loop, std::move(w.cb), canceled());

@@ -31,6 +31,11 @@ void for_each_member(std::vector<std::shared_ptr<StatementOp>>& members, F f) {
 
 }  // namespace
 
+ResultSet StatementOp::execute(Connection& w) {
+  if (!interrupt) return w.run(sql_, params_);
+  return interrupt->run(w, [&] { return w.run(sql_, params_); });
+}
+
 void StatementOp::run(Core& core) noexcept {
   const auto began = std::chrono::steady_clock::now();
   try {
@@ -39,7 +44,7 @@ void StatementOp::run(Core& core) noexcept {
       out_.emplace(Error(errc::abort, "the transaction was rolled back by the database after an earlier error"));
       return;
     }
-    ResultSet rs = w.run(sql_, params_);
+    ResultSet rs = execute(w);
     core.counters().writes.fetch_add(1, std::memory_order_relaxed);
     if (tx == 0 && w.in_transaction()) {  // defense in depth: the scanner refuses BEGIN
       w.exec_simple("ROLLBACK");
@@ -63,7 +68,8 @@ void StatementOp::run(Core& core) noexcept {
 
 // BEGIN IMMEDIATE, then every member in its own savepoint, then COMMIT. A member that
 // fails is rolled back to its savepoint and keeps its error; the others go on. Some
-// errors make SQLite roll back the whole transaction (an interrupt by statement_timeout,
+// errors make SQLite roll back the whole transaction (an interrupt by statement_timeout or a
+// cancellation,
 // RAISE(ROLLBACK) in a trigger, I/O errors, a full disk): then that member keeps its error
 // and the group starts again without it — nothing was committed, so its neighbours simply
 // run again (at most once more per failed member).
@@ -105,7 +111,7 @@ bool GroupOp::apply_all(Connection& w) {
     m->out_.reset();
     w.exec_simple("SAVEPOINT weft_write");
     try {
-      m->out_.emplace(w.run(m->sql_, m->params_));
+      m->out_.emplace(m->execute(w));
     } catch (...) {
       m->out_.emplace(to_error(std::current_exception()));
       if (!w.in_transaction()) {

@@ -37,6 +37,7 @@ class FdGuard {
 };
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxRead = 4 * 1024 * 1024;  // per read(2): a cancelled job stops between reads
 
 // Reads fd to its end; st_size is only a hint (0 for /proc files, stale if it grows).
 int read_to_end(int fd, std::string& out) {
@@ -47,8 +48,10 @@ int read_to_end(int fd, std::string& out) {
   out.resize(hint);
   std::size_t len = 0;
   for (;;) {
+    // A cancelled await (Op::with_token) stops a long read between two reads.
+    if (this_job::stop_requested()) return ECANCELED;
     if (len == out.size()) out.resize(out.size() + std::max(out.size() / 2, kReadChunk));
-    ssize_t n = ::read(fd, out.data() + len, out.size() - len);
+    ssize_t n = ::read(fd, out.data() + len, std::min(out.size() - len, kMaxRead));
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;

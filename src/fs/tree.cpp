@@ -59,6 +59,8 @@ class TreeRemover {
  public:
   // Removes `name` relative to parent_fd; `path` is its full path for errors.
   Outcome<void> remove(int parent_fd, const std::string& name, const std::string& path) {
+    // A cancelled await (Op::with_token) stops between entries.
+    if (this_job::stop_requested()) return sys_error("remove_all", path, ECANCELED);
     struct ::stat st {};
     if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
       if (errno == ENOENT) return {};  // already gone (or never there)

@@ -132,15 +132,20 @@ bool Connection::on_head(const RequestHead& head) {
   if (deadline_kind_ == Deadline::idle) request_start_ = server_.loop.now();
   parse_->request.reset();
   parse_->request.assign(head);
+  parse_->request.set_start_time(request_start_);
   const std::int64_t started_ns = note_request(parse_->request);
   Router::Match m = server_.router.match(parse_->request);
   cur_handler_ = m.handler;
   cur_owner_ = m.owner;
   cur_allow_ = std::move(m.allow);
+  // `OPTIONS *` (the parser allows no other method with "*") is told every method.
+  if (!m.handler && head.target == "*") cur_allow_ = server_.router.methods();
   cur_head_only_ = parse_->request.is_head();
   cur_close_ = wants_close(parse_->request);
+  const bool chain_async = server_.shared.middleware->needs_coroutine(parse_->request.path());
+  cur_async_ = chain_async || (m.handler && m.handler->async);
   const bool inline_ok =
-      pipeline_.empty() && !streaming_ &&
+      pipeline_.empty() && !streaming_ && !chain_async &&
       (!m.handler || m.handler->sync || (m.handler->quick && !m.handler->options.stream_body));
   if (inline_ok) {
     cur_ = &parse_->request;
@@ -150,6 +155,7 @@ bool Connection::on_head(const RequestHead& head) {
     cur_ex_->conn = this;
     cur_ex_->started_ns = started_ns;
     cur_ex_->request.assign(head);
+    cur_ex_->request.set_start_time(request_start_);
     cur_ex_->request.set_peer(peer_);
     (void)server_.router.match(cur_ex_->request);  // same params, on the exchange's request
     cur_ex_->request.detach();
@@ -158,7 +164,10 @@ bool Connection::on_head(const RequestHead& head) {
     pipeline_.push_back(cur_ex_);
     cur_ = &cur_ex_->request;
   }
-  if (m.handler && m.handler->options.max_body) parse_->parser.set_max_body(m.handler->options.max_body);
+  if (const std::uint64_t limit = server_.shared.middleware->max_body_for(
+          parse_->request.path(), m.handler ? m.handler->options.max_body : 0)) {
+    parse_->parser.set_max_body(limit);
+  }
   if (m.handler && m.handler->options.stream_body) {
     cur_ex_->request.enable_body_stream().conn = this;
     start_async(cur_ex_);  // reads the body as it comes
@@ -231,11 +240,7 @@ void Connection::on_message_complete() {
   std::shared_ptr<Exchange> ex = std::move(cur_ex_);
   if (!ex) {
     std::optional<Response> res;
-    if (cur_handler_ && !cur_handler_->sync) {
-      if (!run_quick(*req, *cur_handler_, res)) return continue_async(*req);
-    } else {
-      dispatch(*req, cur_handler_, cur_allow_, res);
-    }
+    if (!run_chain(*req, res)) return continue_async(*req);
     if (res->upgraded() && take_over(*req, *res)) return;
     if (!res->is_streamed()) {
       write_response(*res, cur_head_only_, cur_close_, req->version_minor());
@@ -256,10 +261,10 @@ void Connection::on_message_complete() {
   }
   if (BodyStream* stream = ex->request.body_stream()) {
     stream->end();  // the handler runs already
-  } else if (cur_handler_ && cur_handler_->async) {
+  } else if (cur_async_) {
     start_async(std::move(ex));
   } else {
-    dispatch(ex->request, cur_handler_, cur_allow_, ex->response);
+    (void)run_chain(ex->request, ex->response);
     pump();
   }
 }
@@ -276,7 +281,7 @@ void Connection::on_parse_error(ParseErrc e) {
     pipeline_.push_back(ex);
   }
   if (BodyStream* stream = ex->request.body_stream()) stream->fail();
-  ex->response = shaped_error(cur_ ? *cur_ : ex->request, http_status(e), describe(e));
+  ex->response = server_error(cur_ ? *cur_ : ex->request, http_status(e), describe(e));
   cur_ = nullptr;
   cur_ex_.reset();
   ex->close_after = true;
@@ -291,57 +296,13 @@ bool Connection::wants_close(const Request& req) const noexcept {
 
 // ---- handlers --------------------------------------------------------------------------
 
-void Connection::dispatch(Request& req, Handler* handler, const std::string& allow,
-                          std::optional<Response>& into) {
-  if (handler) {
-    run_sync(req, *handler, into);
-    return;
+bool Connection::run_chain(Request& req, std::optional<Response>& into) {
+  detail::ChainRun run(*server_.shared.middleware, server_.loop, req, cur_handler_, cur_allow_);
+  const bool answered = run.run_sync(into);
+  if (const unsigned n = run.internal_errors()) {
+    for (unsigned i = n; i; --i) ++server_.stats.handler_errors;
   }
-  const int status = allow.empty() ? 404 : 405;
-  Response res = shaped_error(req, status, reason_phrase(status));
-  if (!allow.empty()) res.header("Allow", allow);
-  if (req.target() == "*") {  // OPTIONS * (the parser allows no other method): the server's
-    res = Response(204);
-    res.header("Allow", server_.router.methods());
-  }
-  finish(req, res);
-  into.emplace(std::move(res));
-}
-
-void Connection::run_sync(Request& req, Handler& handler, std::optional<Response>& into) {
-  try {
-    for (auto& m : server_.before) {
-      if (auto early = m(req)) {
-        into.emplace(std::move(*early));
-        finish(req, *into);
-        return;
-      }
-    }
-    Loop::LabelScope label(server_.loop, handler.label.c_str());
-    into.emplace(handler.sync(req));
-  } catch (...) {
-    into.emplace(error_response(req, std::current_exception()));
-  }
-  finish(req, *into);
-}
-
-// The quick path of a coroutine handler; false when the coroutine must run after all.
-bool Connection::run_quick(Request& req, Handler& handler, std::optional<Response>& into) {
-  try {
-    for (auto& m : server_.before) {
-      if (auto early = m(req)) into.emplace(std::move(*early));
-      if (into) break;
-    }
-    if (!into) {
-      Loop::LabelScope label(server_.loop, handler.label.c_str());
-      into = handler.quick(req);
-    }
-    if (!into) return false;
-  } catch (...) {
-    into.emplace(error_response(req, std::current_exception()));
-  }
-  finish(req, *into);
-  return true;
+  return answered;
 }
 
 // The inline request needs its coroutine: it gets an exchange of its own.
@@ -350,6 +311,7 @@ void Connection::continue_async(Request& req) {
   ex->conn = this;
   ex->started_ns = std::exchange(inline_started_ns_, 0);
   ex->request.copy_from(req);
+  ex->request.adopt_locals(req);
   ex->head_only = cur_head_only_;
   ex->close_after = cur_close_;
   ex->before_done = true;
@@ -357,94 +319,47 @@ void Connection::continue_async(Request& req) {
   start_async(std::move(ex));
 }
 
-void Connection::finish(Request& req, Response& res) {
-  for (auto& m : server_.after) {
-    try {
-      m(req, res);
-    } catch (...) {
-      res = error_response(req, std::current_exception());
-    }
-  }
-}
-
-// A thrown HttpError answers with its status; anything else is a 500 whose text goes to
-// the log only (nothing internal goes to the client).
 Response Connection::error_response(Request& req, std::exception_ptr e) {
-  std::string message = "non-standard exception";
-  try {
-    std::rethrow_exception(e);
-  } catch (const HttpError& error) {
-    return shaped_error(req, error);
-  } catch (const std::exception& ex) {
-    message = ex.what();
-  } catch (...) {
-  }
-  ++server_.stats.handler_errors;
-  std::fprintf(stderr, "weft.http: %.*s %.*s: handler threw: %s\n",
-               static_cast<int>(req.method().size()), req.method().data(),
-               static_cast<int>(req.path().size()), req.path().data(), message.c_str());
-  return shaped_error(req, 500, reason_phrase(500));
+  bool internal = false;
+  Response res = server_.shared.middleware->error_response(req, std::move(e), internal);
+  if (internal) ++server_.stats.handler_errors;
+  return res;
 }
 
-// The server's on_error shapes the response; without one (or when it throws), the
-// status with the message as text. A status outside 400..599 becomes a 500.
-Response Connection::shaped_error(const Request& req, const HttpError& error) {
-  if (server_.shared.on_error) {
-    try {
-      return server_.shared.on_error(req, error);
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "weft.http: on_error threw: %s\n", ex.what());
-    } catch (...) {
-      std::fprintf(stderr, "weft.http: on_error threw a non-standard exception\n");
-    }
-  }
-  const bool valid = error.status() >= 400 && error.status() <= 599;
-  std::string body(valid ? error.what() : reason_phrase(500));
-  body += '\n';
-  return Response::text(std::move(body), valid ? error.status() : 500);
-}
-
-Response Connection::shaped_error(const Request& req, int status, std::string_view message) {
-  return shaped_error(req, HttpError(status, std::string(message)));
+Response Connection::server_error(const Request& req, int status, std::string_view message) {
+  MiddlewareStack& stack = *server_.shared.middleware;
+  Response res = stack.shaped_error(req, HttpError(status, std::string(message)));
+  stack.finish_error(req, res);
+  return res;
 }
 
 namespace {
 
-// The coroutine that runs an async handler; the exchange keeps the request alive.
+// The coroutine that runs the chain and an async handler; the exchange keeps the request
+// alive, and the references to the handler and the middleware keep them alive if the
+// server is destroyed meanwhile.
 Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> handler,
-                       std::vector<BeforeMiddleware>* before, Loop& loop) {
-  std::exception_ptr error;
+                       std::shared_ptr<MiddlewareStack> stack, std::string allow,
+                       Loop& loop) {
   // Spawned as a microtask of its own: until its first suspension, this coroutine is
   // what the loop runs.
-  loop.set_running_label(handler->label.c_str());
-  try {
-    for (auto& m : *before) {
-      if (ex->before_done) break;
-      if (auto early = m(ex->request)) {
-        ex->response.emplace(std::move(*early));
-        break;
-      }
-    }
-    if (!ex->response) {
-      Response res = co_await handler->async(ex->request);
-      if (!ex->response) ex->response.emplace(std::move(res));  // unless a 408 came first
-    }
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (Connection* c = ex->conn) c->on_async_done(*ex, error);
+  if (handler) loop.set_running_label(handler->label.c_str());
+  detail::ChainRun run(*stack, loop, ex->request, handler.get(), allow);
+  Response res = co_await run.run_async(ex->before_done);
+  if (!ex->response) ex->response.emplace(std::move(res));  // unless a 408 came first
+  if (Connection* c = ex->conn) c->on_async_done(*ex, run.internal_errors());
 }
 
 }  // namespace
 
 // The current request's coroutine handler, which keeps its own reference to the handler.
 void Connection::start_async(std::shared_ptr<Exchange> ex) {
-  spawn(server_.loop, run_handler(std::move(ex), *cur_owner_, &server_.before, server_.loop));
+  spawn(server_.loop, run_handler(std::move(ex), cur_owner_ ? *cur_owner_ : nullptr,
+                                  server_.shared.middleware, cur_allow_, server_.loop));
 }
 
-void Connection::on_async_done(Exchange& ex, std::exception_ptr error) {
-  if (error) ex.response.emplace(error_response(ex.request, error));
-  finish(ex.request, *ex.response);
+void Connection::on_async_done(Exchange&, unsigned internal_errors) {
+  for (unsigned i = internal_errors; i; --i) ++server_.stats.handler_errors;
   pump();
   flush_out();
 }
@@ -573,7 +488,7 @@ void Connection::pump() {
     pipeline_.erase(pipeline_.begin());
     ex->conn = nullptr;
     if (ex->response->upgraded()) {  // only an inline request may switch (http/upgrade.hpp)
-      ex->response = shaped_error(ex->request, 400, "Upgrade behind pipelined requests");
+      ex->response = server_error(ex->request, 400, "Upgrade behind pipelined requests");
       ex->close_after = true;
     }
     if (ex->response->is_streamed()) {
@@ -746,7 +661,7 @@ void Connection::check_deadline(TimePoint now) {
   }
   if (BodyStream* body = ex->request.body_stream()) body->fail();
   linger_ = true;
-  ex->response = shaped_error(cur_ ? *cur_ : ex->request, 408, reason_phrase(408));
+  ex->response = server_error(cur_ ? *cur_ : ex->request, 408, reason_phrase(408));
   ex->close_after = true;
   ex->head_only = false;
   cur_ = nullptr;

@@ -8,7 +8,7 @@ namespace weft::http {
 bool Connection::take_over(Request& req, Response& res) {
   if (res.status_code() != 101) return false;  // declined: an ordinary response
   if (server_.closing) {
-    res = shaped_error(req, 503, "Server is closing");
+    res = server_error(req, 503, "Server is closing");
     return false;
   }
   upgraded_ = res.upgraded();

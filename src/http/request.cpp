@@ -3,9 +3,12 @@
 #include "http/parse_chars.hpp"
 
 #include <weft/error.hpp>
+#include <weft/http/http_error.hpp>
 #include <weft/http/uri.hpp>
 #include <weft/loop.hpp>
 
+#include <cstdio>
+#include <random>
 #include <stdexcept>
 #include <system_error>
 
@@ -61,6 +64,8 @@ void Request::reset() {
   params_.clear();
   storage_.clear();
   body_.clear();
+  if (!locals_.empty()) locals_.clear();
+  if (!id_.empty()) id_.clear();
   if (cancelled_.use_count() == 1) {
     *cancelled_ = false;
   } else {
@@ -74,6 +79,8 @@ void Request::release_storage() {
   if (params_.capacity()) decltype(params_)().swap(params_);
   if (storage_.capacity() > 15) std::string().swap(storage_);
   if (body_.capacity() > 15) std::string().swap(body_);
+  if (locals_.capacity()) std::vector<Local>().swap(locals_);
+  if (id_.capacity() > 15) std::string().swap(id_);
 }
 
 // Copies all views into one new string, then re-points them. Views are rebuilt from
@@ -170,6 +177,8 @@ void Request::copy_from(const Request& other) {
   body_ = other.body_;
   keep_alive_ = other.keep_alive_;
   peer_ = other.peer_;
+  start_time_ = other.start_time_;
+  id_ = other.id_;
   detach();  // the views above still point into `other`
 }
 
@@ -185,6 +194,49 @@ std::string_view Request::raw_param(std::string_view name) const noexcept {
     if (n == name) return v;
   }
   return {};
+}
+
+bool Request::has_param(std::string_view name) const noexcept {
+  for (const auto& p : params_) {
+    if (p.first == name) return true;
+  }
+  return false;
+}
+
+namespace {
+
+bool valid_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("-._~:+/=").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+// 64 random bits per call: splitmix64 over a per-thread counter seeded from the OS.
+std::uint64_t next_request_id() {
+  thread_local std::uint64_t state = (std::uint64_t{std::random_device{}()} << 32) ^
+                                     std::random_device{}();
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+std::string_view Request::id() const {
+  if (!id_.empty()) return id_;
+  const std::string_view sent = header("X-Request-Id");
+  if (valid_request_id(sent)) {
+    id_.assign(sent);
+  } else {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(next_request_id()));
+    id_.assign(hex, 16);
+  }
+  return id_;
 }
 
 std::string Request::param(std::string_view name) const {
@@ -238,6 +290,84 @@ std::string_view Request::raw_query(std::string_view name) const noexcept {
     if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
   }
   return {};
+}
+
+}  // namespace weft::http
+
+namespace weft::http {
+
+Form Form::parse(std::string_view urlencoded) {
+  Form form;
+  while (!urlencoded.empty()) {
+    const std::size_t amp = urlencoded.find('&');
+    const std::string_view pair = urlencoded.substr(0, amp);
+    urlencoded = amp == std::string_view::npos ? std::string_view() : urlencoded.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    const std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    form.fields_.emplace_back(decode_component_lenient(pair.substr(0, eq)),
+                              decode_component_lenient(value));
+  }
+  return form;
+}
+
+std::optional<std::string> Form::get(std::string_view name) const {
+  for (const auto& [n, v] : fields_) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Form::get_all(std::string_view name) const {
+  std::vector<std::string> all;
+  for (const auto& [n, v] : fields_) {
+    if (n == name) all.push_back(v);
+  }
+  return all;
+}
+
+namespace {
+
+bool is_urlencoded(std::string_view content_type) noexcept {
+  const std::string_view type = chars::trim_ows(content_type.substr(0, content_type.find(';')));
+  return chars::iequals(type, "application/x-www-form-urlencoded");
+}
+
+}  // namespace
+
+Task<Form> Request::form() {
+  if (!is_urlencoded(header("Content-Type"))) {
+    throw HttpError(415, "expected a form body (Content-Type: application/x-www-form-urlencoded)");
+  }
+  if (!stream_) co_return Form::parse(body_);
+  std::string all;
+  for (;;) {
+    std::optional<std::string> piece = co_await read_body();
+    if (!piece) break;
+    all += *piece;
+  }
+  co_return Form::parse(all);
+}
+
+// "a=1; b=2" (RFC 6265 §4.2.1); several Cookie fields are read in order.
+std::optional<std::string> Request::cookie(std::string_view name) const {
+  for (const HeaderField& f : fields_) {
+    if (!chars::iequals(f.name, "Cookie")) continue;
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      const std::size_t semi = rest.find(';');
+      const std::string_view pair = chars::trim_ows(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos || chars::trim_ows(pair.substr(0, eq)) != name) continue;
+      std::string_view value = chars::trim_ows(pair.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return std::string(value);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace weft::http

@@ -2,6 +2,7 @@
 
 #include "http/parse_chars.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -88,6 +89,79 @@ Response& Response::header(std::string_view name, std::string_view value) & {
   check_field(name, value);
   headers_.emplace_back(std::string(name), std::string(value));
   return *this;
+}
+
+namespace {
+
+// RFC 6265 §4.1.1 cookie-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E.
+bool is_cookie_octet(unsigned char c) noexcept {
+  return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+         (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+bool is_cookie_value(std::string_view v) noexcept {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  for (const char c : v) {
+    if (!is_cookie_octet(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// An attribute value (path-value, domain): any CHAR but CTLs and ';'.
+bool is_attribute_value(std::string_view v) noexcept {
+  for (const char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == ';') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Response& Response::set_cookie(std::string_view name, std::string_view value,
+                               const CookieOptions& o) & {
+  if (name.empty() || !chars::is_token(name)) {
+    throw std::invalid_argument("weft::http: cookie name is not a token: " + printable(name));
+  }
+  if (!is_cookie_value(value)) {
+    throw std::invalid_argument("weft::http: cookie value has bytes RFC 6265 does not allow: " +
+                                printable(value));
+  }
+  if (!is_attribute_value(o.path) || !is_attribute_value(o.domain)) {
+    throw std::invalid_argument("weft::http: cookie Path or Domain has ';' or control bytes");
+  }
+  if (o.same_site == SameSite::none && !o.secure) {
+    throw std::invalid_argument("weft::http: SameSite=None cookies must be Secure");
+  }
+  std::string line;
+  line.append(name).append("=").append(value);
+  if (o.max_age) line.append("; Max-Age=").append(std::to_string(std::max<long long>(0, o.max_age->count())));
+  if (!o.path.empty()) line.append("; Path=").append(o.path);
+  if (!o.domain.empty()) line.append("; Domain=").append(o.domain);
+  if (o.secure) line.append("; Secure");
+  if (o.http_only) line.append("; HttpOnly");
+  switch (o.same_site) {
+    case SameSite::lax: line.append("; SameSite=Lax"); break;
+    case SameSite::strict: line.append("; SameSite=Strict"); break;
+    case SameSite::none: line.append("; SameSite=None"); break;
+    case SameSite::unset: break;
+  }
+  return header("Set-Cookie", line);
+}
+
+Response& Response::remove_header(std::string_view name) & {
+  std::erase_if(headers_, [&](const auto& field) { return chars::iequals(field.first, name); });
+  return *this;
+}
+
+Response Response::redirect(std::string_view location, int status) {
+  if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) {
+    throw std::invalid_argument("weft::http: Response::redirect takes 301, 302, 303, 307 or 308");
+  }
+  if (location.empty()) throw std::invalid_argument("weft::http: an empty redirect location");
+  Response r = Response::status(status);
+  r.header("Location", location);
+  return r;
 }
 
 std::string_view Response::header_value(std::string_view name) const noexcept {

@@ -27,8 +27,6 @@ Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
       shared(sh),
       options(sh.options),
       router(sh.router),
-      before(sh.before),
-      after(sh.after),
       sweep_timer(l),
       date_timer(l),
       close_timer(l),
@@ -118,10 +116,37 @@ void Server::Impl::on_accept(net::Socket socket) {
   if (closing) return;  // the socket closes as it goes out of scope
   if (!admit_connection()) {
     ++stats.connections_rejected;
-    return;
+    answer_overloaded(socket);
+    return;  // the socket closes as it goes out of scope
   }
   ++stats.connections_accepted;
   adopt(std::move(socket))->start();
+}
+
+// Over the connection limit: a canned 503 written straight to the new socket (it has
+// room: nothing was sent on it yet), the FIN after it, and whatever request bytes already
+// arrived read and dropped, so closing sends a FIN rather than a reset that could destroy
+// the response before the client read it. Bounded per second (ServerOptions).
+void Server::Impl::answer_overloaded(const net::Socket& socket) {
+  const TimePoint now = loop.now();
+  if (now - overload_window_start >= std::chrono::seconds(1)) {
+    overload_window_start = now;
+    overload_answered = 0;
+  }
+  if (overload_answered >= options.overload_responses_per_second) return;
+  ++overload_answered;
+  if (overload_response.empty()) {
+    overload_response = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
+                        std::to_string(options.overload_retry_after.count()) +
+                        "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20"
+                        "\r\nConnection: close\r\n\r\nService Unavailable\n";
+  }
+  const int fd = socket.fd();
+  (void)::send(fd, overload_response.data(), overload_response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)::shutdown(fd, SHUT_WR);
+  char drain[4096];
+  while (::recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0) {
+  }
 }
 
 Connection* Server::Impl::adopt(net::Socket socket) {
@@ -268,21 +293,44 @@ Server& Server::route(std::string_view method, std::string_view pattern, Handler
   return *this;
 }
 
-Server& Server::before(BeforeMiddleware m) {
+Server& Server::mount(std::string_view prefix, Handler handler) {
+  if (prefix.empty() || prefix.front() != '/' || prefix.find('*') != std::string_view::npos) {
+    throw std::invalid_argument("weft::http: a mount prefix starts with '/' and has no '*'");
+  }
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+  std::string pattern(prefix);
+  pattern.append(prefix == "/" ? "*" : "/*");
+  return route("GET", pattern, std::move(handler));
+}
+
+Server& Server::use(Middleware m) { return use("", std::move(m)); }
+
+Server& Server::use(std::string_view prefix, Middleware m) {
   check_not_serving();
-  state_->shared.before.push_back(std::move(m));
+  if (!prefix.empty() && prefix.front() != '/') {
+    throw std::invalid_argument("weft::http: a middleware prefix starts with '/'");
+  }
+  if (!m.before && !m.after && !m.around && !m.max_body) {
+    throw std::invalid_argument("weft::http: use() needs a middleware");
+  }
+  MiddlewareStack& stack = *state_->shared.middleware;
+  stack.any_around = stack.any_around || static_cast<bool>(m.around);
+  stack.any_max_body = stack.any_max_body || m.max_body != 0;
+  stack.layers.push_back({std::string(prefix), std::move(m)});
   return *this;
 }
 
+Server& Server::before(BeforeMiddleware m) { return use(Middleware(std::move(m))); }
+
 Server& Server::after(AfterMiddleware m) {
   check_not_serving();
-  state_->shared.after.push_back(std::move(m));
+  state_->shared.middleware->outer_after.push_back(std::move(m));
   return *this;
 }
 
 Server& Server::on_error(ErrorHandler handler) {
   check_not_serving();
-  state_->shared.on_error = std::move(handler);
+  state_->shared.middleware->on_error = std::move(handler);
   return *this;
 }
 
@@ -325,6 +373,8 @@ unsigned Server::workers() const noexcept { return state_->workers(); }
 HttpMetricsSnapshot Server::metrics() const noexcept {
   HttpMetricsSnapshot m = state_->impl0.metrics.snapshot();
   m.open_connections = state_->impl0.stats.open_connections;
+  m.connections_rejected = state_->impl0.stats.connections_rejected;
+  if (state_->impl0.listener) m.connections_shed = state_->impl0.listener->shed_count();
   return m;
 }
 

@@ -4,6 +4,7 @@
 // (server_workers.hpp) ties the loops together.
 #pragma once
 
+#include "http/middleware_run.hpp"
 #include "http/parked_pool.hpp"
 
 #include <weft/http/metrics.hpp>
@@ -61,9 +62,8 @@ struct ServerShared {
   explicit ServerShared(ServerOptions o);
   ServerOptions options;
   Router router;
-  std::vector<BeforeMiddleware> before;
-  std::vector<AfterMiddleware> after;
-  ErrorHandler on_error;  // empty: plain text errors
+  // Server::use/before/after/on_error (a coroutine walking it holds a reference).
+  std::shared_ptr<MiddlewareStack> middleware = std::make_shared<MiddlewareStack>();
   std::unique_ptr<LoopCounters[]> counters;  // one per loop, options.workers of them
   std::size_t open_connections() const noexcept;  // over all loops (max_connections)
 };
@@ -98,7 +98,7 @@ struct Exchange {
   BodyWriter writer;           // for a streamed response
   bool close_after = false;
   bool head_only = false;
-  bool before_done = false;    // before-middleware ran already (a quick path declined)
+  bool before_done = false;    // before-forms ran already (a quick path declined)
   std::int64_t started_ns = 0;  // counted as started and not yet answered (metrics)
 };
 
@@ -117,6 +117,7 @@ struct Server::Impl {
   void drop_parked(ParkedConnection* p);
   void unlink_parked(ParkedConnection* p) noexcept;
   bool admit_connection();
+  void answer_overloaded(const net::Socket& socket);
   void connection_gone();
   void sweep();
   void update_date();
@@ -128,8 +129,6 @@ struct Server::Impl {
   ServerShared& shared;
   const ServerOptions& options;  // shared's
   Router& router;                // shared's: read-only while serving
-  std::vector<BeforeMiddleware>& before;
-  std::vector<AfterMiddleware>& after;
   std::optional<net::Listener> listener;
   Timer sweep_timer;
   Timer date_timer;
@@ -144,6 +143,9 @@ struct Server::Impl {
   detail::HttpRecorder metrics;
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
   std::size_t freed_since_trim = 0;  // connections parked or gone since the last trim
+  std::string overload_response;     // the canned 503 (made at the first use)
+  TimePoint overload_window_start{};  // answer_overloaded's one-second window
+  std::size_t overload_answered = 0;
   bool closed = false;                       // the graceful close finished
   bool closing = false;
   bool destroying = false;
@@ -164,8 +166,8 @@ class Connection final : private UpgradedIo {
   bool parkable(TimePoint now) const noexcept;
   net::Socket detach_for_park();
   TimePoint idle_deadline() const noexcept { return deadline_; }
-  // A coroutine handler finished (error: what it threw, if anything).
-  void on_async_done(Exchange& ex, std::exception_ptr error);
+  // A request's coroutine (its chain and handler) finished; 500s made on the way.
+  void on_async_done(Exchange& ex, unsigned internal_errors);
   // A streamed response's producer wrote a piece / finished.
   void write_body_piece(BodyWriter& w, std::string_view piece);
   void on_stream_done(Exchange& ex, std::exception_ptr error);
@@ -192,16 +194,14 @@ class Connection final : private UpgradedIo {
   void on_body(std::string_view piece);
   void on_message_complete();
   void on_parse_error(ParseErrc e);
-  void dispatch(Request& req, Handler* handler, const std::string& allow,
-                std::optional<Response>& into);
-  void run_sync(Request& req, Handler& handler, std::optional<Response>& into);
-  bool run_quick(Request& req, Handler& handler, std::optional<Response>& into);
+  // The middleware chain and the route, inline; false when the route's quick path
+  // declined (the coroutine must run).
+  bool run_chain(Request& req, std::optional<Response>& into);
   void continue_async(Request& req);
   void start_async(std::shared_ptr<Exchange> ex);
-  void finish(Request& req, Response& res);
   Response error_response(Request& req, std::exception_ptr e);
-  Response shaped_error(const Request& req, const HttpError& error);
-  Response shaped_error(const Request& req, int status, std::string_view message);
+  // A parser or timeout error, shaped by on_error and passed through the after-forms.
+  Response server_error(const Request& req, int status, std::string_view message);
   void write_response(const Response& res, bool head_only, bool close, int version_minor);
   void write_head(const Response& res, bool close, int version_minor, bool chunked);
   void start_stream(std::shared_ptr<Exchange> ex);
@@ -245,6 +245,7 @@ class Connection final : private UpgradedIo {
   Handler* cur_handler_ = nullptr;
   const std::shared_ptr<Handler>* cur_owner_ = nullptr;  // the route's reference to it
   std::string cur_allow_;
+  bool cur_async_ = false;  // the route is a coroutine, or a full-form layer applies
   // Responses owed, in request order. A vector (short: at most max_pipelined): an empty
   // one allocates nothing, unlike std::deque, whose empty state costs ~600 bytes.
   std::vector<std::shared_ptr<Exchange>> pipeline_;

@@ -325,7 +325,16 @@ std::optional<Response> StaticState::precheck(Request& req, SafePath& p) {
     }
     return Response::status(500);
   }
-  p = detail::sanitize_path(req.path(), options_.dotfiles);
+  // Under a "/*" route (or Server::mount) the file is the wildcard's match: mounted at
+  // "/static", "/static/app.js" serves root/app.js. The redirect and listing keep the
+  // request's own path.
+  if (req.has_param("*")) {
+    std::string served = "/";
+    served.append(req.raw_param("*"));
+    p = detail::sanitize_path(served, options_.dotfiles);
+  } else {
+    p = detail::sanitize_path(req.path(), options_.dotfiles);
+  }
   if (p.verdict == PathVerdict::bad_request) return Response::status(400);
   if (p.verdict == PathVerdict::not_found) return Response::status(404);
   return std::nullopt;

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <list>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -179,14 +180,16 @@ class ResolverState final : public std::enable_shared_from_this<ResolverState> {
         LookupResult result = outer.ok() ? std::move(outer.value()) : LookupResult(outer.error());
         self->finish(key, generation, result);
       };
-      if (std::error_code ec = queue_work(*loop_, WorkClass::slow, std::move(job), std::move(done))) {
+      WorkHandle job_handle;
+      if (std::error_code ec = queue_work(*loop_, WorkClass::slow, std::move(job), std::move(done), &job_handle)) {
         w.ec = ec;  // queue_full
         deliver_later(id);
         return handle;
       }
-      running = inflight_.emplace(std::move(key), Lookup{generation, {}}).first;
+      running = inflight_.emplace(std::move(key), Lookup{generation, {}, std::move(job_handle)}).first;
     }
     running->second.waiters.push_back(id);
+    w.key = running->first;
     if (options_.timeout > Duration::zero()) {
       w.timer = std::make_unique<Timer>(*loop_);
       w.timer->set_label("dns-timeout");
@@ -196,7 +199,16 @@ class ResolverState final : public std::enable_shared_from_this<ResolverState> {
     return handle;
   }
 
-  bool cancel(std::uint64_t id) noexcept { return waiters_.erase(id) != 0; }
+  // Drops a waiter; a lookup that nobody waits for any more is removed from the pool if
+  // it has not started (a running getaddrinfo cannot be stopped: it fills the cache).
+  bool cancel(std::uint64_t id) noexcept {
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) return false;
+    std::optional<Key> key = std::move(it->second.key);
+    waiters_.erase(it);
+    if (key) drop_lookup_if_unwanted(*key);
+    return true;
+  }
 
  private:
   struct Waiter {
@@ -205,11 +217,22 @@ class ResolverState final : public std::enable_shared_from_this<ResolverState> {
     std::vector<SocketAddress> addrs;  // the answer, for a deferred delivery
     std::error_code ec;
     std::uint16_t port = 0;
+    std::optional<Key> key;  // the lookup on the pool it waits for
   };
   struct Lookup {
     std::uint64_t generation;
     std::vector<std::uint64_t> waiters;  // some may be gone (canceled, timed out)
+    WorkHandle job;
   };
+
+  void drop_lookup_if_unwanted(const Key& key) noexcept {
+    auto it = inflight_.find(key);
+    if (it == inflight_.end()) return;
+    for (std::uint64_t other : it->second.waiters) {
+      if (waiters_.count(other) != 0) return;
+    }
+    if (it->second.job.cancel()) inflight_.erase(it);  // its completion finds no lookup
+  }
   struct CacheEntry {
     Key key;
     std::vector<SocketAddress> addrs;  // port 0
@@ -333,17 +356,26 @@ bool ResolveHandle::cancel() noexcept {
 
 bool ResolveAwaiter::await_suspend(std::coroutine_handle<> h) {
   auto state = state_.lock();
-  if (!state) {
-    ec_ = canceled_error();  // the Resolver is gone
+  if (!state || token_.cancelled()) {
+    ec_ = canceled_error();  // the Resolver is gone, or the token fired already
     return false;
   }
   handle_ = state->resolve(host_, port_, family_,
                            [this, h](std::error_code ec, std::span<const SocketAddress> addrs) {
                              handle_ = ResolveHandle();
+                             reg_.detach();
                              ec_ = ec;
                              result_.assign(addrs.begin(), addrs.end());
                              h.resume();
                            });
+  if (token_.can_be_cancelled()) {
+    reg_.attach(token_, [this, h, &loop = state->loop()] {
+      handle_.cancel();  // the lookup goes on for the others; ours is dropped
+      handle_ = ResolveHandle();
+      ec_ = canceled_error();
+      deferred_.schedule(loop, h);
+    });
+  }
   return true;
 }
 
@@ -366,11 +398,12 @@ ResolveHandle Resolver::resolve(std::string_view host, std::uint16_t port, Addre
                                 ResolveCallback cb) {
   return state_->resolve(host, port, family, std::move(cb));
 }
-ResolveAwaiter Resolver::resolve(std::string_view host, std::uint16_t port) {
-  return ResolveAwaiter(state_, std::string(host), port, state_->options().family);
+ResolveAwaiter Resolver::resolve(std::string_view host, std::uint16_t port, CancelToken token) {
+  return ResolveAwaiter(state_, std::string(host), port, state_->options().family, std::move(token));
 }
-ResolveAwaiter Resolver::resolve(std::string_view host, std::uint16_t port, AddressFamily family) {
-  return ResolveAwaiter(state_, std::string(host), port, family);
+ResolveAwaiter Resolver::resolve(std::string_view host, std::uint16_t port, AddressFamily family,
+                                 CancelToken token) {
+  return ResolveAwaiter(state_, std::string(host), port, family, std::move(token));
 }
 
 void Resolver::clear_cache() noexcept { state_->clear_cache(); }
@@ -441,8 +474,8 @@ ResolveHandle resolve(Loop& loop, std::string_view host, std::uint16_t port, Res
   return default_resolver(loop).resolve(host, port, std::move(cb));
 }
 
-ResolveAwaiter resolve(Loop& loop, std::string_view host, std::uint16_t port) {
-  return default_resolver(loop).resolve(host, port);
+ResolveAwaiter resolve(Loop& loop, std::string_view host, std::uint16_t port, CancelToken token) {
+  return default_resolver(loop).resolve(host, port, std::move(token));
 }
 
 }  // namespace weft::net

@@ -228,6 +228,10 @@ ShutdownAwaiter::~ShutdownAwaiter() {
 
 bool ShutdownAwaiter::await_suspend(std::coroutine_handle<> h) {
   waiter_ = std::make_shared<detail::WriteWaiter>();
+  if (token_.cancelled()) {
+    waiter_->ec = canceled_error();
+    return false;
+  }
   if (is_closed(s_)) {
     waiter_->ec = closed_error();
     return false;
@@ -237,10 +241,18 @@ bool ShutdownAwaiter::await_suspend(std::coroutine_handle<> h) {
     w->ec = ec;
     if (w->h) std::exchange(w->h, nullptr).resume();
   });
+  if (token_.can_be_cancelled()) {
+    reg_.attach(token_, [this, h] {
+      waiter_->ec = canceled_error();
+      waiter_->h = nullptr;  // the FIN goes out later; its completion resumes nothing
+      deferred_.schedule(s_.loop(), h);
+    });
+  }
   return true;
 }
 
 void ShutdownAwaiter::await_resume() {
+  reg_.detach();
   if (waiter_->ec) throw std::system_error(waiter_->ec);
 }
 

@@ -166,6 +166,11 @@ void prom_http(PromWriter& w, const Snapshot& s) {
   w.sample("weft_http_open_connections", "", num(h.open_connections));
   w.family("weft_http_connections_total", "counter", "HTTP connections started.");
   w.sample("weft_http_connections_total", "", num(h.connections_accepted));
+  w.family("weft_http_connections_rejected_total", "counter",
+           "HTTP connections refused: over max_connections (503 or closed), or shed by the "
+           "listener when descriptors ran out (EMFILE).");
+  w.sample("weft_http_connections_rejected_total", "reason=\"limit\"", num(h.connections_rejected));
+  w.sample("weft_http_connections_rejected_total", "reason=\"emfile\"", num(h.connections_shed));
   w.family("weft_http_received_bytes_total", "counter", "Request bytes parsed.");
   w.sample("weft_http_received_bytes_total", "", num(h.bytes_in));
   w.family("weft_http_sent_bytes_total", "counter", "Response bytes handed to sockets.");
@@ -266,6 +271,8 @@ std::string json_http(const http::HttpMetricsSnapshot& h) {
   }
   out += "},\"in_flight\":" + num(h.in_flight) + ",\"open_connections\":" +
          num(h.open_connections) + ",\"connections\":" + num(h.connections_accepted) +
+         ",\"connections_rejected\":" + num(h.connections_rejected) +
+         ",\"connections_shed\":" + num(h.connections_shed) +
          ",\"bytes_in\":" + num(h.bytes_in) + ",\"bytes_out\":" + num(h.bytes_out) +
          ",\"duration_ms\":" + json_hist(h.duration) + "}";
   return out;

@@ -2,16 +2,18 @@
 # Fails when a layer includes a higher one. Usage: check_layers.sh <source root>
 # Layers (docs/STYLE.md): core < net < http < ws, observe; core < fs < http; core < db.
 # A file's layer: include/weft/<layer>/..., src/<layer>/..., and include/weft/*.hpp is core
-# (fs.hpp: fs). An include's layer: <weft/<layer>/...>, <weft/x.hpp>, or "<layer>/..." (src).
+# (fs.hpp: fs; weft.hpp, the umbrella of every layer: all). An include's layer: <weft/<layer>/...>, <weft/x.hpp>, or "<layer>/..." (src).
 set -euo pipefail
 root=${1:?usage: check_layers.sh <source root>}
 declare -A allowed=(
   [core]="core" [net]="core net" [fs]="core fs" [http]="core net fs http" [ws]="core net fs http ws"
-  [db]="core db" [observe]="core net fs http observe")
+  [db]="core db" [observe]="core net fs http observe"
+  [all]="core net fs http ws db observe")
 
 layer_of_file() {  # path relative to root
   case "$1" in
     include/weft/fs.hpp) echo fs ;;
+    include/weft/weft.hpp) echo all ;;
     include/weft/*/*) local r=${1#include/weft/}; echo "${r%%/*}" ;;
     include/weft/*) echo core ;;
     src/*/*) local r=${1#src/}; echo "${r%%/*}" ;;

@@ -1,11 +1,14 @@
 // weft::db — one Database interface; SQLite (on the pool) and PostgreSQL (on the loop).
 //
 //   auto db = weft::db::open(loop, "sqlite:app.db");          // returns at once
-//   auto rs = co_await db->query("SELECT id, body FROM notes WHERE id = ?", {id});
-//   co_await db->transaction([&](weft::db::Transaction& tx) -> weft::Task<void> {
-//     co_await tx.exec("UPDATE accounts SET n = n - 1 WHERE id = ?", {from});
-//     co_await tx.exec("UPDATE accounts SET n = n + 1 WHERE id = ?", {to});
-//   });                                                        // commit, or rollback + rethrow
+//   weft::db::Params by_id{id};  // named: GCC 12 rejects a braced list inside co_await
+//   auto rs = co_await db->query("SELECT id, body FROM notes WHERE id = ?", by_id);
+//   auto transfer = [&](weft::db::Transaction& tx) -> weft::Task<void> {
+//     weft::db::Params a{from}, b{to};
+//     co_await tx.exec("UPDATE accounts SET n = n - 1 WHERE id = ?", a);
+//     co_await tx.exec("UPDATE accounts SET n = n + 1 WHERE id = ?", b);
+//   };
+//   co_await db->transaction(transfer);                        // commit, or rollback + rethrow
 //   db->query(sql, params, [](weft::db::Outcome<weft::db::ResultSet>& r) { ... });
 //   co_await db->close();
 //
@@ -42,7 +45,38 @@
 // Forms. Every operation has a callback form — Callback<T>, called exactly once on the
 // loop thread, never inside the call — and a coroutine form returning an Awaitable<T>
 // that yields T or throws db::Error. Awaitables start when awaited; await them at once
-// (they refer to the Database). A coroutine destroyed while suspended drops its result.
+// (they refer to the Database). A coroutine destroyed while suspended cancels its
+// statement (below) and drops its result.
+//
+// Cancellation. query() and exec() (of a Database and of a Transaction, both forms) take
+// an optional CancelToken (weft/cancel.hpp: an explicit parameter, as for every awaitable
+// of weft); the coroutine forms also cancel when the awaiting coroutine is destroyed
+// (with_timeout, when_any). What it does to the statement:
+//  * not started yet (waiting in the writer's FIFO, for a connection, or queued on the
+//    pool): removed; it never runs and completes with std::errc::operation_canceled (in
+//    the next pending phase, never inside cancel()).
+//  * running, SQLite: sqlite3_interrupt() on its connection (only while this statement
+//    runs there); a write is rolled back (in a transaction: the whole transaction, whose
+//    later statements then fail with errc::abort); the connection goes on.
+//  * running, PostgreSQL: a cancel request (PQgetCancel on the loop, the blocking
+//    PQcancel in a pool job on class `slow`, so the loop never waits), sent once the
+//    statement is at the head of its connection's pipeline; the server aborts it (rolled
+//    back; in a transaction, the transaction is aborted) and the connection stays usable.
+//    Except a write already sent in a group commit (GroupCommit): it runs to its end, as
+//    a cancel request would stop whichever neighbour in its group runs at that moment.
+//  * The outcome is then operation_canceled — or the statement's real result when it
+//    finished before the cancellation reached it (a write that committed is reported
+//    as committed; cancellation never lies about what happened). The awaiting coroutine
+//    resumes once the outcome is known: SQLite's interrupt takes effect within ~100
+//    virtual-machine instructions, PostgreSQL's within a round trip to the server.
+//  * PostgreSQL's cancel protocol targets "whatever the connection runs now": if the
+//    statement finishes just as the request lands, the server may cancel the next one in
+//    the pipeline. weft sends such a read again (reads are idempotent); a write fails
+//    with operation_canceled and a message that says so (it was rolled back). The race
+//    needs a cancel within about a millisecond of the statement's end. Cancellations are
+//    recognised by SQLSTATE 57014 with the server's "user request" message (an
+//    lc_messages other than English shows them as timed_out).
+//  * begin(), commit(), rollback(), ready() and close() take no token.
 //
 // Lifetime. Destroy a Database before its Loop. Destroying it (or close()) refuses new
 // statements with errc::closed. On destruction, statements not yet started complete with
@@ -56,7 +90,8 @@
 // thread: every sqlite3 call, including opening and closing, happens on a pool thread.
 //
 // PostgreSQL (libpq, non-blocking, pipeline mode; every libpq call on the loop thread,
-// no pool job except PQcancel at destruction). What differs from SQLite:
+// no pool job except PQcancel: at destruction, and for a cancelled statement). What
+// differs from SQLite:
 //  * Routing: a pool of PostgresOptions::pool_size connections, opened on demand (the
 //    first at open()). One carries every write and exec() in submission order, pipelined
 //    (up to pipeline_depth statements in flight); reads from query() go to the others
@@ -98,6 +133,7 @@
 //    connections do not keep the loop alive.
 #pragma once
 
+#include <weft/cancel.hpp>
 #include <weft/db/error.hpp>
 #include <weft/db/value.hpp>
 #include <weft/function.hpp>
@@ -151,14 +187,16 @@ struct PostgresOptions {
   std::chrono::milliseconds query_timeout{0};
 };
 
-// Group commit (SQLite; PostgreSQL ignores it for now): autocommit writes that queue on the
-// writer while a commit is in flight are applied in the next transaction, one SAVEPOINT
-// each, and committed together — one fsync for the group. Each write still succeeds or
-// fails alone (a failure rolls back to its savepoint; its neighbours are unaffected), and
-// each is acknowledged only after its group's COMMIT returned: what an acknowledgement
-// means does not change. Only single INSERT/UPDATE/DELETE/REPLACE statements (and WITH ...
-// of those) from query()/exec() outside a transaction are grouped; anything else (DDL,
-// PRAGMAs, scripts, transactions) runs alone, in its place in the FIFO.
+// Group commit: autocommit writes that queue on the writer while a commit is in flight are
+// applied in the next transaction and committed together — one fsync for the group. Each
+// write still succeeds or fails alone, and each is acknowledged only after its group's
+// COMMIT returned: what an acknowledgement means does not change. SQLite: one SAVEPOINT per
+// write (a failure rolls back to it). PostgreSQL: the group is BEGIN, the writes, COMMIT in
+// one pipeline sync; a failing write aborts the pipeline up to the sync, so the group is
+// rolled back and sent again without it (its neighbours never see its effects). Only single
+// INSERT/UPDATE/DELETE/REPLACE statements (and WITH ... of those) from query()/exec()
+// outside a transaction are grouped; anything else (DDL, PRAGMAs, scripts, transactions)
+// runs alone, in its place in the FIFO.
 struct GroupCommit {
   bool enabled = true;
   // Writes per group at most; the rest wait for the next group.
@@ -166,7 +204,7 @@ struct GroupCommit {
   // How long the groupable writes at the front of the FIFO, once the writer is free to take
   // them, wait for the group to fill (to max_size) before it starts (a timer on the loop);
   // 0 (the default): it starts at once, and groups form only from what queued while the
-  // previous commit ran — a lone write never waits.
+  // previous commit ran — a lone write never waits. SQLite only (PostgreSQL: always 0).
   std::chrono::microseconds max_wait{0};
 };
 
@@ -208,7 +246,7 @@ struct Stats {
   std::uint64_t connections_lost = 0;   // dropped by the server or the network
   std::size_t connections_open = 0;     // connected now
   std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
-  // Group commit (SQLite; see GroupStats). The same figures as group_stats().
+  // Group commit (see GroupStats). The same figures as group_stats().
   std::uint64_t groups = 0;
   std::uint64_t grouped_writes = 0;
   HistogramSnapshot group_size;
@@ -216,49 +254,72 @@ struct Stats {
   HistogramSnapshot group_ns;
 };
 
-// Group commit figures (SQLite; PostgreSQL: all zero). Every groupable write is counted,
+// Group commit figures. Every groupable write is counted,
 // a lone one as a group of one (its autocommit is its group's commit); with grouping off,
 // or for statements that are never grouped (DDL, transactions), nothing is.
 struct GroupStats {
   std::uint64_t groups = 0;          // committed or failed
   std::uint64_t grouped_writes = 0;  // writes in them
   HistogramSnapshot group_size;      // writes per group
-  HistogramSnapshot commit_ns;       // the COMMIT statement (its fsync), ns
+  HistogramSnapshot commit_ns;       // the COMMIT statement (its fsync), ns; PostgreSQL: =
+                                     // group_ns (the server answers a group at its sync)
   HistogramSnapshot group_ns;        // the whole group on the writer: BEGIN to COMMIT, ns
 };
 
-// co_await form of an operation: yields T or throws db::Error. Starts when awaited.
+// co_await form of an operation: yields T or throws db::Error (std::system_error with
+// operation_canceled once cancelled). Starts when awaited.
+//
+// Cancellation (see "Cancellation" in the header comment): the statement is cancelled
+// when the token is cancelled or when the awaiting coroutine is destroyed while
+// suspended (with_timeout, when_any, a dropped Task) — the same mechanism either way, so
+// a timed-out query does not keep running on the pool or the server.
 template <class T>
 class [[nodiscard]] Awaitable {
  public:
-  using Start = Function<void(Callback<T>)>;
-  explicit Awaitable(Start start) : start_(std::move(start)) {}
+  // Starts the operation: the callback receives its outcome (exactly once, never inside
+  // the call); the token is cancelled to stop it.
+  using Start = Function<void(Callback<T>, CancelToken)>;
+  explicit Awaitable(Start start, CancelToken token = {}) : start_(std::move(start)), token_(std::move(token)) {}
   Awaitable(Awaitable&&) noexcept = default;
   Awaitable(const Awaitable&) = delete;
   Awaitable& operator=(const Awaitable&) = delete;
   Awaitable& operator=(Awaitable&&) = delete;
   ~Awaitable() {
-    if (state_) state_->waiter = nullptr;  // a destroyed coroutine is never resumed
+    if (!state_ || !state_->waiter) return;
+    state_->waiter = nullptr;  // a destroyed coroutine is never resumed
+    state_->user.detach();
+    state_->stop.cancel();     // and its statement is cancelled, not abandoned
   }
 
-  bool await_ready() const noexcept { return false; }
+  // A token already cancelled: nothing starts.
+  bool await_ready() const noexcept { return token_.cancelled(); }
   void await_suspend(std::coroutine_handle<> h) {
     state_ = std::make_shared<State>();
     state_->waiter = h;
-    start_([s = state_](Outcome<T>& out) {
-      if (!s->waiter) return;
-      s->out.emplace(std::move(out));
-      std::exchange(s->waiter, nullptr).resume();
-    });
+    if (token_.can_be_cancelled()) state_->user.attach(token_, [s = state_.get()] { s->stop.cancel(); });
+    start_(
+        [s = state_](Outcome<T>& out) {
+          s->user.detach();
+          if (!s->waiter) return;
+          s->out.emplace(std::move(out));
+          std::exchange(s->waiter, nullptr).resume();
+        },
+        state_->stop.token());
   }
-  T await_resume() { return std::move(*state_->out).value(); }
+  T await_resume() {
+    if (!state_) throw Error(std::make_error_code(std::errc::operation_canceled), "cancelled before it started");
+    return std::move(*state_->out).value();
+  }
 
  private:
   struct State {
     std::coroutine_handle<> waiter;
     std::optional<Outcome<T>> out;
+    CancelSource stop;         // what the backend listens to
+    CancelRegistration user;   // forwards the caller's token to `stop`
   };
   Start start_;
+  CancelToken token_;
   std::shared_ptr<State> state_;
 };
 
@@ -273,17 +334,17 @@ class Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
-  void query(std::string sql, Params params, Callback<ResultSet> cb) {
-    do_submit(std::move(sql), std::move(params), std::move(cb));
+  void query(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token = {}) {
+    do_submit(std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
-  void exec(std::string sql, Params params, Callback<ResultSet> cb) {
-    do_submit(std::move(sql), std::move(params), std::move(cb));
+  void exec(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token = {}) {
+    do_submit(std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
   void commit(Callback<Unit> cb) { do_finish(true, std::move(cb)); }
   void rollback(Callback<Unit> cb) { do_finish(false, std::move(cb)); }
 
-  Awaitable<ResultSet> query(std::string sql, Params params = {});
-  Awaitable<ResultSet> exec(std::string sql, Params params = {});
+  Awaitable<ResultSet> query(std::string sql, Params params = {}, CancelToken token = {});
+  Awaitable<ResultSet> exec(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<Unit> commit();
   Awaitable<Unit> rollback();
 
@@ -292,7 +353,7 @@ class Transaction {
 
  protected:
   Transaction() = default;
-  virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb) = 0;
+  virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) = 0;
   virtual void do_finish(bool commit, Callback<Unit> cb) = 0;
 };
 
@@ -318,11 +379,13 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // ---- callback forms --------------------------------------------------------------
-  void query(std::string sql, Params params, Callback<ResultSet> cb) {
-    do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb));
+  // token: see "Cancellation" in the header comment (the callback then receives
+  // operation_canceled, or the statement's real outcome if it finished first).
+  void query(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token = {}) {
+    do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb), std::move(token));
   }
-  void exec(std::string sql, Params params, Callback<ResultSet> cb) {
-    do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb));
+  void exec(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token = {}) {
+    do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb), std::move(token));
   }
   void begin(Callback<std::unique_ptr<Transaction>> cb) { do_begin(std::move(cb)); }
   // Scoped: begins, runs body(tx, done); done(nullptr) commits, done(error) or a throw
@@ -335,8 +398,8 @@ class Database {
   void close(Callback<Unit> cb) { do_close(std::move(cb)); }
 
   // ---- coroutine forms -------------------------------------------------------------
-  Awaitable<ResultSet> query(std::string sql, Params params = {});
-  Awaitable<ResultSet> exec(std::string sql, Params params = {});
+  Awaitable<ResultSet> query(std::string sql, Params params = {}, CancelToken token = {});
+  Awaitable<ResultSet> exec(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<std::unique_ptr<Transaction>> begin();
   Awaitable<Unit> ready();
   Awaitable<Unit> close();
@@ -359,7 +422,10 @@ class Database {
   enum class Route : unsigned char { automatic, writer };
   // The primitives a backend implements. Contract: `cb` runs exactly once, on the loop
   // thread, never inside the call.
-  virtual void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb) = 0;
+  // `token`: cancelled to stop the statement (a queued one is removed, a running one
+  // interrupted); cb then gets operation_canceled, or the real outcome if it won the race.
+  virtual void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb,
+                         CancelToken token) = 0;
   virtual void do_begin(Callback<std::unique_ptr<Transaction>> cb) = 0;
   virtual void do_ready(Callback<Unit> cb) = 0;
   virtual void do_close(Callback<Unit> cb) = 0;

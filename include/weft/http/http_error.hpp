@@ -7,6 +7,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace weft::http {
 
@@ -15,9 +18,20 @@ class HttpError : public std::runtime_error {
   // status: 400..599. message: what the client may read (what()).
   HttpError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
   int status() const noexcept { return status_; }
+  // Fields the error response carries whatever on_error made of it (e.g. Retry-After on a
+  // 429, WWW-Authenticate on a 401): added after on_error, validated like
+  // Response::header.
+  HttpError& with_header(std::string_view name, std::string_view value) {
+    headers_.emplace_back(std::string(name), std::string(value));
+    return *this;
+  }
+  const std::vector<std::pair<std::string, std::string>>& headers() const noexcept {
+    return headers_;
+  }
 
  private:
   int status_;
+  std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 }  // namespace weft::http

@@ -36,6 +36,10 @@ struct HttpMetricsSnapshot {
   std::uint64_t in_flight = 0;
   std::uint64_t connections_accepted = 0;
   std::uint64_t open_connections = 0;   // filled by Server::metrics() (loop thread)
+  // Filled by Server::metrics(): connections refused over max_connections (answered 503 or
+  // closed), and connections the listener shed because descriptors ran out (EMFILE/ENFILE).
+  std::uint64_t connections_rejected = 0;
+  std::uint64_t connections_shed = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   HistogramSnapshot duration;  // ns

@@ -12,8 +12,11 @@
 #pragma once
 
 #include <weft/cancel.hpp>
+#include <weft/clock.hpp>
+#include <weft/http/form.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/net/address.hpp>
+#include <weft/task.hpp>
 
 #include <coroutine>
 #include <deque>
@@ -61,6 +64,13 @@ class RequestCancel {
 };
 
 class Connection;
+
+namespace detail {
+// nlohmann::json, once <weft/http/json.hpp> is included (which defines JsonOf<0>): keeps
+// the JSON members below out of programs that do not use them.
+template <int N>
+struct JsonOf;
+}  // namespace detail
 
 // The body of a request on a stream_body route, piece by piece as it arrives:
 //
@@ -125,6 +135,16 @@ class Request {
   std::span<const HeaderField> headers() const noexcept { return fields_; }
   // The whole body (buffered routes; empty on stream_body routes).
   const std::string& body() const noexcept { return body_; }
+  // The body's form fields (application/x-www-form-urlencoded, charset parameter allowed):
+  // HttpError 415 for another Content-Type. The buffered body, or on a stream_body route
+  // the body read to its end (bounded by the route's max_body).
+  Task<Form> form();
+  // The value of cookie `name` from the Cookie field(s) (surrounding double quotes
+  // removed; not percent-decoded); nullopt when absent.
+  std::optional<std::string> cookie(std::string_view name) const;
+  // The body as JSON: needs <weft/http/json.hpp> (see there: 415 / 400 as HttpError).
+  template <int N = 0>
+  typename detail::JsonOf<N>::type json() const;
   // stream_body routes: the next piece of the body (see BodyStream).
   BodyStream::ReadAwaiter read_body();
   bool keep_alive() const noexcept { return keep_alive_; }
@@ -136,6 +156,8 @@ class Request {
   std::string param(std::string_view name) const;
   // The same as sent, not decoded: a view into the request.
   std::string_view raw_param(std::string_view name) const noexcept;
+  // Whether the matched route has the parameter (a "*" that matched nothing has it, empty).
+  bool has_param(std::string_view name) const noexcept;
   // The first value of query parameter `name` (names compared after decoding),
   // percent-decoded with '+' as a space (a malformed escape stays as sent); nullopt when
   // absent. "?a" and "?a=" give "".
@@ -150,6 +172,25 @@ class Request {
   bool cancelled() const noexcept { return static_cast<bool>(*cancelled_); }
   // Cancelled when cancelled() becomes true (see the file comment).
   CancelToken cancel_token() { return cancelled_->token(); }
+  // When the request's first byte arrived (the loop's clock): an access log's duration is
+  // measured from here.
+  TimePoint start_time() const noexcept { return start_time_; }
+  // The request's id: its X-Request-Id field when present and valid (1..128 characters
+  // of letters, digits and "-._~:+/="), else one generated on first call (16 hex digits,
+  // random per loop thread). The same value for the whole request.
+  std::string_view id() const;
+  // Per-request storage for middleware: the request's one T, default-constructed on first
+  // use, destroyed when the request ends. Loop thread only. Callable on a const Request
+  // (an after-form layer's): the storage is not part of the request's value.
+  template <class T>
+  T& locals() const {
+    for (Local& l : locals_) {
+      if (l.type == &local_tag<T>) return *static_cast<T*>(l.value.get());
+    }
+    locals_.push_back(Local{&local_tag<T>, {new T(), [](void* p) { delete static_cast<T*>(p); }}});
+    return *static_cast<T*>(locals_.back().value.get());
+  }
+
   // The client's address (null if unknown, e.g. getpeername failed).
   const net::SocketAddress* peer() const noexcept { return peer_.get(); }
 
@@ -170,6 +211,9 @@ class Request {
   void clear_params() noexcept { params_.clear(); }
   void set_keep_alive(bool on) noexcept { keep_alive_ = on; }
   void set_peer(std::shared_ptr<const net::SocketAddress> peer) noexcept { peer_ = std::move(peer); }
+  void set_start_time(TimePoint at) noexcept { start_time_ = at; }
+  // Takes other's locals (the inline request handing over to its exchange).
+  void adopt_locals(Request& other) { locals_ = std::move(other.locals_); }
   BodyStream& enable_body_stream();
   BodyStream* body_stream() noexcept { return stream_.get(); }
   const std::shared_ptr<RequestCancel>& cancel_flag() const noexcept { return cancelled_; }
@@ -179,6 +223,13 @@ class Request {
   void release_storage();
 
  private:
+  struct Local {
+    const void* type;
+    std::unique_ptr<void, void (*)(void*)> value;
+  };
+  template <class T>
+  static constexpr char local_tag = 0;  // its address names T (no RTTI needed)
+
   void set_target(std::string_view target);
   std::string_view copy_view(std::string_view v, std::string& into, const char* base) const;
 
@@ -192,6 +243,9 @@ class Request {
   std::unique_ptr<BodyStream> stream_;
   Loop* loop_ = nullptr;
   std::shared_ptr<const net::SocketAddress> peer_;  // kept across reset(): one per connection
+  mutable std::vector<Local> locals_;
+  mutable std::string id_;  // made by id() on first call
+  TimePoint start_time_{};
   int version_minor_ = 1;
   bool keep_alive_ = true;
 };

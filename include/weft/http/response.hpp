@@ -5,8 +5,10 @@
 // and Connection; a handler must not set those itself.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +20,11 @@
 #include <weft/task.hpp>
 
 namespace weft::http {
+
+namespace detail {
+template <int N>
+struct JsonOf;  // nlohmann::json, defined by <weft/http/json.hpp>
+}  // namespace detail
 
 // Produces a streamed body; runs on the loop once the response's turn has come.
 using BodyProducer = Function<Task<void>(BodyWriter&)>;
@@ -31,15 +38,35 @@ struct FileBody {
   std::shared_ptr<const void> keep_alive;
 };
 
+enum class SameSite { unset, lax, strict, none };
+
+// Set-Cookie attributes (RFC 6265 §4.1). The defaults suit a session cookie: HttpOnly,
+// SameSite=Lax, Path=/, no Max-Age (gone when the browser closes).
+struct CookieOptions {
+  std::optional<std::chrono::seconds> max_age{};  // 0 or negative: delete the cookie now
+  std::string path = "/";                        // empty: no Path attribute
+  std::string domain{};                          // empty: no Domain (this host only)
+  bool secure = false;
+  bool http_only = true;
+  SameSite same_site = SameSite::lax;            // none requires secure (else invalid_argument)
+};
+
 class Response {
  public:
   explicit Response(int status = 200) : status_(status) {}
 
   static Response text(std::string body, int status = 200);
+  // Pre-serialized JSON text.
   static Response json(std::string body, int status = 200);
+  // A JSON value, serialized (needs <weft/http/json.hpp>; see there).
+  template <int N = 0>
+  static Response json(const typename detail::JsonOf<N>::type& value, int status = 200);
   static Response bytes(std::string body, std::string_view content_type, int status = 200);
   // A status with its reason phrase as a short text body ("Not Found").
   static Response status(int status);
+  // A redirect: `location` in the Location field (validated like header()), a short text
+  // body. status: 301, 302, 303, 307 or 308 (std::invalid_argument otherwise).
+  static Response redirect(std::string_view location, int status = 302);
   // A range of a file, sent with sendfile.
   static Response file(FileBody body, std::string_view content_type, int status = 200);
   // A body of unknown length: chunked on HTTP/1.1, delimited by close on HTTP/1.0.
@@ -53,6 +80,18 @@ class Response {
   Response&& header(std::string_view name, std::string_view value) && {
     return std::move(header(name, value));
   }
+  // Adds a Set-Cookie field. Throws std::invalid_argument when the name is not a token,
+  // the value has a byte outside RFC 6265's cookie-octets (no space, '"', ',', ';', '\\'
+  // or control bytes: encode such values first, e.g. with encode_query_component), or
+  // Path/Domain hold ';' or control bytes.
+  Response& set_cookie(std::string_view name, std::string_view value, const CookieOptions& options = {}) &;
+  Response&& set_cookie(std::string_view name, std::string_view value,
+                        const CookieOptions& options = {}) && {
+    return std::move(set_cookie(name, value, options));
+  }
+  // Removes every field named `name` (case-insensitive); none: nothing happens.
+  Response& remove_header(std::string_view name) &;
+  Response&& remove_header(std::string_view name) && { return std::move(remove_header(name)); }
   Response& set_status(int status) noexcept {
     status_ = status;
     return *this;

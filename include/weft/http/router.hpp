@@ -12,6 +12,7 @@
 
 #include <weft/function.hpp>
 #include <weft/http/http_error.hpp>
+#include <weft/http/middleware.hpp>
 #include <weft/http/request.hpp>
 #include <weft/http/response.hpp>
 #include <weft/task.hpp>
@@ -62,10 +63,6 @@ struct Handler {
   explicit operator bool() const noexcept { return sync || async; }
 };
 
-// Before-middleware may answer early (return a Response) or let the request through
-// (return nullopt). After-middleware may change every response, including errors.
-using BeforeMiddleware = Function<std::optional<Response>(Request&)>;
-using AfterMiddleware = Function<void(const Request&, Response&)>;
 // Shapes every error response (see http_error.hpp); for a parser error the request holds
 // what was parsed of it (possibly nothing: an empty method and path).
 using ErrorHandler = Function<Response(const Request&, const HttpError&)>;

@@ -32,7 +32,7 @@
 //
 // Threading contract for handlers with N > 1:
 //  * routes, middleware and options are registered once, before listen(), and are then
-//    read-only (route()/before()/after() after listen() throw std::logic_error);
+//    read-only (route()/use()/before()/after() after listen() throw std::logic_error);
 //  * the same handler object (and its captures) may run on several loops at once: what
 //    it captures must be safe for concurrent use (immutable, atomic or locked). State
 //    per loop is the handler's own business; req.loop() says which loop runs it;
@@ -85,7 +85,15 @@ struct ServerOptions {
   Duration headers_timeout = std::chrono::seconds(60);   // first byte → end of head: 408
   Duration request_timeout = std::chrono::seconds(300);  // first byte → end of body: 408
   Duration keep_alive_timeout = std::chrono::seconds(5); // idle between requests: close
-  std::size_t max_connections = 0;                       // 0: no limit; past it: close at once
+  std::size_t max_connections = 0;                       // 0: no limit; past it: see below
+  // A connection over max_connections (or the shared ConnectionLimit) is answered
+  // "503 Service Unavailable" with "Retry-After: <overload_retry_after in s>" and
+  // "Connection: close", written at once without reading its request (on_error does not
+  // shape it: there is no request yet), then closed — at most overload_responses_per_second
+  // of them per loop; past that, and with 0, it is closed at once (the cheapest shedding).
+  // Counted in ServerStats::connections_rejected and /_weft/metrics.
+  std::size_t overload_responses_per_second = 1000;
+  std::chrono::seconds overload_retry_after = std::chrono::seconds(1);
   // When set, the limit over every server sharing it (max_connections is then ignored).
   std::shared_ptr<ConnectionLimit> connection_limit;
   std::size_t max_requests_per_connection = 0;           // 0: no limit
@@ -139,6 +147,20 @@ class Server {
   Server& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
   Server& patch(std::string_view pattern, Handler h) { return route("PATCH", pattern, std::move(h)); }
   Server& del(std::string_view pattern, Handler h) { return route("DELETE", pattern, std::move(h)); }
+  // Mounts a handler at a prefix: it answers GET and HEAD for `prefix` and every path below
+  // it, and sees the rest of the path without the prefix as the wildcard parameter
+  // (req.param("*"): "" for the prefix itself) — what static_files() serves:
+  //   app.mount("/static", static_files("public"));   // /static/a.js → public/a.js
+  // req.path() stays the whole path. The same as get(prefix + "/*", handler).
+  Server& mount(std::string_view prefix, Handler handler);
+  // Middleware (see middleware.hpp): a layer for every request, or for paths equal to or
+  // below `prefix` ("/api"). Added before listen(), like routes.
+  Server& use(Middleware m);
+  Server& use(std::string_view prefix, Middleware m);
+  // Thin forms kept from before use() existed. before(m) is use(m) with an answer-early
+  // layer (it now also runs for requests no route matches). after(m) is outside every
+  // layer, whatever the order they were added in: it sees every response, the parser's
+  // and timeouts' errors included.
   Server& before(BeforeMiddleware m);
   Server& after(AfterMiddleware m);
   // One handler shapes every error response, e.g. as JSON: thrown HttpErrors, 404/405,

@@ -1,7 +1,11 @@
 // static_files(root, options): a handler that serves a directory tree.
 //
 //   server.get("/*", weft::http::static_files("public"));
+//   server.mount("/static", weft::http::static_files("public"));  // /static/a.js → public/a.js
 //
+// Under a route with a trailing "*" the file served is the wildcard's match (so
+// `get("/static/*", ...)` serves public/a.js for /static/a.js, like mount()); under a
+// route without one, the whole path.
 // GET and HEAD. Directories serve their index file ("/dir" redirects to "/dir/" first);
 // listings are off by default. MIME types by extension (text types get charset=utf-8);
 // ETag and Last-Modified, with If-None-Match / If-Modified-Since → 304; one byte range

@@ -55,6 +55,7 @@
 // which runs on pool threads (concurrently for different names).
 #pragma once
 
+#include <weft/cancel.hpp>
 #include <weft/clock.hpp>
 #include <weft/error.hpp>
 #include <weft/function.hpp>
@@ -144,14 +145,23 @@ class ResolveHandle {
   std::uint64_t id_ = 0;
 };
 
-// co_await resolver.resolve(host, port): the addresses, or throws std::system_error.
-// Must be awaited where it was created (it must not move once suspended).
+// co_await resolver.resolve(host, port, token): the addresses, or throws
+// std::system_error. Must be awaited where it was created (it must not move once
+// suspended).
+// Cancellation (token cancelled, or the awaiting coroutine destroyed): the waiter is
+// dropped and the coroutine resumes at once — in the pending phase, with
+// operation_canceled, when the token fired. A lookup still queued on the pool for no
+// other waiter is removed; a running getaddrinfo cannot be stopped: it runs to its end
+// on the pool (keeping the loop alive), its answer still fills the cache and goes to
+// the other waiters of the same name, and is discarded for this one. A token already
+// cancelled starts nothing.
 class [[nodiscard]] ResolveAwaiter {
  public:
   ResolveAwaiter(std::weak_ptr<detail::ResolverState> state, std::string host,
-                 std::uint16_t port, AddressFamily family) noexcept
-      : state_(std::move(state)), host_(std::move(host)), port_(port), family_(family) {}
-  ResolveAwaiter(ResolveAwaiter&&) noexcept = default;
+                 std::uint16_t port, AddressFamily family, CancelToken token = {}) noexcept
+      : state_(std::move(state)), host_(std::move(host)), port_(port), family_(family),
+        token_(std::move(token)) {}
+  ResolveAwaiter(ResolveAwaiter&&) = delete;  // holds a token registration: awaited in place
   ResolveAwaiter(const ResolveAwaiter&) = delete;
   ResolveAwaiter& operator=(const ResolveAwaiter&) = delete;
   ResolveAwaiter& operator=(ResolveAwaiter&&) = delete;
@@ -166,6 +176,9 @@ class [[nodiscard]] ResolveAwaiter {
   std::string host_;
   std::uint16_t port_;
   AddressFamily family_;
+  CancelToken token_;
+  CancelRegistration reg_;
+  weft::detail::DeferredResume deferred_;
   ResolveHandle handle_;
   std::error_code ec_;
   std::vector<SocketAddress> result_;
@@ -183,9 +196,10 @@ class Resolver {
   ResolveHandle resolve(std::string_view host, std::uint16_t port, ResolveCallback cb);
   ResolveHandle resolve(std::string_view host, std::uint16_t port, AddressFamily family,
                         ResolveCallback cb);
-  // Coroutine form.
-  ResolveAwaiter resolve(std::string_view host, std::uint16_t port);
-  ResolveAwaiter resolve(std::string_view host, std::uint16_t port, AddressFamily family);
+  // Coroutine form (see ResolveAwaiter for the token).
+  ResolveAwaiter resolve(std::string_view host, std::uint16_t port, CancelToken token = {});
+  ResolveAwaiter resolve(std::string_view host, std::uint16_t port, AddressFamily family,
+                         CancelToken token = {});
 
   void clear_cache() noexcept;
   std::size_t cache_size() const noexcept;
@@ -208,7 +222,7 @@ Resolver& configure_default_resolver(Loop& loop, ResolverOptions options);
 
 // resolve() on the loop's default resolver.
 ResolveHandle resolve(Loop& loop, std::string_view host, std::uint16_t port, ResolveCallback cb);
-ResolveAwaiter resolve(Loop& loop, std::string_view host, std::uint16_t port);
+ResolveAwaiter resolve(Loop& loop, std::string_view host, std::uint16_t port, CancelToken token = {});
 
 }  // namespace weft::net
 

@@ -156,7 +156,8 @@ class Stream : public Handle {
   void cork() noexcept { ++corks_; }
   void uncork();
   // Half-close: after the queue is flushed, sends FIN (shutdown(SHUT_WR)); done runs then.
-  // (Pass the callback explicitly, {} for none: shutdown() is the awaitable form.)
+  // (Pass the callback explicitly, nullptr for none: shutdown() and shutdown(token) are
+  // the awaitable forms.)
   void shutdown(WriteCallback done);
   std::size_t queued_bytes() const noexcept { return queue_.bytes(); }
 
@@ -175,7 +176,7 @@ class Stream : public Handle {
   WriteAllAwaiter write_all(std::string_view data, CancelToken token = {}) noexcept {
     return WriteAllAwaiter(*this, data, std::move(token));
   }
-  ShutdownAwaiter shutdown() noexcept { return ShutdownAwaiter(*this); }
+  ShutdownAwaiter shutdown(CancelToken token = {}) noexcept { return ShutdownAwaiter(*this, std::move(token)); }
   // The peer's end of input was read (on_end may still be pending).
   bool read_ended() const noexcept { return ended_; }
   // The stream's failure, once it failed (on_error may still be pending).

@@ -159,12 +159,14 @@ class [[nodiscard]] WriteAllAwaiter final {
   std::uint64_t seq_ = 0;
 };
 
-// co_await stream.shutdown(): half-close; returns once the queue was flushed and the FIN
-// sent. Cancel safety: the FIN cannot be recalled: destroyed while waiting, it is still
-// sent after the queue drains (nothing is lost; only the notification is).
+// co_await stream.shutdown(token): half-close; returns once the queue was flushed and the
+// FIN sent. Cancel safety: the FIN cannot be recalled: destroyed or cancelled while
+// waiting (the token resumes it with operation_canceled in the pending phase), it is
+// still sent after the queue drains (nothing is lost; only the notification is). A token
+// already cancelled: nothing is shut down.
 class [[nodiscard]] ShutdownAwaiter final {
  public:
-  explicit ShutdownAwaiter(Stream& s) noexcept : s_(s) {}
+  explicit ShutdownAwaiter(Stream& s, CancelToken token = {}) noexcept : s_(s), token_(std::move(token)) {}
   ShutdownAwaiter(const ShutdownAwaiter&) = delete;
   ShutdownAwaiter& operator=(const ShutdownAwaiter&) = delete;
   ~ShutdownAwaiter();
@@ -174,6 +176,9 @@ class [[nodiscard]] ShutdownAwaiter final {
 
  private:
   Stream& s_;
+  CancelToken token_;
+  CancelRegistration reg_;
+  weft::detail::DeferredResume deferred_;
   std::shared_ptr<detail::WriteWaiter> waiter_;
 };
 

@@ -1,5 +1,5 @@
 // with_timeout, when_all, when_any: values, exceptions, cancellation order, clean close.
-#include <weft/weft.hpp>
+#include <weft/core.hpp>
 
 #include "support/loop_testing.hpp"
 
@@ -10,13 +10,9 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
+using weft::testing::ManualLoop;
 
 namespace {
-
-struct ManualLoop {
-  weft::ManualClock clock;
-  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
-};
 
 // Records in `log` when it finishes and when its frame is destroyed.
 struct Probe {

@@ -1,5 +1,5 @@
 // Timers, all on the manual clock: no test sleeps.
-#include <weft/weft.hpp>
+#include <weft/core.hpp>
 
 #include "support/loop_testing.hpp"
 
@@ -11,17 +11,7 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
-
-namespace {
-
-struct ManualLoop {
-  weft::ManualClock clock;
-  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
-  weft::TimePoint start = clock.now();
-  weft::Duration elapsed() const { return clock.now() - start; }
-};
-
-}  // namespace
+using weft::testing::ManualLoop;
 
 TEST(Timer, OneShotFiresAtItsDeadlineOnTheManualClock) {
   ManualLoop m;

@@ -518,6 +518,99 @@ TEST(NetDns, DestroyedAwaiterUnregistersItself) {
   weft::testing::expect_clean_close(loop);
 }
 
+// A token resumes the awaiting coroutine at once with operation_canceled, although the
+// lookup (getaddrinfo) cannot be stopped: it runs to its end and fills the cache.
+TEST(NetDns, TokenResumesAtOnceWhileTheLookupRuns) {
+  Loop loop;
+  {
+    FakeLookup fake;
+    fake.close_gate();
+    Resolver resolver(loop, fake_options(fake));
+    std::error_code ec;
+    run_until_complete(loop, [&]() -> Task<void> {
+      CancelSource source;
+      auto cancel_when_running = [&]() -> Task<void> {
+        co_await sleep(1ms);
+        fake.wait_running();
+        source.cancel();
+      };
+      spawn(loop, cancel_when_running());
+      try {
+        co_await resolver.resolve("x.test", 80, source.token());
+      } catch (const std::system_error& e) {
+        ec = e.code();
+      }
+    }());
+    EXPECT_EQ(ec, std::errc::operation_canceled);
+    EXPECT_EQ(fake.s->running.load(), 1);  // still blocked in the lookup
+    EXPECT_EQ(resolver.waiters(), 0u);
+    fake.open_gate();
+    loop.run();
+    EXPECT_EQ(resolver.cache_size(), 1u);  // the late answer was kept for the next lookup
+  }
+  weft::testing::expect_clean_close(loop);
+}
+
+// A lookup still queued on the pool, for nobody else, is removed: it never runs.
+TEST(NetDns, TokenRemovesAQueuedLookup) {
+  Loop loop;
+  {
+    FakeLookup fake;
+    fake.close_gate();
+    Resolver resolver(loop, fake_options(fake));
+    const PoolOptions& po = loop.runtime().options();
+    const unsigned io = loop.runtime().io_threads();
+    const unsigned slow = po.slow_max_running ? po.slow_max_running : std::max(1u, io / 2);
+    std::vector<Outcome> holders(slow);
+    for (unsigned i = 0; i < slow; ++i) {
+      resolver.resolve("hold" + std::to_string(i) + ".test", 1, holders[i].callback());
+    }
+    std::error_code ec;
+    run_until_complete(loop, [&]() -> Task<void> {
+      while (fake.s->running.load() < static_cast<int>(slow)) co_await sleep(1ms);
+      CancelSource source;
+      auto cancel_soon = [&]() -> Task<void> {
+        co_await sleep(10ms);
+        source.cancel();
+      };
+      spawn(loop, cancel_soon());
+      try {
+        co_await resolver.resolve("queued.test", 80, source.token());
+      } catch (const std::system_error& e) {
+        ec = e.code();
+      }
+    }());
+    EXPECT_EQ(ec, std::errc::operation_canceled);
+    EXPECT_EQ(resolver.lookups_in_flight(), slow);  // the queued one is gone
+    fake.open_gate();
+    loop.run();
+    EXPECT_EQ(fake.calls(), static_cast<int>(slow));  // it never ran
+    EXPECT_EQ(loop.runtime().stats(WorkClass::slow).canceled, 1u);
+  }
+  weft::testing::expect_clean_close(loop);
+}
+
+TEST(NetDns, AnAlreadyCancelledTokenStartsNoLookup) {
+  Loop loop;
+  {
+    FakeLookup fake;
+    Resolver resolver(loop, fake_options(fake));
+    CancelSource source;
+    source.cancel();
+    std::error_code ec;
+    run_until_complete(loop, [&]() -> Task<void> {
+      try {
+        co_await resolver.resolve("x.test", 80, source.token());
+      } catch (const std::system_error& e) {
+        ec = e.code();
+      }
+    }());
+    EXPECT_EQ(ec, std::errc::operation_canceled);
+    EXPECT_EQ(fake.calls(), 0);
+  }
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(NetDns, DefaultResolverIsPerLoop) {
   Loop loop;
   Resolver& r = default_resolver(loop);

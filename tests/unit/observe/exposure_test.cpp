@@ -106,6 +106,10 @@ TEST(Exposure, PrometheusTextPassesPromtool) {
   EXPECT_NE(metrics.find("weft_pool_run_seconds_count{class=\"cpu\"}"), std::string::npos);
   EXPECT_NE(metrics.find("weft_http_requests_in_flight 1"), std::string::npos)
       << "the metrics request itself is in flight";
+  EXPECT_NE(metrics.find("weft_http_connections_rejected_total{reason=\"limit\"} 0"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("weft_http_connections_rejected_total{reason=\"emfile\"} 0"),
+            std::string::npos);
 }
 
 TEST(Exposure, StatsIsJsonWithTheDocumentedShape) {

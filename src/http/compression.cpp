@@ -1,0 +1,173 @@
+// http::compression: zlib (gzip, deflate) and brotli, inline or on the pool (compression.hpp).
+#include <weft/http/compression.hpp>
+
+#include "http/parse_chars.hpp"
+
+#include <weft/async.hpp>
+
+#include <brotli/encode.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace weft::http {
+namespace {
+
+// The q-value of `coding` in an Accept-Encoding value: -1 when not listed; "*" counts
+// for a coding not listed by name.
+double q_of(std::string_view header, std::string_view coding) {
+  double named = -1, star = -1;
+  chars::for_each_element(header, [&](std::string_view item) {
+    const std::size_t semi = item.find(';');
+    const std::string_view name = chars::trim_ows(item.substr(0, semi));
+    double q = 1;
+    if (semi != std::string_view::npos) {
+      std::string_view param = chars::trim_ows(item.substr(semi + 1));
+      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+        q = std::strtod(std::string(param.substr(2)).c_str(), nullptr);
+      }
+    }
+    if (chars::iequals(name, coding)) named = q;
+    if (name == "*") star = q;
+    return true;
+  });
+  return named >= 0 ? named : star;
+}
+
+bool compressible(std::string_view content_type) {
+  const std::string_view type = chars::trim_ows(content_type.substr(0, content_type.find(';')));
+  auto starts = [&](std::string_view p) {
+    return type.size() >= p.size() && chars::iequals(type.substr(0, p.size()), p);
+  };
+  auto ends = [&](std::string_view s) {
+    return type.size() >= s.size() && chars::iequals(type.substr(type.size() - s.size()), s);
+  };
+  return starts("text/") || ends("/json") || ends("+json") || ends("/javascript") ||
+         ends("/xml") || ends("+xml") || ends("/wasm") || starts("image/svg") ||
+         starts("application/x-www-form-urlencoded") || ends("/ndjson");
+}
+
+std::optional<std::string> zlib_compress(std::string_view body, bool gzip, int level) {
+  z_stream z{};
+  if (deflateInit2(&z, level, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return std::nullopt;
+  }
+  std::string out(deflateBound(&z, static_cast<uLong>(body.size())) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+  z.avail_in = static_cast<uInt>(body.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> brotli_compress(std::string_view body, int quality) {
+  std::size_t size = BrotliEncoderMaxCompressedSize(body.size());
+  if (size == 0) size = body.size() + 1024;
+  std::string out(size, '\0');
+  if (!BrotliEncoderCompress(quality, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, body.size(),
+                             reinterpret_cast<const std::uint8_t*>(body.data()), &size,
+                             reinterpret_cast<std::uint8_t*>(out.data()))) {
+    return std::nullopt;
+  }
+  out.resize(size);
+  return out;
+}
+
+std::string_view coding_name(Coding c) {
+  switch (c) {
+    case Coding::br: return "br";
+    case Coding::gzip: return "gzip";
+    case Coding::deflate: return "deflate";
+    case Coding::identity: break;
+  }
+  return "identity";
+}
+
+void add_vary(Response& res) {
+  std::string vary(res.header_value("Vary"));
+  if (vary == "*" || vary.find("Accept-Encoding") != std::string::npos) return;
+  vary = vary.empty() ? "Accept-Encoding" : vary + ", Accept-Encoding";
+  res.remove_header("Vary");
+  res.header("Vary", vary);
+}
+
+// The response with its body replaced by a stream that compresses it on the pool first.
+Response compressed_on_pool(Response& res, Coding coding, const CompressionOptions& o) {
+  auto body = std::make_shared<std::string>(std::move(res.body()));
+  const std::string type(res.header_value("Content-Type"));
+  Response out = Response::stream(
+      type,
+      [body, coding, o](BodyWriter& w) -> Task<void> {
+        auto job = [body, coding, o] { return compress(*body, coding, o); };
+        std::optional<std::string> packed = co_await offload(std::move(job));
+        // The head (with Content-Encoding) is out already: a failure can only cut the body.
+        if (!packed) throw std::runtime_error("weft.http compression: the encoder failed");
+        co_await w.write(*packed);
+      },
+      res.status_code());
+  for (const auto& [name, value] : res.headers()) {
+    if (!chars::iequals(name, "Content-Type")) out.header(name, value);
+  }
+  return out;
+}
+
+}  // namespace
+
+Coding choose_coding(std::string_view accept, const CompressionOptions& o) {
+  if (accept.empty()) return Coding::identity;
+  Coding best = Coding::identity;
+  double best_q = 0;
+  auto consider = [&](bool enabled, Coding c) {
+    if (!enabled) return;
+    const double q = q_of(accept, coding_name(c));
+    if (q > best_q) {  // ties keep the earlier (preferred) coding
+      best_q = q;
+      best = c;
+    }
+  };
+  consider(o.brotli, Coding::br);
+  consider(o.gzip, Coding::gzip);
+  consider(o.deflate, Coding::deflate);
+  return best;
+}
+
+std::optional<std::string> compress(std::string_view body, Coding coding,
+                                    const CompressionOptions& o) {
+  switch (coding) {
+    case Coding::br: return brotli_compress(body, o.brotli_quality);
+    case Coding::gzip: return zlib_compress(body, true, o.gzip_level);
+    case Coding::deflate: return zlib_compress(body, false, o.gzip_level);
+    case Coding::identity: break;
+  }
+  return std::string(body);
+}
+
+Middleware compression(CompressionOptions o) {
+  Middleware m;
+  m.after = [o](const Request& req, Response& res) {
+    if (res.is_streamed() || res.has_file() || !res.header_value("Content-Encoding").empty()) return;
+    const int status = res.status_code();
+    if (status < 200 || status == 204 || status == 206 || status == 304) return;
+    if (!compressible(res.header_value("Content-Type"))) return;
+    add_vary(res);
+    if (res.body().size() < o.min_size) return;
+    const Coding coding = choose_coding(req.header("Accept-Encoding"), o);
+    if (coding == Coding::identity) return;
+    if (res.body().size() > o.inline_max) {
+      res = compressed_on_pool(res, coding, o);
+    } else {
+      std::optional<std::string> packed = compress(res.body(), coding, o);
+      if (!packed) return;  // sent as it is
+      res.set_body(std::move(*packed));
+    }
+    res.header("Content-Encoding", coding_name(coding));
+  };
+  return m;
+}
+
+}  // namespace weft::http
