@@ -1,5 +1,8 @@
 // hello_http: the smallest useful weft HTTP server.
 //   GET /plaintext → "Hello, World!"   GET / → 200   POST /echo → the request body
+//   GET /ws → a WebSocket echo: each text or binary message is sent back as received
+//   GET /ws-deflate → the same echo with permessage-deflate offered to clients
+//   POST /publish → the body published to every /ws connection (topic "broadcast")
 // Stops gracefully on SIGINT / SIGTERM.
 //
 //   hello_http --port 8080 [--host 127.0.0.1] [--keep-alive-timeout SECONDS] [--workers N]
@@ -19,6 +22,7 @@
 // /_weft/metrics, /_weft/stats, /_weft/stats/stream, answered from loopback only.
 // --no-watchdog leaves out the watchdog thread (the process then stays single-threaded).
 #include <weft/http/server.hpp>
+#include <weft/ws/app.hpp>
 #include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
 
@@ -124,7 +128,19 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  weft::http::Server server(loop, options);
+  weft::ws::App server(loop, options);  // an http::Server with WebSocket routes
+  auto echo = [](weft::ws::WebSocket& ws, std::string_view msg, weft::ws::Opcode op) {
+    ws.send(msg, op);
+  };
+  server.ws("/ws", {.open = [](weft::ws::WebSocket& ws) { ws.subscribe("broadcast"); },
+                    .message = echo});
+  server.post("/publish", [&server](weft::http::Request& req) {
+    server.publish("broadcast", req.body());
+    return weft::http::Response(204);
+  });
+  weft::ws::Options deflate;
+  deflate.compression.enabled = true;
+  server.ws("/ws-deflate", {.message = echo, .options = deflate});
   server.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");
   });

@@ -1,7 +1,7 @@
 // Every layer of weft in one include, for programs that link weft::weft: the core, net,
 // fs, http (server, router, middleware, static files, cors, access_log, rate_limit, forms,
-// cookies), db and observe. JSON bodies are the optional <weft/http/json.hpp>
-// (weft::http_json); the core alone is <weft/core.hpp>.
+// cookies), ws (WebSocket server and client), db and observe. JSON bodies are the optional
+// <weft/http/json.hpp> (weft::http_json); the core alone is <weft/core.hpp>.
 #pragma once
 
 #include <weft/core.hpp>
@@ -25,6 +25,9 @@
 #include <weft/http/server.hpp>
 #include <weft/http/static_files.hpp>
 #include <weft/http/uri.hpp>
+
+#include <weft/ws/app.hpp>
+#include <weft/ws/client.hpp>
 
 #include <weft/db/database.hpp>
 #include <weft/db/migrate.hpp>

@@ -69,6 +69,7 @@ Connection::Connection(Server::Impl& server, net::Socket socket)
       parse_() {}
 
 Connection::~Connection() {
+  if (upgraded_) upgraded_->on_closed(stream_.error());
   release_stream();
   cancel_pipeline();
   note_dropped(inline_started_ns_);
@@ -92,9 +93,10 @@ void Connection::start() {
   peer_ = std::make_shared<const net::SocketAddress>(stream_.peer_address());
   request_start_ = server_.loop.now();
   set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
-  stream_.on_end([this] { on_input_end(); });
+  stream_.on_end([this] { upgraded_ ? upgraded_->on_end() : on_input_end(); });
   stream_.on_error([this](std::error_code) { close_now(); });
   stream_.on_drain([this] {
+    if (upgraded_) return upgraded_->on_drain();
     if (streaming_) {
       streaming_->writer.blocked_ = false;
       if (auto h = std::exchange(streaming_->writer.waiting_, {})) h.resume();
@@ -110,7 +112,7 @@ void Connection::start() {
 std::size_t Connection::parse_input(std::span<char> data) {
   if (lingering_) return discard_lingering(data.size());
   std::size_t off = 0;
-  while (!closed_ && !stop_parsing_) {
+  while (!closed_ && !stop_parsing_ && !upgraded_) {
     if (!cur_ && pipeline_.size() >= server_.options.max_pipelined) {
       pause_reading();
       break;
@@ -258,6 +260,7 @@ void Connection::on_message_complete() {
   if (!ex) {
     std::optional<Response> res;
     if (!run_chain(*req, res)) return continue_async(*req);
+    if (res->upgraded() && take_over(*req, *res)) return;
     if (!res->is_streamed()) {
       write_response(*res, cur_head_only_, cur_close_, req->version_minor());
       note_response(res->status_code(), inline_started_ns_);
@@ -503,6 +506,10 @@ void Connection::pump() {
     std::shared_ptr<Exchange> ex = std::move(pipeline_.front());
     pipeline_.erase(pipeline_.begin());
     ex->conn = nullptr;
+    if (ex->response->upgraded()) {  // only an inline request may switch (http/upgrade.hpp)
+      ex->response = server_error(ex->request, 400, "Upgrade behind pipelined requests");
+      ex->close_after = true;
+    }
     if (ex->response->is_streamed()) {
       start_stream(std::move(ex));
       continue;
@@ -613,6 +620,7 @@ bool Connection::is_idle() const noexcept {
 // last response says Connection: close; nothing after it is read.
 void Connection::close_when_idle() {
   if (closed_) return;
+  if (upgraded_) return upgraded_->on_server_close();
   if (is_idle()) {
     close_now();
     return;

@@ -10,9 +10,12 @@ namespace weft::http {
 // and handed back when the read ends between two requests (the views of an inline request
 // are dead by then: it was answered, or copied into an exchange).
 std::size_t Connection::on_data(std::span<char> data) {
+  if (upgraded_) return upgraded_->on_data(data);
   take_parse_state();
-  const std::size_t used = parse_input(data);
+  std::size_t used = parse_input(data);
   give_back_parse_state();
+  // Bytes that came with the upgrade request belong to the new protocol.
+  if (upgraded_ && used < data.size()) used += upgraded_->on_data(data.subspan(used));
   return used;
 }
 

@@ -153,7 +153,9 @@ struct Server::Impl {
   bool destroying = false;
 };
 
-class Connection {
+// Also the transport an upgraded protocol (http/upgrade.hpp) writes through, once a 101
+// switched it (connection_upgrade.cpp).
+class Connection final : private UpgradedIo {
  public:
   Connection(Server::Impl& server, net::Socket socket);
   ~Connection();
@@ -173,6 +175,8 @@ class Connection {
   void on_stream_done(Exchange& ex, std::exception_ptr error);
   // A stream_body handler took the buffered pieces: reading may resume.
   void on_body_drained();
+  // A 101 response with an Upgraded: hands the connection over (false: not switched).
+  bool take_over(Request& req, Response& res);
 
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -223,6 +227,17 @@ class Connection {
   void note_dropped(std::int64_t& started_ns) noexcept;
   void note_bytes_out(std::size_t n) noexcept { server_.metrics.bytes_out(n); }
 
+  // UpgradedIo (connection_upgrade.cpp)
+  bool write(std::string_view bytes) override;
+  bool write_shared(std::shared_ptr<const std::string> bytes) override;
+  std::size_t queued_bytes() const noexcept override;
+  void set_high_water_mark(std::size_t bytes) noexcept override;
+  void pause_input() override;
+  void resume_input() override;
+  void shutdown() override;
+  void close() override;
+  Loop& loop() const noexcept override;
+
   Server::Impl& server_;
   // The transport: a net::Stream in place (plain HTTP: no extra allocation), or a
   // tls::Stream when the server has a TLS context. stream_ is whichever it is; the
@@ -230,6 +245,7 @@ class Connection {
   std::optional<net::Stream> plain_;
   std::unique_ptr<tls::Stream> tls_;
   net::Transport& stream_;
+  std::shared_ptr<Upgraded> upgraded_;  // after a 101: the protocol that owns the transport
   std::unique_ptr<ParseState> parse_;  // while a request is in progress (else the loop's)
   Request* cur_ = nullptr;           // the request being parsed
   std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a layer includes a higher one. Usage: check_layers.sh <source root>
 # Layers (docs/STYLE.md): core < net < tls < http < observe; core < fs < http; core < db;
-# http < http_client (include/weft/http/client.hpp counts as http: it names no client internals).
+# http < http_client, ws (include/weft/http/client.hpp counts as http: it names no client internals).
 # A file's layer: include/weft/<layer>/..., src/<layer>/..., and include/weft/*.hpp is core
 # (fs.hpp: fs; weft.hpp, the umbrella of every layer: all). An include's layer: <weft/<layer>/...>, <weft/x.hpp>, or "<layer>/..." (src).
 set -euo pipefail
@@ -9,8 +9,8 @@ root=${1:?usage: check_layers.sh <source root>}
 declare -A allowed=(
   [core]="core" [net]="core net" [tls]="core net tls" [fs]="core fs"
   [http]="core net tls fs http" [db]="core db" [observe]="core net tls fs http observe"
-  [http_client]="core net tls fs http http_client"
-  [all]="core net tls fs http http_client db observe")
+  [http_client]="core net tls fs http http_client" [ws]="core net tls fs http ws"
+  [all]="core net tls fs http http_client ws db observe")
 
 layer_of_file() {  # path relative to root
   case "$1" in
@@ -27,7 +27,7 @@ layer_of_include() {  # the text between <> or ""
     weft/fs.hpp) echo fs ;;
     weft/*/*) local r=${1#weft/}; echo "${r%%/*}" ;;
     weft/*) echo core ;;
-    core/*|net/*|tls/*|fs/*|http/*|http_client/*|db/*|observe/*) echo "${1%%/*}" ;;
+    core/*|net/*|tls/*|fs/*|http/*|http_client/*|ws/*|db/*|observe/*) echo "${1%%/*}" ;;
   esac
 }
 

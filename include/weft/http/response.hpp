@@ -16,6 +16,7 @@
 
 #include <weft/function.hpp>
 #include <weft/http/body_writer.hpp>
+#include <weft/http/upgrade.hpp>
 #include <weft/task.hpp>
 
 namespace weft::http {
@@ -118,6 +119,13 @@ class Response {
   // Bytes of the body as sent: the file range or the in-memory body.
   std::size_t body_length() const noexcept { return has_file() ? file_.length : body_.size(); }
   BodyProducer take_producer() noexcept { return std::move(producer_); }
+  // Switches the connection to another protocol after this response (status 101; see
+  // http/upgrade.hpp). The handler must set the Upgrade and Connection fields itself.
+  Response& upgrade(std::shared_ptr<Upgraded> protocol) {
+    upgrade_ = std::move(protocol);
+    return *this;
+  }
+  const std::shared_ptr<Upgraded>& upgraded() const noexcept { return upgrade_; }
 
  private:
   int status_;
@@ -125,6 +133,7 @@ class Response {
   std::vector<std::pair<std::string, std::string>> headers_;
   BodyProducer producer_;
   FileBody file_;
+  std::shared_ptr<Upgraded> upgrade_;
 };
 
 // The reason phrase of a status code ("OK", "Not Found"), or "Unknown".
