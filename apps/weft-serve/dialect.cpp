@@ -53,17 +53,33 @@ constexpr const char* next_id_after_m =
     " AND a.num < 9007199254740991 AND NOT EXISTS (SELECT 1 FROM weft_documents b"
     " WHERE b.collection = ?1 AND b.num = a.num + 1)) END";
 
-std::vector<db::Migration> Dialect::migrations() const {
-  if (is_sqlite(backend_)) {
-    return {{1,
-             "CREATE TABLE weft_collections(name TEXT PRIMARY KEY);"
-             "CREATE TABLE weft_documents(seq INTEGER PRIMARY KEY,"
-             " collection TEXT NOT NULL REFERENCES weft_collections(name),"
-             " id TEXT NOT NULL, num INTEGER, doc TEXT NOT NULL CHECK (json_valid(doc)),"
-             " UNIQUE(collection, id));"
-             "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
-            {2, sqlite_num_backfill}};
-  }
+// The fixed statements of each backend, one table each (the builders below branch where
+// the shape of the SQL differs).
+struct Statements {
+  std::vector<db::Migration> (*migrations)();
+  const char* get_doc;
+  const char* select_for_update;
+  const char* insert_with_id;
+  const char* replace_doc;
+  const char* update_doc;
+  const char* row;  // one row of insert_rows
+  const char* doc_column;  // the document as text in a result
+};
+
+namespace {
+
+std::vector<db::Migration> sqlite_migrations() {
+  return {{1,
+           "CREATE TABLE weft_collections(name TEXT PRIMARY KEY);"
+           "CREATE TABLE weft_documents(seq INTEGER PRIMARY KEY,"
+           " collection TEXT NOT NULL REFERENCES weft_collections(name),"
+           " id TEXT NOT NULL, num INTEGER, doc TEXT NOT NULL CHECK (json_valid(doc)),"
+           " UNIQUE(collection, id));"
+           "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
+          {2, sqlite_num_backfill}};
+}
+
+std::vector<db::Migration> postgres_migrations() {
   return {{1,
            "CREATE TABLE weft_collections(name TEXT PRIMARY KEY);"
            "CREATE TABLE weft_documents(seq BIGSERIAL PRIMARY KEY,"
@@ -75,10 +91,39 @@ std::vector<db::Migration> Dialect::migrations() const {
           {3, postgres_num_backfill}};
 }
 
-std::string Dialect::get_doc() const {
-  return is_sqlite(backend_) ? "SELECT doc FROM weft_documents WHERE collection = ? AND id = ?"
-                             : "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ?";
-}
+// The stored id (its JSON type included) survives a replacement (replace_doc).
+constexpr Statements sqlite_statements{
+    sqlite_migrations,
+    "SELECT doc FROM weft_documents WHERE collection = ? AND id = ?",
+    "SELECT doc FROM weft_documents WHERE collection = ? AND id = ?",
+    "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, json(?)) RETURNING doc",
+    "UPDATE weft_documents SET doc = json_set(?, '$.id', json_extract(doc, '$.id'))"
+    " WHERE collection = ? AND id = ? RETURNING doc",
+    "UPDATE weft_documents SET doc = json(?) WHERE collection = ? AND id = ? RETURNING doc",
+    "(?, ?, ?, json(?))",
+    "doc",
+};
+
+constexpr Statements postgres_statements{
+    postgres_migrations,
+    "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ?",
+    "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ? FOR UPDATE",
+    "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, ?::jsonb) RETURNING doc::text",
+    "UPDATE weft_documents SET doc = jsonb_set(?::jsonb, '{id}', doc -> 'id')"
+    " WHERE collection = ? AND id = ? RETURNING doc::text",
+    "UPDATE weft_documents SET doc = ?::jsonb WHERE collection = ? AND id = ? RETURNING doc::text",
+    "(?, ?, ?, ?::jsonb)",
+    "doc::text",
+};
+
+}  // namespace
+
+Dialect::Dialect(Backend b)
+    : backend_(b), sql_(is_sqlite(b) ? &sqlite_statements : &postgres_statements) {}
+
+std::vector<db::Migration> Dialect::migrations() const { return sql_->migrations(); }
+
+std::string Dialect::get_doc() const { return sql_->get_doc; }
 
 Sql Dialect::insert_auto_id(const std::string& collection, std::string doc) const {
   Sql sql;
@@ -108,33 +153,13 @@ Sql Dialect::insert_auto_id(const std::string& collection, std::string doc) cons
   return sql.bind(collection).bind(std::move(doc));
 }
 
-std::string Dialect::insert_with_id() const {
-  return is_sqlite(backend_)
-             ? "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, json(?))"
-               " RETURNING doc"
-             : "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, ?::jsonb)"
-               " RETURNING doc::text";
-}
+std::string Dialect::insert_with_id() const { return sql_->insert_with_id; }
 
-std::string Dialect::replace_doc() const {
-  // The stored id (its JSON type included) survives a replacement.
-  return is_sqlite(backend_)
-             ? "UPDATE weft_documents SET doc = json_set(?, '$.id', json_extract(doc, '$.id'))"
-               " WHERE collection = ? AND id = ? RETURNING doc"
-             : "UPDATE weft_documents SET doc = jsonb_set(?::jsonb, '{id}', doc -> 'id')"
-               " WHERE collection = ? AND id = ? RETURNING doc::text";
-}
+std::string Dialect::replace_doc() const { return sql_->replace_doc; }
 
-std::string Dialect::select_for_update() const {
-  return is_sqlite(backend_) ? get_doc() : get_doc() + " FOR UPDATE";
-}
+std::string Dialect::select_for_update() const { return sql_->select_for_update; }
 
-std::string Dialect::update_doc() const {
-  return is_sqlite(backend_)
-             ? "UPDATE weft_documents SET doc = json(?) WHERE collection = ? AND id = ? RETURNING doc"
-             : "UPDATE weft_documents SET doc = ?::jsonb WHERE collection = ? AND id = ?"
-               " RETURNING doc::text";
-}
+std::string Dialect::update_doc() const { return sql_->update_doc; }
 
 std::string Dialect::merge_doc() const {
   return "UPDATE weft_documents SET doc = json_set(json_patch(doc, ?), '$.id', json_extract(doc, '$.id'))"
@@ -162,8 +187,7 @@ std::string Dialect::count_collections() const { return "SELECT count(*) FROM we
 
 std::string Dialect::insert_rows(std::size_t n) const {
   std::string sql = "INSERT INTO weft_documents(collection, id, num, doc) VALUES";
-  const char* row = is_sqlite(backend_) ? "(?, ?, ?, json(?))" : "(?, ?, ?, ?::jsonb)";
-  for (std::size_t i = 0; i < n; ++i) sql += std::string(i ? "," : "") + row;
+  for (std::size_t i = 0; i < n; ++i) sql += std::string(i ? "," : "") + sql_->row;
   return sql;
 }
 
@@ -257,7 +281,7 @@ void Dialect::order_by(Sql& sql, const ListQuery& q) const {
 
 Sql Dialect::list(const std::string& collection, const ListQuery& q, const Window& w) const {
   Sql sql;
-  sql.add(is_sqlite(backend_) ? "SELECT doc, count(*) OVER ()" : "SELECT doc::text, count(*) OVER ()");
+  sql.add("SELECT ").add(sql_->doc_column).add(", count(*) OVER ()");
   where(sql, collection, q);
   order_by(sql, q);
   if (w.limit) sql.add(" LIMIT ?").bind(*w.limit);

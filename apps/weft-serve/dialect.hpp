@@ -35,9 +35,11 @@ struct Sql {
   }
 };
 
+struct Statements;
+
 class Dialect {
  public:
-  explicit Dialect(Backend b) : backend_(b) {}
+  explicit Dialect(Backend b);
   Backend backend() const noexcept { return backend_; }
 
   std::vector<db::Migration> migrations() const;
@@ -74,6 +76,7 @@ class Dialect {
   db::Value path_param(const std::vector<std::string>& path) const;
 
   Backend backend_;
+  const Statements* sql_;  // this backend's fixed statements (dialect.cpp)
 };
 
 // '%' + s with LIKE's wildcards escaped by '\' + '%'.

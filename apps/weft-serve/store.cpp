@@ -17,12 +17,7 @@ using json = nlohmann::ordered_json;
 }  // namespace
 
 // SQLite's extended codes SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL's SQLSTATE 23505.
-bool is_conflict(const db::Error& e) {
-  if (e.code() != db::errc::constraint) return false;
-  const int code = e.backend_code();
-  return code == 2067 || code == 1555 ||
-         std::string_view(e.what()).find("duplicate key value") != std::string_view::npos;
-}
+bool is_conflict(const db::Error& e) { return e.is_unique_violation(); }
 
 namespace {
 

@@ -9,6 +9,7 @@
 # collection exists; node_pg.js (`pg` from bench/app/node_modules, a pool of 10 connections)
 # creates its own table. Each run starts both servers fresh (alternating their order), the
 # server under test pinned to CPU 0, `wrk -t1` to CPU 1; PostgreSQL itself is not pinned.
+# weft-ungrouped is weft-serve with --no-group-commit (every write its own commit).
 # Prints one line per server and run: req/s, p50, p99.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,8 +46,11 @@ PORT=27290
 start() {  # start NAME DBNAME
   psql_c "DROP DATABASE IF EXISTS $2" && psql_c "CREATE DATABASE $2"
   case "$1" in
-    weft) taskset -c 0 "$WEFT" --port $PORT --host 127.0.0.1 --workers 1 --quiet --db "$BASE/$2" \
-            --seed "$TMP/seed.json" >"$TMP/$1.log" 2>&1 & ;;
+    weft|weft-ungrouped)
+      local flags=()
+      [[ $1 == weft-ungrouped ]] && flags=(--no-group-commit)
+      taskset -c 0 "$WEFT" --port $PORT --host 127.0.0.1 --workers 1 --quiet --db "$BASE/$2" \
+            --seed "$TMP/seed.json" "${flags[@]}" >"$TMP/$1.log" 2>&1 & ;;
     pg) taskset -c 0 node "$HERE/node_pg.js" --db "$BASE/$2" --port $PORT --host 127.0.0.1 \
             >"$TMP/$1.log" 2>&1 & ;;
   esac
@@ -57,7 +61,7 @@ start() {  # start NAME DBNAME
 stop() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
 measure() {  # measure NAME RUN
-  start "$1" "bench_$1"
+  start "$1" "bench_${1//-/_}"
   local url="http://127.0.0.1:$PORT/api/items"
   taskset -c 1 wrk -t1 -c"$CONNS" -d"$WARMUP" -s "$HERE/post_item.lua" "$url" >/dev/null
   local out
@@ -70,6 +74,10 @@ measure() {  # measure NAME RUN
 
 echo "# PostgreSQL $(psql_c 'SHOW server_version'), fsync=$(psql_c 'SHOW fsync'), synchronous_commit=$(psql_c 'SHOW synchronous_commit'); $CONNS connections, $DURATION (warm-up $WARMUP)"
 for ((r = 1; r <= RUNS; r++)); do
-  if ((r % 2)); then order=(weft pg); else order=(pg weft); fi
+  case $((r % 3)) in
+    1) order=(weft weft-ungrouped pg) ;;
+    2) order=(pg weft weft-ungrouped) ;;
+    *) order=(weft-ungrouped pg weft) ;;
+  esac
   for s in "${order[@]}"; do measure "$s" "$r"; done
 done

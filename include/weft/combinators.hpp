@@ -291,90 +291,40 @@ class [[nodiscard]] WhenAnyAwaiter final : Children<A...> {
   std::size_t winner_ = N;
 };
 
-template <class A>
-class [[nodiscard]] TimeoutAwaiter final : ChildSink {
+// with_timeout and with_cancel: one operand run as a child, and a guard (a timer, a token
+// registration) that, when it fires first, destroys the child and resumes the caller with
+// the guard's error. The guard decides how the caller resumes (a timer callback resumes it
+// directly; a token's callback runs inside cancel(), so it resumes later, deferred).
+template <class A, class Guard>
+class [[nodiscard]] GuardedAwaiter final : ChildSink {
   using S = stored_operand_t<A>;
   using T = await_result_t<S&&>;
 
  public:
-  TimeoutAwaiter(Loop& loop, Duration d, A&& operand)
-      : timer_(loop), duration_(d), child_(make_child(static_cast<A&&>(operand), &slot_)) {}
-  TimeoutAwaiter(const TimeoutAwaiter&) = delete;
-  TimeoutAwaiter& operator=(const TimeoutAwaiter&) = delete;
-  ~TimeoutAwaiter() { child_.reset(); }
+  template <class... G>
+  explicit GuardedAwaiter(A&& operand, G&&... guard)
+      : guard_(static_cast<G&&>(guard)...), child_(make_child(static_cast<A&&>(operand), &slot_)) {}
+  GuardedAwaiter(const GuardedAwaiter&) = delete;
+  GuardedAwaiter& operator=(const GuardedAwaiter&) = delete;
+  ~GuardedAwaiter() { child_.reset(); }
 
-  bool await_ready() const noexcept { return false; }
+  bool await_ready() const noexcept { return guard_.fired_already(); }
   bool await_suspend(std::coroutine_handle<> h) {
     parent_ = h;
     starting_ = true;
     child_.start(this, 0);
     starting_ = false;
     if (finished_) return false;
-    timer_.start([this] { expire(); }, duration_);
-    return true;
-  }
-  result_slot_t<T> await_resume() {
-    if (timed_out_) throw std::system_error(std::make_error_code(std::errc::timed_out));
-    if (slot_.error) std::rethrow_exception(slot_.error);
-    if constexpr (std::is_void_v<T>) {
-      return Unit{};
-    } else {
-      return std::move(*slot_.value);
-    }
-  }
-
- private:
-  std::coroutine_handle<> child_done(std::size_t) noexcept override {
-    finished_ = true;
-    if (starting_) return std::noop_coroutine();
-    timer_.stop();
-    return parent_;
-  }
-  void expire() {
-    timed_out_ = true;
-    child_.reset();  // cancels the operand before the caller resumes
-    parent_.resume();
-  }
-
-  ChildSlot<T> slot_;
-  Timer timer_;
-  Duration duration_;
-  ChildTask child_;
-  std::coroutine_handle<> parent_;
-  bool starting_ = false, finished_ = false, timed_out_ = false;
-};
-
-// with_cancel: TimeoutAwaiter's shape with a token registration in place of the timer.
-template <class A>
-class [[nodiscard]] CancelAwaiter final : ChildSink {
-  using S = stored_operand_t<A>;
-  using T = await_result_t<S&&>;
-
- public:
-  CancelAwaiter(Loop& loop, CancelToken token, A&& operand)
-      : loop_(loop), token_(std::move(token)), child_(make_child(static_cast<A&&>(operand), &slot_)) {}
-  CancelAwaiter(const CancelAwaiter&) = delete;
-  CancelAwaiter& operator=(const CancelAwaiter&) = delete;
-  ~CancelAwaiter() { child_.reset(); }
-
-  bool await_ready() const noexcept { return token_.cancelled(); }
-  bool await_suspend(std::coroutine_handle<> h) {
-    parent_ = h;
-    starting_ = true;
-    child_.start(this, 0);
-    starting_ = false;
-    if (finished_) return false;
-    // Inside cancel(): the operand is destroyed at once, the caller resumes later.
-    reg_.attach(token_, [this] {
-      cancelled_ = true;
-      child_.reset();
-      resume_.schedule(loop_, parent_);
+    guard_.arm([this]() noexcept {
+      fired_ = true;
+      child_.reset();  // cancels the operand before the caller resumes
+      return parent_;
     });
     return true;
   }
   result_slot_t<T> await_resume() {
-    reg_.detach();
-    if (cancelled_ || (!finished_ && token_.cancelled())) throw std::system_error(canceled_error());
+    guard_.disarm();
+    if (fired_ || (!finished_ && guard_.fired_already())) throw std::system_error(guard_.error());
     if (slot_.error) std::rethrow_exception(slot_.error);
     if constexpr (std::is_void_v<T>) {
       return Unit{};
@@ -387,19 +337,57 @@ class [[nodiscard]] CancelAwaiter final : ChildSink {
   std::coroutine_handle<> child_done(std::size_t) noexcept override {
     finished_ = true;
     if (starting_) return std::noop_coroutine();
-    reg_.detach();
+    guard_.disarm();
     return parent_;
   }
 
   ChildSlot<T> slot_;
+  Guard guard_;
+  ChildTask child_;
+  std::coroutine_handle<> parent_;
+  bool starting_ = false, finished_ = false, fired_ = false;
+};
+
+// The deadline on the loop's clock; the timer's callback resumes the caller.
+class TimeoutGuard {
+ public:
+  TimeoutGuard(Loop& loop, Duration d) : timer_(loop), duration_(d) {}
+  bool fired_already() const noexcept { return false; }
+  template <class Fire>
+  void arm(Fire fire) {
+    timer_.start([fire]() mutable { fire().resume(); }, duration_);
+  }
+  void disarm() noexcept { timer_.stop(); }
+  static std::error_code error() noexcept { return std::make_error_code(std::errc::timed_out); }
+
+ private:
+  Timer timer_;
+  Duration duration_;
+};
+
+// The token: it fires inside cancel(), so the caller resumes in the pending phase.
+class CancelGuard {
+ public:
+  CancelGuard(Loop& loop, CancelToken token) : loop_(loop), token_(std::move(token)) {}
+  bool fired_already() const noexcept { return token_.cancelled(); }
+  template <class Fire>
+  void arm(Fire fire) {
+    reg_.attach(token_, [this, fire]() mutable { resume_.schedule(loop_, fire()); });
+  }
+  void disarm() noexcept { reg_.detach(); }
+  static std::error_code error() noexcept { return canceled_error(); }
+
+ private:
   Loop& loop_;
   CancelToken token_;
-  ChildTask child_;
   CancelRegistration reg_;
   DeferredResume resume_;
-  std::coroutine_handle<> parent_;
-  bool starting_ = false, finished_ = false, cancelled_ = false;
 };
+
+template <class A>
+using TimeoutAwaiter = GuardedAwaiter<A, TimeoutGuard>;
+template <class A>
+using CancelAwaiter = GuardedAwaiter<A, CancelGuard>;
 
 }  // namespace detail
 
@@ -411,11 +399,11 @@ class [[nodiscard]] CancelAwaiter final : ChildSink {
 // starts. Cancel safety is the operand's.
 template <class A>
 detail::CancelAwaiter<A> with_cancel(Loop& loop, CancelToken token, A&& operand) {
-  return detail::CancelAwaiter<A>(loop, std::move(token), static_cast<A&&>(operand));
+  return detail::CancelAwaiter<A>(static_cast<A&&>(operand), loop, std::move(token));
 }
 template <class A>
 detail::CancelAwaiter<A> with_cancel(CancelToken token, A&& operand) {
-  return detail::CancelAwaiter<A>(current_loop(), std::move(token), static_cast<A&&>(operand));
+  return detail::CancelAwaiter<A>(static_cast<A&&>(operand), current_loop(), std::move(token));
 }
 
 // co_await with_timeout(d, operand): the operand's value (Unit for void), its exception,
@@ -425,11 +413,11 @@ detail::CancelAwaiter<A> with_cancel(CancelToken token, A&& operand) {
 // nothing, a cancelled write_all may have queued a prefix.
 template <class A>
 detail::TimeoutAwaiter<A> with_timeout(Loop& loop, Duration d, A&& operand) {
-  return detail::TimeoutAwaiter<A>(loop, d, static_cast<A&&>(operand));
+  return detail::TimeoutAwaiter<A>(static_cast<A&&>(operand), loop, d);
 }
 template <class A>
 detail::TimeoutAwaiter<A> with_timeout(Duration d, A&& operand) {
-  return detail::TimeoutAwaiter<A>(current_loop(), d, static_cast<A&&>(operand));
+  return detail::TimeoutAwaiter<A>(static_cast<A&&>(operand), current_loop(), d);
 }
 
 // co_await when_all(a, b, ...): a std::tuple of every result, once all have completed.

@@ -57,7 +57,9 @@ class LoopThread {
   // Runs on the thread once the loop has ended, before the loop's locals and the Loop are
   // destroyed: where objects that hold the loop's handles are destroyed. Loop thread only.
   void on_exit(Function<void()> hook);
-  // Graceful stop (see above). Idempotent; Duration::max(): no deadline.
+  // Graceful stop (see above). Idempotent, except that a later call with an earlier
+  // deadline brings the end closer (stop(zero) after a long graceful stop: stop now);
+  // Duration::max(): no deadline.
   void stop(Duration deadline = Duration::max());
   void join();
 
@@ -72,11 +74,11 @@ class LoopThread {
   Loop* loop_ = nullptr;  // lives on the thread's stack from start to end
   std::mutex mutex_;      // guards running_ for post()/stop() against the thread's end
   bool running_ = false;
-  bool stopping_ = false;
   // Loop thread only:
   std::vector<Function<void()>> shutdown_hooks_, exit_hooks_;
   std::unique_ptr<Loop::KeepAlive> keep_;  // held until stop()
   std::unique_ptr<Timer> deadline_;        // stops the loop at stop()'s deadline
+  TimePoint deadline_due_{};
   std::thread thread_;
 };
 

@@ -104,18 +104,21 @@ void LoopThread::on_exit(Function<void()> hook) {
 
 void LoopThread::stop(Duration deadline) {
   std::lock_guard lock(mutex_);
-  if (!running_ || stopping_) return;
-  stopping_ = true;
+  if (!running_) return;
   loop_->post([this, deadline] { begin_stop(deadline); });
 }
 
-// On the loop: the hooks, then nothing holds the loop but what is referenced, and the
-// deadline (unreferenced) ends it at the latest.
+// On the loop: the hooks (once), then nothing holds the loop but what is referenced, and
+// the deadline (unreferenced) ends it at the latest. A later stop() only brings the
+// deadline closer.
 void LoopThread::begin_stop(Duration deadline) {
   std::vector<Function<void()>> hooks = std::move(shutdown_hooks_);
   for (auto& hook : hooks) hook();
   keep_.reset();
   if (deadline >= Duration::max() / 2) return;
+  const TimePoint due = loop_->now() + deadline;
+  if (deadline_ && deadline_due_ <= due) return;
+  deadline_due_ = due;
   deadline_ = std::make_unique<Timer>(*loop_);
   deadline_->start([this] { loop_->stop(); }, deadline);
   deadline_->unref();

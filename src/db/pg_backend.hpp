@@ -7,6 +7,14 @@
 // a failing statement aborts nothing but itself. A script (several statements, no
 // parameters) leaves pipeline mode for the simple protocol while it runs alone.
 //
+// Group commit (pg_group.cpp): autocommit writes that queue on slot 0 while an earlier
+// request is in flight are sent together as BEGIN, the writes, COMMIT and one sync — one
+// commit (one WAL flush) for the group. Each write is acknowledged after the COMMIT. A
+// write that fails aborts the rest of the pipeline up to the sync (savepoints cannot stop
+// that), so the group is rolled back, the failed write keeps its error and the others are
+// sent again in the same group: nothing was committed, they simply run again. Members are
+// acknowledged in submission order, the failed ones with their errors.
+//
 // Front: routing, transactions, close and destruction. Slot 0 carries every write and
 // exec() in submission order (one pipeline: completions come back in that order); reads
 // and transactions use slots 1..pool_size-1 (a transaction reserves its slot until it
@@ -24,12 +32,14 @@
 #include "db/front_database.hpp"
 
 #include <weft/db/database.hpp>
+#include <weft/histogram.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/loop.hpp>
 #include <weft/timer.hpp>
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <list>
@@ -74,8 +84,12 @@ struct CachedStatement {
 // One unit sent to a connection: a statement, a script, a control command (BEGIN,
 // COMMIT, DEALLOCATE; no parameters) or a bare sync point (ready()).
 struct Request {
-  enum class Kind : unsigned char { statement, script, control, sync };
+  enum class Kind : unsigned char { statement, script, control, sync, group };
   enum class Command : unsigned char { prepare, execute };
+  struct GroupCommand {
+    int member;  // index in members; -1: the group's own BEGIN or COMMIT
+    Command command;
+  };
   Kind kind = Kind::statement;
   Route route = Route::writer;
   std::string sql;   // as given, for messages
@@ -96,13 +110,31 @@ struct Request {
   bool replan = false;     // its cached plan went stale (the table changed shape)
   bool replanned = false;  // sent a second time for that reason
   // Cancellation (database.hpp): the token's callback takes it back while it waits, or
-  // asks for a cancel request once it heads its connection's pipeline.
+  // asks for a cancel request once it (or its group) heads its connection's pipeline.
   CancelRegistration cancel_reg;
-  bool cancel_wanted = false;  // its token fired while it was in flight
+  bool cancel_wanted = false;  // its token (a group: a member's) fired while in flight
   bool cancel_sent = false;    // a cancel request went out for it
+  bool stray = false;          // cancelled by a request meant for another statement
+  // Group commit: an autocommit write that may share a group's transaction; for a group
+  // (Kind::group) its writes, and whose result each command sent will produce.
+  bool groupable = false;
+  bool aborted = false;  // not run: an earlier error in its sync group aborted it
+  bool settled = false;  // a group member that failed on its own: kept, not sent again
+  std::vector<std::unique_ptr<Request>> members;
+  std::vector<GroupCommand> group_commands;
+};
+
+// Group commit figures; written on the loop, read from any thread.
+struct GroupCounters {
+  std::atomic<std::uint64_t> groups{0};
+  std::atomic<std::uint64_t> grouped_writes{0};
+  Histogram group_size;
+  Histogram group_ns;  // sent to answered; the server answers at the sync, after COMMIT
+  void record(std::size_t size, Duration took) noexcept;
 };
 
 class Front;
+struct EncodedParams;
 
 class Connection {
  public:
@@ -149,8 +181,17 @@ class Connection {
   void send_more();
   bool send(Request& r);
   bool send_statement(Request& r);
+  bool send_commands(Request& r, const EncodedParams& p);
   void read_results();
   void on_result(PGresult* res);
+  void apply_result(Request& r, bool is_prepare, PGresult* res);
+  // Group commit (pg_group.cpp).
+  std::unique_ptr<Request> take_next();
+  bool send_group(Request& g);
+  void on_group_result(Request& g, PGresult* res);
+  void finish_group(std::unique_ptr<Request> g);
+  void retry_group(std::unique_ptr<Request> g);
+  void complete_members(Request& g, const Error* instead);
   void on_script_result(PGresult* res);
   void finish_head();
   void lose(std::error_code code, const std::string& why);
@@ -202,7 +243,7 @@ class Front : public std::enable_shared_from_this<Front> {
   void close(Callback<Unit> cb);
   void destroy() noexcept;
   Stats stats() const;
-  GroupStats group_stats() const { return {}; }  // no group commit on PostgreSQL (yet)
+  GroupStats group_stats() const;  // any thread
 
   // ---- for connections ----
   // Settles a finished request (counters, transaction state) and queues its callback.
@@ -225,6 +266,7 @@ class Front : public std::enable_shared_from_this<Front> {
   Loop& loop;
   const Spec spec;
   Counters counters;
+  GroupCounters group_counters;
   bool dead() const noexcept { return dead_; }
 
  private:

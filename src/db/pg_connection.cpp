@@ -38,23 +38,37 @@ void Connection::enqueue(std::unique_ptr<Request> r) {
   send_more();
 }
 
+// A group commit's member is looked for in its group (a group waits in pending_ when it
+// is to run again after a failure).
 std::unique_ptr<Request> Connection::take_request(const Request& r) noexcept {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->get() != &r) continue;
-    std::unique_ptr<Request> out = std::move(*it);
-    pending_.erase(it);
-    update_ref();
+    if (it->get() == &r) {
+      std::unique_ptr<Request> out = std::move(*it);
+      pending_.erase(it);
+      update_ref();
+      return out;
+    }
+    auto& members = (*it)->members;
+    auto m = std::find_if(members.begin(), members.end(), [&r](const auto& p) { return p.get() == &r; });
+    if (m == members.end()) continue;
+    std::unique_ptr<Request> out = std::move(*m);
+    members.erase(m);
     return out;
   }
   return nullptr;
 }
 
 bool Connection::cancel_in_flight(Request& r) {
-  auto it = std::find_if(inflight_.begin(), inflight_.end(), [&r](const auto& p) { return p.get() == &r; });
-  if (it == inflight_.end()) return false;
-  r.cancel_wanted = true;
-  cancel_head_if_wanted();
-  return true;
+  for (auto& p : inflight_) {
+    const bool member = std::any_of(p->members.begin(), p->members.end(),
+                                    [&r](const auto& m) { return m.get() == &r && !m->settled; });
+    if (p.get() != &r && !member) continue;
+    r.cancel_wanted = true;
+    p->cancel_wanted = true;  // a group: the cancel request goes out when it heads the pipeline
+    cancel_head_if_wanted();
+    return true;
+  }
+  return false;
 }
 
 // PostgreSQL cancels whatever the connection runs when the request arrives, so one is
@@ -273,8 +287,9 @@ void Connection::send_more() {
   bool sent = false;
   while (!pending_.empty() && !script_running_ && inflight_.size() < depth) {
     if (pending_.front()->kind == Request::Kind::script && !inflight_.empty()) break;
-    std::unique_ptr<Request> r = std::move(pending_.front());
-    pending_.pop_front();
+    // Group commit: writes gather while anything is in flight, then go as one group.
+    if (pending_.front()->groupable && !inflight_.empty()) break;
+    std::unique_ptr<Request> r = take_next();
     r->sent_at = front_.loop.now();
     bool ok = false;
     try {
@@ -308,18 +323,23 @@ bool Connection::send(Request& r) {
       if (!PQexitPipelineMode(conn_)) return false;
       script_running_ = true;
       return PQsendQuery(conn_, r.text.c_str()) != 0;
+    case Request::Kind::group: return send_group(r);
   }
   return false;
 }
 
 bool Connection::send_statement(Request& r) {
   EncodedParams p = encode_params(r.params, r.sql);
+  return send_commands(r, p) && PQpipelineSync(conn_);
+}
+
+// The statement's Parse (when not cached) and Bind/Execute, without a sync point.
+bool Connection::send_commands(Request& r, const EncodedParams& p) {
   const int n = static_cast<int>(r.params.size());
   if (front_.spec.options.statement_cache_size == 0) {
     r.commands = {Request::Command::execute};
     return PQsendQueryParams(conn_, r.text.c_str(), n, p.types.data(), p.values.data(),
-                             p.lengths.data(), p.formats.data(), 0) &&
-           PQpipelineSync(conn_);
+                             p.lengths.data(), p.formats.data(), 0) != 0;
   }
   bool hit = false;
   r.stmt = cache_lookup(r.text + '\x1f' + type_signature(r.params), hit);
@@ -332,8 +352,7 @@ bool Connection::send_statement(Request& r) {
   }
   r.commands.push_back(Request::Command::execute);
   return PQsendQueryPrepared(conn_, r.stmt->name.c_str(), n, p.values.data(), p.lengths.data(),
-                             p.formats.data(), 0) &&
-         PQpipelineSync(conn_);
+                             p.formats.data(), 0) != 0;
 }
 
 // Finds or creates the cache entry; an eviction deallocates the victim on the server in
@@ -409,13 +428,19 @@ void Connection::read_results() {
 
 void Connection::on_result(PGresult* res) {
   Request& r = *inflight_.front();
-  const ExecStatusType status = PQresultStatus(res);
-  if (status == PGRES_PIPELINE_SYNC) {
+  if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
     PQclear(res);
     return finish_head();
   }
+  if (r.kind == Request::Kind::group) return on_group_result(r, res);
   const bool is_prepare = r.command_index < r.commands.size() &&
                           r.commands[r.command_index] == Request::Command::prepare;
+  apply_result(r, is_prepare, res);
+}
+
+// One result of one command of `r` (consumes `res`).
+void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
+  const ExecStatusType status = PQresultStatus(res);
   if (r.ends_tx && r.commit && status == PGRES_COMMAND_OK && !r.error &&
       std::string_view(PQcmdStatus(res)) == "ROLLBACK") {  // COMMIT of a failed transaction
     r.error = Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
@@ -433,11 +458,15 @@ void Connection::on_result(PGresult* res) {
       }
       break;
     case PGRES_PIPELINE_ABORTED:
+      r.aborted = true;
       if (!r.error) r.error = Error(errc::abort, "not run: an earlier error aborted it [in: " + shorten(r.sql) + "]");
       break;
     case PGRES_FATAL_ERROR:
       if (!r.error) r.error = result_error(res, r);
-      if (stray_cancel(res, r) && r.route == Route::read && r.tx == 0 && !r.replanned) r.replan = true;
+      if (stray_cancel(res, r)) {
+        r.stray = true;
+        if (r.route == Route::read && r.tx == 0 && !r.replanned) r.replan = true;
+      }
       if (is_prepare && r.stmt) {  // the name never came to exist: forget it
         r.stmt->failed = true;
         r.stmt->error = r.error;
@@ -480,6 +509,8 @@ void Connection::finish_head() {
   std::unique_ptr<Request> r = std::move(inflight_.front());
   inflight_.pop_front();
   cancel_head_if_wanted();
+  if (r->kind == Request::Kind::group) return finish_group(std::move(r));
+  if (r->groupable) front_.group_counters.record(1, front_.loop.now() - r->sent_at);  // a group of one
   if (r->replan && r->route == Route::read && !r->replanned) {
     // A read that did not run: sent again, prepared afresh (a write is not, so that
     // writes keep their order; it fails and the next call prepares afresh).
@@ -554,10 +585,24 @@ void Connection::lose(std::error_code code, const std::string& why) {
   std::deque<std::unique_ptr<Request>> sent = std::move(inflight_);
   inflight_.clear();
   shut_down();
-  for (auto& r : sent) {
+  auto fail = [&](std::unique_ptr<Request> r) {
     Error e(code, "the connection to the PostgreSQL server at " + where +
                       " was lost with the statement in flight: " + why + " [in: " + shorten(r->sql) + "]");
     front_.complete(std::move(r), Outcome<ResultSet>(std::move(e)));
+  };
+  for (auto& r : sent) {
+    if (r->kind != Request::Kind::group) {
+      fail(std::move(r));
+      continue;
+    }
+    for (auto& m : r->members) {  // a group is never completed itself
+      if (!m->settled) {
+        fail(std::move(m));
+        continue;
+      }
+      Error own = std::move(*m->error);
+      front_.complete(std::move(m), Outcome<ResultSet>(std::move(own)));
+    }
   }
   // A transaction's statements cannot move to a fresh connection: they fail.
   for (auto it = pending_.begin(); it != pending_.end();) {

@@ -112,6 +112,8 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
   r->params = std::move(params);
   if (auto e = prepare_text(*r, info)) return fail_later(std::move(cb), std::move(*e));
   r->done = std::move(cb);
+  const GroupCommit& group = spec.options.group_commit;
+  r->groupable = r->route == Route::writer && info.dml && group.enabled && group.max_size > 1;
   if (r->route == Route::writer) ++writes_submitted_;
   watch_cancel(*r, token);
   dispatch(std::move(r));
@@ -488,6 +490,12 @@ Stats Front::stats() const {
   s.commits = commits_;
   s.rollbacks = rollbacks_;
   s.queued_writes = waiting_writes_ + (slots_[0] ? slots_[0]->load() : 0);
+  GroupStats g = group_stats();
+  s.groups = g.groups;
+  s.grouped_writes = g.grouped_writes;
+  s.group_size = g.group_size;
+  s.commit_ns = g.commit_ns;
+  s.group_ns = g.group_ns;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (!slots_[i]) continue;
     if (i > 0) s.reads_in_flight += slots_[i]->in_flight();

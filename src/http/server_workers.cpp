@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <new>
+#include <string>
 
 namespace weft::http {
 namespace {
@@ -19,90 +20,55 @@ ExtraLoop::~ExtraLoop() {
 }
 
 std::error_code ExtraLoop::start(Setup setup) {
-  std::promise<std::error_code> ready;
-  std::future<std::error_code> result = ready.get_future();
   try {
-    // The thread owns the promise: the starter may return the moment the value is set.
-    thread_ = std::thread([this, s = std::move(setup), r = std::move(ready)]() mutable {
-      run(std::move(s), r);
-    });
-  } catch (const std::system_error& e) {  // no thread (EAGAIN): setup went with it
-    return e.code();
-  }
-  return result.get();
-}
-
-// The loop thread, start to end.
-void ExtraLoop::run(Setup setup, std::promise<std::error_code>& ready) {
-  const std::error_code ec = open(setup);
-  if (!ec) {
-    std::lock_guard lock(mutex_);
-    loop_ = &*own_loop_;
-  }
-  ready.set_value(ec);
-  if (!ec) own_loop_->run();
-  {
-    std::lock_guard lock(mutex_);
-    loop_ = nullptr;
-  }
-  stop_timer_.reset();
-  impl_.reset();
-  if (own_loop_) {
-    (void)own_loop_->close();  // busy if a handler left handles: ~Loop detaches them
-    own_loop_.reset();
-  }
-  setup.loop0->post(std::move(setup.on_exit));
-  setup.loop0_alive.reset();  // after the post: loop 0 waits for the note
-}
-
-// This thread's Loop (on the shared pools) and its share of the server, listening.
-std::error_code ExtraLoop::open(Setup& setup) {
-  try {
-    own_loop_.emplace(LoopOptions{.runtime = setup.runtime});
-    impl_ = std::make_unique<Server::Impl>(*own_loop_, *setup.shared, *setup.counters);
-    return impl_->listen(setup.address, /*reuse_port=*/true);
-  } catch (const std::system_error& e) {  // the loop's descriptors (EMFILE, ...)
+    LoopThreadOptions options{"weft-http-" + std::to_string(setup.index), setup.runtime};
+    thread_ = std::make_unique<LoopThread>(std::move(options), [this, &setup](LoopThread& t) { open(t, setup); });
+  } catch (const std::system_error& e) {  // no thread, no loop (EMFILE), or listen() failed
     return e.code();
   } catch (const std::bad_alloc&) {
     return std::make_error_code(std::errc::not_enough_memory);
   }
+  return {};
 }
 
-bool ExtraLoop::post(Function<void()> fn) {
-  std::lock_guard lock(mutex_);
-  if (!loop_) return false;
-  loop_->post(std::move(fn));
-  return true;
-}
-
-void ExtraLoop::close(Duration deadline) {
-  post([this, deadline] {
-    if (!impl_) return;
-    const TimePoint at = deadline >= kNoDeadline ? TimePoint::max() : own_loop_->now() + deadline;
-    impl_->begin_close(deadline, [this, at] { stop_at(at); });
+// On the new thread, before its loop runs: this loop's share of the server, listening. At
+// the thread's end the share goes first (its handles are the loop's), then loop 0 is told.
+void ExtraLoop::open(LoopThread& thread, Setup& setup) {
+  impl_ = std::make_unique<Server::Impl>(thread.loop(), *setup.shared, *setup.counters);
+  if (std::error_code ec = impl_->listen(setup.address, /*reuse_port=*/true)) {
+    impl_.reset();  // before the loop goes
+    throw std::system_error(ec);
+  }
+  thread.on_exit([this, loop0 = setup.loop0, note = std::move(setup.on_exit),
+                  alive = std::move(setup.loop0_alive)]() mutable {
+    impl_.reset();
+    loop0->post(std::move(note));
+    alive.reset();  // after the post: loop 0 waits for the note
   });
 }
 
-// The share has closed: the loop ends by itself once nothing referenced is left, and is
-// stopped at the close deadline if a handler left work behind that outlives it.
-void ExtraLoop::stop_at(TimePoint at) {
-  if (at == TimePoint::max()) return;
-  const TimePoint now = own_loop_->now();
-  stop_timer_.emplace(*own_loop_);
-  stop_timer_->start([this] { own_loop_->stop(); }, at > now ? at - now : Duration::zero());
-  stop_timer_->unref();
+// The share closes gracefully; then the loop finishes what is referenced and is stopped at
+// the close deadline if a handler left work behind that outlives it.
+void ExtraLoop::close(Duration deadline) {
+  if (!thread_) return;
+  thread_->post([this, deadline] {
+    if (!impl_) return;
+    const TimePoint at = deadline >= kNoDeadline ? TimePoint::max() : thread_->loop().now() + deadline;
+    impl_->begin_close(deadline, [this, at] {
+      const TimePoint now = thread_->loop().now();
+      thread_->stop(at == TimePoint::max() ? Duration::max() : at > now ? at - now : Duration::zero());
+    });
+  });
 }
 
 void ExtraLoop::stop() {
-  post([this] {
-    stop_timer_.reset();
-    impl_.reset();  // closes every connection at once, like destroying a Server
-    own_loop_->stop();
-  });
+  if (!thread_) return;
+  thread_->post([this] { impl_.reset(); });  // closes every connection at once, like ~Server
+  thread_->stop(Duration::zero());
 }
 
 void ExtraLoop::join() {
-  if (thread_.joinable()) thread_.join();
+  if (thread_) thread_->join();
 }
 
 // ---- State ---------------------------------------------------------------------------------
@@ -158,7 +124,7 @@ std::error_code Server::State::listen(const net::SocketAddress& address) {
     };
     auto extra = std::make_unique<ExtraLoop>();
     std::error_code ec = extra->start({loop.runtime_ptr(), &shared, &shared.counters[i], bound,
-                                       Loop::KeepAlive(loop), std::move(note), &loop});
+                                       Loop::KeepAlive(loop), std::move(note), &loop, i});
     if (ec) {
       extra->join();
       stop_extras();

@@ -9,14 +9,14 @@
 
 #include "http/server_impl.hpp"
 
-#include <future>
-#include <mutex>
-#include <thread>
+#include <weft/loop_thread.hpp>
+
+#include <memory>
 #include <vector>
 
 namespace weft::http {
 
-// One extra loop thread: its Loop and its Impl live on that thread, from start to exit.
+// One extra loop thread (a LoopThread): its Impl lives on that thread, from start to exit.
 class ExtraLoop {
  public:
   struct Setup {
@@ -27,6 +27,7 @@ class ExtraLoop {
     Loop::KeepAlive loop0_alive;      // released once the exited note is posted
     Function<void()> on_exit;         // posted to loop 0 when the thread ends
     Loop* loop0;
+    unsigned index;                   // for the thread's name
   };
 
   ExtraLoop() = default;
@@ -43,18 +44,10 @@ class ExtraLoop {
   void join();
 
  private:
-  void run(Setup setup, std::promise<std::error_code>& ready);
-  std::error_code open(Setup& setup);
-  bool post(Function<void()> fn);
-  void stop_at(TimePoint at);
+  void open(LoopThread& thread, Setup& setup);
 
-  std::thread thread_;
-  std::mutex mutex_;
-  Loop* loop_ = nullptr;  // guarded by mutex_: null before the listener listens and once the loop ends
-  // The loop thread's own:
-  std::optional<Loop> own_loop_;
-  std::unique_ptr<Server::Impl> impl_;
-  std::optional<Timer> stop_timer_;
+  std::unique_ptr<LoopThread> thread_;
+  std::unique_ptr<Server::Impl> impl_;  // the loop thread's own
 };
 
 struct Server::State {

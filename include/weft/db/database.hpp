@@ -182,14 +182,16 @@ struct PostgresOptions {
   std::chrono::milliseconds query_timeout{0};
 };
 
-// Group commit (SQLite; PostgreSQL ignores it for now): autocommit writes that queue on the
-// writer while a commit is in flight are applied in the next transaction, one SAVEPOINT
-// each, and committed together — one fsync for the group. Each write still succeeds or
-// fails alone (a failure rolls back to its savepoint; its neighbours are unaffected), and
-// each is acknowledged only after its group's COMMIT returned: what an acknowledgement
-// means does not change. Only single INSERT/UPDATE/DELETE/REPLACE statements (and WITH ...
-// of those) from query()/exec() outside a transaction are grouped; anything else (DDL,
-// PRAGMAs, scripts, transactions) runs alone, in its place in the FIFO.
+// Group commit: autocommit writes that queue on the writer while a commit is in flight are
+// applied in the next transaction and committed together — one fsync for the group. Each
+// write still succeeds or fails alone, and each is acknowledged only after its group's
+// COMMIT returned: what an acknowledgement means does not change. SQLite: one SAVEPOINT per
+// write (a failure rolls back to it). PostgreSQL: the group is BEGIN, the writes, COMMIT in
+// one pipeline sync; a failing write aborts the pipeline up to the sync, so the group is
+// rolled back and sent again without it (its neighbours never see its effects). Only single
+// INSERT/UPDATE/DELETE/REPLACE statements (and WITH ... of those) from query()/exec()
+// outside a transaction are grouped; anything else (DDL, PRAGMAs, scripts, transactions)
+// runs alone, in its place in the FIFO.
 struct GroupCommit {
   bool enabled = true;
   // Writes per group at most; the rest wait for the next group.
@@ -197,7 +199,7 @@ struct GroupCommit {
   // How long the groupable writes at the front of the FIFO, once the writer is free to take
   // them, wait for the group to fill (to max_size) before it starts (a timer on the loop);
   // 0 (the default): it starts at once, and groups form only from what queued while the
-  // previous commit ran — a lone write never waits.
+  // previous commit ran — a lone write never waits. SQLite only (PostgreSQL: always 0).
   std::chrono::microseconds max_wait{0};
 };
 
@@ -239,7 +241,7 @@ struct Stats {
   std::uint64_t connections_lost = 0;   // dropped by the server or the network
   std::size_t connections_open = 0;     // connected now
   std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
-  // Group commit (SQLite; see GroupStats). The same figures as group_stats().
+  // Group commit (see GroupStats). The same figures as group_stats().
   std::uint64_t groups = 0;
   std::uint64_t grouped_writes = 0;
   HistogramSnapshot group_size;
@@ -247,14 +249,15 @@ struct Stats {
   HistogramSnapshot group_ns;
 };
 
-// Group commit figures (SQLite; PostgreSQL: all zero). Every groupable write is counted,
+// Group commit figures. Every groupable write is counted,
 // a lone one as a group of one (its autocommit is its group's commit); with grouping off,
 // or for statements that are never grouped (DDL, transactions), nothing is.
 struct GroupStats {
   std::uint64_t groups = 0;          // committed or failed
   std::uint64_t grouped_writes = 0;  // writes in them
   HistogramSnapshot group_size;      // writes per group
-  HistogramSnapshot commit_ns;       // the COMMIT statement (its fsync), ns
+  HistogramSnapshot commit_ns;       // the COMMIT statement (its fsync), ns; PostgreSQL: =
+                                     // group_ns (the server answers a group at its sync)
   HistogramSnapshot group_ns;        // the whole group on the writer: BEGIN to COMMIT, ns
 };
 

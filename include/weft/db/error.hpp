@@ -99,8 +99,17 @@ class Error : public std::system_error {
   Error(std::error_code ec, const std::string& message, int backend_code = 0)
       : std::system_error(ec, message), backend_code_(backend_code) {}
   Error(errc e, const std::string& message) : Error(make_error_code(e), message) {}
-  // The backend's detailed code: SQLite's extended result code, 0 when there is none.
+  // The backend's detailed code: SQLite's extended result code, PostgreSQL's SQLSTATE
+  // packed by sqlstate_code(); 0 when there is none.
   int backend_code() const noexcept { return backend_code_; }
+  // A UNIQUE or PRIMARY KEY constraint refused the write (SQLite's
+  // SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL's 23505 unique_violation).
+  bool is_unique_violation() const noexcept {
+    constexpr int kSqliteUnique = 2067, kSqlitePrimaryKey = 1555;
+    return code() == make_error_code(errc::constraint) &&
+           (backend_code_ == kSqliteUnique || backend_code_ == kSqlitePrimaryKey ||
+            backend_code_ == sqlstate_code("23505"));
+  }
 
  private:
   int backend_code_ = 0;

@@ -14,13 +14,9 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
+using weft::testing::ManualLoop;
 
 namespace {
-
-struct ManualLoop {
-  weft::ManualClock clock;
-  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
-};
 
 bool is_canceled(const std::system_error& e) {
   return e.code() == std::make_error_code(std::errc::operation_canceled);

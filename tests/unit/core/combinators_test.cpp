@@ -10,13 +10,9 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
+using weft::testing::ManualLoop;
 
 namespace {
-
-struct ManualLoop {
-  weft::ManualClock clock;
-  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
-};
 
 // Records in `log` when it finishes and when its frame is destroyed.
 struct Probe {

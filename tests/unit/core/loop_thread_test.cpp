@@ -102,6 +102,25 @@ TEST(LoopThread, TheDeadlineEndsWorkThatWouldOutliveIt) {
   EXPECT_FALSE(fired.load());
 }
 
+// A long graceful stop, then stop(zero) (a Server destroyed while it closes): the second
+// call brings the end closer; a later, longer deadline does not push it back.
+TEST(LoopThread, ALaterStopWithAnEarlierDeadlineEndsSooner) {
+  std::atomic<bool> fired{false};
+  std::unique_ptr<Timer> timer;
+  LoopThread t({}, [&](LoopThread& self) {
+    timer = std::make_unique<Timer>(self.loop());
+    timer->start([&] { fired = true; }, 60s);
+    self.on_exit([&] { timer.reset(); });
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  t.stop(120s);
+  t.stop(Duration::zero());
+  t.stop(300s);
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_FALSE(fired.load());
+}
+
 // ---- on_loop ------------------------------------------------------------------------------
 
 TEST(OnLoop, RunsOnTheOtherLoopAndResumesOnTheCallersWithTheValueOrTheException) {

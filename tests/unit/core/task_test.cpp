@@ -11,6 +11,7 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
+using weft::testing::ManualLoop;
 
 namespace {
 
@@ -28,11 +29,6 @@ weft::Task<void> fail_after_sleep() {
   co_await weft::sleep(1ms);
   throw std::runtime_error("task failed");
 }
-
-struct ManualLoop {
-  weft::ManualClock clock;
-  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
-};
 
 }  // namespace
 

@@ -11,17 +11,7 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
-
-namespace {
-
-struct ManualLoop {
-  weft::ManualClock clock;
-  weft::Loop loop{weft::LoopOptions{.runtime = nullptr, .clock = &clock}};
-  weft::TimePoint start = clock.now();
-  weft::Duration elapsed() const { return clock.now() - start; }
-};
-
-}  // namespace
+using weft::testing::ManualLoop;
 
 TEST(Timer, OneShotFiresAtItsDeadlineOnTheManualClock) {
   ManualLoop m;

@@ -13,6 +13,7 @@ namespace {
 
 using testing::run;
 using testing::TempDir;
+using testing::wait;
 
 TEST(DbSqlite, TypesRoundTrip) {
   TempDir dir;
@@ -152,6 +153,31 @@ TEST_P(DbStatements, StatementCachePreparesOnce) {
     EXPECT_EQ(after.statement_cache_hits - before.statement_cache_hits, 1u);
     co_await db->close();
   }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+// Error::is_unique_violation() names a duplicate key on both backends (primary key and
+// UNIQUE), and nothing else (NOT NULL, CHECK are constraints too).
+TEST_P(DbStatements, UniqueViolationsAreNamedOnBothBackends) {
+  Loop loop;
+  auto db = open(loop, url());
+  auto refused = [&](const char* sql, Params p) -> Error {
+    Outcome<ResultSet> out = Error(errc::abort, "not run");
+    db->exec(sql, std::move(p), [&](Outcome<ResultSet>& r) { out = std::move(r); });
+    loop.run();
+    EXPECT_FALSE(out.ok()) << sql;
+    return out.ok() ? Error(errc::abort, "accepted") : out.failure();
+  };
+  wait(loop, db->exec("CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER NOT NULL CHECK (n > 0))"));
+  wait(loop, db->exec("INSERT INTO u(id, email, n) VALUES(1, 'a', 1)"));
+  EXPECT_TRUE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, 1)", params(1, "b")).is_unique_violation());
+  EXPECT_TRUE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, 1)", params(2, "a")).is_unique_violation());
+  const Error not_null = refused("INSERT INTO u(id, email, n) VALUES(?, ?, ?)", params(3, "c", Value()));
+  EXPECT_EQ(not_null.code(), errc::constraint);
+  EXPECT_FALSE(not_null.is_unique_violation());
+  EXPECT_FALSE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, ?)", params(4, "d", 0)).is_unique_violation());
+  wait(loop, db->close());
   db.reset();
   weft::testing::expect_clean_close(loop);
 }
