@@ -200,6 +200,7 @@ class Connection {
   void update_ref();
   bool send_cancel_request();  // PQgetCancel here, PQcancel on the pool; false if impossible
   void cancel_head_if_wanted();
+  void retry_cancel(const Request* target);
   std::shared_ptr<CachedStatement> cache_lookup(const std::string& key, bool& hit);
   void forget(const std::shared_ptr<CachedStatement>& stmt);
   void send_deallocate(const std::string& name);
@@ -213,6 +214,10 @@ class Connection {
   std::unique_ptr<IoWatcher> watcher_;
   std::vector<std::unique_ptr<IoWatcher>> retired_watchers_;  // replaced, maybe still running
   Timer timer_;
+  // Repeats a cancel request while its statement still heads the pipeline: a request
+  // that reaches the server between two of its protocol messages is ignored by it.
+  Timer cancel_timer_;
+  Duration cancel_retry_{};
   std::deque<std::unique_ptr<Request>> pending_;
   std::deque<std::unique_ptr<Request>> inflight_;
   // Prepared statements: most recently used first; key: SQL + parameter types.

@@ -26,8 +26,10 @@ struct CancelDeleter {
 }  // namespace
 
 Connection::Connection(Front& front, std::size_t slot)
-    : front_(front), slot_(slot), timer_(front.loop) {
+    : front_(front), slot_(slot), timer_(front.loop), cancel_timer_(front.loop) {
   timer_.set_label("postgres timer");
+  cancel_timer_.set_label("postgres cancel retry");
+  cancel_timer_.unref();  // the statement in flight keeps the loop alive
 }
 
 Connection::~Connection() { shut_down(); }
@@ -74,10 +76,23 @@ bool Connection::cancel_in_flight(Request& r) {
 // PostgreSQL cancels whatever the connection runs when the request arrives, so one is
 // sent only for the head of the pipeline (the statement running or next to run).
 void Connection::cancel_head_if_wanted() {
+  cancel_timer_.stop();
   if (inflight_.empty()) return;
   Request& head = *inflight_.front();
   if (!head.cancel_wanted || head.cancel_sent) return;
   head.cancel_sent = send_cancel_request();
+  if (!head.cancel_sent) return;
+  cancel_retry_ = std::chrono::milliseconds(50);
+  cancel_timer_.start([this, target = &head] { retry_cancel(target); }, cancel_retry_);
+}
+
+// Still the head and not answered: the server may have ignored the request (it arrived
+// while the backend read the statement's next protocol message). Sent again, backing
+// off to once a second.
+void Connection::retry_cancel(const Request* target) {
+  if (inflight_.empty() || inflight_.front().get() != target || !send_cancel_request()) return;
+  cancel_retry_ = std::min<Duration>(cancel_retry_ * 2, std::chrono::seconds(1));
+  cancel_timer_.start([this, target] { retry_cancel(target); }, cancel_retry_);
 }
 
 std::deque<std::unique_ptr<Request>> Connection::take_pending() noexcept {
@@ -640,6 +655,7 @@ bool Connection::send_cancel_request() {
 
 void Connection::shut_down() noexcept {
   timer_.stop();
+  cancel_timer_.stop();
   if (watcher_) {  // unregister before PQfinish closes the socket
     watcher_->stop();
     retired_watchers_.push_back(std::move(watcher_));

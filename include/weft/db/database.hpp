@@ -57,7 +57,9 @@
 //    later statements then fail with errc::abort); the connection goes on.
 //  * running, PostgreSQL: a cancel request (PQgetCancel on the loop, the blocking
 //    PQcancel in a pool job on class `slow`, so the loop never waits), sent once the
-//    statement is at the head of its connection's pipeline; the server aborts it (rolled
+//    statement is at the head of its connection's pipeline, and repeated (50 ms, doubling
+//    to 1 s) while it stays there unanswered — a server ignores a request that reaches it
+//    between two protocol messages; the server aborts it (rolled
 //    back; in a transaction, the transaction is aborted) and the connection stays usable.
 //    A write inside a group commit (GroupCommit): the group is rolled back, the cancelled
 //    write leaves it with operation_canceled and the others run again (committed).
