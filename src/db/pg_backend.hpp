@@ -109,6 +109,12 @@ struct Request {
   TimePoint sent_at{};
   bool replan = false;     // its cached plan went stale (the table changed shape)
   bool replanned = false;  // sent a second time for that reason
+  // Cancellation (database.hpp): the token's callback takes it back while it waits, or
+  // asks for a cancel request once it (or its group) heads its connection's pipeline.
+  CancelRegistration cancel_reg;
+  bool cancel_wanted = false;  // its token (a group: a member's) fired while in flight
+  bool cancel_sent = false;    // a cancel request went out for it
+  bool stray = false;          // cancelled by a request meant for another statement
   // Group commit: an autocommit write that may share a group's transaction; for a group
   // (Kind::group) its writes, and whose result each command sent will produce.
   bool groupable = false;
@@ -116,11 +122,6 @@ struct Request {
   bool settled = false;  // a group member that failed on its own: kept, not sent again
   std::vector<std::unique_ptr<Request>> members;
   std::vector<GroupCommand> group_commands;
-  // Cancellation (database.hpp): the token's callback takes it back while it waits, or
-  // asks for a cancel request once it heads its connection's pipeline.
-  CancelRegistration cancel_reg;
-  bool cancel_wanted = false;  // its token fired while it was in flight
-  bool cancel_sent = false;    // a cancel request went out for it
 };
 
 // Group commit figures; written on the loop, read from any thread.
@@ -199,6 +200,7 @@ class Connection {
   void update_ref();
   bool send_cancel_request();  // PQgetCancel here, PQcancel on the pool; false if impossible
   void cancel_head_if_wanted();
+  void retry_cancel(const Request* target);
   std::shared_ptr<CachedStatement> cache_lookup(const std::string& key, bool& hit);
   void forget(const std::shared_ptr<CachedStatement>& stmt);
   void send_deallocate(const std::string& name);
@@ -212,6 +214,10 @@ class Connection {
   std::unique_ptr<IoWatcher> watcher_;
   std::vector<std::unique_ptr<IoWatcher>> retired_watchers_;  // replaced, maybe still running
   Timer timer_;
+  // Repeats a cancel request while its statement still heads the pipeline: a request
+  // that reaches the server between two of its protocol messages is ignored by it.
+  Timer cancel_timer_;
+  Duration cancel_retry_{};
   std::deque<std::unique_ptr<Request>> pending_;
   std::deque<std::unique_ptr<Request>> inflight_;
   // Prepared statements: most recently used first; key: SQL + parameter types.

@@ -26,8 +26,10 @@ struct CancelDeleter {
 }  // namespace
 
 Connection::Connection(Front& front, std::size_t slot)
-    : front_(front), slot_(slot), timer_(front.loop) {
+    : front_(front), slot_(slot), timer_(front.loop), cancel_timer_(front.loop) {
   timer_.set_label("postgres timer");
+  cancel_timer_.set_label("postgres cancel retry");
+  cancel_timer_.unref();  // the statement in flight keeps the loop alive
 }
 
 Connection::~Connection() { shut_down(); }
@@ -38,32 +40,59 @@ void Connection::enqueue(std::unique_ptr<Request> r) {
   send_more();
 }
 
+// A group commit's member is looked for in its group (a group waits in pending_ when it
+// is to run again after a failure).
 std::unique_ptr<Request> Connection::take_request(const Request& r) noexcept {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->get() != &r) continue;
-    std::unique_ptr<Request> out = std::move(*it);
-    pending_.erase(it);
-    update_ref();
+    if (it->get() == &r) {
+      std::unique_ptr<Request> out = std::move(*it);
+      pending_.erase(it);
+      update_ref();
+      return out;
+    }
+    auto& members = (*it)->members;
+    auto m = std::find_if(members.begin(), members.end(), [&r](const auto& p) { return p.get() == &r; });
+    if (m == members.end()) continue;
+    std::unique_ptr<Request> out = std::move(*m);
+    members.erase(m);
     return out;
   }
   return nullptr;
 }
 
 bool Connection::cancel_in_flight(Request& r) {
-  auto it = std::find_if(inflight_.begin(), inflight_.end(), [&r](const auto& p) { return p.get() == &r; });
-  if (it == inflight_.end()) return false;
-  r.cancel_wanted = true;
-  cancel_head_if_wanted();
-  return true;
+  for (auto& p : inflight_) {
+    const bool member = std::any_of(p->members.begin(), p->members.end(),
+                                    [&r](const auto& m) { return m.get() == &r && !m->settled; });
+    if (p.get() != &r && !member) continue;
+    r.cancel_wanted = true;
+    p->cancel_wanted = true;  // a group: the cancel request goes out when it heads the pipeline
+    cancel_head_if_wanted();
+    return true;
+  }
+  return false;
 }
 
 // PostgreSQL cancels whatever the connection runs when the request arrives, so one is
 // sent only for the head of the pipeline (the statement running or next to run).
 void Connection::cancel_head_if_wanted() {
+  cancel_timer_.stop();
   if (inflight_.empty()) return;
   Request& head = *inflight_.front();
   if (!head.cancel_wanted || head.cancel_sent) return;
   head.cancel_sent = send_cancel_request();
+  if (!head.cancel_sent) return;
+  cancel_retry_ = std::chrono::milliseconds(50);
+  cancel_timer_.start([this, target = &head] { retry_cancel(target); }, cancel_retry_);
+}
+
+// Still the head and not answered: the server may have ignored the request (it arrived
+// while the backend read the statement's next protocol message). Sent again, backing
+// off to once a second.
+void Connection::retry_cancel(const Request* target) {
+  if (inflight_.empty() || inflight_.front().get() != target || !send_cancel_request()) return;
+  cancel_retry_ = std::min<Duration>(cancel_retry_ * 2, std::chrono::seconds(1));
+  cancel_timer_.start([this, target] { retry_cancel(target); }, cancel_retry_);
 }
 
 std::deque<std::unique_ptr<Request>> Connection::take_pending() noexcept {
@@ -449,7 +478,10 @@ void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
       break;
     case PGRES_FATAL_ERROR:
       if (!r.error) r.error = result_error(res, r);
-      if (stray_cancel(res, r) && r.route == Route::read && r.tx == 0 && !r.replanned) r.replan = true;
+      if (stray_cancel(res, r)) {
+        r.stray = true;
+        if (r.route == Route::read && r.tx == 0 && !r.replanned) r.replan = true;
+      }
       if (is_prepare && r.stmt) {  // the name never came to exist: forget it
         r.stmt->failed = true;
         r.stmt->error = r.error;
@@ -623,6 +655,7 @@ bool Connection::send_cancel_request() {
 
 void Connection::shut_down() noexcept {
   timer_.stop();
+  cancel_timer_.stop();
   if (watcher_) {  // unregister before PQfinish closes the socket
     watcher_->stop();
     retired_watchers_.push_back(std::move(watcher_));

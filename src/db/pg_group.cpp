@@ -26,6 +26,28 @@ void unsend(Request& r) noexcept {
   r.error.reset();
   r.aborted = false;
   r.replan = false;
+  r.stray = false;
+  r.cancel_sent = false;
+}
+
+// The first member whose token fired (a cancel request rolled the group back, or its
+// token fired in time to leave a group that failed anyway): it leaves with
+// operation_canceled — it was not committed.
+Request* cancelled_member(Request& g) {
+  for (auto& m : g.members) {
+    if (m->settled || !m->cancel_wanted) continue;
+    m->error = Error(std::make_error_code(std::errc::operation_canceled),
+                     "the statement was cancelled; its group commit was rolled back and ran again without it");
+    return m.get();
+  }
+  return nullptr;
+}
+
+bool has_stray(const Request& g) {
+  for (const auto& m : g.members) {
+    if (m->stray) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -153,7 +175,21 @@ void Connection::retry_group(std::unique_ptr<Request> g) {
   Request* culprit = nullptr;
   for (auto& m : g->members) {
     if (group_failed || culprit) break;
-    if (!m->settled && m->error && !m->aborted) culprit = m.get();
+    if (!m->settled && m->error && !m->aborted && !m->stray) culprit = m.get();
+  }
+  if (!culprit && !group_failed && !front_.dead()) culprit = cancelled_member(*g);
+  if (!culprit && !group_failed && !front_.dead() && has_stray(*g)) {
+    // A cancel request meant for an earlier statement rolled the group back: nothing was
+    // committed and nobody asked for it, so the whole group runs again.
+    for (auto& m : g->members) {
+      if (!m->settled) unsend(*m);
+    }
+    unsend(*g);
+    g->cancel_wanted = false;
+    g->group_commands.clear();
+    pending_.push_front(std::move(g));
+    pending_.push_front(rollback_request());
+    return;
   }
   if (!culprit || front_.dead()) {
     const Error e = group_failed ? *g->error : Error(errc::abort, "the group commit failed");
@@ -162,8 +198,10 @@ void Connection::retry_group(std::unique_ptr<Request> g) {
     return;
   }
   culprit->settled = true;
+  g->cancel_wanted = false;
   for (auto& m : g->members) {
     if (!m->settled) unsend(*m);
+    if (!m->settled && m->cancel_wanted) g->cancel_wanted = true;
   }
   unsend(*g);
   g->group_commands.clear();

@@ -60,10 +60,12 @@
 //    later statements then fail with errc::abort); the connection goes on.
 //  * running, PostgreSQL: a cancel request (PQgetCancel on the loop, the blocking
 //    PQcancel in a pool job on class `slow`, so the loop never waits), sent once the
-//    statement is at the head of its connection's pipeline; the server aborts it (rolled
+//    statement is at the head of its connection's pipeline, and repeated (50 ms, doubling
+//    to 1 s) while it stays there unanswered — a server ignores a request that reaches it
+//    between two protocol messages; the server aborts it (rolled
 //    back; in a transaction, the transaction is aborted) and the connection stays usable.
-//    Except a write already sent in a group commit (GroupCommit): it runs to its end, as
-//    a cancel request would stop whichever neighbour in its group runs at that moment.
+//    A write inside a group commit (GroupCommit): the group is rolled back, the cancelled
+//    write leaves it with operation_canceled and the others run again (committed).
 //  * The outcome is then operation_canceled — or the statement's real result when it
 //    finished before the cancellation reached it (a write that committed is reported
 //    as committed; cancellation never lies about what happened). The awaiting coroutine
@@ -71,8 +73,9 @@
 //    virtual-machine instructions, PostgreSQL's within a round trip to the server.
 //  * PostgreSQL's cancel protocol targets "whatever the connection runs now": if the
 //    statement finishes just as the request lands, the server may cancel the next one in
-//    the pipeline. weft sends such a read again (reads are idempotent); a write fails
-//    with operation_canceled and a message that says so (it was rolled back). The race
+//    the pipeline. weft sends such a read again (reads are idempotent) and runs such a
+//    group commit again; a lone write fails with operation_canceled and a message that
+//    says so (it was rolled back). The race
 //    needs a cancel within about a millisecond of the statement's end. Cancellations are
 //    recognised by SQLSTATE 57014 with the server's "user request" message (an
 //    lc_messages other than English shows them as timed_out).

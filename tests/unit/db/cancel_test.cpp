@@ -280,3 +280,50 @@ TEST(DbPgCancel, OnlyTheHeadOfThePipelineIsCancelled) {
 
 }  // namespace
 }  // namespace weft::db::testing
+
+namespace weft::db::testing {
+namespace {
+
+// PostgreSQL group commit: a write cancelled while its group runs leaves the group with
+// operation_canceled (the group is rolled back and runs again without it); its
+// neighbours are committed.
+TEST(DbPgCancel, AWriteInAGroupCommitLeavesItsGroup) {
+  Loop loop;
+  {
+    Options options;
+    options.postgres.pool_size = 1;
+    auto db = open(loop, weft::testing::shared_pg_server().fresh_schema_url(), options);
+    run(loop, [&]() -> Task<void> {
+      co_await db->exec("CREATE TABLE t(x INTEGER)");
+      CancelSource source;
+      std::error_code blocker_ec, ec1, ec2, ec3;
+      int done = 0;
+      auto write = [&](std::string sql, CancelToken token, std::error_code& out) -> Task<void> {
+        out = co_await code_of(db->exec(std::move(sql), {}, std::move(token)));
+        ++done;
+      };
+      spawn(loop, write("SELECT pg_sleep(0.3)", {}, blocker_ec));  // the others queue behind it
+      spawn(loop, write("INSERT INTO t(x) VALUES (1)", {}, ec1));
+      spawn(loop, write(kLongPgWrite, source.token(), ec2));
+      spawn(loop, write("INSERT INTO t(x) VALUES (3)", {}, ec3));
+      co_await sleep(600ms);  // the group (1, long, 3) runs its long member now
+      source.cancel();
+      while (done < 4) co_await sleep(5ms);
+      EXPECT_FALSE(blocker_ec) << blocker_ec.message();
+      EXPECT_FALSE(ec1) << ec1.message();
+      EXPECT_EQ(ec2, std::errc::operation_canceled) << ec2.message();
+      EXPECT_FALSE(ec3) << ec3.message();
+      ResultSet rs = co_await db->exec("SELECT count(*), sum(x) FROM t");
+      EXPECT_EQ(rs.rows.at(0)[0].as_int(), 2);
+      EXPECT_EQ(rs.rows.at(0)[1].as_int(), 4);
+      GroupStats g = db->group_stats();
+      EXPECT_GE(g.grouped_writes, 4u);  // a group of 3 rolled back, then the 2 others: it was a group
+    }());
+    wait(loop, db->close());
+  }
+  drain(loop);
+  weft::testing::expect_clean_close(loop);
+}
+
+}  // namespace
+}  // namespace weft::db::testing
