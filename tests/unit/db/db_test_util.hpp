@@ -14,8 +14,10 @@
 
 #include <filesystem>
 #include <optional>
-#include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
+#include <ostream>
 
 namespace weft::db::testing {
 
@@ -97,5 +99,37 @@ T wait(Loop& loop, Awaitable<T> a) {
 
 // Runs the loop until nothing is left (e.g. after a Database was destroyed).
 inline void drain(Loop& loop) { loop.run(); }
+
+// Group commit tests: statements submitted in one loop turn, their outcomes and the order
+// in which they completed.
+struct Submitted {
+  std::vector<std::optional<Outcome<ResultSet>>> outs;
+  std::vector<int> order;  // indexes, in completion order
+};
+
+// Submits every statement in the same loop turn and runs the loop until all completed.
+inline Submitted submit_all(Loop& loop, Database& db, const std::vector<std::pair<std::string, Params>>& stmts) {
+  Submitted s;
+  s.outs.resize(stmts.size());
+  for (std::size_t i = 0; i < stmts.size(); ++i) {
+    db.exec(stmts[i].first, stmts[i].second, [&s, i](Outcome<ResultSet>& r) {
+      s.outs[i].emplace(std::move(r));
+      s.order.push_back(static_cast<int>(i));
+    });
+  }
+  loop.run();
+  return s;
+}
+
+// n inserts into t(id, v): (1, "v1"), (2, "v2"), ...
+inline std::vector<std::pair<std::string, Params>> inserts(int n) {
+  std::vector<std::pair<std::string, Params>> v;
+  for (int i = 1; i <= n; ++i) v.push_back({"INSERT INTO t(id, v) VALUES(?, ?)", params(i, "v" + std::to_string(i))});
+  return v;
+}
+
+inline std::int64_t count_rows(Loop& loop, Database& db) {
+  return wait(loop, db.query("SELECT count(*) FROM t")).front()[0].as_int();
+}
 
 }  // namespace weft::db::testing

@@ -16,42 +16,17 @@
 namespace weft::db {
 namespace {
 
+using testing::count_rows;
+using testing::inserts;
 using testing::run;
+using testing::submit_all;
+using testing::Submitted;
 using testing::TempDir;
-
-struct Submitted {
-  std::vector<std::optional<Outcome<ResultSet>>> outs;
-  std::vector<int> order;  // indexes, in completion order
-};
-
-// Submits every statement in the same loop turn and runs the loop until all completed.
-Submitted submit_all(Loop& loop, Database& db, const std::vector<std::pair<std::string, Params>>& stmts) {
-  Submitted s;
-  s.outs.resize(stmts.size());
-  for (std::size_t i = 0; i < stmts.size(); ++i) {
-    db.exec(stmts[i].first, stmts[i].second, [&s, i](Outcome<ResultSet>& r) {
-      s.outs[i].emplace(std::move(r));
-      s.order.push_back(static_cast<int>(i));
-    });
-  }
-  loop.run();
-  return s;
-}
 
 std::unique_ptr<Database> open_table(Loop& loop, const std::string& url, Options o = {}) {
   auto db = run(loop, open_async(loop, url, std::move(o)));
   testing::wait(loop, db->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)"));
   return db;
-}
-
-std::vector<std::pair<std::string, Params>> inserts(int n) {
-  std::vector<std::pair<std::string, Params>> v;
-  for (int i = 1; i <= n; ++i) v.push_back({"INSERT INTO t(id, v) VALUES(?, ?)", params(i, "v" + std::to_string(i))});
-  return v;
-}
-
-std::int64_t count_rows(Loop& loop, Database& db) {
-  return testing::wait(loop, db.query("SELECT count(*) FROM t")).front()[0].as_int();
 }
 
 TEST(DbGroupCommit, QueuedWritesShareOneCommit) {

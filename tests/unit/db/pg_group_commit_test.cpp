@@ -17,42 +17,18 @@
 namespace weft::db {
 namespace {
 
+using testing::count_rows;
+using testing::inserts;
 using testing::run;
+using testing::submit_all;
+using testing::Submitted;
 using testing::wait;
 using weft::testing::shared_pg_server;
-
-struct Submitted {
-  std::vector<std::optional<Outcome<ResultSet>>> outs;
-  std::vector<int> order;  // indexes, in completion order
-};
-
-Submitted submit_all(Loop& loop, Database& db, const std::vector<std::pair<std::string, Params>>& stmts) {
-  Submitted s;
-  s.outs.resize(stmts.size());
-  for (std::size_t i = 0; i < stmts.size(); ++i) {
-    db.exec(stmts[i].first, stmts[i].second, [&s, i](Outcome<ResultSet>& r) {
-      s.outs[i].emplace(std::move(r));
-      s.order.push_back(static_cast<int>(i));
-    });
-  }
-  loop.run();
-  return s;
-}
 
 std::unique_ptr<Database> open_table(Loop& loop, Options o = {}) {
   auto db = run(loop, open_async(loop, shared_pg_server().fresh_schema_url(), std::move(o)));
   wait(loop, db->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE, w TEXT)"));
   return db;
-}
-
-std::vector<std::pair<std::string, Params>> inserts(int n) {
-  std::vector<std::pair<std::string, Params>> v;
-  for (int i = 1; i <= n; ++i) v.push_back({"INSERT INTO t(id, v) VALUES(?, ?)", params(i, "v" + std::to_string(i))});
-  return v;
-}
-
-std::int64_t count_rows(Loop& loop, Database& db) {
-  return wait(loop, db.query("SELECT count(*) FROM t")).front()[0].as_int();
 }
 
 void close_db(Loop& loop, std::unique_ptr<Database>& db) {
