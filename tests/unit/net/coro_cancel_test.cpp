@@ -138,9 +138,10 @@ TEST(CoroCancel, WriteAllDroppedUnderBackpressureSendsItsPrefixOnly) {
   Loop loop;
   CoroListener server(loop);
   std::string received;
+  bool may_read = false;  // not a fixed delay: sanitizer builds are slow
   spawn(loop, [&]() -> Task<void> {
     Stream s = co_await server.listener.accept();
-    co_await sleep(300ms);  // not reading: the client's writes back up
+    while (!may_read) co_await sleep(5ms);  // not reading: the client's writes back up
     received = co_await read_all(s);
     s.close();
   });
@@ -152,6 +153,7 @@ TEST(CoroCancel, WriteAllDroppedUnderBackpressureSendsItsPrefixOnly) {
     EXPECT_EQ(r.index(), 1u);
     EXPECT_GT(c.queued_bytes(), 0u);
     EXPECT_LE(c.queued_bytes(), 4096u + 1);
+    may_read = true;
     co_await c.write_all("tail");
     co_await c.shutdown();
     c.close();
@@ -173,15 +175,17 @@ TEST(CoroCancel, ShutdownCancelledStillSendsTheFinAfterTheQueue) {
   CoroListener server(loop);
   std::array<std::string, 2> received;
   std::array<bool, 2> ended{false, false};
+  std::array<bool, 2> may_read{false, false};  // the server reads only once the client is past its checks
   auto serve = [&](int i) -> Task<void> {
     Stream s = co_await server.listener.accept();
-    co_await sleep(300ms);
+    while (!may_read[i]) co_await sleep(5ms);  // not a fixed delay: sanitizer builds are slow
     received[i] = co_await read_all(s);  // returns at the FIN
     ended[i] = true;
     s.close();
   };
   spawn(loop, serve(0));
   auto client = [&](bool use_token) -> Task<void> {
+    const int i = use_token ? 1 : 0;
     ConnectOptions opts{.stream = {.high_water_mark = 4096}};
     Stream c = co_await connect(loop, server.address(), opts);
     const std::string big(64 << 20, 'y');
@@ -201,6 +205,7 @@ TEST(CoroCancel, ShutdownCancelledStillSendsTheFinAfterTheQueue) {
       EXPECT_EQ(ec, std::errc::timed_out);
     }
     EXPECT_GT(c.queued_bytes(), 0u);  // the FIN waits behind them
+    may_read[i] = true;
     co_await read_all(c);  // the server closes once it has read up to the FIN
     EXPECT_EQ(c.queued_bytes(), 0u);
     c.close();
