@@ -129,7 +129,7 @@ std::set<long> stored_ids(const std::string& url) {
   return stored;
 }
 
-// 16 concurrent writers of plain INSERTs (SQLite groups them: GroupCommit), every 10th
+// 16 concurrent writers of plain INSERTs (both backends group them: GroupCommit), every 10th
 // refused by a constraint; killed at a different, partly random moment in each round. Every acknowledged
 // row is stored; no refused row is; at most the writes in flight (one per writer) are
 // stored without an acknowledgement.
