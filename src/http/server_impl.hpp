@@ -57,6 +57,8 @@ struct alignas(64) LoopCounters {
   OwnedCounter<std::size_t> open_connections;  // including parked ones
   OwnedCounter<std::size_t> parked_connections;
   OwnedCounter<std::uint64_t> connections_shed;  // the listener's, as of the last sweep
+  OwnedCounter<std::size_t> upgraded_open;   // connections handed over by a 101, open now
+  OwnedCounter<std::uint64_t> upgrades;      // and ever
   detail::HttpRecorder http;  // here, not in the Impl: read while that loop's Impl is gone
   void add_to(ServerStats& s) const noexcept;
   HttpMetricsSnapshot metrics() const noexcept;

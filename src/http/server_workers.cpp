@@ -96,6 +96,8 @@ HttpMetricsSnapshot LoopCounters::metrics() const noexcept {
   m.open_connections = open_connections;
   m.connections_rejected = connections_rejected;
   m.connections_shed = connections_shed;
+  m.upgraded_open = upgraded_open;
+  m.upgrades = upgrades;
   return m;
 }
 

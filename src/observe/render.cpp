@@ -215,6 +215,11 @@ void prom_http(PromWriter& w, const Snapshot& s) {
   prom_http_traffic(w, s);
   w.family("weft_http_open_connections", "gauge", "Open HTTP connections (parked ones included).");
   http_samples(w, "weft_http_open_connections", "", s, [](H h) { return num(h.open_connections); });
+  w.family("weft_http_upgraded_connections", "gauge",
+           "Connections a 101 handed to another protocol (WebSocket), open now.");
+  http_samples(w, "weft_http_upgraded_connections", "", s, [](H h) { return num(h.upgraded_open); });
+  w.family("weft_http_upgrades_total", "counter", "Connections upgraded by a 101 (WebSocket).");
+  http_samples(w, "weft_http_upgrades_total", "", s, [](H h) { return num(h.upgrades); });
   w.family("weft_http_connections_total", "counter", "HTTP connections started.");
   http_samples(w, "weft_http_connections_total", "", s, [](H h) { return num(h.connections_accepted); });
   w.family("weft_http_connections_rejected_total", "counter",
@@ -319,6 +324,7 @@ std::string json_http(const http::HttpMetricsSnapshot& h) {
          num(h.open_connections) + ",\"connections\":" + num(h.connections_accepted) +
          ",\"connections_rejected\":" + num(h.connections_rejected) +
          ",\"connections_shed\":" + num(h.connections_shed) +
+         ",\"upgraded_open\":" + num(h.upgraded_open) + ",\"upgrades\":" + num(h.upgrades) +
          ",\"bytes_in\":" + num(h.bytes_in) + ",\"bytes_out\":" + num(h.bytes_out) +
          ",\"duration_ms\":" + json_hist(h.duration) + "}";
   return out;

@@ -16,7 +16,9 @@
 //   http:  weft_http_requests_total{method}, weft_http_responses_total{class="2xx"...},
 //          weft_http_requests_in_flight, weft_http_open_connections,
 //          weft_http_connections_total, weft_http_received_bytes_total,
-//          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram)
+//          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram),
+//          weft_http_upgraded_connections (open WebSocket connections: those a 101
+//          handed over), weft_http_upgrades_total
 //   db:    weft_db_groups_total, weft_db_grouped_writes_total, weft_db_group_size
 //          (histogram, buckets 1, 2, 4 .. 1024 writes), weft_db_commit_seconds and
 //          weft_db_group_seconds (histograms): SQLite's group commit (db::GroupStats)
@@ -49,6 +51,7 @@
 //                         "DELETE": 0, "OPTIONS": 0, "other": 0},
 //            "responses": {"1xx": 0, "2xx": 11, "3xx": 0, "4xx": 1, "5xx": 0},
 //            "in_flight": 0, "open_connections": 2, "connections": 5,
+//            "upgraded_open": 0, "upgrades": 0,
 //            "bytes_in": 1234, "bytes_out": 5678, "duration_ms": {...}},   // null: no server
 //   "db": {"groups": 40, "grouped_writes": 900,             // null: no database registered
 //          "group_size": {"count", "mean", "p50", "p90", "p99", "max"},  // writes, not ms
