@@ -407,7 +407,7 @@ void RequestParser::build_head(string_view in) {
   fields_.clear();
   for (const detail::FieldOffsets& o : field_offsets_)
     fields_.push_back(internal::view_of(base, o));
-  trailers_.clear();
+  chunked_.clear_trailers();
   const bool http11 = request_line_.version_minor == 1;
   head_.method = string_view(base + request_line_.method_at, request_line_.method_len);
   head_.target = string_view(base + request_line_.target_at, request_line_.target_len);
