@@ -14,13 +14,6 @@ namespace {
 using std::string_view;
 constexpr auto npos = string_view::npos;
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  const char lower = chars::ascii_lower(c);
-  if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
-  return -1;
-}
-
 string_view skip_ows(string_view s) noexcept {
   while (!s.empty() && chars::is_ows(s.front())) s.remove_prefix(1);
   return s;
@@ -32,7 +25,7 @@ ParseErrc take_chunk_size(string_view& line, std::uint64_t& size) noexcept {
   std::size_t i = 0;
   size = 0;
   for (; i < line.size(); ++i) {
-    const int digit = hex_value(line[i]);
+    const int digit = chars::hex_value(line[i]);
     if (digit < 0) break;
     if (size > (std::numeric_limits<std::uint64_t>::max() >> 4))
       return ParseErrc::chunk_size_overflow;
