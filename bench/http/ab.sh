@@ -5,6 +5,7 @@
 #
 #   bench/http/ab.sh --a BIN [--b BIN] [--rounds 2] [--duration 10s] [--warmup 2s]
 #                    [--connections 50] [--pipeline 0] [--quiet-wait 20] [--port-base 27280]
+#                    [--path /plaintext] [--header 'Name: value']... [--server-arg ARG]...
 #
 # --b defaults to --a: an A/A run, which says how far two runs of one binary differ on this
 # machine (the noise a real A/B difference must exceed).
@@ -13,6 +14,11 @@
 # (with --pipeline N > 0: bench/http/pipeline.lua, N requests per write). Per row: requests/s,
 # server CPU µs per request (utime+stime from /proc/PID/stat over the run / responses), and how
 # busy CPU 0 was with other work. Then B/A ratios per round and of the means.
+# --path, --header and --server-arg make it usable for other binaries that take --port,
+# --host and --keep-alive-timeout, e.g. bench/framework's framework_server on /api/items:
+#   bench/http/ab.sh --a OLD --b NEW --path /api/items --header 'Accept-Encoding: gzip' \
+#     --server-arg --access-log --server-arg /tmp/access.log
+# (only GET /plaintext's body is checked; any other path must answer 200).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +30,9 @@ CONNS=50
 PIPELINE=0
 QUIET_WAIT=20
 PORT_BASE=27280
+URL_PATH=/plaintext
+HEADERS=()
+SERVER_ARGS=()
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -43,6 +52,9 @@ while [[ $# -gt 0 ]]; do
     --pipeline) PIPELINE=$2; shift 2 ;;
     --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
     --port-base) PORT_BASE=$2; shift 2 ;;
+    --path) URL_PATH=$2; shift 2 ;;
+    --header) HEADERS+=(-H "$2"); shift 2 ;;
+    --server-arg) SERVER_ARGS+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -69,15 +81,21 @@ measure() {
   local round=$1 label=$2 bin=$3 port i url out="$TMP/wrk.txt" t0 t1 c0 c1
   wait_quiet "round $round / $label"
   port=$(free_port)
-  taskset -c $SERVER_CPU "$bin" --port "$port" --host 127.0.0.1 --keep-alive-timeout 60 >"$TMP/server.log" 2>&1 &
+  taskset -c $SERVER_CPU "$bin" --port "$port" --host 127.0.0.1 --keep-alive-timeout 60 "${SERVER_ARGS[@]}" \
+    >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 100; i++)); do port_open "$port" && break; sleep 0.1; done
-  url="http://127.0.0.1:$port/plaintext"
-  [[ $(curl -s "$url") == "Hello, World!" ]] || die "$bin: GET /plaintext is not 'Hello, World!'"
-  [[ $WARM_S -gt 0 ]] && { taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"$WARMUP" "${script[@]}" "$url" "${extra[@]}" >/dev/null \
-    || die "wrk warm-up failed"; }
+  url="http://127.0.0.1:$port$URL_PATH"
+  if [[ $URL_PATH == /plaintext ]]; then
+    [[ $(curl -s "$url") == "Hello, World!" ]] || die "$bin: GET /plaintext is not 'Hello, World!'"
+  else
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "${HEADERS[@]}" "$url") == 200 ]] || die "$bin: GET $URL_PATH is not a 200"
+  fi
+  [[ $WARM_S -gt 0 ]] && { taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"$WARMUP" "${HEADERS[@]}" "${script[@]}" "$url" "${extra[@]}" \
+    >/dev/null || die "wrk warm-up failed"; }
   t0=$(cpu_ticks "$SERVER_PID"); c0=($(cpu_jiffies $SERVER_CPU))
-  taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "${script[@]}" "$url" "${extra[@]}" >"$out" || die "wrk failed"
+  taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "${HEADERS[@]}" "${script[@]}" "$url" "${extra[@]}" >"$out" \
+    || die "wrk failed"
   c1=($(cpu_jiffies $SERVER_CPU)); t1=$(cpu_ticks "$SERVER_PID")
   stop_server
   awk -v OFS='\t' -v r="$round" -v l="$label" -v rps="$(wrk_rps "$out")" -v n="$(wrk_requests "$out")" \
@@ -94,7 +112,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 echo "A: \`$A\`; B: \`$B\`. \`bench/http/ab.sh --rounds $ROUNDS --duration $DURATION --connections $CONNS" \
-     "--pipeline $PIPELINE\`, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)."
+     "--pipeline $PIPELINE --path $URL_PATH\`${HEADERS[*]:+ (headers: ${HEADERS[*]})}${SERVER_ARGS[*]:+ (server args: ${SERVER_ARGS[*]})}, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "| round | A req/s | B req/s | A CPU µs/req | B CPU µs/req | B/A CPU µs/req | others on CPU 0 (A / B) |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
