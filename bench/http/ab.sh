@@ -22,7 +22,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-A= B=
+A='' B=''
 ROUNDS=2
 DURATION=10s
 WARMUP=2s
