@@ -2,7 +2,7 @@
 # bench/framework/run.sh — weft vs Express 4 vs Fastify 4, each behind an access log (to a
 # file), CORS and compression, serving a 3.6 KB JSON array; driven by wrk.
 #
-#   bench/framework/run.sh [--duration 10s] [--warmup 2s] [--runs 3] [--connections 50]
+#   bench/framework/run.sh [--duration 10s] [--warmup 3s] [--runs 3] [--connections 50]
 #                          [--servers weft,express,fastify] [--scenarios json,plaintext]
 #                          [--no-build] [--quiet-wait 20] [--port-base 27180] [--out FILE]
 #
@@ -36,7 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
 DURATION=10s
-WARMUP=2s
+WARMUP=3s
 RUNS=3
 CONNS=50
 SERVERS=weft,express,fastify
