@@ -1,7 +1,5 @@
 // Client, fetch() and ClientResponse: connecting, one request/response exchange with the
 // stale-connection retry, and redirects.
-#include <weft/net/dns.hpp>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -15,32 +13,6 @@ using detail::Conn;
 using detail::FetchContext;
 
 namespace {
-
-// Connects a Stream through its callback API: the Stream stays where its owner keeps it.
-class ConnectOp {
- public:
-  ConnectOp(net::Stream& s, const net::SocketAddress& to, const CancelToken& token)
-      : s_(s), to_(to), token_(token) {}
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    h_ = h;
-    s_.connect(to_, [this](std::error_code ec) {
-      ec_ = ec;
-      reg_.detach();
-      std::exchange(h_, nullptr).resume();
-    });
-    reg_.attach(token_, [this] { s_.close(); });  // the callback then gets operation_canceled
-  }
-  std::error_code await_resume() const noexcept { return ec_; }
-
- private:
-  net::Stream& s_;
-  net::SocketAddress to_;
-  CancelToken token_;
-  CancelRegistration reg_;
-  std::coroutine_handle<> h_;
-  std::error_code ec_;
-};
 
 bool idempotent(std::string_view method) {
   for (std::string_view m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -58,13 +30,14 @@ void check_field(const std::string& name, const std::string& value) {
 }
 
 // The request head: defaults first, then the caller's fields (same names replaced).
-std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co) {
+// `absolute`: the request goes to an HTTP proxy, with the URL as its target.
+std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co, bool absolute) {
   ClientHeaders fields = co.default_headers;
   for (const auto& f : o.headers) {
     std::erase_if(fields, [&](const auto& d) { return chars::iequals(d.first, f.first); });
     fields.push_back(f);
   }
-  std::string head = o.method + " " + u.target + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
+  std::string head = o.method + " " + (absolute ? u.text() : u.target) + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
   for (const auto& [name, value] : fields) {
     if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
         chars::iequals(name, "transfer-encoding"))
@@ -72,7 +45,7 @@ std::string request_head(const Url& u, const FetchOptions& o, const ClientOption
     check_field(name, value);
     head += name + ": " + value + "\r\n";
   }
-  if (o.decompress && !has_header(fields, "accept-encoding")) head += "Accept-Encoding: gzip, deflate\r\n";
+  if (o.decompress && !has_header(fields, "accept-encoding")) head += "Accept-Encoding: gzip, deflate, br\r\n";
   const bool body_method = o.method == "POST" || o.method == "PUT" || o.method == "PATCH";
   if (o.body_source) {
     head += "Transfer-Encoding: chunked\r\n";
@@ -94,54 +67,6 @@ std::string response_head_text(const ClientResponse& r) {
 }  // a reused connection the server had closed: retry on a new one
 
 }  // namespace
-
-namespace detail {
-
-// Opens a connection to u: resolve (the loop's resolver), then each address in turn.
-// The transport seam: https would wrap the stream in tls::Stream here.
-Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, const ClientState& client, const Url& u) {
-  if (u.scheme == Url::Scheme::https) {
-    throw FetchError(FetchErrc::tls_unavailable,
-                     "TLS not available: weft was built without its TLS layer (" + u.text() + ")");
-  }
-  std::vector<net::SocketAddress> addrs;
-  CancelToken token = ctx.arm(ctx.opts.timeouts.connect, "connect");
-  if (u.scheme == Url::Scheme::http_unix) {
-    auto a = net::SocketAddress::unix_path(u.unix_path);
-    if (!a) throw FetchError(FetchErrc::bad_url, "bad Unix socket path " + u.unix_path);
-    addrs.push_back(*a);
-  } else {
-    std::error_code ec;
-    try {
-      addrs = co_await net::resolve(ctx.loop, u.host, u.port, token);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    }
-    if (ec == std::errc::operation_canceled) ctx.fail(ec, "resolving " + u.host, "");
-    if (ec) throw FetchError(FetchErrc::dns, "DNS lookup of " + u.host + " failed: " + ec.message(), ec);
-  }
-  std::error_code last;
-  std::string last_addr;
-  for (const net::SocketAddress& a : addrs) {
-    auto conn = std::make_unique<Conn>(ctx.loop, client.options.limits);
-    const std::error_code ec = co_await ConnectOp(*conn->stream, a, token);
-    if (!ec) {
-      ctx.disarm();
-      conn->where = a.to_string();
-      co_return conn;
-    }
-    last = ec;
-    last_addr = a.to_string();
-    if (ec == std::errc::operation_canceled) ctx.fail(ec, "connecting", last_addr);
-  }
-  ctx.disarm();
-  if (last == std::errc::timed_out) ctx.fail(last, "connecting", last_addr);
-  const bool refused = last == std::errc::connection_refused;
-  throw FetchError(FetchErrc::connect,
-                   "connect to " + last_addr + (refused ? " refused" : " failed: " + last.message()), last);
-}
-
-}  // namespace detail
 
 namespace {
 
@@ -265,7 +190,7 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
                              const Url& u, std::unique_ptr<Conn>& conn) {
   const FetchOptions& o = ctx->opts;
   const bool wait_continue = o.expect_continue && !o.body.empty() && !o.body_source;
-  const std::string head = request_head(u, o, state->options);
+  const std::string head = request_head(u, o, state->options, conn->absolute_form);
   if (o.trace) o.trace(true, head);
   std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
   if (!wait_continue) first += o.body;
@@ -287,12 +212,14 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
 // is retried once on a new one for idempotent methods.
 Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_ptr<FetchContext> ctx,
                               const Url& u) {
-  const std::string origin = u.origin();
+  const std::string proxy = state->proxy_for(u, ctx->opts);
+  // The pool key: connections through a proxy are not the origin's direct ones.
+  const std::string origin = proxy.empty() ? u.origin() : u.origin() + " via " + proxy;
   for (int tries = 0;; ++tries) {
     std::unique_ptr<Conn> conn = co_await state->acquire(*ctx, origin);
     if (!conn) {
       try {
-        conn = co_await detail::open_transport(*ctx, *state, u);
+        conn = co_await detail::open_transport(*ctx, *state, u, origin, proxy);
       } catch (...) {
         state->release(origin, nullptr);
         throw;
@@ -461,6 +388,7 @@ std::size_t Client::idle_connections() const noexcept {
 }
 
 std::uint64_t Client::connections_opened() const noexcept { return state_->opened; }
+std::uint64_t Client::tls_sessions_resumed() const noexcept { return state_->resumed; }
 const ClientOptions& Client::options() const noexcept { return state_->options; }
 Loop& Client::loop() const noexcept { return state_->loop; }
 
@@ -481,7 +409,8 @@ Task<ClientResponse> fetch(std::string url) {
 std::string_view to_string(FetchErrc e) noexcept {
   static constexpr std::string_view kNames[] = {
       "bad_url", "tls_unavailable", "dns", "connect", "timeout", "too_large", "malformed",
-      "truncated", "decode", "too_many_redirects", "redirect_refused", "cancelled", "io"};
+      "truncated", "decode", "too_many_redirects", "redirect_refused", "cancelled", "io", "tls",
+      "proxy"};
   const auto i = static_cast<std::size_t>(e);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
