@@ -230,6 +230,35 @@ TEST(HttpClientPeers, NginxOverTls) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+// `openssl s_server -www` answers each connection with a page saying whether the session
+// was "New" or "Reused" (then closes: HTTP/1.0): the second and third fetches resume.
+TEST(HttpClientPeers, OpensslServerSeesResumedSessions) {
+  if (!have("openssl")) GTEST_SKIP() << "openssl not installed";
+  const std::string dir = temp_dir();
+  ASSERT_EQ(std::system((std::string(WEFT_SOURCE_DIR) + "/scripts/make-cert " + dir + " localhost >/dev/null").c_str()), 0);
+  const std::uint16_t port = free_port();
+  Peer server({"openssl", "s_server", "-quiet", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+               dir + "/cert.pem", "-key", dir + "/key.pem", "-www"},
+              port);
+  ASSERT_TRUE(server.accepting());
+  Loop loop;
+  run_until_complete(loop, [&]() -> Task<void> {
+    ClientOptions co;
+    co.ca_file = dir + "/cert.pem";
+    Client client(loop, co);
+    for (int i = 0; i < 3; ++i) {
+      ClientResponse res = co_await client.fetch("https://localhost:" + std::to_string(port) + "/");
+      std::string page = co_await res.text();
+      EXPECT_NE(page.find(i == 0 ? "New, TLSv1.3" : "Reused, TLSv1.3"), std::string::npos) << i << ": " << page;
+    }
+    EXPECT_EQ(client.connections_opened(), 3u);
+    EXPECT_EQ(client.tls_sessions_resumed(), 2u);
+  }());
+  loop.run();
+  weft::testing::expect_clean_close(loop);
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(HttpClientPeers, NodeHttpServer) {
   if (!have("node")) GTEST_SKIP() << "node not installed";
   const std::uint16_t port = free_port();
