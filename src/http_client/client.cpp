@@ -87,8 +87,9 @@ Task<std::optional<std::size_t>> read_more(FetchContext& ctx, Conn& c, const cha
   }
   ctx.disarm();
   c.buf.append(c.scratch.get(), n);
-  if (ec == std::errc::connection_reset && c.reused && c.parser.between_messages() && c.buf.empty())
-    throw Stale{};
+  // A reused connection closed under us: a reset, or (TLS) a FIN without close_notify.
+  const bool closed = ec == std::errc::connection_reset || ec == tls::errc::truncated;
+  if (closed && c.reused && c.parser.between_messages() && c.buf.empty()) throw Stale{};
   if (soft && ec == std::errc::operation_canceled && ctx.limit_expired()) co_return std::nullopt;
   if (ec) ctx.fail(ec, doing, c.where);
   co_return n;

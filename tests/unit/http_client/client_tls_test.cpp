@@ -4,6 +4,7 @@
 // a record mid-handshake; HTTP proxies (CONNECT tunnels, absolute-form requests) through a
 // small proxy written for the test. Certificates are made at test time; loopback only.
 #include <gtest/gtest.h>
+#include <weft/async.hpp>
 #include <weft/http/client.hpp>
 #include <weft/http/server.hpp>
 #include <weft/loop.hpp>
@@ -48,7 +49,8 @@ tls::Context server_ctx(const Pem& p) {
 // weft's HTTPS server on the test's loop, for `leaf`.
 class HttpsServer {
  public:
-  HttpsServer(Loop& loop, const Pem& leaf) : server_(loop, options(leaf)) {
+  HttpsServer(Loop& loop, const Pem& leaf, Duration keep_alive = std::chrono::seconds(5))
+      : server_(loop, options(leaf, keep_alive)) {
     server_.get("/hello", [](Request&) { return Response::text("Hello, World!"); });
     server_.get("/to-http", [this](Request&) {
       return Response::redirect("http://127.0.0.1:" + std::to_string(server_.port()) + "/hello");
@@ -62,9 +64,10 @@ class HttpsServer {
   void close() { server_.close(); }
 
  private:
-  static ServerOptions options(const Pem& leaf) {
+  static ServerOptions options(const Pem& leaf, Duration keep_alive) {
     ServerOptions o;
     o.tls = server_ctx(leaf);
+    o.keep_alive_timeout = keep_alive;
     return o;
   }
   Server server_;
@@ -133,6 +136,32 @@ TEST(HttpClientTls, KeepAliveOverTlsAndNoResumptionWhenOff) {
     EXPECT_EQ(pooled.connections_opened(), 1u);
     EXPECT_EQ(fresh.connections_opened(), 5u);
     EXPECT_EQ(fresh.tls_sessions_resumed(), 0u);
+  }
+  loop.run();
+  weft::testing::expect_clean_close(loop);
+}
+
+// The server closes idle TLS connections after 50 ms: a pooled one found closed is retried
+// once on a new connection (which resumes the session).
+TEST(HttpClientTls, StalePooledTlsConnectionIsRetried) {
+  Loop loop;
+  TestCa ca;
+  Dir dir;
+  {
+    HttpsServer server(loop, ca.issue({"localhost"}), 50ms);
+    ClientOptions co;
+    co.ca_file = dir.file("ca.pem", ca.cert_pem());
+    Client client(loop, co);
+    run_until_complete(loop, [&]() -> Task<void> {
+      for (int i = 0; i < 3; ++i) {
+        std::string body = co_await get(client, server.url("/hello"));
+        EXPECT_EQ(body, "Hello, World!");
+        co_await weft::sleep(150ms);
+      }
+      server.close();
+    }());
+    EXPECT_EQ(client.connections_opened(), 3u);
+    EXPECT_EQ(client.tls_sessions_resumed(), 2u);
   }
   loop.run();
   weft::testing::expect_clean_close(loop);
