@@ -29,23 +29,31 @@ void check_field(const std::string& name, const std::string& value) {
   if (chars::has_bad_value_byte(value)) throw std::invalid_argument("invalid value for header " + name);
 }
 
-// The request head: defaults first, then the caller's fields (same names replaced).
+// One field of the request head (Host and the framing fields are the client's own).
+void append_field(std::string& head, const std::string& name, const std::string& value) {
+  if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
+      chars::iequals(name, "transfer-encoding"))
+    return;
+  check_field(name, value);
+  head.append(name).append(": ").append(value).append("\r\n");
+}
+
+// The request head: defaults first, then the caller's fields (a caller's field replaces the
+// default and earlier caller fields of its name). Appended in place: this runs per request.
 // `absolute`: the request goes to an HTTP proxy, with the URL as its target.
 std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co, bool absolute) {
-  ClientHeaders fields = co.default_headers;
-  for (const auto& f : o.headers) {
-    std::erase_if(fields, [&](const auto& d) { return chars::iequals(d.first, f.first); });
-    fields.push_back(f);
+  std::string head;
+  head.reserve(256);
+  head.append(o.method).append(" ").append(absolute ? u.text() : u.target);
+  head.append(" HTTP/1.1\r\nHost: ").append(u.host_header()).append("\r\n");
+  for (const auto& [name, value] : co.default_headers)
+    if (!has_header(o.headers, name)) append_field(head, name, value);
+  for (auto f = o.headers.begin(); f != o.headers.end(); ++f) {
+    const bool replaced_later = std::any_of(f + 1, o.headers.end(), [&](const auto& g) { return chars::iequals(g.first, f->first); });
+    if (!replaced_later) append_field(head, f->first, f->second);
   }
-  std::string head = o.method + " " + (absolute ? u.text() : u.target) + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
-  for (const auto& [name, value] : fields) {
-    if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
-        chars::iequals(name, "transfer-encoding"))
-      continue;
-    check_field(name, value);
-    head += name + ": " + value + "\r\n";
-  }
-  if (o.decompress && !has_header(fields, "accept-encoding")) head += "Accept-Encoding: gzip, deflate, br\r\n";
+  if (o.decompress && !has_header(o.headers, "accept-encoding") && !has_header(co.default_headers, "accept-encoding"))
+    head += "Accept-Encoding: gzip, deflate, br\r\n";
   const bool body_method = o.method == "POST" || o.method == "PUT" || o.method == "PATCH";
   if (o.body_source) {
     head += "Transfer-Encoding: chunked\r\n";
@@ -307,8 +315,9 @@ Task<std::string> ClientResponse::text() {
 Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
   auto state = state_;
   auto ctx = std::make_shared<FetchContext>(state->loop, std::move(options));
-  Url u = client_detail::parse_url(url);
+  std::shared_ptr<const Url> current = state->parsed_url(url);
   for (int hops = 0;; ++hops) {
+    const Url& u = *current;
     ClientResponse res = co_await detail::exchange(state, ctx, u);
     detail::ResponseAccess::set_redirects(res, hops);
     const std::string_view location = res.header("location");
@@ -340,7 +349,7 @@ Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
                chars::iequals(f.first, "proxy-authorization");
       });
     }
-    u = std::move(next);
+    current = std::make_shared<const Url>(std::move(next));
   }
 }
 

@@ -125,6 +125,9 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   const tls::Context& tls_context();
   // The proxy URL for a fetch of u ("" when direct).
   std::string proxy_for(const client_detail::Url& u, const FetchOptions& o) const;
+  // parse_url(text), reusing the last result when the same URL is fetched again (a client
+  // calling one service fetches the same few URLs over and over).
+  std::shared_ptr<const client_detail::Url> parsed_url(const std::string& text);
   // Keeps a connection's TLS session for its pool key (once per connection).
   void keep_session(const std::string& key, Conn& c);
 
@@ -149,6 +152,8 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
 
  private:
   tls::Context tls_;
+  std::string last_url_text_;
+  std::shared_ptr<const client_detail::Url> last_url_;
 };
 
 // Opens a connection for u under `key` (the pool key): resolve, connect, the proxy's

@@ -101,6 +101,14 @@ const tls::Context& ClientState::tls_context() {
   return tls_;
 }
 
+std::shared_ptr<const Url> ClientState::parsed_url(const std::string& text) {
+  if (last_url_ && text == last_url_text_) return last_url_;
+  auto parsed = std::make_shared<const Url>(client_detail::parse_url(text));  // throws bad_url
+  last_url_text_ = text;
+  last_url_ = parsed;
+  return parsed;
+}
+
 void ClientState::keep_session(const std::string& key, Conn& c) {
   if (!options.tls_session_reuse) return;
   tls::Session s = c.tls->session();
