@@ -79,8 +79,8 @@ ClientState::ClientState(Loop& l, ClientOptions o) : loop(l), options(std::move(
 }
 
 std::string ClientState::proxy_for(const Url& u, const FetchOptions& o) const {
+  if (u.scheme == Url::Scheme::http_unix) return {};  // a local socket: never proxied
   if (!o.proxy.empty()) return normalize_proxy(o.proxy);
-  if (u.scheme == Url::Scheme::http_unix) return {};
   if (!options.proxy.empty()) return normalize_proxy(options.proxy);
   const std::string& from_env = u.scheme == Url::Scheme::https ? env_https_proxy : env_http_proxy;
   if (from_env.empty() || is_loopback(u.host) || no_proxy_covers(env_no_proxy, u.host)) return {};

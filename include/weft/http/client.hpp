@@ -32,7 +32,8 @@
 // FetchOptions::proxy, else ClientOptions::proxy, else (proxy_from_env) the environment
 // read once when the Client is made: HTTPS_PROXY / https_proxy for https origins,
 // HTTP_PROXY / http_proxy for http, minus the hosts NO_PROXY / no_proxy names
-// (comma-separated; "example.com" also covers its subdomains; "*": all). Loopback hosts
+// (comma-separated host names, no ports or CIDR ranges; "example.com" also covers its
+// subdomains; "*": all). Loopback hosts
 // (localhost, 127.0.0.0/8, ::1) and http+unix never go through an environment proxy. A
 // proxy that refuses (CONNECT answered with other than 2xx) or cannot be reached is
 // FetchErrc::proxy, and the message says so. Proxy authentication is not supported.
