@@ -39,47 +39,51 @@ class Deadline {
   bool expired_ = false;
 };
 
-// Waits for the handshake of `s`; a cancelled token resumes the waiter (in the pending
-// phase) with operation_canceled, and the caller closes the stream.
+// Waits for the handshake of `s`; a cancelled token ends the wait with operation_canceled
+// (the caller closes the stream). Either way the coroutine resumes in the pending phase,
+// never inside the stream's callback: the stream calls back from a deferred function that
+// still reads its members afterwards, and the resumed coroutine may destroy the stream.
 class HandshakeWait {
  public:
   HandshakeWait(Loop& loop, Stream& s, CancelToken token) : loop_(loop), s_(s), token_(std::move(token)) {}
   HandshakeWait(const HandshakeWait&) = delete;
   HandshakeWait& operator=(const HandshakeWait&) = delete;
   ~HandshakeWait() {
-    if (state_) state_->h = nullptr;
+    if (state_) state_->self = nullptr;
   }
   bool await_ready() const noexcept { return s_.handshake_done() || s_.error(); }
   void await_suspend(std::coroutine_handle<> h) {
+    h_ = h;
     state_ = std::make_shared<State>();
-    state_->h = h;
+    state_->self = this;
     s_.on_handshake([st = state_](std::error_code ec) {
-      if (!st->h) return;
-      st->ec = ec;
-      std::exchange(st->h, nullptr).resume();
+      if (st->self) st->self->finish(ec);
     });
-    reg_.attach(token_, [this] {
-      if (!state_->h) return;
-      state_->ec = std::make_error_code(std::errc::operation_canceled);
-      resume_.schedule(loop_, std::exchange(state_->h, nullptr));
-    });
+    reg_.attach(token_, [this] { finish(std::make_error_code(std::errc::operation_canceled)); });
   }
   std::error_code await_resume() {
     reg_.detach();
-    if (state_) return state_->ec;
+    if (state_) return ec_;
     return s_.handshake_done() ? std::error_code() : s_.error();
   }
 
  private:
   struct State {
-    std::coroutine_handle<> h;
-    std::error_code ec;
+    HandshakeWait* self = nullptr;  // null once the awaiter is gone
   };
+  // The first outcome wins; the resume is deferred (see above).
+  void finish(std::error_code ec) {
+    if (!h_) return;
+    ec_ = ec;
+    resume_.schedule(loop_, std::exchange(h_, nullptr));
+  }
   Loop& loop_;
   Stream& s_;
   CancelToken token_;
   CancelRegistration reg_;
   std::shared_ptr<State> state_;
+  std::coroutine_handle<> h_;
+  std::error_code ec_;
   weft::detail::DeferredResume resume_;
 };
 
