@@ -11,7 +11,7 @@
 //   auto res = co_await client.fetch("http+unix://%2Frun%2Fapp.sock/api", opts);
 //   while (true) { std::string piece = co_await res.body_chunk(); if (piece.empty()) break; }
 //
-// Library weft::http_client (src/http_client/), above http, net and core.
+// Library weft::http_client (src/http_client/), above http, tls, net and core.
 //
 // URLs: http://host[:port]/path?query, https://host[:port]/path?query, and
 // http+unix://<percent-encoded socket path>/path (the origin is the Unix socket; Host is
