@@ -1,13 +1,16 @@
-// bench/client/node_http.mjs URL CONNECTIONS SECONDS: Node's http.request with a
-// keep-alive agent (maxSockets = CONNECTIONS), CONNECTIONS concurrent request loops;
-// prints requests_per_s, errors and cpu_us_per_request.
+// bench/client/node_http.mjs URL CONNECTIONS SECONDS: Node's http.request (https.request
+// for an https URL; NODE_EXTRA_CA_CERTS trusts a test certificate) with a keep-alive agent
+// (maxSockets = CONNECTIONS), CONNECTIONS concurrent request loops; prints requests_per_s,
+// errors and cpu_us_per_request.
 import http from 'node:http';
+import https from 'node:https';
 const [url, conns = '50', secs = '10'] = process.argv.slice(2);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Number(conns) });
+const mod = url.startsWith('https:') ? https : http;
+const agent = new mod.Agent({ keepAlive: true, maxSockets: Number(conns) });
 const until = Date.now() + Number(secs) * 1000;
 let done = 0, errors = 0;
 const once = () => new Promise((resolve) => {
-  http.get(url, { agent }, (res) => { res.on('data', () => {}); res.on('end', () => { done++; resolve(); }); })
+  mod.get(url, { agent }, (res) => { res.on('data', () => {}); res.on('end', () => { done++; resolve(); }); })
     .on('error', () => { errors++; resolve(); });
 });
 async function loop() { while (Date.now() < until) await once(); }

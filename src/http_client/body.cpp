@@ -1,4 +1,4 @@
-// Response bodies: reading them off the connection, decoding gzip/deflate (zlib), the
+// Response bodies: reading them off the connection, decoding (decode.cpp), the
 // size limit, and handing the connection back to the pool at the end.
 #include <algorithm>
 
@@ -16,53 +16,10 @@ namespace {
 }
 }  // namespace
 
-Inflater::Inflater(bool gzip) : gzip_(gzip) {}
-
-Inflater::~Inflater() {
-  if (begun_) inflateEnd(&z_);
-}
-
-void Inflater::start(int window_bits) {
-  if (inflateInit2(&z_, window_bits) != Z_OK) undecodable("zlib init failed");
-  begun_ = true;
-}
-
-// "deflate" is the zlib format (RFC 9110 §8.4.1.2), but some servers send raw deflate:
-// the first two bytes tell which (a zlib header is a multiple of 31 with method 8).
-void Inflater::feed(std::string_view in, std::string& out, std::uint64_t room) {
-  if (!begun_) {
-    const bool zlib_header = in.size() >= 2 && (static_cast<unsigned char>(in[0]) & 0x0f) == 8 &&
-                             ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1])) % 31 == 0;
-    start(gzip_ ? 15 + 16 : (zlib_header ? 15 : -15));
-  }
-  z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z_.avail_in = static_cast<uInt>(in.size());
-  while (z_.avail_in > 0 && !ended_) {
-    const std::size_t at = out.size();
-    const std::size_t step = 16 * 1024;
-    out.resize(at + step);
-    z_.next_out = reinterpret_cast<Bytef*>(out.data() + at);
-    z_.avail_out = static_cast<uInt>(step);
-    const int rc = inflate(&z_, Z_NO_FLUSH);
-    out.resize(at + (step - z_.avail_out));
-    if (rc == Z_STREAM_END) ended_ = true;
-    else if (rc != Z_OK && rc != Z_BUF_ERROR) undecodable(z_.msg ? z_.msg : "corrupt data");
-    if (out.size() > room) return;  // the caller reports too_large
-    if (rc == Z_BUF_ERROR) break;
-  }
-}
-
 BodyReader::BodyReader(std::shared_ptr<FetchContext> ctx, std::weak_ptr<ClientState> client,
                        std::unique_ptr<Conn> conn, std::string_view encoding)
     : ctx_(std::move(ctx)), client_(std::move(client)), conn_(std::move(conn)) {
-  if (!ctx_->opts.decompress) return;
-  auto is = [&](std::string_view name) {
-    return encoding.size() == name.size() &&
-           std::equal(encoding.begin(), encoding.end(), name.begin(),
-                      [](char a, char b) { return (a | 0x20) == b; });
-  };
-  if (is("gzip") || is("x-gzip")) inflater_ = std::make_unique<Inflater>(true);
-  if (is("deflate")) inflater_ = std::make_unique<Inflater>(false);
+  if (ctx_->opts.decompress) inflater_ = make_decoder(encoding);
 }
 
 // A reader dropped before the end takes its connection with it: the rest of the body
@@ -95,7 +52,10 @@ void BodyReader::finish_message() {
   const bool reusable = conn_->parser.head().keep_alive && conn_->buf.empty() && !conn_->no_reuse;
   std::unique_ptr<Conn> conn = std::move(conn_);
   const std::string origin = conn->origin;
-  if (auto client = client_.lock()) client->release(origin, reusable ? std::move(conn) : nullptr);
+  if (auto client = client_.lock()) {
+    if (conn->tls && !conn->session_kept) client->keep_session(origin, *conn);
+    client->release(origin, reusable ? std::move(conn) : nullptr);
+  }
 }
 
 BodyReader::Step BodyReader::step(std::string& out) {

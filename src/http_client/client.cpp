@@ -1,7 +1,5 @@
 // Client, fetch() and ClientResponse: connecting, one request/response exchange with the
 // stale-connection retry, and redirects.
-#include <weft/net/dns.hpp>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -15,32 +13,6 @@ using detail::Conn;
 using detail::FetchContext;
 
 namespace {
-
-// Connects a Stream through its callback API: the Stream stays where its owner keeps it.
-class ConnectOp {
- public:
-  ConnectOp(net::Stream& s, const net::SocketAddress& to, const CancelToken& token)
-      : s_(s), to_(to), token_(token) {}
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    h_ = h;
-    s_.connect(to_, [this](std::error_code ec) {
-      ec_ = ec;
-      reg_.detach();
-      std::exchange(h_, nullptr).resume();
-    });
-    reg_.attach(token_, [this] { s_.close(); });  // the callback then gets operation_canceled
-  }
-  std::error_code await_resume() const noexcept { return ec_; }
-
- private:
-  net::Stream& s_;
-  net::SocketAddress to_;
-  CancelToken token_;
-  CancelRegistration reg_;
-  std::coroutine_handle<> h_;
-  std::error_code ec_;
-};
 
 bool idempotent(std::string_view method) {
   for (std::string_view m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -57,22 +29,31 @@ void check_field(const std::string& name, const std::string& value) {
   if (chars::has_bad_value_byte(value)) throw std::invalid_argument("invalid value for header " + name);
 }
 
-// The request head: defaults first, then the caller's fields (same names replaced).
-std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co) {
-  ClientHeaders fields = co.default_headers;
-  for (const auto& f : o.headers) {
-    std::erase_if(fields, [&](const auto& d) { return chars::iequals(d.first, f.first); });
-    fields.push_back(f);
+// One field of the request head (Host and the framing fields are the client's own).
+void append_field(std::string& head, const std::string& name, const std::string& value) {
+  if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
+      chars::iequals(name, "transfer-encoding"))
+    return;
+  check_field(name, value);
+  head.append(name).append(": ").append(value).append("\r\n");
+}
+
+// The request head: defaults first, then the caller's fields (a caller's field replaces the
+// default and earlier caller fields of its name). Appended in place: this runs per request.
+// `absolute`: the request goes to an HTTP proxy, with the URL as its target.
+std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co, bool absolute) {
+  std::string head;
+  head.reserve(256);
+  head.append(o.method).append(" ").append(absolute ? u.text() : u.target);
+  head.append(" HTTP/1.1\r\nHost: ").append(u.host_header()).append("\r\n");
+  for (const auto& [name, value] : co.default_headers)
+    if (!has_header(o.headers, name)) append_field(head, name, value);
+  for (auto f = o.headers.begin(); f != o.headers.end(); ++f) {
+    const bool replaced_later = std::any_of(f + 1, o.headers.end(), [&](const auto& g) { return chars::iequals(g.first, f->first); });
+    if (!replaced_later) append_field(head, f->first, f->second);
   }
-  std::string head = o.method + " " + u.target + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
-  for (const auto& [name, value] : fields) {
-    if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
-        chars::iequals(name, "transfer-encoding"))
-      continue;
-    check_field(name, value);
-    head += name + ": " + value + "\r\n";
-  }
-  if (o.decompress && !has_header(fields, "accept-encoding")) head += "Accept-Encoding: gzip, deflate\r\n";
+  if (o.decompress && !has_header(o.headers, "accept-encoding") && !has_header(co.default_headers, "accept-encoding"))
+    head += "Accept-Encoding: gzip, deflate, br\r\n";
   const bool body_method = o.method == "POST" || o.method == "PUT" || o.method == "PATCH";
   if (o.body_source) {
     head += "Transfer-Encoding: chunked\r\n";
@@ -95,54 +76,6 @@ std::string response_head_text(const ClientResponse& r) {
 
 }  // namespace
 
-namespace detail {
-
-// Opens a connection to u: resolve (the loop's resolver), then each address in turn.
-// The transport seam: https would wrap the stream in tls::Stream here.
-Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, const ClientState& client, const Url& u) {
-  if (u.scheme == Url::Scheme::https) {
-    throw FetchError(FetchErrc::tls_unavailable,
-                     "TLS not available: weft was built without its TLS layer (" + u.text() + ")");
-  }
-  std::vector<net::SocketAddress> addrs;
-  CancelToken token = ctx.arm(ctx.opts.timeouts.connect, "connect");
-  if (u.scheme == Url::Scheme::http_unix) {
-    auto a = net::SocketAddress::unix_path(u.unix_path);
-    if (!a) throw FetchError(FetchErrc::bad_url, "bad Unix socket path " + u.unix_path);
-    addrs.push_back(*a);
-  } else {
-    std::error_code ec;
-    try {
-      addrs = co_await net::resolve(ctx.loop, u.host, u.port, token);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    }
-    if (ec == std::errc::operation_canceled) ctx.fail(ec, "resolving " + u.host, "");
-    if (ec) throw FetchError(FetchErrc::dns, "DNS lookup of " + u.host + " failed: " + ec.message(), ec);
-  }
-  std::error_code last;
-  std::string last_addr;
-  for (const net::SocketAddress& a : addrs) {
-    auto conn = std::make_unique<Conn>(ctx.loop, client.options.limits);
-    const std::error_code ec = co_await ConnectOp(*conn->stream, a, token);
-    if (!ec) {
-      ctx.disarm();
-      conn->where = a.to_string();
-      co_return conn;
-    }
-    last = ec;
-    last_addr = a.to_string();
-    if (ec == std::errc::operation_canceled) ctx.fail(ec, "connecting", last_addr);
-  }
-  ctx.disarm();
-  if (last == std::errc::timed_out) ctx.fail(last, "connecting", last_addr);
-  const bool refused = last == std::errc::connection_refused;
-  throw FetchError(FetchErrc::connect,
-                   "connect to " + last_addr + (refused ? " refused" : " failed: " + last.message()), last);
-}
-
-}  // namespace detail
-
 namespace {
 
 // Reads into conn.buf under the armed limit; 0 at the end of input.
@@ -162,8 +95,9 @@ Task<std::optional<std::size_t>> read_more(FetchContext& ctx, Conn& c, const cha
   }
   ctx.disarm();
   c.buf.append(c.scratch.get(), n);
-  if (ec == std::errc::connection_reset && c.reused && c.parser.between_messages() && c.buf.empty())
-    throw Stale{};
+  // A reused connection closed under us: a reset, or (TLS) a FIN without close_notify.
+  const bool closed = ec == std::errc::connection_reset || ec == tls::errc::truncated;
+  if (closed && c.reused && c.parser.between_messages() && c.buf.empty()) throw Stale{};
   if (soft && ec == std::errc::operation_canceled && ctx.limit_expired()) co_return std::nullopt;
   if (ec) ctx.fail(ec, doing, c.where);
   co_return n;
@@ -265,7 +199,7 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
                              const Url& u, std::unique_ptr<Conn>& conn) {
   const FetchOptions& o = ctx->opts;
   const bool wait_continue = o.expect_continue && !o.body.empty() && !o.body_source;
-  const std::string head = request_head(u, o, state->options);
+  const std::string head = request_head(u, o, state->options, conn->absolute_form);
   if (o.trace) o.trace(true, head);
   std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
   if (!wait_continue) first += o.body;
@@ -287,12 +221,14 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
 // is retried once on a new one for idempotent methods.
 Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_ptr<FetchContext> ctx,
                               const Url& u) {
-  const std::string origin = u.origin();
+  const std::string proxy = state->proxy_for(u, ctx->opts);
+  // The pool key: connections through a proxy are not the origin's direct ones.
+  const std::string origin = proxy.empty() ? u.origin() : u.origin() + " via " + proxy;
   for (int tries = 0;; ++tries) {
     std::unique_ptr<Conn> conn = co_await state->acquire(*ctx, origin);
     if (!conn) {
       try {
-        conn = co_await detail::open_transport(*ctx, *state, u);
+        conn = co_await detail::open_transport(*ctx, *state, u, origin, proxy);
       } catch (...) {
         state->release(origin, nullptr);
         throw;
@@ -379,8 +315,9 @@ Task<std::string> ClientResponse::text() {
 Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
   auto state = state_;
   auto ctx = std::make_shared<FetchContext>(state->loop, std::move(options));
-  Url u = client_detail::parse_url(url);
+  std::shared_ptr<const Url> current = state->parsed_url(url);
   for (int hops = 0;; ++hops) {
+    const Url& u = *current;
     ClientResponse res = co_await detail::exchange(state, ctx, u);
     detail::ResponseAccess::set_redirects(res, hops);
     const std::string_view location = res.header("location");
@@ -412,7 +349,7 @@ Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
                chars::iequals(f.first, "proxy-authorization");
       });
     }
-    u = std::move(next);
+    current = std::make_shared<const Url>(std::move(next));
   }
 }
 
@@ -461,6 +398,7 @@ std::size_t Client::idle_connections() const noexcept {
 }
 
 std::uint64_t Client::connections_opened() const noexcept { return state_->opened; }
+std::uint64_t Client::tls_sessions_resumed() const noexcept { return state_->resumed; }
 const ClientOptions& Client::options() const noexcept { return state_->options; }
 Loop& Client::loop() const noexcept { return state_->loop; }
 
@@ -481,7 +419,8 @@ Task<ClientResponse> fetch(std::string url) {
 std::string_view to_string(FetchErrc e) noexcept {
   static constexpr std::string_view kNames[] = {
       "bad_url", "tls_unavailable", "dns", "connect", "timeout", "too_large", "malformed",
-      "truncated", "decode", "too_many_redirects", "redirect_refused", "cancelled", "io"};
+      "truncated", "decode", "too_many_redirects", "redirect_refused", "cancelled", "io", "tls",
+      "proxy"};
   const auto i = static_cast<std::size_t>(e);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }

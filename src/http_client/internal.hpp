@@ -1,9 +1,9 @@
 // The client's internals: the per-fetch context (timeouts, cancellation, errors), a pooled
 // connection, the pool, and the body reader (decoding). Not public.
 //
-// The transport seam: a Conn owns its byte stream as a net::Stream today. weft's TLS layer
-// (tls::Stream, net::Stream's interface) plugs in at open_transport() and Conn's read and
-// write calls; nothing else here knows which transport carries the bytes.
+// The transport: a Conn owns its byte stream as a net::Transport — a net::Stream (http,
+// http+unix) or a tls::Stream (https, directly or inside a proxy's CONNECT tunnel), made by
+// open_transport() (transport.cpp); nothing else here knows which one carries the bytes.
 #pragma once
 
 #include <weft/cancel.hpp>
@@ -11,9 +11,10 @@
 #include <weft/http/response_parser.hpp>
 #include <weft/loop.hpp>
 #include <weft/net/stream.hpp>
+#include <weft/net/transport.hpp>
 #include <weft/timer.hpp>
-
-#include <zlib.h>
+#include <weft/tls/session.hpp>
+#include <weft/tls/stream.hpp>
 
 #include <deque>
 #include <memory>
@@ -63,8 +64,14 @@ class FetchContext {
 
 // A connection to one origin, checked out by one exchange at a time.
 struct Conn {
-  Conn(Loop& l, const ParserLimits& limits) : stream(std::make_unique<net::Stream>(l)), parser(limits) {}
-  std::unique_ptr<net::Stream> stream;  // the transport (see the seam above)
+  explicit Conn(const ParserLimits& limits) : parser(limits) {}
+  // The transport (see above): one of the two owners below (Transport's destructor is
+  // protected: it is owned as its concrete type).
+  net::Transport* stream = nullptr;
+  std::unique_ptr<net::Stream> plain;
+  std::unique_ptr<tls::Stream> tls;
+  bool session_kept = false;               // its TLS session went to the pool
+  bool absolute_form = false;              // requests go to an HTTP proxy: absolute URIs
   std::string origin, where;
   std::string buf;  // bytes read, not yet consumed by the parser
   // Reads land here and are appended to buf: growing buf by a read's size would zero-fill
@@ -107,17 +114,28 @@ class SlotWaiter {
 
 class ClientState : public std::enable_shared_from_this<ClientState> {
  public:
-  ClientState(Loop& l, ClientOptions o) : loop(l), options(std::move(o)), sweeper(l) {
-    sweeper.unref();  // idle connections never keep the loop alive
-  }
+  ClientState(Loop& l, ClientOptions o);
   Loop& loop;
   ClientOptions options;
   std::uint64_t opened = 0;
+  std::uint64_t resumed = 0;  // TLS handshakes that resumed a session
+  // The environment's proxies (read once, in the constructor; proxy_from_env).
+  std::string env_https_proxy, env_http_proxy, env_no_proxy;
+  // The TLS client Context, made on the first https connection (throws FetchError(tls)).
+  const tls::Context& tls_context();
+  // The proxy URL for a fetch of u ("" when direct).
+  std::string proxy_for(const client_detail::Url& u, const FetchOptions& o) const;
+  // parse_url(text), reusing the last result when the same URL is fetched again (a client
+  // calling one service fetches the same few URLs over and over).
+  std::shared_ptr<const client_detail::Url> parsed_url(const std::string& text);
+  // Keeps a connection's TLS session for its pool key (once per connection).
+  void keep_session(const std::string& key, Conn& c);
 
   struct Origin {
     std::vector<std::unique_ptr<Conn>> idle;
     std::size_t busy = 0;  // checked out or being opened
     std::deque<SlotWaiter*> waiters;
+    tls::Session session;  // the last TLS session, offered by new connections
   };
   std::unordered_map<std::string, Origin> origins;
 
@@ -131,25 +149,32 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   void sweep();
   void arm_sweeper();
   Timer sweeper;
-};
-
-// Decodes a gzip or deflate body (zlib), bounded by the output it may produce.
-class Inflater {
- public:
-  explicit Inflater(bool gzip);
-  ~Inflater();
-  Inflater(const Inflater&) = delete;
-  Inflater& operator=(const Inflater&) = delete;
-  // Appends the decoded bytes of `in` to `out`, at most `room` of them (more: too_large).
-  void feed(std::string_view in, std::string& out, std::uint64_t room);
-  bool finished() const noexcept { return ended_; }
-  bool started() const noexcept { return begun_; }
 
  private:
-  void start(int window_bits);
-  z_stream z_{};
-  bool gzip_, begun_ = false, ended_ = false;
+  tls::Context tls_;
+  std::string last_url_text_;
+  std::shared_ptr<const client_detail::Url> last_url_;
 };
+
+// Opens a connection for u under `key` (the pool key): resolve, connect, the proxy's
+// CONNECT tunnel, the TLS handshake — whatever the route needs (transport.cpp).
+Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, ClientState& client,
+                                           const client_detail::Url& u, const std::string& key,
+                                           const std::string& proxy);
+
+// Decodes a Content-Encoding (body.cpp: gzip/deflate through zlib, br through brotli),
+// bounded by the output it may produce.
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  // Appends the decoded bytes of `in` to `out`, stopping once more than `room` were
+  // added (the caller then reports too_large). Throws FetchError(decode).
+  virtual void feed(std::string_view in, std::string& out, std::uint64_t room) = 0;
+  virtual bool finished() const noexcept = 0;  // the coded stream ended
+  virtual bool started() const noexcept = 0;   // a coded byte came
+};
+// For a Content-Encoding value; null when it is not one the client decodes.
+std::unique_ptr<Decoder> make_decoder(std::string_view content_encoding);
 
 // Reads a response body off its connection, decoding it, and hands the connection back
 // to the pool at the end.
@@ -172,7 +197,7 @@ class BodyReader {
   std::shared_ptr<FetchContext> ctx_;
   std::weak_ptr<ClientState> client_;
   std::unique_ptr<Conn> conn_;
-  std::unique_ptr<Inflater> inflater_;
+  std::unique_ptr<Decoder> inflater_;
   std::uint64_t delivered_ = 0;
   bool eof_ = false, done_ = false;
 };

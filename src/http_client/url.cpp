@@ -116,39 +116,36 @@ Url parse_url(std::string_view text) {
   if (u.scheme == Url::Scheme::http_unix) {
     u.unix_path = percent_decode(text, auth);
     if (u.unix_path.empty()) bad(text, "no socket path (http+unix://%2Fpath%2Fto.sock/...)");
+    u.finish();
     return u;
   }
   parse_authority(text, auth, u);
+  u.finish();
   return u;
 }
 
-std::string Url::origin() const {
-  if (scheme == Scheme::http_unix) return "unix:" + unix_path;
-  return (scheme == Scheme::https ? "https://" : "http://") + host + ":" + std::to_string(port);
-}
-
-std::string Url::host_header() const {
-  if (scheme == Scheme::http_unix) return "localhost";
+void Url::finish() {
+  if (scheme == Scheme::http_unix) {
+    origin_ = "unix:" + unix_path;
+    host_header_ = "localhost";
+    std::string enc;
+    for (char c : unix_path) enc += c == '/' ? std::string("%2F") : std::string(1, c);
+    text_ = "http+unix://" + enc + target;
+    return;
+  }
+  const char* prefix = scheme == Scheme::https ? "https://" : "http://";
+  origin_ = prefix + host + ":" + std::to_string(port);
   const bool v6 = host.find(':') != std::string::npos;
-  std::string h = v6 ? "[" + host + "]" : host;
+  host_header_ = v6 ? "[" + host + "]" : host;
   const std::uint16_t default_port = scheme == Scheme::https ? 443 : 80;
-  if (port != default_port) h += ":" + std::to_string(port);
-  return h;
+  if (port != default_port) host_header_ += ":" + std::to_string(port);
+  text_ = prefix + host_header_ + target;
 }
 
 std::string Url::where() const {
   if (scheme == Scheme::http_unix) return unix_path;
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-std::string Url::text() const {
-  if (scheme == Scheme::http_unix) {
-    std::string enc;
-    for (char c : unix_path) enc += c == '/' ? std::string("%2F") : std::string(1, c);
-    return "http+unix://" + enc + target;
-  }
-  return (scheme == Scheme::https ? "https://" : "http://") + host_header() + target;
 }
 
 std::string resolve_location(const Url& base, std::string_view loc) {

@@ -16,13 +16,19 @@ struct Url {
   std::string target;     // origin-form: "/path?query" (never empty)
 
   // The pool key: scheme, host and port, or the socket path.
-  std::string origin() const;
+  const std::string& origin() const noexcept { return origin_; }
   // The Host header: host[:port] (brackets around IPv6), "localhost" for http+unix.
-  std::string host_header() const;
+  const std::string& host_header() const noexcept { return host_header_; }
   // The URL back as text (no fragment).
-  std::string text() const;
+  const std::string& text() const noexcept { return text_; }
+  // Fills origin_, host_header_ and text_ from the fields above (parse_url does; they are
+  // computed once, not per request).
+  void finish();
   // "host:port" or the socket path, for error messages.
   std::string where() const;
+
+ private:
+  std::string origin_, host_header_, text_;
 };
 
 // Parses an absolute URL; throws FetchError(bad_url) saying what is wrong.

@@ -35,6 +35,14 @@ Stream::Stream(Loop& loop, net::Socket socket, const Context& client, std::strin
   init(client, false, std::move(host));
 }
 
+Stream::Stream(Loop& loop, net::Socket socket, const Context& client, std::string host,
+               const Session& resume, net::StreamOptions options)
+    : Transport(loop, HandleKind::other),
+      options_(options),
+      inner_(loop, std::move(socket), inner_options(options)) {
+  init(client, false, std::move(host), resume);
+}
+
 Stream::Stream(Loop& loop, const Context& client, net::StreamOptions options)
     : Transport(loop, HandleKind::other), options_(options), inner_(loop, inner_options(options)) {
   init(client, false, {});
@@ -46,7 +54,7 @@ Stream::~Stream() {
   release_handshake_slot();
 }
 
-void Stream::init(const Context& ctx, bool server, std::string host) {
+void Stream::init(const Context& ctx, bool server, std::string host, const Session& resume) {
   set_label(server ? "tls stream (server)" : "tls stream (client)");
   server_ = server;
   eng_ = std::make_shared<detail::Engine>();
@@ -58,6 +66,7 @@ void Stream::init(const Context& ctx, bool server, std::string host) {
   detail::make_ssl(*eng_, eng_->built->default_ctx(), server);
   host_ = std::move(host);
   if (!server && !host_.empty()) detail::set_peer_name(*eng_, host_);
+  if (!server && resume) SSL_set_session(eng_->ssl, resume.native());
   if (inner_.is_connected()) start_handshake();
 }
 

@@ -11,13 +11,32 @@
 //   auto res = co_await client.fetch("http+unix://%2Frun%2Fapp.sock/api", opts);
 //   while (true) { std::string piece = co_await res.body_chunk(); if (piece.empty()) break; }
 //
-// Library weft::http_client (src/http_client/), above http, net and core.
+// Library weft::http_client (src/http_client/), above http, tls, net and core.
 //
-// URLs: http://host[:port]/path?query, and http+unix://<percent-encoded socket path>/path
-// (the origin is the Unix socket; Host is "localhost"). https:// fails with
-// FetchErrc::tls_unavailable until weft's TLS layer is linked in (the transport is behind
-// an internal seam, src/http_client/transport.hpp). Fragments are dropped; userinfo is
-// refused.
+// URLs: http://host[:port]/path?query, https://host[:port]/path?query, and
+// http+unix://<percent-encoded socket path>/path (the origin is the Unix socket; Host is
+// "localhost"). Fragments are dropped; userinfo is refused.
+//
+// HTTPS (weft's tls layer, OpenSSL 3): the server's certificate is verified by default
+// against the system CA store and the URL's host (SNI + name check; an IP literal is
+// checked as an address). ClientOptions::ca_file trusts one PEM bundle instead;
+// verify_tls = false accepts any certificate (weft-fetch -k; tests only). A verify
+// failure is FetchErrc::tls with OpenSSL's reason ("TLS certificate of localhost:8443
+// rejected: certificate verify failed: certificate has expired"). Each origin keeps the
+// session of its last TLS connection: the next connection to it offers that session and
+// makes an abbreviated handshake when the server resumes it (tls_session_reuse).
+//
+// Proxies (HTTP/1.1 proxies, reached over plain TCP): an https origin is reached through
+// a CONNECT tunnel (TLS runs inside it, end to end with the origin); an http origin gets
+// its requests in absolute form ("GET http://host/path HTTP/1.1") sent to the proxy.
+// FetchOptions::proxy, else ClientOptions::proxy, else (proxy_from_env) the environment
+// read once when the Client is made: HTTPS_PROXY / https_proxy for https origins,
+// HTTP_PROXY / http_proxy for http, minus the hosts NO_PROXY / no_proxy names
+// (comma-separated host names, no ports or CIDR ranges; "example.com" also covers its
+// subdomains; "*": all). Loopback hosts
+// (localhost, 127.0.0.0/8, ::1) and http+unix never go through an environment proxy. A
+// proxy that refuses (CONNECT answered with other than 2xx) or cannot be reached is
+// FetchErrc::proxy, and the message says so. Proxy authentication is not supported.
 //
 // Behaviour (fetch()'s defaults, like Node's undici):
 //  * Redirects (301, 302, 303, 307, 308 with a Location) are followed up to
@@ -25,9 +44,9 @@
 //    become a GET without body; 307/308 repeat the method and body. Authorization, Cookie
 //    and Proxy-Authorization are dropped when the origin changes; https → http is refused
 //    (FetchErrc::redirect_refused).
-//  * Accept-Encoding: gzip, deflate is sent unless the caller set one, and gzip/deflate
-//    bodies are decoded (zlib) unless decompress = false; max_response_size counts the
-//    decoded bytes (a gzip bomb stops there).
+//  * Accept-Encoding: gzip, deflate, br is sent unless the caller set one, and gzip/deflate
+//    (zlib) and br (brotli) bodies are decoded unless decompress = false;
+//    max_response_size counts the decoded bytes (a gzip or brotli bomb stops there).
 //  * Connections are kept alive and pooled per origin (ClientOptions); a request never
 //    shares a connection with another in flight (no pipelining). A pooled connection the
 //    server closed while it was idle (no byte of a response read) is retried once on a
@@ -58,6 +77,7 @@
 #include <weft/function.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/task.hpp>
+#include <weft/tls/context.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -87,7 +107,7 @@ using ClientHeaders = std::vector<std::pair<std::string, std::string>>;
 
 enum class FetchErrc : std::uint8_t {
   bad_url,            // not a URL fetch understands
-  tls_unavailable,    // https:// while weft is built without its TLS layer
+  tls_unavailable,    // (no longer raised: https:// is supported)
   dns,                // the host name did not resolve
   connect,            // every address refused or was unreachable
   timeout,            // one of the timeouts expired (the message names which)
@@ -99,6 +119,8 @@ enum class FetchErrc : std::uint8_t {
   redirect_refused,   // a redirect from https to http
   cancelled,          // FetchOptions::token
   io,                 // another socket error (reset...)
+  tls,                // the TLS handshake failed (certificate rejected: OpenSSL's reason)
+  proxy,              // the proxy was unreachable or refused the CONNECT
 };
 
 class FetchError : public std::runtime_error {
@@ -134,7 +156,10 @@ struct FetchOptions {
   FetchTimeouts timeouts;
   std::uint64_t max_response_size = 64ull * 1024 * 1024;  // decoded body bytes
   int max_redirects = 20;
-  bool decompress = true;       // send Accept-Encoding: gzip, deflate and decode
+  bool decompress = true;       // send Accept-Encoding: gzip, deflate, br and decode
+  // "http://host:port" of an HTTP proxy for this fetch (overrides ClientOptions::proxy
+  // and the environment); empty: the client's choice.
+  std::string proxy;
   // Send Expect: 100-continue and the body only after 100 Continue, or after 1 s without
   // an answer (as curl); a final response that comes first is returned and the body
   // never sent (the connection is then not reused).
@@ -153,6 +178,15 @@ struct ClientOptions {
   // connections never keep the loop alive); keep it below the servers' keep-alive timeout.
   Duration idle_timeout = std::chrono::seconds(4);
   ClientHeaders default_headers = {{"User-Agent", "weft"}};
+  // TLS (https:// origins). The Context is made on the first https fetch.
+  std::string ca_file;            // PEM bundle trusted instead of the system CA store
+  bool verify_tls = true;         // false: any certificate is accepted (tests, -k)
+  bool tls_session_reuse = true;  // a new connection resumes the origin's last session
+  tls::Context tls_context;       // when set: used as is (ca_file, verify_tls ignored)
+  // "http://host:port" of an HTTP proxy for every origin; empty: the environment's when
+  // proxy_from_env (see "Proxies" above).
+  std::string proxy;
+  bool proxy_from_env = true;
   ParserLimits limits = [] {  // status line, head size and field count of responses
     ParserLimits l;
     l.max_request_line = 8 * 1024;
@@ -240,6 +274,8 @@ class Client {
   std::size_t idle_connections() const noexcept;
   // Connections opened since the client was created (a measure of reuse).
   std::uint64_t connections_opened() const noexcept;
+  // TLS connections whose handshake resumed an earlier session of their origin.
+  std::uint64_t tls_sessions_resumed() const noexcept;
   const ClientOptions& options() const noexcept;
   Loop& loop() const noexcept;
 

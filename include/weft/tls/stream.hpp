@@ -31,6 +31,7 @@
 #include <weft/net/transport.hpp>
 #include <weft/tls/context.hpp>
 #include <weft/tls/error.hpp>
+#include <weft/tls/session.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -70,6 +71,10 @@ class Stream final : public net::Transport {
   // certificate's name check; an IP literal is checked as an address, without SNI).
   Stream(Loop& loop, net::Socket socket, const Context& client, std::string host,
          net::StreamOptions options = {});
+  // The same, offering `resume` (from an earlier stream to the same server) for an
+  // abbreviated handshake; session_reused() says whether the server took it.
+  Stream(Loop& loop, net::Socket socket, const Context& client, std::string host,
+         const Session& resume, net::StreamOptions options = {});
   // Client side, unconnected: connect() then handshakes.
   Stream(Loop& loop, const Context& client, net::StreamOptions options = {});
   ~Stream() override;
@@ -91,6 +96,10 @@ class Stream final : public net::Transport {
   std::string_view cipher() const noexcept { return cipher_; }
   std::string_view server_name() const noexcept { return server_name_; }
   bool session_reused() const noexcept { return reused_; }
+  // Client side, after the handshake: the session to offer on the next connection to this
+  // server; empty when there is none to resume (TLS 1.3 sends it after the handshake, so
+  // it is there once some application data was read). session.cpp.
+  Session session() const;
 
   // -- net::Transport ------------------------------------------------------------------
   std::error_code read_start(net::DataCallback cb) override;
@@ -134,7 +143,7 @@ class Stream final : public net::Transport {
 
  private:
   void stop_for_close() noexcept override;
-  void init(const Context& ctx, bool server, std::string host);
+  void init(const Context& ctx, bool server, std::string host, const Session& resume = {});
   void start_handshake();
   void step_handshake();
   void on_step_done(int ret, int err, unsigned long ossl_error, long verify);
