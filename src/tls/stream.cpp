@@ -201,10 +201,13 @@ void Stream::fail(std::error_code ec) {
   hs_timer_.reset();
   if (inner_.is_reading()) inner_.read_stop();
   fail_items(ec);
-  schedule([this, ec] {
+  // Each callback may destroy the stream (a coroutine resumed by the handshake callback
+  // that then drops it): the engine outlives it and says whether the stream is still there.
+  schedule([this, ec, eng = eng_] {
     if (auto cb = std::move(hs_cb_)) cb(ec);
+    if (eng->owner != this) return;
     if (auto cb = std::move(connect_cb_)) cb(ec);
-    if (is_closing() || is_closed()) return;
+    if (eng->owner != this || is_closing() || is_closed()) return;
     if (error_cb_) error_cb_(ec);
   });
 }

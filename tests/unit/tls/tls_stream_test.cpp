@@ -439,3 +439,35 @@ TEST(TlsBackpressure, WriteStopsAtTheMarkAndDrainResumes) {
   listener.close();
   finish(loop);
 }
+
+// A handshake callback that destroys its stream (what a coroutine awaiting the handshake
+// does when it drops the stream after the failure): nothing of the stream is touched after.
+TEST(TlsServer, AHandshakeCallbackMayDestroyItsStream) {
+  Loop loop;
+  TestCa ca;
+  tls::Context ctx = tls::Context::server(server_config({ca.issue({"localhost"})}));
+  net::Listener listener(loop);
+  std::unique_ptr<tls::Stream> stream;
+  std::error_code seen;
+  bool called = false;
+  ASSERT_FALSE(listener.listen(net::SocketAddress::ipv4_loopback(0), [&](net::Socket s) {
+    stream = std::make_unique<tls::Stream>(loop, std::move(s), ctx);
+    (void)stream->read_start([](std::span<char> d) { return d.size(); });
+    stream->on_handshake([&](std::error_code ec) {
+      seen = ec;
+      called = true;
+      stream.reset();
+    });
+    stream->on_error([](std::error_code) { ADD_FAILURE() << "on_error for a destroyed stream"; });
+  }));
+  const int fd = blocking_connect(net::SocketAddress::ipv4_loopback(listener.local_address().port()));
+  ASSERT_GE(fd, 0);
+  const std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  run_until(loop, [&] { return called; });
+  EXPECT_TRUE(seen);
+  EXPECT_FALSE(stream);
+  ::close(fd);
+  listener.close();
+  finish(loop);
+}
