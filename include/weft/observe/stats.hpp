@@ -17,6 +17,9 @@
 //          weft_http_requests_in_flight, weft_http_open_connections,
 //          weft_http_connections_total, weft_http_received_bytes_total,
 //          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram)
+//   tls:   weft_tls_handshakes_total{outcome="done|failed"}, weft_tls_resumed_total,
+//          weft_tls_handshakes_refused_total, weft_tls_handshakes_in_progress,
+//          weft_tls_handshake_steps_total{where="pool|inline"}, weft_tls_ktls (1: in use)
 //   db:    weft_db_groups_total, weft_db_grouped_writes_total, weft_db_group_size
 //          (histogram, buckets 1, 2, 4 .. 1024 writes), weft_db_commit_seconds and
 //          weft_db_group_seconds (histograms): SQLite's group commit (db::GroupStats)
@@ -49,6 +52,12 @@
 //   "db": {"groups": 40, "grouped_writes": 900,             // null: no database registered
 //          "group_size": {"count", "mean", "p50", "p90", "p99", "max"},  // writes, not ms
 //          "commit_ms": {...}, "group_ms": {...}},
+//   "tls": {"ktls": false,                                    // null: no TLS server registered
+//           "ktls_kernel": false,         // the kernel accepted TCP_ULP "tls" (tls::ktls_status())
+//           "reason": "kernel offers no tls ULP (tcp_available_ulp: mptcp)",
+//           "handshakes_in_progress": 0, "handshakes_done": 10, "resumed": 4,
+//           "handshakes_failed": 1, "handshakes_refused": 0,
+//           "pool_steps": 20, "inline_steps": 0},   // summed over the servers' Contexts
 //   "recent_stalls": [{"kind": "loop"|"pool_job", "id": 1, "label": "GET /burn",
 //                      "class": "cpu" (pool jobs only), "began": "2026-12-01T21:00:00.123Z",
 //                      "duration_ms": 301.2, "ongoing": false, "stack": ["frame", ...]}]
@@ -61,6 +70,7 @@
 #include <weft/http/metrics.hpp>
 #include <weft/observe/loop_monitor.hpp>
 #include <weft/pool.hpp>
+#include <weft/tls/stats.hpp>
 
 #include <array>
 #include <chrono>
@@ -98,6 +108,9 @@ struct Snapshot {
   std::array<PoolClassSnapshot, kWorkClassCount> pools{};
   bool has_http = false;
   http::HttpMetricsSnapshot http;  // merged over every registered server
+  bool has_tls = false;
+  tls::Stats tls;          // summed over the registered servers' distinct Contexts
+  tls::KtlsStatus ktls;
   bool has_db = false;
   DbGroupStats db;                 // summed over every registered database
   std::vector<StallReport> recent_stalls;
@@ -123,6 +136,7 @@ class Registry {
   Snapshot collect() const;
 
  private:
+  void collect_tls(Snapshot& s) const;
   mutable std::mutex mu_;
   std::vector<const LoopMonitor*> monitors_;
   std::vector<const http::Server*> servers_;
