@@ -52,6 +52,10 @@ std::error_code ssl_error(SSL* ssl, int ret);
 // Feeds ciphertext; moves pending output out (empty when none).
 void feed(Engine& e, const char* data, std::size_t len);
 std::string take_output(Engine& e);
+// Frees what an idle stream need not hold: empty memory BIOs that have a buffer
+// allocated are replaced by fresh ones, and OpenSSL's record buffers are released
+// (idle_memory.cpp). Call when the SSL object is the caller's and every byte is out.
+void release_idle_memory(Engine& e);
 // Client checks: SNI and the host name (or IP address) the certificate must carry.
 void set_peer_name(Engine& e, const std::string& host);
 

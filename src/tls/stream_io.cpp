@@ -126,7 +126,10 @@ void Stream::read_plain(bool redeliver) {
     break;
   }
   dead_ = outer;
-  if (!is_closing() && !is_closed()) flush_cipher();  // alerts, key updates, refusals
+  if (!is_closing() && !is_closed()) {
+    flush_cipher();  // alerts, key updates, refusals
+    if (!job_running_) detail::release_idle_memory(*eng_);  // waits for input now: idle
+  }
   update_inner_reading();
   maybe_truncated();
 }
