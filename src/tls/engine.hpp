@@ -52,6 +52,9 @@ std::error_code ssl_error(SSL* ssl, int ret);
 // Feeds ciphertext; moves pending output out (empty when none).
 void feed(Engine& e, const char* data, std::size_t len);
 std::string take_output(Engine& e);
+// Whether the next server handshake step may make the certificate signature (answering
+// a ClientHello): only those go to the cpu pool (step_cost.cpp).
+bool step_may_sign(const Engine& e);
 // Frees what an idle stream need not hold: empty memory BIOs that have a buffer
 // allocated are replaced by fresh ones, and OpenSSL's record buffers are released
 // (idle_memory.cpp). Call when the SSL object is the caller's and every byte is out.

@@ -114,12 +114,12 @@ void Stream::start_handshake() {
   if (!server_) step_handshake();  // the ClientHello
 }
 
-// One SSL_do_handshake call, on the cpu pool when configured (the pool refusing the job
-// makes it run here). While it runs there, nothing on the loop touches the SSL object:
+// One SSL_do_handshake call, on the cpu pool when configured and the step may sign
+// (step_cost.cpp; the pool refusing the job makes it run here). While it runs there, nothing on the loop touches the SSL object:
 // input waits in the inner stream, writes wait as items.
 void Stream::step_handshake() {
   if (job_running_ || hs_done_ || error_) return;
-  if (eng_->built->handshake_on_pool) {
+  if (eng_->built->handshake_on_pool && detail::step_may_sign(*eng_)) {
     job_running_ = true;
     std::shared_ptr<detail::Engine> eng = eng_;
     std::error_code ec = queue_work(
