@@ -258,18 +258,24 @@ scenario_idle() {  # run server
 has() { [[ ",$SCENARIOS," == *",$1,"* ]]; }
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 IFS=, read -r -a ORDER <<<"$SERVERS"
+# Servers alternate within each scenario, so the figures compared (one scenario, one run)
+# are measured within a minute of each other on a machine whose load drifts.
 for ((run = 1; run <= RUNS; run++)); do
-  for s in "${ORDER[@]}"; do
-    wait_quiet "run $run / $s"
-    log "run $run / $s"
-    has ka && scenario_ka "$run" "$s"
-    if has handshakes; then
-      scenario_hs "$run" "$s" full-ec ec full
-      scenario_hs "$run" "$s" full-rsa rsa full
-      scenario_hs "$run" "$s" resume rsa resume
-    fi
-    has flood && scenario_flood "$run" "$s"
-    has idle && [[ $IDLE_CONNS -gt 0 ]] && scenario_idle "$run" "$s"
+  for scen in ka full-ec full-rsa resume flood idle; do
+    case $scen in full-*|resume) has handshakes || continue ;; *) has "$scen" || continue ;; esac
+    [[ $scen == idle && $IDLE_CONNS -eq 0 ]] && continue
+    for s in "${ORDER[@]}"; do
+      wait_quiet "run $run / $scen / $s"
+      log "run $run / $scen / $s"
+      case $scen in
+        ka) scenario_ka "$run" "$s" ;;
+        full-ec) scenario_hs "$run" "$s" full-ec ec full ;;
+        full-rsa) scenario_hs "$run" "$s" full-rsa rsa full ;;
+        resume) scenario_hs "$run" "$s" resume rsa resume ;;
+        flood) scenario_flood "$run" "$s" ;;
+        idle) scenario_idle "$run" "$s" ;;
+      esac
+    done
   done
 done
 cp "$RES" "$HERE/results-latest.tsv"

@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -55,10 +56,12 @@ std::string take_output(Engine& e);
 // Whether the next server handshake step may make the certificate signature (answering
 // a ClientHello): only those go to the cpu pool (step_cost.cpp).
 bool step_may_sign(const Engine& e);
-// Frees what an idle stream need not hold: empty memory BIOs that have a buffer
-// allocated are replaced by fresh ones, and OpenSSL's record buffers are released
-// (idle_memory.cpp). Call when the SSL object is the caller's and every byte is out.
-void release_idle_memory(Engine& e);
+// Frees what an idle stream need not hold: an empty memory BIO with more than `keep`
+// bytes allocated is replaced by a fresh one; with keep = 0 OpenSSL's record buffers are
+// released too (idle_memory.cpp). Call when the SSL object is the caller's and every
+// byte is out.
+inline constexpr std::size_t kIdleBioKeep = 4096;
+void release_idle_memory(Engine& e, std::size_t keep);
 // Client checks: SNI and the host name (or IP address) the certificate must carry.
 void set_peer_name(Engine& e, const std::string& host);
 

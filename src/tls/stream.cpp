@@ -176,6 +176,7 @@ void Stream::handshake_finished() {
   pump();
   if (need_drain_) schedule([this] { check_drain(); });
   update_inner_reading();
+  detail::release_idle_memory(*eng_, 0);  // the flights' buffers (output flushed already)
   read_plain(false);  // application data may have come with the last flight
 }
 

@@ -128,7 +128,8 @@ void Stream::read_plain(bool redeliver) {
   dead_ = outer;
   if (!is_closing() && !is_closed()) {
     flush_cipher();  // alerts, key updates, refusals
-    if (!job_running_) detail::release_idle_memory(*eng_);  // waits for input now: idle
+    // waits for input now: give back a large buffer (a big body went through)
+    if (!job_running_) detail::release_idle_memory(*eng_, detail::kIdleBioKeep);
   }
   update_inner_reading();
   maybe_truncated();
