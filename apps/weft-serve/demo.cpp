@@ -38,7 +38,7 @@ std::string read_small_file(const std::string& path) {
 
 // ?ms=N in 1..5000, or nullopt.
 std::optional<long> burn_ms(const http::Request& req) {
-  std::string_view v = req.query_param("ms");
+  std::string_view v = req.raw_query("ms");
   long ms = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
   if (ec != std::errc() || end != v.data() + v.size() || ms < 1 || ms > 5000) return std::nullopt;

@@ -33,6 +33,14 @@ constexpr bool is_tchar(char c) noexcept { return kTokenTable[static_cast<unsign
 
 // Index of the first non-tchar in `s` (s.size() when all are tchars).
 // Four bytes per step while they are all tchars: field names are short but frequent.
+// The value of a hexadecimal digit (either case), or -1.
+inline constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 inline std::size_t token_length(std::string_view s) noexcept {
   const auto tchar = [s](std::size_t k) { return static_cast<unsigned>(is_tchar(s[k])); };
   std::size_t i = 0;

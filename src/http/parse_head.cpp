@@ -313,9 +313,7 @@ ParseErrc RequestParser::note_field(string_view name, string_view value, std::si
 
 namespace {
 
-bool is_hex(char c) noexcept {
-  return chars::is_digit(static_cast<unsigned char>(c)) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
+bool is_hex(char c) noexcept { return chars::hex_value(c) >= 0; }
 
 // reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2), except ",":
 // a comma in Host is the sign of several values folded into one, which RFC 9112 §3.2
@@ -407,7 +405,7 @@ void RequestParser::build_head(string_view in) {
   fields_.clear();
   for (const detail::FieldOffsets& o : field_offsets_)
     fields_.push_back(internal::view_of(base, o));
-  trailers_.clear();
+  chunked_.clear_trailers();
   const bool http11 = request_line_.version_minor == 1;
   head_.method = string_view(base + request_line_.method_at, request_line_.method_len);
   head_.target = string_view(base + request_line_.target_at, request_line_.target_len);

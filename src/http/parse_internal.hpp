@@ -22,15 +22,13 @@ ParseErrc split_field_line(std::string_view line, FieldLine& out) noexcept;
 // Framing rules shared by the request and the response parser (parse_head.cpp,
 // parse_body.cpp): Content-Length and Transfer-Encoding values, Connection options, the
 // HTTP-version, a head line without its line ending, a CR blamed for a rejected line,
-// a chunk-size with its extensions.
+// (chunked bodies: detail::ChunkedDecoder, parse_chunked.cpp).
 ParseErrc note_content_length(std::string_view value, detail::HeadFacts& facts) noexcept;
 ParseErrc note_transfer_encoding(std::string_view value, detail::HeadFacts& facts) noexcept;
 void note_connection(std::string_view value, detail::HeadFacts& facts) noexcept;
 ParseErrc parse_version(std::string_view version, std::uint8_t& minor) noexcept;
 std::string_view line_content(std::string_view in, std::size_t start, std::size_t line_end) noexcept;
 ParseErrc blame_bare_cr(ParseErrc e, std::string_view line) noexcept;
-ParseErrc take_chunk_size(std::string_view& line, std::uint64_t& size) noexcept;
-ParseErrc check_chunk_extensions(std::string_view s) noexcept;
 
 // Offsets of a field line's name and value relative to `base`. The parser stores these
 // instead of pointers because the caller may move its buffer between calls.

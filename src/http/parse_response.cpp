@@ -194,7 +194,7 @@ void ResponseParser::build_head(string_view in) {
   const char* base = in.data();
   fields_.clear();
   for (const detail::FieldOffsets& o : field_offsets_) fields_.push_back(internal::view_of(base, o));
-  trailers_.clear();
+  chunked_.clear_trailers();
   const bool http11 = status_line_.version_minor == 1;
   head_.version_minor = status_line_.version_minor;
   head_.status = status_line_.status;
@@ -223,7 +223,6 @@ void ResponseParser::forget_head() noexcept {
   status_line_ = {};
   facts_ = {};
   field_offsets_.clear();
-  trailer_offsets_.clear();
 }
 
 ParseResult ResponseParser::fail(ParseErrc e) {
@@ -250,7 +249,7 @@ void ResponseParser::reset() noexcept {
   informational_ = 0;
   saw_continue_ = false;
   fields_.clear();
-  trailers_.clear();
+  chunked_.clear_trailers();
   head_ = {};
   body_remaining_ = body_total_ = 0;
 }

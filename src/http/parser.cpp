@@ -148,7 +148,6 @@ ParseResult RequestParser::complete_message(std::size_t consumed) {
   request_line_ = {};
   facts_ = {};
   field_offsets_.clear();
-  trailer_offsets_.clear();
   return {ParseStatus::message_complete, consumed, {}, ParseErrc::none};
 }
 
@@ -156,7 +155,7 @@ void RequestParser::reset() noexcept {
   complete_message(0);
   error_ = ParseErrc::none;
   fields_.clear();
-  trailers_.clear();
+  chunked_.clear_trailers();
   head_ = {};
   max_body_ = limits_.max_body;
 }

@@ -1,5 +1,7 @@
 #include <weft/http/uri.hpp>
 
+#include "http/parse_chars.hpp"
+
 namespace weft::http {
 namespace {
 
@@ -31,17 +33,10 @@ std::string encode(std::string_view s, Keep keep) {
   return out;
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The byte of the escape at s[i] ('%'), or -1 when it is malformed.
 int escape_at(std::string_view s, std::size_t i) noexcept {
   if (i + 2 >= s.size()) return -1;
-  const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+  const int hi = chars::hex_value(s[i + 1]), lo = chars::hex_value(s[i + 2]);
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 

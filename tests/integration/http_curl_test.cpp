@@ -37,9 +37,9 @@ void add_routes(http::Server& s, std::thread::id loop_thread) {
     return Response::text("static " + std::string(req.param("*")));
   });
   s.get("/search", [](Request& req) {
-    return Response::text("q=" + std::string(req.query_param("q")) +
-                          " n=" + std::string(req.query_param("n")) +
-                          " missing=" + std::string(req.query_param("missing")));
+    return Response::text("q=" + std::string(req.raw_query("q")) +
+                          " n=" + std::string(req.raw_query("n")) +
+                          " missing=" + std::string(req.raw_query("missing")));
   });
   s.get("/private", [](Request&) { return Response::text("secret\n"); });
   s.get("/coro", [loop_thread](Request& req) -> Task<Response> {

@@ -24,7 +24,7 @@ void add_routes(http::Server& s) {
   s.post("/echo", [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
   // Sleeps ?ms=N, then answers with its index: responses must still come in order.
   s.get("/sleep/:i", [](Request& req) -> Task<Response> {
-    int ms = std::stoi(std::string(req.query_param("ms")));
+    int ms = std::stoi(std::string(req.raw_query("ms")));
     co_await weft::sleep(std::chrono::milliseconds(ms));
     co_return Response::text("s" + std::string(req.param("i")));
   });

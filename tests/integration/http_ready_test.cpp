@@ -466,6 +466,25 @@ TEST(HttpCompression, ChoosesACodingByAcceptEncoding) {
   EXPECT_EQ(http::choose_coding("br", {.brotli = false}), Coding::identity);
 }
 
+// zlib's state is kept per thread and reset between bodies: each body must come out whole
+// and on its own, whichever coding and level the previous one used on this thread.
+TEST(HttpCompression, ReusedDeflateStateGivesIndependentBodies) {
+  using http::Coding;
+  const std::string a(3000, 'a'), b = "short body, then a longer one " + std::string(2000, 'b');
+  struct Step {
+    const std::string* body;
+    Coding coding;
+    int level;
+  };
+  const Step steps[] = {{&a, Coding::gzip, 6},    {&b, Coding::gzip, 6}, {&a, Coding::deflate, 6},
+                        {&b, Coding::deflate, 1}, {&b, Coding::gzip, 1}, {&a, Coding::gzip, 6}};
+  for (const Step& s : steps) {
+    std::optional<std::string> packed = http::compress(*s.body, s.coding, {.gzip_level = s.level});
+    ASSERT_TRUE(packed.has_value());
+    EXPECT_EQ(gunzip(*packed, s.coding == Coding::gzip), *s.body);
+  }
+}
+
 TEST(HttpCompression, CompressesLargeCompressibleBodiesInlineAndOnThePool) {
   const std::string text(5000, 'a');
   const std::string big = [] {

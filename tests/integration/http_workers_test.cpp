@@ -72,7 +72,7 @@ void add_who_routes(http::Server& server, ThreadLog& log) {
   server.get("/who", [&log](Request& req) {
     const std::string t = thread_name();
     log.add(t);
-    Response r = Response::text(std::string(req.query_param("i")));
+    Response r = Response::text(std::string(req.raw_query("i")));
     r.header("X-Thread", t);
     r.header("X-Own-Loop", &req.loop() == Loop::current() ? "yes" : "no");
     return r;
@@ -82,7 +82,7 @@ void add_who_routes(http::Server& server, ThreadLog& log) {
     co_await weft::sleep(std::chrono::milliseconds(1));
     const std::string after = thread_name();
     log.add(after);
-    Response r = Response::text(std::string(req.query_param("i")));
+    Response r = Response::text(std::string(req.raw_query("i")));
     r.header("X-Thread", after);
     r.header("X-Own-Loop", before == after && &req.loop() == Loop::current() ? "yes" : "no");
     co_return r;

@@ -249,6 +249,56 @@ struct HeadFacts {
   bool expect_other = false;  // an Expect value other than 100-continue
 };
 
+// The chunked body, decoded the same way by the request and the response parser
+// (parse_chunked.cpp): chunk-size lines with their extensions, the data, the CRLF after
+// it, and the trailer section (RFC 9112 §7.1). Incremental like its owners: decode() is
+// given the unconsumed bytes and resumes at any byte; data comes out as views of them,
+// at most one piece per call; every framing line must end in CRLF; the trailer section is
+// consumed only when complete, so the trailer views all point into one buffer.
+class ChunkedDecoder {
+ public:
+  struct Limits {
+    std::size_t max_chunk_line = 0;
+    std::size_t max_header_block = 0;   // the trailer section
+    std::size_t max_header_fields = 0;  // trailer fields
+    std::uint64_t max_body = 0;         // the sum of the chunk sizes
+    ParseErrc too_large = ParseErrc::body_too_large;  // the error past max_body
+  };
+  // A new body, before its first chunk line.
+  void start(const Limits& limits) noexcept;
+  // body_data (consumed: framing + the data), need_more (consumed: the framing taken),
+  // message_complete (consumed: through the end of the trailer section) or error.
+  ParseResult decode(std::string_view in);
+  std::uint64_t delivered() const noexcept { return delivered_; }  // data bytes so far
+  // A new limit for the rest of this body (checked at each chunk line; may be below what
+  // was declared already: the next chunk is then refused).
+  void set_max_body(std::uint64_t max_body) noexcept { limits_.max_body = max_body; }
+  // The last body's trailer fields, valid until clear_trailers() or the next body ends.
+  std::span<const HeaderField> trailers() const noexcept { return trailers_; }
+  void clear_trailers() noexcept { trailers_.clear(); }
+
+ private:
+  enum class Step : std::uint8_t { chunk_line, chunk_data, chunk_data_end, trailer_fields };
+  std::size_t take_chunk_line(std::string_view rest);
+  ParseErrc on_chunk_line(std::string_view line);
+  std::size_t take_chunk_crlf(std::string_view rest);
+  ParseResult deliver_data(std::string_view rest, std::size_t pos);
+  ParseResult decode_trailers(std::string_view in, std::size_t section_at);
+  ParseErrc on_trailer_line(std::string_view section, std::size_t lf);
+  ParseResult fail(ParseErrc e) noexcept;
+  void start_section(Step step) noexcept;
+
+  Limits limits_;
+  Step step_ = Step::chunk_line;
+  ParseErrc error_ = ParseErrc::none;  // set by the helpers that return a length
+  LineCursor cursor_;
+  std::uint64_t remaining_ = 0;  // of the current chunk
+  std::uint64_t declared_ = 0;   // the sum of the chunk sizes so far
+  std::uint64_t delivered_ = 0;
+  std::vector<FieldOffsets> trailer_offsets_;
+  std::vector<HeaderField> trailers_;
+};
+
 struct RequestLineOffsets {
   std::uint32_t method_at = 0, method_len = 0, target_at = 0, target_len = 0;
   std::uint8_t version_minor = 1;
@@ -265,11 +315,14 @@ class RequestParser {
   // The last request whose head completed. Valid after head_complete.
   const RequestHead& head() const noexcept { return head_; }
   // Trailer fields of the last chunked request. Valid after its message_complete.
-  std::span<const HeaderField> trailers() const noexcept { return trailers_; }
+  std::span<const HeaderField> trailers() const noexcept { return chunked_.trailers(); }
 
   // Overrides the body limit for the current request only. Call between head_complete and
   // the next parse(); the next request starts again with limits().max_body.
-  void set_max_body(std::uint64_t max_body) noexcept { max_body_ = max_body; }
+  void set_max_body(std::uint64_t max_body) noexcept {
+    max_body_ = max_body;
+    chunked_.set_max_body(max_body);  // a chunked body in progress: from its next chunk
+  }
   // The body limit of the current request.
   std::uint64_t max_body() const noexcept { return max_body_; }
 
@@ -292,10 +345,7 @@ class RequestParser {
     header_fields,
     body_start,
     fixed_body,
-    chunk_line,
-    chunk_data,
-    chunk_data_end,
-    trailer_fields,
+    chunked,  // chunked_ decodes
     failed,
   };
 
@@ -314,13 +364,6 @@ class RequestParser {
   ParseResult start_body(std::string_view in);
   ParseResult parse_fixed_body(std::string_view in);
   ParseResult parse_chunked(std::string_view in);
-  std::size_t take_chunk_line(std::string_view rest);
-  ParseErrc on_chunk_line(std::string_view line);
-  std::size_t take_chunk_crlf(std::string_view rest);
-  ParseResult deliver_chunk_data(std::string_view rest, std::size_t pos);
-  ParseResult parse_trailers(std::string_view in, std::size_t section_at);
-  ParseErrc on_trailer_line(std::string_view section, std::size_t lf);
-  void build_trailers(std::string_view section);
 
   // parser.cpp
   ParseResult complete_message(std::size_t consumed);
@@ -334,13 +377,11 @@ class RequestParser {
   detail::RequestLineOffsets request_line_;
   detail::HeadFacts facts_;
   std::vector<detail::FieldOffsets> field_offsets_;
-  std::vector<detail::FieldOffsets> trailer_offsets_;
   std::vector<HeaderField> fields_;
-  std::vector<HeaderField> trailers_;
   RequestHead head_;
   std::uint64_t max_body_ = 0;
-  std::uint64_t body_remaining_ = 0;  // fixed body or current chunk
-  std::uint64_t body_total_ = 0;      // chunked: sum of chunk sizes so far
+  std::uint64_t body_remaining_ = 0;  // a Content-Length body
+  detail::ChunkedDecoder chunked_;
 };
 
 }  // namespace weft::http

@@ -167,7 +167,6 @@ class Request {
   // The first value of a query parameter, raw (not decoded, name compared raw); empty if
   // absent. Prefer query(name).
   std::string_view raw_query(std::string_view name) const noexcept;
-  std::string_view query_param(std::string_view name) const noexcept { return raw_query(name); }
 
   bool cancelled() const noexcept { return static_cast<bool>(*cancelled_); }
   // Cancelled when cancelled() becomes true (see the file comment).

@@ -79,7 +79,7 @@ class ResponseParser {
   ParseResult finish(std::string_view buffered);
 
   const ResponseHead& head() const noexcept { return head_; }
-  std::span<const HeaderField> trailers() const noexcept { return trailers_; }
+  std::span<const HeaderField> trailers() const noexcept { return chunked_.trailers(); }
   // Interim (1xx) responses skipped since start(); whether one of them was 100 Continue.
   std::size_t informational() const noexcept { return informational_; }
   bool saw_continue() const noexcept { return saw_continue_; }
@@ -101,10 +101,7 @@ class ResponseParser {
     body_start,
     fixed_body,
     until_close,
-    chunk_line,
-    chunk_data,
-    chunk_data_end,
-    trailer_fields,
+    chunked,  // chunked_ decodes
     failed,
   };
 
@@ -126,12 +123,6 @@ class ResponseParser {
   ParseResult parse_fixed_body(std::string_view in);
   ParseResult parse_until_close(std::string_view in);
   ParseResult parse_chunked(std::string_view in);
-  std::size_t take_chunk_line(std::string_view rest);
-  ParseErrc on_chunk_line(std::string_view line);
-  std::size_t take_chunk_crlf(std::string_view rest);
-  ParseResult deliver_chunk_data(std::string_view rest, std::size_t pos);
-  ParseResult parse_trailers(std::string_view in, std::size_t section_at);
-  ParseErrc on_trailer_line(std::string_view section, std::size_t lf);
   ParseResult complete_message(std::size_t consumed);
   ParseResult fail(ParseErrc e);
   void start_section(Phase phase) noexcept;
@@ -152,12 +143,11 @@ class ResponseParser {
   StatusLine status_line_;
   detail::HeadFacts facts_;
   std::vector<detail::FieldOffsets> field_offsets_;
-  std::vector<detail::FieldOffsets> trailer_offsets_;
   std::vector<HeaderField> fields_;
-  std::vector<HeaderField> trailers_;
   ResponseHead head_;
-  std::uint64_t body_remaining_ = 0;  // fixed body or current chunk
+  std::uint64_t body_remaining_ = 0;  // a Content-Length body
   std::uint64_t body_total_ = 0;      // body bytes so far
+  detail::ChunkedDecoder chunked_;
 };
 
 }  // namespace weft::http
