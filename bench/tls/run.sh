@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # bench/tls/run.sh — weft's HTTPS (hello_http --tls-cert/--tls-key) driven by wrk.
+# (weft against nginx and Node with the same certificates: bench/tls/peers.sh.)
 #
 #   bench/tls/run.sh [--duration 10s] [--key ec|rsa] [--no-build]
 #

@@ -81,6 +81,26 @@ void Registry::set_runtime(std::shared_ptr<Runtime> rt) {
   runtime_ = std::move(rt);
 }
 
+// Under mu_. A Context shared by several servers (or loops) is counted once.
+void Registry::collect_tls(Snapshot& s) const {
+  std::vector<const void*> seen;
+  for (const auto& entry : servers_) {
+    const tls::Context& ctx = entry.first->options().tls;
+    if (!ctx || std::find(seen.begin(), seen.end(), ctx.state().get()) != seen.end()) continue;
+    seen.push_back(ctx.state().get());
+    const tls::Stats t = tls::stats(ctx);
+    s.has_tls = true;
+    s.tls.handshakes_in_progress += t.handshakes_in_progress;
+    s.tls.handshakes_done += t.handshakes_done;
+    s.tls.resumed += t.resumed;
+    s.tls.handshakes_failed += t.handshakes_failed;
+    s.tls.handshakes_refused += t.handshakes_refused;
+    s.tls.pool_steps += t.pool_steps;
+    s.tls.inline_steps += t.inline_steps;
+  }
+  if (s.has_tls) s.ktls = tls::ktls_status();
+}
+
 Snapshot Registry::collect() const {
   Snapshot s;
   s.time = std::chrono::system_clock::now();
@@ -104,6 +124,7 @@ Snapshot Registry::collect() const {
     }
   }
   for (const auto& [srv, first_loop] : servers_) add_server(s, *srv, first_loop);
+  collect_tls(s);
   for (auto& [id, source] : databases_) {
     s.has_db = true;
     DbGroupStats g = source();

@@ -1,6 +1,8 @@
 // Prometheus text and JSON renderings of a Snapshot (shapes documented in stats.hpp).
 #include <weft/observe/stats.hpp>
 
+#include "observe/render_tls.hpp"
+
 #include <weft/handle.hpp>
 
 #include <array>
@@ -358,7 +360,9 @@ std::string render_prometheus(const Snapshot& s) {
   prom_pools(w, s);
   if (s.has_http) prom_http(w, s);
   if (s.has_db) prom_db(w, s);
-  return w.take();
+  std::string text = w.take();
+  if (s.has_tls) text += tls_prometheus(s.tls, s.ktls);
+  return text;
 }
 
 std::string render_json(const Snapshot& s) {
@@ -375,6 +379,8 @@ std::string render_json(const Snapshot& s) {
   }
   out += "},\"slow_jobs\":" + num(s.loop.stalls.slow_jobs) + ",\"http\":";
   out += s.has_http ? json_http(s.http) : "null";
+  out += ",\"tls\":";
+  out += s.has_tls ? tls_json(s.tls, s.ktls) : "null";
   out += ",\"db\":";
   out += s.has_db ? json_db(s.db) : "null";
   out += ",\"each_loop\":[";

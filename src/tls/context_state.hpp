@@ -77,6 +77,9 @@ struct ContextState {
   std::atomic<std::size_t> handshakes{0};
   std::atomic<std::uint64_t> generation{1};
   std::shared_ptr<TicketKeys> ticket_keys;  // server only
+  // tls::stats() (stats.hpp), counted by the streams; relaxed: figures, not hand-offs.
+  std::atomic<std::uint64_t> handshakes_done{0}, resumed{0}, handshakes_failed{0},
+      handshakes_refused{0}, pool_steps{0}, inline_steps{0};
 
   std::shared_ptr<const Built> current() const {
     std::lock_guard lock(mu);

@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -52,6 +53,15 @@ std::error_code ssl_error(SSL* ssl, int ret);
 // Feeds ciphertext; moves pending output out (empty when none).
 void feed(Engine& e, const char* data, std::size_t len);
 std::string take_output(Engine& e);
+// Whether the next server handshake step may make the certificate signature (answering
+// a ClientHello): only those go to the cpu pool (step_cost.cpp).
+bool step_may_sign(const Engine& e);
+// Frees what an idle stream need not hold: an empty memory BIO with more than `keep`
+// bytes allocated is replaced by a fresh one; with keep = 0 OpenSSL's record buffers are
+// released too (idle_memory.cpp). Call when the SSL object is the caller's and every
+// byte is out.
+inline constexpr std::size_t kIdleBioKeep = 4096;
+void release_idle_memory(Engine& e, std::size_t keep);
 // Client checks: SNI and the host name (or IP address) the certificate must carry.
 void set_peer_name(Engine& e, const std::string& host);
 

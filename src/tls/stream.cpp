@@ -123,12 +123,12 @@ void Stream::start_handshake() {
   if (!server_) step_handshake();  // the ClientHello
 }
 
-// One SSL_do_handshake call, on the cpu pool when configured (the pool refusing the job
-// makes it run here). While it runs there, nothing on the loop touches the SSL object:
+// One SSL_do_handshake call, on the cpu pool when configured and the step may sign
+// (step_cost.cpp; the pool refusing the job makes it run here). While it runs there, nothing on the loop touches the SSL object:
 // input waits in the inner stream, writes wait as items.
 void Stream::step_handshake() {
   if (job_running_ || hs_done_ || error_) return;
-  if (eng_->built->handshake_on_pool) {
+  if (eng_->built->handshake_on_pool && detail::step_may_sign(*eng_)) {
     job_running_ = true;
     std::shared_ptr<detail::Engine> eng = eng_;
     std::error_code ec = queue_work(
@@ -139,9 +139,13 @@ void Stream::step_handshake() {
           eng->owner->on_step_done(step.ret, step.err, step.ossl_error, step.verify);
         },
         nullptr, "tls handshake");
-    if (!ec) return;
+    if (!ec) {
+      ctx_->pool_steps.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     job_running_ = false;
   }
+  ctx_->inline_steps.fetch_add(1, std::memory_order_relaxed);
   const detail::StepResult r = detail::run_step(*eng_);
   on_step_done(r.ret, r.err, r.ossl_error, r.verify);
 }
@@ -172,6 +176,8 @@ void Stream::handshake_finished() {
   cipher_ = SSL_get_cipher_name(ssl);
   if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) server_name_ = sni;
   reused_ = SSL_session_reused(ssl) == 1;
+  ctx_->handshakes_done.fetch_add(1, std::memory_order_relaxed);
+  if (reused_) ctx_->resumed.fetch_add(1, std::memory_order_relaxed);
   schedule([this] {
     if (auto cb = std::move(hs_cb_)) cb({});
     if (auto cb = std::move(connect_cb_)) cb({});
@@ -179,6 +185,7 @@ void Stream::handshake_finished() {
   pump();
   if (need_drain_) schedule([this] { check_drain(); });
   update_inner_reading();
+  detail::release_idle_memory(*eng_, 0);  // the flights' buffers (output flushed already)
   read_plain(false);  // application data may have come with the last flight
 }
 
@@ -197,6 +204,10 @@ void Stream::release_handshake_slot() noexcept {
 void Stream::fail(std::error_code ec) {
   if (error_ || is_closing() || is_closed()) return;
   error_ = ec;
+  if (ctx_ && hs_started_ && !hs_done_) {
+    ctx_->handshakes_failed.fetch_add(1, std::memory_order_relaxed);
+    if (ec == errc::handshake_limit) ctx_->handshakes_refused.fetch_add(1, std::memory_order_relaxed);
+  }
   release_handshake_slot();
   hs_timer_.reset();
   if (inner_.is_reading()) inner_.read_stop();

@@ -126,7 +126,11 @@ void Stream::read_plain(bool redeliver) {
     break;
   }
   dead_ = outer;
-  if (!is_closing() && !is_closed()) flush_cipher();  // alerts, key updates, refusals
+  if (!is_closing() && !is_closed()) {
+    flush_cipher();  // alerts, key updates, refusals
+    // waits for input now: give back a large buffer (a big body went through)
+    if (!job_running_) detail::release_idle_memory(*eng_, detail::kIdleBioKeep);
+  }
   update_inner_reading();
   maybe_truncated();
 }

@@ -19,6 +19,9 @@
 //          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram),
 //          weft_http_upgraded_connections (open WebSocket connections: those a 101
 //          handed over), weft_http_upgrades_total
+//   tls:   weft_tls_handshakes_total{outcome="done|failed"}, weft_tls_resumed_total,
+//          weft_tls_handshakes_refused_total, weft_tls_handshakes_in_progress,
+//          weft_tls_handshake_steps_total{where="pool|inline"}, weft_tls_ktls (1: in use)
 //   db:    weft_db_groups_total, weft_db_grouped_writes_total, weft_db_group_size
 //          (histogram, buckets 1, 2, 4 .. 1024 writes), weft_db_commit_seconds and
 //          weft_db_group_seconds (histograms): SQLite's group commit (db::GroupStats)
@@ -56,6 +59,12 @@
 //   "db": {"groups": 40, "grouped_writes": 900,             // null: no database registered
 //          "group_size": {"count", "mean", "p50", "p90", "p99", "max"},  // writes, not ms
 //          "commit_ms": {...}, "group_ms": {...}},
+//   "tls": {"ktls": false,                                    // null: no TLS server registered
+//           "ktls_kernel": false,         // the kernel accepted TCP_ULP "tls" (tls::ktls_status())
+//           "reason": "kernel offers no tls ULP (tcp_available_ulp: mptcp)",
+//           "handshakes_in_progress": 0, "handshakes_done": 10, "resumed": 4,
+//           "handshakes_failed": 1, "handshakes_refused": 0,
+//           "pool_steps": 20, "inline_steps": 0},   // summed over the servers' Contexts
 //   "each_loop": [{"loop": 0, "stats": {...as "loop"...} or null,
 //                  "http": {...as "http"...} or null}, ...],   // by loop index
 //   "recent_stalls": [{"kind": "loop"|"pool_job", "id": 1, "label": "GET /burn",
@@ -71,6 +80,7 @@
 #include <weft/http/metrics.hpp>
 #include <weft/observe/loop_monitor.hpp>
 #include <weft/pool.hpp>
+#include <weft/tls/stats.hpp>
 
 #include <array>
 #include <chrono>
@@ -117,6 +127,9 @@ struct Snapshot {
   std::array<PoolClassSnapshot, kWorkClassCount> pools{};
   bool has_http = false;
   http::HttpMetricsSnapshot http;  // merged over every registered server
+  bool has_tls = false;
+  tls::Stats tls;          // summed over the registered servers' distinct Contexts
+  tls::KtlsStatus ktls;
   bool has_db = false;
   DbGroupStats db;                 // summed over every registered database
   std::vector<StallReport> recent_stalls;
@@ -145,6 +158,7 @@ class Registry {
   Snapshot collect() const;
 
  private:
+  void collect_tls(Snapshot& s) const;
   mutable std::mutex mu_;
   std::vector<const LoopMonitor*> monitors_;
   std::vector<std::pair<const http::Server*, unsigned>> servers_;  // and first_loop

@@ -64,7 +64,7 @@ struct ServerConfig {
   std::chrono::seconds ticket_key_rotation{3600 * 12};
   Duration handshake_timeout = std::chrono::seconds(10);  // accept → handshake done
   std::size_t max_handshakes = 1024;   // in progress per Context; past it: refused
-  bool handshake_on_pool = true;       // run handshake steps on the cpu pool
+  bool handshake_on_pool = true;       // steps that may sign (answering a ClientHello) on the cpu pool
 };
 
 struct ClientConfig {
