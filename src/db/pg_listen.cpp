@@ -194,9 +194,12 @@ void Listener::Impl::fail(const std::string& why, bool was_listening) {
   if (was_listening && events.disconnected) events.disconnected(why);
 }
 
+// The handles are closed too, so that a closed Listener leaves its loop closable.
 void Listener::Impl::close() {
   if (state == State::closed) return;
   shut_down();
+  timer.close();
+  for (auto& w : retired) w->close();
   state = State::closed;
   events = {};
   set_stats([](ListenerStats& s) { s.connected = false; });
