@@ -268,7 +268,7 @@ std::string ws_text(itest::WsClient& ws) {
 
 TEST_P(WeftServeFeed, WebSocketSubscribesResumesAndUnsubscribes) {
   ServeProcess server;
-  start(server, {"--workers", "2"});
+  start(server, {"--workers", "2", "--shutdown-timeout", "1"});
   ApiClient c(server.port());
   for (int i = 0; i < 3; ++i) ASSERT_EQ(c.post("/api/posts", R"({"n":1})").status, 201);
   ASSERT_EQ(c.post("/api/users", R"({"n":1})").status, 201);  // change 4: another collection
@@ -303,6 +303,9 @@ TEST_P(WeftServeFeed, WebSocketSubscribesResumesAndUnsubscribes) {
   ws.send(R"({"subscribe":"bad name"})");
   EXPECT_TRUE(json::parse(ws_text(ws)).contains("error"));
   ws.send_close(1000);
+  auto frames = ws.until_closed(3000ms);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back(), "close:1000");
   EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
 }
 
