@@ -268,7 +268,7 @@ std::string ws_text(itest::WsClient& ws) {
 
 TEST_P(WeftServeFeed, WebSocketSubscribesResumesAndUnsubscribes) {
   ServeProcess server;
-  start(server, {"--workers", "2", "--shutdown-timeout", "1"});
+  start(server, {"--workers", "2"});
   ApiClient c(server.port());
   for (int i = 0; i < 3; ++i) ASSERT_EQ(c.post("/api/posts", R"({"n":1})").status, 201);
   ASSERT_EQ(c.post("/api/users", R"({"n":1})").status, 201);  // change 4: another collection
@@ -306,6 +306,7 @@ TEST_P(WeftServeFeed, WebSocketSubscribesResumesAndUnsubscribes) {
   auto frames = ws.until_closed(3000ms);
   ASSERT_FALSE(frames.empty());
   EXPECT_EQ(frames.back(), "close:1000");
+  ws.raw().close();  // our FIN: the server waits for it (up to its close timeout) to finish
   EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
 }
 
