@@ -1,5 +1,7 @@
 #include "feed.hpp"
 
+#include <weft/async.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -9,7 +11,8 @@
 namespace weft::serve {
 namespace {
 
-constexpr std::int64_t kBatch = 1000;  // rows per read of the changes table
+constexpr std::int64_t kBatch = 1000;         // rows per read of the changes table
+constexpr std::int64_t kHistoryBatch = 100;   // rows per read of one subscriber's history
 
 std::string doc_column(Backend b) { return b == Backend::sqlite ? "doc" : "doc::text"; }
 
@@ -161,19 +164,31 @@ Task<void> FeedHub::catch_up(std::shared_ptr<Subscription> s, std::int64_t since
   s->pending_.clear();
   s->pending_bytes_ = 0;
   s->catching_up_ = false;
+  // (At most max_buffer bytes queued meanwhile: sent without the limit, as history is.)
   for (const Change& c : pending) {
-    if (c.id > s->last_ && attached(s.get())) send(*s, c);
+    if (c.id <= s->last_ || !attached(s.get())) continue;
+    s->last_ = c.id;
+    s->deliver(c);
   }
 }
 
+// Paced by the client: before each change, while more than half of max_buffer waits for it,
+// the read pauses (a client that goes away is detached, which ends it). So a history
+// larger than the buffer reaches a client that reads, and never piles up in memory.
 Task<void> FeedHub::read_history(std::shared_ptr<Subscription> s) {
   for (;;) {
-    db::ResultSet rs = co_await db_.query(history_sql(backend_), db::params(s->collection_, s->last_, kBatch));
+    db::ResultSet rs =
+        co_await db_.query(history_sql(backend_), db::params(s->collection_, s->last_, kHistoryBatch));
     for (const db::Row& row : rs) {
+      while (attached(s.get()) && !closed_ && s->queued_bytes() > limits_.max_buffer / 2) {
+        co_await sleep(loop_, std::chrono::milliseconds(5));
+      }
       if (!attached(s.get())) co_return;
-      send(*s, change_from_row(row));
+      Change c = change_from_row(row);
+      s->last_ = c.id;
+      s->deliver(c);
     }
-    if (static_cast<std::int64_t>(rs.size()) < kBatch) co_return;
+    if (static_cast<std::int64_t>(rs.size()) < kHistoryBatch) co_return;
   }
 }
 

@@ -34,8 +34,9 @@ struct SseEvent {
 // (no chunked framing to undo).
 class SseReader {
  public:
-  SseReader(std::uint16_t port, const std::string& target, const std::string& headers = "") {
-    conn_ = itest::RawClient::tcp(port);
+  SseReader(std::uint16_t port, const std::string& target, const std::string& headers = "",
+            int rcvbuf = 0) {
+    conn_ = itest::RawClient::tcp(port, rcvbuf);
     conn_.send(itest::get_request(target, headers, "HTTP/1.0"));
   }
 
@@ -335,6 +336,35 @@ TEST_P(WeftServeFeed, TwoProcessesShareTheFeed) {
   }
   EXPECT_EQ(a.stop(SIGTERM), 0) << a.output();
   EXPECT_EQ(b.stop(SIGTERM), 0) << b.output();
+}
+
+// A subscriber that does not read is disconnected once --feed-max-buffer bytes wait for it
+// (the server's memory stays bounded), and catches up from its last id when it returns.
+TEST_P(WeftServeFeed, SlowSubscriberIsCutOffAndCatchesUp) {
+  ServeProcess server;
+  start(server, {"--feed-max-buffer", "65536"});
+  SseReader slow(server.port(), "/api/posts/_changes?since=0", "", 4096);
+  ASSERT_FALSE(slow.head().empty());
+  ApiClient c(server.port());
+  const std::string big(100000, 'x');
+  constexpr int kDocs = 60;  // 6 MB: more than the socket buffers hold
+  for (int i = 0; i < kDocs; ++i) ASSERT_EQ(c.post("/api/posts", R"({"big":")" + big + "\"}").status, 201);
+  std::int64_t last = 0;
+  int before = 0;
+  while (auto ev = slow.next(2000ms)) {
+    EXPECT_EQ(ev->id, last + 1);
+    last = ev->id;
+    ++before;
+  }
+  EXPECT_TRUE(slow.closed(1000ms)) << "the stream ended";
+  EXPECT_LT(before, kDocs) << "the subscriber was cut off before the end";
+  SseReader again(server.port(), "/api/posts/_changes", "Last-Event-ID: " + std::to_string(last) + "\r\n");
+  for (std::int64_t id = last + 1; id <= kDocs; ++id) {
+    auto ev = again.next();
+    ASSERT_TRUE(ev) << id;
+    EXPECT_EQ(ev->id, id);
+  }
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WeftServeFeed, ::testing::ValuesIn(backends()),
