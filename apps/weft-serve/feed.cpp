@@ -89,12 +89,8 @@ FeedHub::FeedHub(Loop& loop, db::Database& db, Backend backend, FeedLimits limit
 void FeedHub::add(std::shared_ptr<Subscription> s, std::optional<std::int64_t> since) {
   if (closed_) return s->end();
   subs_.push_back(s);
-  if (!since) {
-    s->last_ = latest_;
-    return;
-  }
   s->catching_up_ = true;
-  spawn(loop_, catch_up(std::move(s), *since));
+  spawn(loop_, catch_up(std::move(s), since.value_or(-1)));
 }
 
 bool FeedHub::attached(const Subscription* s) const {
@@ -122,7 +118,6 @@ void FeedHub::send(Subscription& s, const Change& c) {
 // Subscriptions may end (and leave subs_) while a batch is delivered: iterate a copy.
 void FeedHub::dispatch(const std::vector<Change>& batch) {
   if (batch.empty() || closed_) return;
-  latest_ = std::max(latest_, batch.back().id);
   std::vector<std::shared_ptr<Subscription>> subs(subs_.begin(), subs_.end());
   for (const auto& s : subs) {
     for (const Change& c : batch) {
@@ -139,12 +134,16 @@ void FeedHub::dispatch(const std::vector<Change>& batch) {
 }
 
 // The history after `since` (or a reload notice), then what queued meanwhile, then live.
+// since < 0: from now — after the newest change committed when the subscription began
+// (this loop's hub may not have received it yet, so it is read from the database).
 Task<void> FeedHub::catch_up(std::shared_ptr<Subscription> s, std::int64_t since) {
   std::exception_ptr failure;
   try {
     db::ResultSet rs = co_await db_.query(state_sql);
     const FeedState state = feed_state(rs);
-    if (since < state.pruned_through || since > state.max_id) {
+    if (since < 0) {  // from now: after the newest committed change
+      s->last_ = state.max_id;
+    } else if (since < state.pruned_through || since > state.max_id) {
       s->last_ = state.max_id;
       if (attached(s.get())) s->reload(state.max_id);
     } else {

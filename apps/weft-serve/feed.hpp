@@ -94,7 +94,7 @@ class FeedHub {
  public:
   FeedHub(Loop& loop, db::Database& db, Backend backend, FeedLimits limits);
 
-  // since: nullopt → live from the latest change this hub has seen.
+  // since: nullopt → from now: after the newest change committed (read from the database).
   void add(std::shared_ptr<Subscription> s, std::optional<std::int64_t> since);
   void remove(const Subscription* s);
   // A batch from the Feed, on this hub's loop.
@@ -116,7 +116,6 @@ class FeedHub {
   Backend backend_;
   FeedLimits limits_;
   std::list<std::shared_ptr<Subscription>> subs_;
-  std::int64_t latest_ = 0;  // the last id dispatched here
   bool closed_ = false;
 };
 
