@@ -149,6 +149,7 @@ Task<void> FeedHub::catch_up(std::shared_ptr<Subscription> s, std::int64_t since
     } else {
       s->last_ = since;
     }
+    if (attached(s.get())) s->started(s->last_);
     Task<void> reading = read_history(s);
     co_await std::move(reading);
   } catch (...) {

@@ -72,6 +72,9 @@ class Subscription {
   // Each change once, ids increasing.
   virtual void deliver(const Change& c) = 0;
   virtual void reload(std::int64_t resume_after) = 0;
+  // The subscription's starting point is known: changes after `after` follow (called once,
+  // before any deliver; after reload when there is one).
+  virtual void started(std::int64_t after) { (void)after; }
   // The hub drops the subscription (server stopping, queue overflow, database failure).
   virtual void end() = 0;
   // Bytes queued for the client now (for --feed-max-buffer).

@@ -157,6 +157,9 @@ class WsSubscription final : public Subscription {
   void reload(std::int64_t resume_after) override {
     if (socket_) socket_->send(reload_json(resume_after, collection()));
   }
+  void started(std::int64_t after) override {
+    if (socket_) socket_->send(json{{"subscribed", collection()}, {"id", after}}.dump());
+  }
   void end() override {
     if (socket_) socket_->close(ws::close_code::going_away, "change feed ended; resume with since");
   }
@@ -212,8 +215,7 @@ void on_message(FeedHub& hub, ws::WebSocket& socket, std::string_view text) {
   }
   auto sub = std::make_shared<WsSubscription>(socket, collection);
   client->subs.emplace(collection, sub);
-  socket.send(reply("subscribed", collection));
-  hub.add(std::move(sub), since);
+  hub.add(std::move(sub), since);  // {"subscribed":...,"id":N} once its start is known
 }
 
 void leave_all(FeedHub& hub, ws::WebSocket& socket) {

@@ -9,7 +9,9 @@
 //   opens with "retry: 1000" (EventSource's reconnection delay).
 // /api/_ws — WebSocket. The client sends {"subscribe":"posts"} or
 //   {"subscribe":"posts","since":N} and {"unsubscribe":"posts"}; the server answers
-//   {"subscribed":"posts"} / {"unsubscribed":"posts"} / {"error":"..."}, then sends each
+//   {"subscribed":"posts","id":N} once the subscription's start is known (changes after
+//   N follow: `since`, or the newest committed change when none was given, or where a
+//   reload resumes), {"unsubscribed":"posts"} or {"error":"..."}, then sends each
 //   change as its JSON text (one message each) and the reload notice as above. A client
 //   too slow for --feed-max-buffer is closed (1008, SSE: the stream ends) and resumes
 //   with its last id.
