@@ -128,7 +128,11 @@ void FeedHub::dispatch(const std::vector<Change>& batch) {
       }
       s->pending_bytes_ += c.json.size();
       s->pending_.push_back(c);
-      if (s->pending_bytes_ > limits_.max_buffer) drop(*s);
+      if (s->pending_bytes_ > limits_.max_buffer) {  // they are in the table: read them there
+        s->pending_.clear();
+        s->pending_bytes_ = 0;
+        s->overflowed_ = true;
+      }
     }
   }
 }
@@ -150,8 +154,12 @@ Task<void> FeedHub::catch_up(std::shared_ptr<Subscription> s, std::int64_t since
       s->last_ = since;
     }
     if (attached(s.get())) s->started(s->last_);
-    Task<void> reading = read_history(s);
-    co_await std::move(reading);
+    for (;;) {
+      s->overflowed_ = false;
+      Task<void> reading = read_history(s);
+      co_await std::move(reading);
+      if (!s->overflowed_ || !attached(s.get())) break;
+    }
   } catch (...) {
     failure = std::current_exception();
   }

@@ -87,6 +87,7 @@ class Subscription {
   bool catching_up_ = false;
   std::vector<Change> pending_;  // live changes that came during the catch-up
   std::size_t pending_bytes_ = 0;
+  bool overflowed_ = false;  // pending_ passed max_buffer and was dropped: read the table again
 };
 
 struct FeedLimits {
