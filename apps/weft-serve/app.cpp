@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include "demo.hpp"
+#include "feed_routes.hpp"
 #include "rest.hpp"
 
 #include <weft/fs.hpp>
@@ -149,6 +150,7 @@ void Site::mount_observation() {
 int Site::listen(std::uint16_t port) {
   if (options_.observe) mount_observation();
   if (!options_.proxy.rules.empty()) mount_proxy(server_, options_.proxy);
+  mount_feed(server_, hub_, options_);  // before mount_api: /api/:collection/:id would match
   mount_api(server_, *store_, options_);
   std::string root = options_.root.empty() ? bundled_site_dir() : options_.root;
   server_.get("/*", http::static_files(root));
@@ -159,13 +161,41 @@ int Site::listen(std::uint16_t port) {
   return 0;
 }
 
+// Site 0 starts the Feed (which its Store pokes after each write); every site's hub
+// receives its batches.
+Task<int> Site::start_feed() {
+  const Backend backend = store_->backend();
+  hub_ = std::make_shared<FeedHub>(loop_, *db_, backend, FeedLimits{options_.feed_max_buffer});
+  if (index_ == 0) {
+    feed_ = std::make_unique<Feed>(loop_, *db_, backend, options_);
+    try {
+      co_await feed_->start();
+    } catch (const std::exception& e) {
+      co_return complain(std::string("cannot start the change feed: ") + e.what());
+    }
+    store_->on_change([feed = feed_.get()] { feed->poke(); });
+    if (registry_) {
+      registry_->add_section(feed_.get(), "feed", [feed = feed_.get()] { return feed_stats_json(feed->stats()); });
+    }
+  }
+  Feed* feed = index_ == 0 ? feed_.get() : home_->feed();
+  feed->attach(loop_, hub_);
+  co_return 0;
+}
+
 Task<int> Site::start(std::uint16_t port) {
   if (int rc = co_await open_database()) co_return rc;
   if (int rc = co_await import_seed()) co_return rc;
+  if (int rc = co_await start_feed()) co_return rc;
   co_return listen(port);
 }
 
 void Site::close_server(Function<void()> done) {
+  if (hub_) {  // the event streams end, so that the server can finish their responses
+    Feed* feed = index_ == 0 ? feed_.get() : home_->feed();
+    if (feed) feed->detach(hub_.get());
+    hub_->close();
+  }
   auto deadline = std::chrono::duration_cast<Duration>(
       std::chrono::duration<double>(options_.shutdown_seconds));
   server_.close(deadline, [this, done = std::move(done)]() mutable {
@@ -175,6 +205,10 @@ void Site::close_server(Function<void()> done) {
 }
 
 void Site::close_database(Function<void()> done) {
+  if (feed_) {
+    feed_->stop();
+    if (registry_) registry_->remove_section(feed_.get());
+  }
   if (!db_) {
     if (done) done();
     return;

@@ -1,7 +1,9 @@
 // weft-serve's parts and their order of starting and stopping.
 //
-// Site: one loop's share of the server — its own Database handle, document Store and
-// http::Server with its own listener. App: the process — the sites, one per worker loop.
+// Site: one loop's share of the server — its own Database handle, document Store,
+// change-feed hub (feed.hpp) and server (ws::App: HTTP and WebSocket) with its own listener.
+// Site 0 also runs the process's Feed, which reads each committed change once and hands it
+// to every site's hub. App: the process — the sites, one per worker loop.
 // With --workers N, loop 0 runs on the main thread and N-1 more loops run on their own
 // threads, sharing loop 0's Runtime (the pools); each site listens on the same port with
 // SO_REUSEPORT, so the kernel spreads connections over the loops (Node's cluster model,
@@ -20,6 +22,7 @@
 // its queued writes — an acknowledged write is on disk; the threads are joined.
 #pragma once
 
+#include "feed.hpp"
 #include "options.hpp"
 #include "store.hpp"
 
@@ -29,6 +32,7 @@
 #include <weft/loop_thread.hpp>
 #include <weft/observe/mount.hpp>
 #include <weft/signal.hpp>
+#include <weft/ws/app.hpp>
 
 #include <memory>
 #include <optional>
@@ -56,11 +60,14 @@ class Site {
   void close_database(Function<void()> done);
   std::uint16_t port() const noexcept { return server_.port(); }
   http::Server& server() noexcept { return server_; }
+  // Site 0's: the process's change feed (null on the other sites and before start()).
+  Feed* feed() const noexcept { return feed_.get(); }
   Loop& loop() const noexcept { return loop_; }
 
  private:
   Task<int> open_database();
   Task<int> import_seed();
+  Task<int> start_feed();
   int listen(std::uint16_t port);
   void mount_observation();
 
@@ -70,7 +77,9 @@ class Site {
   Site* home_;
   std::unique_ptr<db::Database> db_;
   std::optional<Store> store_;
-  http::Server server_;
+  ws::App server_;                 // HTTP and the change feed's WebSocket
+  std::unique_ptr<Feed> feed_;     // site 0 only
+  std::shared_ptr<FeedHub> hub_;   // this loop's feed subscribers
   observe::Registry* registry_;
   std::unique_ptr<observe::Mount> observe_;
   bool stopping_ = false;

@@ -53,6 +53,62 @@ constexpr const char* next_id_after_m =
     " AND a.num < 9007199254740991 AND NOT EXISTS (SELECT 1 FROM weft_documents b"
     " WHERE b.collection = ?1 AND b.num = a.num + 1)) END";
 
+// The change feed (feed.hpp): every write to weft_documents adds a row to weft_changes in
+// the same transaction (a trigger), so a change is committed, or rolled back, with its
+// write. weft_feed.pruned_through: the last id removed by pruning (older cursors reload).
+// SQLite has one writer per file: AUTOINCREMENT ids are in commit order and never reused.
+constexpr const char* sqlite_changes =
+    "CREATE TABLE weft_changes(id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL,"
+    " doc_id TEXT NOT NULL, num INTEGER, op TEXT NOT NULL, doc TEXT);"
+    "CREATE INDEX weft_changes_collection ON weft_changes(collection, id);"
+    "CREATE TABLE weft_feed(pruned_through INTEGER NOT NULL);"
+    "INSERT INTO weft_feed VALUES(0);"
+    "CREATE TRIGGER weft_changes_create AFTER INSERT ON weft_documents BEGIN"
+    " INSERT INTO weft_changes(collection, doc_id, num, op, doc)"
+    " VALUES(NEW.collection, NEW.id, NEW.num, 'create', NEW.doc); END;"
+    "CREATE TRIGGER weft_changes_update AFTER UPDATE ON weft_documents BEGIN"
+    " INSERT INTO weft_changes(collection, doc_id, num, op, doc)"
+    " VALUES(NEW.collection, NEW.id, NEW.num, 'update', NEW.doc); END;"
+    "CREATE TRIGGER weft_changes_delete AFTER DELETE ON weft_documents BEGIN"
+    " INSERT INTO weft_changes(collection, doc_id, num, op, doc)"
+    " VALUES(OLD.collection, OLD.id, OLD.num, 'delete', NULL); END";
+
+// PostgreSQL runs writing transactions side by side (several connections, several
+// instances), and a sequence hands out ids in the order of the calls, not of the commits:
+// a reader tailing "id > last" could pass an id whose transaction commits later. So every
+// statement that writes documents first takes a transaction-level advisory lock (one per
+// schema), held until its commit: ids are then assigned in commit order, and the rows a
+// reader sees are always a prefix of the ids (rolled-back ids are gaps that stay gaps).
+// Transactions that lock a document row before writing take the lock first
+// (Dialect::lock_changes), so two writers never wait for each other in opposite orders.
+// Each change is announced with NOTIFY weft_changes '<id> <collection>', which PostgreSQL
+// delivers only at commit and in commit order; the document itself is never in it (NOTIFY
+// payloads stop at 8000 bytes): listeners read the rows by id.
+constexpr const char* postgres_changes =
+    "CREATE SEQUENCE weft_changes_id;"
+    "CREATE TABLE weft_changes(id BIGINT PRIMARY KEY, collection TEXT NOT NULL,"
+    " doc_id TEXT NOT NULL, num BIGINT, op TEXT NOT NULL, doc JSONB);"
+    "CREATE INDEX weft_changes_collection ON weft_changes(collection, id);"
+    "CREATE TABLE weft_feed(pruned_through BIGINT NOT NULL);"
+    "INSERT INTO weft_feed VALUES(0);"
+    "CREATE FUNCTION weft_changes_lock() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " PERFORM pg_advisory_xact_lock(hashtext('weft_changes.' || current_schema())); RETURN NULL;"
+    " END $$;"
+    "CREATE FUNCTION weft_changes_record() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE n BIGINT := nextval('weft_changes_id'); BEGIN"
+    " IF TG_OP = 'DELETE' THEN"
+    "  INSERT INTO weft_changes VALUES(n, OLD.collection, OLD.id, OLD.num, 'delete', NULL);"
+    "  PERFORM pg_notify('weft_changes', n || ' ' || OLD.collection);"
+    " ELSE"
+    "  INSERT INTO weft_changes VALUES(n, NEW.collection, NEW.id, NEW.num,"
+    "   CASE TG_OP WHEN 'INSERT' THEN 'create' ELSE 'update' END, NEW.doc);"
+    "  PERFORM pg_notify('weft_changes', n || ' ' || NEW.collection);"
+    " END IF; RETURN NULL; END $$;"
+    "CREATE TRIGGER weft_changes_lock BEFORE INSERT OR UPDATE OR DELETE ON weft_documents"
+    " FOR EACH STATEMENT EXECUTE FUNCTION weft_changes_lock();"
+    "CREATE TRIGGER weft_changes_record AFTER INSERT OR UPDATE OR DELETE ON weft_documents"
+    " FOR EACH ROW EXECUTE FUNCTION weft_changes_record()";
+
 // The fixed statements of each backend, one table each (the builders below branch where
 // the shape of the SQL differs).
 struct Statements {
@@ -76,7 +132,8 @@ std::vector<db::Migration> sqlite_migrations() {
            " id TEXT NOT NULL, num INTEGER, doc TEXT NOT NULL CHECK (json_valid(doc)),"
            " UNIQUE(collection, id));"
            "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
-          {2, sqlite_num_backfill}};
+          {2, sqlite_num_backfill},
+          {3, sqlite_changes}};
 }
 
 std::vector<db::Migration> postgres_migrations() {
@@ -88,7 +145,8 @@ std::vector<db::Migration> postgres_migrations() {
            "CREATE INDEX weft_documents_num ON weft_documents(collection, num)"},
           // The last auto-assigned id of each collection (see insert_auto_id).
           {2, "ALTER TABLE weft_collections ADD COLUMN next_id BIGINT NOT NULL DEFAULT 0"},
-          {3, postgres_num_backfill}};
+          {3, postgres_num_backfill},
+          {4, postgres_changes}};
 }
 
 // The stored id (its JSON type included) survives a replacement (replace_doc).
@@ -122,6 +180,10 @@ Dialect::Dialect(Backend b)
     : backend_(b), sql_(is_sqlite(b) ? &sqlite_statements : &postgres_statements) {}
 
 std::vector<db::Migration> Dialect::migrations() const { return sql_->migrations(); }
+
+std::string Dialect::lock_changes() const {
+  return is_sqlite(backend_) ? "" : "SELECT pg_advisory_xact_lock(hashtext('weft_changes.' || current_schema()))";
+}
 
 std::string Dialect::get_doc() const { return sql_->get_doc; }
 

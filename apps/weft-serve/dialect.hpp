@@ -44,6 +44,9 @@ class Dialect {
 
   std::vector<db::Migration> migrations() const;
 
+  // PostgreSQL: the first statement of a transaction that locks a document row before it
+  // writes (see the change feed's migration); "" on SQLite.
+  std::string lock_changes() const;
   std::string get_doc() const;             // (collection, id) → doc
   // Stores doc with the collection's next integer id (its "id" set to it) → the stored doc;
   // no row when the collection does not exist.

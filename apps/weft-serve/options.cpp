@@ -124,6 +124,28 @@ const std::vector<Flag>& flags() {
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::size_t>(v, o.statement_timeout_ms, 0, 86400000);
        }},
+      {"--changes-history", "N",
+       "change feed: the last N changes are kept for clients resuming with since /\n"
+       "Last-Event-ID (older cursors get a reload event); default 10000",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.changes_history, 1, SIZE_MAX / 2);
+       }},
+      {"--feed-heartbeat-ms", "MS", "change feed: SSE comment sent when idle this long; default 15000",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.feed_heartbeat_ms, 10, 3600000);
+       }},
+      {"--feed-poll-ms", "MS",
+       "change feed: read new changes at least this often (writes by other processes on\n"
+       "one SQLite file; a lost PostgreSQL notification); default 1000",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.feed_poll_ms, 10, 3600000);
+       }},
+      {"--feed-max-buffer", "BYTES",
+       "change feed: bytes queued for one slow subscriber before it is disconnected (it\n"
+       "resumes from its last id); default 1048576",
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number<std::size_t>(v, o.feed_max_buffer, 1024, SIZE_MAX / 2);
+       }},
       {"--synchronous", "full|normal|off",
        "SQLite durability: full (default) survives machine crashes; normal survives\n"
        "process crashes only; off is for throwaway data",

@@ -55,6 +55,14 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   std::uint16_t tls_redirect_from = 0;
+  // The change feed (feed.hpp): changes kept for resuming (older cursors are told to
+  // reload); the SSE heartbeat; how often the feed reads the changes table even without a
+  // local write or a NOTIFY (other processes on one SQLite file, a lost notification);
+  // bytes queued for one slow subscriber before it is disconnected (it resumes with since).
+  std::size_t changes_history = 10000;
+  std::size_t feed_heartbeat_ms = 15000;
+  std::size_t feed_poll_ms = 1000;
+  std::size_t feed_max_buffer = 1 << 20;
 };
 
 // The outcome of parsing argv (and $WEFT_OBSERVE_TOKEN): options to run with, or an exit

@@ -85,6 +85,16 @@ Store::Store(db::Database& db)
 
 Task<void> Store::open() { co_await db::migrate(db_, dialect_.migrations()); }
 
+Task<void> Store::lock_changes(db::Transaction& tx) {
+  std::string sql = dialect_.lock_changes();
+  if (sql.empty()) co_return;
+  co_await tx.query(std::move(sql));
+}
+
+void Store::changed() {
+  if (on_change_) on_change_();
+}
+
 Task<bool> Store::has_collection(std::string name) {
   if (known_.contains(name)) co_return true;
   if (!valid_collection_name(name)) co_return false;  // (PostgreSQL refuses a NUL in a parameter)
@@ -206,6 +216,7 @@ Task<std::string> Store::insert(std::string collection, std::string doc, std::st
       Sql sql = insert_statement(dialect_, collection, doc, key, num);
       db::ResultSet rs = co_await db_.exec(std::move(sql.text), std::move(sql.params));
       if (rs.empty()) throw std::runtime_error("collection '" + collection + "' is not in weft_collections");
+      changed();
       co_return rs.front()[0].as_text();
     } catch (const db::Error& e) {
       if (!is_conflict(e)) throw;
@@ -225,10 +236,12 @@ Task<std::string> Store::insert_new_collection(std::string collection, std::stri
   // 12 corrupts this frame's strings with that form. A failure leaves `tx` unfinished, and
   // destroying it rolls back; a duplicate id surfaces as the db::Error (409 in rest.cpp).
   std::unique_ptr<db::Transaction> tx = co_await db_.begin();
+  co_await lock_changes(*tx);
   co_await tx->exec(d.create_collection(), db::params(collection));
   Sql sql = insert_statement(d, collection, std::move(doc), key, num);
   db::ResultSet rs = co_await tx->exec(std::move(sql.text), std::move(sql.params));
   co_await tx->commit();
+  changed();
   std::string stored = rs.front()[0].as_text();
   known_.insert(std::move(collection));
   co_return stored;
@@ -263,6 +276,7 @@ Task<std::optional<std::string>> Store::replace(std::string collection, std::str
   auto rs = co_await db_.exec(dialect_.replace_doc(),
                               db::params(std::move(doc), std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
+  changed();
   co_return rs.front()[0].as_text();
 }
 
@@ -285,6 +299,7 @@ Task<std::optional<std::string>> Store::merge(std::string collection, std::strin
   auto rs = co_await db_.exec(dialect_.merge_doc(),
                               db::params(std::move(patch), std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
+  changed();
   co_return rs.front()[0].as_text();
 }
 
@@ -293,6 +308,7 @@ Task<std::optional<std::string>> Store::merge(std::string collection, std::strin
 Task<std::optional<std::string>> Store::merge_in_transaction(std::string collection, std::string id,
                                                              std::string patch) {
   std::unique_ptr<db::Transaction> tx = co_await db_.begin();  // (explicit: see insert_new_collection)
+  co_await lock_changes(*tx);
   db::ResultSet cur = co_await tx->query(dialect_.select_for_update(), db::params(collection, id));
   if (cur.empty()) {
     co_await tx->rollback();
@@ -304,6 +320,7 @@ Task<std::optional<std::string>> Store::merge_in_transaction(std::string collect
   doc["id"] = stored_id;
   db::ResultSet rs = co_await tx->exec(dialect_.update_doc(), db::params(doc.dump(), collection, id));
   co_await tx->commit();
+  changed();
   std::optional<std::string> stored = rs.front()[0].as_text();
   co_return stored;
 }
@@ -317,6 +334,7 @@ Task<bool> Store::remove(std::string collection, std::string id) {
     co_return removed;
   }
   auto rs = co_await db_.exec(dialect_.delete_doc(), db::params(std::move(collection), std::move(id)));
+  if (rs.rows_affected > 0) changed();
   co_return rs.rows_affected > 0;
 }
 
@@ -339,6 +357,7 @@ Task<SeedReport> Store::seed(const json& file) {
     names.push_back(name);
   }
   std::unique_ptr<db::Transaction> tx = co_await db_.begin();  // (explicit: see insert_new_collection)
+  co_await lock_changes(*tx);
   for (const std::string& name : names) co_await tx->exec(dialect_.create_collection(), db::params(name));
   for (std::size_t at = 0; at < rows.size(); at += seed_batch) {
     std::size_t n = std::min(seed_batch, rows.size() - at);
@@ -350,6 +369,7 @@ Task<SeedReport> Store::seed(const json& file) {
     co_await tx->exec(dialect_.insert_rows(n), std::move(p));
   }
   co_await tx->commit();
+  changed();
   for (std::string& name : names) known_.insert(std::move(name));
   report.collections = names.size();
   report.documents = rows.size();

@@ -30,6 +30,7 @@
 #include "list_query.hpp"
 
 #include <weft/db/database.hpp>
+#include <weft/function.hpp>
 #include <weft/loop.hpp>
 #include <weft/task.hpp>
 
@@ -96,6 +97,11 @@ class Store {
   Task<SeedReport> seed(const nlohmann::ordered_json& file);
 
   Backend backend() const noexcept { return dialect_.backend(); }
+  const Dialect& dialect() const noexcept { return dialect_; }
+
+  // Called on this Store's loop after each write it committed (the change feed polls then:
+  // the change rows are written by the database in the write's own transaction).
+  void on_change(Function<void()> hook) { on_change_ = std::move(hook); }
 
   // Sends every write to `home` (another loop's Store of the same database) and awaits it
   // there: SQLite keeps one writer connection for the process while reads stay on this
@@ -114,6 +120,8 @@ class Store {
                            std::optional<std::int64_t> num);
   Task<std::string> insert_new_collection(std::string collection, std::string doc, std::string key,
                                           std::optional<std::int64_t> num);
+  Task<void> lock_changes(db::Transaction& tx);
+  void changed();
   bool addressable(const std::string& collection, const std::string& id) const;
   Task<std::optional<std::string>> merge_in_transaction(std::string collection, std::string id,
                                                         std::string patch);
@@ -123,6 +131,7 @@ class Store {
   std::unordered_set<std::string> known_;  // collections known to exist (never removed)
   Store* home_ = nullptr;                  // writes go there when set
   Loop* home_loop_ = nullptr;
+  Function<void()> on_change_;
 };
 
 }  // namespace weft::serve

@@ -76,6 +76,16 @@ void Registry::remove_database(const void* id) {
   std::erase_if(databases_, [id](const auto& d) { return d.first == id; });
 }
 
+void Registry::add_section(const void* id, std::string name, Function<std::string()> source) {
+  std::lock_guard lock(mu_);
+  sections_.push_back({id, std::move(name), std::move(source)});
+}
+
+void Registry::remove_section(const void* id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(sections_, [id](const Section& s) { return s.id == id; });
+}
+
 void Registry::set_runtime(std::shared_ptr<Runtime> rt) {
   std::lock_guard lock(mu_);
   runtime_ = std::move(rt);
@@ -134,6 +144,7 @@ Snapshot Registry::collect() const {
     s.db.commit_ns.merge(g.commit_ns);
     s.db.group_ns.merge(g.group_ns);
   }
+  for (Section& section : sections_) s.sections.emplace_back(section.name, section.source());
   return s;
 }
 

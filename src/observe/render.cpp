@@ -398,7 +398,9 @@ std::string render_json(const Snapshot& s) {
     if (i) out += ',';
     json_stall(out, s.recent_stalls[i]);
   }
-  out += "]}";
+  out += "]";
+  for (const auto& [name, value] : s.sections) out += ",\"" + name + "\":" + value;  // names: the program's
+  out += "}";
   return out;
 }
 

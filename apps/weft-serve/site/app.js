@@ -82,7 +82,54 @@ async function refreshCollections() {
   }
 }
 
+// ---- Live: one collection followed with EventSource -----------------------------------
+// The list is loaded once, then kept current by the change events (create/update replace
+// the document, delete removes it). EventSource reconnects by itself and sends
+// Last-Event-ID, so the server replays what was missed; a "reload" event (the cursor is
+// older than the kept history) reloads the list.
+let live = null;
+
+function renderLive(docs) {
+  const ul = document.getElementById("live-docs");
+  ul.replaceChildren();
+  for (const doc of docs.values()) {
+    const li = document.createElement("li");
+    li.textContent = JSON.stringify(doc);
+    ul.append(li);
+  }
+}
+
+async function loadLive(name, docs) {
+  const res = await fetch(`/api/${encodeURIComponent(name)}?_limit=100`);
+  docs.clear();
+  if (res.ok) for (const doc of await res.json()) docs.set(String(doc.id), doc);
+  renderLive(docs);
+}
+
+function follow(name) {
+  if (live) live.close();
+  const state = document.getElementById("live-state");
+  const docs = new Map();
+  // Subscribe first (live from now), then load: a change in between is applied twice at
+  // worst, which leaves the same document.
+  live = new EventSource(`/api/${encodeURIComponent(name)}/_changes`);
+  live.onopen = () => { state.textContent = `following ${name}`; };
+  live.onerror = () => { state.textContent = "reconnecting…"; };
+  live.onmessage = (event) => {
+    const change = JSON.parse(event.data);
+    if (change.op === "delete") docs.delete(String(change.doc_id));
+    else docs.set(String(change.doc_id), change.doc);
+    state.textContent = `following ${name}: change ${change.id} (${change.op})`;
+    renderLive(docs);
+  };
+  live.addEventListener("reload", () => loadLive(name, docs));
+  loadLive(name, docs);
+}
+
 function setup() {
+  document.getElementById("live-follow").addEventListener("click",
+    () => follow(document.getElementById("live-name").value));
+  follow(document.getElementById("live-name").value);
   const list = document.getElementById("examples");
   for (const ex of examples) list.append(exampleBox(ex));
   const form = document.getElementById("custom");

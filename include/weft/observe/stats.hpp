@@ -134,6 +134,8 @@ struct Snapshot {
   DbGroupStats db;                 // summed over every registered database
   std::vector<StallReport> recent_stalls;
   std::vector<PerLoopSnapshot> each_loop;  // by index, ascending
+  // Sections added by the program (Registry::add_section): name, JSON text.
+  std::vector<std::pair<std::string, std::string>> sections;
 };
 
 // What a snapshot is gathered from. Registration is thread-safe; a registered object
@@ -153,6 +155,11 @@ class Registry {
   // may be); `id` names it for remove().
   void add_database(const void* id, DbStatsSource source);
   void remove_database(const void* id);
+  // A named section of the JSON stats ("name": what `source` returns: one JSON value), for
+  // a program's own figures; `source` is called from the collecting thread, under the
+  // registry's lock. `id` names it for remove_section().
+  void add_section(const void* id, std::string name, Function<std::string()> source);
+  void remove_section(const void* id);
   // The pools reported (a Runtime shared by the loops); null: the first monitor's loop's.
   void set_runtime(std::shared_ptr<Runtime> rt);
   Snapshot collect() const;
@@ -163,6 +170,12 @@ class Registry {
   std::vector<const LoopMonitor*> monitors_;
   std::vector<std::pair<const http::Server*, unsigned>> servers_;  // and first_loop
   mutable std::vector<std::pair<const void*, DbStatsSource>> databases_;  // called under mu_
+  struct Section {
+    const void* id;
+    std::string name;
+    Function<std::string()> source;
+  };
+  mutable std::vector<Section> sections_;  // called under mu_
   std::shared_ptr<Runtime> runtime_;
   std::chrono::steady_clock::time_point created_;
 };
