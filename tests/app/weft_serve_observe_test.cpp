@@ -222,7 +222,8 @@ TEST_F(WeftServeObserve, EveryLoopIsShownAndABlockedOneIsNamed) {
                              "weft_http_requests_total{method=\"POST\",loop=\"1\"}"}) {
     EXPECT_NE(metrics.find(series), std::string::npos) << series;
   }
-  EXPECT_NE(server_.output().find("loop stall #1 on loop 1: POST /_weft/demo/block"), std::string::npos)
+  // Not necessarily stall #1: on a loaded machine loop 1's start-up may stall first.
+  EXPECT_NE(server_.output().find(" on loop 1: POST /_weft/demo/block running for"), std::string::npos)
       << server_.output();
 }
 
