@@ -711,7 +711,12 @@ void Connection::note_dropped(std::int64_t& started_ns) noexcept {
 // ---- BodyWriter ---------------------------------------------------------------------------
 
 BodyWriter::WriteAwaiter BodyWriter::write(std::string_view piece) {
-  if (conn_) conn_->write_body_piece(*this, piece);
+  if (conn_ && filter_) {
+    const std::string out = filter_(piece);
+    if (conn_) conn_->write_body_piece(*this, out);
+  } else if (conn_) {
+    conn_->write_body_piece(*this, piece);
+  }
   return WriteAwaiter(*this);
 }
 
