@@ -2,6 +2,11 @@
 //
 //   app.use(weft::http::compression());                    // br > gzip > deflate, ≥ 1 KiB
 //   app.use("/api", weft::http::compression({.min_size = 256}));
+//   app.get("/events", [](weft::http::Request&) {         // compressed as it streams
+//     return weft::http::Response::stream("text/event-stream", [](weft::http::BodyWriter& w) -> weft::Task<void> {
+//       co_await w.write("data: 1\n\n");   // reaches the client compressed and flushed
+//     });
+//   });
 //
 // A response is compressed when the request accepts a coding (q > 0; the server prefers
 // br, then gzip, then deflate), its Content-Type is compressible (text/*, JSON,
