@@ -24,14 +24,14 @@ using http::Response;
 namespace stdfs = std::filesystem;
 
 void serve(const std::function<void(http::Server&)>& setup,
-           const std::function<void(std::uint16_t)>& client) {
+           const std::function<void(std::uint16_t)>& client, RunOptions run = {}) {
   Loop loop;
   {
     http::Server server(loop);
     setup(server);
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::uint16_t port = server.port();
-    run_with_client(loop, server, [&] { client(port); });
+    run_with_client(loop, server, [&] { client(port); }, run);
   }
   weft::testing::expect_clean_close(loop);
 }
@@ -181,6 +181,35 @@ TEST(HttpMultipart, LimitsAnswer413AndLeaveNoFileBehind) {
         EXPECT_EQ(r->status, 413);
         EXPECT_NE(r->body.find("more than 3 parts"), std::string::npos) << r->body;
       });
+}
+
+// curl still sending a large file when the part passes its limit: the 413 reaches it at
+// once, and the connection is not left waiting for a body nobody reads.
+TEST(HttpMultipart, CurlGets413MidUpload) {
+  TempDir in, out;
+  write_all(in.path() + "/big.bin", binary_data(2 * 1024 * 1024, 2));
+  http::MultipartLimits limits;
+  limits.max_part_size = 64 * 1024;
+  const auto began = Clock::now();
+  serve(
+      [&](http::Server& s) {
+        s.route("POST", "/upload", upload_route(out.path(), limits),
+                {.stream_body = true, .max_body = 8 * 1024 * 1024});
+      },
+      [&](std::uint16_t port) {
+        const auto start = Clock::now();
+        CurlResult r = run_curl({"-i", "-F", "big=@" + in.path() + "/big.bin",
+                                 base_url(port) + "/upload"});
+        auto res = parse_curl_output(r.out);
+        ASSERT_TRUE(res) << r.exit_code << " " << r.err;
+        EXPECT_EQ(res->status, 413);
+        EXPECT_LT(Clock::now() - start, 5s);
+        EXPECT_FALSE(stdfs::exists(out.path() + "/big"));
+      },
+      {.close_deadline = std::chrono::seconds(20), .limit = Ms(30000)});
+  // The server read on after its answer, saw curl close, and had nothing left to wait for
+  // (a connection paused on the unread body would have held the close until its deadline).
+  EXPECT_LT(Clock::now() - began, 10s);
 }
 
 TEST(HttpMultipart, MalformedBodiesAnswer400AndLeaveNoFileBehind) {

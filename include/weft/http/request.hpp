@@ -100,6 +100,7 @@ class BodyStream {
   void push(std::string_view piece);
   void end() noexcept;
   void fail() noexcept;
+  void discard() noexcept;  // drops the pieces not read (the handler has answered)
   std::size_t buffered() const noexcept { return buffered_; }
   Connection* conn = nullptr;  // told when the handler drained the buffer
 
