@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -249,6 +250,46 @@ TEST(Multipart, MessagesNameTheLimit) {
   } catch (const HttpError& e) {
     EXPECT_EQ(e.status(), 413);
     EXPECT_STREQ(e.what(), "multipart part 'big' larger than 5 bytes");
+  }
+}
+
+// Random forms: binary data full of CR, LF and '-' (and near-misses of the delimiter),
+// random boundaries, fed in random pieces: every part comes back byte for byte.
+TEST(Multipart, RandomFormsInRandomPieces) {
+  std::mt19937 rng(17);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  for (int round = 0; round < 300; ++round) {
+    const std::string boundary = "b" + std::to_string(rng() % 100000) + (round % 2 ? "'()+_,-./:=?" : "");
+    const std::string near_miss[] = {"\r\n--" + boundary.substr(0, boundary.size() - 1), "\r\n-", "\r",
+                                     "--" + boundary, "\n--" + boundary, "\r\r\n--"};
+    std::vector<std::string> datas;
+    std::string body = pick(2) ? "" : "preamble\r\n";
+    const std::size_t parts = 1 + pick(4);
+    for (std::size_t i = 0; i < parts; ++i) {
+      std::string data;
+      do {  // data never holds the delimiter (RFC 2046: the sender picks the boundary so)
+        data.clear();
+        const std::size_t len = pick(300);
+        while (data.size() < len) {
+          if (pick(8) == 0) {
+            data += near_miss[pick(std::size(near_miss))];
+          } else {
+            data += static_cast<char>("\r\n-ab\0\xff"[pick(7)]);
+          }
+        }
+      } while (("\r\n" + data).find("\r\n--" + boundary) != std::string::npos);
+      datas.push_back(data);
+      body += "--" + boundary + (pick(3) == 0 ? " \t" : "") + "\r\nContent-Disposition: form-data; name=\"p" +
+              std::to_string(i) + "\"\r\n\r\n" + data + "\r\n";
+    }
+    body += "--" + boundary + "--" + (pick(2) ? "\r\nepilogue" : "");
+    std::vector<std::size_t> cuts;
+    for (std::size_t at = pick(64); at < body.size(); at += 1 + pick(64)) cuts.push_back(at);
+    const Parsed r = parse(body, cuts, boundary);
+    ASSERT_EQ(r.parts.size(), parts) << "round " << round;
+    for (std::size_t i = 0; i < parts; ++i) {
+      ASSERT_EQ(r.parts[i].data, datas[i]) << "round " << round << " part " << i;
+    }
   }
 }
 
