@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <exception>
 
 namespace weft::http {
@@ -136,12 +138,21 @@ struct RemoveUnlessDone {
   }
 };
 
+// "<path>.upload-<pid>-<n>": in the target's directory (so the rename is atomic), unique
+// in the process, opened with O_EXCL so that a clash fails instead of sharing a file.
+std::string temporary_name(const std::string& path) {
+  static std::atomic<std::uint64_t> counter{0};
+  return path + ".upload-" + std::to_string(::getpid()) + "-" +
+         std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
 }  // namespace
 
 Task<std::uint64_t> Part::save_to(std::string path) {
-  fs::File file = co_await fs::open(path, fs::OpenFlags::write | fs::OpenFlags::create |
-                                               fs::OpenFlags::truncate);
-  RemoveUnlessDone guard{path};
+  std::string temp = temporary_name(path);
+  fs::File file = co_await fs::open(temp, fs::OpenFlags::write | fs::OpenFlags::create |
+                                              fs::OpenFlags::exclusive);
+  RemoveUnlessDone guard{temp};
   std::uint64_t written = 0;
   std::exception_ptr failure;
   try {
@@ -153,6 +164,8 @@ Task<std::uint64_t> Part::save_to(std::string path) {
       written += n;
     }
     co_await file.close();
+    co_await fs::rename(temp, path);  // complete: in place at once, replacing what was there
+    guard.armed = false;
   } catch (...) {
     failure = std::current_exception();
   }
@@ -162,13 +175,12 @@ Task<std::uint64_t> Part::save_to(std::string path) {
     } catch (const std::exception&) {
     }
     try {
-      co_await fs::unlink(path);
+      co_await fs::unlink(temp);
       guard.armed = false;
     } catch (const std::exception&) {  // the guard tries again
     }
     std::rethrow_exception(failure);
   }
-  guard.armed = false;
   co_return written;
 }
 

@@ -9,12 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace weft::itest {
 namespace {
@@ -58,6 +60,16 @@ std::string read_all(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The names in `dir`, sorted, each followed by a space.
+std::string files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : stdfs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  std::string all;
+  for (const std::string& n : names) all += n + " ";
+  return all;
 }
 
 void write_all(const std::string& path, const std::string& data) {
@@ -139,6 +151,7 @@ TEST(HttpMultipart, CurlUploadsFilesAndFieldsStreamedToDisk) {
         for (const TempDir* dir : {&out, &out_buffered}) {
           EXPECT_TRUE(read_all(dir->path() + "/big") == big) << "the saved bytes differ";
           EXPECT_EQ(read_all(dir->path() + "/doc"), small);
+          EXPECT_EQ(files_in(dir->path()), "big doc ");  // renamed into place, no temporary
         }
       });
 }
@@ -171,6 +184,16 @@ TEST(HttpMultipart, LimitsAnswer413AndLeaveNoFileBehind) {
         EXPECT_NE(r->body.find("multipart part 'over' larger than 65536 bytes"), std::string::npos)
             << r->body;
         EXPECT_FALSE(stdfs::exists(out.path() + "/over"));
+        // A failed part leaves a file already at its path as it was, and no temporary.
+        write_all(out.path() + "/keep", "old content");
+        c = RawClient::tcp(port);
+        ASSERT_TRUE(c.send(multipart_request(
+            "/upload", file_part("keep", std::string(64 * 1024 + 1, 'n')) + "--B0und--")));
+        r = c.read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 413);
+        EXPECT_EQ(read_all(out.path() + "/keep"), "old content");
+        EXPECT_EQ(files_in(out.path()), "keep ok ");
         // Too many parts.
         c = RawClient::tcp(port);
         ASSERT_TRUE(c.send(multipart_request("/upload", file_part("a", "1") + file_part("b", "2") +
@@ -229,6 +252,7 @@ TEST(HttpMultipart, MalformedBodiesAnswer400AndLeaveNoFileBehind) {
         EXPECT_EQ(r->status, 400);
         EXPECT_NE(r->body.find("ended before the closing delimiter"), std::string::npos) << r->body;
         EXPECT_FALSE(stdfs::exists(out.path() + "/cut"));
+        EXPECT_EQ(files_in(out.path()), "");  // no temporary left either
         // A part without a name.
         c = RawClient::tcp(port);
         ASSERT_TRUE(c.send(multipart_request(

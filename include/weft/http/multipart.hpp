@@ -141,10 +141,13 @@ class Part {
   Task<std::optional<std::string>> read();
   // The rest of the part's data, gathered (413 past MultipartLimits::max_text_size).
   Task<std::string> text();
-  // Writes the rest of the part's data to `path` (created or truncated, mode 0666 less the
-  // umask) through weft::fs on the pool, piece by piece as it arrives; returns the bytes
-  // written. When the part fails (a limit, a malformed body, the client gone, a write
-  // error) the file is removed before the error is rethrown: no half-written file stays.
+  // Writes the rest of the part's data to `path` through weft::fs on the pool, piece by
+  // piece as it arrives; returns the bytes written. The data goes to a temporary file
+  // beside it ("<path>.upload-<pid>-<n>", mode 0666 less the umask), renamed to `path`
+  // once the part is complete (replacing a file there): `path` never holds a partial
+  // upload. When the part fails (a limit, a malformed body, the client gone, a write
+  // error) the temporary file is removed before the error is rethrown, and a file
+  // already at `path` stays as it was.
   Task<std::uint64_t> save_to(std::string path);
 
   // -- used by Request::multipart -----------------------------------------------------
