@@ -8,8 +8,10 @@
 #include <brotli/encode.h>
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 
 namespace weft::http {
 namespace {
@@ -148,6 +150,103 @@ Response compressed_on_pool(Response& res, Coding coding, const CompressionOptio
   return out;
 }
 
+// Encodes a streamed body piece by piece, each piece flushed (zlib's Z_SYNC_FLUSH,
+// brotli's FLUSH operation) so the client can decode everything written so far at once;
+// finish() ends the stream. Throws std::runtime_error when the library fails.
+class StreamEncoder {
+ public:
+  StreamEncoder(Coding coding, const CompressionOptions& o) : coding_(coding) {
+    if (coding == Coding::br) {
+      br_ = BrotliEncoderCreateInstance(nullptr, nullptr, nullptr);
+      if (br_ == nullptr) fail();
+      BrotliEncoderSetParameter(br_, BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(o.brotli_quality));
+      BrotliEncoderSetParameter(br_, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT);
+    } else {
+      const int bits = coding == Coding::gzip ? 15 + 16 : 15;
+      if (deflateInit2(&z_, o.gzip_level, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) fail();
+      z_open_ = true;
+    }
+  }
+  ~StreamEncoder() {
+    if (br_ != nullptr) BrotliEncoderDestroyInstance(br_);
+    if (z_open_) deflateEnd(&z_);
+  }
+  StreamEncoder(const StreamEncoder&) = delete;
+  StreamEncoder& operator=(const StreamEncoder&) = delete;
+
+  std::string write(std::string_view piece) {
+    if (piece.empty()) return {};  // a flush without input would only add a marker
+    return coding_ == Coding::br ? brotli(piece, BROTLI_OPERATION_FLUSH) : zlib(piece, Z_SYNC_FLUSH);
+  }
+  std::string finish() {
+    return coding_ == Coding::br ? brotli({}, BROTLI_OPERATION_FINISH) : zlib({}, Z_FINISH);
+  }
+
+ private:
+  [[noreturn]] static void fail() {
+    throw std::runtime_error("weft.http compression: the streaming encoder failed");
+  }
+
+  std::string zlib(std::string_view in, int flush) {
+    std::string out;
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_.avail_in = static_cast<uInt>(in.size());
+    for (;;) {  // until the flush or finish wrote everything (output space left over)
+      const std::size_t used = out.size();
+      out.resize(used + in.size() / 2 + 256);
+      z_.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+      z_.avail_out = static_cast<uInt>(out.size() - used);
+      const int rc = deflate(&z_, flush);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) fail();
+      out.resize(out.size() - z_.avail_out);
+      if (z_.avail_out != 0 && (flush != Z_FINISH || rc == Z_STREAM_END)) return out;
+    }
+  }
+
+  std::string brotli(std::string_view in, BrotliEncoderOperation op) {
+    std::string out;
+    std::size_t avail_in = in.size();
+    const auto* next_in = reinterpret_cast<const std::uint8_t*>(in.data());
+    std::size_t avail_out = 0;
+    do {
+      if (!BrotliEncoderCompressStream(br_, op, &avail_in, &next_in, &avail_out, nullptr, nullptr)) {
+        fail();
+      }
+      std::size_t n = 0;
+      const std::uint8_t* taken = BrotliEncoderTakeOutput(br_, &n);
+      out.append(reinterpret_cast<const char*>(taken), n);
+    } while (avail_in > 0 || BrotliEncoderHasMoreOutput(br_) ||
+             (op == BROTLI_OPERATION_FINISH && !BrotliEncoderIsFinished(br_)));
+    return out;
+  }
+
+  Coding coding_;
+  z_stream z_{};
+  bool z_open_ = false;
+  BrotliEncoderState* br_ = nullptr;
+};
+
+// The streamed response with its producer wrapped: every piece it writes goes out
+// compressed and flushed, then the encoder's end.
+Response compressed_stream(Response& res, Coding coding, const CompressionOptions& o) {
+  auto inner = std::make_shared<BodyProducer>(res.take_producer());
+  const std::string type(res.header_value("Content-Type"));
+  Response out = Response::stream(
+      type,
+      [inner, coding, o](BodyWriter& w) -> Task<void> {
+        auto encoder = std::make_shared<StreamEncoder>(coding, o);  // the filter's, and ours
+        w.set_filter([encoder](std::string_view piece) { return encoder->write(piece); });
+        co_await (*inner)(w);
+        w.set_filter({});
+        co_await w.write(encoder->finish());
+      },
+      res.status_code());
+  for (const auto& [name, value] : res.headers()) {
+    if (!chars::iequals(name, "Content-Type")) out.header(name, value);
+  }
+  return out;
+}
+
 }  // namespace
 
 Coding choose_coding(std::string_view accept, const CompressionOptions& o) {
@@ -182,15 +281,17 @@ std::optional<std::string> compress(std::string_view body, Coding coding,
 Middleware compression(CompressionOptions o) {
   Middleware m;
   m.after = [o](const Request& req, Response& res) {
-    if (res.is_streamed() || res.has_file() || !res.header_value("Content-Encoding").empty()) return;
+    if (res.has_file() || !res.header_value("Content-Encoding").empty()) return;
     const int status = res.status_code();
     if (status < 200 || status == 204 || status == 206 || status == 304) return;
     if (!compressible(res.header_value("Content-Type"))) return;
     add_vary(res);
-    if (res.body().size() < o.min_size) return;
+    if (!res.is_streamed() && res.body().size() < o.min_size) return;
     const Coding coding = choose_coding(req.header("Accept-Encoding"), o);
     if (coding == Coding::identity) return;
-    if (res.body().size() > o.inline_max) {
+    if (res.is_streamed()) {
+      res = compressed_stream(res, coding, o);
+    } else if (res.body().size() > o.inline_max) {
       res = compressed_on_pool(res, coding, o);
     } else {
       std::optional<std::string> packed = compress(res.body(), coding, o);

@@ -380,8 +380,16 @@ void Connection::start_async(std::shared_ptr<Exchange> ex) {
                                   server_.shared.middleware, cur_allow_, server_.loop));
 }
 
-void Connection::on_async_done(Exchange&, unsigned internal_errors) {
+void Connection::on_async_done(Exchange& ex, unsigned internal_errors) {
   for (unsigned i = internal_errors; i; --i) ++server_.stats.handler_errors;
+  // A stream_body handler that answered before its body ended (a 413 mid-upload): what it
+  // left unread is dropped and reading resumes — the rest of the body is discarded as it
+  // arrives (on_body) — else a connection paused at the high-water mark would neither read
+  // the body nor see the client's FIN until the request timeout.
+  if (BodyStream* body = ex.request.body_stream()) {
+    body->discard();
+    resume_reading();
+  }
   pump();
   flush_out();
 }
@@ -714,7 +722,12 @@ void Connection::note_dropped(std::int64_t& started_ns) noexcept {
 // ---- BodyWriter ---------------------------------------------------------------------------
 
 BodyWriter::WriteAwaiter BodyWriter::write(std::string_view piece) {
-  if (conn_) conn_->write_body_piece(*this, piece);
+  if (conn_ && filter_) {
+    const std::string out = filter_(piece);
+    if (conn_) conn_->write_body_piece(*this, out);
+  } else if (conn_) {
+    conn_->write_body_piece(*this, piece);
+  }
   return WriteAwaiter(*this);
 }
 

@@ -143,6 +143,11 @@ void BodyStream::fail() noexcept {
   wake();
 }
 
+void BodyStream::discard() noexcept {
+  pieces_.clear();
+  buffered_ = 0;
+}
+
 // The reader resumes as a microtask: after the connection's current callback, never
 // inside the parsing that delivered the piece.
 void BodyStream::wake() noexcept {

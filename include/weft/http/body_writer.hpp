@@ -8,14 +8,23 @@
 // client has read them (the drain notification). A slow reader therefore holds the
 // producer back instead of growing the server's memory.
 //
+// Filters: set_filter(f) makes every later write send f(piece) instead of the piece (an
+// empty result sends nothing). compression() encodes a streamed body this way, wrapping the
+// producer: it sets the filter, runs the producer, clears the filter and writes the
+// encoder's end. A filter that throws makes the write throw (the body is cut there).
+//
 // Cancellation: when the client disconnects, a suspended or later write throws
 // std::system_error(operation_canceled), and cancelled() is true; the producer should
 // simply let it unwind.
 #pragma once
 
+#include <weft/function.hpp>
+
 #include <coroutine>
+#include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace weft::http {
 
@@ -35,6 +44,8 @@ class BodyWriter {
   };
 
   WriteAwaiter write(std::string_view piece);
+  using Filter = Function<std::string(std::string_view)>;
+  void set_filter(Filter filter) noexcept { filter_ = std::move(filter); }
   bool cancelled() const noexcept { return conn_ == nullptr; }
   Connection* conn_for_completion() const noexcept { return conn_; }  // internal
 
@@ -42,6 +53,7 @@ class BodyWriter {
   friend class Connection;
   Connection* conn_ = nullptr;
   std::coroutine_handle<> waiting_;
+  Filter filter_;
   bool chunked_ = true;
   bool blocked_ = false;  // above the high-water mark since the last write
 };

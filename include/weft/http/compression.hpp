@@ -2,19 +2,29 @@
 //
 //   app.use(weft::http::compression());                    // br > gzip > deflate, ≥ 1 KiB
 //   app.use("/api", weft::http::compression({.min_size = 256}));
+//   app.get("/events", [](weft::http::Request&) {         // compressed as it streams
+//     return weft::http::Response::stream("text/event-stream", [](weft::http::BodyWriter& w) -> weft::Task<void> {
+//       co_await w.write("data: 1\n\n");   // reaches the client compressed and flushed
+//     });
+//   });
 //
 // A response is compressed when the request accepts a coding (q > 0; the server prefers
-// br, then gzip, then deflate), its body is in memory and at least min_size bytes, its
-// Content-Type is compressible (text/*, JSON, JavaScript, XML, SVG, +json, +xml, wasm…),
-// it has no Content-Encoding yet, and its status is not 204/206/304. It then gets
-// Content-Encoding and `Vary: Accept-Encoding` (which is added for any compressible
+// br, then gzip, then deflate), its Content-Type is compressible (text/*, JSON,
+// JavaScript, XML, SVG, +json, +xml, wasm…), it has no Content-Encoding yet, its status is
+// not 1xx/204/206/304, and its body is either in memory and at least min_size bytes or
+// streamed (Response::stream: its length is unknown, so min_size does not apply). It then
+// gets Content-Encoding and `Vary: Accept-Encoding` (which is added for any compressible
 // response, compressed or not, so caches keep the variants apart).
 //
-// Where the work runs: bodies up to inline_max bytes are compressed on the loop (a few
-// tens of µs for a few KiB); larger ones become a streamed response whose body is
+// Where the work runs: in-memory bodies up to inline_max bytes are compressed on the loop
+// (a few tens of µs for a few KiB); larger ones become a streamed response whose body is
 // compressed on the pool (WorkClass::cpu) and then sent, so the loop never spends
-// milliseconds in zlib. A streamed response (Response::stream) and a file body
-// (static_files: use its precompressed .br/.gz siblings) are left as they are.
+// milliseconds in zlib. A streamed body is compressed as it streams: each piece the
+// producer writes is compressed on the loop and flushed at once (Z_SYNC_FLUSH, brotli's
+// FLUSH), so a client decodes every piece as soon as it arrives (server-sent events,
+// progress output); the producer's pieces should therefore stay moderate (tens of KiB),
+// and each flush costs a few bytes of ratio. A file body (static_files: use its
+// precompressed .br/.gz siblings) is left as it is.
 //
 // Synchronous (an after-form layer): no coroutine per request.
 #pragma once

@@ -14,6 +14,7 @@
 #include <weft/cancel.hpp>
 #include <weft/clock.hpp>
 #include <weft/http/form.hpp>
+#include <weft/http/multipart.hpp>
 #include <weft/http/parser.hpp>
 #include <weft/net/address.hpp>
 #include <weft/task.hpp>
@@ -99,6 +100,7 @@ class BodyStream {
   void push(std::string_view piece);
   void end() noexcept;
   void fail() noexcept;
+  void discard() noexcept;  // drops the pieces not read (the handler has answered)
   std::size_t buffered() const noexcept { return buffered_; }
   Connection* conn = nullptr;  // told when the handler drained the buffer
 
@@ -139,6 +141,10 @@ class Request {
   // HttpError 415 for another Content-Type. The buffered body, or on a stream_body route
   // the body read to its end (bounded by the route's max_body).
   Task<Form> form();
+  // The body's multipart/form-data parts, one `handler` call per part as each arrives
+  // (see multipart.hpp): HttpError 415 for another Content-Type, 400 for a malformed body,
+  // 413 past `limits`. On a stream_body route the body is never held whole in memory.
+  Task<void> multipart(PartHandler handler, MultipartLimits limits = {});
   // The value of cookie `name` from the Cookie field(s) (surrounding double quotes
   // removed; not percent-decoded); nullopt when absent.
   std::optional<std::string> cookie(std::string_view name) const;
