@@ -173,7 +173,7 @@ void Site::close_database(Function<void()> done) {
     if (done) done();
     return;
   }
-  db_->close([done = std::move(done)](db::Outcome<Unit>& r) mutable {
+  db_->close([done = std::move(done)](db::Outcome<void>& r) mutable {
     if (!r) complain(std::string("closing the database: ") + r.what());
     if (done) done();
   });

@@ -176,7 +176,7 @@ void spawn(Loop& loop, F fn) {
 // never happen).
 template <class T>
 T run_until_complete(Loop& loop, Task<T> task) {
-  std::optional<std::conditional_t<std::is_void_v<T>, Unit, T>> value;
+  std::optional<std::conditional_t<std::is_void_v<T>, std::monostate, T>> value;
   std::exception_ptr error;
   bool finished = false;
   spawn(loop, [&]() -> Task<void> {

@@ -35,7 +35,7 @@ class FrontTransaction final : public Transaction {
       : loop_(loop), front_(std::move(front)), id_(id) {}
   ~FrontTransaction() override {  // not finished: roll back
     if (finished_) return;
-    if (auto f = front_.lock()) f->tx_finish(id_, false, Callback<Unit>());
+    if (auto f = front_.lock()) f->tx_finish(id_, false, Callback<void>());
   }
   bool finished() const noexcept override { return finished_; }
 
@@ -48,7 +48,7 @@ class FrontTransaction final : public Transaction {
     f->tx_submit(id_, std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
   // Finished from here on, whatever the outcome: a failed commit has rolled back.
-  void do_finish(bool commit, Callback<Unit> cb) override {
+  void do_finish(bool commit, Callback<void> cb) override {
     if (finished_) return deliver_later(loop_, std::move(cb), finished_error());
     finished_ = true;
     auto f = front_.lock();
@@ -86,8 +86,8 @@ class FrontDatabase final : public Database {
     front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb), std::move(token));
   }
   void do_begin(Callback<std::unique_ptr<Transaction>> cb) override { front_->begin(std::move(cb)); }
-  void do_ready(Callback<Unit> cb) override { front_->ready(std::move(cb)); }
-  void do_close(Callback<Unit> cb) override { front_->close(std::move(cb)); }
+  void do_ready(Callback<void> cb) override { front_->ready(std::move(cb)); }
+  void do_close(Callback<void> cb) override { front_->close(std::move(cb)); }
 
  private:
   Loop& loop_;

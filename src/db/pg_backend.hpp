@@ -243,9 +243,9 @@ class Front : public std::enable_shared_from_this<Front> {
   void begin(Callback<std::unique_ptr<Transaction>> cb);
   void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
                  CancelToken token);
-  void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
-  void ready(Callback<Unit> cb);
-  void close(Callback<Unit> cb);
+  void tx_finish(std::uint64_t tx, bool commit, Callback<void> cb);
+  void ready(Callback<void> cb);
+  void close(Callback<void> cb);
   void destroy() noexcept;
   Stats stats() const;
   GroupStats group_stats() const;  // any thread
@@ -304,7 +304,7 @@ class Front : public std::enable_shared_from_this<Front> {
   std::deque<std::unique_ptr<Request>> waiting_;     // not assignable yet, in order
   std::unordered_map<std::uint64_t, TxState> txs_;
   std::deque<Function<void()>> ready_;               // callbacks to run
-  std::vector<Callback<Unit>> close_cbs_;
+  std::vector<Callback<void>> close_cbs_;
   std::shared_ptr<Front> self_;  // after destroy(): alive until in-flight work drains
   std::uint64_t next_tx_ = 0;
   std::uint64_t transactions_ = 0;

@@ -141,7 +141,7 @@ void Connection::resolve() {
     return out;
   };
   auto done = [this, life = std::weak_ptr<int>(life_), attempt = connect_attempt_](
-                  weft::detail::WorkResult<Resolved>& r) {
+                  Result<Resolved>& r) {
     if (life.expired()) return;  // the connection is gone
     Front::Scope scope(front_);
     if (state_ != State::connecting || attempt != connect_attempt_ || conn_) return;
@@ -649,7 +649,7 @@ bool Connection::send_cancel_request() {
     char buf[256];
     PQcancel(c.get(), buf, sizeof buf);
   };
-  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](weft::detail::WorkResult<void>&) {},
+  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](Result<void>&) {},
                      nullptr, "postgres cancel");
 }
 

@@ -46,14 +46,14 @@ std::unique_ptr<Request> control(Route route, std::uint64_t tx, std::string text
   return r;
 }
 
-Callback<ResultSet> to_unit(Callback<Unit> cb) {
+Callback<ResultSet> to_unit(Callback<void> cb) {
   return [cb = std::move(cb)](Outcome<ResultSet>& out) mutable {
     if (!cb) return;
     if (out.ok()) {
-      Outcome<Unit> ok(Unit{});
+      Outcome<void> ok;
       return cb(ok);
     }
-    Outcome<Unit> failed(out.failure());
+    Outcome<void> failed(out.failure());
     cb(failed);
   };
 }
@@ -360,7 +360,7 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
   dispatch(std::move(r));
 }
 
-void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
+void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
   if (dead_) {
     if (cb) fail_later(to_unit(std::move(cb)), closed_error());
     return;
@@ -388,7 +388,7 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
 
 // ---- ready, close, destruction -------------------------------------------------------
 
-void Front::ready(Callback<Unit> cb) {
+void Front::ready(Callback<void> cb) {
   if (closing_ || dead_) return fail_later(to_unit(std::move(cb)), closed_error());
   auto r = std::make_unique<Request>();
   r->kind = Request::Kind::sync;
@@ -398,7 +398,7 @@ void Front::ready(Callback<Unit> cb) {
   dispatch(std::move(r));
 }
 
-void Front::close(Callback<Unit> cb) {
+void Front::close(Callback<void> cb) {
   if (dead_) return fail_later(to_unit(std::move(cb)), closed_error());
   if (closed_) {
     auto r = std::make_unique<Request>();
@@ -431,14 +431,14 @@ void Front::close_step() {
   if (!txs_.empty()) {  // idle transactions left open: roll them back first
     std::vector<std::uint64_t> ids;
     for (const auto& [id, state] : txs_) ids.push_back(id);
-    for (std::uint64_t id : ids) tx_finish(id, false, Callback<Unit>());
+    for (std::uint64_t id : ids) tx_finish(id, false, Callback<void>());
     return maybe_close();
   }
   closed_ = true;
   for (auto& c : slots_) c.reset();  // from a deferred callback: no handler of theirs runs
   for (auto& cb : close_cbs_) {
     ready_.push_back([cb = std::move(cb)]() mutable {
-      Outcome<Unit> ok(Unit{});
+      Outcome<void> ok;
       cb(ok);
     });
   }
@@ -457,7 +457,7 @@ void Front::destroy() noexcept {
   for (auto& r : canceled) complete(std::move(r), Outcome<ResultSet>(canceled_error()));
   for (auto& cb : close_cbs_) {
     ready_.push_back([cb = std::move(cb)]() mutable {
-      Outcome<Unit> ok(Unit{});
+      Outcome<void> ok;
       cb(ok);
     });
   }

@@ -174,9 +174,9 @@ class Front : public std::enable_shared_from_this<Front> {
   void begin(Callback<std::unique_ptr<Transaction>> cb);
   void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
                  CancelToken token);
-  void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
-  void ready(Callback<Unit> cb);
-  void close(Callback<Unit> cb);
+  void tx_finish(std::uint64_t tx, bool commit, Callback<void> cb);
+  void ready(Callback<void> cb);
+  void close(Callback<void> cb);
   void destroy() noexcept;  // the Database is being destroyed
   Stats stats() const;
   GroupStats group_stats() const;  // any thread: atomics and histogram snapshots only
@@ -204,8 +204,8 @@ class Front : public std::enable_shared_from_this<Front> {
   static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec);
   void read(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token);
   static void read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
-                        weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r);
-  void open_settled(const Outcome<Unit>& r);
+                        Result<Outcome<std::optional<ResultSet>>>& r);
+  void open_settled(const Outcome<void>& r);
   void maybe_close();
   void close_step();
 
@@ -219,7 +219,7 @@ class Front : public std::enable_shared_from_this<Front> {
   std::deque<std::shared_ptr<WriteOp>> general_;
   std::deque<std::shared_ptr<WriteOp>> tx_ops_;
   std::vector<WaitingRead> waiting_reads_;  // reads issued before the writer opened
-  std::vector<Callback<Unit>> close_cbs_;
+  std::vector<Callback<void>> close_cbs_;
   std::optional<Error> open_error_;
   std::uint64_t active_tx_ = 0;
   std::uint64_t next_tx_ = 0;

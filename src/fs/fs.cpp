@@ -147,7 +147,7 @@ namespace {
 auto open_work(Loop* loop, std::string path, OpenFlags flags, unsigned mode) {
   return [loop, path = std::move(path), flags, mode]() -> Outcome<File> {
     Outcome<int> fd = impl::open_fd(path, impl::to_open_flags(flags), mode);
-    if (!fd) return fd.error_info();
+    if (!fd) return fd.failure();
     return File(loop, *fd, path);
   };
 }

@@ -343,13 +343,13 @@ class Transaction {
   void exec(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token = {}) {
     do_submit(std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
-  void commit(Callback<Unit> cb) { do_finish(true, std::move(cb)); }
-  void rollback(Callback<Unit> cb) { do_finish(false, std::move(cb)); }
+  void commit(Callback<void> cb) { do_finish(true, std::move(cb)); }
+  void rollback(Callback<void> cb) { do_finish(false, std::move(cb)); }
 
   Awaitable<ResultSet> query(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<ResultSet> exec(std::string sql, Params params = {}, CancelToken token = {});
-  Awaitable<Unit> commit();
-  Awaitable<Unit> rollback();
+  Awaitable<void> commit();
+  Awaitable<void> rollback();
 
   // commit() or rollback() was called.
   virtual bool finished() const noexcept = 0;
@@ -357,7 +357,7 @@ class Transaction {
  protected:
   Transaction() = default;
   virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) = 0;
-  virtual void do_finish(bool commit, Callback<Unit> cb) = 0;
+  virtual void do_finish(bool commit, Callback<void> cb) = 0;
 };
 
 namespace detail {
@@ -395,17 +395,17 @@ class Database {
   // from body rolls back; then `finished` gets the outcome (a body failure is reported as
   // its db::Error, or errc::abort with its message). If `done` is dropped uncalled, the
   // transaction is rolled back and `finished` is not called.
-  void transaction(Function<void(Transaction&, TransactionDone)> body, Callback<Unit> finished);
+  void transaction(Function<void(Transaction&, TransactionDone)> body, Callback<void> finished);
   // Completes once the database is open (or with the open error).
-  void ready(Callback<Unit> cb) { do_ready(std::move(cb)); }
-  void close(Callback<Unit> cb) { do_close(std::move(cb)); }
+  void ready(Callback<void> cb) { do_ready(std::move(cb)); }
+  void close(Callback<void> cb) { do_close(std::move(cb)); }
 
   // ---- coroutine forms -------------------------------------------------------------
   Awaitable<ResultSet> query(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<ResultSet> exec(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<std::unique_ptr<Transaction>> begin();
-  Awaitable<Unit> ready();
-  Awaitable<Unit> close();
+  Awaitable<void> ready();
+  Awaitable<void> close();
 
   // co_await db->transaction([&](Transaction& tx) -> Task<T> {...}): runs the body in a
   // transaction; commits when it returns (unless it finished the transaction itself) and
@@ -430,8 +430,8 @@ class Database {
   virtual void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb,
                          CancelToken token) = 0;
   virtual void do_begin(Callback<std::unique_ptr<Transaction>> cb) = 0;
-  virtual void do_ready(Callback<Unit> cb) = 0;
-  virtual void do_close(Callback<Unit> cb) = 0;
+  virtual void do_ready(Callback<void> cb) = 0;
+  virtual void do_close(Callback<void> cb) = 0;
 };
 
 template <class F>

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <type_traits>
 
 namespace weft::db {
 namespace {
@@ -238,7 +239,7 @@ TEST_P(DbStatements, CallbackFormRunsLaterOnTheLoopThread) {
     const char* expected = pg() ? "relation \"missing\" does not exist" : "no such table: missing";
     EXPECT_NE(std::string(r.what()).find(expected), std::string::npos) << r.what();
     ++calls;
-    db->close([&](Outcome<Unit>& c) {
+    db->close([&](Outcome<void>& c) {
       EXPECT_TRUE(c.ok());
       ++calls;
     });
@@ -248,6 +249,27 @@ TEST_P(DbStatements, CallbackFormRunsLaterOnTheLoopThread) {
   EXPECT_EQ(calls, 3);
   db.reset();
   weft::testing::expect_clean_close(loop);
+}
+
+// db::Outcome is weft::Result with the db::Error as its error type.
+static_assert(std::is_same_v<Outcome<ResultSet>, weft::Result<ResultSet, Error>>);
+static_assert(std::is_same_v<Outcome<void>, weft::Result<void, Error>>);
+
+TEST(DbOutcome, KeepsTheBackendsErrorAndThrowsIt) {
+  Outcome<void> ok;
+  EXPECT_TRUE(ok);
+  EXPECT_NO_THROW(ok.value());
+  Outcome<void> failed = Error(errc::constraint, "UNIQUE constraint failed: t.v", 2067);
+  EXPECT_EQ(failed.error(), errc::constraint);
+  EXPECT_EQ(failed.failure().backend_code(), 2067);
+  EXPECT_TRUE(failed.failure().is_unique_violation());
+  EXPECT_NE(failed.what().find("UNIQUE constraint failed: t.v"), std::string::npos) << failed.what();
+  try {
+    failed.value();
+    ADD_FAILURE() << "value() did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.backend_code(), 2067);
+  }
 }
 
 TEST(DbSqlite, OpenFailureIsEveryStatementsError) {

@@ -325,7 +325,7 @@ TEST(DbPg, RunsOnTheLoopThreadWithoutPoolJobs) {
           done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
         });
       },
-      [&](Outcome<Unit>& r) {
+      [&](Outcome<void>& r) {
         EXPECT_TRUE(r.ok()) << r.what();
         EXPECT_EQ(std::this_thread::get_id(), loop_thread);
         ++calls;
