@@ -35,7 +35,7 @@
 // DELETE or REPLACE is a read) and confirmed on the reader with sqlite3_stmt_readonly;
 // a statement that turns out to write joins the back of the writer's FIFO. Reader
 // connections are query_only. Connection-level PRAGMAs sent through exec() affect the
-// writer only: use Options for the ones every connection needs.
+// writer only: use SqliteOptions for the ones every connection needs.
 // ":memory:" uses a single connection (each SQLite connection to ":memory:" would be a
 // separate database): every statement goes through the writer, reads included.
 // Transaction control (BEGIN, COMMIT, END, ROLLBACK, and SAVEPOINT/RELEASE outside a
@@ -90,7 +90,7 @@
 // transaction left open with nothing queued, then closes the connections on the pool.
 //
 // Threads: every member is called on the loop thread. SQLite never runs on the loop
-// thread: every sqlite3 call, including opening and closing, happens on a pool thread.
+// thread: every call into SQLite, including opening and closing, happens on a pool thread.
 //
 // PostgreSQL (libpq, non-blocking, pipeline mode; every libpq call on the loop thread,
 // no pool job except PQcancel: at destruction, and for a cancelled statement). What
@@ -156,8 +156,6 @@
 #include <type_traits>
 #include <utility>
 
-struct sqlite3;  // SQLite's connection handle, for Options::on_connect
-
 namespace weft {
 class Loop;
 }  // namespace weft
@@ -211,26 +209,44 @@ struct GroupCommit {
   std::chrono::microseconds max_wait{0};
 };
 
-struct Options {
+namespace sqlite {
+class ConnectHook;  // weft/db/sqlite.hpp: db::sqlite::on_connect(fn)
+}  // namespace sqlite
+
+// SQLite only.
+struct SqliteOptions {
   Synchronous synchronous = Synchronous::full;
-  GroupCommit group_commit;
   // How long a statement waits for a lock held by another process before errc::busy.
   // Inside one process the single writer means weft never contends with itself.
   std::chrono::milliseconds busy_timeout{5000};
-  // SQLite only (PostgreSQL: PostgresOptions::query_timeout): a statement still running
-  // after this long is interrupted (a progress handler, checked every 100 virtual machine
-  // instructions on a clock of a few ms resolution, so one long function call, such as a
-  // LIKE over a large value, finishes first) and fails with std::errc::timed_out; a write
-  // is rolled back, and the connection goes on with the next statement. 0: no limit (the
-  // default).
+  // A statement still running after this long is interrupted (a progress handler,
+  // checked every 100 virtual machine instructions on a clock of a few ms resolution, so
+  // one long function call, such as a LIKE over a large value, finishes first) and fails
+  // with std::errc::timed_out; a write is rolled back, and the connection goes on with the
+  // next statement. 0: no limit (the default). PostgreSQL's is PostgresOptions::query_timeout.
   std::chrono::milliseconds statement_timeout{0};
+  bool foreign_keys = true;  // PRAGMA foreign_keys=ON on every connection
+  // Called on a pool thread for every connection opened (the writer and each reader)
+  // after weft's pragmas — to register functions, collations, extensions. A throw fails
+  // the open with its message. Made by db::sqlite::on_connect(fn) (weft/db/sqlite.hpp),
+  // so that this header does not name SQLite's types. Null: none.
+  std::shared_ptr<const sqlite::ConnectHook> on_connect;
+};
+
+// Options of db::open(). The fields at the top apply to both backends; `sqlite` and
+// `postgres` hold what only one of them reads (the other ignores its part), so one
+// Options value can serve a program that opens either URL, e.g.
+//   db::Options o;
+//   o.statement_cache_size = 128;
+//   o.sqlite.synchronous = db::Synchronous::normal;
+//   o.postgres.pool_size = 8;
+// Time limits are per backend because they do different things: SQLite interrupts the
+// statement in the process, PostgreSQL sets the server's statement_timeout.
+struct Options {
+  GroupCommit group_commit;  // both (max_wait: SQLite only)
   // Prepared statements kept per connection (least recently used evicted); 0: none.
   std::size_t statement_cache_size = 64;
-  bool foreign_keys = true;  // PRAGMA foreign_keys=ON on every connection
-  // SQLite only: called on a pool thread for every connection opened (the writer and each
-  // reader) after weft's pragmas — to register functions, collations, extensions. A throw
-  // fails the open with its message.
-  std::function<void(sqlite3*)> on_connect;
+  SqliteOptions sqlite;
   PostgresOptions postgres;
 };
 

@@ -205,6 +205,31 @@ TEST_P(DbStatements, StatementCacheEvictsLeastRecentlyUsed) {
   weft::testing::expect_clean_close(loop);
 }
 
+// Options: shared fields at the top, each backend's own in its part; a Postgres part
+// is ignored by SQLite (and the other way round).
+TEST(DbSqlite, ReadsItsOwnPartOfTheOptions) {
+  Loop loop;
+  TempDir dir;
+  Options opts;
+  opts.statement_cache_size = 0;
+  opts.sqlite.synchronous = Synchronous::normal;
+  opts.sqlite.foreign_keys = false;
+  opts.postgres.pool_size = 1;
+  auto db = open(loop, dir.url(), opts);
+  run(loop, [&]() -> Task<void> {
+    ResultSet fk = co_await db->exec("PRAGMA foreign_keys");
+    EXPECT_EQ(fk.front()[0].as_int(), 0);
+    ResultSet sync = co_await db->exec("PRAGMA synchronous");
+    EXPECT_EQ(sync.front()[0].as_int(), 1);  // NORMAL
+    co_await db->exec("SELECT 1");
+    co_await db->exec("SELECT 1");
+    EXPECT_EQ(db->stats().statement_cache_hits, 0u);  // statement_cache_size 0: no cache
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST(DbSqlite, MemoryDatabaseUsesOneConnection) {
   Loop loop;
   auto db = open(loop, "sqlite::memory:");
