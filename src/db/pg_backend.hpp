@@ -33,6 +33,7 @@
 
 #include <weft/db/database.hpp>
 #include <weft/histogram.hpp>
+#include <weft/net/dns.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/loop.hpp>
 #include <weft/timer.hpp>
@@ -56,8 +57,8 @@ struct Spec {
   std::vector<std::string> keys;
   std::vector<std::string> values;
   std::string where;  // "host:port/dbname" for messages
-  // A host name libpq would resolve with a blocking getaddrinfo: resolved on the pool
-  // before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
+  // A host name libpq would resolve with a blocking getaddrinfo: resolved by net's
+  // resolver (weft/net/dns.hpp) before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
   std::string resolve_host;
   Options options;
 };
@@ -228,6 +229,7 @@ class Connection {
   bool script_running_ = false;
   bool cancel_requested_ = false;
   std::uint64_t connect_attempt_ = 0;
+  net::ResolveHandle resolving_;  // the host name lookup in flight (see resolve())
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // weak refs: pool completions
 };
 
