@@ -29,6 +29,7 @@
 // their own handlers.
 #pragma once
 
+#include "db/close_protocol.hpp"
 #include "db/front_database.hpp"
 
 #include <weft/db/database.hpp>
@@ -292,7 +293,8 @@ class Front : public std::enable_shared_from_this<Front> {
   void flush();
   void schedule_flush();
   void maybe_close();
-  void close_step();
+  friend class detail::CloseProtocol;
+  void close_step();  // CloseProtocol's check
   void retire(std::unique_ptr<Connection> c);
   void check_drained();
   std::size_t queued() const noexcept;
@@ -306,7 +308,7 @@ class Front : public std::enable_shared_from_this<Front> {
   std::deque<std::unique_ptr<Request>> waiting_;     // not assignable yet, in order
   std::unordered_map<std::uint64_t, TxState> txs_;
   std::deque<Function<void()>> ready_;               // callbacks to run
-  std::vector<Callback<void>> close_cbs_;
+  detail::CloseProtocol closer_;
   std::shared_ptr<Front> self_;  // after destroy(): alive until in-flight work drains
   std::uint64_t next_tx_ = 0;
   std::uint64_t transactions_ = 0;
@@ -321,9 +323,6 @@ class Front : public std::enable_shared_from_this<Front> {
   bool repump_ = false;
   bool flushing_ = false;
   bool flush_scheduled_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-  bool close_check_pending_ = false;
   bool dead_ = false;
 };
 
@@ -344,6 +343,7 @@ Error make_error(const PGresult* res, std::string_view sql);
 std::string shorten(std::string_view sql);
 std::string trim_message(const char* msg);
 using detail::closed_error;
+using detail::CloseProtocol;
 using detail::deliver_later;
 Error canceled_error();
 

@@ -96,7 +96,7 @@ std::size_t Front::queued() const noexcept {
 
 void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
                    CancelToken token) {
-  if (closing_ || dead_) return fail_later(std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return fail_later(std::move(cb), closed_error());
   sql::Info info = sql::classify(sql, sql::Dialect::postgres);
   if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
     return fail_later(std::move(cb), transaction_misuse());
@@ -313,7 +313,7 @@ void Front::check_drained() {
 
 void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   using TxOutcome = Outcome<std::unique_ptr<Transaction>>;
-  if (closing_ || dead_) {
+  if (closer_.closing() || dead_) {
     ready_.push_back([cb = std::move(cb)]() mutable {
       TxOutcome out(closed_error());
       cb(out);
@@ -389,7 +389,7 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
 // ---- ready, close, destruction -------------------------------------------------------
 
 void Front::ready(Callback<void> cb) {
-  if (closing_ || dead_) return fail_later(to_unit(std::move(cb)), closed_error());
+  if (closer_.closing() || dead_) return fail_later(to_unit(std::move(cb)), closed_error());
   auto r = std::make_unique<Request>();
   r->kind = Request::Kind::sync;
   r->route = Route::writer;
@@ -400,31 +400,16 @@ void Front::ready(Callback<void> cb) {
 
 void Front::close(Callback<void> cb) {
   if (dead_) return fail_later(to_unit(std::move(cb)), closed_error());
-  if (closed_) {
-    auto r = std::make_unique<Request>();
-    r->done = to_unit(std::move(cb));
-    return complete(std::move(r), Outcome<ResultSet>(ResultSet{}));
-  }
-  close_cbs_.push_back(std::move(cb));
-  closing_ = true;
+  closer_.request(loop, std::move(cb));
   maybe_close();
 }
 
-// Checks in the next pending phase, so that a callback about to queue the next
-// statement of its transaction gets to do it first.
 void Front::maybe_close() {
-  if (!closing_ || closed_ || dead_ || close_check_pending_) return;
-  close_check_pending_ = true;
-  loop.defer([weak = weak_from_this()] {
-    if (auto f = weak.lock()) {
-      f->close_check_pending_ = false;
-      f->close_step();
-    }
-  });
+  if (!dead_) closer_.check(*this);
 }
 
 void Front::close_step() {
-  if (dead_ || closed_ || !waiting_.empty()) return;
+  if (dead_ || !waiting_.empty()) return;
   for (const auto& c : slots_) {
     if (c && c->load() > 0) return;
   }
@@ -434,15 +419,11 @@ void Front::close_step() {
     for (std::uint64_t id : ids) tx_finish(id, false, Callback<void>());
     return maybe_close();
   }
-  closed_ = true;
+  closer_.shutting_down();
   for (auto& c : slots_) c.reset();  // from a deferred callback: no handler of theirs runs
-  for (auto& cb : close_cbs_) {
-    ready_.push_back([cb = std::move(cb)]() mutable {
-      Outcome<void> ok;
-      cb(ok);
-    });
+  for (auto& cb : closer_.finish()) {
+    ready_.push_back([cb = std::move(cb)]() mutable { CloseProtocol::succeed(cb); });
   }
-  close_cbs_.clear();
   schedule_flush();
 }
 
@@ -455,13 +436,9 @@ void Front::destroy() noexcept {
     for (auto& r : c->take_pending()) canceled.push_back(std::move(r));
   }
   for (auto& r : canceled) complete(std::move(r), Outcome<ResultSet>(canceled_error()));
-  for (auto& cb : close_cbs_) {
-    ready_.push_back([cb = std::move(cb)]() mutable {
-      Outcome<void> ok;
-      cb(ok);
-    });
+  for (auto& cb : closer_.take_callbacks()) {
+    ready_.push_back([cb = std::move(cb)]() mutable { CloseProtocol::succeed(cb); });
   }
-  close_cbs_.clear();
   bool draining = false;
   for (auto& c : slots_) {
     if (c && c->in_flight() > 0) {

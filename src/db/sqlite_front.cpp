@@ -80,7 +80,7 @@ void Front::open_settled(const Outcome<void>& r) {
 
 void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
                    CancelToken token) {
-  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return deliver_later(loop, std::move(cb), closed_error());
   sql::Info info = sql::classify(sql);
   if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
     return deliver_later(loop, std::move(cb), transaction_misuse());
@@ -299,7 +299,7 @@ void Front::read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
 
 void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   using TxOutcome = Outcome<std::unique_ptr<Transaction>>;
-  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return deliver_later(loop, std::move(cb), closed_error());
   std::uint64_t id = ++next_tx_;
   auto work = [](Core& core) -> Outcome<void> {
     core.writer().exec_simple("BEGIN IMMEDIATE");
@@ -394,7 +394,7 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
 // ---- open, close, destruction --------------------------------------------------------
 
 void Front::ready(Callback<void> cb) {
-  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return deliver_later(loop, std::move(cb), closed_error());
   auto work = [](Core& core) -> Outcome<void> {
     core.writer();
     return {};
@@ -404,38 +404,23 @@ void Front::ready(Callback<void> cb) {
 
 void Front::close(Callback<void> cb) {
   if (dead_) return deliver_later(loop, std::move(cb), closed_error());
-  close_cbs_.push_back(std::move(cb));
-  closing_ = true;
+  closer_.request(loop, std::move(cb));
   maybe_close();
 }
 
-// Checks in the next pending phase, so that a callback that is about to queue the next
-// statement of its transaction gets to do it first.
 void Front::maybe_close() {
-  if (!closing_ || close_started_ || dead_ || close_check_pending_) return;
-  close_check_pending_ = true;
-  loop.defer([weak = weak_from_this()] {
-    if (auto f = weak.lock()) {
-      f->close_check_pending_ = false;
-      f->close_step();
-    }
-  });
+  if (!dead_) closer_.check(*this);
 }
 
 void Front::close_step() {
-  if (dead_ || close_started_) return;
+  if (dead_) return;
   if (in_flight_ || !general_.empty() || !tx_ops_.empty() || reads_in_flight_ > 0) return;
   if (active_tx_) return tx_finish(active_tx_, false, Callback<void>());  // idle: roll back
-  close_started_ = true;
+  closer_.shutting_down();
   auto finish = [weak = weak_from_this()](Result<void>&) {
     auto f = weak.lock();
     if (!f) return;
-    std::vector<Callback<void>> cbs = std::move(f->close_cbs_);
-    f->close_cbs_.clear();
-    for (auto& cb : cbs) {
-      Outcome<void> ok;
-      cb(ok);
-    }
+    for (auto& cb : f->closer_.finish()) CloseProtocol::succeed(cb);
   };
   std::error_code ec = queue_work(
       loop, WorkClass::slow,
@@ -465,13 +450,7 @@ void Front::destroy() noexcept {
   }
   for (auto& w : waiting_reads_) deliver_later(loop, std::move(w.cb), canceled());
   waiting_reads_.clear();
-  for (auto& cb : close_cbs_) {
-    loop.defer([cb = std::move(cb)]() mutable {
-      Outcome<void> ok;
-      cb(ok);
-    });
-  }
-  close_cbs_.clear();
+  for (auto& cb : closer_.take_callbacks()) CloseProtocol::succeed_later(loop, std::move(cb));
   if (core_) {  // the connections close on the pool once the last job is done with them
     (void)queue_work(
         loop, WorkClass::slow, [core = std::move(core_)]() mutable { core.reset(); },

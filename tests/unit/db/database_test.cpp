@@ -183,6 +183,42 @@ TEST_P(DbStatements, UniqueViolationsAreNamedOnBothBackends) {
   weft::testing::expect_clean_close(loop);
 }
 
+// The close protocol both backends share: a second close() joins the first, a close()
+// after the close finished succeeds (later, never inside the call), and everything else
+// is refused with errc::closed once close() was called.
+TEST_P(DbStatements, CloseJoinsAndRepeatsAndRefusesWhatFollows) {
+  Loop loop;
+  auto db = open(loop, url());
+  std::vector<std::string> log;
+  bool returned = false;
+  db->exec("CREATE TABLE t(v INTEGER)", {}, [&](Outcome<ResultSet>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    log.push_back("create");
+  });
+  db->close([&](Outcome<void>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    log.push_back("close 1");
+    db->close([&](Outcome<void>& again) {
+      EXPECT_TRUE(again.ok()) << again.what();
+      EXPECT_TRUE(returned);
+      log.push_back("close 3");
+    });
+    returned = true;
+  });
+  db->close([&](Outcome<void>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    log.push_back("close 2");
+  });
+  db->query("SELECT 1", {}, [&](Outcome<ResultSet>& r) {
+    EXPECT_EQ(r.error(), errc::closed);
+    log.push_back("refused");
+  });
+  loop.run();
+  EXPECT_EQ(log, (std::vector<std::string>{"refused", "create", "close 1", "close 2", "close 3"}));
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST_P(DbStatements, StatementCacheEvictsLeastRecentlyUsed) {
   Loop loop;
   Options opts;
