@@ -242,7 +242,7 @@ class [[nodiscard]] Op {
 
 // ---- File --------------------------------------------------------------------------
 
-namespace impl {
+namespace detail {
 class Descriptor;
 }
 
@@ -295,7 +295,7 @@ class File {
   Loop& loop() const;
 
   Loop* loop_ = nullptr;
-  std::shared_ptr<impl::Descriptor> fd_;
+  std::shared_ptr<detail::Descriptor> fd_;
   std::string path_;
 };
 

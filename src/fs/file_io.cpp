@@ -10,7 +10,7 @@
 #include <atomic>
 #include <cstdio>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 namespace {
 
@@ -162,4 +162,4 @@ Outcome<void> append_file(const std::string& path, const std::string& data) {
   return finish_write(guard, path, data, /*sync=*/false);
 }
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail

@@ -8,7 +8,7 @@
 
 #include <memory>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 namespace {
 
@@ -130,4 +130,4 @@ Outcome<std::uint64_t> remove_all(const std::string& path) {
   return remover.removed();
 }
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail
