@@ -135,6 +135,12 @@ void Site::mount_observation() {
     o.monitor.watchdog_options.threshold = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double, std::milli>(options_.watchdog_ms));
   }
+  // One Site per loop thread: its loop's number in the loop="N" series and stall reports.
+  o.monitor.loop_index = index_;
+  if (resolve_workers(options_) > 1) {
+    o.monitor.watchdog_options.loop_name = "loop " + std::to_string(index_);
+    if (index_ > 0) o.monitor.watchdog_options.job_threshold = std::chrono::nanoseconds::zero();
+  }
   observe_ = observe::mount(server_, std::move(o));
   if (options_.demo) mount_demo(server_);
   mount_dashboard(server_, bundled_dashboard_dir());

@@ -69,7 +69,10 @@ Connection::Connection(Server::Impl& server, net::Socket socket)
       parse_() {}
 
 Connection::~Connection() {
-  if (upgraded_) upgraded_->on_closed(stream_.error());
+  if (upgraded_) {
+    --server_.stats.upgraded_open;
+    upgraded_->on_closed(stream_.error());
+  }
   release_stream();
   cancel_pipeline();
   note_dropped(inline_started_ns_);

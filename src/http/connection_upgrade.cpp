@@ -12,6 +12,8 @@ bool Connection::take_over(Request& req, Response& res) {
     return false;
   }
   upgraded_ = res.upgraded();
+  ++server_.stats.upgraded_open;  // until ~Connection
+  ++server_.stats.upgrades;
   stop_parsing_ = false;  // the HTTP exchange is over; the protocol decides when to close
   write_head(res, false, req.version_minor(), false);
   note_response(101, inline_started_ns_);

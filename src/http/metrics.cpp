@@ -31,6 +31,8 @@ void HttpMetricsSnapshot::merge(const HttpMetricsSnapshot& o) noexcept {
   in_flight += o.in_flight;
   connections_accepted += o.connections_accepted;
   open_connections += o.open_connections;
+  upgraded_open += o.upgraded_open;
+  upgrades += o.upgrades;
   connections_rejected += o.connections_rejected;
   connections_shed += o.connections_shed;
   bytes_in += o.bytes_in;

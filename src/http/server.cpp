@@ -30,7 +30,8 @@ Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
       sweep_timer(l),
       date_timer(l),
       close_timer(l),
-      stats(counters) {
+      stats(counters),
+      metrics(counters.http) {
   update_date();
   date_timer.start([this] { update_date(); }, std::chrono::seconds(1), std::chrono::seconds(1));
   date_timer.unref();
@@ -210,6 +211,7 @@ void Server::Impl::remove(Connection* c) {
 
 void Server::Impl::sweep() {
   const TimePoint now = loop.now();
+  if (listener) stats.connections_shed.set(listener->shed_count());
   for (Connection* c = connections; c;) {
     Connection* next = c->next;  // check_deadline never deletes at once (close phase does)
     if (c->parkable(now)) {
@@ -369,13 +371,30 @@ const ServerOptions& Server::options() const noexcept { return state_->shared.op
 Loop& Server::loop() const noexcept { return state_->loop; }
 unsigned Server::workers() const noexcept { return state_->workers(); }
 
-// Loop 0's (with workers > 1 the extra loops' recorders are not summed yet).
+std::vector<HttpMetricsSnapshot> Server::loop_metrics() const {
+  std::vector<HttpMetricsSnapshot> out;
+  out.reserve(workers());
+  for (unsigned i = 0; i < workers(); ++i) out.push_back(state_->shared.counters[i].metrics());
+  if (state_->impl0.listener && state_->loop.on_loop_thread()) {
+    out[0].connections_shed = state_->impl0.listener->shed_count();
+  }
+  return out;
+}
+
 HttpMetricsSnapshot Server::metrics() const noexcept {
-  HttpMetricsSnapshot m = state_->impl0.metrics.snapshot();
-  m.open_connections = state_->impl0.stats.open_connections;
-  m.connections_rejected = state_->impl0.stats.connections_rejected;
-  if (state_->impl0.listener) m.connections_shed = state_->impl0.listener->shed_count();
+  HttpMetricsSnapshot m;
+  try {
+    for (const HttpMetricsSnapshot& l : loop_metrics()) m.merge(l);
+  } catch (const std::bad_alloc&) {  // the vector: loop 0's alone then
+    m = state_->shared.counters[0].metrics();
+  }
   return m;
+}
+
+Server& Server::on_extra_loop(LoopHook start, LoopHook stop) {
+  check_not_serving();
+  state_->shared.loop_hooks.push_back({std::move(start), std::move(stop)});
+  return *this;
 }
 
 }  // namespace weft::http

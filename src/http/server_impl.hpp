@@ -36,6 +36,7 @@ class OwnedCounter {
   OwnedCounter& operator++() noexcept { return add(1); }
   OwnedCounter& operator--() noexcept { return add(static_cast<T>(-1)); }
   operator T() const noexcept { return v_.load(std::memory_order_relaxed); }  // NOLINT
+  void set(T v) noexcept { v_.store(v, std::memory_order_relaxed); }
 
  private:
   OwnedCounter& add(T d) noexcept {
@@ -55,7 +56,12 @@ struct alignas(64) LoopCounters {
   OwnedCounter<std::uint64_t> timeouts;
   OwnedCounter<std::size_t> open_connections;  // including parked ones
   OwnedCounter<std::size_t> parked_connections;
+  OwnedCounter<std::uint64_t> connections_shed;  // the listener's, as of the last sweep
+  OwnedCounter<std::size_t> upgraded_open;   // connections handed over by a 101, open now
+  OwnedCounter<std::uint64_t> upgrades;      // and ever
+  detail::HttpRecorder http;  // here, not in the Impl: read while that loop's Impl is gone
   void add_to(ServerStats& s) const noexcept;
+  HttpMetricsSnapshot metrics() const noexcept;
 };
 
 // What every loop reads. Written only before listen(); read-only (and shared by the
@@ -67,6 +73,10 @@ struct ServerShared {
   // Server::use/before/after/on_error (a coroutine walking it holds a reference).
   std::shared_ptr<MiddlewareStack> middleware = std::make_shared<MiddlewareStack>();
   std::unique_ptr<LoopCounters[]> counters;  // one per loop, options.workers of them
+  struct LoopHooks {
+    Server::LoopHook start, stop;
+  };
+  std::vector<LoopHooks> loop_hooks;  // Server::on_extra_loop
   std::size_t open_connections() const noexcept;  // over all loops (max_connections)
 };
 
@@ -142,7 +152,7 @@ struct Server::Impl {
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   BlockPool<ParkedConnection> parked_pool;  // their storage (see parked_pool.hpp)
   LoopCounters& stats;  // this loop's slot in shared.counters
-  detail::HttpRecorder metrics;
+  detail::HttpRecorder& metrics;  // stats.http
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
   std::size_t freed_since_trim = 0;  // connections parked or gone since the last trim
   std::string overload_response;     // the canned 503 (made at the first use)

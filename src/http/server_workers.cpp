@@ -39,8 +39,15 @@ void ExtraLoop::open(LoopThread& thread, Setup& setup) {
     impl_.reset();  // before the loop goes
     throw std::system_error(ec);
   }
-  thread.on_exit([this, loop0 = setup.loop0, note = std::move(setup.on_exit),
-                  alive = std::move(setup.loop0_alive)]() mutable {
+  const unsigned index = setup.index;
+  for (const ServerShared::LoopHooks& h : setup.shared->loop_hooks) {
+    if (h.start) h.start(thread.loop(), index);
+  }
+  thread.on_exit([this, &thread, index, hooks = &setup.shared->loop_hooks, loop0 = setup.loop0,
+                  note = std::move(setup.on_exit), alive = std::move(setup.loop0_alive)]() mutable {
+    for (auto h = hooks->rbegin(); h != hooks->rend(); ++h) {
+      if (h->stop) h->stop(thread.loop(), index);
+    }
     impl_.reset();
     loop0->post(std::move(note));
     alive.reset();  // after the post: loop 0 waits for the note
@@ -82,6 +89,16 @@ std::size_t ServerShared::open_connections() const noexcept {
   std::size_t n = 0;
   for (unsigned i = 0; i < options.workers; ++i) n += counters[i].open_connections;
   return n;
+}
+
+HttpMetricsSnapshot LoopCounters::metrics() const noexcept {
+  HttpMetricsSnapshot m = http.snapshot();
+  m.open_connections = open_connections;
+  m.connections_rejected = connections_rejected;
+  m.connections_shed = connections_shed;
+  m.upgraded_open = upgraded_open;
+  m.upgrades = upgrades;
+  return m;
 }
 
 void LoopCounters::add_to(ServerStats& s) const noexcept {

@@ -417,57 +417,28 @@ const ResolverOptions& Resolver::options() const noexcept { return state_->optio
 
 namespace {
 
-// A loop is identified by its address and, since a new loop may reuse a dead one's
-// address, by its inbox: the weak reference pins the inbox's control block, so another
-// loop's inbox can never share it.
-struct DefaultEntry {
-  std::weak_ptr<weft::detail::Inbox> inbox;
+// The loop's default resolver, in the loop's own storage (Loop::local): made on first use,
+// destroyed when the loop closes (before its handles are checked).
+struct DefaultResolver {
   std::unique_ptr<Resolver> resolver;
 };
-
-std::unordered_map<const Loop*, DefaultEntry>& defaults() {
-  thread_local std::unordered_map<const Loop*, DefaultEntry> map;
-  return map;
-}
-
-bool same_loop(const DefaultEntry& e, const Loop& loop) noexcept {
-  const auto& inbox = loop.inbox_ptr();
-  return !e.inbox.owner_before(inbox) && !inbox.owner_before(e.inbox);
-}
-
-// Forgets the entries of loops that are gone (their inbox was released).
-void prune(std::unordered_map<const Loop*, DefaultEntry>& map) {
-  std::erase_if(map, [](const auto& kv) { return kv.second.inbox.expired(); });
-}
-
-Resolver& install_default(Loop& loop, ResolverOptions options) {
-  auto& map = defaults();
-  prune(map);
-  DefaultEntry& e = map[&loop];
-  e.resolver.reset();  // a dead loop's entry at a reused address, or the one replaced
-  e.inbox = loop.inbox_ptr();
-  e.resolver = std::make_unique<Resolver>(loop, std::move(options));
-  return *e.resolver;
-}
 
 }  // namespace
 
 Resolver& default_resolver(Loop& loop) {
-  loop.assert_loop_thread();
-  auto& map = defaults();
-  auto it = map.find(&loop);
-  if (it != map.end() && same_loop(it->second, loop)) return *it->second.resolver;
-  return install_default(loop, {});
+  auto& slot = loop.local<DefaultResolver>();
+  if (!slot.resolver) slot.resolver = std::make_unique<Resolver>(loop, ResolverOptions{});
+  return *slot.resolver;
 }
 
 Resolver& configure_default_resolver(Loop& loop, ResolverOptions options) {
-  loop.assert_loop_thread();
-  auto& map = defaults();
-  auto it = map.find(&loop);
-  if (it != map.end() && same_loop(it->second, loop) && it->second.resolver->waiters() > 0) {
+  auto& slot = loop.local<DefaultResolver>();
+  if (slot.resolver && slot.resolver->waiters() > 0) {
     throw std::logic_error("weft::net::configure_default_resolver: lookups are waiting");
   }
-  return install_default(loop, std::move(options));
+  slot.resolver.reset();
+  slot.resolver = std::make_unique<Resolver>(loop, std::move(options));
+  return *slot.resolver;
 }
 
 ResolveHandle resolve(Loop& loop, std::string_view host, std::uint16_t port, ResolveCallback cb) {

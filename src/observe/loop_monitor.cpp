@@ -98,6 +98,7 @@ LoopWindow LoopMonitor::window() const {
 
 LoopSnapshot LoopMonitor::snapshot() const {
   LoopSnapshot s;
+  s.index = options_.loop_index;
   s.probe = loop_.probe().snapshot(LoopProbe::to_ns(real_now()));
   s.lag = lag_.snapshot();
   s.window = window();

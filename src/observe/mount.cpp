@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <string>
 
 namespace weft::observe {
 
@@ -21,17 +23,50 @@ struct Mount::State {
   Registry own_registry;
   Registry* registry;
   std::unique_ptr<LoopMonitor> monitor;
+  // The extra loops' monitors (workers > 1), each made and ended on its own loop's thread.
+  std::mutex extras_mu;
+  std::vector<std::unique_ptr<LoopMonitor>> extra_monitors;
   const http::Server* server;
   std::vector<std::string> hosts;  // normalized: the loopback names, then allowed_hosts
   bool closed = false;
 
   State(http::Server& s, MountOptions o)
       : options(std::move(o)), loop(s.loop()), registry(options.registry ? options.registry : &own_registry),
-        monitor(std::make_unique<LoopMonitor>(s.loop(), options.monitor)), server(&s),
+        monitor(std::make_unique<LoopMonitor>(s.loop(), monitor_options(0, s.workers()))), server(&s),
         hosts{"localhost", "127.0.0.1", "[::1]"} {
     for (const std::string& h : options.allowed_hosts) hosts.push_back(detail::normalize_host(h));
     registry->add(*monitor);
-    registry->add(s);
+    registry->add(s, options.monitor.loop_index);
+  }
+  // Loop k of the server: its index, and its name in watchdog reports when there are several
+  // (the extra loops leave pool jobs to loop 0's watchdog: the pools are shared).
+  LoopMonitorOptions monitor_options(unsigned k, unsigned workers) const {
+    LoopMonitorOptions o = options.monitor;
+    o.loop_index += k;
+    if (workers > 1 && o.watchdog_options.loop_name.empty()) {
+      o.watchdog_options.loop_name = "loop " + std::to_string(o.loop_index);
+    }
+    if (k > 0) o.watchdog_options.job_threshold = std::chrono::nanoseconds::zero();
+    return o;
+  }
+  void start_extra(Loop& extra, unsigned k) {
+    auto m = std::make_unique<LoopMonitor>(extra, monitor_options(k, server->workers()));
+    registry->add(*m);
+    std::lock_guard lock(extras_mu);
+    extra_monitors.push_back(std::move(m));
+  }
+  void stop_extra(Loop& extra) {
+    std::unique_ptr<LoopMonitor> m;
+    {
+      std::lock_guard lock(extras_mu);
+      auto it = std::find_if(extra_monitors.begin(), extra_monitors.end(),
+                             [&](const auto& e) { return &e->loop() == &extra; });
+      if (it == extra_monitors.end()) return;
+      m = std::move(*it);
+      extra_monitors.erase(it);
+    }
+    registry->remove(*m);
+    m->close();
   }
   void close() noexcept {
     if (std::exchange(closed, true)) return;
@@ -178,8 +213,18 @@ std::optional<http::Response> Mount::refusal(const http::Request& req) const {
   return refused(why);
 }
 
+// With workers > 1, every extra loop gets its monitor (and watchdog) while it runs. The hooks
+// hold the State: an extra loop may end after the Mount (then its figures stay registered
+// until it ends; a shared Registry must outlive the server's loops).
+void monitor_extra_loops(http::Server& server, const std::shared_ptr<Mount::State>& st) {
+  if (server.workers() <= 1) return;
+  server.on_extra_loop([st](Loop& loop, unsigned k) { st->start_extra(loop, k); },
+                       [st](Loop& loop, unsigned) { st->stop_extra(loop); });
+}
+
 std::unique_ptr<Mount> mount(http::Server& server, MountOptions options) {
   auto state = std::make_shared<Mount::State>(server, std::move(options));
+  monitor_extra_loops(server, state);
   guard_prefix(server, state);
   add_routes(server, state);
   return std::make_unique<Mount>(std::move(state));

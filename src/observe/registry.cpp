@@ -6,6 +6,43 @@
 #include <algorithm>
 
 namespace weft::observe {
+namespace {
+
+PerLoopSnapshot& loop_entry(Snapshot& s, unsigned index) {
+  auto it = std::lower_bound(s.each_loop.begin(), s.each_loop.end(), index,
+                             [](const PerLoopSnapshot& e, unsigned i) { return e.index < i; });
+  if (it == s.each_loop.end() || it->index != index) {
+    PerLoopSnapshot e;
+    e.index = index;
+    it = s.each_loop.insert(it, std::move(e));
+  }
+  return *it;
+}
+
+void add_loop(Snapshot& s, LoopSnapshot l) {
+  PerLoopSnapshot& e = loop_entry(s, l.index);
+  if (e.has_loop) {
+    e.loop.merge(l);
+  } else {
+    e.loop = l;
+    e.loop.loops = 1;
+    e.has_loop = true;
+  }
+  s.loop.merge(l);
+}
+
+void add_server(Snapshot& s, const http::Server& srv, unsigned first_loop) {
+  const std::vector<http::HttpMetricsSnapshot> loops = srv.loop_metrics();
+  for (unsigned k = 0; k < loops.size(); ++k) {
+    PerLoopSnapshot& e = loop_entry(s, first_loop + k);
+    e.has_http = true;
+    e.http.merge(loops[k]);
+    s.http.merge(loops[k]);
+  }
+  s.has_http = true;
+}
+
+}  // namespace
 
 Registry::Registry() : created_(std::chrono::steady_clock::now()) {}
 
@@ -19,14 +56,14 @@ void Registry::remove(const LoopMonitor& m) {
   std::erase(monitors_, &m);
 }
 
-void Registry::add(const http::Server& s) {
+void Registry::add(const http::Server& s, unsigned first_loop) {
   std::lock_guard lock(mu_);
-  servers_.push_back(&s);
+  servers_.emplace_back(&s, first_loop);
 }
 
 void Registry::remove(const http::Server& s) {
   std::lock_guard lock(mu_);
-  std::erase(servers_, &s);
+  std::erase_if(servers_, [&](const auto& e) { return e.first == &s; });
 }
 
 void Registry::add_database(const void* id, DbStatsSource source) {
@@ -51,7 +88,7 @@ Snapshot Registry::collect() const {
   s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count();
   s.loop.loops = 0;
   for (const LoopMonitor* m : monitors_) {
-    s.loop.merge(m->snapshot());
+    add_loop(s, m->snapshot());
     if (const Watchdog* w = m->watchdog()) {
       for (StallReport& r : w->recent()) s.recent_stalls.push_back(std::move(r));
     }
@@ -66,10 +103,7 @@ Snapshot Registry::collect() const {
       s.pools[c] = {rt->stats(cls), rt->histograms(cls)};
     }
   }
-  for (const http::Server* srv : servers_) {
-    s.has_http = true;
-    s.http.merge(srv->metrics());
-  }
+  for (const auto& [srv, first_loop] : servers_) add_server(s, *srv, first_loop);
   for (auto& [id, source] : databases_) {
     s.has_db = true;
     DbGroupStats g = source();

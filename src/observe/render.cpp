@@ -75,32 +75,68 @@ std::string class_label(std::size_t c) {
   return std::string("class=\"") + to_string(static_cast<WorkClass>(c)) + "\"";
 }
 
-void prom_loop(PromWriter& w, const Snapshot& s) {
-  const LoopSnapshot& l = s.loop;
-  w.family("weft_loops", "gauge", "Event loops measured.");
-  w.sample("weft_loops", "", num(static_cast<std::uint64_t>(l.loops)));
+std::string loop_label(unsigned index) { return "loop=\"" + std::to_string(index) + "\""; }
+std::string join_labels(const std::string& a, const std::string& b) {
+  return a.empty() ? b : a + "," + b;
+}
+
+// A loop family's samples: the total (unlabelled), then one per monitored loop.
+template <class Get>
+void loop_samples(PromWriter& w, const char* name, const std::string& labels, const Snapshot& s,
+                  Get get) {
+  w.sample(name, labels, get(s.loop));
+  for (const PerLoopSnapshot& e : s.each_loop) {
+    if (e.has_loop) w.sample(name, join_labels(labels, loop_label(e.index)), get(e.loop));
+  }
+}
+
+// An http family's samples: the total, then one per loop that serves.
+template <class Get>
+void http_samples(PromWriter& w, const char* name, const std::string& labels, const Snapshot& s,
+                  Get get) {
+  w.sample(name, labels, get(s.http));
+  for (const PerLoopSnapshot& e : s.each_loop) {
+    if (e.has_http) w.sample(name, join_labels(labels, loop_label(e.index)), get(e.http));
+  }
+}
+
+void prom_loop_counters(PromWriter& w, const Snapshot& s) {
+  using L = const LoopSnapshot&;
   w.family("weft_loop_iterations_total", "counter", "Loop iterations.");
-  w.sample("weft_loop_iterations_total", "", num(l.probe.iterations));
+  loop_samples(w, "weft_loop_iterations_total", "", s, [](L l) { return num(l.probe.iterations); });
   w.family("weft_loop_idle_seconds_total", "counter", "Time loops spent waiting in poll (or stopped).");
-  w.sample("weft_loop_idle_seconds_total", "", num(ns_to_s(l.probe.idle_ns)));
+  loop_samples(w, "weft_loop_idle_seconds_total", "", s, [](L l) { return num(ns_to_s(l.probe.idle_ns)); });
   w.family("weft_loop_elapsed_seconds_total", "counter", "Time since each loop was created, summed.");
-  w.sample("weft_loop_elapsed_seconds_total", "", num(ns_to_s(l.probe.elapsed_ns)));
+  loop_samples(w, "weft_loop_elapsed_seconds_total", "", s,
+               [](L l) { return num(ns_to_s(l.probe.elapsed_ns)); });
   w.family("weft_loop_utilization", "gauge", "Busy share of the last window (0..1, mean over loops).");
-  w.sample("weft_loop_utilization", "", num(l.window.utilization));
+  loop_samples(w, "weft_loop_utilization", "", s, [](L l) { return num(l.window.utilization); });
+}
+
+void prom_loop(PromWriter& w, const Snapshot& s) {
+  using L = const LoopSnapshot&;
+  w.family("weft_loops", "gauge", "Event loops measured.");
+  w.sample("weft_loops", "", num(static_cast<std::uint64_t>(s.loop.loops)));
+  prom_loop_counters(w, s);
   w.family("weft_loop_lag_seconds", "histogram", "How late the lag sampler's timer fired.");
-  w.histogram("weft_loop_lag_seconds", "", l.lag);
+  w.histogram("weft_loop_lag_seconds", "", s.loop.lag);
+  for (const PerLoopSnapshot& e : s.each_loop) {
+    if (e.has_loop) w.histogram("weft_loop_lag_seconds", loop_label(e.index), e.loop.lag);
+  }
   w.family("weft_loop_active_handles", "gauge", "Active handles by kind.");
   for (std::size_t k = 0; k < kHandleKindCount; ++k) {
-    w.sample("weft_loop_active_handles",
-             std::string("kind=\"") + to_string(static_cast<HandleKind>(k)) + "\"",
-             num(l.probe.active_handles[k]));
+    loop_samples(w, "weft_loop_active_handles",
+                 std::string("kind=\"") + to_string(static_cast<HandleKind>(k)) + "\"", s,
+                 [k](L l) { return num(l.probe.active_handles[k]); });
   }
   w.family("weft_loop_stalls_total", "counter", "Callbacks that ran past the watchdog threshold.");
-  w.sample("weft_loop_stalls_total", "", num(l.stalls.loop_stalls));
+  loop_samples(w, "weft_loop_stalls_total", "", s, [](L l) { return num(l.stalls.loop_stalls); });
   w.family("weft_loop_stall_seconds_total", "counter", "Total duration of ended stalls.");
-  w.sample("weft_loop_stall_seconds_total", "", num(ns_to_s(l.stalls.loop_stall_ns)));
+  loop_samples(w, "weft_loop_stall_seconds_total", "", s,
+               [](L l) { return num(ns_to_s(l.stalls.loop_stall_ns)); });
   w.family("weft_loop_stalled", "gauge", "1 while a loop is stalled now.");
-  w.sample("weft_loop_stalled", "", l.stalls.stalled_now ? "1" : "0");
+  loop_samples(w, "weft_loop_stalled", "", s,
+               [](L l) { return std::string(l.stalls.stalled_now ? "1" : "0"); });
 }
 
 void prom_pools(PromWriter& w, const Snapshot& s) {
@@ -147,37 +183,52 @@ void prom_db(PromWriter& w, const Snapshot& s) {
   w.histogram("weft_db_group_seconds", "", g.group_ns);
 }
 
-void prom_http(PromWriter& w, const Snapshot& s) {
-  const http::HttpMetricsSnapshot& h = s.http;
+void prom_http_traffic(PromWriter& w, const Snapshot& s) {
+  using H = const http::HttpMetricsSnapshot&;
   w.family("weft_http_requests_total", "counter", "HTTP requests received, by method.");
   for (std::size_t m = 0; m < http::kMethodKinds; ++m) {
-    w.sample("weft_http_requests_total",
-             std::string("method=\"") + http::to_string(static_cast<http::MethodKind>(m)) + "\"",
-             num(h.requests[m]));
+    http_samples(w, "weft_http_requests_total",
+                 std::string("method=\"") + http::to_string(static_cast<http::MethodKind>(m)) + "\"",
+                 s, [m](H h) { return num(h.requests[m]); });
   }
   w.family("weft_http_responses_total", "counter", "HTTP responses sent, by status class.");
-  for (std::size_t c = 0; c < h.responses.size(); ++c) {
-    w.sample("weft_http_responses_total", "class=\"" + std::to_string(c + 1) + "xx\"",
-             num(h.responses[c]));
+  for (std::size_t c = 0; c < s.http.responses.size(); ++c) {
+    http_samples(w, "weft_http_responses_total", "class=\"" + std::to_string(c + 1) + "xx\"", s,
+                 [c](H h) { return num(h.responses[c]); });
   }
   w.family("weft_http_requests_in_flight", "gauge", "Requests received and not yet answered.");
-  w.sample("weft_http_requests_in_flight", "", num(h.in_flight));
+  http_samples(w, "weft_http_requests_in_flight", "", s, [](H h) { return num(h.in_flight); });
+  w.family("weft_http_received_bytes_total", "counter", "Request bytes parsed.");
+  http_samples(w, "weft_http_received_bytes_total", "", s, [](H h) { return num(h.bytes_in); });
+  w.family("weft_http_sent_bytes_total", "counter", "Response bytes handed to sockets.");
+  http_samples(w, "weft_http_sent_bytes_total", "", s, [](H h) { return num(h.bytes_out); });
+  w.family("weft_http_request_duration_seconds", "histogram",
+           "From request head received to response head written.");
+  w.histogram("weft_http_request_duration_seconds", "", s.http.duration);
+  for (const PerLoopSnapshot& e : s.each_loop) {
+    if (e.has_http) w.histogram("weft_http_request_duration_seconds", loop_label(e.index), e.http.duration);
+  }
+}
+
+void prom_http(PromWriter& w, const Snapshot& s) {
+  using H = const http::HttpMetricsSnapshot&;
+  prom_http_traffic(w, s);
   w.family("weft_http_open_connections", "gauge", "Open HTTP connections (parked ones included).");
-  w.sample("weft_http_open_connections", "", num(h.open_connections));
+  http_samples(w, "weft_http_open_connections", "", s, [](H h) { return num(h.open_connections); });
+  w.family("weft_http_upgraded_connections", "gauge",
+           "Connections a 101 handed to another protocol (WebSocket), open now.");
+  http_samples(w, "weft_http_upgraded_connections", "", s, [](H h) { return num(h.upgraded_open); });
+  w.family("weft_http_upgrades_total", "counter", "Connections upgraded by a 101 (WebSocket).");
+  http_samples(w, "weft_http_upgrades_total", "", s, [](H h) { return num(h.upgrades); });
   w.family("weft_http_connections_total", "counter", "HTTP connections started.");
-  w.sample("weft_http_connections_total", "", num(h.connections_accepted));
+  http_samples(w, "weft_http_connections_total", "", s, [](H h) { return num(h.connections_accepted); });
   w.family("weft_http_connections_rejected_total", "counter",
            "HTTP connections refused: over max_connections (503 or closed), or shed by the "
            "listener when descriptors ran out (EMFILE).");
-  w.sample("weft_http_connections_rejected_total", "reason=\"limit\"", num(h.connections_rejected));
-  w.sample("weft_http_connections_rejected_total", "reason=\"emfile\"", num(h.connections_shed));
-  w.family("weft_http_received_bytes_total", "counter", "Request bytes parsed.");
-  w.sample("weft_http_received_bytes_total", "", num(h.bytes_in));
-  w.family("weft_http_sent_bytes_total", "counter", "Response bytes handed to sockets.");
-  w.sample("weft_http_sent_bytes_total", "", num(h.bytes_out));
-  w.family("weft_http_request_duration_seconds", "histogram",
-           "From request head received to response head written.");
-  w.histogram("weft_http_request_duration_seconds", "", h.duration);
+  http_samples(w, "weft_http_connections_rejected_total", "reason=\"limit\"", s,
+               [](H h) { return num(h.connections_rejected); });
+  http_samples(w, "weft_http_connections_rejected_total", "reason=\"emfile\"", s,
+               [](H h) { return num(h.connections_shed); });
 }
 
 // ---- JSON -----------------------------------------------------------------------------
@@ -273,6 +324,7 @@ std::string json_http(const http::HttpMetricsSnapshot& h) {
          num(h.open_connections) + ",\"connections\":" + num(h.connections_accepted) +
          ",\"connections_rejected\":" + num(h.connections_rejected) +
          ",\"connections_shed\":" + num(h.connections_shed) +
+         ",\"upgraded_open\":" + num(h.upgraded_open) + ",\"upgrades\":" + num(h.upgrades) +
          ",\"bytes_in\":" + num(h.bytes_in) + ",\"bytes_out\":" + num(h.bytes_out) +
          ",\"duration_ms\":" + json_hist(h.duration) + "}";
   return out;
@@ -283,6 +335,10 @@ void json_stall(std::string& out, const StallReport& r) {
   out += std::string("{\"kind\":\"") + (job ? "pool_job" : "loop") + "\",\"id\":" + num(r.id) +
          ",\"label\":";
   json_string(out, r.label);
+  if (!r.loop.empty()) {
+    out += ",\"loop\":";
+    json_string(out, r.loop);
+  }
   if (job) out += std::string(",\"class\":\"") + to_string(r.work_class) + "\"";
   out += ",\"began\":\"" + iso_time(r.began) + "\",\"duration_ms\":" +
          num(static_cast<double>(r.duration.count()) / 1e6) + ",\"ongoing\":" +
@@ -321,7 +377,17 @@ std::string render_json(const Snapshot& s) {
   out += s.has_http ? json_http(s.http) : "null";
   out += ",\"db\":";
   out += s.has_db ? json_db(s.db) : "null";
-  out += ",\"recent_stalls\":[";
+  out += ",\"each_loop\":[";
+  for (std::size_t i = 0; i < s.each_loop.size(); ++i) {
+    const PerLoopSnapshot& e = s.each_loop[i];
+    if (i) out += ',';
+    out += "{\"loop\":" + num(static_cast<std::uint64_t>(e.index)) + ",\"stats\":";
+    out += e.has_loop ? json_loop(e.loop) : "null";
+    out += ",\"http\":";
+    out += e.has_http ? json_http(e.http) : "null";
+    out += '}';
+  }
+  out += "],\"recent_stalls\":[";
   for (std::size_t i = 0; i < s.recent_stalls.size(); ++i) {
     if (i) out += ',';
     json_stall(out, s.recent_stalls[i]);

@@ -54,6 +54,7 @@ struct Watchdog::State {
   void check_jobs();
   void log(const std::string& line);
   void keep(StallReport report);  // under mu
+  std::string on_loop() const { return options.loop_name.empty() ? "" : " on " + options.loop_name; }
 
   Loop& loop;
   std::shared_ptr<Runtime> runtime;
@@ -131,12 +132,13 @@ void Watchdog::State::begin_stall(nanoseconds so_far) {
     r.stack = std::move(captured.frames);
   }
   if (r.label.empty()) r.label = "(unknown)";
+  r.loop = options.loop_name;
   std::string line;
   {
     std::lock_guard lock(mu);
     r.id = ++counters.loop_stalls;
     counters.stalled_now = true;
-    line = "weft.watchdog: loop stall #" + std::to_string(r.id) + ": " + r.label +
+    line = "weft.watchdog: loop stall #" + std::to_string(r.id) + on_loop() + ": " + r.label +
            " running for " + std::to_string(to_ms(so_far)) + " ms (threshold " +
            std::to_string(to_ms(options.threshold)) + " ms)";
     line += r.stack.empty() ? "; no stack" : "; stack:";
@@ -160,7 +162,7 @@ void Watchdog::State::end_stall(SteadyTime now) {
     if (!ongoing) return;
     ongoing->duration = total;
     ongoing->ongoing = false;
-    line = "weft.watchdog: loop stall #" + std::to_string(ongoing->id) + " ended after " +
+    line = "weft.watchdog: loop stall #" + std::to_string(ongoing->id) + on_loop() + " ended after " +
            std::to_string(to_ms(total)) + " ms: " + ongoing->label;
     ongoing = nullptr;
   }

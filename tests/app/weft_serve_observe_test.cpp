@@ -199,6 +199,33 @@ TEST_F(WeftServeObserve, StallStacksCarryModuleOffsetsNotAddresses) {
   EXPECT_NE(stack.dump().find("weft_demo_burn_cpu"), std::string::npos) << stack.dump(1);
 }
 
+// Two loops (one Site each): /_weft/metrics has a loop="N" series per loop, and a request
+// that blocks loop 1 is reported by that loop's watchdog, named, with its route.
+TEST_F(WeftServeObserve, EveryLoopIsShownAndABlockedOneIsNamed) {
+  ASSERT_TRUE(server_.start({"--db", "sqlite:" + dir_.path() + "/two.db", "--workers", "2", "--demo"},
+                            dir_.path()))
+      << server_.output();
+  json stats;
+  bool loop1_stalled = false;
+  for (int i = 0; i < 60 && !loop1_stalled; ++i) {  // the kernel picks each connection's loop
+    ASSERT_EQ(local(server_, "POST", "/_weft/demo/block?ms=150").status, 200);
+    stats = json::parse(local(server_, "GET", "/_weft/stats").body);
+    for (const auto& r : stats["recent_stalls"]) {
+      loop1_stalled |= r.value("loop", "") == "loop 1" && r.value("label", "") == "POST /_weft/demo/block";
+    }
+  }
+  EXPECT_TRUE(loop1_stalled) << stats.dump();
+  EXPECT_EQ(stats["loops"], 2);
+  ASSERT_EQ(stats["each_loop"].size(), 2u) << stats.dump();
+  const std::string metrics = local(server_, "GET", "/_weft/metrics").body;
+  for (const char* series : {"weft_loop_iterations_total{loop=\"0\"}", "weft_loop_iterations_total{loop=\"1\"}",
+                             "weft_http_requests_total{method=\"POST\",loop=\"1\"}"}) {
+    EXPECT_NE(metrics.find(series), std::string::npos) << series;
+  }
+  EXPECT_NE(server_.output().find("loop stall #1 on loop 1: POST /_weft/demo/block"), std::string::npos)
+      << server_.output();
+}
+
 TEST_F(WeftServeObserve, RemoteClientsGetNeitherTheDashboardNorItsData) {
   const std::string ip = non_loopback_ipv4();
   if (ip.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
 
 namespace weft::itest {
 namespace {
@@ -129,6 +130,26 @@ TEST(WsServer, HandshakeAnswersWithTheAcceptKey) {
     auto e = c.next();
     ASSERT_TRUE(e) << c.error;
     EXPECT_EQ(e->str(), "text:hi");
+  });
+}
+
+// /_weft/metrics' weft_http_upgraded_connections{loop} comes from these counters: open
+// WebSocket connections per loop, and upgrades ever.
+TEST(WsServer, UpgradedConnectionsAreCountedPerLoop) {
+  with_server([](std::uint16_t port, ws::App& app, Recorded&) {
+    auto open_now = [&app] { return app.loop_metrics().at(0).upgraded_open; };
+    WsClient a = WsClient::connect(port);
+    WsClient b = WsClient::connect(port);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE(a.send("x") && a.next() && b.send("y") && b.next());  // both are open now
+    EXPECT_EQ(open_now(), 2u);
+    EXPECT_EQ(app.metrics().upgrades, 2u);
+    a.send_close(1000);
+    a.until_closed();
+    for (int i = 0; i < 200 && open_now() != 1; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(open_now(), 1u);
+    EXPECT_EQ(app.metrics().upgrades, 2u);
+    EXPECT_GE(app.metrics().open_connections, 1u);
   });
 }
 

@@ -58,9 +58,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace weft::http {
 
@@ -187,9 +189,18 @@ class Server {
 
   // Summed over the loops (each loop's counters are read as they are at that moment).
   ServerStats stats() const noexcept;
-  // HTTP metrics of loop 0 (with workers > 1, the extra loops are not summed yet). Loop 0
-  // thread only.
+  // HTTP metrics summed over the loops, and each loop's own (index = loop: 0 is the
+  // constructor's). Any thread; a loop's EMFILE shed count is its listener's on loop 0's
+  // thread, and as of that loop's last sweep (about once a second) otherwise.
   HttpMetricsSnapshot metrics() const noexcept;
+  std::vector<HttpMetricsSnapshot> loop_metrics() const;
+  // Code that must run on every extra loop (workers > 1), e.g. a per-loop monitor:
+  // `start(loop, index)` runs on loop `index`'s thread (1 .. workers-1) once its listener
+  // listens, before the loop serves; `stop(loop, index)` on the same thread when that loop
+  // ends, before its connections go. Loop 0 is the caller's own: the hook does not run
+  // there. Added before listen(), like routes; several hooks run in the order added.
+  using LoopHook = std::function<void(Loop& loop, unsigned index)>;
+  Server& on_extra_loop(LoopHook start, LoopHook stop = {});
   const ServerOptions& options() const noexcept;
   Loop& loop() const noexcept;       // loop 0, the constructor's
   unsigned workers() const noexcept;  // loops serving (options().workers, 0 resolved)

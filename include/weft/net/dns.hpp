@@ -42,13 +42,11 @@
 //    destroyed while a coroutine awaits it, that coroutine is not resumed (like every
 //    other dropped callback); keep the Resolver alive while you await it.
 //
-// The per-loop default. There is no per-loop extension slot in core, so the default
-// resolver of a loop lives in a thread_local registry keyed by the Loop (a loop runs on
-// one thread): default_resolver(loop) creates it on first use with default options,
-// and the free functions resolve(loop, ...) and Stream::connect(host, port, ...) use it.
-// The entry outlives the loop until the next use of the registry on that thread (or the
-// thread's exit) and is then destroyed; that is safe, since a Resolver never touches a
-// dead loop. Code that wants other options creates its own Resolver, or calls
+// The per-loop default lives in the loop's own storage (Loop::local):
+// default_resolver(loop) creates it on first use with default options, and the free
+// functions resolve(loop, ...) and Stream::connect(host, port, ...) use it; it is destroyed
+// when the loop closes (lookups still on the pool then finish and are discarded). Code that
+// wants other options creates its own Resolver, or calls
 // configure_default_resolver() before the loop's first lookup.
 //
 // Threads: everything here runs on the loop's thread, except ResolverOptions::lookup,

@@ -34,6 +34,10 @@ struct LoopMonitorOptions {
   std::chrono::nanoseconds window = std::chrono::seconds(1);
   bool watchdog = true;
   WatchdogOptions watchdog_options;
+  // This loop's number in a program with several (the N of the loop="N" series in
+  // stats.hpp; watchdog reports name it when watchdog_options.loop_name is empty and
+  // several loops are monitored: see observe::mount).
+  unsigned loop_index = 0;
 };
 
 // One closed window (merge() sums loops: utilization becomes the mean over loops).
@@ -49,6 +53,7 @@ struct LoopWindow {
 
 struct LoopSnapshot {
   std::size_t loops = 1;
+  unsigned index = 0;        // LoopMonitorOptions::loop_index (meaningless once merged)
   LoopProbeSnapshot probe;   // cumulative since each loop was created
   HistogramSnapshot lag;     // ns, since the monitor started
   LoopWindow window;

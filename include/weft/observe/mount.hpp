@@ -29,8 +29,12 @@
 //
 // mount() creates a LoopMonitor for the server's loop (lag sampling, utilization, the
 // watchdog unless monitor.watchdog = false) and, unless a shared Registry is given,
-// a Registry of this server, that monitor and the loop's Runtime. With several loops,
-// pass one Registry to every mount (and add the other loops' monitors to it).
+// a Registry of this server, that monitor and the loop's Runtime. A server with
+// workers > 1 gets a LoopMonitor (and a watchdog, named "loop N" in its reports) on each
+// of its loops, made on that loop's thread when it starts; /_weft/metrics then has a
+// loop="N" series per loop beside the totals (stats.hpp). Several servers, one per loop
+// thread (weft-serve's workers): pass one Registry to every mount, with
+// monitor.loop_index = that loop's number.
 //
 // Lifetime: construct and destroy the Mount on the server's loop thread, before the loop
 // closes. After it is destroyed every path under the prefix answers 404 (the server keeps

@@ -16,10 +16,16 @@
 //   http:  weft_http_requests_total{method}, weft_http_responses_total{class="2xx"...},
 //          weft_http_requests_in_flight, weft_http_open_connections,
 //          weft_http_connections_total, weft_http_received_bytes_total,
-//          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram)
+//          weft_http_sent_bytes_total, weft_http_request_duration_seconds (histogram),
+//          weft_http_upgraded_connections (open WebSocket connections: those a 101
+//          handed over), weft_http_upgrades_total
 //   db:    weft_db_groups_total, weft_db_grouped_writes_total, weft_db_group_size
 //          (histogram, buckets 1, 2, 4 .. 1024 writes), weft_db_commit_seconds and
 //          weft_db_group_seconds (histograms): SQLite's group commit (db::GroupStats)
+// Every loop and http family also has one series per loop, labelled loop="N" (the
+// LoopMonitorOptions::loop_index of its monitor; a Server's loop k with workers > 1 is
+// loop k), beside its unlabelled series, the total over loops: select {loop=""} for the
+// totals and {loop!=""} for one series per loop (a sum over all series counts twice).
 // Histogram buckets are fixed (100 µs .. 10 s); the counts come from weft's 6 %-precise
 // buckets, so a value within 6 % of a bound may be counted in the next bucket.
 //
@@ -45,11 +51,15 @@
 //                         "DELETE": 0, "OPTIONS": 0, "other": 0},
 //            "responses": {"1xx": 0, "2xx": 11, "3xx": 0, "4xx": 1, "5xx": 0},
 //            "in_flight": 0, "open_connections": 2, "connections": 5,
+//            "upgraded_open": 0, "upgrades": 0,
 //            "bytes_in": 1234, "bytes_out": 5678, "duration_ms": {...}},   // null: no server
 //   "db": {"groups": 40, "grouped_writes": 900,             // null: no database registered
 //          "group_size": {"count", "mean", "p50", "p90", "p99", "max"},  // writes, not ms
 //          "commit_ms": {...}, "group_ms": {...}},
+//   "each_loop": [{"loop": 0, "stats": {...as "loop"...} or null,
+//                  "http": {...as "http"...} or null}, ...],   // by loop index
 //   "recent_stalls": [{"kind": "loop"|"pool_job", "id": 1, "label": "GET /burn",
+//                      "loop": "loop 1 (weft-http-1)" (named watchdogs only),
 //                      "class": "cpu" (pool jobs only), "began": "2026-12-01T21:00:00.123Z",
 //                      "duration_ms": 301.2, "ongoing": false, "stack": ["frame", ...]}]
 //   (a frame: "module+0xoffset" or "symbol+0xoff (module+0xoffset)", never an address)
@@ -91,6 +101,15 @@ struct DbGroupStats {
 };
 using DbStatsSource = Function<DbGroupStats()>;
 
+// One loop's own figures, for the loop="N" series.
+struct PerLoopSnapshot {
+  unsigned index = 0;       // LoopMonitorOptions::loop_index; a server's loop k: first + k
+  bool has_loop = false;    // a LoopMonitor of this index is registered
+  LoopSnapshot loop;
+  bool has_http = false;
+  http::HttpMetricsSnapshot http;  // merged over the servers serving on this loop
+};
+
 struct Snapshot {
   std::chrono::system_clock::time_point time{};
   double uptime_s = 0;
@@ -101,6 +120,7 @@ struct Snapshot {
   bool has_db = false;
   DbGroupStats db;                 // summed over every registered database
   std::vector<StallReport> recent_stalls;
+  std::vector<PerLoopSnapshot> each_loop;  // by index, ascending
 };
 
 // What a snapshot is gathered from. Registration is thread-safe; a registered object
@@ -112,7 +132,9 @@ class Registry {
   Registry();
   void add(const LoopMonitor& m);
   void remove(const LoopMonitor& m);
-  void add(const http::Server& s);
+  // A server's loop k (Server::loop_metrics()) is reported as loop first_loop + k: a
+  // program with one Server per loop thread (weft-serve's workers) gives each its index.
+  void add(const http::Server& s, unsigned first_loop = 0);
   void remove(const http::Server& s);
   // A database's figures, read from the thread that collects (db::Database::group_stats()
   // may be); `id` names it for remove().
@@ -125,7 +147,7 @@ class Registry {
  private:
   mutable std::mutex mu_;
   std::vector<const LoopMonitor*> monitors_;
-  std::vector<const http::Server*> servers_;
+  std::vector<std::pair<const http::Server*, unsigned>> servers_;  // and first_loop
   mutable std::vector<std::pair<const void*, DbStatsSource>> databases_;  // called under mu_
   std::shared_ptr<Runtime> runtime_;
   std::chrono::steady_clock::time_point created_;

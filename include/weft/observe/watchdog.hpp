@@ -15,6 +15,7 @@
 //
 // Log lines (to stderr unless WatchdogOptions::log_sink is set), e.g.:
 //   weft.watchdog: loop stall #1: GET /burn running for 104 ms (threshold 100 ms); stack:
+// (with WatchdogOptions::loop_name set: "loop stall #1 on loop 1 (weft-http-1): GET ...")
 //     #0 burn_cpu_for(std::chrono::duration<long, std::ratio<1l, 1000l> >)+0x3f (http_watchdog_test+0x2a1f3)
 //     #1 http_watchdog_test+0x2a4c0          (no exported symbol there)
 //     ...
@@ -68,6 +69,9 @@ struct WatchdogOptions {
   // +1.2 % CPU per request, side by side: docs/BENCHMARKS.md). Not done with a log_sink, which may use any descriptor; false:
   // share the table (e.g. when stderr is redirected with dup2 after the start).
   bool private_fd_table = true;
+  // Names the loop in reports and log lines ("loop 1 (weft-http-1)"): a program with
+  // several loops has a watchdog per loop. Empty: not named (a program with one loop).
+  std::string loop_name;
 };
 
 struct StallReport {
@@ -75,6 +79,7 @@ struct StallReport {
   Kind kind = Kind::loop_callback;
   std::uint64_t id = 0;                      // 1, 2, ... per watchdog and kind
   std::string label;                         // what was running ("GET /users/:id", "timer")
+  std::string loop;                          // WatchdogOptions::loop_name of its watchdog
   WorkClass work_class = WorkClass::fs;      // pool jobs
   std::chrono::system_clock::time_point began{};  // wall clock, for display
   std::chrono::nanoseconds duration{};       // so far while ongoing, else the total
