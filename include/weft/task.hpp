@@ -13,7 +13,7 @@
 // Error rule of the coroutine API: awaitables return values and report failure by
 // throwing — std::system_error for an error code (cancellation is
 // std::errc::operation_canceled), or the original exception of user work. The callback
-// API reports failure with std::error_code instead.
+// API reports failure with a value instead: weft::Result (error.hpp).
 #pragma once
 
 #include <weft/loop.hpp>
