@@ -106,7 +106,7 @@ class Result {
     if (state_.index() == 2) std::rethrow_exception(std::get<2>(state_));
   }
 
-  void value() const
+  void value() const&
     requires std::is_void_v<T>
   {
     throw_if_failed();

@@ -275,7 +275,7 @@ void Front::flush() {
   while (!ready_.empty()) {
     Function<void()> fn = std::move(ready_.front());
     ready_.pop_front();
-    loop.call([&fn] { fn(); });
+    weft::detail::LoopAccess::call(loop, [&fn] { fn(); });
   }
   flushing_ = false;
 }
