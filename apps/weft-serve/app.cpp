@@ -38,11 +38,11 @@ std::string sqlite_directory(std::string_view url) {
 
 db::Options database_options(const ServeOptions& o) {
   db::Options d;
-  d.synchronous = o.synchronous;
+  d.sqlite.synchronous = o.synchronous;
   d.group_commit = o.group_commit;
   // The same time limit on both backends: a slow list scan ends with a 503 and frees its
   // reader (see rest.cpp) instead of holding it for as long as the scan takes.
-  d.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
+  d.sqlite.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
   d.postgres.query_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
   return d;
 }
@@ -213,7 +213,7 @@ void Site::close_database(Function<void()> done) {
     if (done) done();
     return;
   }
-  db_->close([done = std::move(done)](db::Outcome<Unit>& r) mutable {
+  db_->close([done = std::move(done)](db::Outcome<void>& r) mutable {
     if (!r) complain(std::string("closing the database: ") + r.what());
     if (done) done();
   });

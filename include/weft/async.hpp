@@ -122,7 +122,7 @@ class BlockingJob final : public Job {
     try {
       if constexpr (std::is_void_v<Value>) {
         fn_();
-        result_.emplace(Unit{});
+        result_.emplace();
       } else {
         result_.emplace(fn_());
       }
@@ -138,7 +138,7 @@ class BlockingJob final : public Job {
   }
 
   F fn_;
-  std::optional<WorkResult<Value>> result_;
+  std::optional<Result<Value>> result_;
   std::coroutine_handle<> waiter_;
   std::atomic<bool> stop_{false};
   bool completed_ = false;

@@ -23,7 +23,7 @@
 // await_ready/suspend/resume, or operator co_await). A movable rvalue operand is moved
 // into the child; a non-movable one (sleep(d), yield()) is awaited in place: co_await the
 // combinator in the same full expression that creates it (the usual
-// `co_await with_timeout(d, sleep(x))`). A void result is reported as weft::Unit.
+// `co_await with_timeout(d, sleep(x))`). A void result is reported as std::monostate.
 // Results must be movable (a net::Stream is not: connect and accept take a timeout or
 // token instead).
 //
@@ -65,7 +65,7 @@ template <class A>
 using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
 
 template <class T>
-using result_slot_t = std::conditional_t<std::is_void_v<T>, Unit, std::remove_cvref_t<T>>;
+using result_slot_t = std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>;
 
 // How a child keeps its operand: an lvalue by reference, a movable rvalue by value, a
 // non-movable rvalue by reference (it lives in the caller's full expression).
@@ -327,7 +327,7 @@ class [[nodiscard]] GuardedAwaiter final : ChildSink {
     if (fired_ || (!finished_ && guard_.fired_already())) throw std::system_error(guard_.error());
     if (slot_.error) std::rethrow_exception(slot_.error);
     if constexpr (std::is_void_v<T>) {
-      return Unit{};
+      return std::monostate{};
     } else {
       return std::move(*slot_.value);
     }
@@ -406,7 +406,7 @@ detail::CancelAwaiter<A> with_cancel(CancelToken token, A&& operand) {
   return detail::CancelAwaiter<A>(static_cast<A&&>(operand), current_loop(), std::move(token));
 }
 
-// co_await with_timeout(d, operand): the operand's value (Unit for void), its exception,
+// co_await with_timeout(d, operand): the operand's value (std::monostate for void), its exception,
 // or std::system_error(errc::timed_out) once d has passed on the loop's clock — the
 // operand is then cancelled (destroyed) before with_timeout resumes its caller. Cancel
 // safety is the operand's own (see each awaitable): a cancelled read_some has consumed

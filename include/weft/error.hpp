@@ -3,6 +3,8 @@
 #pragma once
 
 #include <exception>
+#include <string>
+#include <type_traits>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -29,49 +31,132 @@ inline std::error_code canceled_error() noexcept {
   return std::make_error_code(std::errc::operation_canceled);
 }
 
-// Result<T>: a value, an error_code, or a captured exception (from pool work).
-// value() returns the value or throws: std::system_error for an error code, the
-// original exception for a captured one. error() never throws.
-template <class T>
+// ErrorTraits<E>: how Result<T, E> reads its error type. A specialization gives
+//   static std::error_code code(const E&) noexcept;   // what error() returns
+//   static std::string message(const E&);            // what what() returns
+//   [[noreturn]] static void raise(const E&);         // what value() throws
+// Specialized here for std::error_code, in weft/fs.hpp for fs::ErrorInfo and in
+// weft/db/error.hpp for db::Error.
+template <class E>
+struct ErrorTraits;
+
+template <>
+struct ErrorTraits<std::error_code> {
+  static std::error_code code(const std::error_code& e) noexcept { return e; }
+  static std::string message(const std::error_code& e) { return e.message(); }
+  [[noreturn]] static void raise(const std::error_code& e) { throw std::system_error(e); }
+};
+
+// Result<T, E>: the one value-or-error type of weft, handed to every callback form (pool
+// work, fs, db, dns, ...). It holds a value (nothing for Result<void>), an error E, or a
+// captured exception (from pool work). fs::Outcome<T> is Result<T, fs::ErrorInfo> (the
+// error keeps the failing call and path), db::Outcome<T> is Result<T, db::Error> (the
+// error keeps the backend's message).
+//
+//   ok() / operator bool    true when it holds the value
+//   error()                 the std::error_code: {} when ok(); errc::work_threw for an
+//                           exception. Never throws.
+//   failure()               the E itself; throws std::bad_variant_access unless it holds one
+//   exception()             the captured exception, or nullptr
+//   what()                  a message for logs: "" when ok()
+//   value()                 the value, or throws: ErrorTraits<E>::raise for an error (a
+//                           std::system_error, fs::Error, db::Error), the original
+//                           exception for a captured one. Result<void>::value() returns
+//                           nothing; call it to throw on failure.
+//
+// A callback may move the value out (std::move(r).value()).
+template <class T, class E = std::error_code>
 class Result {
+  using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+  using Traits = ErrorTraits<E>;
+
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  Result(std::error_code ec) : state_(std::in_place_index<1>, ec) {}     // NOLINT
+  using value_type = T;
+  using error_type = E;
+
+  Result() noexcept
+    requires std::is_void_v<T>
+  = default;
+  Result(Stored value)  // NOLINT(google-explicit-constructor): a value converts
+    requires(!std::is_void_v<T>)
+      : state_(std::in_place_index<0>, std::move(value)) {}
+  Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   Result(std::exception_ptr ex) : state_(std::in_place_index<2>, std::move(ex)) {}  // NOLINT
 
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
   std::error_code error() const noexcept {
-    if (state_.index() == 1) return std::get<1>(state_);
+    if (state_.index() == 1) return Traits::code(std::get<1>(state_));
     if (state_.index() == 2) return make_error_code(errc::work_threw);
     return {};
   }
+  const E& failure() const { return std::get<1>(state_); }
   std::exception_ptr exception() const noexcept {
     return state_.index() == 2 ? std::get<2>(state_) : nullptr;
   }
-
-  T& value() & {
-    throw_if_failed();
-    return std::get<0>(state_);
+  std::string what() const {
+    if (state_.index() == 1) return Traits::message(std::get<1>(state_));
+    if (state_.index() == 2) return exception_message(std::get<2>(state_));
+    return {};
   }
-  T&& value() && {
-    throw_if_failed();
-    return std::get<0>(std::move(state_));
-  }
-  T* operator->() { return &value(); }
-  T& operator*() & { return value(); }
 
- private:
   void throw_if_failed() const {
-    if (state_.index() == 1) throw std::system_error(std::get<1>(state_));
+    if (state_.index() == 1) Traits::raise(std::get<1>(state_));
     if (state_.index() == 2) std::rethrow_exception(std::get<2>(state_));
   }
 
-  std::variant<T, std::error_code, std::exception_ptr> state_;
+  void value() const&
+    requires std::is_void_v<T>
+  {
+    throw_if_failed();
+  }
+  Stored& value() &
+    requires(!std::is_void_v<T>)
+  {
+    throw_if_failed();
+    return std::get<0>(state_);
+  }
+  const Stored& value() const&
+    requires(!std::is_void_v<T>)
+  {
+    throw_if_failed();
+    return std::get<0>(state_);
+  }
+  Stored&& value() &&
+    requires(!std::is_void_v<T>)
+  {
+    throw_if_failed();
+    return std::get<0>(std::move(state_));
+  }
+  Stored* operator->()
+    requires(!std::is_void_v<T>)
+  {
+    return &value();
+  }
+  Stored& operator*() &
+    requires(!std::is_void_v<T>)
+  {
+    return value();
+  }
+
+ private:
+  static std::string exception_message(const std::exception_ptr& ex) {
+    try {
+      std::rethrow_exception(ex);
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  }
+
+  std::variant<Stored, E, std::exception_ptr> state_;
 };
 
-struct Unit {};  // the value of a Result for work that returns void
+// The value combinators (when_all, when_any, with_timeout) report for a void operand:
+// std::monostate. `Unit` is its old name, kept so that existing code compiles.
+using Unit = std::monostate;
 
 }  // namespace weft
 

@@ -7,7 +7,7 @@
 //   coroutine, explicit loop:   std::string s = co_await fs::read_file(loop, path);
 //   coroutine, current loop:    std::string s = co_await fs::read_file(path);
 //   callback:                   fs::read_file(loop, path, [](fs::Outcome<std::string>& r) {
-//                                 if (!r) log(r.error(), r.path()); else use(r.value());
+//                                 if (!r) log(r.what()); else use(r.value());
 //                               });
 //
 // The coroutine forms follow weft's error rule: they return the value or throw fs::Error
@@ -15,10 +15,11 @@
 // failure concerns, what() like "open '/x/y': No such file or directory"). The forms
 // without a Loop use Loop::current() and must be awaited inside Loop::run().
 //
-// The callback forms take one shape everywhere: void(fs::Outcome<T>&). The callback runs
-// on the loop thread that made the call, never inside the call (a refused submission is
-// delivered in the next pending phase). An Outcome carries the value, or the error_code
-// (errno in std::system_category; weft::errc::queue_full when the pool refused the job;
+// The callback forms take one shape everywhere: void(fs::Outcome<T>&), where fs::Outcome<T>
+// is weft::Result<T, fs::ErrorInfo>. The callback runs on the loop thread that made the
+// call, never inside the call (a refused submission is delivered in the next pending
+// phase). An Outcome carries the value, or an ErrorInfo: the error_code (errno in
+// std::system_category; weft::errc::queue_full when the pool refused the job;
 // std::errc::operation_canceled when it was canceled) with the operation and path.
 // The callback may move the value out (std::move(r).value()).
 //
@@ -176,55 +177,23 @@ class Error : public std::system_error {
   std::shared_ptr<const ErrorInfo> info_;
 };
 
-// The result handed to a callback: a value, or an error with its path.
-class OutcomeBase {
- public:
-  bool ok() const noexcept { return !error_.code; }
-  explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept { return error_.code; }
-  const char* op() const noexcept { return error_.op; }
-  const std::string& path() const noexcept { return error_.path; }  // empty when ok()
-  const std::string& dest() const noexcept { return error_.dest; }
-  const ErrorInfo& error_info() const noexcept { return error_; }
-  void throw_if_failed() const {
-    if (!ok()) throw Error(error_);
-  }
+}  // namespace weft::fs
 
- protected:
-  OutcomeBase() = default;
-  explicit OutcomeBase(ErrorInfo e) : error_(std::move(e)) {}
-  ErrorInfo error_;
-};
-
-template <class T>
-class Outcome : public OutcomeBase {
- public:
-  Outcome(T value) : value_(std::move(value)) {}                 // NOLINT: implicit
-  Outcome(ErrorInfo error) : OutcomeBase(std::move(error)) {}   // NOLINT: implicit
-
-  // The value, or throws fs::Error.
-  T& value() & {
-    throw_if_failed();
-    return *value_;
-  }
-  T&& value() && {
-    throw_if_failed();
-    return std::move(*value_);
-  }
-  T* operator->() { return &value(); }
-  T& operator*() & { return value(); }
-
- private:
-  std::optional<T> value_;
-};
-
+// How weft::Result reads an fs::ErrorInfo (see weft/error.hpp).
 template <>
-class Outcome<void> : public OutcomeBase {
- public:
-  Outcome() = default;
-  Outcome(ErrorInfo error) : OutcomeBase(std::move(error)) {}  // NOLINT: implicit
-  void value() const { throw_if_failed(); }
+struct weft::ErrorTraits<weft::fs::ErrorInfo> {
+  static std::error_code code(const fs::ErrorInfo& e) noexcept { return e.code; }
+  static std::string message(const fs::ErrorInfo& e) { return fs::Error(e).what(); }
+  [[noreturn]] static void raise(const fs::ErrorInfo& e) { throw fs::Error(e); }
 };
+
+namespace weft::fs {
+
+// The result handed to a callback: weft::Result with the ErrorInfo as its error, so the
+// failing call and path travel with the code (r.failure().op, r.failure().path).
+// value() throws fs::Error.
+template <class T>
+using Outcome = Result<T, ErrorInfo>;
 
 template <class T>
 using Callback = Function<void(Outcome<T>&)>;
@@ -273,7 +242,7 @@ class [[nodiscard]] Op {
 
 // ---- File --------------------------------------------------------------------------
 
-namespace impl {
+namespace detail {
 class Descriptor;
 }
 
@@ -326,7 +295,7 @@ class File {
   Loop& loop() const;
 
   Loop* loop_ = nullptr;
-  std::shared_ptr<impl::Descriptor> fd_;
+  std::shared_ptr<detail::Descriptor> fd_;
   std::string path_;
 };
 

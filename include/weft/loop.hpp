@@ -38,6 +38,7 @@ class IoWatcher;
 namespace detail {
 class LoopCore;
 class Inbox;
+struct LoopAccess;
 }  // namespace detail
 
 enum class RunMode {
@@ -166,14 +167,13 @@ class Loop {
     const char* previous_;
   };
 
-  // -- internal interfaces used by the library's own layers ----------------------------
+ private:
+  friend class Handle;
+  friend class detail::LoopCore;
+  friend struct detail::LoopAccess;
+
   // Runs f as a loop callback: an escaping exception goes to the uncaught handler, then
-  // the microtask queue is drained.
-  template <class F>
-  void call(F&& f) noexcept {
-    call("callback", static_cast<F&&>(f));
-  }
-  // The same, publishing `label` as what is running (see LoopProbe).
+  // the microtask queue is drained. For the library's layers: detail::LoopAccess::call.
   template <class F>
   void call(const char* label, F&& f) noexcept {
     probe_.enter_callback(label);
@@ -184,15 +184,6 @@ class Loop {
     }
     if (microtasks_queued_) drain_microtasks();  // inline test: the common case has none
   }
-  detail::LoopCore& core() noexcept { return *core_; }
-  void add_request() noexcept { ++active_requests_; }
-  void remove_request() noexcept { --active_requests_; }
-  detail::Inbox& inbox() const noexcept { return *inbox_; }
-  const std::shared_ptr<detail::Inbox>& inbox_ptr() const noexcept { return inbox_; }
-
- private:
-  friend class Handle;
-  friend class detail::LoopCore;
 
   void iterate(RunMode mode);
   void run_posted();
@@ -260,5 +251,28 @@ T& Loop::local() {
   locals_.push_back({local_key<T>(), object, [](void* p) noexcept { delete static_cast<T*>(p); }});
   return *object;
 }
+
+namespace detail {
+// The library's own way into a Loop's internals (core, net, db; what a handle or a
+// backend needs and an application never does), kept out of Loop's public interface.
+struct LoopAccess {
+  // Runs f as a loop callback (Loop::call): an escaping exception goes to the uncaught
+  // handler, then the microtask queue is drained. `label` is published as what is running.
+  template <class F>
+  static void call(Loop& loop, F&& f) noexcept {
+    loop.call("callback", static_cast<F&&>(f));
+  }
+  template <class F>
+  static void call(Loop& loop, const char* label, F&& f) noexcept {
+    loop.call(label, static_cast<F&&>(f));
+  }
+  static LoopCore& core(Loop& loop) noexcept { return *loop.core_; }
+  // A request (a pool job in flight) keeps the loop alive like an active handle.
+  static void add_request(Loop& loop) noexcept { ++loop.active_requests_; }
+  static void remove_request(Loop& loop) noexcept { --loop.active_requests_; }
+  static Inbox& inbox(const Loop& loop) noexcept { return *loop.inbox_; }
+  static const std::shared_ptr<Inbox>& inbox_ptr(const Loop& loop) noexcept { return loop.inbox_; }
+};
+}  // namespace detail
 
 }  // namespace weft

@@ -115,8 +115,9 @@ class Job {
   std::atomic<int> refs_{1};
 };
 
+// The old name of Result<T> for pool work; no public signature uses it any more.
 template <class T>
-using WorkResult = Result<std::conditional_t<std::is_void_v<T>, Unit, T>>;
+using WorkResult = Result<T>;
 
 template <class W, class D>
 class FunctionJob final : public Job {
@@ -129,7 +130,7 @@ class FunctionJob final : public Job {
     try {
       if constexpr (std::is_void_v<Value>) {
         work_();
-        result_.emplace(Unit{});
+        result_.emplace();
       } else {
         result_.emplace(work_());
       }
@@ -139,7 +140,7 @@ class FunctionJob final : public Job {
   }
   void complete(std::error_code ec) override {
     if (ec) {
-      WorkResult<Value> canceled(ec);
+      Result<Value> canceled(ec);
       done_(canceled);
     } else {
       done_(*result_);
@@ -149,7 +150,7 @@ class FunctionJob final : public Job {
  private:
   W work_;
   D done_;
-  std::optional<WorkResult<Value>> result_;
+  std::optional<Result<Value>> result_;
 };
 
 std::error_code submit(Loop& loop, Job* job);
@@ -185,10 +186,11 @@ class WorkHandle {
   detail::Job* job_ = nullptr;
 };
 
-// Submits work (a callable returning T or void) to class `cls`; done(WorkResult<T>&)
-// runs on the loop thread. Returns the error (queue_full) if the job was refused, in
-// which case neither callable runs. `label` names the job for the watchdog and stall
-// reports (a string literal or anything that outlives the job).
+// Submits work (a callable returning T or void) to class `cls`; done(weft::Result<T>&)
+// runs on the loop thread (Result<void> for work returning void). Returns the error
+// (queue_full) if the job was refused, in which case neither callable runs. `label` names
+// the job for the watchdog and stall reports (a string literal or anything that outlives
+// the job).
 template <class W, class D>
 std::error_code queue_work(Loop& loop, WorkClass cls, W work, D done, WorkHandle* handle = nullptr,
                            const char* label = nullptr) {

@@ -13,7 +13,7 @@
 // Error rule of the coroutine API: awaitables return values and report failure by
 // throwing — std::system_error for an error code (cancellation is
 // std::errc::operation_canceled), or the original exception of user work. The callback
-// API reports failure with std::error_code instead.
+// API reports failure with a value instead: weft::Result (error.hpp).
 #pragma once
 
 #include <weft/loop.hpp>
@@ -176,7 +176,7 @@ void spawn(Loop& loop, F fn) {
 // never happen).
 template <class T>
 T run_until_complete(Loop& loop, Task<T> task) {
-  std::optional<std::conditional_t<std::is_void_v<T>, Unit, T>> value;
+  std::optional<std::conditional_t<std::is_void_v<T>, std::monostate, T>> value;
   std::exception_ptr error;
   bool finished = false;
   spawn(loop, [&]() -> Task<void> {

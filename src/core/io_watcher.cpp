@@ -23,7 +23,7 @@ std::error_code IoWatcher::set_events(unsigned events) {
     return {};
   }
   if (events == events_ && registered_) return {};
-  if (std::error_code ec = loop().core().watch(*this, events)) return ec;
+  if (std::error_code ec = weft::detail::LoopAccess::core(loop()).watch(*this, events)) return ec;
   events_ = events;
   set_active(true);
   return {};
@@ -32,7 +32,7 @@ std::error_code IoWatcher::set_events(unsigned events) {
 void IoWatcher::stop() noexcept {
   assert_loop_thread();
   if (!loop_alive()) return;
-  loop().core().unwatch(*this);
+  weft::detail::LoopAccess::core(loop()).unwatch(*this);
   events_ = 0;
   set_active(false);
 }

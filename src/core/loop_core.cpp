@@ -8,7 +8,7 @@
 namespace weft::detail {
 
 LoopCore::LoopCore(Loop& l) : loop(l) {
-  std::error_code ec = backend_.add(loop.inbox().fd(), io_event::readable);
+  std::error_code ec = backend_.add(weft::detail::LoopAccess::inbox(loop).fd(), io_event::readable);
   if (ec) throw std::system_error(ec, "registering the loop's wake-up fd");
 }
 
@@ -85,7 +85,7 @@ void LoopCore::dispatch_io(int timeout_ms) {
   if (timeout_ms != 0) loop.probe_.leave_poll(LoopProbe::to_ns(loop.now()));
   for (int i = 0; i < n; ++i) {
     const int fd = ready[i].fd;
-    if (fd == loop.inbox().fd()) {
+    if (fd == weft::detail::LoopAccess::inbox(loop).fd()) {
       loop.run_posted();
     } else if (fd == signal_pipe_[0]) {
       read_signal_pipe();

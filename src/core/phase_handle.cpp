@@ -24,7 +24,7 @@ void PhaseHandle<P>::start(Function<void()> cb) {
   if (is_closing() || is_closed()) return;
   cb_ = std::move(cb);
   if (is_active()) return;
-  loop().core().phase_start(*this);
+  weft::detail::LoopAccess::core(loop()).phase_start(*this);
   set_active(true);
 }
 
@@ -32,7 +32,7 @@ template <Phase P>
 void PhaseHandle<P>::stop() noexcept {
   assert_loop_thread();
   if (!is_active() || !loop_alive()) return;
-  loop().core().phase_stop(*this);
+  weft::detail::LoopAccess::core(loop()).phase_stop(*this);
   set_active(false);
 }
 

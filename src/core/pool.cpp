@@ -266,13 +266,13 @@ void WorkerPool::append_running(std::vector<RunningJob>& out) const {
 std::error_code submit(Loop& loop, Job* job) {
   loop.assert_loop_thread();
   job->loop = &loop;
-  job->inbox = loop.inbox_ptr();
+  job->inbox = weft::detail::LoopAccess::inbox_ptr(loop);
   job->queued_at = real_now();
   if (std::error_code ec = loop.runtime().pool_for(job->cls).submit(job)) {
     job->inbox.reset();
     return ec;
   }
-  loop.add_request();
+  weft::detail::LoopAccess::add_request(loop);
   return {};
 }
 
@@ -292,7 +292,7 @@ bool cancel(Job* job) noexcept {
     }
   };
   loop.defer([ref = JobRef(job), &loop] {
-    loop.remove_request();
+    weft::detail::LoopAccess::remove_request(loop);
     if (!ref.job->abandoned) ref.job->complete(canceled_error());
   });
   return true;

@@ -73,7 +73,7 @@ std::error_code Signal::start(int signum, Function<void(int)> cb) {
     return std::make_error_code(std::errc::invalid_argument);
   }
   stop();
-  if (std::error_code ec = loop().core().signal_start(*this, signum)) return ec;
+  if (std::error_code ec = weft::detail::LoopAccess::core(loop()).signal_start(*this, signum)) return ec;
   cb_ = std::move(cb);
   signum_ = signum;
   oneshot_ = false;
@@ -90,7 +90,7 @@ std::error_code Signal::start_oneshot(int signum, Function<void(int)> cb) {
 void Signal::stop() noexcept {
   assert_loop_thread();
   if (!is_active() || !loop_alive()) return;
-  loop().core().signal_stop(*this);
+  weft::detail::LoopAccess::core(loop()).signal_stop(*this);
   set_active(false);
 }
 
@@ -149,7 +149,7 @@ void LoopCore::deliver_signal(int signum) {
     bool still_listening = false;  // an earlier callback may have stopped or destroyed it
     for (Signal* t = signals_; t; t = t->next_in_loop_) still_listening |= (t == s);
     if (still_listening && s->signum_ == signum) {
-      loop.call(s->label() ? s->label() : "signal", [s, signum] { s->deliver(signum); });
+      weft::detail::LoopAccess::call(loop, s->label() ? s->label() : "signal", [s, signum] { s->deliver(signum); });
     }
   }
 }

@@ -6,7 +6,7 @@ namespace weft::detail {
 
 SpawnedRoot::promise_type::~promise_type() {
   auto* n = static_cast<SpawnedNode*>(node);
-  if (n && loop) loop->core().remove_spawned(*n);
+  if (n && loop) weft::detail::LoopAccess::core(*loop).remove_spawned(*n);
   delete n;
 }
 
@@ -16,7 +16,7 @@ void register_spawned(Loop& loop, std::coroutine_handle<SpawnedRoot::promise_typ
   n->frame = h;
   h.promise().loop = &loop;
   h.promise().node = n;
-  loop.core().add_spawned(*n);
+  weft::detail::LoopAccess::core(loop).add_spawned(*n);
   loop.queue_microtask([h] { h.resume(); });
 }
 

@@ -9,7 +9,7 @@ Timer::Timer(Loop& loop) : Handle(loop, HandleKind::timer) {}
 Timer::~Timer() {
   if (!loop_alive()) return;
   stop();
-  if (loop().core().firing_timer == this) loop().core().firing_timer = nullptr;
+  if (weft::detail::LoopAccess::core(loop()).firing_timer == this) weft::detail::LoopAccess::core(loop()).firing_timer = nullptr;
 }
 
 void Timer::start(Function<void()> cb, Duration timeout, Duration repeat) {
@@ -21,11 +21,11 @@ void Timer::start(Function<void()> cb, Duration timeout, Duration repeat) {
   arm(loop().now() + timeout_);
 }
 
-void Timer::arm(TimePoint due) { loop().core().start_timer(*this, due); }
+void Timer::arm(TimePoint due) { weft::detail::LoopAccess::core(loop()).start_timer(*this, due); }
 
 void Timer::stop() noexcept {
   assert_loop_thread();
-  if (loop_alive()) loop().core().stop_timer(*this);
+  if (loop_alive()) weft::detail::LoopAccess::core(loop()).stop_timer(*this);
 }
 
 void Timer::refresh() {

@@ -37,12 +37,12 @@ Awaitable<std::unique_ptr<Transaction>> Database::begin() {
       [this](Callback<std::unique_ptr<Transaction>> cb, CancelToken) { do_begin(std::move(cb)); });
 }
 
-Awaitable<Unit> Database::ready() {
-  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_ready(std::move(cb)); });
+Awaitable<void> Database::ready() {
+  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_ready(std::move(cb)); });
 }
 
-Awaitable<Unit> Database::close() {
-  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_close(std::move(cb)); });
+Awaitable<void> Database::close() {
+  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_close(std::move(cb)); });
 }
 
 Awaitable<ResultSet> Transaction::query(std::string sql, Params params, CancelToken token) {
@@ -57,12 +57,12 @@ Awaitable<ResultSet> Transaction::exec(std::string sql, Params params, CancelTok
   return query(std::move(sql), std::move(params), std::move(token));
 }
 
-Awaitable<Unit> Transaction::commit() {
-  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_finish(true, std::move(cb)); });
+Awaitable<void> Transaction::commit() {
+  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_finish(true, std::move(cb)); });
 }
 
-Awaitable<Unit> Transaction::rollback() {
-  return Awaitable<Unit>([this](Callback<Unit> cb, CancelToken) { do_finish(false, std::move(cb)); });
+Awaitable<void> Transaction::rollback() {
+  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_finish(false, std::move(cb)); });
 }
 
 namespace detail {
@@ -83,21 +83,21 @@ Task<void> rollback_quietly(Transaction& tx) {
 // ---- the scoped callback form --------------------------------------------------------
 
 void Database::transaction(Function<void(Transaction&, TransactionDone)> body,
-                           Callback<Unit> finished) {
-  auto shared_finished = std::make_shared<Callback<Unit>>(std::move(finished));
+                           Callback<void> finished) {
+  auto shared_finished = std::make_shared<Callback<void>>(std::move(finished));
   begin([body = std::move(body), shared_finished](Outcome<std::unique_ptr<Transaction>>& r) mutable {
     if (!r.ok()) {
-      Outcome<Unit> out(r.failure());
+      Outcome<void> out(r.failure());
       return (*shared_finished)(out);
     }
     std::shared_ptr<Transaction> tx(std::move(r.value()));
     TransactionDone done = [tx, shared_finished](std::exception_ptr failure) {
       if (tx->finished()) return;  // called twice
       if (!failure) {
-        return tx->commit([tx, shared_finished](Outcome<Unit>& out) { (*shared_finished)(out); });
+        return tx->commit([tx, shared_finished](Outcome<void>& out) { (*shared_finished)(out); });
       }
-      tx->rollback([tx, shared_finished, failure](Outcome<Unit>&) {
-        Outcome<Unit> out(to_error(failure));
+      tx->rollback([tx, shared_finished, failure](Outcome<void>&) {
+        Outcome<void> out(to_error(failure));
         (*shared_finished)(out);
       });
     };

@@ -29,10 +29,12 @@
 // their own handlers.
 #pragma once
 
+#include "db/close_protocol.hpp"
 #include "db/front_database.hpp"
 
 #include <weft/db/database.hpp>
 #include <weft/histogram.hpp>
+#include <weft/net/dns.hpp>
 #include <weft/io_watcher.hpp>
 #include <weft/loop.hpp>
 #include <weft/timer.hpp>
@@ -56,8 +58,8 @@ struct Spec {
   std::vector<std::string> keys;
   std::vector<std::string> values;
   std::string where;  // "host:port/dbname" for messages
-  // A host name libpq would resolve with a blocking getaddrinfo: resolved on the pool
-  // before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
+  // A host name libpq would resolve with a blocking getaddrinfo: resolved by net's
+  // resolver (weft/net/dns.hpp) before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
   std::string resolve_host;
   Options options;
 };
@@ -228,6 +230,7 @@ class Connection {
   bool script_running_ = false;
   bool cancel_requested_ = false;
   std::uint64_t connect_attempt_ = 0;
+  net::ResolveHandle resolving_;  // the host name lookup in flight (see resolve())
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // weak refs: pool completions
 };
 
@@ -243,9 +246,9 @@ class Front : public std::enable_shared_from_this<Front> {
   void begin(Callback<std::unique_ptr<Transaction>> cb);
   void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
                  CancelToken token);
-  void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
-  void ready(Callback<Unit> cb);
-  void close(Callback<Unit> cb);
+  void tx_finish(std::uint64_t tx, bool commit, Callback<void> cb);
+  void ready(Callback<void> cb);
+  void close(Callback<void> cb);
   void destroy() noexcept;
   Stats stats() const;
   GroupStats group_stats() const;  // any thread
@@ -290,7 +293,8 @@ class Front : public std::enable_shared_from_this<Front> {
   void flush();
   void schedule_flush();
   void maybe_close();
-  void close_step();
+  friend class detail::CloseProtocol;
+  void close_step();  // CloseProtocol's check
   void retire(std::unique_ptr<Connection> c);
   void check_drained();
   std::size_t queued() const noexcept;
@@ -304,7 +308,7 @@ class Front : public std::enable_shared_from_this<Front> {
   std::deque<std::unique_ptr<Request>> waiting_;     // not assignable yet, in order
   std::unordered_map<std::uint64_t, TxState> txs_;
   std::deque<Function<void()>> ready_;               // callbacks to run
-  std::vector<Callback<Unit>> close_cbs_;
+  detail::CloseProtocol closer_;
   std::shared_ptr<Front> self_;  // after destroy(): alive until in-flight work drains
   std::uint64_t next_tx_ = 0;
   std::uint64_t transactions_ = 0;
@@ -319,9 +323,6 @@ class Front : public std::enable_shared_from_this<Front> {
   bool repump_ = false;
   bool flushing_ = false;
   bool flush_scheduled_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-  bool close_check_pending_ = false;
   bool dead_ = false;
 };
 
@@ -342,6 +343,7 @@ Error make_error(const PGresult* res, std::string_view sql);
 std::string shorten(std::string_view sql);
 std::string trim_message(const char* msg);
 using detail::closed_error;
+using detail::CloseProtocol;
 using detail::deliver_later;
 Error canceled_error();
 

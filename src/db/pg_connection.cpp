@@ -3,12 +3,13 @@
 // See pg_backend.hpp.
 #include "db/pg_backend.hpp"
 
+#include <weft/net/dns.hpp>
 #include <weft/pool.hpp>
 
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <span>
 
 namespace weft::db::pg {
 namespace {
@@ -32,7 +33,10 @@ Connection::Connection(Front& front, std::size_t slot)
   cancel_timer_.unref();  // the statement in flight keeps the loop alive
 }
 
-Connection::~Connection() { shut_down(); }
+Connection::~Connection() {
+  resolving_.cancel();  // its callback refers to this connection
+  shut_down();
+}
 
 void Connection::enqueue(std::unique_ptr<Request> r) {
   pending_.push_back(std::move(r));
@@ -113,45 +117,28 @@ void Connection::start_connect() {
   open_conn("", "");
 }
 
-// getaddrinfo blocks: it runs on the pool. Every address found is handed to libpq (as
+// The host name is looked up by net's resolver of this loop (getaddrinfo on the pool's
+// `slow` class; its cache and in-flight de-duplication are shared with every other user
+// of the loop, e.g. HTTP clients). Every address found is handed to libpq (as
 // host=name,name,... hostaddr=a1,a2,...), which tries them in turn as it would have.
 void Connection::resolve() {
-  struct Resolved {
-    std::string hosts, addrs, error;
-  };
-  auto work = [host = front_.spec.resolve_host]() {
-    Resolved out;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* list = nullptr;
-    if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list); rc != 0) {
-      out.error = std::string("cannot resolve host \"") + host + "\": " + ::gai_strerror(rc);
-      return out;
-    }
-    for (addrinfo* a = list; a; a = a->ai_next) {
-      char buf[NI_MAXHOST];
-      if (::getnameinfo(a->ai_addr, a->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) != 0) continue;
-      if (out.addrs.find(buf) != std::string::npos) continue;
-      out.hosts += (out.hosts.empty() ? "" : ",") + host;
-      out.addrs += (out.addrs.empty() ? "" : ",") + std::string(buf);
-    }
-    ::freeaddrinfo(list);
-    if (out.addrs.empty()) out.error = "cannot resolve host \"" + host + "\": no address";
-    return out;
-  };
-  auto done = [this, life = std::weak_ptr<int>(life_), attempt = connect_attempt_](
-                  weft::detail::WorkResult<Resolved>& r) {
+  const std::string& host = front_.spec.resolve_host;
+  auto done = [this, host, life = std::weak_ptr<int>(life_), attempt = connect_attempt_](
+                  std::error_code ec, std::span<const net::SocketAddress> found) {
     if (life.expired()) return;  // the connection is gone
+    resolving_ = {};
     Front::Scope scope(front_);
     if (state_ != State::connecting || attempt != connect_attempt_ || conn_) return;
-    if (!r.ok()) return fail_connect("cannot resolve the host: " + r.error().message());
-    if (!r.value().error.empty()) return fail_connect(r.value().error);
-    open_conn(r.value().hosts, r.value().addrs);
+    if (ec) return fail_connect("cannot resolve host \"" + host + "\": " + ec.message());
+    std::string hosts, addrs;
+    for (const net::SocketAddress& a : found) {
+      hosts += (hosts.empty() ? "" : ",") + host;
+      addrs += (addrs.empty() ? "" : ",") + a.ip();
+    }
+    if (addrs.empty()) return fail_connect("cannot resolve host \"" + host + "\": no address");
+    open_conn(hosts, addrs);
   };
-  if (std::error_code ec = queue_work(front_.loop, WorkClass::slow, std::move(work), std::move(done))) {
-    fail_connect("cannot resolve the host: " + ec.message());
-  }
+  resolving_ = net::resolve(front_.loop, host, 0, std::move(done));
 }
 
 void Connection::open_conn(const std::string& hosts, const std::string& hostaddrs) {
@@ -649,7 +636,7 @@ bool Connection::send_cancel_request() {
     char buf[256];
     PQcancel(c.get(), buf, sizeof buf);
   };
-  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](weft::detail::WorkResult<void>&) {},
+  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](Result<void>&) {},
                      nullptr, "postgres cancel");
 }
 

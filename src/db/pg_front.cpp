@@ -46,14 +46,14 @@ std::unique_ptr<Request> control(Route route, std::uint64_t tx, std::string text
   return r;
 }
 
-Callback<ResultSet> to_unit(Callback<Unit> cb) {
+Callback<ResultSet> to_unit(Callback<void> cb) {
   return [cb = std::move(cb)](Outcome<ResultSet>& out) mutable {
     if (!cb) return;
     if (out.ok()) {
-      Outcome<Unit> ok(Unit{});
+      Outcome<void> ok;
       return cb(ok);
     }
-    Outcome<Unit> failed(out.failure());
+    Outcome<void> failed(out.failure());
     cb(failed);
   };
 }
@@ -96,7 +96,7 @@ std::size_t Front::queued() const noexcept {
 
 void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
                    CancelToken token) {
-  if (closing_ || dead_) return fail_later(std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return fail_later(std::move(cb), closed_error());
   sql::Info info = sql::classify(sql, sql::Dialect::postgres);
   if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
     return fail_later(std::move(cb), transaction_misuse());
@@ -275,7 +275,7 @@ void Front::flush() {
   while (!ready_.empty()) {
     Function<void()> fn = std::move(ready_.front());
     ready_.pop_front();
-    loop.call([&fn] { fn(); });
+    weft::detail::LoopAccess::call(loop, [&fn] { fn(); });
   }
   flushing_ = false;
 }
@@ -313,7 +313,7 @@ void Front::check_drained() {
 
 void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   using TxOutcome = Outcome<std::unique_ptr<Transaction>>;
-  if (closing_ || dead_) {
+  if (closer_.closing() || dead_) {
     ready_.push_back([cb = std::move(cb)]() mutable {
       TxOutcome out(closed_error());
       cb(out);
@@ -360,7 +360,7 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
   dispatch(std::move(r));
 }
 
-void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
+void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
   if (dead_) {
     if (cb) fail_later(to_unit(std::move(cb)), closed_error());
     return;
@@ -388,8 +388,8 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
 
 // ---- ready, close, destruction -------------------------------------------------------
 
-void Front::ready(Callback<Unit> cb) {
-  if (closing_ || dead_) return fail_later(to_unit(std::move(cb)), closed_error());
+void Front::ready(Callback<void> cb) {
+  if (closer_.closing() || dead_) return fail_later(to_unit(std::move(cb)), closed_error());
   auto r = std::make_unique<Request>();
   r->kind = Request::Kind::sync;
   r->route = Route::writer;
@@ -398,51 +398,32 @@ void Front::ready(Callback<Unit> cb) {
   dispatch(std::move(r));
 }
 
-void Front::close(Callback<Unit> cb) {
+void Front::close(Callback<void> cb) {
   if (dead_) return fail_later(to_unit(std::move(cb)), closed_error());
-  if (closed_) {
-    auto r = std::make_unique<Request>();
-    r->done = to_unit(std::move(cb));
-    return complete(std::move(r), Outcome<ResultSet>(ResultSet{}));
-  }
-  close_cbs_.push_back(std::move(cb));
-  closing_ = true;
+  closer_.request(loop, std::move(cb));
   maybe_close();
 }
 
-// Checks in the next pending phase, so that a callback about to queue the next
-// statement of its transaction gets to do it first.
 void Front::maybe_close() {
-  if (!closing_ || closed_ || dead_ || close_check_pending_) return;
-  close_check_pending_ = true;
-  loop.defer([weak = weak_from_this()] {
-    if (auto f = weak.lock()) {
-      f->close_check_pending_ = false;
-      f->close_step();
-    }
-  });
+  if (!dead_) closer_.check(*this);
 }
 
 void Front::close_step() {
-  if (dead_ || closed_ || !waiting_.empty()) return;
+  if (dead_ || !waiting_.empty()) return;
   for (const auto& c : slots_) {
     if (c && c->load() > 0) return;
   }
   if (!txs_.empty()) {  // idle transactions left open: roll them back first
     std::vector<std::uint64_t> ids;
     for (const auto& [id, state] : txs_) ids.push_back(id);
-    for (std::uint64_t id : ids) tx_finish(id, false, Callback<Unit>());
+    for (std::uint64_t id : ids) tx_finish(id, false, Callback<void>());
     return maybe_close();
   }
-  closed_ = true;
+  closer_.shutting_down();
   for (auto& c : slots_) c.reset();  // from a deferred callback: no handler of theirs runs
-  for (auto& cb : close_cbs_) {
-    ready_.push_back([cb = std::move(cb)]() mutable {
-      Outcome<Unit> ok(Unit{});
-      cb(ok);
-    });
+  for (auto& cb : closer_.finish()) {
+    ready_.push_back([cb = std::move(cb)]() mutable { CloseProtocol::succeed(cb); });
   }
-  close_cbs_.clear();
   schedule_flush();
 }
 
@@ -455,13 +436,9 @@ void Front::destroy() noexcept {
     for (auto& r : c->take_pending()) canceled.push_back(std::move(r));
   }
   for (auto& r : canceled) complete(std::move(r), Outcome<ResultSet>(canceled_error()));
-  for (auto& cb : close_cbs_) {
-    ready_.push_back([cb = std::move(cb)]() mutable {
-      Outcome<Unit> ok(Unit{});
-      cb(ok);
-    });
+  for (auto& cb : closer_.take_callbacks()) {
+    ready_.push_back([cb = std::move(cb)]() mutable { CloseProtocol::succeed(cb); });
   }
-  close_cbs_.clear();
   bool draining = false;
   for (auto& c : slots_) {
     if (c && c->in_flight() > 0) {

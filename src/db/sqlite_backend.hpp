@@ -17,6 +17,7 @@
 // destroys the Database or throws leaves a consistent Front behind.
 #pragma once
 
+#include "db/close_protocol.hpp"
 #include "db/front_database.hpp"
 #include "db/sqlite_connection.hpp"
 
@@ -159,6 +160,7 @@ class GroupOp final : public WriteOp {
 };
 
 using detail::closed_error;
+using detail::CloseProtocol;
 using detail::deliver_later;
 
 struct ReadRequest;
@@ -174,9 +176,9 @@ class Front : public std::enable_shared_from_this<Front> {
   void begin(Callback<std::unique_ptr<Transaction>> cb);
   void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
                  CancelToken token);
-  void tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb);
-  void ready(Callback<Unit> cb);
-  void close(Callback<Unit> cb);
+  void tx_finish(std::uint64_t tx, bool commit, Callback<void> cb);
+  void ready(Callback<void> cb);
+  void close(Callback<void> cb);
   void destroy() noexcept;  // the Database is being destroyed
   Stats stats() const;
   GroupStats group_stats() const;  // any thread: atomics and histogram snapshots only
@@ -204,10 +206,11 @@ class Front : public std::enable_shared_from_this<Front> {
   static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec);
   void read(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token);
   static void read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
-                        weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r);
-  void open_settled(const Outcome<Unit>& r);
+                        Result<Outcome<std::optional<ResultSet>>>& r);
+  void open_settled(const Outcome<void>& r);
   void maybe_close();
-  void close_step();
+  friend class detail::CloseProtocol;
+  void close_step();  // CloseProtocol's check
 
   std::shared_ptr<Counters> counters_;
   std::shared_ptr<Core> core_;
@@ -219,7 +222,7 @@ class Front : public std::enable_shared_from_this<Front> {
   std::deque<std::shared_ptr<WriteOp>> general_;
   std::deque<std::shared_ptr<WriteOp>> tx_ops_;
   std::vector<WaitingRead> waiting_reads_;  // reads issued before the writer opened
-  std::vector<Callback<Unit>> close_cbs_;
+  CloseProtocol closer_;
   std::optional<Error> open_error_;
   std::uint64_t active_tx_ = 0;
   std::uint64_t next_tx_ = 0;
@@ -229,9 +232,6 @@ class Front : public std::enable_shared_from_this<Front> {
   std::size_t reads_in_flight_ = 0;
   bool in_flight_ = false;  // a writer job is on the pool
   bool opened_ = false;
-  bool closing_ = false;
-  bool close_started_ = false;
-  bool close_check_pending_ = false;
   bool dead_ = false;
 };
 

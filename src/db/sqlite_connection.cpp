@@ -2,6 +2,8 @@
 
 #include "db/sql_lexer.hpp"
 
+#include <weft/db/sqlite.hpp>
+
 #include <limits>
 #include <time.h>
 #include <string>
@@ -174,7 +176,7 @@ std::unique_ptr<Connection> Connection::open(const OpenSpec& spec, Role role, Co
 }
 
 void Connection::configure(const OpenSpec& spec, Role role) {
-  const Options& o = spec.options;
+  const SqliteOptions& o = spec.options.sqlite;
   sqlite3_extended_result_codes(db_, 1);
   auto timeout = o.busy_timeout.count();
   sqlite3_busy_timeout(db_, timeout > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max()
@@ -195,7 +197,7 @@ void Connection::configure(const OpenSpec& spec, Role role) {
   if (time_limit_.count() > 0) sqlite3_progress_handler(db_, 100, &Connection::past_deadline, this);
   if (o.on_connect) {
     try {
-      o.on_connect(db_);
+      (*o.on_connect)(db_);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {

@@ -133,7 +133,7 @@ class Connection {
   sqlite3* db_;
   StatementCache cache_;
   Counters& counters_;
-  std::chrono::milliseconds time_limit_{0};  // Options::statement_timeout; 0: none
+  std::chrono::milliseconds time_limit_{0};  // SqliteOptions::statement_timeout; 0: none
   // The running statement's deadline on CLOCK_MONOTONIC_COARSE, in ns (INT64_MAX: none
   // running, or no limit). The coarse clock (a few ms resolution) costs a few ns to read,
   // so the handler can run often.

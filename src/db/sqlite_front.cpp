@@ -58,17 +58,17 @@ Front::Front(Loop& l, OpenSpec spec)
 }
 
 void Front::start() {
-  auto work = [](Core& core) -> Outcome<Unit> {
+  auto work = [](Core& core) -> Outcome<void> {
     core.writer();
-    return Unit{};
+    return {};
   };
-  auto settle = [weak = weak_from_this()](Outcome<Unit>& r) {
+  auto settle = [weak = weak_from_this()](Outcome<void>& r) {
     if (auto f = weak.lock()) f->open_settled(r);
   };
-  push(std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), Callback<Unit>()));
+  push(std::make_shared<FnOp<void>>(std::move(work), std::move(settle), Callback<void>()));
 }
 
-void Front::open_settled(const Outcome<Unit>& r) {
+void Front::open_settled(const Outcome<void>& r) {
   opened_ = true;
   if (!r.ok()) open_error_ = r.failure();
   std::vector<WaitingRead> waiting = std::move(waiting_reads_);
@@ -80,7 +80,7 @@ void Front::open_settled(const Outcome<Unit>& r) {
 
 void Front::submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
                    CancelToken token) {
-  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return deliver_later(loop, std::move(cb), closed_error());
   sql::Info info = sql::classify(sql);
   if (info.kind == sql::Kind::transaction_control || info.kind == sql::Kind::savepoint) {
     return deliver_later(loop, std::move(cb), transaction_misuse());
@@ -155,7 +155,7 @@ void Front::pump() {
         std::shared_ptr<Core> c = std::move(core);  // released here, on the pool thread
         raw->run(*c);
       },
-      [weak = weak_from_this(), op = std::move(op)](weft::detail::WorkResult<void>& r) {
+      [weak = weak_from_this(), op = std::move(op)](Result<void>& r) {
         write_done(weak, *op, r.ok(), r.error());
       });
   if (ec) {  // the pool refused it: fail it later, then go on with the next one
@@ -250,7 +250,7 @@ void Front::read(std::string sql, Params params, Callback<ResultSet> cb, CancelT
       return to_error(std::current_exception());
     }
   };
-  auto done = [weak = weak_from_this(), req](weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r) {
+  auto done = [weak = weak_from_this(), req](Result<Outcome<std::optional<ResultSet>>>& r) {
     req->cancel_reg.detach();
     req->handle = WorkHandle();  // it refers to the job that holds req: break the cycle
     std::shared_ptr<Front> f = weak.lock();
@@ -272,7 +272,7 @@ void Front::read(std::string sql, Params params, Callback<ResultSet> cb, CancelT
 }
 
 void Front::read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
-                      weft::detail::WorkResult<Outcome<std::optional<ResultSet>>>& r) {
+                      Result<Outcome<std::optional<ResultSet>>>& r) {
   Callback<ResultSet> cb = std::move(req.cb);
   if (!r.ok()) {
     Outcome<ResultSet> out(Error(r.error(), "the statement was not run"));
@@ -299,19 +299,19 @@ void Front::read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
 
 void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   using TxOutcome = Outcome<std::unique_ptr<Transaction>>;
-  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  if (closer_.closing() || dead_) return deliver_later(loop, std::move(cb), closed_error());
   std::uint64_t id = ++next_tx_;
-  auto work = [](Core& core) -> Outcome<Unit> {
+  auto work = [](Core& core) -> Outcome<void> {
     core.writer().exec_simple("BEGIN IMMEDIATE");
-    return Unit{};
+    return {};
   };
-  auto settle = [weak = weak_from_this(), id](Outcome<Unit>& r) {
+  auto settle = [weak = weak_from_this(), id](Outcome<void>& r) {
     auto f = weak.lock();
     if (!f || f->dead_ || !r.ok()) return;
     f->active_tx_ = id;
     ++f->transactions_;
   };
-  auto deliver = [weak = weak_from_this(), id, cb = std::move(cb), &l = loop](Outcome<Unit>& r) mutable {
+  auto deliver = [weak = weak_from_this(), id, cb = std::move(cb), &l = loop](Outcome<void>& r) mutable {
     if (!r.ok()) {
       TxOutcome out(r.failure());
       return cb(out);
@@ -324,7 +324,7 @@ void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
     TxOutcome out(std::unique_ptr<Transaction>(new SqliteTransaction(l, weak, id)));
     cb(out);  // a Transaction dropped here, unused, is rolled back by its destructor
   };
-  push(std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), std::move(deliver)));
+  push(std::make_shared<FnOp<void>>(std::move(work), std::move(settle), std::move(deliver)));
 }
 
 void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
@@ -340,7 +340,7 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
   enqueue_statement(tx, std::move(sql), std::move(params), std::move(cb), std::move(token));
 }
 
-void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
+void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
   if (dead_) {
     if (cb) deliver_later(loop, std::move(cb), closed_error());
     return;
@@ -349,7 +349,7 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
     if (!cb) return;
     if (!commit) {
       loop.defer([cb = std::move(cb)]() mutable {
-        Outcome<Unit> ok(Unit{});
+        Outcome<void> ok;
         cb(ok);
       });
       return;
@@ -357,15 +357,15 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
     return deliver_later(loop, std::move(cb),
                          Error(errc::abort, "the transaction was rolled back (the database is closing)"));
   }
-  auto work = [commit](Core& core) -> Outcome<Unit> {
+  auto work = [commit](Core& core) -> Outcome<void> {
     Connection& w = core.writer();
     if (!w.in_transaction()) {
-      if (!commit) return Unit{};
+      if (!commit) return {};
       return Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
     }
     if (!commit) {
       w.exec_simple("ROLLBACK");
-      return Unit{};
+      return {};
     }
     try {
       w.exec_simple("COMMIT");
@@ -378,64 +378,49 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<Unit> cb) {
       }
       throw;
     }
-    return Unit{};
+    return {};
   };
-  auto settle = [weak = weak_from_this(), tx, commit](Outcome<Unit>& r) {
+  auto settle = [weak = weak_from_this(), tx, commit](Outcome<void>& r) {
     auto f = weak.lock();
     if (!f || f->active_tx_ != tx) return;
     f->active_tx_ = 0;
     ++(commit && r.ok() ? f->commits_ : f->rollbacks_);
   };
-  auto op = std::make_shared<FnOp<Unit>>(std::move(work), std::move(settle), std::move(cb));
+  auto op = std::make_shared<FnOp<void>>(std::move(work), std::move(settle), std::move(cb));
   op->tx = tx;
   push(std::move(op));
 }
 
 // ---- open, close, destruction --------------------------------------------------------
 
-void Front::ready(Callback<Unit> cb) {
-  if (closing_ || dead_) return deliver_later(loop, std::move(cb), closed_error());
-  auto work = [](Core& core) -> Outcome<Unit> {
+void Front::ready(Callback<void> cb) {
+  if (closer_.closing() || dead_) return deliver_later(loop, std::move(cb), closed_error());
+  auto work = [](Core& core) -> Outcome<void> {
     core.writer();
-    return Unit{};
+    return {};
   };
-  push(std::make_shared<FnOp<Unit>>(std::move(work), FnOp<Unit>::Settle(), std::move(cb)));
+  push(std::make_shared<FnOp<void>>(std::move(work), FnOp<void>::Settle(), std::move(cb)));
 }
 
-void Front::close(Callback<Unit> cb) {
+void Front::close(Callback<void> cb) {
   if (dead_) return deliver_later(loop, std::move(cb), closed_error());
-  close_cbs_.push_back(std::move(cb));
-  closing_ = true;
+  closer_.request(loop, std::move(cb));
   maybe_close();
 }
 
-// Checks in the next pending phase, so that a callback that is about to queue the next
-// statement of its transaction gets to do it first.
 void Front::maybe_close() {
-  if (!closing_ || close_started_ || dead_ || close_check_pending_) return;
-  close_check_pending_ = true;
-  loop.defer([weak = weak_from_this()] {
-    if (auto f = weak.lock()) {
-      f->close_check_pending_ = false;
-      f->close_step();
-    }
-  });
+  if (!dead_) closer_.check(*this);
 }
 
 void Front::close_step() {
-  if (dead_ || close_started_) return;
+  if (dead_) return;
   if (in_flight_ || !general_.empty() || !tx_ops_.empty() || reads_in_flight_ > 0) return;
-  if (active_tx_) return tx_finish(active_tx_, false, Callback<Unit>());  // idle: roll back
-  close_started_ = true;
-  auto finish = [weak = weak_from_this()](weft::detail::WorkResult<void>&) {
+  if (active_tx_) return tx_finish(active_tx_, false, Callback<void>());  // idle: roll back
+  closer_.shutting_down();
+  auto finish = [weak = weak_from_this()](Result<void>&) {
     auto f = weak.lock();
     if (!f) return;
-    std::vector<Callback<Unit>> cbs = std::move(f->close_cbs_);
-    f->close_cbs_.clear();
-    for (auto& cb : cbs) {
-      Outcome<Unit> ok(Unit{});
-      cb(ok);
-    }
+    for (auto& cb : f->closer_.finish()) CloseProtocol::succeed(cb);
   };
   std::error_code ec = queue_work(
       loop, WorkClass::slow,
@@ -446,7 +431,7 @@ void Front::close_step() {
       finish);
   if (ec) {  // refused: the connections were closed with the job's work, here
     loop.defer([finish]() mutable {
-      weft::detail::WorkResult<void> ok(Unit{});
+      Result<void> ok;
       finish(ok);
     });
   }
@@ -465,17 +450,11 @@ void Front::destroy() noexcept {
   }
   for (auto& w : waiting_reads_) deliver_later(loop, std::move(w.cb), canceled());
   waiting_reads_.clear();
-  for (auto& cb : close_cbs_) {
-    loop.defer([cb = std::move(cb)]() mutable {
-      Outcome<Unit> ok(Unit{});
-      cb(ok);
-    });
-  }
-  close_cbs_.clear();
+  for (auto& cb : closer_.take_callbacks()) CloseProtocol::succeed_later(loop, std::move(cb));
   if (core_) {  // the connections close on the pool once the last job is done with them
     (void)queue_work(
         loop, WorkClass::slow, [core = std::move(core_)]() mutable { core.reset(); },
-        [](weft::detail::WorkResult<void>&) {});
+        [](Result<void>&) {});
   }
 }
 

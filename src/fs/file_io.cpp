@@ -10,7 +10,7 @@
 #include <atomic>
 #include <cstdio>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 namespace {
 
@@ -85,7 +85,7 @@ std::string temp_name(const std::string& dir, const std::string& base) {
 
 Outcome<void> write_plain(const std::string& path, const std::string& data, WriteOptions o) {
   Outcome<int> fd = open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, o.mode);
-  if (!fd) return fd.error_info();
+  if (!fd) return fd.failure();
   FdGuard guard(*fd);
   return finish_write(guard, path, data, o.fsync);
 }
@@ -108,7 +108,7 @@ Outcome<int> create_temp(const std::string& path, const std::string& tmp_dir,
 // a directory (nothing more can be done there).
 Outcome<void> sync_directory(const std::string& dir) {
   Outcome<int> fd = open_fd(dir, O_RDONLY | O_DIRECTORY, 0);
-  if (!fd) return fd.error_info();
+  if (!fd) return fd.failure();
   FdGuard guard(*fd);
   if (::fsync(guard.get()) < 0 && errno != EINVAL) return sys_error("fsync", dir);
   return {};
@@ -123,7 +123,7 @@ Outcome<void> write_atomic(const std::string& path, const std::string& data, Wri
   bool keep_mode = ::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
   std::string tmp;
   Outcome<int> fd = create_temp(path, dir, base, o.mode, tmp);
-  if (!fd) return fd.error_info();
+  if (!fd) return fd.failure();
   FdGuard guard(*fd);
 
   Outcome<void> written = [&]() -> Outcome<void> {
@@ -144,7 +144,7 @@ Outcome<void> write_atomic(const std::string& path, const std::string& data, Wri
 
 Outcome<std::string> read_file(const std::string& path) {
   Outcome<int> fd = open_fd(path, O_RDONLY | O_NOCTTY, 0);
-  if (!fd) return fd.error_info();
+  if (!fd) return fd.failure();
   FdGuard guard(*fd);
   std::string out;
   if (int err = read_to_end(guard.get(), out)) return sys_error("read", path, err);
@@ -157,9 +157,9 @@ Outcome<void> write_file(const std::string& path, const std::string& data, Write
 
 Outcome<void> append_file(const std::string& path, const std::string& data) {
   Outcome<int> fd = open_fd(path, O_WRONLY | O_APPEND | O_CREAT, 0666);
-  if (!fd) return fd.error_info();
+  if (!fd) return fd.failure();
   FdGuard guard(*fd);
   return finish_write(guard, path, data, /*sync=*/false);
 }
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail

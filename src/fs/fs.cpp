@@ -7,8 +7,8 @@
 
 namespace weft::fs {
 
-using impl::make_op;
-using impl::submit_callback;
+using detail::make_op;
+using detail::submit_callback;
 
 const char* to_string(FileType t) noexcept {
   switch (t) {
@@ -43,7 +43,7 @@ Error::Error(ErrorInfo info)
 File::File() noexcept = default;
 File::File(Loop* loop, int fd, std::string path)
     : loop_(loop),
-      fd_(fd >= 0 ? std::make_shared<impl::Descriptor>(fd) : nullptr),
+      fd_(fd >= 0 ? std::make_shared<detail::Descriptor>(fd) : nullptr),
       path_(std::move(path)) {}
 File::File(File&&) noexcept = default;
 File& File::operator=(File&&) noexcept = default;
@@ -58,18 +58,18 @@ namespace {
 // The work of an operation on a File: `fn(fd)` with the descriptor kept alive, or EBADF
 // when the File was closed before the call.
 template <class T, class F>
-auto on_descriptor(std::shared_ptr<impl::Descriptor> d, std::string path, const char* op, F fn) {
+auto on_descriptor(std::shared_ptr<detail::Descriptor> d, std::string path, const char* op, F fn) {
   return [d = std::move(d), path = std::move(path), op, fn]() -> Outcome<T> {
-    if (!d) return impl::sys_error(op, path, EBADF);
+    if (!d) return detail::sys_error(op, path, EBADF);
     return fn(d->get(), path);
   };
 }
 
 // close(): reports close(2)'s error when this job holds the last reference.
-auto close_work(std::shared_ptr<impl::Descriptor> d, std::string path) {
+auto close_work(std::shared_ptr<detail::Descriptor> d, std::string path) {
   return [d = std::move(d), path = std::move(path)]() mutable -> Outcome<void> {
     if (d && d.use_count() == 1) {
-      if (int err = d->close()) return impl::sys_error("close", path, err);
+      if (int err = d->close()) return detail::sys_error("close", path, err);
     }
     d.reset();  // in-flight operations close it when the last one ends
     return {};
@@ -77,18 +77,18 @@ auto close_work(std::shared_ptr<impl::Descriptor> d, std::string path) {
 }
 
 auto read_fn(std::uint64_t offset, std::size_t size) {
-  return [offset, size](int fd, const std::string& p) { return impl::pread(fd, p, offset, size); };
+  return [offset, size](int fd, const std::string& p) { return detail::pread(fd, p, offset, size); };
 }
 auto write_fn(std::uint64_t offset, std::string data) {
   return [offset, data = std::move(data)](int fd, const std::string& p) {
-    return impl::pwrite(fd, p, offset, data);
+    return detail::pwrite(fd, p, offset, data);
   };
 }
 auto stat_fn() {
-  return [](int fd, const std::string& p) { return impl::fstat(fd, p); };
+  return [](int fd, const std::string& p) { return detail::fstat(fd, p); };
 }
 auto sync_fn() {
-  return [](int fd, const std::string& p) { return impl::fsync(fd, p); };
+  return [](int fd, const std::string& p) { return detail::fsync(fd, p); };
 }
 
 }  // namespace
@@ -146,8 +146,8 @@ namespace {
 
 auto open_work(Loop* loop, std::string path, OpenFlags flags, unsigned mode) {
   return [loop, path = std::move(path), flags, mode]() -> Outcome<File> {
-    Outcome<int> fd = impl::open_fd(path, impl::to_open_flags(flags), mode);
-    if (!fd) return fd.error_info();
+    Outcome<int> fd = detail::open_fd(path, detail::to_open_flags(flags), mode);
+    if (!fd) return fd.failure();
     return File(loop, *fd, path);
   };
 }
@@ -162,7 +162,7 @@ WorkHandle open(Loop& loop, std::string path, OpenFlags flags, unsigned mode, Ca
                                std::move(cb));
 }
 
-// One path, one impl function: the coroutine and callback forms.
+// One path, one detail function: the coroutine and callback forms.
 #define WEFT_FS_PATH_OP(T, name, call)                                                \
   Op<T> name(Loop& loop, std::string path) {                                          \
     return make_op<T>(loop, #name, path, [path]() -> Outcome<T> { return call; });     \
@@ -172,58 +172,58 @@ WorkHandle open(Loop& loop, std::string path, OpenFlags flags, unsigned mode, Ca
                               [path]() -> Outcome<T> { return call; }, std::move(cb)); \
   }
 
-WEFT_FS_PATH_OP(Stat, stat, impl::stat(path, true))
-WEFT_FS_PATH_OP(Stat, lstat, impl::stat(path, false))
-WEFT_FS_PATH_OP(std::vector<DirEntry>, readdir, impl::readdir(path))
-WEFT_FS_PATH_OP(void, unlink, impl::unlink(path))
-WEFT_FS_PATH_OP(void, rmdir, impl::rmdir(path))
-WEFT_FS_PATH_OP(std::uint64_t, remove_all, impl::remove_all(path))
-WEFT_FS_PATH_OP(std::string, realpath, impl::realpath(path))
-WEFT_FS_PATH_OP(std::string, read_file, impl::read_file(path))
+WEFT_FS_PATH_OP(Stat, stat, detail::stat(path, true))
+WEFT_FS_PATH_OP(Stat, lstat, detail::stat(path, false))
+WEFT_FS_PATH_OP(std::vector<DirEntry>, readdir, detail::readdir(path))
+WEFT_FS_PATH_OP(void, unlink, detail::unlink(path))
+WEFT_FS_PATH_OP(void, rmdir, detail::rmdir(path))
+WEFT_FS_PATH_OP(std::uint64_t, remove_all, detail::remove_all(path))
+WEFT_FS_PATH_OP(std::string, realpath, detail::realpath(path))
+WEFT_FS_PATH_OP(std::string, read_file, detail::read_file(path))
 
 #undef WEFT_FS_PATH_OP
 
 Op<void> mkdir(Loop& loop, std::string path, MkdirOptions options) {
-  return make_op<void>(loop, "mkdir", path, [path, options] { return impl::mkdir(path, options); });
+  return make_op<void>(loop, "mkdir", path, [path, options] { return detail::mkdir(path, options); });
 }
 WorkHandle mkdir(Loop& loop, std::string path, MkdirOptions options, Callback<void> cb) {
   return submit_callback<void>(loop, "mkdir", path,
-                               [path, options] { return impl::mkdir(path, options); }, std::move(cb));
+                               [path, options] { return detail::mkdir(path, options); }, std::move(cb));
 }
 
 Op<void> rename(Loop& loop, std::string from, std::string to) {
   return make_op<void>(loop, "rename", from, [from, to = std::move(to)] {
-    return impl::rename(from, to);
+    return detail::rename(from, to);
   });
 }
 WorkHandle rename(Loop& loop, std::string from, std::string to, Callback<void> cb) {
   return submit_callback<void>(
-      loop, "rename", from, [from, to = std::move(to)] { return impl::rename(from, to); },
+      loop, "rename", from, [from, to = std::move(to)] { return detail::rename(from, to); },
       std::move(cb));
 }
 
 Op<void> write_file(Loop& loop, std::string path, std::string data, WriteOptions options) {
   return make_op<void>(loop, "write_file", path, [path, data = std::move(data), options] {
-    return impl::write_file(path, data, options);
+    return detail::write_file(path, data, options);
   });
 }
 WorkHandle write_file(Loop& loop, std::string path, std::string data, WriteOptions options,
                       Callback<void> cb) {
   return submit_callback<void>(
       loop, "write_file", path,
-      [path, data = std::move(data), options] { return impl::write_file(path, data, options); },
+      [path, data = std::move(data), options] { return detail::write_file(path, data, options); },
       std::move(cb));
 }
 
 Op<void> append_file(Loop& loop, std::string path, std::string data) {
   return make_op<void>(loop, "append_file", path, [path, data = std::move(data)] {
-    return impl::append_file(path, data);
+    return detail::append_file(path, data);
   });
 }
 WorkHandle append_file(Loop& loop, std::string path, std::string data, Callback<void> cb) {
   return submit_callback<void>(
       loop, "append_file", path,
-      [path, data = std::move(data)] { return impl::append_file(path, data); }, std::move(cb));
+      [path, data = std::move(data)] { return detail::append_file(path, data); }, std::move(cb));
 }
 
 }  // namespace weft::fs

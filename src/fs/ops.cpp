@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <memory>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 ErrorInfo sys_error(const char* op, std::string path, int err) {
   return ErrorInfo{std::error_code(err, std::system_category()), op, std::move(path), {}};
@@ -233,4 +233,4 @@ std::string basename(const std::string& path) {
   return path.substr(begin, end + 1 - begin);
 }
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail

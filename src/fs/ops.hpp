@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 // ErrorInfo for errno `err` (default: the current errno).
 ErrorInfo sys_error(const char* op, std::string path, int err = errno);
@@ -63,4 +63,4 @@ Outcome<void> append_file(const std::string& path, const std::string& data);
 std::string dirname(const std::string& path);
 std::string basename(const std::string& path);
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail

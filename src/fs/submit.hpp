@@ -12,7 +12,7 @@
 #include <new>
 #include <optional>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 // Wraps work so that it never throws.
 template <class T, class W>
@@ -74,4 +74,4 @@ WorkHandle submit_callback(Loop& loop, const char* op, std::string path, W work,
   return handle;  // the job's initial reference now belongs to the pool
 }
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail

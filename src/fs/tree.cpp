@@ -8,7 +8,7 @@
 
 #include <memory>
 
-namespace weft::fs::impl {
+namespace weft::fs::detail {
 
 namespace {
 
@@ -126,8 +126,8 @@ Outcome<void> mkdir(const std::string& path, MkdirOptions options) {
 Outcome<std::uint64_t> remove_all(const std::string& path) {
   TreeRemover remover;
   Outcome<void> r = remover.remove(AT_FDCWD, path, path);
-  if (!r) return r.error_info();
+  if (!r) return r.failure();
   return remover.removed();
 }
 
-}  // namespace weft::fs::impl
+}  // namespace weft::fs::detail

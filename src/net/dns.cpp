@@ -297,7 +297,7 @@ class ResolverState final : public std::enable_shared_from_this<ResolverState> {
       if (!w.cb) continue;
       std::vector<SocketAddress> mine = ec ? std::vector<SocketAddress>() : with_port(addrs, w.port);
       // Each waiter is its own loop callback: one that throws does not starve the others.
-      loop_->call([&] { w.cb(ec, mine); });
+      weft::detail::LoopAccess::call(*loop_, [&] { w.cb(ec, mine); });
     }
   }
 

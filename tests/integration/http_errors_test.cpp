@@ -171,7 +171,7 @@ TEST(HttpErrors, ClientDisconnectCancelsARunningCoroutineHandler) {
 // Destroying the server while a coroutine handler sleeps: the handler finishes later,
 // sees cancelled(), and nothing touches freed memory (ASan). The handler captures nothing:
 // a coroutine lambda's captures live in the closure the server owns, which the server's
-// destruction frees (see pending_test.cpp, HandlerCapturesSurviveServerDestruction).
+// destruction frees (see http_regression_test.cpp, HandlerCapturesSurviveServerDestruction).
 CancelProbe* g_destroy_probe = nullptr;
 
 TEST(HttpErrors, DestroyingTheServerWithAHandlerInFlight) {

@@ -210,8 +210,8 @@ std::vector<Malformed> malformed_cases() {
 
 // Each malformed class alone on a connection: its status, Connection: close, a readable
 // body, then the connection closes. The client half-closes after its request here; the
-// same test with the client's side left open is in pending_test.cpp (the error response
-// is not flushed until more input or EOF arrives — reported).
+// same case with the client's side left open is http_regression_test.cpp's
+// MalformedRequestIsAnsweredWithoutFurtherInput.
 TEST(HttpRaw, MalformedRequestsFollowedByHalfCloseGetTheirStatus) {
   with_server([](std::uint16_t port) {
     for (const Malformed& m : malformed_cases()) {

@@ -153,7 +153,7 @@ TEST(HttpStream, HeadOfAStreamedRouteSendsNoBody) {
   });
 }
 
-// A client that resets mid-stream: see pending_test.cpp (ProducerIsCancelledWhenTheClientResets)
+// A client that resets mid-stream: see http_regression_test.cpp (ProducerIsCancelledWhenTheClientResets)
 // — a write after the socket failed does not block the producer, which then spins.
 
 }  // namespace

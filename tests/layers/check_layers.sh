@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a layer includes a higher one. Usage: check_layers.sh <source root>
-# Layers (docs/STYLE.md): core < net < tls < http < observe; core < fs < http; core < db;
+# Layers (docs/STYLE.md): core < net < tls < http < observe; core < fs < http; core < net < db;
 # http < http_client, ws (include/weft/http/client.hpp counts as http: it names no client internals).
 # A file's layer: include/weft/<layer>/..., src/<layer>/..., and include/weft/*.hpp is core
 # (fs.hpp: fs; weft.hpp, the umbrella of every layer: all). An include's layer: <weft/<layer>/...>, <weft/x.hpp>, or "<layer>/..." (src).
@@ -8,7 +8,7 @@ set -euo pipefail
 root=${1:?usage: check_layers.sh <source root>}
 declare -A allowed=(
   [core]="core" [net]="core net" [tls]="core net tls" [fs]="core fs"
-  [http]="core net tls fs http" [db]="core db" [observe]="core net tls fs http observe"
+  [http]="core net tls fs http" [db]="core net db" [observe]="core net tls fs http observe"
   [http_client]="core net tls fs http http_client" [ws]="core net tls fs http ws"
   [all]="core net tls fs http http_client ws db observe")
 

@@ -35,7 +35,7 @@
 // DELETE or REPLACE is a read) and confirmed on the reader with sqlite3_stmt_readonly;
 // a statement that turns out to write joins the back of the writer's FIFO. Reader
 // connections are query_only. Connection-level PRAGMAs sent through exec() affect the
-// writer only: use Options for the ones every connection needs.
+// writer only: use SqliteOptions for the ones every connection needs.
 // ":memory:" uses a single connection (each SQLite connection to ":memory:" would be a
 // separate database): every statement goes through the writer, reads included.
 // Transaction control (BEGIN, COMMIT, END, ROLLBACK, and SAVEPOINT/RELEASE outside a
@@ -90,7 +90,7 @@
 // transaction left open with nothing queued, then closes the connections on the pool.
 //
 // Threads: every member is called on the loop thread. SQLite never runs on the loop
-// thread: every sqlite3 call, including opening and closing, happens on a pool thread.
+// thread: every call into SQLite, including opening and closing, happens on a pool thread.
 //
 // PostgreSQL (libpq, non-blocking, pipeline mode; every libpq call on the loop thread,
 // no pool job except PQcancel: at destruction, and for a cancelled statement). What
@@ -156,8 +156,6 @@
 #include <type_traits>
 #include <utility>
 
-struct sqlite3;  // SQLite's connection handle, for Options::on_connect
-
 namespace weft {
 class Loop;
 }  // namespace weft
@@ -211,26 +209,44 @@ struct GroupCommit {
   std::chrono::microseconds max_wait{0};
 };
 
-struct Options {
+namespace sqlite {
+class ConnectHook;  // weft/db/sqlite.hpp: db::sqlite::on_connect(fn)
+}  // namespace sqlite
+
+// SQLite only.
+struct SqliteOptions {
   Synchronous synchronous = Synchronous::full;
-  GroupCommit group_commit;
   // How long a statement waits for a lock held by another process before errc::busy.
   // Inside one process the single writer means weft never contends with itself.
   std::chrono::milliseconds busy_timeout{5000};
-  // SQLite only (PostgreSQL: PostgresOptions::query_timeout): a statement still running
-  // after this long is interrupted (a progress handler, checked every 100 virtual machine
-  // instructions on a clock of a few ms resolution, so one long function call, such as a
-  // LIKE over a large value, finishes first) and fails with std::errc::timed_out; a write
-  // is rolled back, and the connection goes on with the next statement. 0: no limit (the
-  // default).
+  // A statement still running after this long is interrupted (a progress handler,
+  // checked every 100 virtual machine instructions on a clock of a few ms resolution, so
+  // one long function call, such as a LIKE over a large value, finishes first) and fails
+  // with std::errc::timed_out; a write is rolled back, and the connection goes on with the
+  // next statement. 0: no limit (the default). PostgreSQL's is PostgresOptions::query_timeout.
   std::chrono::milliseconds statement_timeout{0};
+  bool foreign_keys = true;  // PRAGMA foreign_keys=ON on every connection
+  // Called on a pool thread for every connection opened (the writer and each reader)
+  // after weft's pragmas — to register functions, collations, extensions. A throw fails
+  // the open with its message. Made by db::sqlite::on_connect(fn) (weft/db/sqlite.hpp),
+  // so that this header does not name SQLite's types. Null: none.
+  std::shared_ptr<const sqlite::ConnectHook> on_connect;
+};
+
+// Options of db::open(). The fields at the top apply to both backends; `sqlite` and
+// `postgres` hold what only one of them reads (the other ignores its part), so one
+// Options value can serve a program that opens either URL, e.g.
+//   db::Options o;
+//   o.statement_cache_size = 128;
+//   o.sqlite.synchronous = db::Synchronous::normal;
+//   o.postgres.pool_size = 8;
+// Time limits are per backend because they do different things: SQLite interrupts the
+// statement in the process, PostgreSQL sets the server's statement_timeout.
+struct Options {
+  GroupCommit group_commit;  // both (max_wait: SQLite only)
   // Prepared statements kept per connection (least recently used evicted); 0: none.
   std::size_t statement_cache_size = 64;
-  bool foreign_keys = true;  // PRAGMA foreign_keys=ON on every connection
-  // SQLite only: called on a pool thread for every connection opened (the writer and each
-  // reader) after weft's pragmas — to register functions, collations, extensions. A throw
-  // fails the open with its message.
-  std::function<void(sqlite3*)> on_connect;
+  SqliteOptions sqlite;
   PostgresOptions postgres;
 };
 
@@ -343,13 +359,13 @@ class Transaction {
   void exec(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token = {}) {
     do_submit(std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
-  void commit(Callback<Unit> cb) { do_finish(true, std::move(cb)); }
-  void rollback(Callback<Unit> cb) { do_finish(false, std::move(cb)); }
+  void commit(Callback<void> cb) { do_finish(true, std::move(cb)); }
+  void rollback(Callback<void> cb) { do_finish(false, std::move(cb)); }
 
   Awaitable<ResultSet> query(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<ResultSet> exec(std::string sql, Params params = {}, CancelToken token = {});
-  Awaitable<Unit> commit();
-  Awaitable<Unit> rollback();
+  Awaitable<void> commit();
+  Awaitable<void> rollback();
 
   // commit() or rollback() was called.
   virtual bool finished() const noexcept = 0;
@@ -357,7 +373,7 @@ class Transaction {
  protected:
   Transaction() = default;
   virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) = 0;
-  virtual void do_finish(bool commit, Callback<Unit> cb) = 0;
+  virtual void do_finish(bool commit, Callback<void> cb) = 0;
 };
 
 namespace detail {
@@ -395,17 +411,17 @@ class Database {
   // from body rolls back; then `finished` gets the outcome (a body failure is reported as
   // its db::Error, or errc::abort with its message). If `done` is dropped uncalled, the
   // transaction is rolled back and `finished` is not called.
-  void transaction(Function<void(Transaction&, TransactionDone)> body, Callback<Unit> finished);
+  void transaction(Function<void(Transaction&, TransactionDone)> body, Callback<void> finished);
   // Completes once the database is open (or with the open error).
-  void ready(Callback<Unit> cb) { do_ready(std::move(cb)); }
-  void close(Callback<Unit> cb) { do_close(std::move(cb)); }
+  void ready(Callback<void> cb) { do_ready(std::move(cb)); }
+  void close(Callback<void> cb) { do_close(std::move(cb)); }
 
   // ---- coroutine forms -------------------------------------------------------------
   Awaitable<ResultSet> query(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<ResultSet> exec(std::string sql, Params params = {}, CancelToken token = {});
   Awaitable<std::unique_ptr<Transaction>> begin();
-  Awaitable<Unit> ready();
-  Awaitable<Unit> close();
+  Awaitable<void> ready();
+  Awaitable<void> close();
 
   // co_await db->transaction([&](Transaction& tx) -> Task<T> {...}): runs the body in a
   // transaction; commits when it returns (unless it finished the transaction itself) and
@@ -430,8 +446,8 @@ class Database {
   virtual void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb,
                          CancelToken token) = 0;
   virtual void do_begin(Callback<std::unique_ptr<Transaction>> cb) = 0;
-  virtual void do_ready(Callback<Unit> cb) = 0;
-  virtual void do_close(Callback<Unit> cb) = 0;
+  virtual void do_ready(Callback<void> cb) = 0;
+  virtual void do_close(Callback<void> cb) = 0;
 };
 
 template <class F>

@@ -1,5 +1,6 @@
 // weft::db errors: one error category for every database backend, the db::Error
-// exception, and Outcome<T>, the value-or-error the callback forms receive.
+// exception, and Outcome<T> (= weft::Result<T, db::Error>), the value-or-error the
+// callback forms receive.
 //
 // Codes. db::errc values equal SQLite's primary result codes where SQLite has one (so
 // a SQLite failure maps 1:1: SQLITE_CONSTRAINT -> errc::constraint, SQLITE_BUSY ->
@@ -119,39 +120,23 @@ class Error : public std::system_error {
 // its code, anything else becomes errc::abort with its what(). For callback paths.
 Error to_error(std::exception_ptr e) noexcept;
 
-// The result a callback receives: the value, or the db::Error that explains the failure.
-// Unlike weft::Result, the error keeps the backend's message (error() is the code,
-// failure() the whole Error). value() throws the Error.
-template <class T>
-class Outcome {
- public:
-  Outcome(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  Outcome(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+}  // namespace weft::db
 
-  bool ok() const noexcept { return state_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept {
-    return ok() ? std::error_code() : std::get<1>(state_).code();
-  }
-  // The error; throws std::bad_variant_access when ok().
-  const Error& failure() const { return std::get<1>(state_); }
-  // The error's message, or "" when ok().
-  const char* what() const noexcept { return ok() ? "" : std::get<1>(state_).what(); }
-
-  T& value() & {
-    if (!ok()) throw std::get<1>(state_);
-    return std::get<0>(state_);
-  }
-  T&& value() && {
-    if (!ok()) throw std::get<1>(state_);
-    return std::get<0>(std::move(state_));
-  }
-  T* operator->() { return &value(); }
-  T& operator*() & { return value(); }
-
- private:
-  std::variant<T, Error> state_;
+// How weft::Result reads a db::Error (see weft/error.hpp).
+template <>
+struct weft::ErrorTraits<weft::db::Error> {
+  static std::error_code code(const db::Error& e) noexcept { return e.code(); }
+  static std::string message(const db::Error& e) { return e.what(); }
+  [[noreturn]] static void raise(const db::Error& e) { throw e; }
 };
+
+namespace weft::db {
+
+// The result a callback receives: weft::Result with the db::Error that explains the
+// failure, so the backend's message and code travel with it: error() is the code,
+// failure() the whole Error, what() its message; value() throws the Error.
+template <class T>
+using Outcome = Result<T, Error>;
 
 // Every callback form takes this shape. It runs on the loop thread, never inside the
 // call that started the operation, and may move the value out.

@@ -217,7 +217,7 @@ class Stream final : public Transport {
   void fail(std::error_code ec);
   void finish_close();
 
-  // reading (stream_read.cpp)
+  // reading (src/net/stream_io.cpp)
   void do_read(Guard& g);
   std::size_t read_chunk() const noexcept;
   char* own_read_space(std::size_t chunk);
@@ -225,7 +225,7 @@ class Stream final : public Transport {
   void deliver_pending(Guard& g);
   void keep_pending(const char* data, std::size_t len);
 
-  // writing (stream_write.cpp)
+  // writing (src/net/stream_io.cpp)
   bool cannot_write() const noexcept;
   bool can_write_directly() const noexcept;
   template <class Enqueue>

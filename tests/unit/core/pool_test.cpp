@@ -99,7 +99,7 @@ TEST(Pool, CancelRemovesAQueuedJobAndDoneSeesOperationCanceled) {
   weft::WorkHandle handle;
   (void)weft::queue_work(
       loop, weft::WorkClass::fs, [&] { second_ran = true; },
-      [&](weft::Result<weft::Unit>& r) { second_result = r.error(); }, &handle);
+      [&](weft::Result<void>& r) { second_result = r.error(); }, &handle);
   EXPECT_TRUE(handle.cancel());
   EXPECT_FALSE(second_result);  // delivered later, not inside cancel()
   gate.open.set_value();
@@ -117,7 +117,7 @@ TEST(Pool, CancelOfARunningJobFailsAndDoneGetsTheResult) {
   std::error_code result = make_error_code(std::errc::io_error);
   (void)weft::queue_work(
       loop, weft::WorkClass::fs, gate.job(),
-      [&](weft::Result<weft::Unit>& r) { result = r.error(); }, &handle);
+      [&](weft::Result<void>& r) { result = r.error(); }, &handle);
   gate.wait_entered(1);
   EXPECT_FALSE(handle.cancel());
   gate.open.set_value();

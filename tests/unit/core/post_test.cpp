@@ -43,7 +43,7 @@ TEST(Post, EightThreadsTimesHundredThousandDeliveredOnceInPerThreadOrder) {
 
 TEST(Post, PostsToADestroyedLoopAreDroppedSafely) {
   auto loop = std::make_unique<weft::Loop>();
-  auto inbox_holder = loop->inbox_ptr();  // what a worker thread would still hold
+  auto inbox_holder = weft::detail::LoopAccess::inbox_ptr(*loop);  // what a worker thread would still hold
   loop.reset();
   bool ran = false;
   inbox_holder->post([&] { ran = true; });

@@ -2,6 +2,8 @@
 // writes, and no SQLite call ever runs on the loop thread.
 #include "db_test_util.hpp"
 
+#include <weft/db/sqlite.hpp>
+
 #include <sqlite3.h>
 
 #include <gtest/gtest.h>
@@ -22,7 +24,7 @@ WEFT_DB_BOTH_BACKENDS(DbConcurrency);
 TEST_P(DbConcurrency, ThousandConcurrentInsertsKeepSubmissionOrder) {
   Loop loop;
   Options opts;
-  opts.synchronous = Synchronous::normal;  // order, not durability, is under test
+  opts.sqlite.synchronous = Synchronous::normal;  // order, not durability, is under test
   auto db = open(loop, url(), opts);
   constexpr int kWrites = 1000;
   std::vector<int> completed;
@@ -113,13 +115,13 @@ TEST(DbSqliteConcurrency, SqliteNeverRunsOnTheLoopThread) {
   Loop loop;
   ThreadLog log;
   Options opts;
-  opts.on_connect = [&log](sqlite3* conn) {
+  opts.sqlite.on_connect = sqlite::on_connect([&log](sqlite3* conn) {
     {
       std::lock_guard lock(log.mu);
       log.connect_threads.insert(std::this_thread::get_id());
     }
     sqlite3_create_function(conn, "probe", 0, SQLITE_UTF8, &log, probe, nullptr, nullptr);
-  };
+  });
   auto db = open(loop, dir.url(), opts);
   run(loop, [&]() -> Task<void> {
     co_await db->exec("CREATE TABLE t(v)");

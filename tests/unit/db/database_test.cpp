@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <type_traits>
 
 namespace weft::db {
 namespace {
@@ -182,6 +183,42 @@ TEST_P(DbStatements, UniqueViolationsAreNamedOnBothBackends) {
   weft::testing::expect_clean_close(loop);
 }
 
+// The close protocol both backends share: a second close() joins the first, a close()
+// after the close finished succeeds (later, never inside the call), and everything else
+// is refused with errc::closed once close() was called.
+TEST_P(DbStatements, CloseJoinsAndRepeatsAndRefusesWhatFollows) {
+  Loop loop;
+  auto db = open(loop, url());
+  std::vector<std::string> log;
+  bool returned = false;
+  db->exec("CREATE TABLE t(v INTEGER)", {}, [&](Outcome<ResultSet>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    log.push_back("create");
+  });
+  db->close([&](Outcome<void>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    log.push_back("close 1");
+    db->close([&](Outcome<void>& again) {
+      EXPECT_TRUE(again.ok()) << again.what();
+      EXPECT_TRUE(returned);
+      log.push_back("close 3");
+    });
+    returned = true;
+  });
+  db->close([&](Outcome<void>& r) {
+    EXPECT_TRUE(r.ok()) << r.what();
+    log.push_back("close 2");
+  });
+  db->query("SELECT 1", {}, [&](Outcome<ResultSet>& r) {
+    EXPECT_EQ(r.error(), errc::closed);
+    log.push_back("refused");
+  });
+  loop.run();
+  EXPECT_EQ(log, (std::vector<std::string>{"refused", "create", "close 1", "close 2", "close 3"}));
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
 TEST_P(DbStatements, StatementCacheEvictsLeastRecentlyUsed) {
   Loop loop;
   Options opts;
@@ -198,6 +235,31 @@ TEST_P(DbStatements, StatementCacheEvictsLeastRecentlyUsed) {
     Stats s1 = db->stats();
     EXPECT_EQ(s1.prepares - s0.prepares, 4u);
     EXPECT_EQ(s1.statement_cache_hits - s0.statement_cache_hits, 1u);
+    co_await db->close();
+  }());
+  db.reset();
+  weft::testing::expect_clean_close(loop);
+}
+
+// Options: shared fields at the top, each backend's own in its part; a Postgres part
+// is ignored by SQLite (and the other way round).
+TEST(DbSqlite, ReadsItsOwnPartOfTheOptions) {
+  Loop loop;
+  TempDir dir;
+  Options opts;
+  opts.statement_cache_size = 0;
+  opts.sqlite.synchronous = Synchronous::normal;
+  opts.sqlite.foreign_keys = false;
+  opts.postgres.pool_size = 1;
+  auto db = open(loop, dir.url(), opts);
+  run(loop, [&]() -> Task<void> {
+    ResultSet fk = co_await db->exec("PRAGMA foreign_keys");
+    EXPECT_EQ(fk.front()[0].as_int(), 0);
+    ResultSet sync = co_await db->exec("PRAGMA synchronous");
+    EXPECT_EQ(sync.front()[0].as_int(), 1);  // NORMAL
+    co_await db->exec("SELECT 1");
+    co_await db->exec("SELECT 1");
+    EXPECT_EQ(db->stats().statement_cache_hits, 0u);  // statement_cache_size 0: no cache
     co_await db->close();
   }());
   db.reset();
@@ -238,7 +300,7 @@ TEST_P(DbStatements, CallbackFormRunsLaterOnTheLoopThread) {
     const char* expected = pg() ? "relation \"missing\" does not exist" : "no such table: missing";
     EXPECT_NE(std::string(r.what()).find(expected), std::string::npos) << r.what();
     ++calls;
-    db->close([&](Outcome<Unit>& c) {
+    db->close([&](Outcome<void>& c) {
       EXPECT_TRUE(c.ok());
       ++calls;
     });
@@ -248,6 +310,27 @@ TEST_P(DbStatements, CallbackFormRunsLaterOnTheLoopThread) {
   EXPECT_EQ(calls, 3);
   db.reset();
   weft::testing::expect_clean_close(loop);
+}
+
+// db::Outcome is weft::Result with the db::Error as its error type.
+static_assert(std::is_same_v<Outcome<ResultSet>, weft::Result<ResultSet, Error>>);
+static_assert(std::is_same_v<Outcome<void>, weft::Result<void, Error>>);
+
+TEST(DbOutcome, KeepsTheBackendsErrorAndThrowsIt) {
+  Outcome<void> ok;
+  EXPECT_TRUE(ok);
+  EXPECT_NO_THROW(ok.value());
+  Outcome<void> failed = Error(errc::constraint, "UNIQUE constraint failed: t.v", 2067);
+  EXPECT_EQ(failed.error(), errc::constraint);
+  EXPECT_EQ(failed.failure().backend_code(), 2067);
+  EXPECT_TRUE(failed.failure().is_unique_violation());
+  EXPECT_NE(failed.what().find("UNIQUE constraint failed: t.v"), std::string::npos) << failed.what();
+  try {
+    failed.value();
+    ADD_FAILURE() << "value() did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.backend_code(), 2067);
+  }
 }
 
 TEST(DbSqlite, OpenFailureIsEveryStatementsError) {

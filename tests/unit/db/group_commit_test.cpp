@@ -6,6 +6,8 @@
 // alone at once (the writer was idle), the others queue behind it and form the next group.
 #include "db_test_util.hpp"
 
+#include <weft/db/sqlite.hpp>
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -120,7 +122,7 @@ TEST(DbGroupCommit, AFailedCommitFailsTheWholeGroup) {
   TempDir dir;
   Loop loop;
   Options o;
-  o.on_connect = [](sqlite3* c) { sqlite3_commit_hook(c, &commit_hook, nullptr); };
+  o.sqlite.on_connect = sqlite::on_connect([](sqlite3* c) { sqlite3_commit_hook(c, &commit_hook, nullptr); });
   auto db = open_table(loop, dir.url(), o);
   auto stmts = inserts(6);
   // The first (lone) write commits; the hook then vetoes the group of the other five.

@@ -86,7 +86,7 @@ TEST_P(DbLifetime, CloseWaitsForQueuedWorkThenRefusesMore) {
       events.push_back("insert");
     });
   }
-  db->close([&](Outcome<Unit>& r) {
+  db->close([&](Outcome<void>& r) {
     EXPECT_TRUE(r.ok());
     events.push_back("closed");
   });

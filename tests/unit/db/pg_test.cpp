@@ -4,6 +4,8 @@
 #include "db/sql_lexer.hpp"
 #include "db_test_util.hpp"
 
+#include <weft/net/dns.hpp>
+
 #include <weft/pool.hpp>
 #include <weft/timer.hpp>
 
@@ -325,7 +327,7 @@ TEST(DbPg, RunsOnTheLoopThreadWithoutPoolJobs) {
           done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
         });
       },
-      [&](Outcome<Unit>& r) {
+      [&](Outcome<void>& r) {
         EXPECT_TRUE(r.ok()) << r.what();
         EXPECT_EQ(std::this_thread::get_id(), loop_thread);
         ++calls;
@@ -363,7 +365,7 @@ TEST(DbPg, RefusedConnectionNamesHostAndPort) {
   weft::testing::expect_clean_close(loop);
 }
 
-TEST(DbPg, HostNamesAreResolvedOnThePool) {
+TEST(DbPg, HostNamesAreResolvedByNetsResolverOnThePool) {
   Loop loop;
   const std::uint64_t slow_before = loop.runtime().stats(WorkClass::slow).completed;
   // localhost may resolve to ::1 first; the server listens on 127.0.0.1 only: libpq
@@ -372,6 +374,16 @@ TEST(DbPg, HostNamesAreResolvedOnThePool) {
   ResultSet rs = wait(loop, db->query("SELECT 5"));
   EXPECT_EQ(rs.front()[0].as_int(), 5);
   EXPECT_GE(loop.runtime().stats(WorkClass::slow).completed - slow_before, 1u) << "no lookup on the pool";
+  // Through net's resolver of this loop: the answer is in its cache, shared with the next
+  // database (or HTTP client) on the loop, which then does no lookup of its own.
+  EXPECT_EQ(weft::net::default_resolver(loop).cache_size(), 1u);
+  const std::uint64_t slow_after = loop.runtime().stats(WorkClass::slow).completed;
+  auto again = open(loop, "postgres://postgres@localhost:" + std::to_string(shared_pg_server().port()) +
+                              "/postgres");
+  EXPECT_EQ(wait(loop, again->query("SELECT 6")).front()[0].as_int(), 6);
+  EXPECT_EQ(loop.runtime().stats(WorkClass::slow).completed, slow_after) << "looked up again";
+  wait(loop, again->close());
+  again.reset();
   wait(loop, db->close());
   db.reset();
   auto bad = open(loop, "postgres://postgres@no-such-host.invalid/postgres");

@@ -149,7 +149,7 @@ TEST_P(DbTransaction, CallbackForms) {
           done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
         });
       },
-      [&](Outcome<Unit>& r) {
+      [&](Outcome<void>& r) {
         EXPECT_TRUE(r.ok()) << r.what();
         events.push_back("committed");
       });
@@ -158,7 +158,7 @@ TEST_P(DbTransaction, CallbackForms) {
         tx.exec("INSERT INTO t VALUES(2)", {}, [](Outcome<ResultSet>&) {});
         throw std::runtime_error("body failed");
       },
-      [&](Outcome<Unit>& r) {
+      [&](Outcome<void>& r) {
         EXPECT_FALSE(r.ok());
         EXPECT_NE(std::string(r.what()).find("body failed"), std::string::npos) << r.what();
         events.push_back("rolled back");

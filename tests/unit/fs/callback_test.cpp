@@ -5,6 +5,7 @@
 #include <atomic>
 #include <future>
 #include <thread>
+#include <type_traits>
 
 namespace weft::fs::testing {
 namespace {
@@ -24,7 +25,7 @@ class FsCallback : public FsTest {
     ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [released, this] {
       started = true;
       released.wait();
-    }, [](detail::WorkResult<void>&) {}));
+    }, [](Result<void>&) {}));
     wait_until([&] { return started.load(); });
   }
   void release() { gate.set_value(); }
@@ -72,8 +73,9 @@ TEST_F(FsCallback, AnErrorCarriesTheErrnoTheCallAndThePath) {
     called = true;
     EXPECT_FALSE(r);
     EXPECT_EQ(r.error(), std::error_code(ENOENT, std::system_category()));
-    EXPECT_STREQ(r.op(), "open");
-    EXPECT_EQ(r.path(), p("missing"));
+    EXPECT_STREQ(r.failure().op, "open");
+    EXPECT_EQ(r.failure().path, p("missing"));
+    EXPECT_EQ(r.what(), "open '" + p("missing") + "': No such file or directory");
     EXPECT_THROW(r.value(), Error);
     try {
       r.throw_if_failed();
@@ -85,11 +87,35 @@ TEST_F(FsCallback, AnErrorCarriesTheErrnoTheCallAndThePath) {
   EXPECT_TRUE(called);
 }
 
+// fs::Outcome is weft::Result with the ErrorInfo as its error type.
+static_assert(std::is_same_v<Outcome<std::string>, weft::Result<std::string, ErrorInfo>>);
+static_assert(std::is_same_v<Outcome<void>, weft::Result<void, ErrorInfo>>);
+
+TEST_F(FsCallback, AVoidOutcomeThrowsFsErrorWithItsPaths) {
+  bool called = false;
+  rename(*loop, p("missing"), p("elsewhere"), [&](Outcome<void>& r) {
+    called = true;
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), std::error_code(ENOENT, std::system_category()));
+    EXPECT_STREQ(r.failure().op, "rename");
+    EXPECT_EQ(r.failure().dest, p("elsewhere"));
+    try {
+      r.value();
+      ADD_FAILURE() << "value() did not throw";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.path(), p("missing"));
+      EXPECT_EQ(e.dest(), p("elsewhere"));
+    }
+  });
+  loop->run();
+  EXPECT_TRUE(called);
+}
+
 TEST_F(FsCallback, EveryOperation) {
   std::vector<std::string> log;
   auto step = [&](const char* name) {
-    return [&log, name](OutcomeBase& r) {
-      EXPECT_TRUE(r.ok()) << name << ": " << r.error().message() << " " << r.path();
+    return [&log, name](auto& r) {
+      EXPECT_TRUE(r.ok()) << name << ": " << r.what();
       log.push_back(name);
     };
   };
@@ -142,8 +168,8 @@ TEST_F(FsCallback, CancelRemovesAQueuedOperation) {
   loop->run();
   ASSERT_TRUE(got);
   EXPECT_EQ(got->error(), canceled_error());
-  EXPECT_STREQ(got->op(), "write_file");
-  EXPECT_EQ(got->path(), p("never"));
+  EXPECT_STREQ(got->failure().op, "write_file");
+  EXPECT_EQ(got->failure().path, p("never"));
   EXPECT_FALSE(exists(p("never")));
 }
 
@@ -163,7 +189,7 @@ TEST_F(FsCallback, CancelCannotStopARunningOperation) {
 TEST_F(FsCallback, ARefusedSubmissionIsReportedLaterWithThePath) {
   use_single_thread_runtime(/*max_queued=*/1);
   occupy_the_pool();
-  ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [] {}, [](detail::WorkResult<void>&) {}));
+  ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [] {}, [](Result<void>&) {}));
   bool returned = false;
   std::optional<Outcome<Stat>> got;
   WorkHandle h = stat(*loop, p("x"), [&](Outcome<Stat>& r) {
@@ -177,7 +203,7 @@ TEST_F(FsCallback, ARefusedSubmissionIsReportedLaterWithThePath) {
   loop->run();
   ASSERT_TRUE(got);
   EXPECT_EQ(got->error(), make_error_code(weft::errc::queue_full));
-  EXPECT_EQ(got->path(), p("x"));
+  EXPECT_EQ(got->failure().path, p("x"));
   ASSERT_TRUE(thrown);
   EXPECT_EQ(thrown->code(), make_error_code(weft::errc::queue_full));
   EXPECT_EQ(thrown->path(), p("y"));

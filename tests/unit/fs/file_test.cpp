@@ -142,7 +142,7 @@ TEST_F(FsFile, DestroyingAFileWithAnOperationInFlightKeepsTheDescriptor) {
   std::promise<void> release;
   auto released = release.get_future().share();
   ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [released] { released.wait(); },
-                          [](detail::WorkResult<void>&) {}));
+                          [](Result<void>&) {}));
   std::optional<File> f;
   f.emplace(File(loop.get(), ::open(p("f").c_str(), O_RDONLY | O_CLOEXEC), p("f")));
   int old_fd = f->fd();
