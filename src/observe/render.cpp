@@ -235,23 +235,6 @@ void prom_http(PromWriter& w, const Snapshot& s) {
 
 // ---- JSON -----------------------------------------------------------------------------
 
-void json_string(std::string& out, std::string_view v) {
-  out += '"';
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
 
 std::string json_hist(const HistogramSnapshot& h) {
   return "{\"count\":" + num(h.count()) + ",\"mean\":" + num(h.mean() / 1e6) +
@@ -402,6 +385,24 @@ std::string render_json(const Snapshot& s) {
   for (const auto& [name, value] : s.sections) out += ",\"" + name + "\":" + value;  // names: the program's
   out += "}";
   return out;
+}
+
+void json_string(std::string& out, std::string_view v) {
+  out += '"';
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
 }
 
 }  // namespace weft::observe

@@ -9,21 +9,9 @@ namespace weft::observe {
 namespace {
 
 std::string escaped(std::string_view v) {
-  std::string out = "\"";
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + '"';
+  std::string out;
+  json_string(out, v);
+  return out;
 }
 
 std::string n(std::uint64_t v) { return std::to_string(v); }
