@@ -371,23 +371,27 @@ const ServerOptions& Server::options() const noexcept { return state_->shared.op
 Loop& Server::loop() const noexcept { return state_->loop; }
 unsigned Server::workers() const noexcept { return state_->workers(); }
 
+namespace {
+// Loop i's metrics; loop 0's EMFILE shed count is read live from its listener on its thread.
+HttpMetricsSnapshot loop_snapshot(const Server::State& st, unsigned i) noexcept {
+  HttpMetricsSnapshot m = st.shared.counters[i].metrics();
+  if (i == 0 && st.impl0.listener && st.loop.on_loop_thread()) {
+    m.connections_shed = st.impl0.listener->shed_count();
+  }
+  return m;
+}
+}  // namespace
+
 std::vector<HttpMetricsSnapshot> Server::loop_metrics() const {
   std::vector<HttpMetricsSnapshot> out;
   out.reserve(workers());
-  for (unsigned i = 0; i < workers(); ++i) out.push_back(state_->shared.counters[i].metrics());
-  if (state_->impl0.listener && state_->loop.on_loop_thread()) {
-    out[0].connections_shed = state_->impl0.listener->shed_count();
-  }
+  for (unsigned i = 0; i < workers(); ++i) out.push_back(loop_snapshot(*state_, i));
   return out;
 }
 
 HttpMetricsSnapshot Server::metrics() const noexcept {
   HttpMetricsSnapshot m;
-  try {
-    for (const HttpMetricsSnapshot& l : loop_metrics()) m.merge(l);
-  } catch (const std::bad_alloc&) {  // the vector: loop 0's alone then
-    m = state_->shared.counters[0].metrics();
-  }
+  for (unsigned i = 0; i < workers(); ++i) m.merge(loop_snapshot(*state_, i));
   return m;
 }
 
