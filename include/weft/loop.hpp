@@ -53,6 +53,13 @@ struct LoopOptions {
   std::shared_ptr<Runtime> runtime;
   // Null: the real monotonic clock. Not owned; must outlive the loop.
   Clock* clock = nullptr;
+  // How long a loop that has just run posted functions keeps looking for more before it
+  // sleeps in its poll. For a loop fed by a steady stream of posts from threads that have a
+  // core of their own: the stream then costs no sleep and no wake-up system call per batch.
+  // Off by default: where threads share cores (pool threads beside their loop, a busy
+  // machine) the spin takes the CPU the posting thread needs (measured: pool round trips
+  // 8x slower on a loaded 2-core machine with a 20 µs spin).
+  std::chrono::nanoseconds inbox_spin{0};
 };
 
 // One open handle, as reported by Loop::open_handles().
@@ -91,7 +98,9 @@ class Loop {
   // Runs fn on the loop thread soon. Thread-safe; the only cross-thread entry point.
   // A post that has arrived is always delivered before run() returns; but a loop with
   // nothing else alive does not wait for posts that may come: a thread that will post
-  // later holds a KeepAlive while it may still post.
+  // later holds a KeepAlive while it may still post. Functions posted by one thread run
+  // in the order posted; functions posted by different threads run in no particular order
+  // (each thread has its own queue into the loop, so a post takes no lock).
   void post(Function<void()> fn);
 
   // Microtasks run after the current callback, before the next one.
@@ -191,6 +200,8 @@ class Loop {
   void run_immediates();
   void run_closing();
   void poll(bool may_block);
+  bool ready_to_sleep();
+  bool spin_for_posts();
   int poll_timeout_ms(bool may_block);
   bool has_ready_work() const noexcept;
   void invoke(const char* label, Function<void()>& fn) noexcept;
@@ -207,6 +218,7 @@ class Loop {
   Clock* clock_;
   std::shared_ptr<Runtime> runtime_;
   std::shared_ptr<detail::Inbox> inbox_;
+  std::chrono::nanoseconds inbox_spin_;
   std::unique_ptr<detail::LoopCore> core_;
   TimePoint now_{};
   std::thread::id owner_;
@@ -222,6 +234,7 @@ class Loop {
   bool closed_ = false;
   bool time_fresh_ = false;  // now_ was read at the start of run(), nothing ran since
   bool microtasks_queued_ = false;  // queue_microtask() since the last drain
+  bool inbox_traffic_ = false;      // the last take found posts: spin before sleeping
 
   struct LocalSlot {
     const void* key;  // one per type: the address of local_key<T>'s variable

@@ -39,6 +39,7 @@ Loop::Loop(LoopOptions options)
     : clock_(options.clock),
       runtime_(options.runtime ? std::move(options.runtime) : std::make_shared<Runtime>()),
       inbox_(std::make_shared<detail::Inbox>()),
+      inbox_spin_(options.inbox_spin),
       owner_(std::this_thread::get_id()) {
   ignore_sigpipe_once();
   if (!clock_) {
@@ -115,7 +116,34 @@ void Loop::poll(bool may_block) {
     clock_->advance_to(core_->next_timer_due());  // paused time: jump instead of sleeping
     timeout = 0;
   }
+  if (timeout != 0 && !ready_to_sleep()) timeout = 0;
   core_->dispatch_io(timeout);
+  run_posted();
+}
+
+// Before a blocking poll. A loop that just took posts first spins briefly (inbox_spin) for
+// more, because a sleep and the producer's wake-up cost more than the spin when posts stream
+// in. Then it arms the inbox (producers write the eventfd from now on) and looks once more
+// at everything a waker may have changed: posts, a stop request, released KeepAlives.
+bool Loop::ready_to_sleep() {
+  if (std::exchange(inbox_traffic_, false) && spin_for_posts()) return false;
+  if (inbox_->arm_for_sleep() && !stop_requested_.load(std::memory_order_relaxed) && alive()) {
+    return true;
+  }
+  inbox_->set_awake();
+  return false;
+}
+
+bool Loop::spin_for_posts() {
+  if (inbox_spin_ <= std::chrono::nanoseconds::zero()) return false;
+  const auto deadline = std::chrono::steady_clock::now() + inbox_spin_;
+  // Looks about once a microsecond: a consumer that reads the producers' lines after every
+  // item takes them away from the producers; a pause lets a batch gather.
+  for (;;) {
+    for (int i = 0; i < 32; ++i) detail::cpu_relax();
+    if (inbox_->has_items()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
 }
 
 int Loop::poll_timeout_ms(bool may_block) {
@@ -139,7 +167,7 @@ bool Loop::alive() const noexcept {
   return active_ref_handles_ > 0 || active_requests_ > 0 ||
          keep_alives_.load(std::memory_order_acquire) > 0 || closing_head_ ||
          !core_->pending.empty() || !core_->immediates.empty() ||
-         inbox_->wake_pending();  // posted before a KeepAlive was released: deliver it
+         inbox_->has_items();  // posted before a KeepAlive was released: deliver it
 }
 
 void Loop::stop() noexcept {
@@ -185,17 +213,13 @@ void Loop::defer(Function<void()> fn) {
 }
 
 void Loop::run_posted() {
-  auto& posts = core_->posts_running;
-  auto& jobs = core_->jobs_running;
-  inbox_->take(posts, jobs);
-  for (auto& fn : posts) invoke("post", fn);
-  posts.clear();
-  for (detail::Job* job : jobs) {
+  auto run_post = [this](Function<void()>& fn) { invoke("post", fn); };
+  auto run_job = [this](detail::Job* job) {
     --active_requests_;
     if (!job->abandoned) call(job->label ? job->label : "pool completion", [job] { job->complete({}); });
     job->release();
-  }
-  jobs.clear();
+  };
+  if (inbox_->take(run_post, run_job)) inbox_traffic_ = true;
 }
 
 void Loop::run_pending() {

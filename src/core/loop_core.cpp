@@ -86,7 +86,7 @@ void LoopCore::dispatch_io(int timeout_ms) {
   for (int i = 0; i < n; ++i) {
     const int fd = ready[i].fd;
     if (fd == weft::detail::LoopAccess::inbox(loop).fd()) {
-      loop.run_posted();
+      weft::detail::LoopAccess::inbox(loop).consume_wakeup();  // Loop::poll takes the posts
     } else if (fd == signal_pipe_[0]) {
       read_signal_pipe();
     } else if (static_cast<std::size_t>(fd) < watchers_.size() && watchers_[static_cast<std::size_t>(fd)]) {

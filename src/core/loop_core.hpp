@@ -73,8 +73,6 @@ class LoopCore {
   std::vector<Function<void()>> pending_running;
   std::vector<Function<void()>> immediates;
   std::vector<Function<void()>> immediates_running;
-  std::vector<Function<void()>> posts_running;
-  std::vector<Job*> jobs_running;
   Function<void(std::exception_ptr)> uncaught_handler;
   Timer* firing_timer = nullptr;  // cleared if the firing timer is destroyed by its callback
   bool draining_microtasks = false;

@@ -43,9 +43,100 @@ TEST(Post, EightThreadsTimesHundredThousandDeliveredOnceInPerThreadOrder) {
 
 TEST(Post, PostsToADestroyedLoopAreDroppedSafely) {
   auto loop = std::make_unique<weft::Loop>();
-  auto inbox_holder = weft::detail::LoopAccess::inbox_ptr(*loop);  // what a worker thread would still hold
+  auto inbox_holder =
+      weft::detail::LoopAccess::inbox_ptr(*loop);  // what a worker thread would still hold
   loop.reset();
   bool ran = false;
   inbox_holder->post([&] { ran = true; });
   EXPECT_FALSE(ran);
+}
+
+// The loop sleeps between posts that come slower than its spin: each post must wake it
+// (a lost wake-up would leave the loop asleep until the guard timer).
+TEST(Post, ASleepingLoopWakesForEveryLatePost) {
+  weft::Loop loop;
+  constexpr int kPosts = 200;
+  int ran = 0;
+  weft::Timer guard(loop);
+  guard.start([&] { loop.stop(); }, std::chrono::seconds(20));
+  guard.unref();
+  std::thread poster([&, keep = weft::Loop::KeepAlive(loop)]() mutable {
+    for (int i = 0; i < kPosts; ++i) {
+      if (i % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200 + (i % 7) * 100));
+      loop.post([&] { ++ran; });
+    }
+    keep.reset();
+  });
+  loop.run();
+  poster.join();
+  EXPECT_EQ(ran, kPosts);
+  guard.close();
+  loop.run();
+  expect_clean_close(loop);
+}
+
+// A KeepAlive released by another thread while the loop is about to sleep must end run():
+// the release and the loop's arming race on every round.
+TEST(Post, AKeepAliveReleasedAsTheLoopArmsEndsRun) {
+  weft::Loop loop;
+  weft::Timer guard(loop);
+  bool timed_out = false;
+  guard.start(
+      [&] {
+        timed_out = true;
+        loop.stop();
+      },
+      std::chrono::seconds(20));
+  guard.unref();
+  for (int round = 0; round < 2000 && !timed_out; ++round) {
+    std::thread releaser([keep = weft::Loop::KeepAlive(loop), round]() mutable {
+      for (int spin = 0; spin < round % 50; ++spin) std::this_thread::yield();
+      keep.reset();
+    });
+    loop.run();
+    releaser.join();
+  }
+  EXPECT_FALSE(timed_out);
+  guard.close();
+  loop.run();
+  expect_clean_close(loop);
+}
+
+// Each posting thread has its own queue into the loop; once the thread has exited and its
+// queue is drained, the loop forgets it, so short-lived posting threads do not accumulate.
+TEST(Post, QueuesOfExitedThreadsAreForgotten) {
+  weft::Loop loop;
+  int ran = 0;
+  for (int t = 0; t < 50; ++t) {
+    std::thread([&] { loop.post([&] { ++ran; }); }).join();
+  }
+  loop.run(weft::RunMode::nowait);
+  loop.post([] {});  // the loop thread's own queue: the one that stays
+  loop.run(weft::RunMode::nowait);
+  EXPECT_EQ(ran, 50);
+  EXPECT_EQ(weft::detail::LoopAccess::inbox(loop).producer_queue_count(), 1u);
+  expect_clean_close(loop);
+}
+
+// A post made from a thread_local's destructor, after the thread's own queues are gone,
+// still arrives (through the inbox's shared fallback queue).
+TEST(Post, APostFromAThreadExitDestructorArrives) {
+  weft::Loop loop;
+  bool from_exit = false;
+  struct PostAtExit {
+    weft::Loop* loop = nullptr;
+    bool* flag = nullptr;
+    ~PostAtExit() {
+      if (loop) loop->post([f = flag] { *f = true; });
+    }
+  };
+  std::thread([&] {
+    thread_local PostAtExit at_exit;  // constructed before the thread's queues: destroyed after
+    at_exit.loop = &loop;
+    at_exit.flag = &from_exit;
+    loop.post([] {});
+  }).join();
+  loop.run();  // joined first: both posts are queued, and run() delivers what is queued
+  EXPECT_TRUE(from_exit);
+  expect_clean_close(loop);
 }
