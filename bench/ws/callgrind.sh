@@ -2,7 +2,7 @@
 # bench/ws/callgrind.sh — the server's instructions per echoed WebSocket message, counted by
 # callgrind: steadier than CPU time on a machine others are using.
 #
-#   bench/ws/callgrind.sh [--conns 10] [--duration 5] [--server PATH]
+#   bench/ws/callgrind.sh [--conns 10] [--duration 5] [--server PATH] [--keep FILE]
 #
 # hello_http (default: the release build; --server: another binary, e.g. a baseline) runs
 # under valgrind --tool=callgrind with instrumentation off; it is switched on just before
@@ -17,12 +17,14 @@ CONNS=10
 DURATION=5
 HELLO="$ROOT/build/release/bin/hello_http"
 PORT=27196
+KEEP=
 while [ $# -gt 0 ]; do
   case "$1" in
     --conns) CONNS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --server) HELLO=$2; shift 2 ;;
-    *) echo "usage: $0 [--conns N] [--duration S] [--server PATH]" >&2; exit 2 ;;
+    --keep) KEEP=$2; shift 2 ;;  # the callgrind output, for callgrind_annotate
+    *) echo "usage: $0 [--conns N] [--duration S] [--server PATH] [--keep FILE]" >&2; exit 2 ;;
   esac
 done
 command -v callgrind_control >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
@@ -44,7 +46,8 @@ sleep 1  # the server sees the clients' closes
 callgrind_control -i off "$pid" >/dev/null
 kill -INT "$pid"
 wait "$pid" 2>/dev/null || true
-instructions=$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg.out")
+[ -z "$KEEP" ] || cp "$work/cg.out" "$KEEP"
+instructions=$(awk '/^totals:/ {t = $2} END {print t}' "$work/cg.out")
 node -e '
   const r = JSON.parse(process.argv[1]);
   const ir = Number(process.argv[2]);

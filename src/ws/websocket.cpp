@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 namespace weft::ws {
@@ -110,10 +111,19 @@ SendResult WebSocket::send(std::string_view message, Opcode op) {
     if (r.status == SendStatus::dropped) hub_->dropped.fetch_add(1, std::memory_order_relaxed);
     return r;
   }
+  const bool compress = deflate_bits_ && message.size() >= compression().min_size;
+  if (!compress && message.size() < 126) {  // a small frame: its 2-byte header on the stack
+    char small[2 + 125];
+    small[0] = static_cast<char>(0x80 | static_cast<std::uint8_t>(op));
+    small[1] = static_cast<char>(message.size());
+    if (!message.empty()) std::memcpy(small + 2, message.data(), message.size());
+    io_->write(std::string_view(small, 2 + message.size()));
+    return {SendStatus::sent, buffered_amount()};
+  }
   // Header and payload gathered in the loop's buffer (no allocation per message), written
   // with one call; the stream copies only what the socket does not take at once.
   std::string& frame = hub_->frame_buffer();
-  if (deflate_bits_ && message.size() >= compression().min_size) {
+  if (compress) {
     hub_->compressed_frame(frame, op, message, deflate_bits_, compression().level);
   } else {
     encode_frame(frame, op, message);
