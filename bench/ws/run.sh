@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/ws/run.sh — WebSocket echo round trips: weft (hello_http GET /ws) vs Node's ws.
 #
-#   bench/ws/run.sh [--conns 100] [--duration 10] [--idle 10000] [--fanout 10000] [--no-build]
+#   bench/ws/run.sh [--conns 100] [--duration 10] [--idle 10000] [--idle-settle 3] [--fanout 10000] [--no-build]
 #
 # Each server is started pinned to CPU 0 (taskset -c 0), the load generator
 # (echo_client.mjs, Node + ws, one 32-byte text message in flight per connection) to CPU 1.
@@ -9,9 +9,13 @@
 # (utime+stime of the server from /proc/PID/stat over the measured run / messages).
 # The client is one Node process: it is likely the bottleneck for messages/s; the CPU per
 # message of the server is the figure to compare. Then memory per idle connection:
-# idle_clients.mjs opens --idle connections and holds them; (server VmRSS after - before) /
-# connections. Fan-out: fanout_clients.mjs opens --fanout subscribers, asks the server for
-# one publish (POST /publish) and times until the last one received it. 127.0.0.1 only. Needs scripts/install-deps
+# idle_clients.mjs opens --idle connections and holds them; --idle-settle seconds after the
+# last one opened (weft parks an idle WebSocket after ServerOptions::park_idle_after, 1 s),
+# (server VmRSS after - before) / connections, and (VmHWM - VmRSS before) / connections.
+# Fan-out: fanout_clients.mjs opens --fanout subscribers, asks the server for one publish
+# (POST /publish), times until the last one received it; the server's CPU time for the
+# publish is the sum of its threads' schedstat run time from just before the request until
+# the client saw the last message. 127.0.0.1 only. Needs scripts/install-deps
 # (node, tests/ws-interop/node_modules) and the release build of hello_http.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +23,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 CONNS=100
 DURATION=10
 IDLE=10000
+IDLE_SETTLE=3
 FANOUT=10000
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -26,9 +31,10 @@ while [ $# -gt 0 ]; do
     --conns) CONNS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
+    --idle-settle) IDLE_SETTLE=$2; shift 2 ;;
     --fanout) FANOUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--conns N] [--duration S] [--idle N] [--fanout N] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--conns N] [--duration S] [--idle N] [--idle-settle S] [--fanout N] [--no-build]" >&2; exit 2 ;;
   esac
 done
 [ -d "$ROOT/tests/ws-interop/node_modules/ws" ] || { echo "run scripts/install-deps first" >&2; exit 1; }
@@ -63,6 +69,7 @@ run_one() {  # name port command...
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 idle_one() {  # name port command...
   local name=$1 port=$2; shift 2
@@ -70,49 +77,65 @@ idle_one() {  # name port command...
   local pid=$!
   wait_port "$port"
   sleep 0.5
-  local before after fifo
+  local before after hwm fifo
   before=$(rss_kib "$pid")
   fifo=$(mktemp -u); mkfifo "$fifo"
   taskset -c 1 node "$HERE/idle_clients.mjs" "ws://127.0.0.1:$port/ws" "$IDLE" < "$fifo" > "$fifo.out" &
   local client=$!
   exec 4>"$fifo"
   for _ in $(seq 600); do grep -q ready "$fifo.out" 2>/dev/null && break; sleep 0.1; done
-  sleep 1
+  sleep "$IDLE_SETTLE"
   after=$(rss_kib "$pid")
+  hwm=$(hwm_kib "$pid")
   exec 4>&-
   wait "$client" 2>/dev/null || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -f "$fifo" "$fifo.out"
-  echo "| $name | $IDLE | $(( (after - before) * 1024 / IDLE )) |"
+  echo "| $name | $IDLE | $(( (after - before) * 1024 / IDLE )) | $(( (hwm - before) * 1024 / IDLE )) |"
 }
 
 echo "| server | messages/s | server CPU µs/message |"
 echo "|---|---:|---:|"
 run_one weft 27190 "$HELLO" --port 27190 --host 127.0.0.1
 run_one "node ws" 27191 node "$HERE/ws_echo_server.mjs" 27191
+# CPU time of every thread of a process, in ns (schedstat: finer than stat's clock ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+
 fanout_one() {  # name port command...
   local name=$1 port=$2; shift 2
   taskset -c 0 "$@" >/dev/null 2>&1 &
   local pid=$!
   wait_port "$port"
-  local out
-  out=$(taskset -c 1 node "$HERE/fanout_clients.mjs" "ws://127.0.0.1:$port/ws" "$FANOUT" \
-        "http://127.0.0.1:$port/publish" 2>/dev/null)
+  local fifo before after out
+  fifo=$(mktemp -u); mkfifo "$fifo"
+  taskset -c 1 node "$HERE/fanout_clients.mjs" "ws://127.0.0.1:$port/ws" "$FANOUT" \
+    "http://127.0.0.1:$port/publish" --wait < "$fifo" > "$fifo.out" 2>/dev/null &
+  local client=$!
+  exec 5>"$fifo"
+  for _ in $(seq 1200); do grep -q ready "$fifo.out" 2>/dev/null && break; sleep 0.1; done
+  before=$(cpu_ns "$pid")
+  echo go >&5
+  for _ in $(seq 600); do grep -q ms_to_last "$fifo.out" 2>/dev/null && break; sleep 0.01; done
+  after=$(cpu_ns "$pid")
+  exec 5>&-
+  wait "$client" 2>/dev/null || true
+  out=$(grep ms_to_last "$fifo.out")
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "| $name | $FANOUT | $(node -e 'console.log(JSON.parse(process.argv[1]).ms_to_last)' "$out") |"
+  rm -f "$fifo" "$fifo.out"
+  echo "| $name | $FANOUT | $(node -e 'console.log(JSON.parse(process.argv[1]).ms_to_last)' "$out") | $(( (after - before) / 1000 )) |"
 }
 
 if [ "$FANOUT" -gt 0 ]; then
   echo
-  echo "| server | subscribers | ms until the last received one publish |"
-  echo "|---|---:|---:|"
+  echo "| server | subscribers | ms until the last received one publish | server CPU µs for the publish |"
+  echo "|---|---:|---:|---:|"
   fanout_one weft 27194 "$HELLO" --port 27194 --host 127.0.0.1
   fanout_one "node ws" 27195 node "$HERE/ws_echo_server.mjs" 27195
 fi
 if [ "$IDLE" -gt 0 ]; then
   echo
-  echo "| server | idle connections | bytes of RSS per connection |"
-  echo "|---|---:|---:|"
+  echo "| server | idle connections | bytes of RSS per connection | bytes of VmHWM per connection |"
+  echo "|---|---:|---:|---:|"
   idle_one weft 27192 "$HELLO" --port 27192 --host 127.0.0.1
   idle_one "node ws" 27193 node "$HERE/ws_echo_server.mjs" 27193
 fi

@@ -96,6 +96,10 @@ void Connection::start() {
   peer_ = std::make_shared<const net::SocketAddress>(stream_.peer_address());
   request_start_ = server_.loop.now();
   set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
+  watch_stream();
+}
+
+void Connection::watch_stream() {
   stream_.on_end([this] { upgraded_ ? upgraded_->on_end() : on_input_end(); });
   stream_.on_error([this](std::error_code) { close_now(); });
   stream_.on_drain([this] {
@@ -652,6 +656,10 @@ void Connection::close_when_idle() {
 
 bool Connection::parkable(TimePoint now) const noexcept {
   if (tls_) return false;  // a TLS session lives in user space: it cannot be reduced to its socket
+  if (upgraded_) {
+    return !closed_ && stream_.queued_bytes() == 0 && stream_.buffered_bytes() == 0 &&
+           upgraded_->parkable(now, server_.options.park_idle_after);
+  }
   if (deadline_kind_ != Deadline::idle || closed_ || !is_idle() || stream_.queued_bytes()) {
     return false;
   }

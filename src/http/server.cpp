@@ -60,6 +60,7 @@ Server::Impl::~Impl() {
     --stats.parked_connections;
     connection_gone();
   }
+  destroy_parked_upgrades();
 }
 
 // Admits a new connection within max_connections (or the shared ConnectionLimit).
@@ -159,6 +160,7 @@ Connection* Server::Impl::adopt(net::Socket socket) {
 }
 
 void Server::Impl::park(Connection* c) {
+  if (c->upgraded_) return park_upgraded(c);
   const TimePoint deadline = c->idle_deadline();
   net::Socket socket = c->detach_for_park();
   if (!socket) return;
@@ -248,6 +250,7 @@ void Server::Impl::begin_close(Duration deadline, Function<void()> done) {
   if (closing) return;
   closing = true;
   if (listener) listener->close();
+  while (parked_upgrades) unpark_upgraded(parked_upgrades);  // each closes as it chooses
   for (Connection* c = connections; c;) {
     Connection* next = c->next;
     c->close_when_idle();

@@ -92,6 +92,29 @@ struct ParkedConnection {
   ParkedConnection* next = nullptr;
 };
 
+// An idle upgraded connection (http/upgrade.hpp, "Parking") reduced to its socket, a
+// watcher for input and the protocol; it is also the protocol's UpgradedIo meanwhile
+// (connection_upgrade.cpp): writes go straight to the socket while the kernel takes them.
+struct ParkedUpgrade final : UpgradedIo {
+  ParkedUpgrade(Server::Impl& server, net::Socket socket, std::shared_ptr<Upgraded> upgraded);
+  bool write(std::string_view bytes) override;
+  bool write_shared(const std::shared_ptr<const std::string>& bytes) override;
+  std::size_t queued_bytes() const noexcept override { return 0; }
+  void set_high_water_mark(std::size_t) noexcept override {}  // nothing is ever queued here
+  void pause_input() override;
+  void resume_input() override {}  // a parked connection watches its input
+  void shutdown() override;
+  void close() override;
+  Loop& loop() const noexcept override;
+
+  Server::Impl& server;
+  net::Socket socket;
+  IoWatcher watcher;
+  std::shared_ptr<Upgraded> upgraded;
+  ParkedUpgrade* prev = nullptr;
+  ParkedUpgrade* next = nullptr;
+};
+
 // What a connection needs only while a request is being parsed or answered inline: the
 // parser (with its field storage) and the request handlers see. The loop lends one to
 // whichever connection is reading, so an idle connection holds none (Connection::on_data).
@@ -128,6 +151,11 @@ struct Server::Impl {
   void unpark(ParkedConnection* p);
   void drop_parked(ParkedConnection* p);
   void unlink_parked(ParkedConnection* p) noexcept;
+  // Upgraded connections (connection_upgrade.cpp): parked, and back to a Connection (which
+  // unpark returns as the protocol's UpgradedIo); at destruction each gets on_closed.
+  void park_upgraded(Connection* c);
+  UpgradedIo& unpark_upgraded(ParkedUpgrade* p);
+  void destroy_parked_upgrades() noexcept;
   bool admit_connection();
   void answer_overloaded(const net::Socket& socket);
   void connection_gone();
@@ -151,6 +179,8 @@ struct Server::Impl {
   Connection* connections = nullptr;  // intrusive list of open connections
   ParkedConnection* parked = nullptr;  // intrusive list of parked connections
   BlockPool<ParkedConnection> parked_pool;  // their storage (see parked_pool.hpp)
+  ParkedUpgrade* parked_upgrades = nullptr;  // intrusive list of parked upgraded connections
+  BlockPool<ParkedUpgrade> parked_upgrade_pool;
   LoopCounters& stats;  // this loop's slot in shared.counters
   detail::HttpRecorder& metrics;  // stats.http
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
@@ -187,6 +217,8 @@ class Connection final : private UpgradedIo {
   void on_body_drained();
   // A 101 response with an Upgraded: hands the connection over (false: not switched).
   bool take_over(Request& req, Response& res);
+  // An unparked upgraded connection: the protocol takes the transport again.
+  void resume_upgraded(std::shared_ptr<Upgraded> upgraded);
 
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -195,6 +227,7 @@ class Connection final : private UpgradedIo {
   friend struct Server::Impl;
   enum class Deadline : unsigned char { none, headers, request, idle, linger };
 
+  void watch_stream();  // the transport's callbacks, and reading starts
   std::size_t on_data(std::span<char> data);
   std::size_t parse_input(std::span<char> data);
   void take_parse_state();
@@ -239,7 +272,7 @@ class Connection final : private UpgradedIo {
 
   // UpgradedIo (connection_upgrade.cpp)
   bool write(std::string_view bytes) override;
-  bool write_shared(std::shared_ptr<const std::string> bytes) override;
+  bool write_shared(const std::shared_ptr<const std::string>& bytes) override;
   std::size_t queued_bytes() const noexcept override;
   void set_high_water_mark(std::size_t bytes) noexcept override;
   void pause_input() override;

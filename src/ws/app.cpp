@@ -58,9 +58,12 @@ App& App::ws(std::string_view pattern, Behavior behavior) {
       return refusal(e);
     }
     const Options& o = route->behavior.options;
-    auto socket = std::make_shared<WebSocket>(route, hub_for(req.loop()));
+    std::shared_ptr<detail::Hub> hub = hub_for(req.loop());
+    auto socket = std::allocate_shared<WebSocket>(
+        detail::SlabAllocator<WebSocket>(hub->sockets_pool()), route, hub);
     if (route->behavior.upgrade) socket->set_user(route->behavior.upgrade(req));  // may throw
-    std::string protocol = detail::choose_protocol(req.header("sec-websocket-protocol"), o.protocols);
+    std::string protocol =
+        detail::choose_protocol(req.header("sec-websocket-protocol"), o.protocols);
     http::Response res(101);
     res.header("Upgrade", "websocket");
     res.header("Connection", "Upgrade");

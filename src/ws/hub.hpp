@@ -3,6 +3,8 @@
 // the counters (read by App::ws_stats from any thread).
 #pragma once
 
+#include "ws/slab.hpp"
+
 #include <weft/timer.hpp>
 #include <weft/ws/deflate.hpp>
 #include <weft/ws/websocket.hpp>
@@ -38,6 +40,8 @@ class Hub {
   Hub& operator=(const Hub&) = delete;
 
   Loop& loop() const noexcept { return loop_; }
+  // Where this loop's WebSocket objects live (ws/slab.hpp).
+  const std::shared_ptr<SlotPool>& sockets_pool() const noexcept { return pool_; }
   void add(WebSocket* s);
   void remove(WebSocket* s);  // also unsubscribes it everywhere
   bool subscribe(WebSocket* s, std::string_view topic);
@@ -51,6 +55,20 @@ class Hub {
   // window_bits (reset after each message: server_no_context_takeover).
   void compressed_frame(std::string& out, Opcode op, std::string_view message, int window_bits,
                         int level);
+  // A cleared buffer for one outgoing frame (WebSocket::send), handed back after the write:
+  // a send never allocates once it has grown, and a huge frame's storage is freed.
+  std::string& frame_buffer() noexcept {
+    frame_.clear();
+    return frame_;
+  }
+  void release_frame_buffer() noexcept {
+    if (frame_.capacity() > 64 * 1024) std::string().swap(frame_);
+  }
+  // Where a compressed message is inflated for the message callback (one at a time).
+  std::string& inflate_buffer() noexcept { return inflated_; }
+  void release_inflate_buffer() noexcept {
+    if (inflated_.capacity() > 64 * 1024) std::string().swap(inflated_);
+  }
 
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> opened{0};
@@ -65,8 +83,11 @@ class Hub {
   std::unordered_map<std::string, std::vector<WebSocket*>, StringHash, std::equal_to<>> topics_;
   std::unique_ptr<Deflater> deflaters_[16];  // by window bits, made on first use
   std::string scratch_;
+  std::string frame_;     // frame_buffer()
+  std::string inflated_;  // inflate_buffer()
   // Only while connections exist: a hub without any holds no loop handle.
   std::unique_ptr<Timer> sweep_timer_;
+  std::shared_ptr<SlotPool> pool_ = std::make_shared<SlotPool>();
 };
 
 // The handshake's answer: base64(SHA-1(key + the RFC 6455 GUID)).

@@ -11,9 +11,7 @@ namespace {
 
 bool is_control(Opcode op) noexcept { return static_cast<std::uint8_t>(op) >= 0x8; }
 
-bool is_known(std::uint8_t op) noexcept {
-  return op <= 0x2 || (op >= 0x8 && op <= 0xA);
-}
+bool is_known(std::uint8_t op) noexcept { return op <= 0x2 || (op >= 0x8 && op <= 0xA); }
 
 // Reassembly storage above this is given back after the message (a connection that once
 // received a large message does not keep its buffer).
@@ -41,6 +39,17 @@ std::size_t Parser::parse(std::span<char> data, ParserEvents& events) {
 }
 
 std::size_t Parser::parse_header(const char* p, std::size_t n) {
+  if (hlen_ == 0 && n >= 2) {  // usually the whole header is in view: no byte loop
+    hbuf_[0] = static_cast<std::uint8_t>(p[0]);
+    hbuf_[1] = static_cast<std::uint8_t>(p[1]);
+    hlen_ = 2;
+    if (!check_header(hbuf_[0], hbuf_[1])) return 2;
+    const std::size_t take = std::min<std::size_t>(n, hneed_);
+    std::memcpy(hbuf_.data() + 2, p + 2, take - 2);
+    hlen_ = static_cast<std::uint8_t>(take);
+    if (hlen_ == hneed_ && decode_header()) start_frame();
+    return take;
+  }
   std::size_t used = 0;
   while (used < n && hlen_ < hneed_) {
     hbuf_[hlen_++] = static_cast<std::uint8_t>(p[used++]);
@@ -77,7 +86,10 @@ bool Parser::check_header(std::uint8_t b0, std::uint8_t b1) {
   } else if (op_ != Opcode::continuation && message_op_ != Opcode::continuation) {
     return fail(close_code::protocol_error, "new message inside a fragmented message");
   }
-  hneed_ = static_cast<std::uint8_t>(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) +
+  hneed_ = static_cast<std::uint8_t>(2 +
+                                     (len7 == 126   ? 2
+                                      : len7 == 127 ? 8
+                                                    : 0) +
                                      (masked_ ? 4 : 0));
   return true;
 }
@@ -96,7 +108,7 @@ bool Parser::decode_header() {
     if (length_ >> 63) return fail(close_code::protocol_error, "frame length has its top bit set");
   }
   if (masked_) std::memcpy(mask_.data(), &hbuf_[at], 4);
-  if (!is_control(op_) && length_ > options_.max_message_size - message_.size()) {
+  if (!is_control(op_) && length_ > options_.max_message_size - buffered()) {
     return fail(close_code::message_too_big, "message too big");
   }
   return true;
@@ -118,7 +130,7 @@ bool Parser::start_frame() {
 
 std::size_t Parser::parse_payload(char* p, std::size_t n, bool whole, ParserEvents& events) {
   const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, n));
-  if (masked_) mask_phase_ = apply_mask(p, k, mask_, mask_phase_);
+  if (masked_) mask_phase_ = static_cast<std::uint8_t>(apply_mask(p, k, mask_, mask_phase_));
   if (whole) {
     remaining_ = 0;
     end_frame(std::string_view(p, k), events);
@@ -134,24 +146,26 @@ std::size_t Parser::parse_payload(char* p, std::size_t n, bool whole, ParserEven
 // text checked as it comes.
 bool Parser::take_payload(char* p, std::size_t n) {
   if (is_control(op_)) {
-    control_.append(p, n);
+    buffers().control.append(p, n);
     return true;
   }
   if (message_op_ == Opcode::text && !message_compressed_ && !utf8_.feed({p, n})) {
     return fail(close_code::invalid_payload, "text message is not valid UTF-8");
   }
-  message_.append(p, n);
+  buffers().message.append(p, n);
   return true;
 }
 
 // A frame's payload is complete; `direct` holds it when it arrived whole (else it is in
-// control_ or message_).
+// the parser's buffers).
 void Parser::end_frame(std::string_view direct, ParserEvents& events) {
   state_ = State::header;
   const bool from_view = direct.data() != nullptr;
   if (is_control(op_)) {
-    end_control(from_view ? direct : std::string_view(control_), events);
-    control_.clear();
+    end_control(
+        from_view ? direct : (bufs_ ? std::string_view(bufs_->control) : std::string_view()),
+        events);
+    if (bufs_) bufs_->control.clear();
     return;
   }
   if (from_view && message_op_ == Opcode::text && !message_compressed_ && !utf8_.feed(direct)) {
@@ -164,9 +178,12 @@ void Parser::end_frame(std::string_view direct, ParserEvents& events) {
     return;
   }
   const Opcode op = std::exchange(message_op_, Opcode::continuation);
-  events.on_message(op, from_view ? direct : std::string_view(message_), message_compressed_);
-  message_.clear();
-  if (message_.capacity() > kKeepCapacity) shrink();
+  events.on_message(
+      op, from_view ? direct : (bufs_ ? std::string_view(bufs_->message) : std::string_view()),
+      message_compressed_);
+  if (!bufs_) return;
+  bufs_->message.clear();
+  if (bufs_->message.capacity() > kKeepCapacity) std::string().swap(bufs_->message);
 }
 
 void Parser::end_control(std::string_view payload, ParserEvents& events) {
@@ -204,6 +221,11 @@ void Parser::end_close(std::string_view payload, ParserEvents& events) {
   events.on_close(code, reason);
 }
 
+Parser::Buffers& Parser::buffers() {
+  if (!bufs_) bufs_ = std::make_unique<Buffers>();
+  return *bufs_;
+}
+
 bool Parser::fail(std::uint16_t code, const char* message) noexcept {
   if (error_code_ == 0) {
     error_code_ = code;
@@ -213,9 +235,6 @@ bool Parser::fail(std::uint16_t code, const char* message) noexcept {
   return false;
 }
 
-void Parser::shrink() noexcept {
-  std::string().swap(message_);
-  std::string().swap(control_);
-}
+void Parser::shrink() noexcept { bufs_.reset(); }
 
 }  // namespace weft::ws

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 namespace weft::ws {
@@ -27,9 +28,8 @@ void WebSocket::set_deflate(const DeflateParams& params) {
   deflate_bits_ = static_cast<std::uint8_t>(params.server_max_window_bits);
   inflate_bits_ = static_cast<std::uint8_t>(params.client_max_window_bits);
   inflate_keeps_context_ = !params.client_no_context_takeover;
-  parser_ = Parser(ParserOptions{.role = Role::server,
-                                 .max_message_size = options().max_message_size,
-                                 .allow_rsv1 = true});
+  parser_ = Parser(ParserOptions{
+      .role = Role::server, .max_message_size = options().max_message_size, .allow_rsv1 = true});
 }
 
 Loop& WebSocket::loop() const noexcept { return hub_->loop(); }
@@ -38,13 +38,33 @@ void WebSocket::set_request_info(const http::Request& req,
                                  const std::vector<std::string>& param_names,
                                  std::string protocol) {
   path_ = req.path();
-  query_ = req.query();
-  for (const std::string& name : param_names) params_.emplace_back(name, req.param(name));
-  protocol_ = std::move(protocol);
+  if (!req.query().empty()) extra().query = req.query();
+  for (const std::string& name : param_names) extra().params.emplace_back(name, req.param(name));
+  if (!protocol.empty()) extra().protocol = std::move(protocol);
+}
+
+WebSocket::Extra& WebSocket::extra() {
+  if (!extra_) extra_ = std::make_unique<Extra>();
+  return *extra_;
+}
+
+namespace {
+const std::string kEmpty;
+}  // namespace
+
+const std::string& WebSocket::query() const noexcept { return extra_ ? extra_->query : kEmpty; }
+
+const std::string& WebSocket::protocol() const noexcept {
+  return extra_ ? extra_->protocol : kEmpty;
+}
+
+std::string_view WebSocket::close_reason() const noexcept {
+  return extra_ ? std::string_view(extra_->close_reason) : std::string_view();
 }
 
 std::string_view WebSocket::param(std::string_view name) const noexcept {
-  for (const auto& [n, v] : params_) {
+  if (!extra_) return {};
+  for (const auto& [n, v] : extra_->params) {
     if (n == name) return v;
   }
   return {};
@@ -91,13 +111,25 @@ SendResult WebSocket::send(std::string_view message, Opcode op) {
     if (r.status == SendStatus::dropped) hub_->dropped.fetch_add(1, std::memory_order_relaxed);
     return r;
   }
-  std::string frame;
-  if (deflate_bits_ && message.size() >= compression().min_size) {
+  const bool compress = deflate_bits_ && message.size() >= compression().min_size;
+  if (!compress && message.size() < 126) {  // a small frame: its 2-byte header on the stack
+    char small[2 + 125];
+    small[0] = static_cast<char>(0x80 | static_cast<std::uint8_t>(op));
+    small[1] = static_cast<char>(message.size());
+    if (!message.empty()) std::memcpy(small + 2, message.data(), message.size());
+    io_->write(std::string_view(small, 2 + message.size()));
+    return {SendStatus::sent, buffered_amount()};
+  }
+  // Header and payload gathered in the loop's buffer (no allocation per message), written
+  // with one call; the stream copies only what the socket does not take at once.
+  std::string& frame = hub_->frame_buffer();
+  if (compress) {
     hub_->compressed_frame(frame, op, message, deflate_bits_, compression().level);
   } else {
     encode_frame(frame, op, message);
   }
   io_->write(frame);
+  hub_->release_frame_buffer();
   return {SendStatus::sent, buffered_amount()};
 }
 
@@ -141,7 +173,7 @@ void WebSocket::start_closing(std::uint16_t code, std::string_view reason) {
 void WebSocket::fail(std::uint16_t code, std::string_view reason) {
   if (state_ != State::open) return;
   close_code_ = code;
-  close_reason_ = reason;
+  if (!reason.empty() || extra_) extra().close_reason = reason;
   start_closing(code, reason);
 }
 
@@ -192,22 +224,25 @@ std::size_t WebSocket::on_data(std::span<char> bytes) {
 void WebSocket::on_message(Opcode op, std::string_view payload, bool compressed) {
   if (state_ != State::open) return;
   if (compressed && !inflate(payload, op)) return;
-  if (compressed) payload = inflated_;
+  if (compressed) payload = hub_->inflate_buffer();
   if (route_->behavior.message) call_user([&] { route_->behavior.message(*this, payload, op); });
-  if (inflated_.capacity() > 64 * 1024) std::string().swap(inflated_);
+  if (compressed) hub_->release_inflate_buffer();
 }
 
-// A compressed message into inflated_; false (and the connection failing) when it is
-// corrupt (1007), inflates past max_message_size (1009) or is text that is not UTF-8 (1007).
+// A compressed message into the hub's inflate_buffer(); false (and the connection failing) when it
+// is corrupt (1007), inflates past max_message_size (1009) or is text that is not UTF-8 (1007).
 bool WebSocket::inflate(std::string_view compressed, Opcode op) {
   if (!inflater_) inflater_ = std::make_unique<Inflater>(inflate_bits_);
-  const Inflater::Result r = inflater_->decompress(compressed, inflated_, options().max_message_size);
+  std::string& inflated = hub_->inflate_buffer();
+  inflated.clear();
+  const Inflater::Result r =
+      inflater_->decompress(compressed, inflated, options().max_message_size);
   if (!inflate_keeps_context_) inflater_.reset();
   if (r == Inflater::Result::too_big) {
     fail(close_code::message_too_big, "message too big");
   } else if (r == Inflater::Result::corrupt) {
     fail(close_code::invalid_payload, "invalid compressed data");
-  } else if (op == Opcode::text && !is_valid_utf8(inflated_)) {
+  } else if (op == Opcode::text && !is_valid_utf8(inflated)) {
     fail(close_code::invalid_payload, "text message is not valid UTF-8");
   } else {
     return true;
@@ -232,7 +267,7 @@ void WebSocket::on_pong(std::string_view payload) {
 void WebSocket::on_close(std::uint16_t code, std::string_view reason) {
   close_received_ = true;
   close_code_ = code;
-  close_reason_ = reason;
+  if (!reason.empty() || extra_) extra().close_reason = reason;
   if (state_ == State::open) {
     state_ = State::closing;
     close_deadline_ = loop().now() + options().close_timeout;
@@ -261,6 +296,19 @@ void WebSocket::on_server_close() {
   }
 }
 
+// Parked only between messages: a partial frame or fragmented message keeps the
+// connection object (it resumes in place as the rest arrives).
+bool WebSocket::parkable(TimePoint now, Duration idle_after) const noexcept {
+  return state_ == State::open && parser_.idle() && !wants_drain_ &&
+         now - last_input_ >= idle_after;
+}
+
+void WebSocket::on_moved(http::UpgradedIo& io) {
+  io_ = &io;
+  io.set_high_water_mark(0);
+  parser_.shrink();  // idle (parkable): its buffers hold nothing
+}
+
 void WebSocket::on_closed(std::error_code) {
   if (state_ == State::closed) return;
   const bool was_opened = state_ != State::connecting;
@@ -270,7 +318,7 @@ void WebSocket::on_closed(std::error_code) {
   hub_->remove(this);
   if (route_->behavior.close) {
     try {
-      route_->behavior.close(*this, close_code_, close_reason_);
+      route_->behavior.close(*this, close_code_, close_reason());
     } catch (...) {
       std::fprintf(stderr, "weft.ws: %s: close callback threw\n", path_.c_str());
     }
@@ -281,19 +329,46 @@ void WebSocket::on_closed(std::error_code) {
 
 bool WebSocket::subscribe(std::string_view topic) {
   if (state_ == State::closed || is_subscribed(topic)) return false;
-  topics_.emplace_back(topic);
+  if (!has_topic_) {
+    topic_ = topic;
+    has_topic_ = true;
+  } else {
+    if (!more_topics_) more_topics_ = std::make_unique<std::vector<std::string>>();
+    more_topics_->emplace_back(topic);
+  }
   return hub_->subscribe(this, topic);
 }
 
 bool WebSocket::unsubscribe(std::string_view topic) {
-  auto it = std::find(topics_.begin(), topics_.end(), topic);
-  if (it == topics_.end()) return false;
-  topics_.erase(it);
+  if (has_topic_ && topic_ == topic) {
+    if (more_topics_ && !more_topics_->empty()) {  // the last other one moves inline
+      topic_ = std::move(more_topics_->back());
+      more_topics_->pop_back();
+    } else {
+      std::string().swap(topic_);
+      has_topic_ = false;
+    }
+  } else {
+    if (!more_topics_) return false;
+    auto it = std::find(more_topics_->begin(), more_topics_->end(), topic);
+    if (it == more_topics_->end()) return false;
+    more_topics_->erase(it);
+  }
+  if (more_topics_ && more_topics_->empty()) more_topics_.reset();
   return hub_->unsubscribe(this, topic);
 }
 
 bool WebSocket::is_subscribed(std::string_view topic) const noexcept {
-  return std::find(topics_.begin(), topics_.end(), topic) != topics_.end();
+  if (has_topic_ && topic_ == topic) return true;
+  return more_topics_ &&
+         std::find(more_topics_->begin(), more_topics_->end(), topic) != more_topics_->end();
+}
+
+std::vector<std::string> WebSocket::topics() const {
+  std::vector<std::string> out;
+  if (has_topic_) out.push_back(topic_);
+  if (more_topics_) out.insert(out.end(), more_topics_->begin(), more_topics_->end());
+  return out;
 }
 
 }  // namespace weft::ws

@@ -115,7 +115,8 @@ struct ServerOptions {
   // An idle keep-alive connection is parked after this long: only its socket and a
   // readiness watcher stay (about 250 bytes instead of the ~1.4 KiB connection object; an
   // idle connection holds no buffer either way); the next request unparks it. Zero parks
-  // at once; Duration::max() never parks.
+  // at once; Duration::max() never parks. Upgraded (WebSocket) connections are parked
+  // likewise when their protocol allows it (http/upgrade.hpp, "Parking").
   Duration park_idle_after = std::chrono::seconds(1);
   bool reuse_port = false;  // always on when workers > 1
   // Loops serving this server: 1 serves on the constructor's loop only; N > 1 adds N-1

@@ -14,8 +14,17 @@
 // UpgradedIo must not be used after it. A graceful server close() calls on_server_close
 // and lets the protocol end the connection itself (before close()'s deadline, when
 // whatever is left is closed).
+//
+// Parking (plain TCP only, like idle keep-alive connections: ServerOptions::park_idle_after):
+// when the protocol says it is parkable (nothing half-read, idle that long) and nothing is
+// queued, the server frees the connection object and keeps only the socket, a watcher and
+// the Upgraded. on_moved hands the protocol the parked connection's UpgradedIo (the old one
+// must not be used any more): its writes go straight to the socket, and a write the kernel
+// does not take whole, input, pause_input, shutdown or close unpark it first (a new
+// connection object, handed over by on_moved again, before the call continues on it).
 #pragma once
 
+#include <weft/clock.hpp>
 #include <weft/loop.hpp>
 
 #include <cstddef>
@@ -33,8 +42,10 @@ class UpgradedIo {
   // Copies what cannot be written now. False when queued bytes exceed the high-water mark
   // (see set_high_water_mark) or the transport failed.
   virtual bool write(std::string_view bytes) = 0;
-  // Zero-copy: the string is kept alive until written (one frame shared by many sockets).
-  virtual bool write_shared(std::shared_ptr<const std::string> bytes) = 0;
+  // One frame shared by many sockets: a large one is kept alive (not copied) until written;
+  // a small one (16 KiB or less) is written like write() (the rest copied when the socket
+  // does not take it whole), which spares a completion callback per socket.
+  virtual bool write_shared(const std::shared_ptr<const std::string>& bytes) = 0;
   virtual std::size_t queued_bytes() const noexcept = 0;
   // on_drain fires when the queue empties after write() returned false.
   virtual void set_high_water_mark(std::size_t bytes) noexcept = 0;
@@ -62,6 +73,11 @@ class Upgraded {
   virtual void on_end() = 0;  // the peer sent its FIN
   virtual void on_closed(std::error_code error) = 0;
   virtual void on_server_close() = 0;
+  // Whether the connection may be parked now (see "Parking"): the protocol holds no partial
+  // input and received nothing for idle_after. The default: never.
+  virtual bool parkable(TimePoint /*now*/, Duration /*idle_after*/) const noexcept { return false; }
+  // The transport object changed (parked or unparked): io from now on.
+  virtual void on_moved(UpgradedIo& /*io*/) {}
 };
 
 }  // namespace weft::http

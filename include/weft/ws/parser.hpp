@@ -29,6 +29,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,11 +69,15 @@ class Parser {
   std::string_view error_message() const noexcept { return error_message_; }
   // A close frame was parsed: the peer sends nothing more.
   bool closed() const noexcept { return closed_; }
+  // Between messages: no partial frame header, payload or fragmented message held.
+  bool idle() const noexcept {
+    return state_ == State::header && hlen_ == 0 && message_op_ == Opcode::continuation;
+  }
   // Bytes of a fragmented message held so far (what max_message_size bounds).
-  std::size_t buffered() const noexcept { return message_.size(); }
+  std::size_t buffered() const noexcept { return bufs_ ? bufs_->message.size() : 0; }
   void set_max_message_size(std::size_t n) noexcept { options_.max_message_size = n; }
   const ParserOptions& options() const noexcept { return options_; }
-  // Frees the reassembly buffer's storage (between messages it holds none it needs).
+  // Frees the reassembly buffers (between messages they hold nothing that is needed).
   void shrink() noexcept;
 
  private:
@@ -89,29 +94,35 @@ class Parser {
   void end_close(std::string_view payload, ParserEvents& events);
   bool fail(std::uint16_t code, const char* message) noexcept;
 
+  // Split frames and fragmented messages only: made when first needed (an idle
+  // connection's parser holds no buffer).
+  struct Buffers {
+    std::string message;  // the message being reassembled
+    std::string control;  // a control frame's payload split over reads
+  };
+  Buffers& buffers();
+
+  // Small fields first, packed: a parser per connection (see ws/websocket.hpp, "Memory").
   ParserOptions options_;
+  std::array<std::uint8_t, 14> hbuf_{};  // the current frame's header bytes so far
+  std::array<std::uint8_t, 4> mask_{};
   State state_ = State::header;
-  // The current frame.
-  std::array<std::uint8_t, 14> hbuf_{};  // header bytes so far
   std::uint8_t hlen_ = 0;
   std::uint8_t hneed_ = 2;
   Opcode op_ = Opcode::continuation;
   bool fin_ = false;
   bool rsv1_ = false;
   bool masked_ = false;
-  std::array<std::uint8_t, 4> mask_{};
-  std::size_t mask_phase_ = 0;
-  std::uint64_t remaining_ = 0;  // payload bytes still to come
-  std::uint64_t length_ = 0;     // this frame's payload length
-  // The message being reassembled (text/binary), and control payloads split over reads.
+  std::uint8_t mask_phase_ = 0;
   Opcode message_op_ = Opcode::continuation;  // continuation: no message in progress
   bool message_compressed_ = false;
-  std::string message_;
-  std::string control_;
-  Utf8Validator utf8_;
-  std::uint16_t error_code_ = 0;
-  const char* error_message_ = "";
   bool closed_ = false;
+  std::uint16_t error_code_ = 0;
+  Utf8Validator utf8_;
+  std::uint64_t remaining_ = 0;  // payload bytes still to come
+  std::uint64_t length_ = 0;     // this frame's payload length
+  const char* error_message_ = "";
+  std::unique_ptr<Buffers> bufs_;
 };
 
 }  // namespace weft::ws

@@ -38,6 +38,12 @@
 //
 // Idle: with idle_timeout, a connection that received nothing for half of it gets a ping
 // (send_pings), and one silent for all of it is closed with 1001.
+//
+// Memory: a plain-TCP connection that received nothing for the server's park_idle_after
+// (http::ServerOptions; 1 s by default) between messages is parked (http/upgrade.hpp): the
+// HTTP connection object is freed and the WebSocket keeps only its socket. Sends and
+// publishes to it go straight to the socket; what the kernel does not take at once, and
+// any input, bring the connection object back. Nothing changes for the callbacks.
 #pragma once
 
 #include <weft/clock.hpp>
@@ -68,7 +74,7 @@ struct Options {
   std::size_t max_backpressure = 1024 * 1024;  // outgoing bytes buffered per connection
   BackpressurePolicy backpressure_policy = BackpressurePolicy::drop;
   Duration idle_timeout = std::chrono::seconds(120);  // zero: none
-  bool send_pings = true;                              // ping at half the idle timeout
+  bool send_pings = true;                             // ping at half the idle timeout
   Duration close_timeout = std::chrono::seconds(5);   // waiting for the peer's close frame
   std::vector<std::string> protocols = {};            // subprotocols allowed; empty: any
   CompressionOptions compression = {};                // permessage-deflate (ws/deflate.hpp)
@@ -125,15 +131,16 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   bool subscribe(std::string_view topic);
   bool unsubscribe(std::string_view topic);
   bool is_subscribed(std::string_view topic) const noexcept;
-  const std::vector<std::string>& topics() const noexcept { return topics_; }
+  // A copy: the first topic is kept inline (no allocation per subscriber), others apart.
+  std::vector<std::string> topics() const;
 
   // The per-connection user value (Behavior::upgrade's result; empty otherwise).
   std::any& user() noexcept { return user_; }
   // The request's path, query, route parameters (decoded) and the chosen subprotocol.
   const std::string& path() const noexcept { return path_; }
-  const std::string& query() const noexcept { return query_; }
+  const std::string& query() const noexcept;
   std::string_view param(std::string_view name) const noexcept;
-  const std::string& protocol() const noexcept { return protocol_; }
+  const std::string& protocol() const noexcept;
   Loop& loop() const noexcept;
 
   // -- used by App and the hub ---------------------------------------------------
@@ -161,6 +168,8 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   void on_end() override;
   void on_closed(std::error_code error) override;
   void on_server_close() override;
+  bool parkable(TimePoint now, Duration idle_after) const noexcept override;
+  void on_moved(http::UpgradedIo& io) override;
   // ParserEvents
   void on_message(Opcode op, std::string_view payload, bool compressed) override;
   void on_ping(std::string_view payload) override;
@@ -176,6 +185,16 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   template <class F>
   void call_user(F&& f);
   const Options& options() const noexcept;
+  // What few connections have (a query, a subprotocol, route parameters) or need only at
+  // the end (a close reason): allocated when first set, so a plain connection stays small.
+  struct Extra {
+    std::string query;
+    std::string protocol;
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string close_reason;
+  };
+  Extra& extra();
+  std::string_view close_reason() const noexcept;
 
   std::shared_ptr<detail::Route> route_;
   std::shared_ptr<detail::Hub> hub_;
@@ -183,23 +202,21 @@ class WebSocket final : public http::Upgraded, private ParserEvents {
   Parser parser_;
   std::any user_;
   std::string path_;
-  std::string query_;
-  std::string protocol_;
-  std::vector<std::pair<std::string, std::string>> params_;
-  std::vector<std::string> topics_;
+  std::string topic_;  // the first subscription (when has_topic_)
+  std::unique_ptr<std::vector<std::string>> more_topics_;  // the others
+  std::unique_ptr<Extra> extra_;
   std::unique_ptr<Inflater> inflater_;  // while a compressed message is read (or kept: context)
-  std::string inflated_;
   TimePoint last_input_{};
   TimePoint close_deadline_{};
-  std::string close_reason_;
   std::uint16_t close_code_ = close_code::abnormal;  // what Behavior::close will be told
   State state_ = State::connecting;
-  std::uint8_t deflate_bits_ = 0;         // server_max_window_bits; 0: not negotiated
-  std::uint8_t inflate_bits_ = 15;        // client_max_window_bits
-  bool inflate_keeps_context_ = true;     // not client_no_context_takeover
+  std::uint8_t deflate_bits_ = 0;      // server_max_window_bits; 0: not negotiated
+  std::uint8_t inflate_bits_ = 15;     // client_max_window_bits
+  bool inflate_keeps_context_ = true;  // not client_no_context_takeover
   bool close_received_ = false;
   bool ping_outstanding_ = false;
   bool wants_drain_ = false;
+  bool has_topic_ = false;
 };
 
 }  // namespace weft::ws
