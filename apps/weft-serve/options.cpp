@@ -2,6 +2,8 @@
 // help text is generated from the same table, so it cannot drift from what is parsed.
 #include "options.hpp"
 
+#include <weft/tls/context.hpp>
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -241,6 +243,19 @@ const std::vector<Flag>& flags() {
          o.proxy.rules.push_back(std::move(rule));
          return true;
        }},
+      {"--proxy-cacert", "FILE",
+       "trust the CA certificates of this PEM file (instead of the system store) for https\n"
+       "--proxy upstreams, like weft-fetch --cacert",
+       [](ServeOptions& o, std::string_view v) {
+         o.proxy.ca_file = std::string(v);
+         return !v.empty();
+       }},
+      {"--proxy-insecure", nullptr,
+       "accept any certificate from https --proxy upstreams (no verification; warned at startup)",
+       [](ServeOptions& o, std::string_view) {
+         o.proxy.verify_tls = false;
+         return true;
+       }},
       {"--proxy-connect-timeout", "S", "seconds to connect to a --proxy upstream; default 5",
        [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.connect_timeout); }},
       {"--proxy-timeout", "S",
@@ -305,6 +320,31 @@ std::string resolve_observe_token(ServeOptions& o) {
   return {};
 }
 
+// --proxy-cacert / --proxy-insecure: with --proxy, not together, and a CA file that loads
+// (a bad one fails at startup, not at the first proxied request). Warns about
+// --proxy-insecure here, once per process. Sets X-Forwarded-Proto from --tls-cert.
+std::string check_proxy_tls(ServeOptions& o) {
+  ProxyOptions& p = o.proxy;
+  if (!o.tls_cert.empty()) p.forwarded_proto = "https";
+  if (p.ca_file.empty() && p.verify_tls) return {};
+  if (p.rules.empty()) return "--proxy-cacert and --proxy-insecure need --proxy";
+  if (!p.ca_file.empty() && !p.verify_tls) return "--proxy-cacert and --proxy-insecure are exclusive";
+  if (!p.verify_tls) {
+    std::fputs("weft-serve: warning: --proxy-insecure: the TLS certificates of https --proxy upstreams are "
+               "not verified (anyone on the path can read and change that traffic)\n",
+               stderr);
+    return {};
+  }
+  tls::ClientConfig c;
+  c.ca_file = p.ca_file;
+  try {
+    (void)tls::Context::client(c);
+  } catch (const std::exception& e) {
+    return "--proxy-cacert " + p.ca_file + ": " + e.what();
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string help_text() {
@@ -359,6 +399,7 @@ ParsedArgs parse_args(int argc, char** argv) {
   if (options.tls_redirect_from && options.tls_cert.empty()) {
     return fail("--tls-redirect-from needs --tls-cert and --tls-key");
   }
+  if (std::string error = check_proxy_tls(options); !error.empty()) return fail(error);
   return {std::move(options), 0};
 }
 

@@ -2,6 +2,7 @@
 // stale-connection retry, and redirects.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "http/parse_chars.hpp"
 #include "http_client/internal.hpp"
@@ -29,10 +30,11 @@ void check_field(const std::string& name, const std::string& value) {
   if (chars::has_bad_value_byte(value)) throw std::invalid_argument("invalid value for header " + name);
 }
 
-// One field of the request head (Host and the framing fields are the client's own).
+// One field of the request head (Host and the framing fields are the client's own; so is
+// Proxy-Authorization, which only goes to a proxy, from the proxy URL's credentials).
 void append_field(std::string& head, const std::string& name, const std::string& value) {
   if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
-      chars::iequals(name, "transfer-encoding"))
+      chars::iequals(name, "transfer-encoding") || chars::iequals(name, "proxy-authorization"))
     return;
   check_field(name, value);
   head.append(name).append(": ").append(value).append("\r\n");
@@ -40,12 +42,16 @@ void append_field(std::string& head, const std::string& name, const std::string&
 
 // The request head: defaults first, then the caller's fields (a caller's field replaces the
 // default and earlier caller fields of its name). Appended in place: this runs per request.
-// `absolute`: the request goes to an HTTP proxy, with the URL as its target.
-std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co, bool absolute) {
+// `absolute`: the request goes to an HTTP proxy, with the URL as its target and the proxy's
+// credentials (`proxy_authorization`, when it has some).
+std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co, bool absolute,
+                         const std::string& proxy_authorization) {
   std::string head;
   head.reserve(256);
   head.append(o.method).append(" ").append(absolute ? u.text() : u.target);
   head.append(" HTTP/1.1\r\nHost: ").append(u.host_header()).append("\r\n");
+  if (absolute && !proxy_authorization.empty())
+    head.append("Proxy-Authorization: ").append(proxy_authorization).append("\r\n");
   for (const auto& [name, value] : co.default_headers)
     if (!has_header(o.headers, name)) append_field(head, name, value);
   for (auto f = o.headers.begin(); f != o.headers.end(); ++f) {
@@ -199,7 +205,7 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
                              const Url& u, std::unique_ptr<Conn>& conn) {
   const FetchOptions& o = ctx->opts;
   const bool wait_continue = o.expect_continue && !o.body.empty() && !o.body_source;
-  const std::string head = request_head(u, o, state->options, conn->absolute_form);
+  const std::string head = request_head(u, o, state->options, conn->absolute_form, conn->proxy_authorization);
   if (o.trace) o.trace(true, head);
   std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
   if (!wait_continue) first += o.body;
@@ -210,6 +216,11 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
   bool body_pending = wait_continue;
   co_await read_head(*ctx, *conn, res, body_pending, o.body, &fill_head);
   if (o.trace) o.trace(false, response_head_text(res));
+  if (conn->absolute_form && res.status() == 407) {  // the proxy's answer, not the origin's
+    throw FetchError(FetchErrc::proxy, proxy_auth_refused(conn->proxy_where, !conn->proxy_authorization.empty(),
+                                                          std::to_string(res.status()) + " " + res.reason(),
+                                                          std::string(res.header("proxy-authenticate"))));
+  }
   conn->no_reuse = body_pending;  // the declared body was never sent: the framing is off
   const std::string encoding(res.header("content-encoding"));
   ResponseAccess::finish(res, u.text(), std::make_unique<BodyReader>(ctx, state, std::move(conn), encoding));
@@ -221,9 +232,12 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
 // is retried once on a new one for idempotent methods.
 Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_ptr<FetchContext> ctx,
                               const Url& u) {
-  const std::string proxy = state->proxy_for(u, ctx->opts);
-  // The pool key: connections through a proxy are not the origin's direct ones.
-  const std::string origin = proxy.empty() ? u.origin() : u.origin() + " via " + proxy;
+  const detail::ProxyRoute proxy = state->proxy_for(u, ctx->opts);
+  // The pool key: connections through a proxy are not the origin's direct ones, nor those
+  // made with other credentials (a hash of them: the key holds no secret).
+  std::string origin = u.origin();
+  if (!proxy.direct()) origin += " via " + proxy.url;
+  if (!proxy.authorization.empty()) origin += " auth " + std::to_string(std::hash<std::string>{}(proxy.authorization));
   for (int tries = 0;; ++tries) {
     std::unique_ptr<Conn> conn = co_await state->acquire(*ctx, origin);
     if (!conn) {

@@ -103,12 +103,32 @@ std::string authority(const Url& u) {
 
 constexpr std::size_t kMaxProxyHead = 16 * 1024;
 
+// The value of the first field `name` in a response head ("" when absent).
+std::string head_field(const std::string& head, std::string_view name) {
+  std::size_t at = head.find("\r\n");
+  while (at != std::string::npos && at + 2 < head.size()) {
+    const std::size_t start = at + 2;
+    const std::size_t end = head.find("\r\n", start);
+    const std::string_view line = std::string_view(head).substr(start, (end == std::string::npos ? head.size() : end) - start);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && chars::iequals(line.substr(0, colon), name)) {
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      return std::string(value);
+    }
+    at = end;
+  }
+  return {};
+}
+
 // CONNECT host:port through the proxy on `s`; returns once the proxy answered 2xx.
 // Nothing may follow the proxy's head before the origin speaks (TLS: the client first).
-Task<void> open_tunnel(FetchContext& ctx, net::Stream& s, const Url& origin, const std::string& proxy_where,
-                       const CancelToken& token) {
+Task<void> open_tunnel(FetchContext& ctx, net::Stream& s, const Url& origin, const ProxyRoute& proxy,
+                       const std::string& proxy_where, const CancelToken& token) {
   const std::string target = authority(origin);
-  const std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
+  std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
+  if (!proxy.authorization.empty()) request += "Proxy-Authorization: " + proxy.authorization + "\r\n";
+  request += "\r\n";
   std::string head;
   std::error_code ec;
   try {
@@ -125,10 +145,14 @@ Task<void> open_tunnel(FetchContext& ctx, net::Stream& s, const Url& origin, con
   const std::string status_line = head.substr(0, eol);
   const bool http = status_line.size() >= 12 && status_line.compare(0, 5, "HTTP/") == 0;
   const std::size_t sp = status_line.find(' ');
-  const char code = http && sp != std::string::npos && sp + 1 < status_line.size() ? status_line[sp + 1] : '0';
-  if (code != '2') {
+  const std::string status = http && sp != std::string::npos ? status_line.substr(sp + 1) : "";
+  if (status.rfind("407", 0) == 0) {
+    throw FetchError(FetchErrc::proxy, proxy_auth_refused(proxy_where, !proxy.authorization.empty(), status,
+                                                          head_field(head, "proxy-authenticate")));
+  }
+  if (status.empty() || status.front() != '2') {
     throw FetchError(FetchErrc::proxy, "proxy " + proxy_where + " refused CONNECT " + target + ": " +
-                                           (http ? status_line.substr(sp + 1) : "not an HTTP answer"));
+                                           (http ? status : "not an HTTP answer"));
   }
   // The read resumed us inside the stream's data callback: let it finish, so that what is
   // buffered (nothing, from a proxy that waits for the client) is known.
@@ -174,24 +198,37 @@ Task<std::unique_ptr<tls::Stream>> start_tls(FetchContext& ctx, ClientState& cli
 
 }  // namespace
 
+std::string proxy_auth_refused(const std::string& proxy_where, bool sent_credentials, const std::string& status,
+                               const std::string& challenge) {
+  std::string m = "proxy " + proxy_where +
+                  (sent_credentials ? " rejected the credentials of the proxy URL ("
+                                    : " wants credentials (");
+  m += status + ")";
+  if (!challenge.empty()) m += "; it asks for: " + challenge;
+  if (!sent_credentials) m += "; give them in the proxy URL: http://user:password@host:port";
+  return m;
+}
+
 Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, ClientState& client, const Url& u,
-                                           const std::string& key, const std::string& proxy) {
+                                           const std::string& key, const ProxyRoute& proxy) {
   std::optional<Url> proxy_url;
-  if (!proxy.empty()) proxy_url = client_detail::parse_url(proxy);
+  if (!proxy.direct()) proxy_url = client_detail::parse_url(proxy.url);
   const Hop hop{proxy_url ? *proxy_url : u, proxy_url.has_value()};
   CancelToken token = ctx.arm(ctx.opts.timeouts.connect, "connect");
   auto conn = std::make_unique<Conn>(client.options.limits);
   std::string where;
   std::unique_ptr<net::Stream> plain = co_await connect_tcp(ctx, hop, token, where);
   conn->where = hop.is_proxy ? u.where() + " via proxy " + where : where;
+  if (hop.is_proxy) conn->proxy_where = where;
   if (u.scheme != Url::Scheme::https) {
     ctx.disarm();
     conn->absolute_form = hop.is_proxy;
+    if (hop.is_proxy) conn->proxy_authorization = proxy.authorization;
     conn->stream = plain.get();
     conn->plain = std::move(plain);
     co_return conn;
   }
-  if (hop.is_proxy) co_await open_tunnel(ctx, *plain, u, where, token);
+  if (hop.is_proxy) co_await open_tunnel(ctx, *plain, u, proxy, where, token);
   std::unique_ptr<tls::Stream> s = co_await start_tls(ctx, client, *plain, u, key, where, token);
   ctx.disarm();
   if (s->session_reused()) ++client.resumed;
