@@ -1,7 +1,7 @@
 // weft-fetch: a small curl with fetch()'s defaults, on weft's HTTP client.
 //
 //   weft-fetch URL [-X METHOD] [-H 'k: v']... [-d BODY] [-o FILE] [-v] [--timeout S]
-//              [--cacert FILE] [-k]
+//              [--cacert FILE] [-k] [--proxy URL]
 //   weft-fetch --bench [-c CONNECTIONS] [-d SECONDS] URL
 //
 // Redirects are followed (up to 20) and gzip/deflate bodies decoded (Accept-Encoding:
@@ -12,7 +12,9 @@
 // response), 2 for bad arguments. --timeout bounds the whole fetch (total timeout).
 // https: the server's certificate is verified against the system CA store (--cacert FILE:
 // that PEM bundle instead; -k: not verified at all); a verify failure exits 1 with
-// OpenSSL's reason. HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (http::Client).
+// OpenSSL's reason. HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (http::Client);
+// --proxy URL names the proxy instead ("http://user:password@host:port": Basic credentials
+// sent to the proxy only).
 //
 // --bench: CONNECTIONS coroutines (default 50) fetch URL back to back for SECONDS
 // (default 10) over a pool of as many keep-alive connections, then print one
@@ -53,7 +55,7 @@ struct Args {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "weft-fetch: %s\nusage: weft-fetch URL [-X METHOD] [-H 'k: v'] [-d BODY] [-o FILE] [-v] "
-               "[--timeout S] [--cacert FILE] [-k]\n       weft-fetch --bench [-c CONNECTIONS] [-d SECONDS] URL\n",
+               "[--timeout S] [--cacert FILE] [-k] [--proxy URL]\n       weft-fetch --bench [-c CONNECTIONS] [-d SECONDS] URL\n",
                why.c_str());
   std::exit(2);
 }
@@ -89,6 +91,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--timeout") a.timeout_s = number(flag, value());
     else if (flag == "--cacert") a.cacert = value();
     else if (flag == "-k") a.insecure = true;
+    else if (flag == "--proxy") a.fetch.proxy = value();
     else if (flag == "--bench") a.bench = true;
     else if (flag == "-c") a.connections = static_cast<unsigned>(number(flag, value()));
     else if (!flag.empty() && flag[0] == '-') usage("unknown flag " + flag);

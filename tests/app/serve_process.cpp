@@ -50,10 +50,11 @@ bool ServeProcess::start(const std::vector<std::string>& args, const std::string
   ::close(pipe_fds[1]);
   reader_ = std::thread([this, fd = pipe_fds[0]] { read_output(fd); });
   if (!wait_listening) return true;
-  if (!wait_output("listening on http://", timeout)) return false;
+  // "listening on http://HOST:PORT" (or https:// with --tls-cert)
+  if (!wait_output("listening on http", timeout)) return false;
   auto out = output();
-  auto at = out.find("listening on http://");
-  auto colon = out.find("]:", at) != std::string::npos ? out.find("]:", at) + 1 : out.find(':', at + 20);
+  auto at = out.find("://", out.find("listening on http")) + 3;
+  auto colon = out.find("]:", at) != std::string::npos ? out.find("]:", at) + 1 : out.find(':', at);
   port_ = static_cast<std::uint16_t>(std::atoi(out.c_str() + colon + 1));
   return port_ != 0;
 }
