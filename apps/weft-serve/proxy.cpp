@@ -28,9 +28,9 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Hop-by-hop fields (RFC 9110 §7.6.1), plus those a proxy always sets itself.
 bool hop_by_hop(std::string_view name, std::string_view connection) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                             "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
-                             "host", "content-length", "expect"}) {
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "expect"}) {
     if (iequals(name, h)) return true;
   }
   // ... and every field the Connection header names
@@ -79,14 +79,13 @@ Response error_response(const FetchError& e) {
   const int status = e.kind() == http::FetchErrc::timeout ? 504 : 502;
   const nlohmann::json body = {{"error", std::string("upstream: ") + e.what()},
                                {"kind", std::string(http::to_string(e.kind()))}};
-  return Response::json(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), status);
+  return Response::json(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                        status);
 }
 
 // The clients of one loop made for TLS settings other than the default client's, one per
 // (ca_file, verify_tls); destroyed with the loop's locals.
 struct ProxyClients {
-  explicit ProxyClients(Loop& l) : loop(l) {}
-  Loop& loop;
   std::vector<std::pair<std::string, std::unique_ptr<http::Client>>> clients;
 };
 
@@ -135,8 +134,9 @@ Task<Response> forward(const ProxyRule& rule, const ProxyOptions& opts, Request&
   }
   if (failed) co_return std::move(*failed);
   const std::string content_type(upstream->header("content-type"));
-  Response out = Response::stream(content_type, [upstream](http::BodyWriter& w) { return pump(upstream, w); },
-                                  upstream->status());
+  Response out = Response::stream(
+      content_type, [upstream](http::BodyWriter& w) { return pump(upstream, w); },
+      upstream->status());
   const std::string connection(upstream->header("connection"));
   for (const auto& [name, value] : upstream->headers()) {
     if (hop_by_hop(name, connection) || iequals(name, "content-type") || iequals(name, "date") ||
@@ -154,7 +154,8 @@ bool parse_proxy_rule(std::string_view text, ProxyRule& out) {
   if (eq == std::string_view::npos || eq == 0 || text[0] != '/') return false;
   out.prefix = std::string(text.substr(0, eq));
   out.upstream = std::string(text.substr(eq + 1));
-  const bool scheme = out.upstream.rfind("http://", 0) == 0 || out.upstream.rfind("https://", 0) == 0 ||
+  const bool scheme = out.upstream.rfind("http://", 0) == 0 ||
+                      out.upstream.rfind("https://", 0) == 0 ||
                       out.upstream.rfind("http+unix://", 0) == 0;
   if (!scheme) return false;
   if (out.prefix.back() != '/') out.prefix += '/';
@@ -172,8 +173,9 @@ void mount_proxy(http::Server& server, const ProxyOptions& options) {
       http::RouteOptions ro;
       ro.stream_body = true;
       ro.max_body = ~std::uint64_t{0} >> 1;
-      server.route(method, rule.prefix + "*",
-                   [shared, r](Request& req) -> Task<Response> { return forward(*r, *shared, req); }, ro);
+      server.route(
+          method, rule.prefix + "*",
+          [shared, r](Request& req) -> Task<Response> { return forward(*r, *shared, req); }, ro);
     }
   }
 }

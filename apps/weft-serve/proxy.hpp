@@ -2,7 +2,8 @@
 // loop's pooled HTTP client (weft::http_client), so a front end reaches another API
 // through the same origin.
 //
-//   --proxy /ext/=http://127.0.0.1:9000/v1/   GET /ext/users?id=1 → GET http://127.0.0.1:9000/v1/users?id=1
+//   --proxy /ext/=http://127.0.0.1:9000/v1/   GET /ext/users?id=1 → GET
+//   http://127.0.0.1:9000/v1/users?id=1
 //
 // Both directions stream: the request body goes up as it arrives (chunked), the response
 // body comes down piece by piece (chunked to the client); bodies pass through unchanged

@@ -78,10 +78,10 @@ struct Conn {
   net::Transport* stream = nullptr;
   std::unique_ptr<net::Stream> plain;
   std::unique_ptr<tls::Stream> tls;
-  bool session_kept = false;               // its TLS session went to the pool
-  bool absolute_form = false;              // requests go to an HTTP proxy: absolute URIs
-  std::string proxy_authorization;         // absolute_form: sent with each request
-  std::string proxy_where;                 // the proxy's address (errors), when proxied
+  bool session_kept = false;        // its TLS session went to the pool
+  bool absolute_form = false;       // requests go to an HTTP proxy: absolute URIs
+  std::string proxy_authorization;  // absolute_form: sent with each request
+  std::string proxy_where;          // the proxy's address (errors), when proxied
   std::string origin, where;
   std::string buf;  // bytes read, not yet consumed by the parser
   // Reads land here and are appended to buf: growing buf by a read's size would zero-fill
@@ -175,8 +175,8 @@ Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, ClientState& clien
 // The message of FetchErrc::proxy for a 407 answer ("proxy 127.0.0.1:3128 wants
 // credentials (407 Proxy Authentication Required); it asks for: Basic realm=..."): status is
 // the status code and reason, challenge the Proxy-Authenticate value (may be empty).
-std::string proxy_auth_refused(const std::string& proxy_where, bool sent_credentials, const std::string& status,
-                               const std::string& challenge);
+std::string proxy_auth_refused(const std::string& proxy_where, bool sent_credentials,
+                               const std::string& status, const std::string& challenge);
 
 // Decodes a Content-Encoding (body.cpp: gzip/deflate through zlib, br through brotli),
 // bounded by the output it may produce.

@@ -21,7 +21,8 @@ std::string env(const char* upper, const char* lower) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -62,20 +63,23 @@ bool no_proxy_covers(const std::string& list, const std::string& host) {
 // become the Proxy-Authorization value. Only plain-HTTP proxies: TLS to the proxy would need
 // a TLS stream over a TLS stream, which tls::Stream (over a socket) does not offer.
 ProxyRoute normalize_proxy(const std::string& p) {
-  client_detail::ProxyCredentials split =
-      client_detail::split_proxy_credentials(p.find("://") == std::string::npos ? "http://" + p : p);
+  client_detail::ProxyCredentials split = client_detail::split_proxy_credentials(
+      p.find("://") == std::string::npos ? "http://" + p : p);
   const Url parsed = client_detail::parse_url(split.url);
   if (parsed.scheme == Url::Scheme::https) {
-    throw FetchError(FetchErrc::bad_url, "proxy '" + split.url +
-                                             "': https:// proxies (TLS to the proxy) are not supported; use an "
-                                             "http:// proxy (https origins still get TLS end to end through its "
-                                             "CONNECT tunnel)");
+    throw FetchError(FetchErrc::bad_url,
+                     "proxy '" + split.url +
+                         "': https:// proxies (TLS to the proxy) are not supported; use an "
+                         "http:// proxy (https origins still get TLS end to end through its "
+                         "CONNECT tunnel)");
   }
   if (parsed.scheme != Url::Scheme::http)
-    throw FetchError(FetchErrc::bad_url, "proxy '" + split.url + "': only http:// proxies are supported");
+    throw FetchError(FetchErrc::bad_url,
+                     "proxy '" + split.url + "': only http:// proxies are supported");
   ProxyRoute route;
   route.url = split.url;
-  if (split.present) route.authorization = "Basic " + client_detail::base64(split.user + ":" + split.password);
+  if (split.present)
+    route.authorization = "Basic " + client_detail::base64(split.user + ":" + split.password);
   return route;
 }
 

@@ -27,7 +27,8 @@ std::string percent_decode(std::string_view url, std::string_view s) {
       out += s[i];
       continue;
     }
-    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) bad(url, "bad percent-encoding");
+    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+      bad(url, "bad percent-encoding");
     out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
     i += 2;
   }
@@ -107,7 +108,8 @@ Url parse_url(std::string_view text) {
   } else if (iequal(scheme, "http+unix")) {
     u.scheme = Url::Scheme::http_unix;
   } else {
-    bad(text, scheme.empty() ? "no scheme (http://, https:// or http+unix://)" : "unsupported scheme");
+    bad(text,
+        scheme.empty() ? "no scheme (http://, https:// or http+unix://)" : "unsupported scheme");
   }
   std::string_view rest = text.substr(scheme.size() + 3);
   rest = rest.substr(0, rest.find('#'));
@@ -163,22 +165,26 @@ ProxyCredentials split_proxy_credentials(std::string_view text) {
   out.url = std::string(text.substr(0, auth_at)) + std::string(text.substr(at + 1));
   const std::size_t colon = userinfo.find(':');
   auto refuse = [&](std::string_view why) {
-    throw FetchError(FetchErrc::bad_url, "bad proxy URL " + out.url + " (credentials not shown): " + std::string(why));
+    throw FetchError(FetchErrc::bad_url,
+                     "bad proxy URL " + out.url + " (credentials not shown): " + std::string(why));
   };
   try {
     out.user = percent_decode(text, userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) out.password = percent_decode(text, userinfo.substr(colon + 1));
+    if (colon != std::string_view::npos)
+      out.password = percent_decode(text, userinfo.substr(colon + 1));
   } catch (const FetchError&) {
     refuse("bad percent-encoding in the credentials");
   }
   if (out.user.empty()) refuse("empty user name in the credentials");
-  if (out.user.find(':') != std::string::npos) refuse("a user name cannot hold ':' (Basic authentication)");
+  if (out.user.find(':') != std::string::npos)
+    refuse("a user name cannot hold ':' (Basic authentication)");
   out.present = true;
   return out;
 }
 
 std::string base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;

@@ -10,7 +10,7 @@ namespace weft::http::client_detail {
 struct Url {
   enum class Scheme : std::uint8_t { http, https, http_unix };
   Scheme scheme = Scheme::http;
-  std::string host;       // a name or an IP (IPv6 without brackets); empty for http+unix
+  std::string host;  // a name or an IP (IPv6 without brackets); empty for http+unix
   std::uint16_t port = 80;
   std::string unix_path;  // http+unix: the decoded socket path
   std::string target;     // origin-form: "/path?query" (never empty)

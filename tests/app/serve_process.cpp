@@ -123,7 +123,8 @@ int ServeProcess::wait_exit(Ms timeout) {
 std::optional<HttpResponse> ApiClient::request(const std::string& method, const std::string& target,
                                                const std::string& body,
                                                const std::string& content_type) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
+  std::string req =
+      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";

@@ -32,9 +32,10 @@ TEST(WeftServeProxy, ForwardsThroughThePooledClient) {
   {
     http::Server upstream(loop);
     upstream.get("/v1/hello", [](Request& req) {
-      std::string seen = std::string(req.target()) + "|" + std::string(req.header("x-forwarded-for")) + "|" +
-                         std::string(req.header("x-forwarded-host")) + "|" +
-                         std::string(req.header("x-secret-hop")) + "|" + std::string(req.header("x-kept"));
+      std::string seen =
+          std::string(req.target()) + "|" + std::string(req.header("x-forwarded-for")) + "|" +
+          std::string(req.header("x-forwarded-host")) + "|" +
+          std::string(req.header("x-secret-hop")) + "|" + std::string(req.header("x-kept"));
       return Response::text(seen).header("Keep-Alive", "timeout=5").header("X-Up", "1");
     });
     upstream.post("/v1/echo", [](Request& req) { return Response::text(req.body()); });
@@ -45,7 +46,8 @@ TEST(WeftServeProxy, ForwardsThroughThePooledClient) {
         co_await w.write("two");
       });
     });
-    upstream.get("/v1/moved", [](Request&) { return Response(302).header("Location", "/v1/hello"); });
+    upstream.get("/v1/moved",
+                 [](Request&) { return Response(302).header("Location", "/v1/hello"); });
     upstream.get("/v1/slow", [](Request&) -> Task<Response> {
       co_await weft::sleep(300ms);
       co_return Response::text("late");
@@ -55,7 +57,8 @@ TEST(WeftServeProxy, ForwardsThroughThePooledClient) {
     http::Server front(loop);
     ProxyOptions po;
     ProxyRule rule;
-    ASSERT_TRUE(parse_proxy_rule("/ext=http://127.0.0.1:" + std::to_string(upstream.port()) + "/v1", rule));
+    ASSERT_TRUE(
+        parse_proxy_rule("/ext=http://127.0.0.1:" + std::to_string(upstream.port()) + "/v1", rule));
     EXPECT_EQ(rule.prefix, "/ext/");
     po.rules.push_back(rule);
     ProxyRule dead;
@@ -115,8 +118,10 @@ TEST(WeftServeProxy, ForwardsThroughThePooledClient) {
 }
 
 std::string fwd_fields(const Request& req) {
-  return std::string(req.header("x-forwarded-for")) + "|" + std::string(req.header("x-forwarded-host")) + "|" +
-         std::string(req.header("x-forwarded-proto")) + "|" + std::string(req.header("x-secret-hop")) + "|" +
+  return std::string(req.header("x-forwarded-for")) + "|" +
+         std::string(req.header("x-forwarded-host")) + "|" +
+         std::string(req.header("x-forwarded-proto")) + "|" +
+         std::string(req.header("x-secret-hop")) + "|" +
          std::string(req.header("proxy-authorization")) + "|" + std::string(req.header("x-kept"));
 }
 
@@ -134,7 +139,8 @@ struct CaDir {
 
 http::ServerOptions https_options(const weft::testing::Pem& leaf) {
   tls::ServerConfig c;
-  c.certificates.push_back({.cert_file = {}, .key_file = {}, .cert_pem = leaf.cert, .key_pem = leaf.key});
+  c.certificates.push_back(
+      {.cert_file = {}, .key_file = {}, .cert_pem = leaf.cert, .key_pem = leaf.key});
   http::ServerOptions o;
   o.tls = tls::Context::server(c);
   return o;
@@ -157,7 +163,8 @@ TEST(WeftServeProxy, HttpsUpstreamVerifiedWithTheGivenCa) {
           .header("X-Up", "1");
     });
     upstream.post("/v1/echo", [](Request& req) {
-      return Response::text(std::string(req.header("transfer-encoding")) + "|" + req.body(), 201).header("X-Up", "2");
+      return Response::text(std::string(req.header("transfer-encoding")) + "|" + req.body(), 201)
+          .header("X-Up", "2");
     });
     upstream.get("/v1/slow", [](Request&) -> Task<Response> {
       co_await weft::sleep(300ms);
@@ -194,7 +201,9 @@ TEST(WeftServeProxy, HttpsUpstreamVerifiedWithTheGivenCa) {
     run_until_complete(loop, [&]() -> Task<void> {
       http::Client client(loop);
       http::FetchOptions hello;
-      hello.headers = {{"Connection", "X-Secret-Hop"}, {"X-Secret-Hop", "no"}, {"X-Kept", "yes"},
+      hello.headers = {{"Connection", "X-Secret-Hop"},
+                       {"X-Secret-Hop", "no"},
+                       {"X-Kept", "yes"},
                        {"X-Forwarded-For", "10.0.0.9"}};
       http::ClientResponse a = co_await client.fetch(base + "/ext/hello?x=1", hello);
       std::string ab = co_await a.text();
@@ -215,15 +224,16 @@ TEST(WeftServeProxy, HttpsUpstreamVerifiedWithTheGivenCa) {
       std::string bb = co_await b.text();
       EXPECT_EQ(b.status(), 201);
       EXPECT_EQ(b.header("x-up"), "2");
-      EXPECT_EQ(bb, "chunked|" + std::string(40000, 'a') + std::string(40000, 'b') + std::string(40000, 'c'));
+      EXPECT_EQ(bb, "chunked|" + std::string(40000, 'a') + std::string(40000, 'b') +
+                        std::string(40000, 'c'));
 
       http::ClientResponse c = co_await client.fetch(base + "/noca/hello");
       EXPECT_EQ(c.status(), 502);
       const nlohmann::json cj = co_await json_of(c);
       EXPECT_EQ(cj.value("kind", ""), "tls") << cj.dump();
       const std::string cerr = cj.value("error", "");
-      EXPECT_NE(cerr.find("upstream: TLS certificate of 127.0.0.1:" + std::to_string(upstream.port()) +
-                          " rejected: certificate verify failed"),
+      EXPECT_NE(cerr.find("upstream: TLS certificate of 127.0.0.1:" +
+                          std::to_string(upstream.port()) + " rejected: certificate verify failed"),
                 std::string::npos)
           << cerr;
 
@@ -236,13 +246,15 @@ TEST(WeftServeProxy, HttpsUpstreamVerifiedWithTheGivenCa) {
       EXPECT_EQ(e.status(), 502);
       const nlohmann::json ej = co_await json_of(e);
       EXPECT_EQ(ej.value("kind", ""), "connect") << ej.dump();
-      EXPECT_NE(ej.value("error", "").find("connect to 127.0.0.1:1 refused"), std::string::npos) << ej.dump();
+      EXPECT_NE(ej.value("error", "").find("connect to 127.0.0.1:1 refused"), std::string::npos)
+          << ej.dump();
 
       http::ClientResponse f = co_await client.fetch(base + "/slow/slow");
       EXPECT_EQ(f.status(), 504);
       const nlohmann::json fj = co_await json_of(f);
       EXPECT_EQ(fj.value("kind", ""), "timeout") << fj.dump();
-      EXPECT_NE(fj.value("error", "").find("response headers timeout (100 ms)"), std::string::npos) << fj.dump();
+      EXPECT_NE(fj.value("error", "").find("response headers timeout (100 ms)"), std::string::npos)
+          << fj.dump();
       co_await weft::sleep(350ms);  // the slow upstream handler finishes
       front.close(1s, [] {});
       upstream.close(1s, [] {});
@@ -265,18 +277,20 @@ TEST(WeftServeProxy, BinaryProxiesToAnHttpsWeftServe) {
   up_dir.write("key.pem", leaf.key);
   front_dir.write("ca.pem", ca.cert_pem());
   ServeProcess upstream;
-  ASSERT_TRUE(upstream.start({"--tls-cert", up_dir.file("cert.pem"), "--tls-key", up_dir.file("key.pem"),
-                              "--no-observe"},
-                             up_dir.path()))
+  ASSERT_TRUE(upstream.start(
+      {"--tls-cert", up_dir.file("cert.pem"), "--tls-key", up_dir.file("key.pem"), "--no-observe"},
+      up_dir.path()))
       << upstream.output();
   const std::string rule = "/ext/=https://127.0.0.1:" + std::to_string(upstream.port()) + "/api/";
 
   ServeProcess verified;
-  ASSERT_TRUE(verified.start({"--proxy", rule, "--proxy-cacert", front_dir.file("ca.pem"), "--no-observe"},
-                             front_dir.path()))
+  ASSERT_TRUE(
+      verified.start({"--proxy", rule, "--proxy-cacert", front_dir.file("ca.pem"), "--no-observe"},
+                     front_dir.path()))
       << verified.output();
   ApiClient api(verified.port());
-  const serve_test::HttpResponse created = api.post("/ext/notes", R"({"text":"through the proxy"})");
+  const serve_test::HttpResponse created =
+      api.post("/ext/notes", R"({"text":"through the proxy"})");
   EXPECT_EQ(created.status, 201) << created.body;
   const serve_test::HttpResponse listed = api.get("/ext/notes");
   EXPECT_EQ(listed.status, 200);
@@ -285,7 +299,8 @@ TEST(WeftServeProxy, BinaryProxiesToAnHttpsWeftServe) {
   EXPECT_EQ(verified.stop(), 0);
 
   ServeProcess unverified;
-  ASSERT_TRUE(unverified.start({"--proxy", rule, "--no-observe"}, front_dir.path())) << unverified.output();
+  ASSERT_TRUE(unverified.start({"--proxy", rule, "--no-observe"}, front_dir.path()))
+      << unverified.output();
   const serve_test::HttpResponse refused = ApiClient(unverified.port()).get("/ext/notes");
   EXPECT_EQ(refused.status, 502);
   EXPECT_NE(refused.body.find("certificate verify failed"), std::string::npos) << refused.body;
@@ -293,11 +308,13 @@ TEST(WeftServeProxy, BinaryProxiesToAnHttpsWeftServe) {
   EXPECT_EQ(unverified.stop(), 0);
 
   ServeProcess insecure;
-  ASSERT_TRUE(insecure.start({"--proxy", rule, "--proxy-insecure", "--no-observe"}, front_dir.path()))
+  ASSERT_TRUE(
+      insecure.start({"--proxy", rule, "--proxy-insecure", "--no-observe"}, front_dir.path()))
       << insecure.output();
   const serve_test::HttpResponse accepted = ApiClient(insecure.port()).get("/ext/notes");
   EXPECT_EQ(accepted.status, 200) << accepted.body;
-  const std::string warning = "warning: --proxy-insecure: the TLS certificates of https --proxy upstreams are not verified";
+  const std::string warning =
+      "warning: --proxy-insecure: the TLS certificates of https --proxy upstreams are not verified";
   const std::string out = insecure.output();
   EXPECT_NE(out.find(warning), std::string::npos) << out;
   EXPECT_EQ(out.find(warning), out.rfind(warning)) << out;  // once
@@ -313,7 +330,8 @@ TEST(WeftServeProxy, BinaryProxiesToAnHttpsWeftServe) {
     ServeProcess p;
     ASSERT_TRUE(p.start(args, front_dir.path(), false));
     EXPECT_EQ(p.wait_exit(), 2) << args.back();
-    EXPECT_NE(p.output().find(args.back() == "--proxy-insecure" ? "--proxy-" : "missing.pem"), std::string::npos)
+    EXPECT_NE(p.output().find(args.back() == "--proxy-insecure" ? "--proxy-" : "missing.pem"),
+              std::string::npos)
         << p.output();
   }
 }

@@ -121,21 +121,21 @@ namespace weft::http {
 using ClientHeaders = std::vector<std::pair<std::string, std::string>>;
 
 enum class FetchErrc : std::uint8_t {
-  bad_url,            // not a URL fetch understands
-  tls_unavailable,    // (no longer raised: https:// is supported)
-  dns,                // the host name did not resolve
-  connect,            // every address refused or was unreachable
-  timeout,            // one of the timeouts expired (the message names which)
-  too_large,          // the (decoded) body passed max_response_size
-  malformed,          // the server's bytes broke HTTP/1.1 (the message says how)
-  truncated,          // the connection ended before the response did
-  decode,             // a gzip/deflate body that does not decompress
+  bad_url,          // not a URL fetch understands
+  tls_unavailable,  // (no longer raised: https:// is supported)
+  dns,              // the host name did not resolve
+  connect,          // every address refused or was unreachable
+  timeout,          // one of the timeouts expired (the message names which)
+  too_large,        // the (decoded) body passed max_response_size
+  malformed,        // the server's bytes broke HTTP/1.1 (the message says how)
+  truncated,        // the connection ended before the response did
+  decode,           // a gzip/deflate body that does not decompress
   too_many_redirects,
-  redirect_refused,   // a redirect from https to http
-  cancelled,          // FetchOptions::token
-  io,                 // another socket error (reset...)
-  tls,                // the TLS handshake failed (certificate rejected: OpenSSL's reason)
-  proxy,              // the proxy was unreachable, refused the CONNECT or wants credentials (407)
+  redirect_refused,  // a redirect from https to http
+  cancelled,         // FetchOptions::token
+  io,                // another socket error (reset...)
+  tls,               // the TLS handshake failed (certificate rejected: OpenSSL's reason)
+  proxy,             // the proxy was unreachable, refused the CONNECT or wants credentials (407)
 };
 
 class FetchError : public std::runtime_error {
@@ -163,7 +163,7 @@ struct FetchOptions {
   // Content-Length are always the client's own; names must be tokens, values must not
   // hold control characters (std::invalid_argument otherwise).
   ClientHeaders headers;
-  std::string body;       // sent with Content-Length (also when empty for POST/PUT/PATCH)
+  std::string body;  // sent with Content-Length (also when empty for POST/PUT/PATCH)
   // A streamed upload instead of `body`: called for the next piece until it returns an
   // empty string; sent chunked. Such a request is not repeated: no stale-connection
   // retry, and a 307/308 (or 301/302 for other than POST) is returned, not followed.
@@ -171,7 +171,7 @@ struct FetchOptions {
   FetchTimeouts timeouts;
   std::uint64_t max_response_size = 64ull * 1024 * 1024;  // decoded body bytes
   int max_redirects = 20;
-  bool decompress = true;       // send Accept-Encoding: gzip, deflate, br and decode
+  bool decompress = true;  // send Accept-Encoding: gzip, deflate, br and decode
   // "http://[user:password@]host:port" of an HTTP proxy for this fetch (overrides
   // ClientOptions::proxy and the environment); empty: the client's choice.
   std::string proxy;
@@ -265,7 +265,7 @@ class ClientResponse {
 struct FetchResult {
   std::exception_ptr error;  // a FetchError (or another exception); null on success
   std::string error_message;
-  ClientResponse response;   // status/headers valid when error is null
+  ClientResponse response;  // status/headers valid when error is null
   std::string body;
 };
 using FetchCallback = Function<void(FetchResult&)>;

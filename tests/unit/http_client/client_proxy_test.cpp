@@ -75,7 +75,8 @@ std::string field_of(const std::string& head, const std::string& name) {
 class Proxy {
  public:
   explicit Proxy(std::string refuse = {}, std::string want_auth = {})
-      : refuse_(std::move(refuse)), want_auth_(std::move(want_auth)),
+      : refuse_(std::move(refuse)),
+        want_auth_(std::move(want_auth)),
         server_([this](RawConn& c, int) { serve(c); }) {}
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
   std::uint16_t port() const { return server_.port(); }
@@ -99,12 +100,15 @@ class Proxy {
       heads_.push_back(req.substr(0, req.find("\r\n\r\n") + 2));
     }
     if (!want_auth_.empty() && field_of(req, "proxy-authorization") != want_auth_) {
-      c.send("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"weft-test\"\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n");
+      c.send(
+          "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic "
+          "realm=\"weft-test\"\r\n"
+          "Content-Length: 0\r\nConnection: close\r\n\r\n");
       return;
     }
     if (line.rfind("CONNECT ", 0) != 0) {
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(line.size()) + "\r\nConnection: close\r\n\r\n" + line);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(line.size()) +
+             "\r\nConnection: close\r\n\r\n" + line);
       return;
     }
     if (!refuse_.empty()) {
@@ -112,7 +116,8 @@ class Proxy {
       return;
     }
     const std::string authority = line.substr(8, line.find(' ', 8) - 8);
-    const int up = connect_loopback(static_cast<std::uint16_t>(std::stoi(authority.substr(authority.rfind(':') + 1))));
+    const int up = connect_loopback(
+        static_cast<std::uint16_t>(std::stoi(authority.substr(authority.rfind(':') + 1))));
     if (up < 0) {
       c.send("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
       return;
@@ -143,7 +148,8 @@ struct Origin {
   static ServerOptions options(const TestCa& ca) {
     const Pem p = ca.issue({"origin.test"});
     tls::ServerConfig c;
-    c.certificates.push_back({.cert_file = {}, .key_file = {}, .cert_pem = p.cert, .key_pem = p.key});
+    c.certificates.push_back(
+        {.cert_file = {}, .key_file = {}, .cert_pem = p.cert, .key_pem = p.key});
     ServerOptions o;
     o.tls = tls::Context::server(c);
     return o;
@@ -172,7 +178,9 @@ Task<std::string> get(Client& client, std::string url) {
   return get(client, std::move(url), std::move(o));
 }
 
-bool contains(const std::string& hay, std::string_view needle) { return hay.find(needle) != std::string::npos; }
+bool contains(const std::string& hay, std::string_view needle) {
+  return hay.find(needle) != std::string::npos;
+}
 
 TEST(HttpClientProxy, HttpsThroughConnectAndHttpInAbsoluteForm) {
   Proxy proxy;
@@ -196,7 +204,8 @@ TEST(HttpClientProxy, HttpsThroughConnectAndHttpInAbsoluteForm) {
       origin.server.close();
     }());
     EXPECT_EQ(client.tls_sessions_resumed(), 1u);  // the second tunnel resumed the first's session
-    const std::string connect = "CONNECT origin.test:" + std::to_string(origin.server.port()) + " HTTP/1.1";
+    const std::string connect =
+        "CONNECT origin.test:" + std::to_string(origin.server.port()) + " HTTP/1.1";
     ASSERT_EQ(proxy.lines().size(), 3u);
     EXPECT_EQ(proxy.lines()[0], connect);
     EXPECT_EQ(proxy.lines()[1], connect);
@@ -228,16 +237,22 @@ TEST(HttpClientProxy, RefusedAndUnreachableProxiesSaySo) {
       FetchOptions dead;
       dead.proxy = "127.0.0.1:" + std::to_string(dead_port);
       std::string u = co_await get(client, origin.url("/hello"), dead);
-      EXPECT_EQ(u, "error proxy: proxy unreachable: connect to 127.0.0.1:" + std::to_string(dead_port) + " refused");
+      EXPECT_EQ(u, "error proxy: proxy unreachable: connect to 127.0.0.1:" +
+                       std::to_string(dead_port) + " refused");
       FetchOptions bad;
       bad.proxy = "https://127.0.0.1:1";
       std::string b = co_await get(client, origin.url("/hello"), bad);
-      EXPECT_TRUE(contains(b, "error bad_url: proxy 'https://127.0.0.1:1': https:// proxies (TLS to the proxy) are "
-                              "not supported; use an http:// proxy")) << b;
+      EXPECT_TRUE(contains(
+          b,
+          "error bad_url: proxy 'https://127.0.0.1:1': https:// proxies (TLS to the proxy) are "
+          "not supported; use an http:// proxy"))
+          << b;
       FetchOptions ftp;
       ftp.proxy = "http+unix://%2Ftmp%2Fp.sock";
       std::string f = co_await get(client, origin.url("/hello"), ftp);
-      EXPECT_TRUE(contains(f, "error bad_url: proxy 'http+unix://%2Ftmp%2Fp.sock': only http:// proxies")) << f;
+      EXPECT_TRUE(
+          contains(f, "error bad_url: proxy 'http+unix://%2Ftmp%2Fp.sock': only http:// proxies"))
+          << f;
       origin.server.close();
     }());
   }
@@ -250,12 +265,16 @@ class EnvVar {
  public:
   EnvVar(const char* name, const char* value) : name_(name) {
     if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
   }
   ~EnvVar() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
 
  private:
@@ -289,16 +308,18 @@ TEST(HttpClientProxy, EnvironmentReadOncePerClient) {
   ::setenv("HTTPS_PROXY", "127.0.0.1:3128", 1);
   detail::ClientState st(loop, ClientOptions{});
   const FetchOptions none;
-  auto route = [&](const char* url) { return st.proxy_for(client_detail::parse_url(url), none).url; };
+  auto route = [&](const char* url) {
+    return st.proxy_for(client_detail::parse_url(url), none).url;
+  };
   EXPECT_EQ(route("https://origin.test/"), "http://127.0.0.1:3128");
   EXPECT_EQ(route("https://skip.test/"), "");
   EXPECT_EQ(route("https://a.skip.test/"), "");
   EXPECT_EQ(route("https://noskip.test/"), "http://127.0.0.1:3128");
   EXPECT_EQ(route("https://other.test/"), "");
-  EXPECT_EQ(route("https://localhost/"), "");      // loopback: never through the environment
+  EXPECT_EQ(route("https://localhost/"), "");  // loopback: never through the environment
   EXPECT_EQ(route("https://127.0.0.2:8443/"), "");
   EXPECT_EQ(route("https://[::1]/"), "");
-  EXPECT_EQ(route("http://origin.test/"), "");     // no HTTP_PROXY
+  EXPECT_EQ(route("http://origin.test/"), "");  // no HTTP_PROXY
   ClientOptions off;
   off.proxy_from_env = false;
   detail::ClientState ignoring(loop, off);
@@ -306,19 +327,22 @@ TEST(HttpClientProxy, EnvironmentReadOncePerClient) {
   // The environment's proxy URL may carry credentials.
   ::setenv("HTTPS_PROXY", "a:b@127.0.0.1:3128", 1);
   detail::ClientState with_credentials(loop, ClientOptions{});
-  const detail::ProxyRoute r = with_credentials.proxy_for(client_detail::parse_url("https://origin.test/"), none);
+  const detail::ProxyRoute r =
+      with_credentials.proxy_for(client_detail::parse_url("https://origin.test/"), none);
   EXPECT_EQ(r.url, "http://127.0.0.1:3128");
   EXPECT_EQ(r.authorization, "Basic YTpi");
 }
 
 TEST(HttpClientProxy, CredentialsAreParsedAndNeverShown) {
   using client_detail::split_proxy_credentials;
-  const client_detail::ProxyCredentials c = split_proxy_credentials("http://us%20er:p%40ss%3Aw@proxy.test:3128/");
+  const client_detail::ProxyCredentials c =
+      split_proxy_credentials("http://us%20er:p%40ss%3Aw@proxy.test:3128/");
   EXPECT_TRUE(c.present);
   EXPECT_EQ(c.url, "http://proxy.test:3128/");
   EXPECT_EQ(c.user, "us er");
   EXPECT_EQ(c.password, "p@ss:w");
-  const client_detail::ProxyCredentials user_only = split_proxy_credentials("http://bob@proxy.test:3128");
+  const client_detail::ProxyCredentials user_only =
+      split_proxy_credentials("http://bob@proxy.test:3128");
   EXPECT_EQ(user_only.user, "bob");
   EXPECT_EQ(user_only.password, "");
   EXPECT_FALSE(split_proxy_credentials("http://proxy.test:3128/a@b").present);  // '@' in the path
@@ -333,7 +357,8 @@ TEST(HttpClientProxy, CredentialsAreParsedAndNeverShown) {
       ADD_FAILURE() << bad;
     } catch (const FetchError& e) {
       EXPECT_EQ(e.kind(), FetchErrc::bad_url);
-      EXPECT_TRUE(contains(e.what(), "bad proxy URL http://proxy.test:1 (credentials not shown)")) << e.what();
+      EXPECT_TRUE(contains(e.what(), "bad proxy URL http://proxy.test:1 (credentials not shown)"))
+          << e.what();
       EXPECT_FALSE(contains(e.what(), "secret")) << e.what();
     }
   }
@@ -360,9 +385,10 @@ TEST(HttpClientProxy, CredentialsGoToTheProxyOnly) {
       EXPECT_EQ(seen, "[]");  // nothing of it inside the tunnel
       std::string plain = co_await get(client, "http://origin.test:81/a", via);
       EXPECT_EQ(plain, "GET http://origin.test:81/a HTTP/1.1");
-      const std::string wants = "error proxy: proxy 127.0.0.1:" + port +
-                                " wants credentials (407 Proxy Authentication Required); it asks for: Basic "
-                                "realm=\"weft-test\"; give them in the proxy URL: http://user:password@host:port";
+      const std::string wants =
+          "error proxy: proxy 127.0.0.1:" + port +
+          " wants credentials (407 Proxy Authentication Required); it asks for: Basic "
+          "realm=\"weft-test\"; give them in the proxy URL: http://user:password@host:port";
       FetchOptions anon;
       anon.proxy = proxy.url();
       std::string a = co_await get(client, origin.url("/hello"), anon);
@@ -372,8 +398,9 @@ TEST(HttpClientProxy, CredentialsGoToTheProxyOnly) {
       FetchOptions wrong;
       wrong.proxy = "http://us%20er:nope@127.0.0.1:" + port;
       std::string w = co_await get(client, origin.url("/hello"), wrong);
-      EXPECT_TRUE(contains(w, "error proxy: proxy 127.0.0.1:" + port +
-                                  " rejected the credentials of the proxy URL (407 Proxy Authentication Required)"))
+      EXPECT_TRUE(contains(
+          w, "error proxy: proxy 127.0.0.1:" + port +
+                 " rejected the credentials of the proxy URL (407 Proxy Authentication Required)"))
           << w;
       EXPECT_FALSE(contains(w, "nope")) << w;
       origin.server.close();
