@@ -1,7 +1,7 @@
 // weft-fetch: a small curl with fetch()'s defaults, on weft's HTTP client.
 //
 //   weft-fetch URL [-X METHOD] [-H 'k: v']... [-d BODY] [-o FILE] [-v] [--timeout S]
-//              [--cacert FILE] [-k]
+//              [--cacert FILE] [-k] [--proxy URL]
 //   weft-fetch --bench [-c CONNECTIONS] [-d SECONDS] URL
 //
 // Redirects are followed (up to 20) and gzip/deflate bodies decoded (Accept-Encoding:
@@ -12,7 +12,9 @@
 // response), 2 for bad arguments. --timeout bounds the whole fetch (total timeout).
 // https: the server's certificate is verified against the system CA store (--cacert FILE:
 // that PEM bundle instead; -k: not verified at all); a verify failure exits 1 with
-// OpenSSL's reason. HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (http::Client).
+// OpenSSL's reason. HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (http::Client);
+// --proxy URL names the proxy instead ("http://user:password@host:port": Basic credentials
+// sent to the proxy only).
 //
 // --bench: CONNECTIONS coroutines (default 50) fetch URL back to back for SECONDS
 // (default 10) over a pool of as many keep-alive connections, then print one
@@ -51,10 +53,12 @@ struct Args {
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "weft-fetch: %s\nusage: weft-fetch URL [-X METHOD] [-H 'k: v'] [-d BODY] [-o FILE] [-v] "
-               "[--timeout S] [--cacert FILE] [-k]\n       weft-fetch --bench [-c CONNECTIONS] [-d SECONDS] URL\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "weft-fetch: %s\nusage: weft-fetch URL [-X METHOD] [-H 'k: v'] [-d BODY] [-o FILE] [-v] "
+      "[--timeout S] [--cacert FILE] [-k] [--proxy URL]\n       weft-fetch --bench [-c "
+      "CONNECTIONS] [-d SECONDS] URL\n",
+      why.c_str());
   std::exit(2);
 }
 
@@ -81,19 +85,35 @@ Args parse_args(int argc, char** argv) {
       if (i + 1 >= argc) usage(flag + " needs a value");
       return argv[++i];
     };
-    if (flag == "-X") a.fetch.method = value();
-    else if (flag == "-H") add_header(a, value());
-    else if (flag == "-d") { a.data = value(); a.has_data = true; }
-    else if (flag == "-o") a.output = value();
-    else if (flag == "-v") a.verbose = true;
-    else if (flag == "--timeout") a.timeout_s = number(flag, value());
-    else if (flag == "--cacert") a.cacert = value();
-    else if (flag == "-k") a.insecure = true;
-    else if (flag == "--bench") a.bench = true;
-    else if (flag == "-c") a.connections = static_cast<unsigned>(number(flag, value()));
-    else if (!flag.empty() && flag[0] == '-') usage("unknown flag " + flag);
-    else if (a.url.empty()) a.url = flag;
-    else usage("more than one URL");
+    if (flag == "-X")
+      a.fetch.method = value();
+    else if (flag == "-H")
+      add_header(a, value());
+    else if (flag == "-d") {
+      a.data = value();
+      a.has_data = true;
+    } else if (flag == "-o")
+      a.output = value();
+    else if (flag == "-v")
+      a.verbose = true;
+    else if (flag == "--timeout")
+      a.timeout_s = number(flag, value());
+    else if (flag == "--cacert")
+      a.cacert = value();
+    else if (flag == "-k")
+      a.insecure = true;
+    else if (flag == "--proxy")
+      a.fetch.proxy = value();
+    else if (flag == "--bench")
+      a.bench = true;
+    else if (flag == "-c")
+      a.connections = static_cast<unsigned>(number(flag, value()));
+    else if (!flag.empty() && flag[0] == '-')
+      usage("unknown flag " + flag);
+    else if (a.url.empty())
+      a.url = flag;
+    else
+      usage("more than one URL");
   }
   if (a.url.empty()) usage("no URL");
   if (a.bench) {
@@ -104,7 +124,8 @@ Args parse_args(int argc, char** argv) {
     if (a.fetch.method == "GET") a.fetch.method = "POST";  // as curl -d
   }
   if (a.timeout_s > 0)
-    a.fetch.timeouts.total = std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(a.timeout_s));
+    a.fetch.timeouts.total =
+        std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(a.timeout_s));
   return a;
 }
 
@@ -113,7 +134,9 @@ void print_head(bool outgoing, std::string_view head) {
   while (at < head.size()) {
     std::size_t end = head.find("\r\n", at);
     if (end == std::string_view::npos) end = head.size();
-    if (end > at) std::fprintf(stderr, "%c %.*s\n", outgoing ? '>' : '<', static_cast<int>(end - at), head.data() + at);
+    if (end > at)
+      std::fprintf(stderr, "%c %.*s\n", outgoing ? '>' : '<', static_cast<int>(end - at),
+                   head.data() + at);
     at = end + 2;
   }
   std::fprintf(stderr, "%c\n", outgoing ? '>' : '<');
@@ -142,8 +165,10 @@ weft::Task<int> fetch_once(Args& a) {
     for (;;) {
       std::string piece = co_await res.body_chunk();
       if (piece.empty()) break;
-      if (file.is_open()) file.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-      else std::fwrite(piece.data(), 1, piece.size(), stdout);
+      if (file.is_open())
+        file.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+      else
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
     }
   } catch (const FetchError& e) {
     std::fprintf(stderr, "weft-fetch: %s\n", e.what());
@@ -171,7 +196,8 @@ weft::Task<void> bench_worker(weft::http::Client& client, const Args& a, BenchSt
     try {
       ClientResponse res = co_await client.fetch(a.url, a.fetch);
       std::string body = co_await res.text();
-      const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+      const std::chrono::duration<double, std::milli> took =
+          std::chrono::steady_clock::now() - start;
       st.latencies_ms.push_back(took.count());
     } catch (const std::exception& e) {
       if (st.errors++ == 0) st.first_error = e.what();
@@ -194,7 +220,8 @@ int bench(weft::Loop& loop, const Args& a) {
   co.max_idle_per_origin = a.connections;
   weft::http::Client client(loop, co);
   BenchState st;
-  st.until = loop.now() + std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(a.seconds));
+  st.until = loop.now() +
+             std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(a.seconds));
   const double cpu0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   for (unsigned i = 0; i < a.connections; ++i) weft::spawn(loop, bench_worker(client, a, st));
@@ -204,12 +231,15 @@ int bench(weft::Loop& loop, const Args& a) {
   std::sort(st.latencies_ms.begin(), st.latencies_ms.end());
   const auto pct = [&](double p) {
     if (st.latencies_ms.empty()) return 0.0;
-    return st.latencies_ms[std::min(st.latencies_ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(st.latencies_ms.size())))];
+    return st.latencies_ms[std::min(
+        st.latencies_ms.size() - 1,
+        static_cast<std::size_t>(p * static_cast<double>(st.latencies_ms.size())))];
   };
   const double n = static_cast<double>(st.latencies_ms.size());
-  std::printf("requests_per_s: %.0f\np50_ms: %.3f\np99_ms: %.3f\nerrors: %llu\ncpu_us_per_request: %.2f\n",
-              n / wall, pct(0.50), pct(0.99), static_cast<unsigned long long>(st.errors),
-              n > 0 ? cpu * 1e6 / n : 0.0);
+  std::printf(
+      "requests_per_s: %.0f\np50_ms: %.3f\np99_ms: %.3f\nerrors: %llu\ncpu_us_per_request: %.2f\n",
+      n / wall, pct(0.50), pct(0.99), static_cast<unsigned long long>(st.errors),
+      n > 0 ? cpu * 1e6 / n : 0.0);
   if (st.errors > 0) std::fprintf(stderr, "weft-fetch: first error: %s\n", st.first_error.c_str());
   return n > 0 ? 0 : 1;
 }

@@ -2,6 +2,8 @@
 // help text is generated from the same table, so it cannot drift from what is parsed.
 #include "options.hpp"
 
+#include <weft/tls/context.hpp>
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -61,10 +63,14 @@ Setter switch_on(bool ServeOptions::*field, bool value) {
 }
 
 bool set_synchronous(ServeOptions& o, std::string_view v) {
-  if (v == "full") o.synchronous = db::Synchronous::full;
-  else if (v == "normal") o.synchronous = db::Synchronous::normal;
-  else if (v == "off") o.synchronous = db::Synchronous::off;
-  else return false;
+  if (v == "full")
+    o.synchronous = db::Synchronous::full;
+  else if (v == "normal")
+    o.synchronous = db::Synchronous::normal;
+  else if (v == "off")
+    o.synchronous = db::Synchronous::off;
+  else
+    return false;
   return true;
 }
 
@@ -78,7 +84,8 @@ const std::vector<Flag>& flags() {
        }},
       {"--root", "DIR", "static files served at / (default: the bundled site)",
        text(&ServeOptions::root)},
-      {"--tls-cert", "FILE", "serve HTTPS with this PEM certificate chain (with --tls-key);\n"
+      {"--tls-cert", "FILE",
+       "serve HTTPS with this PEM certificate chain (with --tls-key);\n"
        "SIGHUP re-reads both files (open connections keep the old ones)",
        text(&ServeOptions::tls_cert)},
       {"--tls-key", "FILE", "the PEM private key of --tls-cert", text(&ServeOptions::tls_key)},
@@ -97,7 +104,8 @@ const std::vector<Flag>& flags() {
       {"--read-only", nullptr, "refuse writes (405)", switch_on(&ServeOptions::read_only, true)},
       {"--no-cors", nullptr, "no Access-Control-Allow-Origin headers",
        switch_on(&ServeOptions::cors, false)},
-      {"--max-list", "N", "documents per list response when no _limit/_end is given; 0: all;\n"
+      {"--max-list", "N",
+       "documents per list response when no _limit/_end is given; 0: all;\n"
        "default 10000 (Link: rel=\"next\" says there is more)",
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::size_t>(v, o.max_list, 0, SIZE_MAX);
@@ -130,7 +138,8 @@ const std::vector<Flag>& flags() {
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::size_t>(v, o.changes_history, 1, SIZE_MAX / 2);
        }},
-      {"--feed-heartbeat-ms", "MS", "change feed: SSE comment sent when idle this long; default 15000",
+      {"--feed-heartbeat-ms", "MS",
+       "change feed: SSE comment sent when idle this long; default 15000",
        [](ServeOptions& o, std::string_view v) {
          return parse_number<std::size_t>(v, o.feed_heartbeat_ms, 10, 3600000);
        }},
@@ -231,7 +240,9 @@ const std::vector<Flag>& flags() {
        text(&ServeOptions::observe_token_file)},
       {"--watchdog-ms", "MS",
        "report a stall when one callback holds the loop this long; 0: off; default 100",
-       [](ServeOptions& o, std::string_view v) { return parse_number(v, o.watchdog_ms, 0.0, 1e6); }},
+       [](ServeOptions& o, std::string_view v) {
+         return parse_number(v, o.watchdog_ms, 0.0, 1e6);
+       }},
       {"--proxy", "PREFIX=URL",
        "forward requests under PREFIX to URL through the pooled HTTP client, streaming both\n"
        "ways (e.g. /ext/=http://127.0.0.1:9000/v1/); repeatable",
@@ -241,11 +252,28 @@ const std::vector<Flag>& flags() {
          o.proxy.rules.push_back(std::move(rule));
          return true;
        }},
+      {"--proxy-cacert", "FILE",
+       "trust the CA certificates of this PEM file (instead of the system store) for https\n"
+       "--proxy upstreams, like weft-fetch --cacert",
+       [](ServeOptions& o, std::string_view v) {
+         o.proxy.ca_file = std::string(v);
+         return !v.empty();
+       }},
+      {"--proxy-insecure", nullptr,
+       "accept any certificate from https --proxy upstreams (no verification; warned at startup)",
+       [](ServeOptions& o, std::string_view) {
+         o.proxy.verify_tls = false;
+         return true;
+       }},
       {"--proxy-connect-timeout", "S", "seconds to connect to a --proxy upstream; default 5",
-       [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.connect_timeout); }},
+       [](ServeOptions& o, std::string_view v) {
+         return parse_seconds(v, o.proxy.connect_timeout);
+       }},
       {"--proxy-timeout", "S",
        "seconds a --proxy upstream has to start its response (504 past it); default 30",
-       [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.response_timeout); }},
+       [](ServeOptions& o, std::string_view v) {
+         return parse_seconds(v, o.proxy.response_timeout);
+       }},
       {"--proxy-idle-timeout", "S",
        "seconds between two pieces of a --proxy upstream's body; default 60",
        [](ServeOptions& o, std::string_view v) { return parse_seconds(v, o.proxy.idle_timeout); }},
@@ -293,7 +321,8 @@ std::string resolve_observe_token(ServeOptions& o) {
     return "--observe-token and --observe-token-file are exclusive";
   }
   if (!o.observe_token_file.empty()) {
-    if (std::string error = read_token_file(o.observe_token_file, o.observe_token); !error.empty()) {
+    if (std::string error = read_token_file(o.observe_token_file, o.observe_token);
+        !error.empty()) {
       return error;
     }
   } else if (const char* env = std::getenv("WEFT_OBSERVE_TOKEN"); env && o.observe_token.empty()) {
@@ -301,6 +330,34 @@ std::string resolve_observe_token(ServeOptions& o) {
   }
   for (char c : o.observe_token) {
     if (c <= ' ' || c >= 0x7f) return "the observe token must be printable ASCII without spaces";
+  }
+  return {};
+}
+
+// --proxy-cacert / --proxy-insecure: with --proxy, not together, and a CA file that loads
+// (a bad one fails at startup, not at the first proxied request). Warns about
+// --proxy-insecure here, once per process. Sets X-Forwarded-Proto from --tls-cert.
+std::string check_proxy_tls(ServeOptions& o) {
+  ProxyOptions& p = o.proxy;
+  if (!o.tls_cert.empty()) p.forwarded_proto = "https";
+  if (p.ca_file.empty() && p.verify_tls) return {};
+  if (p.rules.empty()) return "--proxy-cacert and --proxy-insecure need --proxy";
+  if (!p.ca_file.empty() && !p.verify_tls)
+    return "--proxy-cacert and --proxy-insecure are exclusive";
+  if (!p.verify_tls) {
+    std::fputs(
+        "weft-serve: warning: --proxy-insecure: the TLS certificates of https --proxy upstreams "
+        "are "
+        "not verified (anyone on the path can read and change that traffic)\n",
+        stderr);
+    return {};
+  }
+  tls::ClientConfig c;
+  c.ca_file = p.ca_file;
+  try {
+    (void)tls::Context::client(c);
+  } catch (const std::exception& e) {
+    return "--proxy-cacert " + p.ca_file + ": " + e.what();
   }
   return {};
 }
@@ -321,10 +378,11 @@ std::string help_text() {
       help = nl == std::string_view::npos ? "" : help.substr(nl + 1);
     }
   }
-  out += "  --help\n      this text\n\n"
-         "API: GET/POST /api/:collection, GET/PUT/PATCH/DELETE /api/:collection/:id,\n"
-         "GET /api (collections). Lists take ?field=value, field_ne/_gte/_lte/_like, q,\n"
-         "_sort/_order, _page/_limit, _start/_end. See the bundled site for examples.\n";
+  out +=
+      "  --help\n      this text\n\n"
+      "API: GET/POST /api/:collection, GET/PUT/PATCH/DELETE /api/:collection/:id,\n"
+      "GET /api (collections). Lists take ?field=value, field_ne/_gte/_lte/_like, q,\n"
+      "_sort/_order, _page/_limit, _start/_end. See the bundled site for examples.\n";
   return out;
 }
 
@@ -359,6 +417,7 @@ ParsedArgs parse_args(int argc, char** argv) {
   if (options.tls_redirect_from && options.tls_cert.empty()) {
     return fail("--tls-redirect-from needs --tls-cert and --tls-key");
   }
+  if (std::string error = check_proxy_tls(options); !error.empty()) return fail(error);
   return {std::move(options), 0};
 }
 

@@ -2,9 +2,14 @@
 #include "proxy.hpp"
 
 #include <weft/http/client.hpp>
+#include <weft/loop.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace weft::serve {
 
@@ -23,9 +28,9 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Hop-by-hop fields (RFC 9110 §7.6.1), plus those a proxy always sets itself.
 bool hop_by_hop(std::string_view name, std::string_view connection) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                             "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
-                             "host", "content-length", "expect"}) {
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "expect"}) {
     if (iequals(name, h)) return true;
   }
   // ... and every field the Connection header names
@@ -42,7 +47,7 @@ bool hop_by_hop(std::string_view name, std::string_view connection) {
   return false;
 }
 
-http::ClientHeaders forwarded_headers(const Request& req) {
+http::ClientHeaders forwarded_headers(const Request& req, const ProxyOptions& opts) {
   http::ClientHeaders out;
   const std::string_view connection = req.header("connection");
   for (const http::HeaderField& f : req.headers()) {
@@ -53,7 +58,7 @@ http::ClientHeaders forwarded_headers(const Request& req) {
   const std::string peer = req.peer() ? req.peer()->ip() : std::string("unknown");
   out.emplace_back("X-Forwarded-For", for_chain.empty() ? peer : for_chain + ", " + peer);
   if (!req.host().empty()) out.emplace_back("X-Forwarded-Host", req.host());
-  out.emplace_back("X-Forwarded-Proto", "http");
+  out.emplace_back("X-Forwarded-Proto", opts.forwarded_proto);
   return out;
 }
 
@@ -72,7 +77,29 @@ Task<void> pump(std::shared_ptr<ClientResponse> upstream, http::BodyWriter& out)
 
 Response error_response(const FetchError& e) {
   const int status = e.kind() == http::FetchErrc::timeout ? 504 : 502;
-  return Response::text(std::string("upstream: ") + e.what() + "\n", status);
+  const nlohmann::json body = {{"error", std::string("upstream: ") + e.what()},
+                               {"kind", std::string(http::to_string(e.kind()))}};
+  return Response::json(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                        status);
+}
+
+// The clients of one loop made for TLS settings other than the default client's, one per
+// (ca_file, verify_tls); destroyed with the loop's locals.
+struct ProxyClients {
+  std::vector<std::pair<std::string, std::unique_ptr<http::Client>>> clients;
+};
+
+http::Client& client_for(Loop& loop, const ProxyOptions& opts) {
+  if (opts.ca_file.empty() && opts.verify_tls) return http::default_client(loop);
+  ProxyClients& all = loop.local<ProxyClients>();
+  const std::string key = (opts.verify_tls ? "verify:" : "insecure:") + opts.ca_file;
+  for (auto& [k, client] : all.clients)
+    if (k == key) return *client;
+  http::ClientOptions co;
+  co.ca_file = opts.ca_file;
+  co.verify_tls = opts.verify_tls;
+  all.clients.emplace_back(key, std::make_unique<http::Client>(loop, co));
+  return *all.clients.back().second;
 }
 
 Task<Response> forward(const ProxyRule& rule, const ProxyOptions& opts, Request& req) {
@@ -80,7 +107,7 @@ Task<Response> forward(const ProxyRule& rule, const ProxyOptions& opts, Request&
   if (!req.query().empty()) url += "?" + std::string(req.query());
   http::FetchOptions fo;
   fo.method = std::string(req.method());
-  fo.headers = forwarded_headers(req);
+  fo.headers = forwarded_headers(req, opts);
   fo.decompress = false;
   fo.max_redirects = 0;
   fo.max_response_size = ~std::uint64_t{0};
@@ -100,15 +127,16 @@ Task<Response> forward(const ProxyRule& rule, const ProxyOptions& opts, Request&
   std::shared_ptr<ClientResponse> upstream;
   std::optional<Response> failed;
   try {
-    ClientResponse res = co_await http::default_client(req.loop()).fetch(std::move(url), std::move(fo));
+    ClientResponse res = co_await client_for(req.loop(), opts).fetch(std::move(url), std::move(fo));
     upstream = std::make_shared<ClientResponse>(std::move(res));
   } catch (const FetchError& e) {
     failed = error_response(e);
   }
   if (failed) co_return std::move(*failed);
   const std::string content_type(upstream->header("content-type"));
-  Response out = Response::stream(content_type, [upstream](http::BodyWriter& w) { return pump(upstream, w); },
-                                  upstream->status());
+  Response out = Response::stream(
+      content_type, [upstream](http::BodyWriter& w) { return pump(upstream, w); },
+      upstream->status());
   const std::string connection(upstream->header("connection"));
   for (const auto& [name, value] : upstream->headers()) {
     if (hop_by_hop(name, connection) || iequals(name, "content-type") || iequals(name, "date") ||
@@ -126,7 +154,8 @@ bool parse_proxy_rule(std::string_view text, ProxyRule& out) {
   if (eq == std::string_view::npos || eq == 0 || text[0] != '/') return false;
   out.prefix = std::string(text.substr(0, eq));
   out.upstream = std::string(text.substr(eq + 1));
-  const bool scheme = out.upstream.rfind("http://", 0) == 0 || out.upstream.rfind("https://", 0) == 0 ||
+  const bool scheme = out.upstream.rfind("http://", 0) == 0 ||
+                      out.upstream.rfind("https://", 0) == 0 ||
                       out.upstream.rfind("http+unix://", 0) == 0;
   if (!scheme) return false;
   if (out.prefix.back() != '/') out.prefix += '/';
@@ -144,8 +173,9 @@ void mount_proxy(http::Server& server, const ProxyOptions& options) {
       http::RouteOptions ro;
       ro.stream_body = true;
       ro.max_body = ~std::uint64_t{0} >> 1;
-      server.route(method, rule.prefix + "*",
-                   [shared, r](Request& req) -> Task<Response> { return forward(*r, *shared, req); }, ro);
+      server.route(
+          method, rule.prefix + "*",
+          [shared, r](Request& req) -> Task<Response> { return forward(*r, *shared, req); }, ro);
     }
   }
 }

@@ -2,6 +2,7 @@
 // stale-connection retry, and redirects.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "http/parse_chars.hpp"
 #include "http_client/internal.hpp"
@@ -21,18 +22,21 @@ bool idempotent(std::string_view method) {
 }
 
 bool has_header(const ClientHeaders& h, std::string_view name) {
-  return std::any_of(h.begin(), h.end(), [&](const auto& f) { return chars::iequals(f.first, name); });
+  return std::any_of(h.begin(), h.end(),
+                     [&](const auto& f) { return chars::iequals(f.first, name); });
 }
 
 void check_field(const std::string& name, const std::string& value) {
   if (!chars::is_token(name)) throw std::invalid_argument("invalid header name '" + name + "'");
-  if (chars::has_bad_value_byte(value)) throw std::invalid_argument("invalid value for header " + name);
+  if (chars::has_bad_value_byte(value))
+    throw std::invalid_argument("invalid value for header " + name);
 }
 
-// One field of the request head (Host and the framing fields are the client's own).
+// One field of the request head (Host and the framing fields are the client's own; so is
+// Proxy-Authorization, which only goes to a proxy, from the proxy URL's credentials).
 void append_field(std::string& head, const std::string& name, const std::string& value) {
   if (chars::iequals(name, "host") || chars::iequals(name, "content-length") ||
-      chars::iequals(name, "transfer-encoding"))
+      chars::iequals(name, "transfer-encoding") || chars::iequals(name, "proxy-authorization"))
     return;
   check_field(name, value);
   head.append(name).append(": ").append(value).append("\r\n");
@@ -40,19 +44,25 @@ void append_field(std::string& head, const std::string& name, const std::string&
 
 // The request head: defaults first, then the caller's fields (a caller's field replaces the
 // default and earlier caller fields of its name). Appended in place: this runs per request.
-// `absolute`: the request goes to an HTTP proxy, with the URL as its target.
-std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co, bool absolute) {
+// `absolute`: the request goes to an HTTP proxy, with the URL as its target and the proxy's
+// credentials (`proxy_authorization`, when it has some).
+std::string request_head(const Url& u, const FetchOptions& o, const ClientOptions& co,
+                         bool absolute, const std::string& proxy_authorization) {
   std::string head;
   head.reserve(256);
   head.append(o.method).append(" ").append(absolute ? u.text() : u.target);
   head.append(" HTTP/1.1\r\nHost: ").append(u.host_header()).append("\r\n");
+  if (absolute && !proxy_authorization.empty())
+    head.append("Proxy-Authorization: ").append(proxy_authorization).append("\r\n");
   for (const auto& [name, value] : co.default_headers)
     if (!has_header(o.headers, name)) append_field(head, name, value);
   for (auto f = o.headers.begin(); f != o.headers.end(); ++f) {
-    const bool replaced_later = std::any_of(f + 1, o.headers.end(), [&](const auto& g) { return chars::iequals(g.first, f->first); });
+    const bool replaced_later = std::any_of(
+        f + 1, o.headers.end(), [&](const auto& g) { return chars::iequals(g.first, f->first); });
     if (!replaced_later) append_field(head, f->first, f->second);
   }
-  if (o.decompress && !has_header(o.headers, "accept-encoding") && !has_header(co.default_headers, "accept-encoding"))
+  if (o.decompress && !has_header(o.headers, "accept-encoding") &&
+      !has_header(co.default_headers, "accept-encoding"))
     head += "Accept-Encoding: gzip, deflate, br\r\n";
   const bool body_method = o.method == "POST" || o.method == "PUT" || o.method == "PATCH";
   if (o.body_source) {
@@ -119,8 +129,10 @@ Task<void> write_request(FetchContext& ctx, Conn& c, const std::string& bytes) {
 
 [[noreturn]] void head_failed(Conn& c, ParseErrc e) {
   if (e == ParseErrc::incomplete_response)
-    throw FetchError(FetchErrc::truncated, "connection to " + c.where + " closed before the response head was complete");
-  throw FetchError(FetchErrc::malformed, "malformed response from " + c.where + ": " + std::string(describe(e)));
+    throw FetchError(FetchErrc::truncated,
+                     "connection to " + c.where + " closed before the response head was complete");
+  throw FetchError(FetchErrc::malformed,
+                   "malformed response from " + c.where + ": " + std::string(describe(e)));
 }
 
 // Reads until the final head; copies it into `res`. 100 Continue releases the body when
@@ -147,7 +159,8 @@ Task<void> read_head(FetchContext& ctx, Conn& c, ClientResponse& res, bool& body
     }
     // RFC 9110 §10.1.1: a client need not wait for 100 Continue indefinitely.
     const Duration expiry = body_pending ? kContinueWait : Duration::zero();
-    const std::optional<std::size_t> n = co_await read_more(ctx, c, "waiting for the response", expiry);
+    const std::optional<std::size_t> n =
+        co_await read_more(ctx, c, "waiting for the response", expiry);
     if (!n) {
       body_pending = false;
       co_await write_request(ctx, c, body);
@@ -199,7 +212,8 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
                              const Url& u, std::unique_ptr<Conn>& conn) {
   const FetchOptions& o = ctx->opts;
   const bool wait_continue = o.expect_continue && !o.body.empty() && !o.body_source;
-  const std::string head = request_head(u, o, state->options, conn->absolute_form);
+  const std::string head =
+      request_head(u, o, state->options, conn->absolute_form, conn->proxy_authorization);
   if (o.trace) o.trace(true, head);
   std::string first = head;  // a named value: GCC 12 destroys co_await temporaries twice
   if (!wait_continue) first += o.body;
@@ -210,9 +224,16 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
   bool body_pending = wait_continue;
   co_await read_head(*ctx, *conn, res, body_pending, o.body, &fill_head);
   if (o.trace) o.trace(false, response_head_text(res));
+  if (conn->absolute_form && res.status() == 407) {  // the proxy's answer, not the origin's
+    throw FetchError(FetchErrc::proxy,
+                     proxy_auth_refused(conn->proxy_where, !conn->proxy_authorization.empty(),
+                                        std::to_string(res.status()) + " " + res.reason(),
+                                        std::string(res.header("proxy-authenticate"))));
+  }
   conn->no_reuse = body_pending;  // the declared body was never sent: the framing is off
   const std::string encoding(res.header("content-encoding"));
-  ResponseAccess::finish(res, u.text(), std::make_unique<BodyReader>(ctx, state, std::move(conn), encoding));
+  ResponseAccess::finish(res, u.text(),
+                         std::make_unique<BodyReader>(ctx, state, std::move(conn), encoding));
   ResponseAccess::body(res)->settle_if_empty();
   co_return res;
 }
@@ -221,9 +242,13 @@ Task<ClientResponse> attempt(std::shared_ptr<ClientState> state, std::shared_ptr
 // is retried once on a new one for idempotent methods.
 Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_ptr<FetchContext> ctx,
                               const Url& u) {
-  const std::string proxy = state->proxy_for(u, ctx->opts);
-  // The pool key: connections through a proxy are not the origin's direct ones.
-  const std::string origin = proxy.empty() ? u.origin() : u.origin() + " via " + proxy;
+  const detail::ProxyRoute proxy = state->proxy_for(u, ctx->opts);
+  // The pool key: connections through a proxy are not the origin's direct ones, nor those
+  // made with other credentials (a hash of them: the key holds no secret).
+  std::string origin = u.origin();
+  if (!proxy.direct()) origin += " via " + proxy.url;
+  if (!proxy.authorization.empty())
+    origin += " auth " + std::to_string(std::hash<std::string>{}(proxy.authorization));
   for (int tries = 0;; ++tries) {
     std::unique_ptr<Conn> conn = co_await state->acquire(*ctx, origin);
     if (!conn) {
@@ -249,7 +274,8 @@ Task<ClientResponse> exchange(std::shared_ptr<ClientState> state, std::shared_pt
     }
     state->release(origin, nullptr);
     if (!stale || tries > 0 || !idempotent(ctx->opts.method) || ctx->body_consumed) {
-      throw FetchError(FetchErrc::truncated, "connection to " + u.where() + " closed before the response");
+      throw FetchError(FetchErrc::truncated,
+                       "connection to " + u.where() + " closed before the response");
     }
   }
 }
@@ -321,26 +347,31 @@ Task<ClientResponse> Client::fetch(std::string url, FetchOptions options) {
     ClientResponse res = co_await detail::exchange(state, ctx, u);
     detail::ResponseAccess::set_redirects(res, hops);
     const std::string_view location = res.header("location");
-    if (!is_redirect(res.status()) || location.empty() || ctx->opts.max_redirects == 0) co_return res;
+    if (!is_redirect(res.status()) || location.empty() || ctx->opts.max_redirects == 0)
+      co_return res;
     const bool repeats_body = res.status() == 307 || res.status() == 308 ||
                               (ctx->opts.method != "POST" && res.status() != 303);
     if (ctx->body_consumed && repeats_body) co_return res;  // a streamed body cannot be sent again
     if (hops >= ctx->opts.max_redirects) {
-      throw FetchError(FetchErrc::too_many_redirects,
-                       "more than " + std::to_string(ctx->opts.max_redirects) + " redirects (last: " + u.text() + ")");
+      throw FetchError(FetchErrc::too_many_redirects, "more than " +
+                                                          std::to_string(ctx->opts.max_redirects) +
+                                                          " redirects (last: " + u.text() + ")");
     }
     Url next = client_detail::parse_url(client_detail::resolve_location(u, location));
     co_await drain_small_body(res);
     if (u.scheme == Url::Scheme::https && next.scheme != Url::Scheme::https)
-      throw FetchError(FetchErrc::redirect_refused, "refusing a redirect from https to " + next.text());
+      throw FetchError(FetchErrc::redirect_refused,
+                       "refusing a redirect from https to " + next.text());
     FetchOptions& o = ctx->opts;
-    const bool to_get = res.status() == 303 || ((res.status() == 301 || res.status() == 302) && o.method == "POST");
+    const bool to_get =
+        res.status() == 303 || ((res.status() == 301 || res.status() == 302) && o.method == "POST");
     if (to_get) {
       if (o.method != "HEAD") o.method = "GET";
       o.body.clear();
       o.body_source = nullptr;
       std::erase_if(o.headers, [](const auto& f) {
-        return chars::iequals(f.first, "content-type") || chars::iequals(f.first, "content-encoding");
+        return chars::iequals(f.first, "content-type") ||
+               chars::iequals(f.first, "content-encoding");
       });
     }
     if (next.origin() != u.origin()) {
@@ -368,22 +399,24 @@ Task<ClientResponse> Client::fetch(std::string url) {
 
 void Client::fetch(std::string url, FetchOptions options, FetchCallback cb) {
   auto state = state_;
-  spawn(state->loop, [](std::shared_ptr<detail::ClientState> st, std::string u, FetchOptions o,
-                        FetchCallback done) -> Task<void> {
-    FetchResult result;
-    try {
-      Client view(st);
-      result.response = co_await view.fetch(std::move(u), std::move(o));
-      result.body = co_await result.response.text();
-    } catch (const std::exception& e) {
-      result.error = std::current_exception();
-      result.error_message = e.what();
-    }
-    done(result);
-  }(state, std::move(url), std::move(options), std::move(cb)));
+  spawn(state->loop,
+        [](std::shared_ptr<detail::ClientState> st, std::string u, FetchOptions o,
+           FetchCallback done) -> Task<void> {
+          FetchResult result;
+          try {
+            Client view(st);
+            result.response = co_await view.fetch(std::move(u), std::move(o));
+            result.body = co_await result.response.text();
+          } catch (const std::exception& e) {
+            result.error = std::current_exception();
+            result.error_message = e.what();
+          }
+          done(result);
+        }(state, std::move(url), std::move(options), std::move(cb)));
 }
 
-Client::Client(std::shared_ptr<detail::ClientState> state) : state_(std::move(state)), shared_view_(true) {}
+Client::Client(std::shared_ptr<detail::ClientState> state)
+    : state_(std::move(state)), shared_view_(true) {}
 
 std::size_t Client::connections() const noexcept {
   std::size_t n = 0;
@@ -418,9 +451,9 @@ Task<ClientResponse> fetch(std::string url) {
 
 std::string_view to_string(FetchErrc e) noexcept {
   static constexpr std::string_view kNames[] = {
-      "bad_url", "tls_unavailable", "dns", "connect", "timeout", "too_large", "malformed",
-      "truncated", "decode", "too_many_redirects", "redirect_refused", "cancelled", "io", "tls",
-      "proxy"};
+      "bad_url",          "tls_unavailable", "dns",       "connect", "timeout",
+      "too_large",        "malformed",       "truncated", "decode",  "too_many_redirects",
+      "redirect_refused", "cancelled",       "io",        "tls",     "proxy"};
   const auto i = static_cast<std::size_t>(e);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }

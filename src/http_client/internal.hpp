@@ -62,6 +62,14 @@ class FetchContext {
   Duration limit_{};
 };
 
+// The proxy a fetch goes through: its URL without credentials, and the Proxy-Authorization
+// value made from the credentials the proxy URL carried (empty: none).
+struct ProxyRoute {
+  std::string url;            // "http://host:port"; empty: direct
+  std::string authorization;  // "Basic <base64(user:password)>"
+  bool direct() const noexcept { return url.empty(); }
+};
+
 // A connection to one origin, checked out by one exchange at a time.
 struct Conn {
   explicit Conn(const ParserLimits& limits) : parser(limits) {}
@@ -70,8 +78,10 @@ struct Conn {
   net::Transport* stream = nullptr;
   std::unique_ptr<net::Stream> plain;
   std::unique_ptr<tls::Stream> tls;
-  bool session_kept = false;               // its TLS session went to the pool
-  bool absolute_form = false;              // requests go to an HTTP proxy: absolute URIs
+  bool session_kept = false;        // its TLS session went to the pool
+  bool absolute_form = false;       // requests go to an HTTP proxy: absolute URIs
+  std::string proxy_authorization;  // absolute_form: sent with each request
+  std::string proxy_where;          // the proxy's address (errors), when proxied
   std::string origin, where;
   std::string buf;  // bytes read, not yet consumed by the parser
   // Reads land here and are appended to buf: growing buf by a read's size would zero-fill
@@ -123,8 +133,8 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
   std::string env_https_proxy, env_http_proxy, env_no_proxy;
   // The TLS client Context, made on the first https connection (throws FetchError(tls)).
   const tls::Context& tls_context();
-  // The proxy URL for a fetch of u ("" when direct).
-  std::string proxy_for(const client_detail::Url& u, const FetchOptions& o) const;
+  // The proxy for a fetch of u (direct() when none). Throws FetchError(bad_url).
+  ProxyRoute proxy_for(const client_detail::Url& u, const FetchOptions& o) const;
   // parse_url(text), reusing the last result when the same URL is fetched again (a client
   // calling one service fetches the same few URLs over and over).
   std::shared_ptr<const client_detail::Url> parsed_url(const std::string& text);
@@ -160,7 +170,13 @@ class ClientState : public std::enable_shared_from_this<ClientState> {
 // CONNECT tunnel, the TLS handshake — whatever the route needs (transport.cpp).
 Task<std::unique_ptr<Conn>> open_transport(FetchContext& ctx, ClientState& client,
                                            const client_detail::Url& u, const std::string& key,
-                                           const std::string& proxy);
+                                           const ProxyRoute& proxy);
+
+// The message of FetchErrc::proxy for a 407 answer ("proxy 127.0.0.1:3128 wants
+// credentials (407 Proxy Authentication Required); it asks for: Basic realm=..."): status is
+// the status code and reason, challenge the Proxy-Authenticate value (may be empty).
+std::string proxy_auth_refused(const std::string& proxy_where, bool sent_credentials,
+                               const std::string& status, const std::string& challenge);
 
 // Decodes a Content-Encoding (body.cpp: gzip/deflate through zlib, br through brotli),
 // bounded by the output it may produce.

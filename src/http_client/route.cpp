@@ -21,7 +21,8 @@ std::string env(const char* upper, const char* lower) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -58,13 +59,28 @@ bool no_proxy_covers(const std::string& list, const std::string& host) {
   return false;
 }
 
-// "host:port" is taken as "http://host:port"; only plain-HTTP proxies are supported.
-std::string normalize_proxy(const std::string& p) {
-  std::string url = p.find("://") == std::string::npos ? "http://" + p : p;
-  const Url parsed = client_detail::parse_url(url);
+// "host:port" is taken as "http://host:port"; credentials ("http://user:pass@host:port")
+// become the Proxy-Authorization value. Only plain-HTTP proxies: TLS to the proxy would need
+// a TLS stream over a TLS stream, which tls::Stream (over a socket) does not offer.
+ProxyRoute normalize_proxy(const std::string& p) {
+  client_detail::ProxyCredentials split = client_detail::split_proxy_credentials(
+      p.find("://") == std::string::npos ? "http://" + p : p);
+  const Url parsed = client_detail::parse_url(split.url);
+  if (parsed.scheme == Url::Scheme::https) {
+    throw FetchError(FetchErrc::bad_url,
+                     "proxy '" + split.url +
+                         "': https:// proxies (TLS to the proxy) are not supported; use an "
+                         "http:// proxy (https origins still get TLS end to end through its "
+                         "CONNECT tunnel)");
+  }
   if (parsed.scheme != Url::Scheme::http)
-    throw FetchError(FetchErrc::bad_url, "proxy '" + p + "': only http:// proxies are supported");
-  return url;
+    throw FetchError(FetchErrc::bad_url,
+                     "proxy '" + split.url + "': only http:// proxies are supported");
+  ProxyRoute route;
+  route.url = split.url;
+  if (split.present)
+    route.authorization = "Basic " + client_detail::base64(split.user + ":" + split.password);
+  return route;
 }
 
 }  // namespace
@@ -78,7 +94,7 @@ ClientState::ClientState(Loop& l, ClientOptions o) : loop(l), options(std::move(
   }
 }
 
-std::string ClientState::proxy_for(const Url& u, const FetchOptions& o) const {
+ProxyRoute ClientState::proxy_for(const Url& u, const FetchOptions& o) const {
   if (u.scheme == Url::Scheme::http_unix) return {};  // a local socket: never proxied
   if (!o.proxy.empty()) return normalize_proxy(o.proxy);
   if (!options.proxy.empty()) return normalize_proxy(options.proxy);

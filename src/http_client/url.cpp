@@ -3,6 +3,7 @@
 
 #include <weft/http/client.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace weft::http::client_detail {
@@ -26,7 +27,8 @@ std::string percent_decode(std::string_view url, std::string_view s) {
       out += s[i];
       continue;
     }
-    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) bad(url, "bad percent-encoding");
+    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+      bad(url, "bad percent-encoding");
     out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
     i += 2;
   }
@@ -106,7 +108,8 @@ Url parse_url(std::string_view text) {
   } else if (iequal(scheme, "http+unix")) {
     u.scheme = Url::Scheme::http_unix;
   } else {
-    bad(text, scheme.empty() ? "no scheme (http://, https:// or http+unix://)" : "unsupported scheme");
+    bad(text,
+        scheme.empty() ? "no scheme (http://, https:// or http+unix://)" : "unsupported scheme");
   }
   std::string_view rest = text.substr(scheme.size() + 3);
   rest = rest.substr(0, rest.find('#'));
@@ -146,6 +149,60 @@ std::string Url::where() const {
   if (scheme == Scheme::http_unix) return unix_path;
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+ProxyCredentials split_proxy_credentials(std::string_view text) {
+  ProxyCredentials out;
+  const std::size_t sep = text.find("://");
+  const std::size_t auth_at = sep == std::string_view::npos ? 0 : sep + 3;
+  const std::size_t auth_end = std::min(text.find_first_of("/?#", auth_at), text.size());
+  const std::size_t at = text.rfind('@', auth_end == 0 ? 0 : auth_end - 1);
+  if (at == std::string_view::npos || at < auth_at) {
+    out.url = std::string(text);
+    return out;
+  }
+  const std::string_view userinfo = text.substr(auth_at, at - auth_at);
+  out.url = std::string(text.substr(0, auth_at)) + std::string(text.substr(at + 1));
+  const std::size_t colon = userinfo.find(':');
+  auto refuse = [&](std::string_view why) {
+    throw FetchError(FetchErrc::bad_url,
+                     "bad proxy URL " + out.url + " (credentials not shown): " + std::string(why));
+  };
+  try {
+    out.user = percent_decode(text, userinfo.substr(0, colon));
+    if (colon != std::string_view::npos)
+      out.password = percent_decode(text, userinfo.substr(colon + 1));
+  } catch (const FetchError&) {
+    refuse("bad percent-encoding in the credentials");
+  }
+  if (out.user.empty()) refuse("empty user name in the credentials");
+  if (out.user.find(':') != std::string::npos)
+    refuse("a user name cannot hold ':' (Basic authentication)");
+  out.present = true;
+  return out;
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]) << 16 |
+                                              static_cast<unsigned char>(bytes[i + 1]) << 8 |
+                                              static_cast<unsigned char>(bytes[i + 2]));
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 0) return out;
+  std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+  if (rest == 2) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+  out += kAlphabet[(n >> 18) & 63];
+  out += kAlphabet[(n >> 12) & 63];
+  out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
+  out += '=';
+  return out;
 }
 
 std::string resolve_location(const Url& base, std::string_view loc) {

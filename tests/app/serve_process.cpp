@@ -50,10 +50,11 @@ bool ServeProcess::start(const std::vector<std::string>& args, const std::string
   ::close(pipe_fds[1]);
   reader_ = std::thread([this, fd = pipe_fds[0]] { read_output(fd); });
   if (!wait_listening) return true;
-  if (!wait_output("listening on http://", timeout)) return false;
+  // "listening on http://HOST:PORT" (or https:// with --tls-cert)
+  if (!wait_output("listening on http", timeout)) return false;
   auto out = output();
-  auto at = out.find("listening on http://");
-  auto colon = out.find("]:", at) != std::string::npos ? out.find("]:", at) + 1 : out.find(':', at + 20);
+  auto at = out.find("://", out.find("listening on http")) + 3;
+  auto colon = out.find("]:", at) != std::string::npos ? out.find("]:", at) + 1 : out.find(':', at);
   port_ = static_cast<std::uint16_t>(std::atoi(out.c_str() + colon + 1));
   return port_ != 0;
 }
@@ -122,7 +123,8 @@ int ServeProcess::wait_exit(Ms timeout) {
 std::optional<HttpResponse> ApiClient::request(const std::string& method, const std::string& target,
                                                const std::string& body,
                                                const std::string& content_type) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
+  std::string req =
+      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";

@@ -36,7 +36,22 @@
 // subdomains; "*": all). Loopback hosts
 // (localhost, 127.0.0.0/8, ::1) and http+unix never go through an environment proxy. A
 // proxy that refuses (CONNECT answered with other than 2xx) or cannot be reached is
-// FetchErrc::proxy, and the message says so. Proxy authentication is not supported.
+// FetchErrc::proxy, and the message says so.
+//
+// Proxy authentication: a proxy URL with credentials, "http://user:password@host:port"
+// (percent-decoded: "p%40ss" is "p@ss"), sends "Proxy-Authorization: Basic
+// base64(user:password)" on the CONNECT request and on each absolute-form request; never to
+// an origin (inside a tunnel nothing of it is sent). A Proxy-Authorization field in
+// FetchOptions::headers or default_headers is never sent (the proxy URL is the one place for
+// proxy credentials). A 407 answer from the proxy (to CONNECT or to an absolute-form
+// request) is FetchErrc::proxy: "proxy 127.0.0.1:3128 wants credentials (407 Proxy
+// Authentication Required); it asks for: Basic realm="corp"; give them in the proxy URL: ...",
+// or "... rejected the credentials of the proxy URL (407 ...)" when some were sent. Error
+// messages never show the credentials. Only Basic is offered (no Digest, NTLM, Negotiate).
+//
+// https:// proxies (TLS to the proxy itself, then CONNECT inside) are refused
+// (FetchErrc::bad_url, "https:// proxies (TLS to the proxy) are not supported"): that needs
+// TLS over a TLS stream, and tls::Stream runs over a socket (docs/ARCHITECTURE.md, "http_client").
 //
 // Behaviour (fetch()'s defaults, like Node's undici):
 //  * Redirects (301, 302, 303, 307, 308 with a Location) are followed up to
@@ -106,21 +121,21 @@ namespace weft::http {
 using ClientHeaders = std::vector<std::pair<std::string, std::string>>;
 
 enum class FetchErrc : std::uint8_t {
-  bad_url,            // not a URL fetch understands
-  tls_unavailable,    // (no longer raised: https:// is supported)
-  dns,                // the host name did not resolve
-  connect,            // every address refused or was unreachable
-  timeout,            // one of the timeouts expired (the message names which)
-  too_large,          // the (decoded) body passed max_response_size
-  malformed,          // the server's bytes broke HTTP/1.1 (the message says how)
-  truncated,          // the connection ended before the response did
-  decode,             // a gzip/deflate body that does not decompress
+  bad_url,          // not a URL fetch understands
+  tls_unavailable,  // (no longer raised: https:// is supported)
+  dns,              // the host name did not resolve
+  connect,          // every address refused or was unreachable
+  timeout,          // one of the timeouts expired (the message names which)
+  too_large,        // the (decoded) body passed max_response_size
+  malformed,        // the server's bytes broke HTTP/1.1 (the message says how)
+  truncated,        // the connection ended before the response did
+  decode,           // a gzip/deflate body that does not decompress
   too_many_redirects,
-  redirect_refused,   // a redirect from https to http
-  cancelled,          // FetchOptions::token
-  io,                 // another socket error (reset...)
-  tls,                // the TLS handshake failed (certificate rejected: OpenSSL's reason)
-  proxy,              // the proxy was unreachable or refused the CONNECT
+  redirect_refused,  // a redirect from https to http
+  cancelled,         // FetchOptions::token
+  io,                // another socket error (reset...)
+  tls,               // the TLS handshake failed (certificate rejected: OpenSSL's reason)
+  proxy,             // the proxy was unreachable, refused the CONNECT or wants credentials (407)
 };
 
 class FetchError : public std::runtime_error {
@@ -148,7 +163,7 @@ struct FetchOptions {
   // Content-Length are always the client's own; names must be tokens, values must not
   // hold control characters (std::invalid_argument otherwise).
   ClientHeaders headers;
-  std::string body;       // sent with Content-Length (also when empty for POST/PUT/PATCH)
+  std::string body;  // sent with Content-Length (also when empty for POST/PUT/PATCH)
   // A streamed upload instead of `body`: called for the next piece until it returns an
   // empty string; sent chunked. Such a request is not repeated: no stale-connection
   // retry, and a 307/308 (or 301/302 for other than POST) is returned, not followed.
@@ -156,9 +171,9 @@ struct FetchOptions {
   FetchTimeouts timeouts;
   std::uint64_t max_response_size = 64ull * 1024 * 1024;  // decoded body bytes
   int max_redirects = 20;
-  bool decompress = true;       // send Accept-Encoding: gzip, deflate, br and decode
-  // "http://host:port" of an HTTP proxy for this fetch (overrides ClientOptions::proxy
-  // and the environment); empty: the client's choice.
+  bool decompress = true;  // send Accept-Encoding: gzip, deflate, br and decode
+  // "http://[user:password@]host:port" of an HTTP proxy for this fetch (overrides
+  // ClientOptions::proxy and the environment); empty: the client's choice.
   std::string proxy;
   // Send Expect: 100-continue and the body only after 100 Continue, or after 1 s without
   // an answer (as curl); a final response that comes first is returned and the body
@@ -183,8 +198,9 @@ struct ClientOptions {
   bool verify_tls = true;         // false: any certificate is accepted (tests, -k)
   bool tls_session_reuse = true;  // a new connection resumes the origin's last session
   tls::Context tls_context;       // when set: used as is (ca_file, verify_tls ignored)
-  // "http://host:port" of an HTTP proxy for every origin; empty: the environment's when
-  // proxy_from_env (see "Proxies" above).
+  // "http://[user:password@]host:port" of an HTTP proxy for every origin; empty: the
+  // environment's when proxy_from_env (see "Proxies" above; the environment's URLs may
+  // carry credentials too).
   std::string proxy;
   bool proxy_from_env = true;
   ParserLimits limits = [] {  // status line, head size and field count of responses
@@ -249,7 +265,7 @@ class ClientResponse {
 struct FetchResult {
   std::exception_ptr error;  // a FetchError (or another exception); null on success
   std::string error_message;
-  ClientResponse response;   // status/headers valid when error is null
+  ClientResponse response;  // status/headers valid when error is null
   std::string body;
 };
 using FetchCallback = Function<void(FetchResult&)>;
