@@ -42,6 +42,15 @@ enum class WorkClass : unsigned char { fs, slow, cpu };
 inline constexpr std::size_t kWorkClassCount = 3;
 const char* to_string(WorkClass) noexcept;
 
+// How a pool's threads are scheduled against the loops (Linux scheduling policies).
+enum class PoolScheduling : unsigned char {
+  normal,  // SCHED_OTHER at the pool's nice value
+  batch,   // SCHED_BATCH at the pool's nice value: treated as CPU-bound; its wake-ups never
+           // preempt a running thread
+  idle,    // SCHED_IDLE: runs on the CPU time no normal thread wants; a loop waking on its
+           // core preempts it at once (the nice value no longer matters)
+};
+
 struct PoolOptions {
   unsigned io_threads = 0;         // 0: WEFT_POOL_SIZE from the environment, else 4
   unsigned slow_max_running = 0;   // 0: half of io_threads (at least 1)
@@ -55,6 +64,14 @@ struct PoolOptions {
   // priority as the loop (libuv's threadpool).
   int io_nice = 10;
   int cpu_nice = 10;
+  // The cpu pool's policy. idle (the default): compute offloaded from a loop (TLS
+  // handshake signatures, offload()) only uses CPU time the loops leave, so a loop that
+  // shares a core with busy cpu-pool threads is not delayed by them at all (nice +10
+  // still lets a running pool thread finish its time slice first: milliseconds of loop
+  // lag). The cost: on a host whose cores other normal processes keep busy, the cpu pool
+  // gets only a sliver of CPU (SCHED_IDLE's weight is 3 against nice 0's 1024) and its
+  // jobs wait; choose normal there. The I/O pool stays normal (its jobs mostly block).
+  PoolScheduling cpu_scheduling = PoolScheduling::idle;
 };
 
 // Counters of one work class; times are totals in nanoseconds.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -218,6 +219,34 @@ TEST(Pool, ThreadsRunBelowTheLoopByDefaultAndAsConfigured) {
   EXPECT_EQ(configured[weft::WorkClass::slow], loop_nice);
   EXPECT_EQ(configured[weft::WorkClass::cpu], lowered(3));
   EXPECT_EQ(thread_nice(), loop_nice);  // the loop's own thread is left alone
+}
+
+// Each class's job reports its thread's scheduling policy (SCHED_OTHER, _BATCH, _IDLE).
+std::map<weft::WorkClass, int> pool_policies(weft::PoolOptions options) {
+  weft::Loop loop({.runtime = std::make_shared<weft::Runtime>(options)});
+  std::map<weft::WorkClass, int> seen;
+  for (auto cls : {weft::WorkClass::fs, weft::WorkClass::slow, weft::WorkClass::cpu}) {
+    EXPECT_FALSE(weft::queue_work(loop, cls, [] { return ::sched_getscheduler(0); },
+                                  [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
+  }
+  loop.run();
+  expect_clean_close(loop);
+  return seen;
+}
+
+// The cpu pool runs under SCHED_IDLE by default (a loop waking on its core preempts it at
+// once), the I/O pool under SCHED_OTHER; cpu_scheduling chooses.
+TEST(Pool, CpuPoolSchedulingPolicyByDefaultAndAsConfigured) {
+  auto by_default = pool_policies({});
+  EXPECT_EQ(by_default[weft::WorkClass::fs], SCHED_OTHER);
+  EXPECT_EQ(by_default[weft::WorkClass::slow], SCHED_OTHER);
+  EXPECT_EQ(by_default[weft::WorkClass::cpu], SCHED_IDLE);
+  auto batch = pool_policies({.cpu_scheduling = weft::PoolScheduling::batch});
+  EXPECT_EQ(batch[weft::WorkClass::cpu], SCHED_BATCH);
+  EXPECT_EQ(batch[weft::WorkClass::fs], SCHED_OTHER);
+  auto normal = pool_policies({.cpu_scheduling = weft::PoolScheduling::normal});
+  EXPECT_EQ(normal[weft::WorkClass::cpu], SCHED_OTHER);
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // the loop's own thread is left alone
 }
 
 // Each completion submits the next job while the thread that ran the previous one is still
