@@ -17,7 +17,7 @@
 // --tls-inline-handshakes runs handshakes on the loop instead of the cpu pool;
 // --tls-pool-handshakes sends every signing step to the pool, even while no connection is
 // established (tls::ServerConfig::handshake_inline_when_idle = false).
-// --cpu-pool-scheduling: PoolOptions::cpu_scheduling (default idle).
+// --cpu-pool-scheduling: PoolOptions::cpu_scheduling (default normal).
 //
 // --workers N: N loop threads, each with its own SO_REUSEPORT listener (0: one per core).
 // The default, 1, serves on the main thread's loop only, as the single-loop benchmarks

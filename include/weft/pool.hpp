@@ -64,14 +64,16 @@ struct PoolOptions {
   // priority as the loop (libuv's threadpool).
   int io_nice = 10;
   int cpu_nice = 10;
-  // The cpu pool's policy. idle (the default): compute offloaded from a loop (TLS
-  // handshake signatures, offload()) only uses CPU time the loops leave, so a loop that
-  // shares a core with busy cpu-pool threads is not delayed by them at all (nice +10
-  // still lets a running pool thread finish its time slice first: milliseconds of loop
-  // lag). The cost: on a host whose cores other normal processes keep busy, the cpu pool
-  // gets only a sliver of CPU (SCHED_IDLE's weight is 3 against nice 0's 1024) and its
-  // jobs wait; choose normal there. The I/O pool stays normal (its jobs mostly block).
-  PoolScheduling cpu_scheduling = PoolScheduling::idle;
+  // The cpu pool's policy. idle: compute offloaded from a loop (TLS handshake
+  // signatures, offload()) only uses CPU time nothing else wants, so a loop sharing a core
+  // with busy cpu-pool threads preempts them at once (nice +10 still lets a running pool
+  // thread finish its time slice first: milliseconds of loop lag). Not the default: on a
+  // host whose cores other processes keep busy, SCHED_IDLE threads get almost no CPU
+  // (weight 3 against nice 0's 1024): measured with builds running beside the server,
+  // handshakes on the pool fell to 2/s and keep-alive clients' handshakes timed out
+  // (docs/BENCHMARKS.md, TLS of 2026-12-03 23:00). Choose idle where the loops' cores are
+  // weft's own. The I/O pool is always normal (its jobs mostly block).
+  PoolScheduling cpu_scheduling = PoolScheduling::normal;
 };
 
 // Counters of one work class; times are totals in nanoseconds.

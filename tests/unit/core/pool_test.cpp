@@ -234,18 +234,19 @@ std::map<weft::WorkClass, int> pool_policies(weft::PoolOptions options) {
   return seen;
 }
 
-// The cpu pool runs under SCHED_IDLE by default (a loop waking on its core preempts it at
-// once), the I/O pool under SCHED_OTHER; cpu_scheduling chooses.
+// Both pools run under SCHED_OTHER by default; cpu_scheduling puts the cpu pool under
+// SCHED_IDLE (a loop waking on its core preempts it at once) or SCHED_BATCH.
 TEST(Pool, CpuPoolSchedulingPolicyByDefaultAndAsConfigured) {
   auto by_default = pool_policies({});
   EXPECT_EQ(by_default[weft::WorkClass::fs], SCHED_OTHER);
   EXPECT_EQ(by_default[weft::WorkClass::slow], SCHED_OTHER);
-  EXPECT_EQ(by_default[weft::WorkClass::cpu], SCHED_IDLE);
+  EXPECT_EQ(by_default[weft::WorkClass::cpu], SCHED_OTHER);
+  auto idle = pool_policies({.cpu_scheduling = weft::PoolScheduling::idle});
+  EXPECT_EQ(idle[weft::WorkClass::cpu], SCHED_IDLE);
+  EXPECT_EQ(idle[weft::WorkClass::fs], SCHED_OTHER);
+  EXPECT_EQ(idle[weft::WorkClass::slow], SCHED_OTHER);
   auto batch = pool_policies({.cpu_scheduling = weft::PoolScheduling::batch});
   EXPECT_EQ(batch[weft::WorkClass::cpu], SCHED_BATCH);
-  EXPECT_EQ(batch[weft::WorkClass::fs], SCHED_OTHER);
-  auto normal = pool_policies({.cpu_scheduling = weft::PoolScheduling::normal});
-  EXPECT_EQ(normal[weft::WorkClass::cpu], SCHED_OTHER);
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // the loop's own thread is left alone
 }
 
