@@ -160,8 +160,8 @@ static void set_thread_scheduling(PoolScheduling s) noexcept {
   if (s == PoolScheduling::normal) return;
   sched_param param{};
   param.sched_priority = 0;  // the only value these policies take
-  (void)::pthread_setschedparam(::pthread_self(), s == PoolScheduling::idle ? SCHED_IDLE : SCHED_BATCH,
-                                &param);
+  const int policy = s == PoolScheduling::idle ? SCHED_IDLE : SCHED_BATCH;
+  (void)::pthread_setschedparam(::pthread_self(), policy, &param);
 }
 
 void WorkerPool::worker_main(std::size_t slot) {

@@ -487,7 +487,8 @@ TEST(TlsServer, SigningStepsRunInlineUntilAConnectionIsEstablished) {
   TlsEcho server(loop, server_ctx);
   const tls::Context client_ctx = client_for(ca, dir);
   auto echo_once = [&](tls::Stream& c, std::string& got) {
-    c.connect("localhost", server.port(), [](std::error_code ec) { EXPECT_FALSE(ec) << ec.message(); });
+    c.connect("localhost", server.port(),
+              [](std::error_code ec) { EXPECT_FALSE(ec) << ec.message(); });
     (void)c.read_start([&got](std::span<char> d) {
       got += to_string(d);
       return d.size();
@@ -509,7 +510,9 @@ TEST(TlsServer, SigningStepsRunInlineUntilAConnectionIsEstablished) {
   a.close();
   b.close();
   for (auto& st : server.streams()) st->close();
-  run_until(loop, [&] { return server.streams()[0]->is_closed() && server.streams()[1]->is_closed(); });
+  run_until(loop, [&] {
+    return server.streams()[0]->is_closed() && server.streams()[1]->is_closed();
+  });
   tls::Stream c(loop, client_ctx);
   echo_once(c, got_c);  // both closed: inline again
   s = tls::stats(server_ctx);
