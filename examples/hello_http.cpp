@@ -9,11 +9,15 @@
 //              [--park-idle-after MS|never]
 //              [--observe [--no-watchdog]]
 //              [--tls-cert FILE --tls-key FILE [--tls-handshake-timeout-ms MS]
-//               [--tls-max-handshakes N] [--tls-inline-handshakes]]
+//               [--tls-max-handshakes N] [--tls-inline-handshakes | --tls-pool-handshakes]]
+//              [--cpu-pool-scheduling idle|batch|normal]
 //
 // --tls-cert/--tls-key serve HTTPS (PEM chain and key; scripts/make-cert makes a
 // self-signed pair); SIGHUP reloads them (open connections keep the old ones).
-// --tls-inline-handshakes runs handshakes on the loop instead of the cpu pool.
+// --tls-inline-handshakes runs handshakes on the loop instead of the cpu pool;
+// --tls-pool-handshakes sends every signing step to the pool, even while no connection is
+// established (tls::ServerConfig::handshake_inline_when_idle = false).
+// --cpu-pool-scheduling: PoolOptions::cpu_scheduling (default normal).
 //
 // --workers N: N loop threads, each with its own SO_REUSEPORT listener (0: one per core).
 // The default, 1, serves on the main thread's loop only, as the single-loop benchmarks
@@ -24,6 +28,7 @@
 #include <weft/http/server.hpp>
 #include <weft/ws/app.hpp>
 #include <weft/observe/mount.hpp>
+#include <weft/pool.hpp>
 #include <weft/signal.hpp>
 
 #include <csignal>
@@ -46,6 +51,8 @@ struct Args {
   long tls_handshake_timeout_ms = -1;
   long tls_max_handshakes = -1;
   bool tls_inline = false;
+  bool tls_pool = false;
+  weft::PoolScheduling cpu_scheduling = weft::PoolOptions{}.cpu_scheduling;
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -61,6 +68,10 @@ bool parse_args(int argc, char** argv, Args& args) {
     }
     if (flag == "--tls-inline-handshakes") {
       args.tls_inline = true;
+      continue;
+    }
+    if (flag == "--tls-pool-handshakes") {
+      args.tls_pool = true;
       continue;
     }
     if (i + 1 >= argc) return false;
@@ -81,6 +92,16 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.tls_handshake_timeout_ms = std::strtol(value, nullptr, 10);
     } else if (flag == "--tls-max-handshakes") {
       args.tls_max_handshakes = std::strtol(value, nullptr, 10);
+    } else if (flag == "--cpu-pool-scheduling") {
+      if (std::strcmp(value, "idle") == 0) {
+        args.cpu_scheduling = weft::PoolScheduling::idle;
+      } else if (std::strcmp(value, "batch") == 0) {
+        args.cpu_scheduling = weft::PoolScheduling::batch;
+      } else if (std::strcmp(value, "normal") == 0) {
+        args.cpu_scheduling = weft::PoolScheduling::normal;
+      } else {
+        return false;
+      }
     } else if (flag == "--workers") {
       args.workers = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
     } else {
@@ -99,14 +120,17 @@ int main(int argc, char** argv) {
                  "usage: hello_http [--port N] [--host ADDR] [--keep-alive-timeout SECONDS]"
                  " [--workers N] [--park-idle-after MS|never] [--observe [--no-watchdog]]"
                  " [--tls-cert FILE --tls-key FILE [--tls-handshake-timeout-ms MS]"
-                 " [--tls-max-handshakes N] [--tls-inline-handshakes]]\n");
+                 " [--tls-max-handshakes N] [--tls-inline-handshakes | --tls-pool-handshakes]]"
+                 " [--cpu-pool-scheduling idle|batch|normal]\n");
     return 2;
   }
   if (args.tls_cert.empty() != args.tls_key.empty()) {
     std::fprintf(stderr, "hello_http: --tls-cert and --tls-key go together\n");
     return 2;
   }
-  weft::Loop loop;
+  weft::PoolOptions pools;
+  pools.cpu_scheduling = args.cpu_scheduling;
+  weft::Loop loop({.runtime = std::make_shared<weft::Runtime>(pools), .clock = nullptr});
   weft::http::ServerOptions options;
   options.keep_alive_timeout = std::chrono::seconds(args.keep_alive_seconds);
   options.workers = args.workers;
@@ -121,6 +145,7 @@ int main(int argc, char** argv) {
     }
     if (args.tls_max_handshakes >= 0) tls.max_handshakes = static_cast<std::size_t>(args.tls_max_handshakes);
     tls.handshake_on_pool = !args.tls_inline;
+    tls.handshake_inline_when_idle = !args.tls_pool;
     try {
       options.tls = weft::tls::Context::server(std::move(tls));
     } catch (const std::exception& e) {

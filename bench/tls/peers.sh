@@ -2,14 +2,16 @@
 # bench/tls/peers.sh — weft's HTTPS vs nginx vs Node's `https`, same certificates, protocols
 # (TLS 1.2 + 1.3) and ciphers (Mozilla "intermediate", server order, X25519:P-256:P-384).
 #
-#   bench/tls/peers.sh [--duration 5] [--runs 3] [--servers weft,weft-inline,nginx,node]
+#   bench/tls/peers.sh [--duration 5] [--runs 3] [--servers weft,weft-pool,weft-inline,nginx,node]
 #                      [--idle-conns 10000] [--flood-conns 32] [--ka-rate 50] [--no-build]
 #                      [--scenarios ka,handshakes,flood,idle] [--weft-bin PATH]
 #
 # Every server runs pinned to CPU 0 (taskset -c 0: all of weft's threads, its cpu pool
 # included; nginx one worker, master_process off; node), every load generator on CPU 1,
 # loopback only, a fresh server per scenario. "weft" hands handshake steps to the cpu pool
-# (the default); "weft-inline" runs them on the loop (--tls-inline-handshakes).
+# while a connection is established and on the loop otherwise (the default); "weft-pool"
+# sends every signing step to the pool (--tls-pool-handshakes); "weft-inline" runs them on
+# the loop (--tls-inline-handshakes).
 # Scenarios (certificates from scripts/make-cert: ECDSA P-256, or RSA-2048):
 #   ka        wrk -t1 -c50 keep-alive HTTPS GET /plaintext (ECDSA): server CPU µs/request
 #   full-ec   tls_load -m full -c 16: a new connection, a full handshake (no session offered,
@@ -141,9 +143,10 @@ start_server() {  # name key(ec|rsa)
   local name=$1 kd="$TMP/$2" logf="$TMP/$1.log"
   PORT=$(free_port)
   case "$name" in
-    weft|weft-inline)
+    weft|weft-inline|weft-pool)
       local extra=()
       [[ $name == weft-inline ]] && extra=(--tls-inline-handshakes)
+      [[ $name == weft-pool ]] && extra=(--tls-pool-handshakes)
       taskset -c $SERVER_CPU "$HELLO" --port "$PORT" --observe --keep-alive-timeout 60 \
         --tls-cert "$kd/cert.pem" --tls-key "$kd/key.pem" "${extra[@]}" >"$logf" 2>&1 & ;;
     nginx)
@@ -257,6 +260,7 @@ scenario_idle() {  # run server
 
 has() { [[ ",$SCENARIOS," == *",$1,"* ]]; }
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 IFS=, read -r -a ORDER <<<"$SERVERS"
 # Servers alternate within each scenario, so the figures compared (one scenario, one run)
 # are measured within a minute of each other on a machine whose load drifts.
@@ -279,4 +283,4 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 cp "$RES" "$HERE/results-latest.tsv"
-python3 "$HERE/report.py" "$RES" "$START" "$DURATION" "$FLOOD_CONNS" "$KA_RATE" "$IDLE_CONNS" | tee "$OUT"
+LOADAVG="$LOAD_START → $(cut -d' ' -f1-3 /proc/loadavg)" python3 "$HERE/report.py" "$RES" "$START" "$DURATION" "$FLOOD_CONNS" "$KA_RATE" "$IDLE_CONNS" | tee "$OUT"

@@ -2,6 +2,7 @@
 """bench/tls/report.py RESULTS.tsv START DURATION FLOOD_CONNS KA_RATE IDLE_CONNS: peers.sh's
 Markdown report. Rows of RESULTS: run server scenario a b c d extra (see peers.sh's emit)."""
 import collections
+import os
 import platform
 import sys
 
@@ -46,7 +47,7 @@ def peers_ratios(scen, key, label):
     for peer in ("nginx", "node"):
         if peer not in servers:
             continue
-        for w in ("weft", "weft-inline"):
+        for w in ("weft", "weft-pool", "weft-inline"):
             if w not in servers:
                 continue
             vals = [ratio(rows[(scen, r)].get(w, {}).get(key), rows[(scen, r)].get(peer, {}).get(key)) for r in runs]
@@ -56,6 +57,8 @@ def peers_ratios(scen, key, label):
 
 cpu = next((l.split(': ', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 print(f"### Run of {start}\n")
+if os.environ.get("LOADAVG"):
+    print(f"Load average (1/5/15 min) at the start → at the end: {os.environ['LOADAVG']}\n")
 print(f"`bench/tls/peers.sh --duration {duration} --runs {len(runs)} --flood-conns {flood_conns} --ka-rate {ka_rate} "
       f"--idle-conns {idle_conns}`; {cpu}, Linux {platform.release()}; servers on CPU 0, load generators on CPU 1; "
       f"{len(runs)} runs, a fresh server per scenario.\n")

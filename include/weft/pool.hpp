@@ -42,6 +42,15 @@ enum class WorkClass : unsigned char { fs, slow, cpu };
 inline constexpr std::size_t kWorkClassCount = 3;
 const char* to_string(WorkClass) noexcept;
 
+// How a pool's threads are scheduled against the loops (Linux scheduling policies).
+enum class PoolScheduling : unsigned char {
+  normal,  // SCHED_OTHER at the pool's nice value
+  batch,   // SCHED_BATCH at the pool's nice value: treated as CPU-bound; its wake-ups never
+           // preempt a running thread
+  idle,    // SCHED_IDLE: runs on the CPU time no normal thread wants; a loop waking on its
+           // core preempts it at once (the nice value no longer matters)
+};
+
 struct PoolOptions {
   unsigned io_threads = 0;         // 0: WEFT_POOL_SIZE from the environment, else 4
   unsigned slow_max_running = 0;   // 0: half of io_threads (at least 1)
@@ -55,6 +64,16 @@ struct PoolOptions {
   // priority as the loop (libuv's threadpool).
   int io_nice = 10;
   int cpu_nice = 10;
+  // The cpu pool's policy. idle: compute offloaded from a loop (TLS handshake
+  // signatures, offload()) only uses CPU time nothing else wants, so a loop sharing a core
+  // with busy cpu-pool threads preempts them at once (nice +10 still lets a running pool
+  // thread finish its time slice first: milliseconds of loop lag). Not the default: on a
+  // host whose cores other processes keep busy, SCHED_IDLE threads get almost no CPU
+  // (weight 3 against nice 0's 1024): measured with builds running beside the server,
+  // handshakes on the pool fell to 2/s and keep-alive clients' handshakes timed out
+  // (docs/BENCHMARKS.md, TLS of 2026-12-03 23:00). Choose idle where the loops' cores are
+  // weft's own. The I/O pool is always normal (its jobs mostly block).
+  PoolScheduling cpu_scheduling = PoolScheduling::normal;
 };
 
 // Counters of one work class; times are totals in nanoseconds.

@@ -5,6 +5,7 @@
 #include <weft/loop.hpp>
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -38,9 +39,9 @@ TimePoint real_now() noexcept { return std::chrono::steady_clock::now(); }
 }  // namespace
 
 WorkerPool::WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
-                       std::size_t max_queued, int nice)
+                       std::size_t max_queued, int nice, PoolScheduling scheduling)
     : name_(name), max_queued_(max_queued), thread_count_(std::max(1u, threads)),
-      nice_(std::clamp(nice, 0, 19)) {
+      nice_(std::clamp(nice, 0, 19)), scheduling_(scheduling) {
   for (const ClassLimit& c : classes) {
     ClassQueue& q = queue(c.cls);
     q.served = true;
@@ -153,8 +154,19 @@ static void lower_thread_priority(int by) noexcept {
   if (errno == 0) (void)::setpriority(PRIO_PROCESS, tid, std::min(current + by, 19));
 }
 
+// Puts the calling thread under `s` (PoolOptions::cpu_scheduling). Lowering a thread to
+// SCHED_BATCH or SCHED_IDLE needs no privilege; a failure leaves it under SCHED_OTHER.
+static void set_thread_scheduling(PoolScheduling s) noexcept {
+  if (s == PoolScheduling::normal) return;
+  sched_param param{};
+  param.sched_priority = 0;  // the only value these policies take
+  const int policy = s == PoolScheduling::idle ? SCHED_IDLE : SCHED_BATCH;
+  (void)::pthread_setschedparam(::pthread_self(), policy, &param);
+}
+
 void WorkerPool::worker_main(std::size_t slot) {
   lower_thread_priority(nice_);
+  set_thread_scheduling(scheduling_);
   Finished done;
   std::unique_lock lock(mu_);
   for (;;) {
@@ -330,7 +342,7 @@ Runtime::Runtime(PoolOptions options) : options_(options) {
       options_.max_queued, options_.io_nice);
   cpu_ = std::make_unique<detail::WorkerPool>(
       "cpu", options_.cpu_threads, std::vector<CL>{{WorkClass::cpu, options_.cpu_threads}},
-      options_.max_queued, options_.cpu_nice);
+      options_.max_queued, options_.cpu_nice, options_.cpu_scheduling);
 }
 
 Runtime::~Runtime() = default;

@@ -21,7 +21,8 @@ class WorkerPool {
     unsigned max_running;
   };
   WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
-             std::size_t max_queued, int nice = 0);
+             std::size_t max_queued, int nice = 0,
+             PoolScheduling scheduling = PoolScheduling::normal);
   ~WorkerPool();
 
   std::error_code submit(Job* job);  // takes the job's reference on success
@@ -71,6 +72,7 @@ class WorkerPool {
   std::uint64_t seq_ = 0;
   unsigned thread_count_;
   int nice_;  // how much lower its threads run (PoolOptions::io_nice, cpu_nice)
+  PoolScheduling scheduling_;  // PoolOptions::cpu_scheduling for the cpu pool
   unsigned idle_ = 0;
   unsigned wakes_pending_ = 0;
   unsigned returning_ = 0;  // threads delivering a completion that look for work right after

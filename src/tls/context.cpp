@@ -223,6 +223,7 @@ std::shared_ptr<const Built> build_server(const ServerConfig& cfg, std::shared_p
   built->handshake_timeout = cfg.handshake_timeout;
   built->max_handshakes = cfg.max_handshakes;
   built->handshake_on_pool = cfg.handshake_on_pool;
+  built->handshake_inline_when_idle = cfg.handshake_inline_when_idle;
   for (const Certificate& c : cfg.certificates) {
     built->entries.push_back({new_server_ctx(cfg, *built), {}});
     load_certificate(built->entries.back().ctx, c);

@@ -63,6 +63,7 @@ struct Built {
   Duration handshake_timeout{};
   std::size_t max_handshakes = 0;  // 0: no limit
   bool handshake_on_pool = false;
+  bool handshake_inline_when_idle = false;
 
   // The certificate for an SNI name (the first entry when none matches).
   SSL_CTX* select(std::string_view name) const noexcept;

@@ -1,4 +1,4 @@
-// The Engine: SSL object creation, one handshake step, errors, BIO plumbing.
+// The Engine: SSL object creation, one handshake step, errors (its BIO: bio.cpp).
 #include "tls/engine.hpp"
 
 #include <weft/tls/error.hpp>
@@ -15,16 +15,13 @@ namespace weft::tls::detail {
 
 void make_ssl(Engine& e, SSL_CTX* ctx, bool server) {
   e.ssl = SSL_new(ctx);
-  e.rbio = BIO_new(BIO_s_mem());
-  e.wbio = BIO_new(BIO_s_mem());
-  if (!e.ssl || !e.rbio || !e.wbio) {
-    BIO_free(e.rbio);
-    BIO_free(e.wbio);
+  e.bio = e.ssl ? new_engine_bio(e) : nullptr;
+  if (!e.bio) {
+    SSL_free(e.ssl);
+    e.ssl = nullptr;
     throw std::bad_alloc();
   }
-  BIO_set_mem_eof_return(e.rbio, -1);  // empty: "retry", not end of file
-  BIO_set_mem_eof_return(e.wbio, -1);
-  SSL_set_bio(e.ssl, e.rbio, e.wbio);
+  SSL_set_bio(e.ssl, e.bio, e.bio);  // one reference, for both directions
   if (server) {
     SSL_set_accept_state(e.ssl);
   } else {
@@ -57,7 +54,8 @@ std::error_code from_ossl(unsigned long e) {
 
 std::error_code step_error(const StepResult& r) {
   if (r.verify != X509_V_OK) return {static_cast<int>(r.verify), verify_category()};
-  if (r.err == SSL_ERROR_SYSCALL && r.ossl_error == 0) return make_error_code(errc::handshake_failed);
+  if (r.err == SSL_ERROR_SYSCALL && r.ossl_error == 0)
+    return make_error_code(errc::handshake_failed);
   return from_ossl(r.ossl_error);
 }
 
@@ -69,31 +67,13 @@ std::error_code ssl_error(SSL* ssl, int ret) {
   return from_ossl(e);
 }
 
-void feed(Engine& e, const char* data, std::size_t len) {
-  while (len > 0) {  // a memory BIO grows: each write takes everything (up to INT_MAX)
-    const int chunk = static_cast<int>(std::min<std::size_t>(len, INT_MAX));
-    const int n = BIO_write(e.rbio, data, chunk);
-    if (n <= 0) throw std::bad_alloc();
-    data += n;
-    len -= static_cast<std::size_t>(n);
-  }
-}
-
-std::string take_output(Engine& e) {
-  const std::size_t pending = BIO_ctrl_pending(e.wbio);
-  std::string out;
-  if (pending == 0) return out;
-  out.resize(pending);
-  const int n = BIO_read(e.wbio, out.data(), static_cast<int>(pending));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return out;
-}
-
 void set_peer_name(Engine& e, const std::string& host) {
   std::string bare = host;
-  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']')
+    bare = bare.substr(1, bare.size() - 2);
   unsigned char addr[16];
-  const bool is_ip = inet_pton(AF_INET, bare.c_str(), addr) == 1 || inet_pton(AF_INET6, bare.c_str(), addr) == 1;
+  const bool is_ip =
+      inet_pton(AF_INET, bare.c_str(), addr) == 1 || inet_pton(AF_INET6, bare.c_str(), addr) == 1;
   if (is_ip) {  // no SNI for addresses (RFC 6066 §3); the certificate must list the IP
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(e.ssl), bare.c_str());
     return;

@@ -17,8 +17,8 @@ namespace weft::tls {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 16 * 1024;   // one TLS record's plaintext at most
-constexpr std::size_t kFileChunk = 64 * 1024;   // write_file: bytes read per pass
+constexpr std::size_t kReadChunk = 16 * 1024;  // one TLS record's plaintext at most
+constexpr std::size_t kFileChunk = 64 * 1024;  // write_file: bytes read per pass
 
 // Plaintext of one SSL_read, shared by every stream of the thread (one loop per thread;
 // a delivery never overlaps another on the same thread: read_start() defers).
@@ -67,13 +67,24 @@ std::size_t Stream::on_cipher(std::span<char> data) {
     inner_.read_stop();
     return error_ ? data.size() : 0;
   }
-  detail::feed(*eng_, data.data(), data.size());
   if (!hs_done_) {
+    detail::feed(*eng_, data.data(), data.size());  // copied: a step may run on the pool
     step_handshake();
-  } else {
-    read_plain(false);
+    return data.size();  // (this stream may be gone now: touch nothing)
   }
-  return data.size();  // fed to OpenSSL (this stream may be gone now: touch nothing)
+  // Established: OpenSSL reads the records straight from the inner stream's buffer; what
+  // it leaves (a reader that paused) is copied out before the buffer is reused.
+  bool dead = false;
+  bool* outer = std::exchange(dead_, &dead);
+  detail::lend(*eng_, data.data(), data.size());
+  read_plain(false);
+  if (dead) {
+    if (outer) *outer = true;
+    return data.size();
+  }
+  dead_ = outer;
+  detail::keep_unread(*eng_);
+  return data.size();
 }
 
 void Stream::on_inner_end() {
@@ -86,7 +97,7 @@ void Stream::on_inner_end() {
 // input waits in the inner stream, nor while a paused reader leaves records in OpenSSL.
 void Stream::maybe_truncated() {
   if (!inner_eof_ || ended_ || error_ || job_running_ || inner_.buffered_bytes() > 0) return;
-  if (hs_done_ && (BIO_ctrl_pending(eng_->rbio) > 0 || SSL_pending(eng_->ssl) > 0)) return;
+  if (hs_done_ && (detail::unread(*eng_) > 0 || SSL_pending(eng_->ssl) > 0)) return;
   fail(errc::truncated);
 }
 
@@ -106,11 +117,14 @@ void Stream::read_plain(bool redeliver) {
     if (gone()) return;
   }
   while (reading_ && !ended_ && !error_ && !is_closing() && !is_closed()) {
-    ERR_clear_error();
+    detail::clear_errors();
     const int n = SSL_read(eng_->ssl, t_plain, static_cast<int>(kReadChunk));
     if (n > 0) {
       deliver(std::span<char>(t_plain, static_cast<std::size_t>(n)));
       if (gone()) return;
+      // No ciphertext left and none inside OpenSSL: another SSL_read would only say
+      // WANT_READ (saves a call, its error-queue clearing and SSL_get_error per request).
+      if (detail::unread(*eng_) == 0 && SSL_has_pending(eng_->ssl) == 0) break;
       continue;
     }
     const int err = SSL_get_error(eng_->ssl, n);
@@ -126,11 +140,7 @@ void Stream::read_plain(bool redeliver) {
     break;
   }
   dead_ = outer;
-  if (!is_closing() && !is_closed()) {
-    flush_cipher();  // alerts, key updates, refusals
-    // waits for input now: give back a large buffer (a big body went through)
-    if (!job_running_) detail::release_idle_memory(*eng_, detail::kIdleBioKeep);
-  }
+  if (!is_closing() && !is_closed()) flush_cipher();  // alerts, key updates, refusals
   update_inner_reading();
   maybe_truncated();
 }
@@ -339,7 +349,7 @@ bool Stream::pump_file(detail::Item& item) {
 }
 
 void Stream::encrypt(std::string_view data, net::WriteCallback done) {
-  ERR_clear_error();
+  detail::clear_errors();
   while (!data.empty()) {
     const int len = static_cast<int>(std::min<std::size_t>(data.size(), INT_MAX));
     const int n = SSL_write(eng_->ssl, data.data(), len);

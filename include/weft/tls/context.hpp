@@ -65,6 +65,11 @@ struct ServerConfig {
   Duration handshake_timeout = std::chrono::seconds(10);  // accept → handshake done
   std::size_t max_handshakes = 1024;   // in progress per Context; past it: refused
   bool handshake_on_pool = true;       // steps that may sign (answering a ClientHello) on the cpu pool
+  // With handshake_on_pool: such a step still runs inline while this loop has no
+  // established server TLS connection, which it alone could delay (then the pool's two
+  // thread hand-offs would only add CPU); once one is established, steps go to the pool.
+  // false: every such step goes to the pool. docs/ARCHITECTURE.md "TLS".
+  bool handshake_inline_when_idle = true;
 };
 
 struct ClientConfig {

@@ -150,6 +150,8 @@ class Stream final : public net::Transport {
   void handshake_finished();
   void handshake_failed(std::error_code ec);
   void release_handshake_slot() noexcept;
+  bool sign_on_pool() const;
+  void count_established(bool on) noexcept;
   std::size_t on_cipher(std::span<char> data);
   void on_inner_end();
   void maybe_truncated();
@@ -191,7 +193,7 @@ class Stream final : public net::Transport {
   std::size_t item_bytes_ = 0;
   std::size_t delivering_size_ = 0;
   std::error_code error_;
-  std::string alpn_, protocol_, cipher_, server_name_;
+  std::string_view alpn_, protocol_, cipher_, server_name_;  // into the SSL object (stream.cpp)
   unsigned corks_ = 0;
 
   bool server_ = false;
@@ -203,6 +205,7 @@ class Stream final : public net::Transport {
   bool need_drain_ = false;
   bool shutdown_requested_ = false;
   bool reused_ = false;
+  bool established_counted_ = false;  // in detail::established_here()
 };
 
 // co_await s.handshake(): returns once the handshake is complete; throws

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -218,6 +219,35 @@ TEST(Pool, ThreadsRunBelowTheLoopByDefaultAndAsConfigured) {
   EXPECT_EQ(configured[weft::WorkClass::slow], loop_nice);
   EXPECT_EQ(configured[weft::WorkClass::cpu], lowered(3));
   EXPECT_EQ(thread_nice(), loop_nice);  // the loop's own thread is left alone
+}
+
+// Each class's job reports its thread's scheduling policy (SCHED_OTHER, _BATCH, _IDLE).
+std::map<weft::WorkClass, int> pool_policies(weft::PoolOptions options) {
+  weft::Loop loop({.runtime = std::make_shared<weft::Runtime>(options)});
+  std::map<weft::WorkClass, int> seen;
+  for (auto cls : {weft::WorkClass::fs, weft::WorkClass::slow, weft::WorkClass::cpu}) {
+    EXPECT_FALSE(weft::queue_work(loop, cls, [] { return ::sched_getscheduler(0); },
+                                  [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
+  }
+  loop.run();
+  expect_clean_close(loop);
+  return seen;
+}
+
+// Both pools run under SCHED_OTHER by default; cpu_scheduling puts the cpu pool under
+// SCHED_IDLE (a loop waking on its core preempts it at once) or SCHED_BATCH.
+TEST(Pool, CpuPoolSchedulingPolicyByDefaultAndAsConfigured) {
+  auto by_default = pool_policies({});
+  EXPECT_EQ(by_default[weft::WorkClass::fs], SCHED_OTHER);
+  EXPECT_EQ(by_default[weft::WorkClass::slow], SCHED_OTHER);
+  EXPECT_EQ(by_default[weft::WorkClass::cpu], SCHED_OTHER);
+  auto idle = pool_policies({.cpu_scheduling = weft::PoolScheduling::idle});
+  EXPECT_EQ(idle[weft::WorkClass::cpu], SCHED_IDLE);
+  EXPECT_EQ(idle[weft::WorkClass::fs], SCHED_OTHER);
+  EXPECT_EQ(idle[weft::WorkClass::slow], SCHED_OTHER);
+  auto batch = pool_policies({.cpu_scheduling = weft::PoolScheduling::batch});
+  EXPECT_EQ(batch[weft::WorkClass::cpu], SCHED_BATCH);
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // the loop's own thread is left alone
 }
 
 // Each completion submits the next job while the thread that ran the previous one is still

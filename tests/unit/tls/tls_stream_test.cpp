@@ -6,6 +6,7 @@
 #include "unit/net/net_test_util.hpp"
 
 #include <weft/tls/context.hpp>
+#include <weft/tls/stats.hpp>
 #include <weft/tls/stream.hpp>
 
 #include <sys/socket.h>
@@ -21,6 +22,7 @@ tls::ServerConfig server_config(const std::vector<Pem>& certs, bool on_pool = tr
   tls::ServerConfig c;
   for (const Pem& p : certs) c.certificates.push_back({.cert_file = {}, .key_file = {}, .cert_pem = p.cert, .key_pem = p.key});
   c.handshake_on_pool = on_pool;
+  c.handshake_inline_when_idle = false;  // on_pool: every signing step on the pool
   return c;
 }
 
@@ -469,5 +471,54 @@ TEST(TlsServer, AHandshakeCallbackMayDestroyItsStream) {
   EXPECT_FALSE(stream);
   ::close(fd);
   listener.close();
+  finish(loop);
+}
+
+// handshake_inline_when_idle (the default): a signing step runs inline while the loop has no
+// established server TLS connection, on the pool once one is established, inline again
+// after it closed.
+TEST(TlsServer, SigningStepsRunInlineUntilAConnectionIsEstablished) {
+  Loop loop;
+  TestCa ca;
+  const std::string dir = temp_dir();
+  tls::ServerConfig cfg = server_config({ca.issue({"localhost"})});
+  cfg.handshake_inline_when_idle = true;
+  const tls::Context server_ctx = tls::Context::server(cfg);
+  TlsEcho server(loop, server_ctx);
+  const tls::Context client_ctx = client_for(ca, dir);
+  auto echo_once = [&](tls::Stream& c, std::string& got) {
+    c.connect("localhost", server.port(),
+              [](std::error_code ec) { EXPECT_FALSE(ec) << ec.message(); });
+    (void)c.read_start([&got](std::span<char> d) {
+      got += to_string(d);
+      return d.size();
+    });
+    c.write("ping");
+    run_until(loop, [&] { return got == "ping"; });  // the server's handshake is done
+  };
+  std::string got_a, got_b, got_c;
+  tls::Stream a(loop, client_ctx);
+  echo_once(a, got_a);
+  tls::Stats s = tls::stats(server_ctx);
+  EXPECT_EQ(s.pool_steps, 0u);  // nothing established to delay: the signature ran inline
+  EXPECT_EQ(s.inline_steps, 2u);
+  tls::Stream b(loop, client_ctx);
+  echo_once(b, got_b);  // `a` is established: b's signing step went to the pool
+  s = tls::stats(server_ctx);
+  EXPECT_EQ(s.pool_steps, 1u);
+  EXPECT_EQ(s.inline_steps, 3u);
+  a.close();
+  b.close();
+  for (auto& st : server.streams()) st->close();
+  run_until(loop, [&] {
+    return server.streams()[0]->is_closed() && server.streams()[1]->is_closed();
+  });
+  tls::Stream c(loop, client_ctx);
+  echo_once(c, got_c);  // both closed: inline again
+  s = tls::stats(server_ctx);
+  EXPECT_EQ(s.pool_steps, 1u);
+  EXPECT_EQ(s.inline_steps, 5u);
+  c.close();
+  server.close_all();
   finish(loop);
 }
