@@ -74,8 +74,8 @@ Response not_found(const std::string& collection, const std::string* id) {
                                 : "no collection " + quote_name(collection));
 }
 
-// 503 for a busy or closing database or a statement past --statement-timeout-ms, 500
-// otherwise; the details go to the log only.
+// 503 for a busy, closing or unreachable database or a statement past
+// --statement-timeout-ms, 500 otherwise; the details go to the log only.
 Response database_failure(const Request& req, const std::system_error& e) {
   const auto code = e.code();
   std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
@@ -89,6 +89,14 @@ Response database_failure(const Request& req, const std::system_error& e) {
   if (code == db::errc::busy || code == db::errc::locked || code == db::errc::closed ||
       code == std::errc::operation_canceled || code == weft::errc::queue_full) {
     Response res = error_response(503, "the database is busy or shutting down; retry");
+    res.header("Retry-After", "1");
+    return res;
+  }
+  // PostgreSQL down, restarting or unreachable: the connection broke or could not be made.
+  // A write that gets this answer was not acknowledged (it may have committed if the
+  // connection broke during its COMMIT: a retry with the same id then gets 409).
+  if (code == db::errc::connection_lost || code == db::errc::cant_open) {
+    Response res = error_response(503, "the database is unreachable; retry");
     res.header("Retry-After", "1");
     return res;
   }

@@ -142,7 +142,7 @@ TEST(WsClient, RefusedHandshakeAndBadUrls) {
     EXPECT_EQ(status, 404);
     bool invalid = false;
     try {
-      auto c = co_await ws::connect("wss://127.0.0.1:1/x");
+      auto c = co_await ws::connect("http://127.0.0.1:1/x");
     } catch (const std::invalid_argument&) {
       invalid = true;
     }
