@@ -225,10 +225,15 @@ class Network:
 
 # ---- processes ------------------------------------------------------------------------------------
 
+# /_weft/ answers loopback clients only, or a token: the instances get this one (a file),
+# since in namespaces the driver and HAProxy are not on their loopback.
+OBSERVE_TOKEN = os.urandom(16).hex()
+
+
 def http_get(host, port, path, timeout=2.0):
     c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        c.request("GET", path)
+        c.request("GET", path, headers={"Authorization": f"Bearer {OBSERVE_TOKEN}"})
         r = c.getresponse()
         return r.status, r.read()
     finally:
@@ -242,8 +247,12 @@ class Instance:
         self.host = net.instance_host(i)
         self.port = 8080 if net.mode == "netns" else free_port(self.host)
         self.log_path = os.path.join(workdir, f"{self.name}.log")
+        token_file = os.path.join(workdir, "observe-token")
+        if not os.path.exists(token_file):
+            with open(token_file, "w") as f:
+                f.write(OBSERVE_TOKEN)
         argv = net.prefix(i) + [serve, "--host", self.host, "--port", str(self.port),
-                                "--db", pg.url(net.db_host(i)),
+                                "--db", pg.url(net.db_host(i)), "--observe-token-file", token_file,
                                 "--feed-heartbeat-ms", "500", "--changes-history", "1000000"]
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
@@ -326,9 +335,10 @@ frontend weft
   default_backend instances
 backend instances
   balance roundrobin
-  # the health check does not touch the database: a PostgreSQL outage must not take every
-  # instance out (weft-serve answers 503 itself then)
-  option httpchk GET /_weft/stats
+  # the health check (a static page) does not touch the database: a PostgreSQL outage must
+  # not take every instance out (weft-serve answers 503 itself then)
+  option httpchk
+  http-check send meth GET uri / ver HTTP/1.1 hdr Host weft
   http-check expect status 200
   default-server check inter 250ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down
 {servers}
