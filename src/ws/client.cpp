@@ -144,7 +144,11 @@ Task<void> Client::connect_transport(const std::string& host, std::uint16_t port
   }
   tls::ConnectOptions o;
   o.timeout = options_.timeout;
-  stream_ = co_await tls::connect(loop_, host, port, ctx, o);
+  // The Task is made in a statement of its own: its arguments' temporaries end before the
+  // suspension (GCC 12 mishandles temporaries that live across a co_await).
+  Task<std::unique_ptr<tls::Stream>> connecting = tls::connect(loop_, host, port, std::move(ctx), std::move(o));
+  std::unique_ptr<tls::Stream> secure = co_await std::move(connecting);
+  stream_ = std::move(secure);
 }
 
 Task<void> Client::open(std::string host, std::uint16_t port, std::string target, bool secure) {
