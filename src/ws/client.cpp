@@ -132,7 +132,8 @@ Task<void> Client::connect_transport(const std::string& host, std::uint16_t port
     net::ConnectOptions o;
     o.timeout = options_.timeout;
     net::Stream plain = co_await net::connect(loop_, host, port, o);
-    stream_ = std::make_unique<net::Stream>(loop_, plain.detach_socket());
+    plain_ = std::make_unique<net::Stream>(loop_, plain.detach_socket());
+    stream_ = plain_.get();
     co_return;
   }
   tls::Context ctx = options_.tls_context;
@@ -147,8 +148,8 @@ Task<void> Client::connect_transport(const std::string& host, std::uint16_t port
   // The Task is made in a statement of its own: its arguments' temporaries end before the
   // suspension (GCC 12 mishandles temporaries that live across a co_await).
   Task<std::unique_ptr<tls::Stream>> connecting = tls::connect(loop_, host, port, std::move(ctx), std::move(o));
-  std::unique_ptr<tls::Stream> secure = co_await std::move(connecting);
-  stream_ = std::move(secure);
+  tls_ = co_await std::move(connecting);
+  stream_ = tls_.get();
 }
 
 Task<void> Client::open(std::string host, std::uint16_t port, std::string target, bool secure) {
@@ -448,5 +449,7 @@ Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options) {
   co_await client->open(u.host, u.port, u.target, u.secure);
   co_return client;
 }
+
+Task<std::unique_ptr<Client>> connect(std::string url) { return connect(std::move(url), ConnectOptions{}); }
 
 }  // namespace weft::ws

@@ -68,7 +68,8 @@ struct TlsFixture {
 TEST(WsClientTls, MessagesBothWaysOverWss) {
   TlsFixture f;
   f.run([&]() -> Task<void> {
-    auto c = co_await ws::connect("wss://" + f.host_port + "/echo", f.pinned());
+    ws::ConnectOptions o = f.pinned();
+    auto c = co_await ws::connect("wss://" + f.host_port + "/echo", o);
     EXPECT_TRUE(c->is_secure());
     std::mt19937 rng(11);
     for (int i = 0; i < 200; ++i) {
@@ -93,7 +94,8 @@ TEST(WsClientTls, MessagesBothWaysOverWss) {
 TEST(WsClientTls, ClientInitiatedCloseOverWss) {
   TlsFixture f;
   f.run([&]() -> Task<void> {
-    auto c = co_await ws::connect("wss://localhost:" + std::to_string(f.app->port()) + "/echo", f.pinned());
+    ws::ConnectOptions o = f.pinned();
+    auto c = co_await ws::connect("wss://localhost:" + std::to_string(f.app->port()) + "/echo", o);
     c->send("one");
     auto m = co_await c->receive();
     EXPECT_TRUE(m && m->data == "one");
@@ -121,7 +123,8 @@ TEST(WsClientTls, CertificateChecksFailClearly) {
   f.run([&]() -> Task<void> {
     const std::string url = "wss://" + f.host_port + "/echo";
     // Pinned CA, wrong name: the name check fails.
-    const std::string mismatch = co_await connect_error(url, f.pinned());
+    ws::ConnectOptions pinned = f.pinned();
+    const std::string mismatch = co_await connect_error(url, pinned);
     EXPECT_NE(mismatch.find("weft.tls.verify"), std::string::npos) << mismatch;
     EXPECT_NE(mismatch.find("mismatch"), std::string::npos) << mismatch;
     // The system store does not know the test CA.

@@ -49,6 +49,7 @@
 #include <weft/task.hpp>
 #include <weft/timer.hpp>
 #include <weft/tls/context.hpp>
+#include <weft/tls/stream.hpp>
 #include <weft/ws/deflate.hpp>
 #include <weft/ws/parser.hpp>
 #include <weft/ws/websocket.hpp>
@@ -159,7 +160,11 @@ class Client final : private ParserEvents {
 
   Loop& loop_;
   ConnectOptions options_;
-  std::unique_ptr<net::Transport> stream_;  // net::Stream or tls::Stream; set by open()
+  // The connection (set by open()): one of the two owners, used through `stream_`
+  // (Transport's destructor is not public: each kind is owned as itself).
+  std::unique_ptr<net::Stream> plain_;
+  std::unique_ptr<tls::Stream> tls_;
+  net::Transport* stream_ = nullptr;
   std::optional<weft::detail::DeferredResume> resume_;  // TLS: wakes go through the pending phase
   Timer timer_;  // handshake deadline, then the close timeout
   Parser parser_;
@@ -185,7 +190,12 @@ class Client final : private ParserEvents {
   bool secure_ = false;
 };
 
-// Connects to a ws:// or wss:// URL on the current loop (see the file comment).
-Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options = {});
+// Connects to a ws:// or wss:// URL on the current loop (see the file comment). Pass the
+// options as a named variable, not a braced temporary inside the co_await expression: GCC 12
+// mishandles temporaries that live across a co_await (the strings in them end up pointing
+// into the temporary's old storage).
+Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options);
+// The same with default options (not a coroutine: the options are made inside).
+Task<std::unique_ptr<Client>> connect(std::string url);
 
 }  // namespace weft::ws
