@@ -645,12 +645,14 @@ def run_scenario(args, workdir):
     acked_at_stop = progress.acked
     pg.stop()
     ev["pg_down"] = time.monotonic()
-    log(f"PostgreSQL stopped after {acked_at_stop} acknowledged writes (pg_ctl stop -m fast)")
+    acked_at_down = progress.acked
+    log(f"PostgreSQL stopped after {acked_at_stop} acknowledged writes (pg_ctl stop -m fast; "
+        f"{acked_at_down - acked_at_stop} more were acknowledged while it shut down)")
     during = []
     while time.monotonic() < ev["pg_down"] + args.outage:
         during.append(listener_snapshot(instances))
         time.sleep(0.2)
-    acked_during = progress.acked - acked_at_stop
+    acked_during = progress.acked - acked_at_down
     ev["pg_starting"] = time.monotonic()
     pg.start()
     ev["pg_up"] = time.monotonic()
