@@ -57,7 +57,8 @@ Url parse_url(std::string_view url) {
     const std::string port(authority.substr(colon + 1));
     char* end = nullptr;
     const unsigned long p = std::strtoul(port.c_str(), &end, 10);
-    if (port.empty() || *end || p == 0 || p > 65535) throw std::invalid_argument("ws::connect: bad port");
+    if (port.empty() || *end || p == 0 || p > 65535)
+      throw std::invalid_argument("ws::connect: bad port");
     out.port = static_cast<std::uint16_t>(p);
   }
   if (out.host.empty()) throw std::invalid_argument("ws::connect: no host in the URL");
@@ -66,7 +67,8 @@ Url parse_url(std::string_view url) {
 
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  const int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
   return out;
 }
@@ -74,7 +76,8 @@ std::string base64(const unsigned char* data, std::size_t n) {
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -147,7 +150,8 @@ Task<void> Client::connect_transport(const std::string& host, std::uint16_t port
   o.timeout = options_.timeout;
   // The Task is made in a statement of its own: its arguments' temporaries end before the
   // suspension (GCC 12 mishandles temporaries that live across a co_await).
-  Task<std::unique_ptr<tls::Stream>> connecting = tls::connect(loop_, host, port, std::move(ctx), std::move(o));
+  Task<std::unique_ptr<tls::Stream>> connecting =
+      tls::connect(loop_, host, port, std::move(ctx), std::move(o));
   tls_ = co_await std::move(connecting);
   stream_ = tls_.get();
 }
@@ -155,14 +159,16 @@ Task<void> Client::connect_transport(const std::string& host, std::uint16_t port
 Task<void> Client::open(std::string host, std::uint16_t port, std::string target, bool secure) {
   secure_ = secure;
   unsigned char nonce[16];
-  if (RAND_bytes(nonce, sizeof nonce) != 1) throw std::runtime_error("ws::connect: RAND_bytes failed");
+  if (RAND_bytes(nonce, sizeof nonce) != 1)
+    throw std::runtime_error("ws::connect: RAND_bytes failed");
   key_ = base64(nonce, sizeof nonce);
   const std::uint16_t default_port = secure ? 443 : 80;
   std::string request = "GET " + target + " HTTP/1.1\r\nHost: " +
                         (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
                         (port == default_port ? "" : ":" + std::to_string(port)) +
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key_ + "\r\n";
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
+                        key_ + "\r\n";
   if (!options_.protocols.empty()) {
     request += "Sec-WebSocket-Protocol: ";
     for (std::size_t i = 0; i < options_.protocols.size(); ++i) {
@@ -179,7 +185,8 @@ Task<void> Client::open(std::string host, std::uint16_t port, std::string target
   const TimePoint started = loop_.now();
   co_await connect_transport(host, port);
   // What is left of the timeout bounds the WebSocket handshake (at least a millisecond).
-  const Duration left = std::max<Duration>(options_.timeout - (loop_.now() - started), std::chrono::milliseconds(1));
+  const Duration left =
+      std::max<Duration>(options_.timeout - (loop_.now() - started), std::chrono::milliseconds(1));
   start_handshake(std::move(request), left);
   co_await WaitOpen{receiver_, false};
   if (handshake_error_) {
@@ -192,15 +199,19 @@ Task<void> Client::open(std::string host, std::uint16_t port, std::string target
 // Sends the handshake request over the connected transport and watches for its answer
 // (or the end, an error, the deadline).
 void Client::start_handshake(std::string request, Duration deadline) {
-  timer_.start([this] {
-    if (state_ == State::closing) return finish(close_code_);
-    handshake_error_ = std::make_exception_ptr(std::system_error(make_error_code(std::errc::timed_out)));
-    stream_->close();
-    wake();
-  }, deadline);
+  timer_.start(
+      [this] {
+        if (state_ == State::closing) return finish(close_code_);
+        handshake_error_ =
+            std::make_exception_ptr(std::system_error(make_error_code(std::errc::timed_out)));
+        stream_->close();
+        wake();
+      },
+      deadline);
   stream_->on_end([this] {
     if (state_ == State::handshake) {
-      handshake_error_ = std::make_exception_ptr(HandshakeError(0, "connection closed during the handshake"));
+      handshake_error_ =
+          std::make_exception_ptr(HandshakeError(0, "connection closed during the handshake"));
       return wake();
     }
     finish(close_code_);
@@ -284,9 +295,8 @@ void Client::check_response(std::string_view head) {
     if (!d) throw HandshakeError(101, "server chose an extension that was not offered");
     deflater_ = std::make_unique<Deflater>(d->client_max_window_bits, options_.compression.level);
     inflater_ = std::make_unique<Inflater>(d->server_max_window_bits);
-    parser_ = Parser(ParserOptions{.role = Role::client,
-                                   .max_message_size = options_.max_message_size,
-                                   .allow_rsv1 = true});
+    parser_ = Parser(ParserOptions{
+        .role = Role::client, .max_message_size = options_.max_message_size, .allow_rsv1 = true});
   }
   if (!protocol.empty()) {
     bool offered = false;
@@ -324,7 +334,8 @@ void Client::on_message(Opcode op, std::string_view payload, bool compressed) {
   if (compressed) {
     const Inflater::Result r = inflater_->decompress(payload, inflated_, options_.max_message_size);
     if (r != Inflater::Result::ok || (op == Opcode::text && !is_valid_utf8(inflated_))) {
-      return fail(r == Inflater::Result::too_big ? close_code::message_too_big : close_code::invalid_payload,
+      return fail(r == Inflater::Result::too_big ? close_code::message_too_big
+                                                 : close_code::invalid_payload,
                   "invalid compressed message");
     }
     payload = inflated_;
@@ -450,6 +461,8 @@ Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options) {
   co_return client;
 }
 
-Task<std::unique_ptr<Client>> connect(std::string url) { return connect(std::move(url), ConnectOptions{}); }
+Task<std::unique_ptr<Client>> connect(std::string url) {
+  return connect(std::move(url), ConnectOptions{});
+}
 
 }  // namespace weft::ws

@@ -34,14 +34,15 @@ struct TlsFixture {
     testing::write_file(dir + "/ca.pem", ca.cert_pem());
     const testing::Pem leaf = ca.issue(names);
     tls::ServerConfig cfg;
-    cfg.certificates = {{.cert_file = {}, .key_file = {}, .cert_pem = leaf.cert, .key_pem = leaf.key}};
+    cfg.certificates = {
+        {.cert_file = {}, .key_file = {}, .cert_pem = leaf.cert, .key_pem = leaf.key}};
     http::ServerOptions options;
     options.tls = tls::Context::server(cfg);
     app.emplace(loop, options);
     app->ws("/echo", {.message = [](ws::WebSocket& s, std::string_view m, Opcode op) {
-                        if (m == "close-me") return s.close(4000, "as asked");
-                        s.send(m, op);
-                      }});
+              if (m == "close-me") return s.close(4000, "as asked");
+              s.send(m, op);
+            }});
     EXPECT_FALSE(app->listen(0, "127.0.0.1"));
     host_port = "127.0.0.1:" + std::to_string(app->port());
   }
@@ -73,7 +74,8 @@ TEST(WsClientTls, MessagesBothWaysOverWss) {
     EXPECT_TRUE(c->is_secure());
     std::mt19937 rng(11);
     for (int i = 0; i < 200; ++i) {
-      const std::size_t n = std::uniform_int_distribution<std::size_t>(0, i % 40 == 0 ? 100000 : 2000)(rng);
+      const std::size_t n =
+          std::uniform_int_distribution<std::size_t>(0, i % 40 == 0 ? 100000 : 2000)(rng);
       std::string m(n, '\0');
       for (char& ch : m) ch = static_cast<char>('a' + rng() % 26);
       c->send(m, i % 2 ? Opcode::binary : Opcode::text);

@@ -70,17 +70,17 @@ namespace weft::ws {
 struct ConnectOptions {
   std::vector<std::string> protocols = {};  // offered in Sec-WebSocket-Protocol
   std::vector<std::pair<std::string, std::string>> headers = {};  // added to the request
-  Duration timeout = std::chrono::seconds(10);        // connect + handshake
-  std::size_t max_message_size = 1024 * 1024;         // incoming: past it 1009
-  std::size_t max_queued_bytes = 4 * 1024 * 1024;     // received, not yet taken by receive()
+  Duration timeout = std::chrono::seconds(10);                    // connect + handshake
+  std::size_t max_message_size = 1024 * 1024;                     // incoming: past it 1009
+  std::size_t max_queued_bytes = 4 * 1024 * 1024;  // received, not yet taken by receive()
   Duration close_timeout = std::chrono::seconds(5);
   // permessage-deflate: when enabled, offered as "permessage-deflate; client_max_window_bits";
   // our messages from min_size up are compressed without context (each on its own).
   CompressionOptions compression = {};
   // wss:// only (see the file comment).
-  std::string ca_file = {};        // PEM bundle trusted instead of the system CA store
-  bool verify_tls = true;          // false: any certificate is accepted (tests only)
-  tls::Context tls_context = {};   // when set: used as is (ca_file, verify_tls ignored)
+  std::string ca_file = {};       // PEM bundle trusted instead of the system CA store
+  bool verify_tls = true;         // false: any certificate is accepted (tests only)
+  tls::Context tls_context = {};  // when set: used as is (ca_file, verify_tls ignored)
 };
 
 // The server answered the handshake with something other than a valid 101.
