@@ -47,48 +47,67 @@ bool is_json_type(std::string_view type) {
   std::string lower(type);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "application/json" || (lower.ends_with("+json") && lower.find('/') != std::string::npos);
+  return lower == "application/json" ||
+         (lower.ends_with("+json") && lower.find('/') != std::string::npos);
 }
 
 // The request body, checked to be one JSON object; a BadRequest with the status and
 // reason otherwise. `id` gets its "id" member (nullopt: none).
 std::string object_body(const Api& api, Request& req, std::optional<DocId>* id = nullptr) {
   if (auto type = req.header("Content-Type"); !type.empty() && !is_json_type(type)) {
-    throw BadRequest(415, "the body must be JSON, sent with Content-Type: application/json (curl: --json), not " +
-                              quote_name(type));
+    throw BadRequest(
+        415,
+        "the body must be JSON, sent with Content-Type: application/json (curl: --json), not " +
+            quote_name(type));
   }
   ObjectBody checked = check_object(req.body());
   if (!checked.error.empty()) throw BadRequest(400, checked.error);
   if (checked.has_nul && api.store.backend() == Backend::postgres) {
-    throw BadRequest(400, "this server's database (PostgreSQL) cannot store U+0000 (\\u0000) in a string or name");
+    throw BadRequest(
+        400,
+        "this server's database (PostgreSQL) cannot store U+0000 (\\u0000) in a string or name");
   }
   if (checked.has_id && !checked.id && id) throw BadRequest(400, checked.id_error);
   if (id) *id = std::move(checked.id);
   return req.body();
 }
 
-Response json_response(std::string body, int status = 200) { return Response::json(std::move(body), status); }
-
-Response not_found(const std::string& collection, const std::string* id) {
-  return error_response(404, id ? "no item with id " + quote_name(*id) + " in " + quote_name(collection)
-                                : "no collection " + quote_name(collection));
+Response json_response(std::string body, int status = 200) {
+  return Response::json(std::move(body), status);
 }
 
-// 503 for a busy or closing database or a statement past --statement-timeout-ms, 500
-// otherwise; the details go to the log only.
+Response not_found(const std::string& collection, const std::string* id) {
+  return error_response(404,
+                        id ? "no item with id " + quote_name(*id) + " in " + quote_name(collection)
+                           : "no collection " + quote_name(collection));
+}
+
+// 503 for a busy, closing or unreachable database or a statement past
+// --statement-timeout-ms, 500 otherwise; the details go to the log only.
 Response database_failure(const Request& req, const std::system_error& e) {
   const auto code = e.code();
   std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
-               req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
+               req.method().data(), static_cast<int>(req.path().size()), req.path().data(),
+               e.what());
   if (code == std::errc::timed_out) {
-    Response res = error_response(503, "the query ran past the server's time limit (--statement-timeout-ms);"
-                                       " narrow it (filters, _limit) or retry later");
+    Response res =
+        error_response(503,
+                       "the query ran past the server's time limit (--statement-timeout-ms);"
+                       " narrow it (filters, _limit) or retry later");
     res.header("Retry-After", "1");
     return res;
   }
   if (code == db::errc::busy || code == db::errc::locked || code == db::errc::closed ||
       code == std::errc::operation_canceled || code == weft::errc::queue_full) {
     Response res = error_response(503, "the database is busy or shutting down; retry");
+    res.header("Retry-After", "1");
+    return res;
+  }
+  // PostgreSQL down, restarting or unreachable: the connection broke or could not be made.
+  // A write that gets this answer was not acknowledged (it may have committed if the
+  // connection broke during its COMMIT: a retry with the same id then gets 409).
+  if (code == db::errc::connection_lost || code == db::errc::cant_open) {
+    Response res = error_response(503, "the database is unreachable; retry");
     res.header("Retry-After", "1");
     return res;
   }
@@ -112,7 +131,8 @@ Response failure_response(const Request& req, std::exception_ptr failure) {
     return database_failure(req, e);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weft-serve: %.*s %.*s: %s\n", static_cast<int>(req.method().size()),
-                 req.method().data(), static_cast<int>(req.path().size()), req.path().data(), e.what());
+                 req.method().data(), static_cast<int>(req.path().size()), req.path().data(),
+                 e.what());
     return error_response(500, "internal error (the server's log has the details)");
   }
 }
@@ -135,7 +155,8 @@ std::string join_array(const std::vector<std::string>& docs) {
 // request's Host goes into it, the collection is percent-encoded and `query` comes from
 // with_param (encoded too), so a client cannot close the <...> or add a relation.
 std::string link(const std::string& collection, std::string_view query, const char* rel) {
-  return "</api/" + encode_segment(collection) + "?" + std::string(query) + ">; rel=\"" + rel + "\"";
+  return "</api/" + encode_segment(collection) + "?" + std::string(query) + ">; rel=\"" + rel +
+         "\"";
 }
 
 // json-server's Link header for _page: first, prev, next, last. Overflow-free: the page
@@ -153,14 +174,17 @@ std::string page_links(const Request& req, const std::string& collection, const 
   return out + ", " + at(last, "last");
 }
 
-Response list_response(const Request& req, const std::string& collection, const Window& w, ListPage page) {
+Response list_response(const Request& req, const std::string& collection, const Window& w,
+                       ListPage page) {
   Response res = json_response(join_array(page.docs));
   res.header("X-Total-Count", std::to_string(page.total));
   if (w.paged && w.limit && *w.limit > 0) {
     res.header("Link", page_links(req, collection, w, page.total));
-  } else if (w.capped && w.offset < page.total && *w.limit < page.total - w.offset) {  // (no overflow)
+  } else if (w.capped && w.offset < page.total &&
+             *w.limit < page.total - w.offset) {  // (no overflow)
     std::string next = with_param(req.query(), "_start", std::to_string(w.offset + *w.limit));
-    res.header("Link", link(collection, with_param(next, "_limit", std::to_string(*w.limit)), "next"));
+    res.header("Link",
+               link(collection, with_param(next, "_limit", std::to_string(*w.limit)), "next"));
   }
   return res;
 }
@@ -203,7 +227,8 @@ Task<Response> create(Api& api, Request& req) {
   std::string stored = co_await std::move(creating);
   std::optional<DocId> stored_id = check_object(stored).id;
   // Percent-encoded: a client-chosen id can hold CR, LF, NUL, '/', '?' or any byte.
-  std::string location = "/api/" + encode_segment(collection) + "/" + encode_segment(stored_id ? stored_id->key : "");
+  std::string location =
+      "/api/" + encode_segment(collection) + "/" + encode_segment(stored_id ? stored_id->key : "");
   Response res = json_response(std::move(stored), 201);
   res.header("Location", location);
   co_return res;
@@ -213,8 +238,9 @@ Task<Response> replace(Api& api, Request& req, bool merge) {
   std::string collection = param(req, "collection"), id = param(req, "id");
   std::string body = object_body(api, req);
   std::optional<std::string> stored;  // (no co_await inside ?: — GCC 12 miscompiles it)
-  Task<std::optional<std::string>> updating = merge ? api.store.merge(collection, id, std::move(body))
-                                                    : api.store.replace(collection, id, std::move(body));
+  Task<std::optional<std::string>> updating =
+      merge ? api.store.merge(collection, id, std::move(body))
+            : api.store.replace(collection, id, std::move(body));
   stored = co_await std::move(updating);
   if (stored) co_return json_response(std::move(*stored));
   Task<bool> checking = api.store.has_collection(collection);
@@ -305,8 +331,10 @@ void mount_api(http::Server& server, Store& store, const ServeOptions& options) 
   server.get("/api", guarded(api, [](Api& a, Request&) { return list_collections(a); }));
   server.get("/api/:collection", guarded(api, list));
   server.get("/api/:collection/:id", guarded(api, get));
-  if (options.read_only) mount_read_only(server);
-  else mount_writes(server, api);
+  if (options.read_only)
+    mount_read_only(server);
+  else
+    mount_writes(server, api);
   if (options.cors) server.route("OPTIONS", "/api/*", preflight);
   server.get("/api/*", [](Request& req) {
     return error_response(404, "no such API path: " + quote_name(req.path()));

@@ -4,10 +4,14 @@
 #include "ws/hub.hpp"
 
 #include <weft/error.hpp>
+#include <weft/loop.hpp>
+#include <weft/net/connect.hpp>
+#include <weft/tls/connect.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <system_error>
@@ -20,15 +24,20 @@ struct Url {
   std::string host;
   std::uint16_t port = 80;
   std::string target = "/";
+  bool secure = false;  // wss://
 };
 
 Url parse_url(std::string_view url) {
-  if (url.starts_with("wss://")) {
-    throw std::invalid_argument("ws::connect: wss:// needs TLS, which the client does not have yet");
-  }
-  if (!url.starts_with("ws://")) throw std::invalid_argument("ws::connect: not a ws:// URL: " + std::string(url));
-  url.remove_prefix(5);
   Url out;
+  if (url.starts_with("wss://")) {
+    out.secure = true;
+    out.port = 443;
+    url.remove_prefix(6);
+  } else if (url.starts_with("ws://")) {
+    url.remove_prefix(5);
+  } else {
+    throw std::invalid_argument("ws::connect: not a ws:// or wss:// URL: " + std::string(url));
+  }
   const std::size_t slash = url.find_first_of("/?");
   std::string_view authority = url.substr(0, slash);
   if (slash != std::string_view::npos) {
@@ -48,7 +57,8 @@ Url parse_url(std::string_view url) {
     const std::string port(authority.substr(colon + 1));
     char* end = nullptr;
     const unsigned long p = std::strtoul(port.c_str(), &end, 10);
-    if (port.empty() || *end || p == 0 || p > 65535) throw std::invalid_argument("ws::connect: bad port");
+    if (port.empty() || *end || p == 0 || p > 65535)
+      throw std::invalid_argument("ws::connect: bad port");
     out.port = static_cast<std::uint16_t>(p);
   }
   if (out.host.empty()) throw std::invalid_argument("ws::connect: no host in the URL");
@@ -57,7 +67,8 @@ Url parse_url(std::string_view url) {
 
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  const int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
   return out;
 }
@@ -65,7 +76,8 @@ std::string base64(const unsigned char* data, std::size_t n) {
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -92,8 +104,8 @@ constexpr std::size_t kMaxHead = 16 * 1024;
 }  // namespace
 
 Client::Client(Loop& loop, ConnectOptions options)
-    : options_(std::move(options)),
-      stream_(loop),
+    : loop_(loop),
+      options_(std::move(options)),
       timer_(loop),
       parser_(ParserOptions{.role = Role::client,
                             .max_message_size = options_.max_message_size,
@@ -116,15 +128,47 @@ struct WaitOpen {
 
 }  // namespace
 
-Task<void> Client::open(std::string host, std::uint16_t port, std::string target) {
+// The transport, connected (and past the TLS handshake for wss://) within the timeout.
+// Failures throw std::system_error (net::connect's and tls::connect's codes).
+Task<void> Client::connect_transport(const std::string& host, std::uint16_t port) {
+  if (!secure_) {
+    net::ConnectOptions o;
+    o.timeout = options_.timeout;
+    net::Stream plain = co_await net::connect(loop_, host, port, o);
+    plain_ = std::make_unique<net::Stream>(loop_, plain.detach_socket());
+    stream_ = plain_.get();
+    co_return;
+  }
+  tls::Context ctx = options_.tls_context;
+  if (!ctx) {
+    tls::ClientConfig c;
+    c.ca_file = options_.ca_file;
+    c.verify = options_.verify_tls;
+    ctx = tls::Context::client(c);
+  }
+  tls::ConnectOptions o;
+  o.timeout = options_.timeout;
+  // The Task is made in a statement of its own: its arguments' temporaries end before the
+  // suspension (GCC 12 mishandles temporaries that live across a co_await).
+  Task<std::unique_ptr<tls::Stream>> connecting =
+      tls::connect(loop_, host, port, std::move(ctx), std::move(o));
+  tls_ = co_await std::move(connecting);
+  stream_ = tls_.get();
+}
+
+Task<void> Client::open(std::string host, std::uint16_t port, std::string target, bool secure) {
+  secure_ = secure;
   unsigned char nonce[16];
-  if (RAND_bytes(nonce, sizeof nonce) != 1) throw std::runtime_error("ws::connect: RAND_bytes failed");
+  if (RAND_bytes(nonce, sizeof nonce) != 1)
+    throw std::runtime_error("ws::connect: RAND_bytes failed");
   key_ = base64(nonce, sizeof nonce);
+  const std::uint16_t default_port = secure ? 443 : 80;
   std::string request = "GET " + target + " HTTP/1.1\r\nHost: " +
                         (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
-                        (port == 80 ? "" : ":" + std::to_string(port)) +
+                        (port == default_port ? "" : ":" + std::to_string(port)) +
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key_ + "\r\n";
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
+                        key_ + "\r\n";
   if (!options_.protocols.empty()) {
     request += "Sec-WebSocket-Protocol: ";
     for (std::size_t i = 0; i < options_.protocols.size(); ++i) {
@@ -138,44 +182,53 @@ Task<void> Client::open(std::string host, std::uint16_t port, std::string target
   for (const auto& [name, value] : options_.headers) request += name + ": " + value + "\r\n";
   request += "\r\n";
 
-  timer_.start([this] {
-    if (state_ == State::closing) return finish(close_code_);
-    handshake_error_ = std::make_exception_ptr(std::system_error(make_error_code(std::errc::timed_out)));
-    stream_.close();
-    wake();
-  }, options_.timeout);
-  stream_.on_end([this] {
+  const TimePoint started = loop_.now();
+  co_await connect_transport(host, port);
+  // What is left of the timeout bounds the WebSocket handshake (at least a millisecond).
+  const Duration left =
+      std::max<Duration>(options_.timeout - (loop_.now() - started), std::chrono::milliseconds(1));
+  start_handshake(std::move(request), left);
+  co_await WaitOpen{receiver_, false};
+  if (handshake_error_) {
+    timer_.stop();
+    stream_->close();
+    std::rethrow_exception(std::exchange(handshake_error_, {}));
+  }
+}
+
+// Sends the handshake request over the connected transport and watches for its answer
+// (or the end, an error, the deadline).
+void Client::start_handshake(std::string request, Duration deadline) {
+  timer_.start(
+      [this] {
+        if (state_ == State::closing) return finish(close_code_);
+        handshake_error_ =
+            std::make_exception_ptr(std::system_error(make_error_code(std::errc::timed_out)));
+        stream_->close();
+        wake();
+      },
+      deadline);
+  stream_->on_end([this] {
     if (state_ == State::handshake) {
-      handshake_error_ = std::make_exception_ptr(HandshakeError(0, "connection closed during the handshake"));
+      handshake_error_ =
+          std::make_exception_ptr(HandshakeError(0, "connection closed during the handshake"));
       return wake();
     }
     finish(close_code_);
   });
-  stream_.on_error([this](std::error_code ec) {
+  stream_->on_error([this](std::error_code ec) {
     if (state_ <= State::handshake) {
       handshake_error_ = std::make_exception_ptr(std::system_error(ec));
       return wake();
     }
     finish(close_code_);
   });
-  stream_.on_drain([this] {
+  stream_->on_drain([this] {
     if (drain_cb_ && state_ == State::open) drain_cb_();
   });
-  stream_.connect(host, port, [this, request = std::move(request)](std::error_code ec) {
-    if (ec) {
-      handshake_error_ = std::make_exception_ptr(std::system_error(ec));
-      return wake();
-    }
-    state_ = State::handshake;
-    stream_.write(request);
-    (void)stream_.read_start([this](std::span<char> bytes) { return on_data(bytes); });
-  });
-  co_await WaitOpen{receiver_, false};
-  if (handshake_error_) {
-    timer_.stop();
-    stream_.close();
-    std::rethrow_exception(std::exchange(handshake_error_, {}));
-  }
+  state_ = State::handshake;
+  stream_->write(std::move(request));
+  (void)stream_->read_start([this](std::span<char> bytes) { return on_data(bytes); });
 }
 
 std::size_t Client::on_handshake_data(std::span<char> bytes) {
@@ -242,9 +295,8 @@ void Client::check_response(std::string_view head) {
     if (!d) throw HandshakeError(101, "server chose an extension that was not offered");
     deflater_ = std::make_unique<Deflater>(d->client_max_window_bits, options_.compression.level);
     inflater_ = std::make_unique<Inflater>(d->server_max_window_bits);
-    parser_ = Parser(ParserOptions{.role = Role::client,
-                                   .max_message_size = options_.max_message_size,
-                                   .allow_rsv1 = true});
+    parser_ = Parser(ParserOptions{
+        .role = Role::client, .max_message_size = options_.max_message_size, .allow_rsv1 = true});
   }
   if (!protocol.empty()) {
     bool offered = false;
@@ -254,8 +306,14 @@ void Client::check_response(std::string_view head) {
   }
 }
 
+// Over TLS the resume is deferred to the pending phase (the file comment of client.hpp);
+// destroying the Client (or the waiting receive()) cancels it.
 void Client::wake() {
-  if (auto h = std::exchange(receiver_, {})) h.resume();
+  auto h = std::exchange(receiver_, {});
+  if (!h) return;
+  if (!secure_) return h.resume();
+  resume_.emplace();
+  resume_->schedule(loop_, h);
 }
 
 // ---- reading ------------------------------------------------------------------------------
@@ -276,7 +334,8 @@ void Client::on_message(Opcode op, std::string_view payload, bool compressed) {
   if (compressed) {
     const Inflater::Result r = inflater_->decompress(payload, inflated_, options_.max_message_size);
     if (r != Inflater::Result::ok || (op == Opcode::text && !is_valid_utf8(inflated_))) {
-      return fail(r == Inflater::Result::too_big ? close_code::message_too_big : close_code::invalid_payload,
+      return fail(r == Inflater::Result::too_big ? close_code::message_too_big
+                                                 : close_code::invalid_payload,
                   "invalid compressed message");
     }
     payload = inflated_;
@@ -290,7 +349,7 @@ void Client::on_message(Opcode op, std::string_view payload, bool compressed) {
   if (inflated_.capacity() > 64 * 1024) std::string().swap(inflated_);
   if (queued_bytes_ > options_.max_queued_bytes && !paused_) {
     paused_ = true;
-    stream_.read_stop();
+    stream_->read_stop();
   }
 }
 
@@ -313,6 +372,7 @@ void Client::on_close(std::uint16_t code, std::string_view reason) {
 
 Client::ReceiveAwaiter::~ReceiveAwaiter() {
   if (c_.receiver_) c_.receiver_ = {};  // destroyed while suspended
+  c_.resume_.reset();                   // (a deferred resume of it must not run)
 }
 
 std::optional<Message> Client::ReceiveAwaiter::await_resume() {
@@ -322,7 +382,7 @@ std::optional<Message> Client::ReceiveAwaiter::await_resume() {
   c_.queued_bytes_ -= m.data.size();
   if (c_.paused_ && c_.queued_bytes_ <= c_.options_.max_queued_bytes / 2) {
     c_.paused_ = false;
-    (void)c_.stream_.read_start();
+    (void)c_.stream_->read_start();
   }
   return m;
 }
@@ -347,7 +407,7 @@ void Client::write_frame(Opcode op, std::string_view payload, bool compress) {
   } else {
     encode_frame(frame, op, payload, {}, &mask);
   }
-  stream_.write(std::move(frame));
+  stream_->write(std::move(frame));
 }
 
 SendResult Client::send(std::string_view message, Opcode op) {
@@ -385,7 +445,7 @@ void Client::finish(std::uint16_t code) {
   state_ = State::closed;
   close_code_ = code;
   timer_.stop();
-  stream_.close();
+  if (stream_) stream_->close();
   if (was_open && close_cb_) close_cb_(close_code_, close_reason_);
   wake();  // a receive() returns nullopt; last: it may destroy us
 }
@@ -397,8 +457,12 @@ Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options) {
   if (!loop) throw std::logic_error("ws::connect: not on a loop thread");
   const Url u = parse_url(url);
   auto client = std::make_unique<Client>(*loop, std::move(options));
-  co_await client->open(u.host, u.port, u.target);
+  co_await client->open(u.host, u.port, u.target, u.secure);
   co_return client;
+}
+
+Task<std::unique_ptr<Client>> connect(std::string url) {
+  return connect(std::move(url), ConnectOptions{});
 }
 
 }  // namespace weft::ws

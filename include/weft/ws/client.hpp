@@ -1,5 +1,5 @@
-// The WebSocket client: co_await ws::connect(url, opts) over plain TCP (ws:// URLs; wss://
-// waits for the TLS layer and is refused with std::invalid_argument for now).
+// The WebSocket client: co_await ws::connect(url, opts) over plain TCP (ws:// URLs, port 80
+// by default) or TLS (wss:// URLs, port 443 by default, through weft's tls layer).
 //
 //   auto c = co_await weft::ws::connect("ws://127.0.0.1:8080/ws");
 //   c->send("hello");
@@ -12,6 +12,16 @@
 // Sec-WebSocket-Accept for our key, the subprotocol (one we offered, if any). Failures
 // throw std::system_error (connect errors, timed_out) or ws::HandshakeError (what the
 // server answered instead).
+//
+// TLS (wss://): tls::connect with a client Context: the system CA store, or
+// ConnectOptions::ca_file instead; the server's certificate is verified and checked against
+// the URL's host (SNI + name check; an IP literal is checked as an address) unless
+// verify_tls is false (tests only). ConnectOptions::tls_context, when set, is used as is
+// (ca_file and verify_tls are then ignored). A failed verification throws std::system_error
+// in the weft.tls.verify category with OpenSSL's reason ("certificate has expired",
+// "hostname mismatch", "self-signed certificate"...). With TLS, a coroutine waiting in
+// connect() or receive() is resumed from the loop's pending phase, never inside the TLS
+// stream's callbacks (the stream still reads its members after calling them).
 //
 // Compression: ConnectOptions::compression offers permessage-deflate (ws/deflate.hpp);
 // an answer we did not offer fails the handshake.
@@ -33,9 +43,13 @@
 
 #include <weft/clock.hpp>
 #include <weft/function.hpp>
+#include <weft/cancel.hpp>
 #include <weft/net/stream.hpp>
+#include <weft/net/transport.hpp>
 #include <weft/task.hpp>
 #include <weft/timer.hpp>
+#include <weft/tls/context.hpp>
+#include <weft/tls/stream.hpp>
 #include <weft/ws/deflate.hpp>
 #include <weft/ws/parser.hpp>
 #include <weft/ws/websocket.hpp>
@@ -56,13 +70,17 @@ namespace weft::ws {
 struct ConnectOptions {
   std::vector<std::string> protocols = {};  // offered in Sec-WebSocket-Protocol
   std::vector<std::pair<std::string, std::string>> headers = {};  // added to the request
-  Duration timeout = std::chrono::seconds(10);        // connect + handshake
-  std::size_t max_message_size = 1024 * 1024;         // incoming: past it 1009
-  std::size_t max_queued_bytes = 4 * 1024 * 1024;     // received, not yet taken by receive()
+  Duration timeout = std::chrono::seconds(10);                    // connect + handshake
+  std::size_t max_message_size = 1024 * 1024;                     // incoming: past it 1009
+  std::size_t max_queued_bytes = 4 * 1024 * 1024;  // received, not yet taken by receive()
   Duration close_timeout = std::chrono::seconds(5);
   // permessage-deflate: when enabled, offered as "permessage-deflate; client_max_window_bits";
   // our messages from min_size up are compressed without context (each on its own).
   CompressionOptions compression = {};
+  // wss:// only (see the file comment).
+  std::string ca_file = {};       // PEM bundle trusted instead of the system CA store
+  bool verify_tls = true;         // false: any certificate is accepted (tests only)
+  tls::Context tls_context = {};  // when set: used as is (ca_file, verify_tls ignored)
 };
 
 // The server answered the handshake with something other than a valid 101.
@@ -91,7 +109,8 @@ class Client final : private ParserEvents {
   void ping(std::string_view payload = {});
   void close(std::uint16_t code = close_code::normal, std::string_view reason = {});
   void terminate();  // closes the socket now (1006)
-  std::size_t buffered_amount() const noexcept { return stream_.queued_bytes(); }
+  std::size_t buffered_amount() const noexcept { return stream_ ? stream_->queued_bytes() : 0; }
+  bool is_secure() const noexcept { return secure_; }  // over TLS (wss://)
   bool is_open() const noexcept { return state_ == State::open; }
   const std::string& protocol() const noexcept { return protocol_; }
   std::uint16_t close_code() const noexcept { return close_code_; }
@@ -118,7 +137,8 @@ class Client final : private ParserEvents {
   ReceiveAwaiter receive() noexcept { return ReceiveAwaiter(*this); }
 
   // -- used by connect() ---------------------------------------------------------
-  Task<void> open(std::string host, std::uint16_t port, std::string target);
+  // Connects (over TLS when `secure`) and makes the handshake for `target`.
+  Task<void> open(std::string host, std::uint16_t port, std::string target, bool secure = false);
 
  private:
   enum class State : std::uint8_t { connecting, handshake, open, closing, closed };
@@ -135,9 +155,17 @@ class Client final : private ParserEvents {
   void fail(std::uint16_t code, std::string_view reason);
   void finish(std::uint16_t code);
   void wake();
+  Task<void> connect_transport(const std::string& host, std::uint16_t port);
+  void start_handshake(std::string request, Duration deadline);
 
+  Loop& loop_;
   ConnectOptions options_;
-  net::Stream stream_;
+  // The connection (set by open()): one of the two owners, used through `stream_`
+  // (Transport's destructor is not public: each kind is owned as itself).
+  std::unique_ptr<net::Stream> plain_;
+  std::unique_ptr<tls::Stream> tls_;
+  net::Transport* stream_ = nullptr;
+  std::optional<weft::detail::DeferredResume> resume_;  // TLS: wakes go through the pending phase
   Timer timer_;  // handshake deadline, then the close timeout
   Parser parser_;
   std::string key_;
@@ -159,9 +187,15 @@ class Client final : private ParserEvents {
   std::uint16_t close_code_ = close_code::abnormal;
   State state_ = State::connecting;
   bool paused_ = false;
+  bool secure_ = false;
 };
 
-// Connects to a ws:// URL on the current loop (see the file comment).
-Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options = {});
+// Connects to a ws:// or wss:// URL on the current loop (see the file comment). Pass the
+// options as a named variable, not a braced temporary inside the co_await expression: GCC 12
+// mishandles temporaries that live across a co_await (the strings in them end up pointing
+// into the temporary's old storage).
+Task<std::unique_ptr<Client>> connect(std::string url, ConnectOptions options);
+// The same with default options (not a coroutine: the options are made inside).
+Task<std::unique_ptr<Client>> connect(std::string url);
 
 }  // namespace weft::ws
