@@ -473,7 +473,7 @@ void Connection::start_stream(std::shared_ptr<Exchange> ex) {
   ex->writer.conn_ = this;
   ex->writer.chunked_ = chunked;
   streaming_ = ex;
-  spawn(server_.loop, run_producer(ex, res.take_producer()));
+  spawn(server_.loop, run_producer(std::move(ex), res.take_producer()));
 }
 
 void Connection::write_body_piece(BodyWriter& w, std::string_view piece) {

@@ -101,6 +101,7 @@ void Request::detach() {
   fields.reserve(fields_.size());
   for (const HeaderField& f : fields_) fields.emplace_back(save(f.name), save(f.value));
   std::vector<std::pair<Span, Span>> params;
+  params.reserve(params_.size());
   for (const auto& [n, v] : params_) params.emplace_back(save(n), save(v));
 
   storage_.swap(storage);
