@@ -92,11 +92,8 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
   }
 }
 
-// NOLINTBEGIN(performance-unnecessary-value-param): every caller hands over its own
-// token by value (the submit paths' shared signatures); a const reference would cascade.
 void Front::enqueue_statement(std::uint64_t tx, std::string sql, Params params,
                               Callback<ResultSet> cb, CancelToken token, bool dml) {
-  // NOLINTEND(performance-unnecessary-value-param)
   const bool groupable = tx == 0 && dml && group_.enabled && group_.max_size > 1;
   auto op = std::make_shared<StatementOp>(std::move(sql), std::move(params), std::move(cb), groupable);
   op->tx = tx;
