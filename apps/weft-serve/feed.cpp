@@ -275,7 +275,7 @@ FeedStats Feed::stats() const {
 
 // Posts to the other loops under mu_: a hub is detached (on its loop, before it ends)
 // only between two publishes, so no post reaches a loop that has stopped.
-void Feed::publish(std::shared_ptr<const std::vector<Change>> batch) {
+void Feed::publish(const std::shared_ptr<const std::vector<Change>>& batch) {
   std::shared_ptr<FeedHub> local;
   {
     std::lock_guard lock(mu_);
@@ -322,7 +322,7 @@ Task<void> Feed::drain() {
     for (const db::Row& row : rs) batch->push_back(change_from_row(row));
     if (batch->empty()) continue;
     last_ = batch->back().id;
-    publish(std::move(batch));
+    publish(batch);
   }
   draining_ = false;
   if (!failing_) {

@@ -152,7 +152,7 @@ class Feed {
   Task<void> drain();
   Task<void> prune();
   void count_poll(const std::exception_ptr& failure);
-  void publish(std::shared_ptr<const std::vector<Change>> batch);
+  void publish(const std::shared_ptr<const std::vector<Change>>& batch);
 
   Loop& loop_;
   db::Database& db_;

@@ -247,7 +247,7 @@ ws::Behavior ws_behavior(const std::shared_ptr<FeedHub>& hub, const ServeOptions
 
 }  // namespace
 
-void mount_feed(ws::App& app, std::shared_ptr<FeedHub> hub, const ServeOptions& options) {
+void mount_feed(ws::App& app, const std::shared_ptr<FeedHub>& hub, const ServeOptions& options) {
   app.ws("/api/_ws", ws_behavior(hub, options));
   app.get("/api/:collection/_changes",
           [hub, &options](Request& req) { return sse(hub, options, req); });

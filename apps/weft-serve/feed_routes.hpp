@@ -28,6 +28,6 @@
 
 namespace weft::serve {
 
-void mount_feed(ws::App& app, std::shared_ptr<FeedHub> hub, const ServeOptions& options);
+void mount_feed(ws::App& app, const std::shared_ptr<FeedHub>& hub, const ServeOptions& options);
 
 }  // namespace weft::serve

@@ -175,7 +175,7 @@ std::string page_links(const Request& req, const std::string& collection, const 
 }
 
 Response list_response(const Request& req, const std::string& collection, const Window& w,
-                       ListPage page) {
+                       const ListPage& page) {
   Response res = json_response(join_array(page.docs));
   res.header("X-Total-Count", std::to_string(page.total));
   if (w.paged && w.limit && *w.limit > 0) {
@@ -204,7 +204,7 @@ Task<Response> list(Api& api, Request& req) {
   Window w = window_of(std::get<ListQuery>(parsed), api.options.max_list);
   Task<ListPage> listing = api.store.list(collection, std::move(std::get<ListQuery>(parsed)), w);
   ListPage page = co_await std::move(listing);
-  co_return list_response(req, collection, w, std::move(page));
+  co_return list_response(req, collection, w, page);
 }
 
 Task<Response> get(Api& api, Request& req) {
@@ -260,7 +260,7 @@ Task<Response> remove(Api& api, Request& req) {
 // Runs a route's coroutine, turning every failure into its response.
 template <class F>
 http::Handler guarded(std::shared_ptr<Api> api, F route) {
-  return [api, route](Request& req) -> Task<Response> {
+  return [api = std::move(api), route](Request& req) -> Task<Response> {
     std::exception_ptr failure;
     try {
       co_return co_await route(*api, req);

@@ -20,9 +20,12 @@ namespace weft {
 
 const char* to_string(WorkClass cls) noexcept {
   switch (cls) {
-    case WorkClass::fs: return "fs";
-    case WorkClass::slow: return "slow";
-    case WorkClass::cpu: return "cpu";
+    case WorkClass::fs:
+      return "fs";
+    case WorkClass::slow:
+      return "slow";
+    case WorkClass::cpu:
+      return "cpu";
   }
   return "?";
 }
@@ -38,10 +41,13 @@ TimePoint real_now() noexcept { return std::chrono::steady_clock::now(); }
 
 }  // namespace
 
-WorkerPool::WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
+WorkerPool::WorkerPool(const char* name, unsigned threads, const std::vector<ClassLimit>& classes,
                        std::size_t max_queued, int nice, PoolScheduling scheduling)
-    : name_(name), max_queued_(max_queued), thread_count_(std::max(1u, threads)),
-      nice_(std::clamp(nice, 0, 19)), scheduling_(scheduling) {
+    : name_(name),
+      max_queued_(max_queued),
+      thread_count_(std::max(1u, threads)),
+      nice_(std::clamp(nice, 0, 19)),
+      scheduling_(scheduling) {
   for (const ClassLimit& c : classes) {
     ClassQueue& q = queue(c.cls);
     q.served = true;
@@ -334,11 +340,13 @@ unsigned default_io_threads() {
 Runtime::Runtime(PoolOptions options) : options_(options) {
   if (!options_.io_threads) options_.io_threads = default_io_threads();
   if (!options_.slow_max_running) options_.slow_max_running = std::max(1u, options_.io_threads / 2);
-  if (!options_.cpu_threads) options_.cpu_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (!options_.cpu_threads)
+    options_.cpu_threads = std::max(1u, std::thread::hardware_concurrency());
   using CL = detail::WorkerPool::ClassLimit;
   io_ = std::make_unique<detail::WorkerPool>(
       "io", options_.io_threads,
-      std::vector<CL>{{WorkClass::fs, options_.io_threads}, {WorkClass::slow, options_.slow_max_running}},
+      std::vector<CL>{{WorkClass::fs, options_.io_threads},
+                      {WorkClass::slow, options_.slow_max_running}},
       options_.max_queued, options_.io_nice);
   cpu_ = std::make_unique<detail::WorkerPool>(
       "cpu", options_.cpu_threads, std::vector<CL>{{WorkClass::cpu, options_.cpu_threads}},

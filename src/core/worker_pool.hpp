@@ -20,7 +20,7 @@ class WorkerPool {
     WorkClass cls;
     unsigned max_running;
   };
-  WorkerPool(const char* name, unsigned threads, std::vector<ClassLimit> classes,
+  WorkerPool(const char* name, unsigned threads, const std::vector<ClassLimit>& classes,
              std::size_t max_queued, int nice = 0,
              PoolScheduling scheduling = PoolScheduling::normal);
   ~WorkerPool();

@@ -18,7 +18,8 @@ namespace weft::db {
 
 Awaitable<ResultSet> Database::query(std::string sql, Params params, CancelToken token) {
   return Awaitable<ResultSet>(
-      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb, CancelToken t) mutable {
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb,
+                                                               CancelToken t) mutable {
         do_submit(std::move(sql), std::move(params), Route::automatic, std::move(cb), std::move(t));
       },
       std::move(token));
@@ -26,7 +27,8 @@ Awaitable<ResultSet> Database::query(std::string sql, Params params, CancelToken
 
 Awaitable<ResultSet> Database::exec(std::string sql, Params params, CancelToken token) {
   return Awaitable<ResultSet>(
-      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb, CancelToken t) mutable {
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb,
+                                                               CancelToken t) mutable {
         do_submit(std::move(sql), std::move(params), Route::writer, std::move(cb), std::move(t));
       },
       std::move(token));
@@ -34,20 +36,25 @@ Awaitable<ResultSet> Database::exec(std::string sql, Params params, CancelToken 
 
 Awaitable<std::unique_ptr<Transaction>> Database::begin() {
   return Awaitable<std::unique_ptr<Transaction>>(
-      [this](Callback<std::unique_ptr<Transaction>> cb, CancelToken) { do_begin(std::move(cb)); });
+      [this](Callback<std::unique_ptr<Transaction>> cb, const CancelToken&) {
+        do_begin(std::move(cb));
+      });
 }
 
 Awaitable<void> Database::ready() {
-  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_ready(std::move(cb)); });
+  return Awaitable<void>(
+      [this](Callback<void> cb, const CancelToken&) { do_ready(std::move(cb)); });
 }
 
 Awaitable<void> Database::close() {
-  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_close(std::move(cb)); });
+  return Awaitable<void>(
+      [this](Callback<void> cb, const CancelToken&) { do_close(std::move(cb)); });
 }
 
 Awaitable<ResultSet> Transaction::query(std::string sql, Params params, CancelToken token) {
   return Awaitable<ResultSet>(
-      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb, CancelToken t) mutable {
+      [this, sql = std::move(sql), params = std::move(params)](Callback<ResultSet> cb,
+                                                               CancelToken t) mutable {
         do_submit(std::move(sql), std::move(params), std::move(cb), std::move(t));
       },
       std::move(token));
@@ -58,17 +65,20 @@ Awaitable<ResultSet> Transaction::exec(std::string sql, Params params, CancelTok
 }
 
 Awaitable<void> Transaction::commit() {
-  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_finish(true, std::move(cb)); });
+  return Awaitable<void>(
+      [this](Callback<void> cb, const CancelToken&) { do_finish(true, std::move(cb)); });
 }
 
 Awaitable<void> Transaction::rollback() {
-  return Awaitable<void>([this](Callback<void> cb, CancelToken) { do_finish(false, std::move(cb)); });
+  return Awaitable<void>(
+      [this](Callback<void> cb, const CancelToken&) { do_finish(false, std::move(cb)); });
 }
 
 namespace detail {
 Error closed_error() { return Error(errc::closed, "the database is closed"); }
 Error statement_canceled() {
-  return Error(std::make_error_code(std::errc::operation_canceled), "the statement was cancelled before it ran");
+  return Error(std::make_error_code(std::errc::operation_canceled),
+               "the statement was cancelled before it ran");
 }
 
 Task<void> rollback_quietly(Transaction& tx) {
@@ -85,7 +95,8 @@ Task<void> rollback_quietly(Transaction& tx) {
 void Database::transaction(Function<void(Transaction&, TransactionDone)> body,
                            Callback<void> finished) {
   auto shared_finished = std::make_shared<Callback<void>>(std::move(finished));
-  begin([body = std::move(body), shared_finished](Outcome<std::unique_ptr<Transaction>>& r) mutable {
+  begin([body = std::move(body),
+         shared_finished](Outcome<std::unique_ptr<Transaction>>& r) mutable {
     if (!r.ok()) {
       Outcome<void> out(r.failure());
       return (*shared_finished)(out);
@@ -134,7 +145,8 @@ sqlite::OpenSpec parse_sqlite(std::string_view rest, Options options) {
     return spec;
   }
   if (starts_with(rest, "//")) rest.remove_prefix(2);  // sqlite:///abs/path, sqlite://rel
-  if (rest.empty()) throw Error(errc::bad_url, "sqlite: the URL names no file (\"sqlite:path/to.db\")");
+  if (rest.empty())
+    throw Error(errc::bad_url, "sqlite: the URL names no file (\"sqlite:path/to.db\")");
   if (starts_with(rest, "file:")) {
     throw Error(errc::bad_url, "sqlite: SQLite URI filenames are not accepted; give a path");
   }

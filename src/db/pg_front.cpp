@@ -415,6 +415,7 @@ void Front::close_step() {
   }
   if (!txs_.empty()) {  // idle transactions left open: roll them back first
     std::vector<std::uint64_t> ids;
+    ids.reserve(txs_.size());
     for (const auto& [id, state] : txs_) ids.push_back(id);
     for (std::uint64_t id : ids) tx_finish(id, false, Callback<void>());
     return maybe_close();

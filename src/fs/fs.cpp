@@ -154,6 +154,9 @@ auto open_work(Loop* loop, std::string path, OpenFlags flags, unsigned mode) {
 
 }  // namespace
 
+// NOLINTBEGIN(performance-unnecessary-value-param): the public fs API takes paths by
+// value (a caller may move one in); each operation keeps two copies of it (the error's
+// path and the pool job's), so a const reference would not save the copies.
 Op<File> open(Loop& loop, std::string path, OpenFlags flags, unsigned mode) {
   return make_op<File>(loop, "open", path, open_work(&loop, path, flags, mode));
 }
@@ -225,5 +228,6 @@ WorkHandle append_file(Loop& loop, std::string path, std::string data, Callback<
       loop, "append_file", path,
       [path, data = std::move(data)] { return detail::append_file(path, data); }, std::move(cb));
 }
+// NOLINTEND(performance-unnecessary-value-param)
 
 }  // namespace weft::fs

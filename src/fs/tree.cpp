@@ -102,7 +102,9 @@ class TreeRemover {
       if (!is_dot_or_dotdot(e->d_name)) names.emplace_back(e->d_name);
     }
     for (const std::string& child : names) {
-      Outcome<void> r = remove(::dirfd(dir.get()), child, path + "/" + child);
+      std::string child_path = path;
+      child_path.append("/").append(child);
+      Outcome<void> r = remove(::dirfd(dir.get()), child, child_path);
       if (!r) return r;
     }
     return {};

@@ -8,6 +8,8 @@
 
 namespace weft::http {
 
+using detail::RequestAccess;
+
 using namespace std::string_view_literals;  // appends of literals: no strlen, inlined copies
 
 namespace {
@@ -47,13 +49,13 @@ net::StreamOptions stream_options(const ServerOptions& o) {
 }
 
 // The transport (server_impl.hpp): one of these takes the socket.
-std::optional<net::Stream> plain_stream(Server::Impl& server, net::Socket& socket) {
+std::optional<net::Stream> plain_stream(ServerImpl& server, net::Socket& socket) {
   if (server.options.tls) return std::nullopt;
   return std::optional<net::Stream>(std::in_place, server.loop, std::move(socket),
                                     stream_options(server.options));
 }
 
-std::unique_ptr<tls::Stream> tls_stream(Server::Impl& server, net::Socket& socket) {
+std::unique_ptr<tls::Stream> tls_stream(ServerImpl& server, net::Socket& socket) {
   if (!server.options.tls) return nullptr;
   return std::make_unique<tls::Stream>(server.loop, std::move(socket), server.options.tls,
                                        stream_options(server.options));
@@ -61,7 +63,7 @@ std::unique_ptr<tls::Stream> tls_stream(Server::Impl& server, net::Socket& socke
 
 }  // namespace
 
-Connection::Connection(Server::Impl& server, net::Socket socket)
+Connection::Connection(ServerImpl& server, net::Socket socket)
     : server_(server),
       plain_(plain_stream(server, socket)),
       tls_(tls_stream(server, socket)),
@@ -76,7 +78,7 @@ Connection::~Connection() {
   release_stream();
   cancel_pipeline();
   note_dropped(inline_started_ns_);
-  if (parse_) *parse_->request.cancel_flag() = true;
+  if (parse_) *RequestAccess::cancel_flag(parse_->request) = true;
 }
 
 // Every request still owed a response is cancelled: its handler sees cancelled(), a
@@ -85,8 +87,8 @@ void Connection::cancel_pipeline() noexcept {
   for (auto& ex : pipeline_) {
     note_dropped(ex->started_ns);
     ex->conn = nullptr;
-    *ex->request.cancel_flag() = true;
-    if (BodyStream* body = ex->request.body_stream()) body->fail();
+    *RequestAccess::cancel_flag(ex->request) = true;
+    if (BodyStream* body = RequestAccess::body_stream(ex->request)) RequestAccess::fail(*body);
   }
   pipeline_.clear();
 }
@@ -127,8 +129,8 @@ std::size_t Connection::parse_input(std::span<char> data) {
     ParseResult r = parse_->parser.parse(std::string_view(data.data() + off, data.size() - off));
     off += r.consumed;
     if (r.status == ParseStatus::need_more) {
-      if (cur_ex_) cur_ex_->request.detach();
-      if (cur_is_inline()) parse_->request.detach();
+      if (cur_ex_) RequestAccess::detach(cur_ex_->request);
+      if (cur_is_inline()) RequestAccess::detach(parse_->request);
       if (!cur_ && off < data.size() && deadline_kind_ == Deadline::idle) {
         request_start_ = server_.loop.now();
         set_deadline(Deadline::headers, request_start_ + server_.options.headers_timeout);
@@ -156,9 +158,9 @@ std::size_t Connection::parse_input(std::span<char> data) {
 bool Connection::on_head(const RequestHead& head) {
   ++server_.stats.requests;
   if (deadline_kind_ == Deadline::idle) request_start_ = server_.loop.now();
-  parse_->request.reset();
-  parse_->request.assign(head);
-  parse_->request.set_start_time(request_start_);
+  RequestAccess::reset(parse_->request);
+  RequestAccess::assign(parse_->request, head);
+  RequestAccess::set_start_time(parse_->request, request_start_);
   const std::int64_t started_ns = note_request(parse_->request);
   Router::Match m = server_.router.match(parse_->request);
   cur_handler_ = m.handler;
@@ -180,11 +182,11 @@ bool Connection::on_head(const RequestHead& head) {
     cur_ex_ = std::make_shared<Exchange>();
     cur_ex_->conn = this;
     cur_ex_->started_ns = started_ns;
-    cur_ex_->request.assign(head);
-    cur_ex_->request.set_start_time(request_start_);
-    cur_ex_->request.set_peer(peer_);
+    RequestAccess::assign(cur_ex_->request, head);
+    RequestAccess::set_start_time(cur_ex_->request, request_start_);
+    RequestAccess::set_peer(cur_ex_->request, peer_);
     (void)server_.router.match(cur_ex_->request);  // same params, on the exchange's request
-    cur_ex_->request.detach();
+    RequestAccess::detach(cur_ex_->request);
     cur_ex_->head_only = cur_head_only_;
     cur_ex_->close_after = cur_close_;
     pipeline_.push_back(cur_ex_);
@@ -195,7 +197,7 @@ bool Connection::on_head(const RequestHead& head) {
     parse_->parser.set_max_body(limit);
   }
   if (m.handler && m.handler->options.stream_body) {
-    cur_ex_->request.enable_body_stream().conn = this;
+    RequestAccess::set_connection(RequestAccess::enable_body_stream(cur_ex_->request), this);
     start_async(cur_ex_);  // reads the body as it comes
   }
   if (head.framing != BodyFraming::none) {
@@ -224,8 +226,8 @@ void Connection::on_input_end() {
     pipeline_.pop_back();
     note_dropped(cur_ex_->started_ns);
     cur_ex_->conn = nullptr;
-    *cur_ex_->request.cancel_flag() = true;
-    if (BodyStream* body = cur_ex_->request.body_stream()) body->fail();
+    *RequestAccess::cancel_flag(cur_ex_->request) = true;
+    if (BodyStream* body = RequestAccess::body_stream(cur_ex_->request)) RequestAccess::fail(*body);
   }
   cur_ = nullptr;
   cur_ex_.reset();
@@ -240,17 +242,18 @@ void Connection::on_input_end() {
 bool Connection::should_continue(const RequestHead& head) const noexcept {
   if (!head.expect_continue || streaming_) return false;
   if (pipeline_.size() > (cur_ex_ ? 1u : 0u)) return false;
-  return head.framing != BodyFraming::content_length || head.content_length <= parse_->parser.max_body();
+  return head.framing != BodyFraming::content_length ||
+         head.content_length <= parse_->parser.max_body();
 }
 
 void Connection::on_body(std::string_view piece) {
   if (!cur_) return;
-  BodyStream* stream = cur_ex_ ? cur_ex_->request.body_stream() : nullptr;
+  BodyStream* stream = cur_ex_ ? RequestAccess::body_stream(cur_ex_->request) : nullptr;
   if (!stream) {
-    cur_->append_body(piece);
+    RequestAccess::append_body(*cur_, piece);
   } else if (!cur_ex_->response) {  // once answered, the rest of the body is discarded
-    stream->push(piece);
-    if (stream->buffered() > server_.options.high_water_mark) pause_reading();
+    RequestAccess::push(*stream, piece);
+    if (RequestAccess::buffered(*stream) > server_.options.high_water_mark) pause_reading();
   }
 }
 
@@ -277,7 +280,8 @@ void Connection::on_message_complete() {
     ex = std::make_shared<Exchange>();  // streamed: it needs a life of its own
     ex->conn = this;
     ex->started_ns = std::exchange(inline_started_ns_, 0);
-    ex->request.copy_from(*req);  // the head's bytes may be gone from the read buffer
+    RequestAccess::copy_from(ex->request,
+                             *req);  // the head's bytes may be gone from the read buffer
     ex->head_only = cur_head_only_;
     ex->close_after = cur_close_;
     ex->response = std::move(res);
@@ -285,8 +289,8 @@ void Connection::on_message_complete() {
     pump();
     return;
   }
-  if (BodyStream* stream = ex->request.body_stream()) {
-    stream->end();  // the handler runs already
+  if (BodyStream* stream = RequestAccess::body_stream(ex->request)) {
+    RequestAccess::end(*stream);  // the handler runs already
   } else if (cur_async_) {
     start_async(std::move(ex));
   } else {
@@ -306,7 +310,7 @@ void Connection::on_parse_error(ParseErrc e) {
     if (cur_is_inline()) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
-  if (BodyStream* stream = ex->request.body_stream()) stream->fail();
+  if (BodyStream* stream = RequestAccess::body_stream(ex->request)) RequestAccess::fail(*stream);
   ex->response = server_error(cur_ ? *cur_ : ex->request, http_status(e), describe(e));
   cur_ = nullptr;
   cur_ex_.reset();
@@ -336,8 +340,8 @@ void Connection::continue_async(Request& req) {
   auto ex = std::make_shared<Exchange>();
   ex->conn = this;
   ex->started_ns = std::exchange(inline_started_ns_, 0);
-  ex->request.copy_from(req);
-  ex->request.adopt_locals(req);
+  RequestAccess::copy_from(ex->request, req);
+  RequestAccess::adopt_locals(ex->request, req);
   ex->head_only = cur_head_only_;
   ex->close_after = cur_close_;
   ex->before_done = true;
@@ -365,8 +369,7 @@ namespace {
 // alive, and the references to the handler and the middleware keep them alive if the
 // server is destroyed meanwhile.
 Task<void> run_handler(std::shared_ptr<Exchange> ex, std::shared_ptr<Handler> handler,
-                       std::shared_ptr<MiddlewareStack> stack, std::string allow,
-                       Loop& loop) {
+                       std::shared_ptr<MiddlewareStack> stack, std::string allow, Loop& loop) {
   // Spawned as a microtask of its own: until its first suspension, this coroutine is
   // what the loop runs.
   if (handler) loop.set_running_label(handler->label.c_str());
@@ -390,8 +393,8 @@ void Connection::on_async_done(Exchange& ex, unsigned internal_errors) {
   // left unread is dropped and reading resumes — the rest of the body is discarded as it
   // arrives (on_body) — else a connection paused at the high-water mark would neither read
   // the body nor see the client's FIN until the request timeout.
-  if (BodyStream* body = ex.request.body_stream()) {
-    body->discard();
+  if (BodyStream* body = RequestAccess::body_stream(ex.request)) {
+    RequestAccess::discard(*body);
     resume_reading();
   }
   pump();
@@ -453,7 +456,8 @@ Task<void> run_producer(std::shared_ptr<Exchange> ex, BodyProducer producer) {
   } catch (...) {
     error = std::current_exception();
   }
-  if (Connection* c = ex->writer.conn_for_completion()) c->on_stream_done(*ex, error);
+  if (Connection* c = detail::BodyWriterAccess::connection(ex->writer))
+    c->on_stream_done(*ex, error);
 }
 
 }  // namespace
@@ -473,7 +477,7 @@ void Connection::start_stream(std::shared_ptr<Exchange> ex) {
   ex->writer.conn_ = this;
   ex->writer.chunked_ = chunked;
   streaming_ = ex;
-  spawn(server_.loop, run_producer(ex, res.take_producer()));
+  spawn(server_.loop, run_producer(std::move(ex), res.take_producer()));
 }
 
 void Connection::write_body_piece(BodyWriter& w, std::string_view piece) {
@@ -529,8 +533,7 @@ void Connection::pump() {
       start_stream(std::move(ex));
       continue;
     }
-    write_response(*ex->response, ex->head_only, ex->close_after,
-                   ex->request.version_minor());
+    write_response(*ex->response, ex->head_only, ex->close_after, ex->request.version_minor());
     note_response(ex->response->status_code(), ex->started_ns);
     if (ex->close_after) {
       stop_parsing_ = true;
@@ -608,8 +611,8 @@ void Connection::pause_reading() {
 void Connection::resume_reading() {
   if (!paused_ || closed_ || stream_.needs_drain()) return;
   if (pipeline_.size() >= server_.options.max_pipelined) return;
-  BodyStream* body = cur_ex_ ? cur_ex_->request.body_stream() : nullptr;
-  if (body && body->buffered() > server_.options.high_water_mark) return;
+  BodyStream* body = cur_ex_ ? RequestAccess::body_stream(cur_ex_->request) : nullptr;
+  if (body && RequestAccess::buffered(*body) > server_.options.high_water_mark) return;
   paused_ = false;
   stream_.read_start();
 }
@@ -627,8 +630,7 @@ void Connection::close_now() {
 
 bool Connection::is_idle() const noexcept {
   return pipeline_.empty() && !cur_ && !streaming_ && out_.empty() &&
-         deadline_kind_ != Deadline::request &&
-         stream_.buffered_bytes() == 0;
+         deadline_kind_ != Deadline::request && stream_.buffered_bytes() == 0;
 }
 
 // Graceful stop: every request already received (or being received) is answered; the
@@ -698,7 +700,7 @@ void Connection::check_deadline(TimePoint now) {
     if (cur_is_inline()) ex->started_ns = std::exchange(inline_started_ns_, 0);
     pipeline_.push_back(ex);
   }
-  if (BodyStream* body = ex->request.body_stream()) body->fail();
+  if (BodyStream* body = RequestAccess::body_stream(ex->request)) RequestAccess::fail(*body);
   linger_ = true;
   ex->response = server_error(cur_ ? *cur_ : ex->request, 408, reason_phrase(408));
   ex->close_after = true;

@@ -6,6 +6,8 @@
 
 namespace weft::http {
 
+using detail::RequestAccess;
+
 // The parse state is the loop's while no request is in progress: borrowed for each read
 // and handed back when the read ends between two requests (the views of an inline request
 // are dead by then: it was answered, or copied into an exchange).
@@ -27,13 +29,13 @@ void Connection::take_parse_state() {
   } else {
     parse_ = std::make_unique<ParseState>(server_.options.limits);
   }
-  parse_->request.set_peer(peer_);
+  RequestAccess::set_peer(parse_->request, peer_);
 }
 
 void Connection::give_back_parse_state() {
   if (!parse_ || cur_ || !parse_->parser.between_messages()) return;
-  parse_->request.release_storage();
-  parse_->request.set_peer(nullptr);
+  RequestAccess::release_storage(parse_->request);
+  RequestAccess::set_peer(parse_->request, nullptr);
   if (!server_.spare_parse) server_.spare_parse = std::move(parse_);
   parse_.reset();
 }

@@ -86,21 +86,21 @@ void parse_disposition(std::string_view value, PartHead& head) {
     malformed("a part's Content-Disposition is '" + std::string(type) + "', not form-data");
   }
   bool named = false;
-  const bool ok = for_each_param(value.substr(std::min(semi, value.size())),
-                                 [&](std::string_view n, std::string v) {
-    if (chars::iequals(n, "name")) {
-      head.name = std::move(v);
-      named = true;
-    } else if (chars::iequals(n, "filename") && !head.has_filename) {
-      head.filename = std::move(v);
-      head.has_filename = true;
-    } else if (chars::iequals(n, "filename*")) {  // preferred over filename when valid
-      if (std::optional<std::string> d = decode_ext_value(v)) {
-        head.filename = std::move(*d);
-        head.has_filename = true;
-      }
-    }
-  });
+  const bool ok = for_each_param(
+      value.substr(std::min(semi, value.size())), [&](std::string_view n, std::string v) {
+        if (chars::iequals(n, "name")) {
+          head.name = std::move(v);
+          named = true;
+        } else if (chars::iequals(n, "filename") && !head.has_filename) {
+          head.filename = std::move(v);
+          head.has_filename = true;
+        } else if (chars::iequals(n, "filename*")) {  // preferred over filename when valid
+          if (std::optional<std::string> d = decode_ext_value(v)) {
+            head.filename = std::move(*d);
+            head.has_filename = true;
+          }
+        }
+      });
   if (!ok) malformed("a part's Content-Disposition parameters do not parse");
   if (!named) malformed("a part's Content-Disposition has no name parameter");
 }
@@ -114,18 +114,19 @@ std::optional<std::string> multipart_boundary(std::string_view content_type) {
   std::optional<std::string> boundary;
   const bool ok = for_each_param(content_type.substr(std::min(semi, content_type.size())),
                                  [&](std::string_view n, std::string v) {
-    if (chars::iequals(n, "boundary")) boundary = std::move(v);
-  });
+                                   if (chars::iequals(n, "boundary")) boundary = std::move(v);
+                                 });
   if (!ok) throw HttpError(400, "multipart/form-data: the Content-Type parameters do not parse");
   if (!boundary) throw HttpError(400, "multipart/form-data without a boundary parameter");
   if (!valid_boundary(*boundary)) {
-    throw HttpError(400, "multipart/form-data: invalid boundary (1-70 characters of RFC 2046's set)");
+    throw HttpError(400,
+                    "multipart/form-data: invalid boundary (1-70 characters of RFC 2046's set)");
   }
   return boundary;
 }
 
 MultipartParser::MultipartParser(std::string boundary, MultipartLimits limits)
-    : delimiter_("\r\n--" + boundary), limits_(limits), buf_("\r\n") {
+    : delimiter_("\r\n--" + std::move(boundary)), limits_(limits), buf_("\r\n") {
   // buf_ starts with a CRLF so that a delimiter at the very start of the body (no
   // preamble) is found like every other: "CRLF--boundary".
 }
@@ -149,11 +150,20 @@ std::optional<MultipartParser::Event> MultipartParser::next() {
     const State before = state_;
     const std::size_t off_before = off_;
     switch (state_) {
-      case State::preamble: ev = scan_preamble(); break;
-      case State::after_delimiter: ev = scan_after_delimiter(); break;
-      case State::headers: ev = scan_headers(); break;
-      case State::data: ev = scan_data(); break;
-      case State::epilogue: return std::nullopt;
+      case State::preamble:
+        ev = scan_preamble();
+        break;
+      case State::after_delimiter:
+        ev = scan_after_delimiter();
+        break;
+      case State::headers:
+        ev = scan_headers();
+        break;
+      case State::data:
+        ev = scan_data();
+        break;
+      case State::epilogue:
+        return std::nullopt;
     }
     if (ev) return ev;
     if (state_ == before && off_ == off_before) return std::nullopt;  // needs input
@@ -201,8 +211,8 @@ std::optional<MultipartParser::Event> MultipartParser::scan_after_delimiter() {
     if (!chars::is_ows(c)) malformed("text after a delimiter");
   }
   if (++parts_ > limits_.max_parts) {
-    throw HttpError(413, "multipart body with more than " + std::to_string(limits_.max_parts) +
-                             " parts");
+    throw HttpError(
+        413, "multipart body with more than " + std::to_string(limits_.max_parts) + " parts");
   }
   off_ += eol + 2;
   state_ = State::headers;

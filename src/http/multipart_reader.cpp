@@ -14,6 +14,8 @@
 #include <exception>
 
 namespace weft::http {
+
+using detail::RequestAccess;
 namespace detail {
 
 class MultipartReader {
@@ -41,7 +43,7 @@ class MultipartReader {
 };
 
 Task<bool> MultipartReader::feed_more() {
-  if (req_.body_stream() != nullptr) {
+  if (RequestAccess::body_stream(req_) != nullptr) {
     std::optional<std::string> piece = co_await req_.read_body();
     if (!piece) co_return false;
     parser_.feed(*piece);
@@ -150,8 +152,8 @@ std::string temporary_name(const std::string& path) {
 
 Task<std::uint64_t> Part::save_to(std::string path) {
   std::string temp = temporary_name(path);
-  fs::File file = co_await fs::open(temp, fs::OpenFlags::write | fs::OpenFlags::create |
-                                              fs::OpenFlags::exclusive);
+  fs::File file = co_await fs::open(
+      temp, fs::OpenFlags::write | fs::OpenFlags::create | fs::OpenFlags::exclusive);
   RemoveUnlessDone guard{temp};
   std::uint64_t written = 0;
   std::exception_ptr failure;
@@ -187,7 +189,9 @@ Task<std::uint64_t> Part::save_to(std::string path) {
 Task<void> Request::multipart(PartHandler handler, MultipartLimits limits) {
   std::optional<std::string> boundary = multipart_boundary(header("Content-Type"));
   if (!boundary) {
-    throw HttpError(415, "expected a multipart/form-data body (Content-Type: multipart/form-data; boundary=...)");
+    throw HttpError(
+        415,
+        "expected a multipart/form-data body (Content-Type: multipart/form-data; boundary=...)");
   }
   detail::MultipartReader reader(*this, std::move(*boundary), limits);
   for (;;) {

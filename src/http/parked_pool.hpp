@@ -46,7 +46,8 @@ class BlockPool {
   }
 
   void destroy(T* obj) noexcept {
-    Slot* s = reinterpret_cast<Slot*>(reinterpret_cast<unsigned char*>(obj) - offsetof(Slot, bytes));
+    Slot* s =
+        reinterpret_cast<Slot*>(reinterpret_cast<unsigned char*>(obj) - offsetof(Slot, bytes));
     Block* b = s->owner;
     obj->~T();
     s->set_next_free(b->free);
@@ -65,10 +66,14 @@ class BlockPool {
     alignas(T) unsigned char bytes[sizeof(T)];  // a T, or (when free) the next free slot
     Slot* next_free_or_null() const noexcept {
       Slot* n;
+      // NOLINTNEXTLINE(bugprone-sizeof-expression): copies the pointer's own bytes
       __builtin_memcpy(&n, bytes, sizeof n);
       return n;
     }
-    void set_next_free(Slot* n) noexcept { __builtin_memcpy(bytes, &n, sizeof n); }
+    void set_next_free(Slot* n) noexcept {
+      // NOLINTNEXTLINE(bugprone-sizeof-expression): copies the pointer's own bytes
+      __builtin_memcpy(bytes, &n, sizeof n);
+    }
   };
   static_assert(sizeof(T) >= sizeof(Slot*));
   struct Block {

@@ -101,6 +101,7 @@ void Request::detach() {
   fields.reserve(fields_.size());
   for (const HeaderField& f : fields_) fields.emplace_back(save(f.name), save(f.value));
   std::vector<std::pair<Span, Span>> params;
+  params.reserve(params_.size());
   for (const auto& [n, v] : params_) params.emplace_back(save(n), save(v));
 
   storage_.swap(storage);
@@ -139,7 +140,7 @@ void BodyStream::end() noexcept {
 
 void BodyStream::fail() noexcept {
   failed_ = true;
-  conn = nullptr;
+  conn_ = nullptr;
   wake();
 }
 
@@ -165,7 +166,7 @@ std::optional<std::string> BodyStream::take() {
     std::string piece = std::move(pieces_.front());
     pieces_.pop_front();
     buffered_ -= piece.size();
-    if (pieces_.empty() && conn) body_stream_drained(*conn);
+    if (pieces_.empty() && conn_) body_stream_drained(*conn_);
     return piece;
   }
   if (failed_) throw std::system_error(canceled_error());
@@ -221,8 +222,8 @@ bool valid_request_id(std::string_view id) noexcept {
 
 // 64 random bits per call: splitmix64 over a per-thread counter seeded from the OS.
 std::uint64_t next_request_id() {
-  thread_local std::uint64_t state = (std::uint64_t{std::random_device{}()} << 32) ^
-                                     std::random_device{}();
+  thread_local std::uint64_t state =
+      (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 namespace weft::http {
+
+using detail::RequestAccess;
 namespace {
 
 // Splits "/a/b/c" into segments; an empty path or "/" has none.
@@ -24,8 +26,8 @@ void for_each_segment(std::string_view path, F f) {
 }  // namespace
 
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
-  routes_.push_back({std::string(method), compile(pattern),
-                     std::make_shared<Handler>(std::move(handler))});
+  routes_.push_back(
+      {std::string(method), compile(pattern), std::make_shared<Handler>(std::move(handler))});
   routes_.back().handler->label = std::string(method) + " " + std::string(pattern);
 }
 
@@ -52,12 +54,12 @@ bool Router::matches(const Route& route, std::string_view path, Request* req) {
     if (n >= route.segments.size()) return ok = false;
     const Segment& s = route.segments[n++];
     if (s.kind == Segment::Kind::wildcard) {
-      if (req) req->add_param("*", path.substr(at));
+      if (req) RequestAccess::add_param(*req, "*", path.substr(at));
       rest_taken = true;
       return false;
     }
     if (s.kind == Segment::Kind::literal && s.text != seg) return ok = false;
-    if (s.kind == Segment::Kind::param && req) req->add_param(s.text, seg);
+    if (s.kind == Segment::Kind::param && req) RequestAccess::add_param(*req, s.text, seg);
     return true;
   });
   if (!ok) return false;
@@ -65,7 +67,7 @@ bool Router::matches(const Route& route, std::string_view path, Request* req) {
   if (n == route.segments.size()) return true;
   // A trailing wildcard also matches nothing.
   if (n + 1 == route.segments.size() && route.segments[n].kind == Segment::Kind::wildcard) {
-    if (req) req->add_param("*", "");
+    if (req) RequestAccess::add_param(*req, "*", "");
     return true;
   }
   return false;
@@ -92,14 +94,14 @@ Router::Match Router::match(Request& req) {
   Match m;
   for (Route& route : routes_) {
     if (route.method != method) continue;
-    req.clear_params();
+    RequestAccess::clear_params(req);
     if (matches(route, req.path(), &req)) {
       m.handler = route.handler.get();
       m.owner = &route.handler;
       return m;
     }
   }
-  req.clear_params();
+  RequestAccess::clear_params(req);
   for (const Route& route : routes_) {
     if (!matches(route, req.path(), nullptr)) continue;
     if (m.allow.find(route.method) != std::string::npos) continue;

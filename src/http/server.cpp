@@ -20,7 +20,7 @@ bool peer_gone(int fd) noexcept {
   const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
-}
+}  // namespace
 
 Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
     : loop(l),
@@ -84,10 +84,11 @@ std::error_code Server::Impl::listen(const net::SocketAddress& address, bool reu
   net::ListenOptions o;
   o.reuse_port = reuse_port;
   o.unlink_existing = true;
-  return listener->listen(address, [this](net::Socket s) { on_accept(std::move(s)); }, o);
+  return listener->listen(
+      address, [this](net::Socket s) { on_accept(std::move(s)); }, o);
 }
 
-ParkedConnection::ParkedConnection(Server::Impl& s, net::Socket sock, TimePoint at)
+ParkedConnection::ParkedConnection(ServerImpl& s, net::Socket sock, TimePoint at)
     : server(s), socket(std::move(sock)), watcher(s.loop, socket.fd()), deadline(at) {
   (void)watcher.start(io_event::readable, [this](unsigned) { server.unpark(this); });
 }
@@ -95,9 +96,9 @@ ParkedConnection::ParkedConnection(Server::Impl& s, net::Socket sock, TimePoint 
 // Timeouts are checked at a quarter of the shortest one (at most every 500 ms), so a
 // deadline is noticed within 25 % of its length.
 Duration Server::Impl::sweep_interval() const {
-  Duration shortest = std::min({options.headers_timeout, options.request_timeout,
-                                options.keep_alive_timeout,
-                                std::max<Duration>(options.park_idle_after, Duration(1))});
+  Duration shortest =
+      std::min({options.headers_timeout, options.request_timeout, options.keep_alive_timeout,
+                std::max<Duration>(options.park_idle_after, Duration(1))});
   if (options.lingering_timeout > Duration::zero()) {
     shortest = std::min(shortest, options.lingering_timeout);
   }
@@ -376,7 +377,7 @@ unsigned Server::workers() const noexcept { return state_->workers(); }
 
 namespace {
 // Loop i's metrics; loop 0's EMFILE shed count is read live from its listener on its thread.
-HttpMetricsSnapshot loop_snapshot(const Server::State& st, unsigned i) noexcept {
+HttpMetricsSnapshot loop_snapshot(const ServerState& st, unsigned i) noexcept {
   HttpMetricsSnapshot m = st.shared.counters[i].metrics();
   if (i == 0 && st.impl0.listener && st.loop.on_loop_thread()) {
     m.connections_shed = st.impl0.listener->shed_count();

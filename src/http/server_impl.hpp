@@ -25,6 +25,10 @@
 
 namespace weft::http {
 
+// The Server's private nested types, as the files of src/http name them.
+using ServerImpl = detail::ServerAccess::Impl;
+using ServerState = detail::ServerAccess::State;
+
 class Connection;
 
 // A counter written by one thread (its loop's) and read by any: relaxed atomic loads and
@@ -57,8 +61,8 @@ struct alignas(64) LoopCounters {
   OwnedCounter<std::size_t> open_connections;  // including parked ones
   OwnedCounter<std::size_t> parked_connections;
   OwnedCounter<std::uint64_t> connections_shed;  // the listener's, as of the last sweep
-  OwnedCounter<std::size_t> upgraded_open;   // connections handed over by a 101, open now
-  OwnedCounter<std::uint64_t> upgrades;      // and ever
+  OwnedCounter<std::size_t> upgraded_open;       // connections handed over by a 101, open now
+  OwnedCounter<std::uint64_t> upgrades;          // and ever
   detail::HttpRecorder http;  // here, not in the Impl: read while that loop's Impl is gone
   void add_to(ServerStats& s) const noexcept;
   HttpMetricsSnapshot metrics() const noexcept;
@@ -76,15 +80,15 @@ struct ServerShared {
   struct LoopHooks {
     Server::LoopHook start, stop;
   };
-  std::vector<LoopHooks> loop_hooks;  // Server::on_extra_loop
+  std::vector<LoopHooks> loop_hooks;              // Server::on_extra_loop
   std::size_t open_connections() const noexcept;  // over all loops (max_connections)
 };
 
 // An idle keep-alive connection reduced to its socket and a watcher; see
 // ServerOptions::park_idle_after.
 struct ParkedConnection {
-  ParkedConnection(Server::Impl& server, net::Socket socket, TimePoint deadline);
-  Server::Impl& server;
+  ParkedConnection(ServerImpl& server, net::Socket socket, TimePoint deadline);
+  ServerImpl& server;
   net::Socket socket;
   IoWatcher watcher;
   TimePoint deadline;  // the keep-alive timeout still runs
@@ -133,7 +137,7 @@ struct Exchange {
   BodyWriter writer;           // for a streamed response
   bool close_after = false;
   bool head_only = false;
-  bool before_done = false;    // before-forms ran already (a quick path declined)
+  bool before_done = false;     // before-forms ran already (a quick path declined)
   std::int64_t started_ns = 0;  // counted as started and not yet answered (metrics)
 };
 
@@ -184,11 +188,11 @@ struct Server::Impl {
   LoopCounters& stats;  // this loop's slot in shared.counters
   detail::HttpRecorder& metrics;  // stats.http
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
-  std::size_t freed_since_trim = 0;  // connections parked or gone since the last trim
-  std::string overload_response;     // the canned 503 (made at the first use)
-  TimePoint overload_window_start{};  // answer_overloaded's one-second window
+  std::size_t freed_since_trim = 0;          // connections parked or gone since the last trim
+  std::string overload_response;             // the canned 503 (made at the first use)
+  TimePoint overload_window_start{};         // answer_overloaded's one-second window
   std::size_t overload_answered = 0;
-  bool closed = false;                       // the graceful close finished
+  bool closed = false;  // the graceful close finished
   bool closing = false;
   bool destroying = false;
 };
@@ -197,11 +201,11 @@ struct Server::Impl {
 // switched it (connection_upgrade.cpp).
 class Connection final : private UpgradedIo {
  public:
-  Connection(Server::Impl& server, net::Socket socket);
+  Connection(ServerImpl& server, net::Socket socket);
   ~Connection();
   void start();
-  void close_now();          // abortive: stops everything, the server deletes us later
-  void close_when_idle();    // graceful stop: finish in-flight requests, then close
+  void close_now();        // abortive: stops everything, the server deletes us later
+  void close_when_idle();  // graceful stop: finish in-flight requests, then close
   bool is_idle() const noexcept;
   void check_deadline(TimePoint now);
   // Idle long enough to be parked (see ServerOptions::park_idle_after)?
@@ -224,7 +228,7 @@ class Connection final : private UpgradedIo {
   Connection* next = nullptr;
 
  private:
-  friend struct Server::Impl;
+  friend ServerImpl;
   enum class Deadline : unsigned char { none, headers, request, idle, linger };
 
   void watch_stream();  // the transport's callbacks, and reading starts
@@ -281,7 +285,7 @@ class Connection final : private UpgradedIo {
   void close() override;
   Loop& loop() const noexcept override;
 
-  Server::Impl& server_;
+  ServerImpl& server_;
   // The transport: a net::Stream in place (plain HTTP: no extra allocation), or a
   // tls::Stream when the server has a TLS context. stream_ is whichever it is; the
   // connection talks to the net::Transport interface only.
@@ -289,9 +293,9 @@ class Connection final : private UpgradedIo {
   std::unique_ptr<tls::Stream> tls_;
   net::Transport& stream_;
   std::shared_ptr<Upgraded> upgraded_;  // after a 101: the protocol that owns the transport
-  std::unique_ptr<ParseState> parse_;  // while a request is in progress (else the loop's)
-  Request* cur_ = nullptr;           // the request being parsed
-  std::shared_ptr<Exchange> cur_ex_;  // its exchange, when it has one
+  std::unique_ptr<ParseState> parse_;   // while a request is in progress (else the loop's)
+  Request* cur_ = nullptr;              // the request being parsed
+  std::shared_ptr<Exchange> cur_ex_;    // its exchange, when it has one
   Handler* cur_handler_ = nullptr;
   const std::shared_ptr<Handler>* cur_owner_ = nullptr;  // the route's reference to it
   std::string cur_allow_;
@@ -299,7 +303,7 @@ class Connection final : private UpgradedIo {
   // Responses owed, in request order. A vector (short: at most max_pipelined): an empty
   // one allocates nothing, unlike std::deque, whose empty state costs ~600 bytes.
   std::vector<std::shared_ptr<Exchange>> pipeline_;
-  std::shared_ptr<Exchange> streaming_;             // the response being streamed
+  std::shared_ptr<Exchange> streaming_;  // the response being streamed
   std::string out_;
   TimePoint deadline_{};
   TimePoint request_start_{};
@@ -312,8 +316,8 @@ class Connection final : private UpgradedIo {
   bool stop_parsing_ = false;  // a response with Connection: close is owed
   bool paused_ = false;
   bool closed_ = false;
-  bool linger_ = false;      // an error response may leave unread input: linger when closing
-  bool lingering_ = false;   // output shut down; input read and dropped until EOF or deadline
+  bool linger_ = false;       // an error response may leave unread input: linger when closing
+  bool lingering_ = false;    // output shut down; input read and dropped until EOF or deadline
   bool input_ended_ = false;  // the client sent its FIN
   std::size_t lingered_ = 0;  // bytes dropped while lingering
   TimePoint linger_end_{};    // lingering_time after it began

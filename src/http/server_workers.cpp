@@ -22,7 +22,8 @@ ExtraLoop::~ExtraLoop() {
 std::error_code ExtraLoop::start(Setup setup) {
   try {
     LoopThreadOptions options{"weft-http-" + std::to_string(setup.index), setup.runtime};
-    thread_ = std::make_unique<LoopThread>(std::move(options), [this, &setup](LoopThread& t) { open(t, setup); });
+    thread_ = std::make_unique<LoopThread>(std::move(options),
+                                           [this, &setup](LoopThread& t) { open(t, setup); });
   } catch (const std::system_error& e) {  // no thread, no loop (EMFILE), or listen() failed
     return e.code();
   } catch (const std::bad_alloc&) {
@@ -34,7 +35,7 @@ std::error_code ExtraLoop::start(Setup setup) {
 // On the new thread, before its loop runs: this loop's share of the server, listening. At
 // the thread's end the share goes first (its handles are the loop's), then loop 0 is told.
 void ExtraLoop::open(LoopThread& thread, Setup& setup) {
-  impl_ = std::make_unique<Server::Impl>(thread.loop(), *setup.shared, *setup.counters);
+  impl_ = std::make_unique<ServerImpl>(thread.loop(), *setup.shared, *setup.counters);
   if (std::error_code ec = impl_->listen(setup.address, /*reuse_port=*/true)) {
     impl_.reset();  // before the loop goes
     throw std::system_error(ec);
@@ -60,10 +61,13 @@ void ExtraLoop::close(Duration deadline) {
   if (!thread_) return;
   thread_->post([this, deadline] {
     if (!impl_) return;
-    const TimePoint at = deadline >= kNoDeadline ? TimePoint::max() : thread_->loop().now() + deadline;
+    const TimePoint at =
+        deadline >= kNoDeadline ? TimePoint::max() : thread_->loop().now() + deadline;
     impl_->begin_close(deadline, [this, at] {
       const TimePoint now = thread_->loop().now();
-      thread_->stop(at == TimePoint::max() ? Duration::max() : at > now ? at - now : Duration::zero());
+      thread_->stop(at == TimePoint::max() ? Duration::max()
+                    : at > now             ? at - now
+                                           : Duration::zero());
     });
   });
 }
@@ -154,7 +158,8 @@ std::error_code Server::State::listen(const net::SocketAddress& address) {
 }
 
 void Server::State::on_extra_exit(std::uint64_t serial) {
-  auto it = std::find_if(extras.begin(), extras.end(), [&](const Extra& e) { return e.serial == serial; });
+  auto it = std::find_if(extras.begin(), extras.end(),
+                         [&](const Extra& e) { return e.serial == serial; });
   if (it == extras.end() || it->exited) return;
   it->loop->join();  // the thread is past its last step
   it->exited = true;

@@ -24,10 +24,10 @@ class ExtraLoop {
     ServerShared* shared;
     LoopCounters* counters;
     net::SocketAddress address;
-    Loop::KeepAlive loop0_alive;      // released once the exited note is posted
-    Function<void()> on_exit;         // posted to loop 0 when the thread ends
+    Loop::KeepAlive loop0_alive;  // released once the exited note is posted
+    Function<void()> on_exit;     // posted to loop 0 when the thread ends
     Loop* loop0;
-    unsigned index;                   // for the thread's name
+    unsigned index;  // for the thread's name
   };
 
   ExtraLoop() = default;
@@ -47,7 +47,7 @@ class ExtraLoop {
   void open(LoopThread& thread, Setup& setup);
 
   std::unique_ptr<LoopThread> thread_;
-  std::unique_ptr<Server::Impl> impl_;  // the loop thread's own
+  std::unique_ptr<ServerImpl> impl_;  // the loop thread's own
 };
 
 struct Server::State {
@@ -70,7 +70,7 @@ struct Server::State {
 
   Loop& loop;
   ServerShared shared;
-  Server::Impl impl0;
+  ServerImpl impl0;
   struct Extra {
     std::uint64_t serial;
     std::unique_ptr<ExtraLoop> loop;

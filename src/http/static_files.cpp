@@ -113,12 +113,23 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -150,9 +161,8 @@ std::string list_directory(int dir_fd, std::string_view url_path, bool dotfiles)
     ::closedir(d);
   }
   std::sort(names.begin(), names.end());
-  std::string html = "<!doctype html><meta charset=utf-8><title>Index of " +
-                     html_escape(url_path) + "</title><h1>Index of " + html_escape(url_path) +
-                     "</h1><ul>\n";
+  std::string html = "<!doctype html><meta charset=utf-8><title>Index of " + html_escape(url_path) +
+                     "</title><h1>Index of " + html_escape(url_path) + "</h1><ul>\n";
   for (const auto& [name, is_dir] : names) {
     std::string shown = html_escape(name) + (is_dir ? "/" : "");
     html += "<li><a href=\"" + url_escape(name) + (is_dir ? "/" : "") + "\">" + shown + "</a>\n";
@@ -168,7 +178,8 @@ struct Settings {  // what a pool job needs, copied: the job must not touch loop
   bool dotfiles;
 };
 
-Entry load_directory(const Settings& s, int dir_fd, const SafePath& p, std::string url_path) {
+Entry load_directory(const Settings& s, int dir_fd, const SafePath& p,
+                     const std::string& url_path) {
   Entry e;
   if (!p.trailing_slash) {
     e.kind = EntryKind::redirect;
@@ -191,7 +202,7 @@ Entry load_directory(const Settings& s, int dir_fd, const SafePath& p, std::stri
 }
 
 // Runs on the pool: everything a response about this path needs.
-Entry load(const Settings& s, const SafePath& p, std::string url_path) {
+Entry load(const Settings& s, const SafePath& p, const std::string& url_path) {
   Entry e;
   const int fd = open_beneath(s.root_fd, p.relative, O_RDONLY);
   if (fd < 0) {
@@ -208,7 +219,7 @@ Entry load(const Settings& s, const SafePath& p, std::string url_path) {
     return e;
   }
   if (S_ISDIR(st.st_mode)) {
-    e = load_directory(s, fd, p, std::move(url_path));
+    e = load_directory(s, fd, p, url_path);
     ::close(fd);
     return e;
   }
@@ -265,7 +276,8 @@ class StaticState {
     root_errno_ = root_fd_ < 0 ? errno : 0;
   }
   ~StaticState() {
-    for (CacheNode* n = caches_.load(std::memory_order_acquire); n;) delete std::exchange(n, n->next);
+    for (CacheNode* n = caches_.load(std::memory_order_acquire); n;)
+      delete std::exchange(n, n->next);
     if (root_fd_ >= 0) ::close(root_fd_);
   }
   StaticState(const StaticState&) = delete;
@@ -284,7 +296,9 @@ class StaticState {
   std::optional<Response> precheck(Request& req, SafePath& p);
   Response respond(const Entry& e, Request& req) const;
   Response respond_file(const Entry& e, Request& req) const;
-  static std::string key_of(const SafePath& p) { return p.relative + (p.trailing_slash ? "/" : ""); }
+  static std::string key_of(const SafePath& p) {
+    return p.relative + (p.trailing_slash ? "/" : "");
+  }
   Settings settings() const {
     return {root_fd_, options_.index, options_.precompressed, options_.directory_listing,
             options_.dotfiles};
@@ -304,7 +318,8 @@ FileCache& StaticState::cache_for(const Loop& loop) {
   for (CacheNode* n = head; n; n = n->next) {
     if (n->loop == &loop) return n->cache;
   }
-  auto* node = new CacheNode{&loop, FileCache(options_.cache_entries, options_.revalidate_after), head};
+  auto* node =
+      new CacheNode{&loop, FileCache(options_.cache_entries, options_.revalidate_after), head};
   while (!caches_.compare_exchange_weak(node->next, node, std::memory_order_release,
                                         std::memory_order_acquire)) {
   }
@@ -390,7 +405,8 @@ Task<Response> StaticState::serve(Request& req) {
 
 Response StaticState::respond(const Entry& e, Request& req) const {
   switch (e.kind) {
-    case EntryKind::file: return respond_file(e, req);
+    case EntryKind::file:
+      return respond_file(e, req);
     case EntryKind::redirect: {
       Response r = Response::status(301);
       // One leading slash only: "//evil.com/" would be a network-path reference, an
@@ -403,9 +419,12 @@ Response StaticState::respond(const Entry& e, Request& req) const {
       r.header("Location", location);
       return r;
     }
-    case EntryKind::listing: return Response::bytes(e.listing, "text/html; charset=utf-8");
-    case EntryKind::error: return Response::status(500);
-    case EntryKind::not_found: break;
+    case EntryKind::listing:
+      return Response::bytes(e.listing, "text/html; charset=utf-8");
+    case EntryKind::error:
+      return Response::status(500);
+    case EntryKind::not_found:
+      break;
   }
   return Response::status(404);
 }
@@ -553,8 +572,9 @@ Response StaticState::respond_file(const Entry& e, Request& req) const {
       f = e.gz.get(), encoding = "gzip";
     }
   }
-  const std::shared_ptr<const OpenedFile>& owner =
-      encoding == "br" ? e.br : encoding == "gzip" ? e.gz : e.identity;
+  const std::shared_ptr<const OpenedFile>& owner = encoding == "br"     ? e.br
+                                                   : encoding == "gzip" ? e.gz
+                                                                        : e.identity;
   Response r(200);
   r.header("Content-Type", e.content_type);
   if (options_.etag) r.header("ETag", f->etag);

@@ -80,7 +80,7 @@ constexpr Duration kContinueWait = std::chrono::seconds(1);
 
 std::string response_head_text(const ClientResponse& r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status()) + " " + r.reason() + "\r\n";
-  for (const auto& [n, v] : r.headers()) out += n + ": " + v + "\r\n";
+  for (const auto& [n, v] : r.headers()) out.append(n).append(": ").append(v).append("\r\n");
   return out + "\r\n";
 }  // a reused connection the server had closed: retry on a new one
 

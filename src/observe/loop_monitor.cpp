@@ -84,7 +84,7 @@ void LoopMonitor::close_window(TimePoint now) {
   w.lag = lag.since(window_lag_);
   {
     std::lock_guard lock(window_mu_);
-    last_window_ = std::move(w);
+    last_window_ = w;
   }
   window_start_ = now;
   window_probe_ = probe;

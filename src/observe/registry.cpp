@@ -14,7 +14,7 @@ PerLoopSnapshot& loop_entry(Snapshot& s, unsigned index) {
   if (it == s.each_loop.end() || it->index != index) {
     PerLoopSnapshot e;
     e.index = index;
-    it = s.each_loop.insert(it, std::move(e));
+    it = s.each_loop.insert(it, e);
   }
   return *it;
 }

@@ -382,7 +382,9 @@ std::string render_json(const Snapshot& s) {
     json_stall(out, s.recent_stalls[i]);
   }
   out += "]";
-  for (const auto& [name, value] : s.sections) out += ",\"" + name + "\":" + value;  // names: the program's
+  for (const auto& [name, value] : s.sections) {
+    out.append(",\"").append(name).append("\":").append(value);  // names: the program's
+  }
   out += "}";
   return out;
 }

@@ -47,6 +47,7 @@ void* pc_of(void* context) {
   const auto* uc = static_cast<const ucontext_t*>(context);
   if (!uc) return nullptr;
 #if defined(__x86_64__)
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the saved register holds a code address
   return reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
 #elif defined(__aarch64__)
   return reinterpret_cast<void*>(uc->uc_mcontext.pc);
@@ -137,6 +138,7 @@ void install_capture_handler(int signum) {
 
 std::vector<std::string> symbolize(void* const* frames, int count) {
   std::vector<std::string> out;
+  if (count > 0) out.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) out.push_back(describe_frame(frames[i]));
   return out;
 }

@@ -270,7 +270,7 @@ Context Context::server(ServerConfig config) {
   return Context(std::move(s));
 }
 
-Context Context::client(ClientConfig config) {
+Context Context::client(const ClientConfig& config) {
   auto s = std::make_shared<detail::ContextState>();
   s->built = detail::build_client(config);
   return Context(std::move(s));

@@ -179,7 +179,9 @@ Task<void> Client::open(std::string host, std::uint16_t port, std::string target
   if (options_.compression.enabled) {
     request += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
   }
-  for (const auto& [name, value] : options_.headers) request += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : options_.headers) {
+    request.append(name).append(": ").append(value).append("\r\n");
+  }
   request += "\r\n";
 
   const TimePoint started = loop_.now();

@@ -39,7 +39,6 @@ struct Null {
   friend bool operator==(Null, Null) noexcept { return true; }
 };
 
-
 // Raw bytes; a distinct type so that text and blobs never mix up.
 struct Blob {
   std::vector<std::byte> bytes;
@@ -71,17 +70,17 @@ class Value {
  public:
   using Variant = std::variant<Null, std::int64_t, double, std::string, Blob>;
 
-  Value() noexcept = default;  // null
-  Value(Null) noexcept {}                                         // NOLINT
-  Value(std::nullptr_t) noexcept {}                               // NOLINT
+  Value() noexcept = default;        // null
+  Value(Null) noexcept {}            // NOLINT
+  Value(std::nullptr_t) noexcept {}  // NOLINT
   template <std::integral I>
-  Value(I v) noexcept : v_(static_cast<std::int64_t>(v)) {}       // NOLINT
+  Value(I v) noexcept : v_(static_cast<std::int64_t>(v)) {}  // NOLINT
   template <std::floating_point F>
-  Value(F v) noexcept : v_(static_cast<double>(v)) {}             // NOLINT
-  Value(std::string s) noexcept : v_(std::move(s)) {}             // NOLINT
-  Value(std::string_view s) : v_(std::string(s)) {}               // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}                    // NOLINT
-  Value(Blob b) noexcept : v_(std::move(b)) {}                    // NOLINT
+  Value(F v) noexcept : v_(static_cast<double>(v)) {}  // NOLINT
+  Value(std::string s) noexcept : v_(std::move(s)) {}  // NOLINT
+  Value(std::string_view s) : v_(std::string(s)) {}    // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}         // NOLINT
+  Value(Blob b) noexcept : v_(std::move(b)) {}         // NOLINT
   template <class T>
   Value(std::optional<T> o) : Value(o ? Value(std::move(*o)) : Value()) {}  // NOLINT
 
@@ -143,7 +142,8 @@ using Params = std::vector<Value>;
 // params(a, b, c): a Params without a braced list. GCC 12 cannot compile a braced list
 // inside a co_await expression (`co_await db->query(sql, {1, "x"})` fails with "array
 // used as initializer"); write `co_await db->query(sql, db::params(1, "x"))` there, or
-// build the Params in a local first. Clang and the callback forms take braced lists.
+// build the Params in a local first. Clang 16 and the
+// callback forms take braced lists; code that GCC 12 also builds uses params().
 template <class... A>
 Params params(A&&... args) {
   Params p;
@@ -184,9 +184,9 @@ class Row {
 // The result of one statement.
 struct ResultSet {
   std::vector<Row> rows;
-  Columns columns;                 // names, shared with every row; may be null (none)
-  std::int64_t rows_affected = 0;  // rows inserted/updated/deleted by a write (0 for reads)
-  std::int64_t last_insert_id = 0; // SQLite: the writer's last rowid after a write, else 0
+  Columns columns;                  // names, shared with every row; may be null (none)
+  std::int64_t rows_affected = 0;   // rows inserted/updated/deleted by a write (0 for reads)
+  std::int64_t last_insert_id = 0;  // SQLite: the writer's last rowid after a write, else 0
 
   bool empty() const noexcept { return rows.empty(); }
   std::size_t size() const noexcept { return rows.size(); }

@@ -29,6 +29,16 @@
 namespace weft::http {
 
 class Connection;
+class BodyWriter;
+
+namespace detail {
+// The server's way into a BodyWriter (which connection it writes to), kept out of the
+// public interface (as detail::LoopAccess is for a Loop).
+struct BodyWriterAccess {
+  // The connection the body goes to; null once the client is gone.
+  static Connection* connection(const BodyWriter& w) noexcept;
+};
+}  // namespace detail
 
 class BodyWriter {
  public:
@@ -47,15 +57,19 @@ class BodyWriter {
   using Filter = Function<std::string(std::string_view)>;
   void set_filter(Filter filter) noexcept { filter_ = std::move(filter); }
   bool cancelled() const noexcept { return conn_ == nullptr; }
-  Connection* conn_for_completion() const noexcept { return conn_; }  // internal
 
  private:
   friend class Connection;
+  friend struct detail::BodyWriterAccess;
   Connection* conn_ = nullptr;
   std::coroutine_handle<> waiting_;
   Filter filter_;
   bool chunked_ = true;
   bool blocked_ = false;  // above the high-water mark since the last write
 };
+
+inline Connection* detail::BodyWriterAccess::connection(const BodyWriter& w) noexcept {
+  return w.conn_;
+}
 
 }  // namespace weft::http

@@ -140,8 +140,8 @@ enum class FetchErrc : std::uint8_t {
 
 class FetchError : public std::runtime_error {
  public:
-  FetchError(FetchErrc kind, std::string message, std::error_code code = {})
-      : std::runtime_error(std::move(message)), kind_(kind), code_(code) {}
+  FetchError(FetchErrc kind, const std::string& message, std::error_code code = {})
+      : std::runtime_error(message), kind_(kind), code_(code) {}
   FetchErrc kind() const noexcept { return kind_; }
   std::error_code code() const noexcept { return code_; }  // the underlying error, if any
 

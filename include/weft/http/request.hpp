@@ -71,6 +71,8 @@ namespace detail {
 // the JSON members below out of programs that do not use them.
 template <int N>
 struct JsonOf;
+// The server's way into a Request and its BodyStream (defined below).
+struct RequestAccess;
 }  // namespace detail
 
 // The body of a request on a stream_body route, piece by piece as it arrives:
@@ -96,15 +98,16 @@ class BodyStream {
   };
   ReadAwaiter read() noexcept { return ReadAwaiter(*this); }
 
-  // -- used by the server ----------------------------------------------------------
+ private:
+  friend struct detail::RequestAccess;
+
+  // -- used by the server (through detail::RequestAccess) ----------------------------
   void push(std::string_view piece);
   void end() noexcept;
   void fail() noexcept;
   void discard() noexcept;  // drops the pieces not read (the handler has answered)
   std::size_t buffered() const noexcept { return buffered_; }
-  Connection* conn = nullptr;  // told when the handler drained the buffer
 
- private:
   bool ready() const noexcept { return !pieces_.empty() || ended_ || failed_; }
   std::optional<std::string> take();
   void wake() noexcept;
@@ -112,6 +115,7 @@ class BodyStream {
   std::deque<std::string> pieces_;
   std::size_t buffered_ = 0;
   std::coroutine_handle<> waiting_;
+  Connection* conn_ = nullptr;  // told when the handler drained the buffer
   bool ended_ = false;
   bool failed_ = false;
 };
@@ -127,7 +131,7 @@ class Request {
   // The target's path (up to '?'); for an absolute-form target ("http://h/p?q") the part
   // after the authority ("/p"), so routing sees the same path either way.
   std::string_view path() const noexcept { return path_; }
-  std::string_view query() const noexcept { return query_; }    // after '?', raw
+  std::string_view query() const noexcept { return query_; }      // after '?', raw
   std::string_view raw_query() const noexcept { return query_; }  // the same
   int version_minor() const noexcept { return version_minor_; }
   // The host the request is for: an absolute-form target's authority, else the Host
@@ -204,7 +208,10 @@ class Request {
   // requests the server made (it is the loop whose run() assigned the request).
   Loop& loop() const noexcept { return *loop_; }
 
-  // -- used by the server -------------------------------------------------------
+ private:
+  friend struct detail::RequestAccess;
+
+  // -- used by the server (through detail::RequestAccess) -----------------------------
   void assign(const RequestHead& head);
   // Copies every view into storage owned by this request (used when the request
   // outlives the read buffer it was parsed from).
@@ -212,10 +219,14 @@ class Request {
   // Becomes a detached copy of `other` (head, params, body).
   void copy_from(const Request& other);
   void append_body(std::string_view piece) { body_.append(piece); }
-  void add_param(std::string_view name, std::string_view value) { params_.emplace_back(name, value); }
+  void add_param(std::string_view name, std::string_view value) {
+    params_.emplace_back(name, value);
+  }
   void clear_params() noexcept { params_.clear(); }
   void set_keep_alive(bool on) noexcept { keep_alive_ = on; }
-  void set_peer(std::shared_ptr<const net::SocketAddress> peer) noexcept { peer_ = std::move(peer); }
+  void set_peer(std::shared_ptr<const net::SocketAddress> peer) noexcept {
+    peer_ = std::move(peer);
+  }
   void set_start_time(TimePoint at) noexcept { start_time_ = at; }
   // Takes other's locals (the inline request handing over to its exchange).
   void adopt_locals(Request& other) { locals_ = std::move(other.locals_); }
@@ -227,7 +238,6 @@ class Request {
   // keep-alive connection keeps nothing of its last request).
   void release_storage();
 
- private:
   struct Local {
     const void* type;
     std::unique_ptr<void, void (*)(void*)> value;
@@ -254,5 +264,42 @@ class Request {
   int version_minor_ = 1;
   bool keep_alive_ = true;
 };
+
+namespace detail {
+// The library's own way into a Request and its BodyStream: what the server (connection,
+// router, multipart reader) and tests that build a request by hand need, and a handler
+// never does — kept out of the public interface (as detail::LoopAccess is for a Loop).
+struct RequestAccess {
+  static void assign(Request& r, const RequestHead& head) { r.assign(head); }
+  static void detach(Request& r) { r.detach(); }
+  static void copy_from(Request& r, const Request& other) { r.copy_from(other); }
+  static void append_body(Request& r, std::string_view piece) { r.append_body(piece); }
+  static void add_param(Request& r, std::string_view name, std::string_view value) {
+    r.add_param(name, value);
+  }
+  static void clear_params(Request& r) noexcept { r.clear_params(); }
+  static void set_keep_alive(Request& r, bool on) noexcept { r.set_keep_alive(on); }
+  static void set_peer(Request& r, std::shared_ptr<const net::SocketAddress> peer) noexcept {
+    r.set_peer(std::move(peer));
+  }
+  static void set_start_time(Request& r, TimePoint at) noexcept { r.set_start_time(at); }
+  static void adopt_locals(Request& r, Request& other) { r.adopt_locals(other); }
+  static BodyStream& enable_body_stream(Request& r) { return r.enable_body_stream(); }
+  static BodyStream* body_stream(Request& r) noexcept { return r.body_stream(); }
+  static const std::shared_ptr<RequestCancel>& cancel_flag(const Request& r) noexcept {
+    return r.cancel_flag();
+  }
+  static void reset(Request& r) { r.reset(); }
+  static void release_storage(Request& r) { r.release_storage(); }
+
+  static void push(BodyStream& s, std::string_view piece) { s.push(piece); }
+  static void end(BodyStream& s) noexcept { s.end(); }
+  static void fail(BodyStream& s) noexcept { s.fail(); }
+  static void discard(BodyStream& s) noexcept { s.discard(); }
+  static std::size_t buffered(const BodyStream& s) noexcept { return s.buffered(); }
+  // The connection told when the handler drained the buffer.
+  static void set_connection(BodyStream& s, Connection* conn) noexcept { s.conn_ = conn; }
+};
+}  // namespace detail
 
 }  // namespace weft::http

@@ -66,6 +66,10 @@
 
 namespace weft::http {
 
+namespace detail {
+struct ServerAccess;
+}
+
 // A connection limit shared by several servers, e.g. one Server per loop thread behind
 // one port (weft-serve's workers): each server counts its open connections (parked ones
 // too) here, so the limit holds over all of them. Thread-safe.
@@ -84,11 +88,11 @@ class ConnectionLimit {
 };
 
 struct ServerOptions {
-  ParserLimits limits;                                   // line, header, body sizes
-  Duration headers_timeout = std::chrono::seconds(60);   // first byte → end of head: 408
-  Duration request_timeout = std::chrono::seconds(300);  // first byte → end of body: 408
-  Duration keep_alive_timeout = std::chrono::seconds(5); // idle between requests: close
-  std::size_t max_connections = 0;                       // 0: no limit; past it: see below
+  ParserLimits limits;                                    // line, header, body sizes
+  Duration headers_timeout = std::chrono::seconds(60);    // first byte → end of head: 408
+  Duration request_timeout = std::chrono::seconds(300);   // first byte → end of body: 408
+  Duration keep_alive_timeout = std::chrono::seconds(5);  // idle between requests: close
+  std::size_t max_connections = 0;                        // 0: no limit; past it: see below
   // A connection over max_connections (or the shared ConnectionLimit) is answered
   // "503 Service Unavailable" with "Retry-After: <overload_retry_after in s>" and
   // "Connection: close", written at once without reading its request (on_error does not
@@ -99,7 +103,7 @@ struct ServerOptions {
   std::chrono::seconds overload_retry_after = std::chrono::seconds(1);
   // When set, the limit over every server sharing it (max_connections is then ignored).
   std::shared_ptr<ConnectionLimit> connection_limit;
-  std::size_t max_requests_per_connection = 0;           // 0: no limit
+  std::size_t max_requests_per_connection = 0;  // 0: no limit
   // After an error response sent before the request was read whole (400, 408, 413, 431,
   // ...), the output is shut down and the input read and dropped — until the client's FIN,
   // lingering_timeout without input, lingering_time in all, or lingering_max_bytes — and
@@ -109,7 +113,7 @@ struct ServerOptions {
   Duration lingering_time = std::chrono::seconds(5);
   Duration lingering_timeout = std::chrono::seconds(1);
   std::size_t lingering_max_bytes = 4 * 1024 * 1024;
-  std::size_t max_pipelined = 32;   // requests parsed ahead of their responses
+  std::size_t max_pipelined = 32;           // requests parsed ahead of their responses
   std::size_t high_water_mark = 64 * 1024;  // per connection: write backpressure
   std::size_t read_buffer_size = 4 * 1024;  // the most one read takes (into the loop's buffer)
   // An idle keep-alive connection is parked after this long: only its socket and a
@@ -152,8 +156,12 @@ class Server {
   Server& get(std::string_view pattern, Handler h) { return route("GET", pattern, std::move(h)); }
   Server& post(std::string_view pattern, Handler h) { return route("POST", pattern, std::move(h)); }
   Server& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
-  Server& patch(std::string_view pattern, Handler h) { return route("PATCH", pattern, std::move(h)); }
-  Server& del(std::string_view pattern, Handler h) { return route("DELETE", pattern, std::move(h)); }
+  Server& patch(std::string_view pattern, Handler h) {
+    return route("PATCH", pattern, std::move(h));
+  }
+  Server& del(std::string_view pattern, Handler h) {
+    return route("DELETE", pattern, std::move(h));
+  }
   // Mounts a handler at a prefix: it answers GET and HEAD for `prefix` and every path below
   // it, and sees the rest of the path without the prefix as the wildcard parameter
   // (req.param("*"): "" for the prefix itself) — what static_files() serves:
@@ -203,15 +211,25 @@ class Server {
   using LoopHook = std::function<void(Loop& loop, unsigned index)>;
   Server& on_extra_loop(LoopHook start, LoopHook stop = {});
   const ServerOptions& options() const noexcept;
-  Loop& loop() const noexcept;       // loop 0, the constructor's
+  Loop& loop() const noexcept;        // loop 0, the constructor's
   unsigned workers() const noexcept;  // loops serving (options().workers, 0 resolved)
 
+ private:
+  friend struct detail::ServerAccess;
   struct Impl;   // one loop's share: listener, connections, timers, counters
   struct State;  // the whole server: what the loops share, loop 0 and the extra loops
 
- private:
   void check_not_serving() const;
   std::unique_ptr<State> state_;
 };
+
+namespace detail {
+// The library's own names for a Server's internals (src/http: the connection code, the
+// extra loops), kept out of the public interface (as detail::LoopAccess is for a Loop).
+struct ServerAccess {
+  using Impl = Server::Impl;
+  using State = Server::State;
+};
+}  // namespace detail
 
 }  // namespace weft::http

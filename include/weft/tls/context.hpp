@@ -89,7 +89,7 @@ class Context {
  public:
   Context() = default;  // empty: no TLS
   static Context server(ServerConfig config);  // throws std::runtime_error
-  static Context client(ClientConfig config = {});
+  static Context client(const ClientConfig& config = {});
 
   // Server contexts: loads `config` (or, without an argument, re-reads the files of the
   // current configuration) and makes it the one new handshakes use. Throws

@@ -37,7 +37,7 @@ class RequestDecoding : public ::testing::Test {
     RequestHead head;
     head.method = "GET";
     head.target = target;
-    req_.assign(head);
+    detail::RequestAccess::assign(req_, head);
   }
   Request req_;
 };
@@ -59,8 +59,8 @@ TEST_F(RequestDecoding, QueryValuesAreDecodedAndRepeatedKeysKept) {
 
 TEST_F(RequestDecoding, ParamsAreDecodedAsPathSegments) {
   set("/files/a%2Fb+c");
-  req_.add_param("name", "a%2Fb+c");
-  req_.add_param("bad", "50%");
+  detail::RequestAccess::add_param(req_, "name", "a%2Fb+c");
+  detail::RequestAccess::add_param(req_, "bad", "50%");
   EXPECT_EQ(req_.param("name"), "a/b+c");  // '+' is a '+' in a path
   EXPECT_EQ(req_.raw_param("name"), "a%2Fb+c");
   EXPECT_EQ(req_.param("bad"), "50%");

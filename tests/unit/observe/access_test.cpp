@@ -40,8 +40,8 @@ struct Fixture {
 int status_of(std::uint16_t port, std::string_view method, std::string_view path,
               std::string_view host, std::string_view extra = {}) {
   auto c = itest::RawClient::tcp(port);
-  std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: " +
-                    std::string(host) + "\r\n" + std::string(extra);
+  std::string req = std::string(method) + " " + std::string(path) +
+                    " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n" + std::string(extra);
   if (method == "POST") req += "Content-Length: 0\r\n";
   req += "\r\n";
   if (!c.send(req)) return -1;
@@ -56,22 +56,24 @@ TEST(ObserveAccess, HostMustNameLoopbackOrAnAllowedHost) {
   f.run([&] {
     const std::uint16_t port = f.server.port();
     const std::string p = ":" + std::to_string(port);
-    for (const std::string& host : std::vector<std::string>{"localhost", "localhost" + p, "LocalHost" + p, "127.0.0.1",
-                             "127.0.0.1" + p, "[::1]", "[::1]" + p, "metrics.example",
-                             "metrics.example:9090", "[::2]" + p}) {
+    for (const std::string& host : std::vector<std::string>{
+             "localhost", "localhost" + p, "LocalHost" + p, "127.0.0.1", "127.0.0.1" + p, "[::1]",
+             "[::1]" + p, "metrics.example", "metrics.example:9090", "[::2]" + p}) {
       EXPECT_EQ(status_of(port, "GET", "/_weft/stats", host), 200) << host;
     }
     // DNS rebinding: a page from evil.example whose name now resolves to 127.0.0.1.
-    for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example" + p, "localhost.evil.example",
-                             "127.0.0.1.evil.example", "127.0.0.2"}) {
-      for (const char* path : {"/_weft/stats", "/_weft/metrics", "/_weft/stats/stream", "/_weft/",
-                               "//_weft//stats"}) {
+    for (const std::string& host :
+         std::vector<std::string>{"evil.example", "evil.example" + p, "localhost.evil.example",
+                                  "127.0.0.1.evil.example", "127.0.0.2"}) {
+      for (const char* path :
+           {"/_weft/stats", "/_weft/metrics", "/_weft/stats/stream", "/_weft/", "//_weft//stats"}) {
         EXPECT_EQ(status_of(port, "GET", path, host), 403) << host << " " << path;
       }
       EXPECT_EQ(status_of(port, "GET", "/plain", host), 200) << "only the prefix is guarded";
     }
     // Malformed: refused (by the parser's 400 or the mount's 403), never answered.
-    for (const std::string& host : std::vector<std::string>{"[::1", "localhost:x", "::1", "", "local host"}) {
+    for (const std::string& host :
+         std::vector<std::string>{"[::1", "localhost:x", "::1", "", "local host"}) {
       const int status = status_of(port, "GET", "/_weft/stats", host);
       EXPECT_TRUE(status == 403 || status == 400) << host << ": " << status;
     }
@@ -104,10 +106,14 @@ TEST(ObserveAccess, CrossOriginRequestsAreRefused) {
     EXPECT_EQ(status_of(port, "POST", "/_weft/demo", self), 200) << "no Origin: not a browser";
     for (const char* origin : {"http://evil.example", "https://evil.example:443", "null",
                                "http://127.0.0.1.evil.example", "file://", "garbage"}) {
-      EXPECT_EQ(status_of(port, "POST", "/_weft/demo", self, "Origin: " + std::string(origin) + "\r\n"),
-                403) << origin;
-      EXPECT_EQ(status_of(port, "GET", "/_weft/stats", self, "Origin: " + std::string(origin) + "\r\n"),
-                403) << origin;
+      EXPECT_EQ(
+          status_of(port, "POST", "/_weft/demo", self, "Origin: " + std::string(origin) + "\r\n"),
+          403)
+          << origin;
+      EXPECT_EQ(
+          status_of(port, "GET", "/_weft/stats", self, "Origin: " + std::string(origin) + "\r\n"),
+          403)
+          << origin;
     }
   });
 }
@@ -121,8 +127,9 @@ struct BuiltRequest {
     head.method = "GET";
     head.target = "/_weft/stats";
     head.fields = fields;
-    req.assign(head);
-    req.set_peer(std::make_shared<const net::SocketAddress>(*net::SocketAddress::parse(peer, 5)));
+    weft::http::detail::RequestAccess::assign(req, head);
+    weft::http::detail::RequestAccess::set_peer(
+        req, std::make_shared<const net::SocketAddress>(*net::SocketAddress::parse(peer, 5)));
   }
 };
 

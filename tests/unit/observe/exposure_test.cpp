@@ -72,8 +72,8 @@ struct Fixture {
 // A GET as a local client sends it: the endpoints answer only Hosts naming this machine
 // (itest::get_request's "Host: test" is refused, see access_test.cpp).
 std::string local_get(std::string_view path, std::string_view extra_headers = {}) {
-  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" + std::string(extra_headers) +
-         "\r\n";
+  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" +
+         std::string(extra_headers) + "\r\n";
 }
 
 std::optional<itest::HttpResponse> get(itest::RawClient& c, std::string_view path) {
@@ -98,7 +98,8 @@ TEST(Exposure, PrometheusTextPassesPromtool) {
   });
   std::string out;
   EXPECT_EQ(promtool_check(metrics, out), 0) << out << "\n---\n" << metrics;
-  EXPECT_NE(metrics.find("weft_http_requests_total{method=\"GET\"} 22"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("weft_http_requests_total{method=\"GET\"} 22"), std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("weft_http_requests_total{method=\"POST\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("weft_http_responses_total{class=\"4xx\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("weft_http_responses_total{class=\"2xx\"} 21"), std::string::npos);
@@ -173,9 +174,10 @@ struct PeerRequest {
     head.method = "GET";
     head.target = "/_weft/stats";
     head.fields = fields;
-    req.assign(head);
+    weft::http::detail::RequestAccess::assign(req, head);
     if (*peer) {
-      req.set_peer(std::make_shared<const net::SocketAddress>(*net::SocketAddress::parse(peer, 5)));
+      weft::http::detail::RequestAccess::set_peer(
+          req, std::make_shared<const net::SocketAddress>(*net::SocketAddress::parse(peer, 5)));
     }
   }
 };
