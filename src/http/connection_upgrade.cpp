@@ -94,7 +94,7 @@ void Connection::resume_upgraded(std::shared_ptr<Upgraded> upgraded) {
 
 // ---- parked upgraded connections (http/upgrade.hpp, "Parking") ---------------------------
 
-ParkedUpgrade::ParkedUpgrade(Server::Impl& s, net::Socket sock, std::shared_ptr<Upgraded> up)
+ParkedUpgrade::ParkedUpgrade(ServerImpl& s, net::Socket sock, std::shared_ptr<Upgraded> up)
     : server(s), socket(std::move(sock)), watcher(s.loop, socket.fd()), upgraded(std::move(up)) {
   (void)watcher.start(io_event::readable, [this](unsigned) { server.unpark_upgraded(this); });
 }

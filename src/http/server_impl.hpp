@@ -100,7 +100,7 @@ struct ParkedConnection {
 // watcher for input and the protocol; it is also the protocol's UpgradedIo meanwhile
 // (connection_upgrade.cpp): writes go straight to the socket while the kernel takes them.
 struct ParkedUpgrade final : UpgradedIo {
-  ParkedUpgrade(Server::Impl& server, net::Socket socket, std::shared_ptr<Upgraded> upgraded);
+  ParkedUpgrade(ServerImpl& server, net::Socket socket, std::shared_ptr<Upgraded> upgraded);
   bool write(std::string_view bytes) override;
   bool write_shared(const std::shared_ptr<const std::string>& bytes) override;
   std::size_t queued_bytes() const noexcept override { return 0; }
@@ -111,7 +111,7 @@ struct ParkedUpgrade final : UpgradedIo {
   void close() override;
   Loop& loop() const noexcept override;
 
-  Server::Impl& server;
+  ServerImpl& server;
   net::Socket socket;
   IoWatcher watcher;
   std::shared_ptr<Upgraded> upgraded;
