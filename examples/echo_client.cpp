@@ -30,13 +30,20 @@ bool parse_args(int argc, char** argv, Args& a) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     const char* v = argv[i + 1];
-    if (flag == "--port") a.port = static_cast<std::uint16_t>(std::atoi(v));
-    else if (flag == "--host") a.host = v;
-    else if (flag == "--connections") a.connections = static_cast<unsigned>(std::atoi(v));
-    else if (flag == "--messages") a.messages = std::strtoul(v, nullptr, 10);
-    else if (flag == "--size") a.size = std::strtoul(v, nullptr, 10);
-    else if (flag == "--timeout") a.timeout_seconds = std::atol(v);
-    else return false;
+    if (flag == "--port")
+      a.port = static_cast<std::uint16_t>(std::atoi(v));
+    else if (flag == "--host")
+      a.host = v;
+    else if (flag == "--connections")
+      a.connections = static_cast<unsigned>(std::atoi(v));
+    else if (flag == "--messages")
+      a.messages = std::strtoul(v, nullptr, 10);
+    else if (flag == "--size")
+      a.size = std::strtoul(v, nullptr, 10);
+    else if (flag == "--timeout")
+      a.timeout_seconds = std::atol(v);
+    else
+      return false;
   }
   return argc % 2 == 1 && a.connections > 0 && a.size > 0;
 }

@@ -37,10 +37,14 @@ bool parse_args(int argc, char** argv, Args& a) {
     }
     if (i + 1 >= argc) return false;
     const char* v = argv[++i];
-    if (flag == "--port") a.port = static_cast<std::uint16_t>(std::atoi(v));
-    else if (flag == "--host") a.host = v;
-    else if (flag == "--idle-timeout") a.idle_seconds = std::atol(v);
-    else return false;
+    if (flag == "--port")
+      a.port = static_cast<std::uint16_t>(std::atoi(v));
+    else if (flag == "--host")
+      a.host = v;
+    else if (flag == "--idle-timeout")
+      a.idle_seconds = std::atol(v);
+    else
+      return false;
   }
   return true;
 }
@@ -103,7 +107,8 @@ void serve_callbacks(weft::Loop& loop, weft::net::Listener& listener, std::error
 int main(int argc, char** argv) {
   Args args;
   if (!parse_args(argc, argv, args)) {
-    std::fprintf(stderr, "usage: echo_server --port N [--host H] [--idle-timeout S] [--callbacks]\n");
+    std::fprintf(stderr,
+                 "usage: echo_server --port N [--host H] [--idle-timeout S] [--callbacks]\n");
     return 2;
   }
   auto addr = weft::net::SocketAddress::parse(args.host, args.port);

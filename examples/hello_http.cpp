@@ -135,15 +135,17 @@ int main(int argc, char** argv) {
   options.keep_alive_timeout = std::chrono::seconds(args.keep_alive_seconds);
   options.workers = args.workers;
   if (args.park_after_ms == -2) options.park_idle_after = weft::Duration::max();
-  if (args.park_after_ms >= 0) options.park_idle_after = std::chrono::milliseconds(args.park_after_ms);
+  if (args.park_after_ms >= 0)
+    options.park_idle_after = std::chrono::milliseconds(args.park_after_ms);
   if (!args.tls_cert.empty()) {
     weft::tls::ServerConfig tls;
-    tls.certificates.push_back({.cert_file = args.tls_cert, .key_file = args.tls_key,
-                                .cert_pem = {}, .key_pem = {}});
+    tls.certificates.push_back(
+        {.cert_file = args.tls_cert, .key_file = args.tls_key, .cert_pem = {}, .key_pem = {}});
     if (args.tls_handshake_timeout_ms >= 0) {
       tls.handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
     }
-    if (args.tls_max_handshakes >= 0) tls.max_handshakes = static_cast<std::size_t>(args.tls_max_handshakes);
+    if (args.tls_max_handshakes >= 0)
+      tls.max_handshakes = static_cast<std::size_t>(args.tls_max_handshakes);
     tls.handshake_on_pool = !args.tls_inline;
     tls.handshake_inline_when_idle = !args.tls_pool;
     try {
@@ -157,8 +159,8 @@ int main(int argc, char** argv) {
   auto echo = [](weft::ws::WebSocket& ws, std::string_view msg, weft::ws::Opcode op) {
     ws.send(msg, op);
   };
-  server.ws("/ws", {.open = [](weft::ws::WebSocket& ws) { ws.subscribe("broadcast"); },
-                    .message = echo});
+  server.ws("/ws",
+            {.open = [](weft::ws::WebSocket& ws) { ws.subscribe("broadcast"); }, .message = echo});
   server.post("/publish", [&server](weft::http::Request& req) {
     server.publish("broadcast", req.body());
     return weft::http::Response(204);
@@ -186,13 +188,12 @@ int main(int argc, char** argv) {
     observe = weft::observe::mount(server, std::move(mount_options));
   }
   if (auto ec = server.listen(args.port, args.host)) {
-    std::fprintf(stderr, "hello_http: cannot listen on %s:%u: %s\n", args.host.c_str(),
-                 args.port, ec.message().c_str());
+    std::fprintf(stderr, "hello_http: cannot listen on %s:%u: %s\n", args.host.c_str(), args.port,
+                 ec.message().c_str());
     return 1;
   }
   std::printf("hello_http listening on %s://%s:%u (%u loop%s)\n", options.tls ? "https" : "http",
-              args.host.c_str(),
-              server.port(), server.workers(), server.workers() == 1 ? "" : "s");
+              args.host.c_str(), server.port(), server.workers(), server.workers() == 1 ? "" : "s");
   std::fflush(stdout);
 
   weft::Signal sigint(loop), sigterm(loop), sighup(loop);
@@ -214,7 +215,8 @@ int main(int argc, char** argv) {
         std::printf("hello_http: certificates reloaded (generation %llu)\n",
                     static_cast<unsigned long long>(options.tls.generation()));
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "hello_http: reload failed, keeping the old certificates: %s\n", e.what());
+        std::fprintf(stderr, "hello_http: reload failed, keeping the old certificates: %s\n",
+                     e.what());
       }
       std::fflush(stdout);
     });

@@ -17,7 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-json note(const db::Row& r) { return {{"id", r.get<std::int64_t>(0)}, {"text", r.get<std::string>(1)}}; }
+json note(const db::Row& r) {
+  return {{"id", r.get<std::int64_t>(0)}, {"text", r.get<std::string>(1)}};
+}
 
 std::string text_of(Request& req) {
   json body = req.json();
@@ -87,7 +89,8 @@ void routes(http::Server& app, db::Database& db) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> args{{"--port", "8080"}, {"--db", "notes.db"}, {"--public", "public"}};
+  std::map<std::string, std::string> args{
+      {"--port", "8080"}, {"--db", "notes.db"}, {"--public", "public"}};
   for (int i = 1; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
   Loop loop;
   auto db = db::open(loop, "sqlite:" + args["--db"]);
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
   db->exec("CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, text TEXT NOT NULL)", {},
            [&](db::Outcome<db::ResultSet>& r) {
              const std::error_code ec = r ? app.listen(std::stoi(args["--port"])) : r.error();
-             std::printf("notes: %s (port %u)\n", ec ? ec.message().c_str() : "listening", app.port());
+             std::printf("notes: %s (port %u)\n", ec ? ec.message().c_str() : "listening",
+                         app.port());
              std::fflush(stdout);
              if (ec) stop(0);
            });

@@ -58,9 +58,10 @@ bool parse_args(int argc, char** argv, Args& args) {
 int main(int argc, char** argv) {
   Args args;
   if (!parse_args(argc, argv, args)) {
-    std::fprintf(stderr,
-                 "usage: static_server --root DIR [--port N] [--host ADDR] [--listing]\n"
-                 "                     [--keep-alive-timeout SECONDS] [--tls-cert FILE --tls-key FILE]\n");
+    std::fprintf(
+        stderr,
+        "usage: static_server --root DIR [--port N] [--host ADDR] [--listing]\n"
+        "                     [--keep-alive-timeout SECONDS] [--tls-cert FILE --tls-key FILE]\n");
     return 2;
   }
   weft::Loop loop;
@@ -69,8 +70,8 @@ int main(int argc, char** argv) {
   if (!args.tls_cert.empty()) {
     try {
       weft::tls::ServerConfig tls;
-      tls.certificates.push_back({.cert_file = args.tls_cert, .key_file = args.tls_key,
-                                  .cert_pem = {}, .key_pem = {}});
+      tls.certificates.push_back(
+          {.cert_file = args.tls_cert, .key_file = args.tls_key, .cert_pem = {}, .key_pem = {}});
       options.tls = weft::tls::Context::server(std::move(tls));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "static_server: %s\n", e.what());
@@ -87,8 +88,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("static_server: serving %s on %s://%s:%u\n", args.root.c_str(),
-              options.tls ? "https" : "http", args.host.c_str(),
-              server.port());
+              options.tls ? "https" : "http", args.host.c_str(), server.port());
   std::fflush(stdout);
   weft::Signal sigint(loop), sigterm(loop);
   auto stop = [&](int) {

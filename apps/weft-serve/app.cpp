@@ -76,8 +76,12 @@ unsigned resolve_workers(const ServeOptions& o) {
 
 Site::Site(Loop& loop, const ServeOptions& options, unsigned index, Site* home,
            observe::Registry* registry)
-    : loop_(loop), options_(options), index_(index), home_(home),
-      server_(loop, server_options(options)), registry_(registry) {}
+    : loop_(loop),
+      options_(options),
+      index_(index),
+      home_(home),
+      server_(loop, server_options(options)),
+      registry_(registry) {}
 
 Site::~Site() {
   if (registry_ && db_) registry_->remove_database(db_.get());
@@ -175,7 +179,8 @@ Task<int> Site::start_feed() {
     }
     store_->on_change([feed = feed_.get()] { feed->poke(); });
     if (registry_) {
-      registry_->add_section(feed_.get(), "feed", [feed = feed_.get()] { return feed_stats_json(feed->stats()); });
+      registry_->add_section(feed_.get(), "feed",
+                             [feed = feed_.get()] { return feed_stats_json(feed->stats()); });
     }
   }
   Feed* feed = index_ == 0 ? feed_.get() : home_->feed();
@@ -288,8 +293,10 @@ void App::watch_signals() {
 int App::start_tls() {
   if (options_.tls_cert.empty()) return 0;
   tls::ServerConfig config;
-  config.certificates.push_back({.cert_file = options_.tls_cert, .key_file = options_.tls_key,
-                                 .cert_pem = {}, .key_pem = {}});
+  config.certificates.push_back({.cert_file = options_.tls_cert,
+                                 .key_file = options_.tls_key,
+                                 .cert_pem = {},
+                                 .key_pem = {}});
   try {
     options_.http.tls = tls::Context::server(std::move(config));
   } catch (const std::exception& e) {
@@ -349,10 +356,12 @@ Task<int> App::start() {
     say(options_, "redirecting http://" + url_host(options_.host) + ":" +
                       std::to_string(redirect_->port()) + " to https");
   }
-  say(options_, std::string("listening on ") + (options_.http.tls ? "https://" : "http://") + url_host(options_.host) + ":" + std::to_string(site_->port()) +
-                    " (api: /api, static: " + (options_.root.empty() ? bundled_site_dir() : options_.root) +
-                    ", db: " + options_.db_url + ", loops: " + std::to_string(loops) +
-                    (options_.read_only ? ", read-only" : "") + ")");
+  say(options_,
+      std::string("listening on ") + (options_.http.tls ? "https://" : "http://") +
+          url_host(options_.host) + ":" + std::to_string(site_->port()) +
+          " (api: /api, static: " + (options_.root.empty() ? bundled_site_dir() : options_.root) +
+          ", db: " + options_.db_url + ", loops: " + std::to_string(loops) +
+          (options_.read_only ? ", read-only" : "") + ")");
   co_return 0;
 }
 

@@ -77,9 +77,9 @@ class Site {
   Site* home_;
   std::unique_ptr<db::Database> db_;
   std::optional<Store> store_;
-  ws::App server_;                 // HTTP and the change feed's WebSocket
-  std::unique_ptr<Feed> feed_;     // site 0 only
-  std::shared_ptr<FeedHub> hub_;   // this loop's feed subscribers
+  ws::App server_;                // HTTP and the change feed's WebSocket
+  std::unique_ptr<Feed> feed_;    // site 0 only
+  std::shared_ptr<FeedHub> hub_;  // this loop's feed subscribers
   observe::Registry* registry_;
   std::unique_ptr<observe::Mount> observe_;
   bool stopping_ = false;
@@ -105,14 +105,14 @@ class App {
 
   Loop& loop_;
   ServeOptions options_;
-  observe::Registry registry_;                   // before the sites: they remove themselves
-  std::unique_ptr<Site> site_;                   // loop 0's
+  observe::Registry registry_;                    // before the sites: they remove themselves
+  std::unique_ptr<Site> site_;                    // loop 0's
   std::vector<std::unique_ptr<Worker>> workers_;  // loops 1..N-1
   Signal sigint_, sigterm_, sighup_;
-  std::unique_ptr<http::Server> redirect_;       // --tls-redirect-from: 308 to https
-  std::size_t workers_running_ = 0;  // started and not yet stopped (main loop's count)
-  bool server_closed_ = false;       // site 0's server
-  Loop::KeepAlive waiting_;          // holds loop 0 until the workers have stopped
+  std::unique_ptr<http::Server> redirect_;  // --tls-redirect-from: 308 to https
+  std::size_t workers_running_ = 0;         // started and not yet stopped (main loop's count)
+  bool server_closed_ = false;              // site 0's server
+  Loop::KeepAlive waiting_;                 // holds loop 0 until the workers have stopped
   bool stopping_ = false;
 };
 

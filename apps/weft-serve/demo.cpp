@@ -46,7 +46,8 @@ std::optional<long> burn_ms(const http::Request& req) {
 }
 
 http::Response burned(long ms, const char* where) {
-  return http::Response::json("{\"burned_ms\":" + std::to_string(ms) + ",\"where\":\"" + where + "\"}");
+  return http::Response::json("{\"burned_ms\":" + std::to_string(ms) + ",\"where\":\"" + where +
+                              "\"}");
 }
 
 }  // namespace
@@ -99,7 +100,8 @@ void mount_dashboard(http::Server& server, const std::string& dashboard_dir) {
     const char* name = file.first;
     const char* type = file.second;  // (not a structured binding: clang 14 cannot capture one)
     auto body = std::make_shared<const std::string>(read_small_file(dashboard_dir + "/" + name));
-    std::string route = std::string("/_weft/") + (std::string_view(name) == "index.html" ? "" : name);
+    std::string route =
+        std::string("/_weft/") + (std::string_view(name) == "index.html" ? "" : name);
     server.get(route, [body, type](http::Request&) {
       if (body->empty()) return error_response(500, "the dashboard is missing from this install");
       http::Response res = http::Response::bytes(*body, type);

@@ -118,7 +118,7 @@ struct Statements {
   const char* insert_with_id;
   const char* replace_doc;
   const char* update_doc;
-  const char* row;  // one row of insert_rows
+  const char* row;         // one row of insert_rows
   const char* doc_column;  // the document as text in a result
 };
 
@@ -166,7 +166,8 @@ constexpr Statements postgres_statements{
     postgres_migrations,
     "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ?",
     "SELECT doc::text FROM weft_documents WHERE collection = ? AND id = ? FOR UPDATE",
-    "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, ?::jsonb) RETURNING doc::text",
+    "INSERT INTO weft_documents(collection, id, num, doc) VALUES(?, ?, ?, ?::jsonb) RETURNING "
+    "doc::text",
     "UPDATE weft_documents SET doc = jsonb_set(?::jsonb, '{id}', doc -> 'id')"
     " WHERE collection = ? AND id = ? RETURNING doc::text",
     "UPDATE weft_documents SET doc = ?::jsonb WHERE collection = ? AND id = ? RETURNING doc::text",
@@ -182,7 +183,9 @@ Dialect::Dialect(Backend b)
 std::vector<db::Migration> Dialect::migrations() const { return sql_->migrations(); }
 
 std::string Dialect::lock_changes() const {
-  return is_sqlite(backend_) ? "" : "SELECT pg_advisory_xact_lock(hashtext('weft_changes.' || current_schema()))";
+  return is_sqlite(backend_)
+             ? ""
+             : "SELECT pg_advisory_xact_lock(hashtext('weft_changes.' || current_schema()))";
 }
 
 std::string Dialect::get_doc() const { return sql_->get_doc; }
@@ -192,11 +195,14 @@ Sql Dialect::insert_auto_id(const std::string& collection, std::string doc) cons
   if (is_sqlite(backend_)) {
     // One past the largest integer id (an index range scan, not a count): SQLite's single
     // writer makes that race-free.
-    sql.add("INSERT INTO weft_documents(collection, id, num, doc)"
-            " SELECT ?1, CAST(n AS TEXT), n, json_set(?2, '$.id', n) FROM (SELECT ")
+    sql.add(
+           "INSERT INTO weft_documents(collection, id, num, doc)"
+           " SELECT ?1, CAST(n AS TEXT), n, json_set(?2, '$.id', n) FROM (SELECT ")
         .add(next_id_after_m)
-        .add(" AS n FROM (SELECT COALESCE(MAX(num), 0) AS m FROM weft_documents WHERE collection = ?1))"
-             " RETURNING doc");
+        .add(
+            " AS n FROM (SELECT COALESCE(MAX(num), 0) AS m FROM weft_documents WHERE collection = "
+            "?1))"
+            " RETURNING doc");
     return sql.bind(collection).bind(std::move(doc));
   }
   // PostgreSQL runs writers side by side (other connections, other processes): the
@@ -206,12 +212,13 @@ Sql Dialect::insert_auto_id(const std::string& collection, std::string doc) cons
   // inserted at the same moment (the caller retries).
   sql.add("WITH c AS (UPDATE weft_collections SET next_id = (SELECT ")
       .add(next_id_after_m)
-      .add(" FROM (SELECT GREATEST(weft_collections.next_id, (SELECT COALESCE(MAX(num), 0)"
-           " FROM weft_documents WHERE collection = ?1)) AS m) g)"
-           " WHERE name = ?1 RETURNING next_id AS n)"
-           " INSERT INTO weft_documents(collection, id, num, doc)"
-           " SELECT ?1, n::text, n, jsonb_set(?2::jsonb, '{id}', to_jsonb(n)) FROM c"
-           " RETURNING doc::text");
+      .add(
+          " FROM (SELECT GREATEST(weft_collections.next_id, (SELECT COALESCE(MAX(num), 0)"
+          " FROM weft_documents WHERE collection = ?1)) AS m) g)"
+          " WHERE name = ?1 RETURNING next_id AS n)"
+          " INSERT INTO weft_documents(collection, id, num, doc)"
+          " SELECT ?1, n::text, n, jsonb_set(?2::jsonb, '{id}', to_jsonb(n)) FROM c"
+          " RETURNING doc::text");
   return sql.bind(collection).bind(std::move(doc));
 }
 
@@ -224,7 +231,8 @@ std::string Dialect::select_for_update() const { return sql_->select_for_update;
 std::string Dialect::update_doc() const { return sql_->update_doc; }
 
 std::string Dialect::merge_doc() const {
-  return "UPDATE weft_documents SET doc = json_set(json_patch(doc, ?), '$.id', json_extract(doc, '$.id'))"
+  return "UPDATE weft_documents SET doc = json_set(json_patch(doc, ?), '$.id', json_extract(doc, "
+         "'$.id'))"
          " WHERE collection = ? AND id = ? RETURNING doc";
 }
 
@@ -256,8 +264,10 @@ std::string Dialect::insert_rows(std::size_t n) const {
 db::Value Dialect::path_param(const std::vector<std::string>& path) const {
   std::string p = is_sqlite(backend_) ? "$" : "{";
   for (std::size_t i = 0; i < path.size(); ++i) {
-    if (is_sqlite(backend_)) p += ".\"" + path[i] + "\"";
-    else p += (i ? "," : "") + path[i];
+    if (is_sqlite(backend_))
+      p += ".\"" + path[i] + "\"";
+    else
+      p += (i ? "," : "") + path[i];
   }
   return is_sqlite(backend_) ? p : p + "}";
 }
@@ -278,8 +288,9 @@ void Dialect::number_of(Sql& sql, const std::vector<std::string>& path) const {
     sql.add("(CASE WHEN json_type(doc, ?) IN ('integer', 'real') THEN json_extract(doc, ?) END)");
     sql.bind(path_param(path)).bind(path_param(path));
   } else {
-    sql.add("(CASE WHEN jsonb_typeof(doc #> ?::text[]) = 'number'"
-            " THEN (doc #>> ?::text[])::float8 END)");
+    sql.add(
+        "(CASE WHEN jsonb_typeof(doc #> ?::text[]) = 'number'"
+        " THEN (doc #>> ?::text[])::float8 END)");
     sql.bind(path_param(path)).bind(path_param(path));
   }
 }
@@ -294,13 +305,22 @@ void Dialect::compare(Sql& sql, const Filter& f, const std::string& value) const
   }
   text_of(sql, f.path);
   switch (f.op) {
-    case FilterOp::ne: sql.add(sqlite ? " IS NOT ?" : " IS DISTINCT FROM ?").bind(value); break;
-    case FilterOp::gte: sql.add(" >= ?").bind(value); break;
-    case FilterOp::lte: sql.add(" <= ?").bind(value); break;
-    case FilterOp::like:
-      sql.add(sqlite ? " LIKE ? ESCAPE '\\'" : " ILIKE ? ESCAPE '\\'").bind(contains_pattern(value));
+    case FilterOp::ne:
+      sql.add(sqlite ? " IS NOT ?" : " IS DISTINCT FROM ?").bind(value);
       break;
-    case FilterOp::eq: sql.add(" = ?").bind(value); break;
+    case FilterOp::gte:
+      sql.add(" >= ?").bind(value);
+      break;
+    case FilterOp::lte:
+      sql.add(" <= ?").bind(value);
+      break;
+    case FilterOp::like:
+      sql.add(sqlite ? " LIKE ? ESCAPE '\\'" : " ILIKE ? ESCAPE '\\'")
+          .bind(contains_pattern(value));
+      break;
+    case FilterOp::eq:
+      sql.add(" = ?").bind(value);
+      break;
   }
 }
 
@@ -317,11 +337,13 @@ void Dialect::filter(Sql& sql, const Filter& f) const {
 
 void Dialect::search(Sql& sql, const std::string& text) const {
   if (is_sqlite(backend_)) {
-    sql.add(" AND EXISTS (SELECT 1 FROM json_tree(weft_documents.doc) t"
-            " WHERE t.type = 'text' AND t.value LIKE ? ESCAPE '\\')");
+    sql.add(
+        " AND EXISTS (SELECT 1 FROM json_tree(weft_documents.doc) t"
+        " WHERE t.type = 'text' AND t.value LIKE ? ESCAPE '\\')");
   } else {
-    sql.add(" AND EXISTS (SELECT 1 FROM jsonb_path_query(doc, 'strict $.**') v"
-            " WHERE jsonb_typeof(v) = 'string' AND v #>> '{}' ILIKE ? ESCAPE '\\')");
+    sql.add(
+        " AND EXISTS (SELECT 1 FROM jsonb_path_query(doc, 'strict $.**') v"
+        " WHERE jsonb_typeof(v) = 'string' AND v #>> '{}' ILIKE ? ESCAPE '\\')");
   }
   sql.bind(contains_pattern(text));
 }
@@ -346,8 +368,10 @@ Sql Dialect::list(const std::string& collection, const ListQuery& q, const Windo
   sql.add("SELECT ").add(sql_->doc_column).add(", count(*) OVER ()");
   where(sql, collection, q);
   order_by(sql, q);
-  if (w.limit) sql.add(" LIMIT ?").bind(*w.limit);
-  else if (is_sqlite(backend_)) sql.add(" LIMIT -1");
+  if (w.limit)
+    sql.add(" LIMIT ?").bind(*w.limit);
+  else if (is_sqlite(backend_))
+    sql.add(" LIMIT -1");
   sql.add(" OFFSET ?").bind(w.offset);
   return sql;
 }

@@ -47,20 +47,20 @@ class Dialect {
   // PostgreSQL: the first statement of a transaction that locks a document row before it
   // writes (see the change feed's migration); "" on SQLite.
   std::string lock_changes() const;
-  std::string get_doc() const;             // (collection, id) → doc
+  std::string get_doc() const;  // (collection, id) → doc
   // Stores doc with the collection's next integer id (its "id" set to it) → the stored doc;
   // no row when the collection does not exist.
   Sql insert_auto_id(const std::string& collection, std::string doc) const;
-  std::string insert_with_id() const;      // (collection, id, num, doc) → doc
-  std::string replace_doc() const;         // (doc, collection, id) → doc
-  std::string select_for_update() const;   // (collection, id) → doc
-  std::string update_doc() const;          // (doc, collection, id) → doc
-  std::string merge_doc() const;           // SQLite: (patch, collection, id) → doc
-  std::string delete_doc() const;          // (collection, id)
-  std::string collection_exists() const;   // (name) → 1
-  std::string create_collection() const;   // (name)
-  std::string list_collections() const;    // → name, count
-  std::string count_collections() const;   // → count
+  std::string insert_with_id() const;     // (collection, id, num, doc) → doc
+  std::string replace_doc() const;        // (doc, collection, id) → doc
+  std::string select_for_update() const;  // (collection, id) → doc
+  std::string update_doc() const;         // (doc, collection, id) → doc
+  std::string merge_doc() const;          // SQLite: (patch, collection, id) → doc
+  std::string delete_doc() const;         // (collection, id)
+  std::string collection_exists() const;  // (name) → 1
+  std::string create_collection() const;  // (name)
+  std::string list_collections() const;   // → name, count
+  std::string count_collections() const;  // → count
   // n rows of (collection, id, num, doc) in one INSERT.
   std::string insert_rows(std::size_t n) const;
 

@@ -11,8 +11,8 @@
 namespace weft::serve {
 namespace {
 
-constexpr std::int64_t kBatch = 1000;         // rows per read of the changes table
-constexpr std::int64_t kHistoryBatch = 100;   // rows per read of one subscriber's history
+constexpr std::int64_t kBatch = 1000;        // rows per read of the changes table
+constexpr std::int64_t kHistoryBatch = 100;  // rows per read of one subscriber's history
 
 std::string doc_column(Backend b) { return b == Backend::sqlite ? "doc" : "doc::text"; }
 
@@ -27,7 +27,8 @@ std::string history_sql(Backend b) {
 }
 
 constexpr const char* state_sql =
-    "SELECT (SELECT pruned_through FROM weft_feed), (SELECT coalesce(max(id), 0) FROM weft_changes)";
+    "SELECT (SELECT pruned_through FROM weft_feed), (SELECT coalesce(max(id), 0) FROM "
+    "weft_changes)";
 
 void log_error(const char* what, const std::exception_ptr& e) {
   try {
@@ -51,15 +52,16 @@ FeedState feed_state(const db::ResultSet& rs) {
 }  // namespace
 
 std::string feed_stats_json(const FeedStats& s) {
-  nlohmann::json out = {{"last_id", s.last_id}, {"polls", s.polls}, {"changes", s.changes},
-                        {"poll_errors", s.poll_errors}, {"listener", nullptr}};
+  nlohmann::json out = {{"last_id", s.last_id},
+                        {"polls", s.polls},
+                        {"changes", s.changes},
+                        {"poll_errors", s.poll_errors},
+                        {"listener", nullptr}};
   if (s.listening) {
-    out["listener"] = {{"connected", s.listener.connected},
-                       {"connects", s.listener.connects},
-                       {"failures", s.listener.failures},
-                       {"notifications", s.listener.notifications},
-                       {"backoff_ms", s.listener.backoff.count()},
-                       {"last_error", s.listener.last_error}};
+    out["listener"] = {
+        {"connected", s.listener.connected},        {"connects", s.listener.connects},
+        {"failures", s.listener.failures},          {"notifications", s.listener.notifications},
+        {"backoff_ms", s.listener.backoff.count()}, {"last_error", s.listener.last_error}};
   }
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -73,11 +75,12 @@ Change change_from_row(const db::Row& row) {
   Change c;
   c.id = row[0].as_int();
   c.collection = row[1].as_text();
-  const std::string doc_id = row[3].is_null() ? nlohmann::json(row[2].as_text()).dump()
-                                              : std::to_string(row[3].as_int());
+  const std::string doc_id =
+      row[3].is_null() ? nlohmann::json(row[2].as_text()).dump() : std::to_string(row[3].as_int());
   const std::string doc = row[5].is_null() ? "null" : row[5].as_text();
-  c.json = "{\"id\":" + std::to_string(c.id) + ",\"collection\":" + nlohmann::json(c.collection).dump() +
-           ",\"doc_id\":" + doc_id + ",\"op\":\"" + row[4].as_text() + "\",\"doc\":" + doc + "}";
+  c.json = "{\"id\":" + std::to_string(c.id) +
+           ",\"collection\":" + nlohmann::json(c.collection).dump() + ",\"doc_id\":" + doc_id +
+           ",\"op\":\"" + row[4].as_text() + "\",\"doc\":" + doc + "}";
   return c;
 }
 
@@ -102,7 +105,8 @@ void FeedHub::remove(const Subscription* s) {
 }
 
 void FeedHub::drop(Subscription& s) {
-  auto keep = std::find_if(subs_.begin(), subs_.end(), [&s](const auto& p) { return p.get() == &s; });
+  auto keep =
+      std::find_if(subs_.begin(), subs_.end(), [&s](const auto& p) { return p.get() == &s; });
   if (keep == subs_.end()) return;
   std::shared_ptr<Subscription> held = *keep;
   subs_.erase(keep);
@@ -185,8 +189,8 @@ Task<void> FeedHub::catch_up(std::shared_ptr<Subscription> s, std::int64_t since
 // larger than the buffer reaches a client that reads, and never piles up in memory.
 Task<void> FeedHub::read_history(std::shared_ptr<Subscription> s) {
   for (;;) {
-    db::ResultSet rs =
-        co_await db_.query(history_sql(backend_), db::params(s->collection_, s->last_, kHistoryBatch));
+    db::ResultSet rs = co_await db_.query(history_sql(backend_),
+                                          db::params(s->collection_, s->last_, kHistoryBatch));
     for (const db::Row& row : rs) {
       while (attached(s.get()) && !closed_ && s->queued_bytes() > limits_.max_buffer / 2) {
         co_await sleep(loop_, std::chrono::milliseconds(5));
@@ -230,14 +234,16 @@ Task<void> Feed::start() {
   db::ListenerEvents events{
       .notify = [this](const db::Notification&) { poke(); },
       .connected = [this] { poke(); },  // what was sent while nobody listened
-      .disconnected = [](std::string_view why) {
-        std::fprintf(stderr, "weft-serve: change feed: the listener lost its connection: %.*s\n",
-                     static_cast<int>(why.size()), why.data());
-      },
+      .disconnected =
+          [](std::string_view why) {
+            std::fprintf(stderr,
+                         "weft-serve: change feed: the listener lost its connection: %.*s\n",
+                         static_cast<int>(why.size()), why.data());
+          },
   };
   std::lock_guard lock(mu_);
-  listener_ = std::make_unique<db::Listener>(loop_, options_.db_url, std::vector<std::string>{"weft_changes"},
-                                             std::move(events));
+  listener_ = std::make_unique<db::Listener>(
+      loop_, options_.db_url, std::vector<std::string>{"weft_changes"}, std::move(events));
 }
 
 void Feed::attach(Loop& loop, std::shared_ptr<FeedHub> hub) {
@@ -299,7 +305,8 @@ void Feed::count_poll(const std::exception_ptr& failure) {
     ++figures_.polls;
     if (failure) ++figures_.poll_errors;
   }
-  if (failure && !failing_) log_error("reading new changes (retried every --feed-poll-ms)", failure);
+  if (failure && !failing_)
+    log_error("reading new changes (retried every --feed-poll-ms)", failure);
   if (!failure && failing_) std::fprintf(stderr, "weft-serve: change feed: reading again\n");
   failing_ = static_cast<bool>(failure);
 }
@@ -336,7 +343,8 @@ Task<void> Feed::drain() {
 Task<void> Feed::prune() {
   const auto keep = static_cast<std::int64_t>(options_.changes_history);
   const std::int64_t cutoff = last_ - keep;
-  if (pruning_ || stopped_ || cutoff <= pruned_ || cutoff - pruned_ < std::max<std::int64_t>(1, keep / 16)) {
+  if (pruning_ || stopped_ || cutoff <= pruned_ ||
+      cutoff - pruned_ < std::max<std::int64_t>(1, keep / 16)) {
     co_return;
   }
   pruning_ = true;

@@ -126,7 +126,7 @@ class FeedHub {
 struct FeedStats {
   std::int64_t last_id = 0;
   std::uint64_t polls = 0;
-  std::uint64_t changes = 0;   // read and dispatched
+  std::uint64_t changes = 0;  // read and dispatched
   std::uint64_t poll_errors = 0;
   bool listening = false;      // PostgreSQL: a listener exists
   db::ListenerStats listener;  // PostgreSQL only

@@ -25,7 +25,8 @@ std::optional<std::int64_t> parse_cursor(std::string_view text, const char* what
   std::int64_t n = -1;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size() || n < 0) {
-    throw std::invalid_argument(std::string(what) + " must be a change id (a non-negative integer), not " +
+    throw std::invalid_argument(std::string(what) +
+                                " must be a change id (a non-negative integer), not " +
                                 quote_name(text));
   }
   return n;
@@ -46,8 +47,8 @@ class SseStream final : public Subscription, public std::enable_shared_from_this
     wake();
   }
   void reload(std::int64_t resume_after) override {
-    out_ += "id: " + std::to_string(resume_after) + "\nevent: reload\ndata: " +
-            reload_json(resume_after, collection()) + "\n\n";
+    out_ += "id: " + std::to_string(resume_after) +
+            "\nevent: reload\ndata: " + reload_json(resume_after, collection()) + "\n\n";
     wake();
   }
   void end() override {
@@ -127,7 +128,8 @@ Task<void> produce(std::shared_ptr<FeedHub> hub, std::shared_ptr<SseStream> stre
 Response sse(const std::shared_ptr<FeedHub>& hub, const ServeOptions& options, Request& req) {
   std::string collection = decode_segment(req.raw_param("collection")).value_or("");
   if (!valid_collection_name(collection)) {
-    return error_response(400, "invalid collection name " + quote_name(req.raw_param("collection")));
+    return error_response(400,
+                          "invalid collection name " + quote_name(req.raw_param("collection")));
   }
   std::optional<std::int64_t> since;
   try {
@@ -163,7 +165,9 @@ class WsSubscription final : public Subscription {
   void end() override {
     if (socket_) socket_->close(ws::close_code::going_away, "change feed ended; resume with since");
   }
-  std::size_t queued_bytes() const noexcept override { return socket_ ? socket_->buffered_amount() : 0; }
+  std::size_t queued_bytes() const noexcept override {
+    return socket_ ? socket_->buffered_amount() : 0;
+  }
   void forget() noexcept { socket_ = nullptr; }
 
  private:
@@ -181,13 +185,16 @@ void on_message(FeedHub& hub, ws::WebSocket& socket, std::string_view text) {
   auto& client = std::any_cast<std::shared_ptr<WsClient>&>(socket.user());
   json msg = json::parse(text, nullptr, false);
   if (msg.is_discarded() || !msg.is_object()) {
-    socket.send(reply("error", "send a JSON object: {\"subscribe\":\"posts\",\"since\":0} or {\"unsubscribe\":\"posts\"}"));
+    socket.send(reply("error",
+                      "send a JSON object: {\"subscribe\":\"posts\",\"since\":0} or "
+                      "{\"unsubscribe\":\"posts\"}"));
     return;
   }
   const bool subscribing = msg.contains("subscribe");
   const json& name = subscribing ? msg["subscribe"] : msg.value("unsubscribe", json());
   if (!name.is_string() || !valid_collection_name(name.get_ref<const std::string&>())) {
-    socket.send(reply("error", "subscribe/unsubscribe needs a collection name (letters, digits, '_', '-')"));
+    socket.send(reply("error",
+                      "subscribe/unsubscribe needs a collection name (letters, digits, '_', '-')"));
     return;
   }
   const std::string& collection = name.get_ref<const std::string&>();
@@ -236,7 +243,8 @@ ws::Behavior ws_behavior(const std::shared_ptr<FeedHub>& hub, const ServeOptions
   return ws::Behavior{
       .upgrade = [](Request&) -> std::any { return std::make_shared<WsClient>(); },
       .open = {},
-      .message = [hub](ws::WebSocket& s, std::string_view m, ws::Opcode) { on_message(*hub, s, m); },
+      .message = [hub](ws::WebSocket& s, std::string_view m,
+                       ws::Opcode) { on_message(*hub, s, m); },
       .close = [hub](ws::WebSocket& s, std::uint16_t, std::string_view) { leave_all(*hub, s); },
       .drain = {},
       .ping = {},

@@ -40,7 +40,8 @@ bool out_of_range(std::string_view number) {
   if (number.find_first_of(".eE") == std::string_view::npos) {
     std::int64_t i = 0;
     std::uint64_t u = 0;
-    return std::from_chars(first, last, i).ec != std::errc() && std::from_chars(first, last, u).ec != std::errc();
+    return std::from_chars(first, last, i).ec != std::errc() &&
+           std::from_chars(first, last, u).ec != std::errc();
   }
   double d = 0;
   return std::from_chars(first, last, d).ec == std::errc::result_out_of_range;
@@ -75,8 +76,7 @@ std::string locate_limit(std::string_view text) {
 
 std::string describe_error(std::string_view text, simdjson::error_code code) {
   using E = simdjson::error_code;
-  if (code == E::DEPTH_ERROR || code == E::NUMBER_ERROR ||
-      code == E::NUMBER_OUT_OF_RANGE) {
+  if (code == E::DEPTH_ERROR || code == E::NUMBER_ERROR || code == E::NUMBER_OUT_OF_RANGE) {
     if (std::string where = locate_limit(text); !where.empty()) return where;
   }
   return describe_parse_error(text, code);
@@ -156,11 +156,16 @@ void inspect(simdjson::dom::element e, Findings& found) {
 const char* type_name(simdjson::dom::element_type t) {
   using T = simdjson::dom::element_type;
   switch (t) {
-    case T::ARRAY: return "array";
-    case T::STRING: return "string";
-    case T::NULL_VALUE: return "null";
-    case T::BOOL: return "boolean";
-    default: return "number";
+    case T::ARRAY:
+      return "array";
+    case T::STRING:
+      return "string";
+    case T::NULL_VALUE:
+      return "null";
+    case T::BOOL:
+      return "boolean";
+    default:
+      return "number";
   }
 }
 
@@ -168,10 +173,12 @@ const char* type_name(simdjson::dom::element_type t) {
 
 std::optional<std::int64_t> key_number(std::string_view key) {
   std::string_view digits = key.starts_with('-') ? key.substr(1) : key;
-  if (digits.empty() || digits.size() > 16 || (digits[0] == '0' && key.size() > 1)) return std::nullopt;
+  if (digits.empty() || digits.size() > 16 || (digits[0] == '0' && key.size() > 1))
+    return std::nullopt;
   std::int64_t n = 0;
   auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), n);
-  if (ec != std::errc() || end != key.data() + key.size() || n < -max_integer_id || n > max_integer_id) {
+  if (ec != std::errc() || end != key.data() + key.size() || n < -max_integer_id ||
+      n > max_integer_id) {
     return std::nullopt;
   }
   return n;

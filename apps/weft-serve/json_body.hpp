@@ -35,11 +35,11 @@ struct DocId {
 };
 
 struct ObjectBody {
-  std::string error;            // empty: a valid JSON object
-  bool has_id = false;          // the object has an "id" member
-  std::optional<DocId> id;      // its value, when it is an integer or a non-empty string
-  std::string id_error;         // has_id and no id: why the id is refused
-  bool has_nul = false;         // a string or name holds U+0000 (PostgreSQL cannot store it)
+  std::string error;        // empty: a valid JSON object
+  bool has_id = false;      // the object has an "id" member
+  std::optional<DocId> id;  // its value, when it is an integer or a non-empty string
+  std::string id_error;     // has_id and no id: why the id is refused
+  bool has_nul = false;     // a string or name holds U+0000 (PostgreSQL cannot store it)
 };
 
 // Checks that `text` is one JSON object and reads its "id".

@@ -31,9 +31,10 @@ std::optional<std::int64_t> parse_count(std::string_view s) {
 
 // Splits "price_gte" into ("price", gte); a name without a known suffix is an equality.
 std::pair<std::string_view, FilterOp> split_operator(std::string_view key) {
-  static constexpr std::pair<std::string_view, FilterOp> suffixes[] = {
-      {"_ne", FilterOp::ne}, {"_gte", FilterOp::gte}, {"_lte", FilterOp::lte},
-      {"_like", FilterOp::like}};
+  static constexpr std::pair<std::string_view, FilterOp> suffixes[] = {{"_ne", FilterOp::ne},
+                                                                       {"_gte", FilterOp::gte},
+                                                                       {"_lte", FilterOp::lte},
+                                                                       {"_like", FilterOp::like}};
   for (auto [suffix, op] : suffixes) {
     if (key.size() > suffix.size() && key.ends_with(suffix)) {
       return {key.substr(0, key.size() - suffix.size()), op};
@@ -51,7 +52,8 @@ struct Parser {
   std::size_t conditions = 0;
 
   bool too_many(const char* what, std::size_t limit, const char* flag) {
-    error = std::string("too many ") + what + ": at most " + std::to_string(limit) + " (" + flag + ")";
+    error =
+        std::string("too many ") + what + ": at most " + std::to_string(limit) + " (" + flag + ")";
     return false;
   }
 
@@ -70,7 +72,8 @@ struct Parser {
 
   bool sort(const std::string& v) {
     for (std::string_view part : split(v, ',')) {
-      if (q.sort.size() >= limits.max_sort) return too_many("_sort keys", limits.max_sort, "--max-sort");
+      if (q.sort.size() >= limits.max_sort)
+        return too_many("_sort keys", limits.max_sort, "--max-sort");
       auto path = parse_field_path(part);
       if (!path) return bad("_sort", std::string(part));
       q.sort.push_back({std::move(*path), false});
@@ -82,7 +85,8 @@ struct Parser {
     auto [field, op] = split_operator(key);
     auto path = parse_field_path(field);
     if (!path) return bad("field name", std::string(key));
-    if (++conditions > limits.max_filters) return too_many("filter values", limits.max_filters, "--max-filters");
+    if (++conditions > limits.max_filters)
+      return too_many("filter values", limits.max_filters, "--max-filters");
     if (op == FilterOp::like && !pattern(key, value)) return false;
     for (Filter& f : q.filters) {
       if (f.path == *path && f.op == op) {
@@ -135,8 +139,10 @@ struct Parser {
       return false;
     }
     for (std::size_t i = 0; i < orders.size(); ++i) {
-      if (orders[i] == "desc") q.sort[i].descending = true;
-      else if (orders[i] != "asc") return bad("_order (asc or desc)", orders[i]);
+      if (orders[i] == "desc")
+        q.sort[i].descending = true;
+      else if (orders[i] != "asc")
+        return bad("_order (asc or desc)", orders[i]);
     }
     return true;
   }
@@ -188,8 +194,10 @@ Window window_of(const ListQuery& q, std::size_t max_list) {
     return w;
   }
   w.offset = q.start.value_or(0);
-  if (q.end) w.limit = *q.end - w.offset;
-  else if (q.limit) w.limit = *q.limit;
+  if (q.end)
+    w.limit = *q.end - w.offset;
+  else if (q.limit)
+    w.limit = *q.limit;
   if (!w.limit && max_list > 0) {
     w.limit = static_cast<std::int64_t>(max_list);
     w.capped = true;

@@ -32,7 +32,7 @@ namespace weft::serve {
 enum class FilterOp : unsigned char { eq, ne, gte, lte, like };
 
 struct Filter {
-  std::vector<std::string> path;    // "a.b" → {"a", "b"}
+  std::vector<std::string> path;  // "a.b" → {"a", "b"}
   FilterOp op = FilterOp::eq;
   std::vector<std::string> values;  // eq: any of them; other ops: each must hold
 };

@@ -12,7 +12,8 @@
 int main(int argc, char** argv) {
   weft::serve::ParsedArgs parsed = weft::serve::parse_args(argc, argv);
   if (!parsed.options) return parsed.exit_status;
-  weft::Loop loop(weft::LoopOptions{.runtime = std::make_shared<weft::Runtime>(parsed.options->pools)});
+  weft::Loop loop(
+      weft::LoopOptions{.runtime = std::make_shared<weft::Runtime>(parsed.options->pools)});
   weft::serve::App app(loop, std::move(*parsed.options));
   int status = weft::run_until_complete(loop, app.start());
   if (status != 0) app.stop();

@@ -27,7 +27,8 @@ std::optional<std::int64_t> integer_id(const json& id) {
     const std::int64_t n = id.get<std::int64_t>();
     if (n >= -max_integer_id && n <= max_integer_id) return n;
   }
-  if (id.is_number_unsigned() && id.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_integer_id))
+  if (id.is_number_unsigned() &&
+      id.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_integer_id))
     return static_cast<std::int64_t>(id.get<std::uint64_t>());
   return std::nullopt;
 }
@@ -54,7 +55,8 @@ void check_seed_collection(const std::string& name, const json& items, std::vect
     if (!item.is_object()) throw BadSeed(where + " is not a JSON object");
     if (!item.contains("id")) item["id"] = next++;
     auto key = id_key(item["id"]);
-    if (!key) throw BadSeed(where + ": id must be an integer within ±(2^53 - 1) or a non-empty string");
+    if (!key)
+      throw BadSeed(where + ": id must be an integer within ±(2^53 - 1) or a non-empty string");
     if (!seen.insert(*key).second) throw BadSeed(where + ": duplicate id " + *key);
     rows.push_back({name, *key, item.dump(), key_number(*key)});
   }
@@ -120,7 +122,8 @@ bool Store::addressable(const std::string& collection, const std::string& id) co
 
 Task<std::optional<std::string>> Store::get(std::string collection, std::string id) {
   if (!addressable(collection, id)) co_return std::nullopt;
-  auto rs = co_await db_.query(dialect_.get_doc(), db::params(std::move(collection), std::move(id)));
+  auto rs =
+      co_await db_.query(dialect_.get_doc(), db::params(std::move(collection), std::move(id)));
   if (rs.empty()) co_return std::nullopt;
   co_return rs.front()[0].as_text();
 }
@@ -146,10 +149,11 @@ Task<ListPage> Store::list(std::string collection, ListQuery q, Window w) {
 // The home Store's create(), awaited from this loop.
 Task<std::string> Store::create_at_home(std::string collection, std::string doc, std::string key,
                                         std::optional<std::int64_t> num) {
-  OnLoop<std::string> op = on_loop(*home_loop_, [h = home_, c = std::move(collection), d = std::move(doc),
-                                                 k = std::move(key), num]() mutable {
-    return h->create(std::move(c), std::move(d), DocId{std::move(k), num});
-  });
+  OnLoop<std::string> op =
+      on_loop(*home_loop_, [h = home_, c = std::move(collection), d = std::move(doc),
+                            k = std::move(key), num]() mutable {
+        return h->create(std::move(c), std::move(d), DocId{std::move(k), num});
+      });
   std::string stored = co_await op;
   co_return stored;
 }
@@ -215,7 +219,8 @@ Task<std::string> Store::insert(std::string collection, std::string doc, std::st
     try {
       Sql sql = insert_statement(dialect_, collection, doc, key, num);
       db::ResultSet rs = co_await db_.exec(std::move(sql.text), std::move(sql.params));
-      if (rs.empty()) throw std::runtime_error("collection '" + collection + "' is not in weft_collections");
+      if (rs.empty())
+        throw std::runtime_error("collection '" + collection + "' is not in weft_collections");
       changed();
       co_return rs.front()[0].as_text();
     } catch (const db::Error& e) {
@@ -223,8 +228,9 @@ Task<std::string> Store::insert(std::string collection, std::string doc, std::st
       conflict = true;
     }
     if (conflict && (!key.empty() || attempt >= 5)) {
-      throw Conflict(!key.empty() ? "an item with id " + quote_name(key) + " already exists in " + quote_name(collection)
-                        : "could not allocate a new id in " + quote_name(collection));
+      throw Conflict(!key.empty() ? "an item with id " + quote_name(key) + " already exists in " +
+                                        quote_name(collection)
+                                  : "could not allocate a new id in " + quote_name(collection));
     }
   }
 }
@@ -249,8 +255,8 @@ Task<std::string> Store::insert_new_collection(std::string collection, std::stri
 
 // The home Store's replace() or merge() (`merge`), awaited from this loop (see create_at).
 static OnLoop<std::optional<std::string>> update_at(Store& home, Loop& home_loop, bool merge,
-                                                     std::string collection, std::string id,
-                                                     std::string doc) {
+                                                    std::string collection, std::string id,
+                                                    std::string doc) {
   return on_loop(home_loop, [&home, merge, c = std::move(collection), i = std::move(id),
                              d = std::move(doc)]() mutable {
     return merge ? home.merge(std::move(c), std::move(i), std::move(d))
@@ -258,13 +264,15 @@ static OnLoop<std::optional<std::string>> update_at(Store& home, Loop& home_loop
   });
 }
 
-static OnLoop<bool> remove_at(Store& home, Loop& home_loop, std::string collection, std::string id) {
+static OnLoop<bool> remove_at(Store& home, Loop& home_loop, std::string collection,
+                              std::string id) {
   return on_loop(home_loop, [&home, c = std::move(collection), i = std::move(id)]() mutable {
     return home.remove(std::move(c), std::move(i));
   });
 }
 
-Task<std::optional<std::string>> Store::replace(std::string collection, std::string id, std::string doc) {
+Task<std::optional<std::string>> Store::replace(std::string collection, std::string id,
+                                                std::string doc) {
   if (!addressable(collection, id)) co_return std::nullopt;
   if (home_) {
     std::optional<std::string> stored;
@@ -280,12 +288,13 @@ Task<std::optional<std::string>> Store::replace(std::string collection, std::str
   co_return rs.front()[0].as_text();
 }
 
-Task<std::optional<std::string>> Store::merge(std::string collection, std::string id, std::string patch) {
+Task<std::optional<std::string>> Store::merge(std::string collection, std::string id,
+                                              std::string patch) {
   if (!addressable(collection, id)) co_return std::nullopt;
   if (home_) {
     std::optional<std::string> stored;
-    OnLoop<std::optional<std::string>> op =
-        update_at(*home_, *home_loop_, true, std::move(collection), std::move(id), std::move(patch));
+    OnLoop<std::optional<std::string>> op = update_at(
+        *home_, *home_loop_, true, std::move(collection), std::move(id), std::move(patch));
     stored = co_await op;
     co_return stored;
   }
@@ -307,7 +316,8 @@ Task<std::optional<std::string>> Store::merge(std::string collection, std::strin
 // one transaction (the read locks the row).
 Task<std::optional<std::string>> Store::merge_in_transaction(std::string collection, std::string id,
                                                              std::string patch) {
-  std::unique_ptr<db::Transaction> tx = co_await db_.begin();  // (explicit: see insert_new_collection)
+  std::unique_ptr<db::Transaction> tx =
+      co_await db_.begin();  // (explicit: see insert_new_collection)
   co_await lock_changes(*tx);
   db::ResultSet cur = co_await tx->query(dialect_.select_for_update(), db::params(collection, id));
   if (cur.empty()) {
@@ -318,7 +328,8 @@ Task<std::optional<std::string>> Store::merge_in_transaction(std::string collect
   json stored_id = doc["id"];
   doc.merge_patch(json::parse(patch));
   doc["id"] = stored_id;
-  db::ResultSet rs = co_await tx->exec(dialect_.update_doc(), db::params(doc.dump(), collection, id));
+  db::ResultSet rs =
+      co_await tx->exec(dialect_.update_doc(), db::params(doc.dump(), collection, id));
   co_await tx->commit();
   changed();
   std::optional<std::string> stored = rs.front()[0].as_text();
@@ -333,7 +344,8 @@ Task<bool> Store::remove(std::string collection, std::string id) {
     removed = co_await op;
     co_return removed;
   }
-  auto rs = co_await db_.exec(dialect_.delete_doc(), db::params(std::move(collection), std::move(id)));
+  auto rs =
+      co_await db_.exec(dialect_.delete_doc(), db::params(std::move(collection), std::move(id)));
   if (rs.rows_affected > 0) changed();
   co_return rs.rows_affected > 0;
 }
@@ -350,15 +362,18 @@ Task<SeedReport> Store::seed(const json& file) {
   std::vector<std::string> names;
   for (const auto& [name, value] : file.items()) {
     if (!value.is_array()) {
-      report.warnings.push_back("'" + name + "' is not an array (singular resources are not supported): skipped");
+      report.warnings.push_back(
+          "'" + name + "' is not an array (singular resources are not supported): skipped");
       continue;
     }
     check_seed_collection(name, value, rows);
     names.push_back(name);
   }
-  std::unique_ptr<db::Transaction> tx = co_await db_.begin();  // (explicit: see insert_new_collection)
+  std::unique_ptr<db::Transaction> tx =
+      co_await db_.begin();  // (explicit: see insert_new_collection)
   co_await lock_changes(*tx);
-  for (const std::string& name : names) co_await tx->exec(dialect_.create_collection(), db::params(name));
+  for (const std::string& name : names)
+    co_await tx->exec(dialect_.create_collection(), db::params(name));
   for (std::size_t at = 0; at < rows.size(); at += seed_batch) {
     std::size_t n = std::min(seed_batch, rows.size() - at);
     db::Params p;

@@ -64,7 +64,7 @@ struct ListPage {
 };
 
 struct SeedReport {
-  bool skipped = false;           // the database already had collections
+  bool skipped = false;  // the database already had collections
   std::size_t collections = 0;
   std::size_t documents = 0;
   std::vector<std::string> warnings;

@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
       host = value;
     } else if (flag == "--access-log") {
       log_file = value;
-    } else if (flag == "--log-format" && (std::strcmp(value, "common") == 0 || std::strcmp(value, "json") == 0)) {
+    } else if (flag == "--log-format" &&
+               (std::strcmp(value, "common") == 0 || std::strcmp(value, "json") == 0)) {
       log_format = value;
     } else if (flag == "--keep-alive-timeout") {
       keep_alive = std::strtol(value, nullptr, 10);
@@ -61,9 +62,10 @@ int main(int argc, char** argv) {
       flag_error = true;
     }
     if (flag_error) {
-      std::fprintf(stderr,
-                   "usage: framework_server --port N [--host ADDR] [--access-log FILE]"
-                   " [--log-format common|json] [--keep-alive-timeout SECONDS] [--no-middleware]\n");
+      std::fprintf(
+          stderr,
+          "usage: framework_server --port N [--host ADDR] [--access-log FILE]"
+          " [--log-format common|json] [--keep-alive-timeout SECONDS] [--no-middleware]\n");
       return 2;
     }
   }
@@ -80,7 +82,8 @@ int main(int argc, char** argv) {
     app.use(weft::http::compression());
   }
   const nlohmann::json items = make_items();
-  app.get("/api/items", [&items](weft::http::Request&) { return weft::http::Response::json(items); });
+  app.get("/api/items",
+          [&items](weft::http::Request&) { return weft::http::Response::json(items); });
   app.get("/plaintext", [](weft::http::Request&) {
     return weft::http::Response::bytes("Hello, World!", "text/plain");
   });

@@ -50,14 +50,14 @@ static double now_ms(void) {
 }
 
 /* 1 = complete response in c->buf, 0 = need more, -1 = malformed/unsupported. */
-static int response_complete(struct conn *c) {
+static int response_complete(struct conn* c) {
   c->buf[c->len] = '\0';
-  char *end = strstr(c->buf, "\r\n\r\n");
+  char* end = strstr(c->buf, "\r\n\r\n");
   if (!end) return c->len >= BUF_SIZE - 1 ? -1 : 0;
   if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0) return -1;
   size_t head = (size_t)(end - c->buf) + 4;
-  for (char *p = strstr(c->buf, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
-    char *line = p + 2;
+  for (char* p = strstr(c->buf, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
+    char* line = p + 2;
     if (strncasecmp(line, "content-length:", 15) == 0) {
       size_t body = strtoul(line + 15, NULL, 10);
       return c->len >= head + body ? 1 : 0;
@@ -69,16 +69,17 @@ static int response_complete(struct conn *c) {
   return -1; /* neither length nor chunked: would be close-delimited, not keep-alive */
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s PORT COUNT [PATH]\n", argv[0]);
     return 2;
   }
   int port = atoi(argv[1]);
   int count = atoi(argv[2]);
-  const char *path = argc > 3 ? argv[3] : "/plaintext";
+  const char* path = argc > 3 ? argv[3] : "/plaintext";
   char req[512];
-  int req_len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
+  int req_len =
+      snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
 
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -97,8 +98,11 @@ int main(int argc, char **argv) {
   sigaddset(&sigs, SIGINT);
   sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-  struct conn *conns = calloc((size_t)count, sizeof *conns);
-  if (!conns) { perror("calloc"); return 1; }
+  struct conn* conns = calloc((size_t)count, sizeof *conns);
+  if (!conns) {
+    perror("calloc");
+    return 1;
+  }
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -108,13 +112,23 @@ int main(int argc, char **argv) {
   struct epoll_event evs[256];
   while (done + failed < count && now_ms() < deadline) {
     while (started < count && started - done - failed < MAX_INFLIGHT) {
-      struct conn *c = &conns[started++];
+      struct conn* c = &conns[started++];
       c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (c->fd < 0) { perror("socket"); c->state = ST_FAILED; failed++; continue; }
+      if (c->fd < 0) {
+        perror("socket");
+        c->state = ST_FAILED;
+        failed++;
+        continue;
+      }
       int one = 1;
       setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
-        perror("connect"); close(c->fd); c->fd = -1; c->state = ST_FAILED; failed++; continue;
+      if (connect(c->fd, (struct sockaddr*)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+        perror("connect");
+        close(c->fd);
+        c->fd = -1;
+        c->state = ST_FAILED;
+        failed++;
+        continue;
       }
       c->state = ST_CONNECTING;
       struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
@@ -122,7 +136,7 @@ int main(int argc, char **argv) {
     }
     int n = epoll_wait(ep, evs, 256, 1000);
     for (int i = 0; i < n; i++) {
-      struct conn *c = evs[i].data.ptr;
+      struct conn* c = evs[i].data.ptr;
       int ok = 1;
       if (c->state == ST_CONNECTING) {
         int err = 0;
@@ -170,7 +184,7 @@ int main(int argc, char **argv) {
   int open = 0;
   char b;
   for (int i = 0; i < count; i++) {
-    struct conn *c = &conns[i];
+    struct conn* c = &conns[i];
     if (c->state != ST_DONE) continue;
     ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) open++;

@@ -77,7 +77,9 @@ const std::string large = items_64k();
 
 }  // namespace
 
-void nlohmann_json_parse(benchmark::State& s, const std::string& t) { nlohmann_parse<nlohmann::json>(s, t); }
+void nlohmann_json_parse(benchmark::State& s, const std::string& t) {
+  nlohmann_parse<nlohmann::json>(s, t);
+}
 void nlohmann_ordered_parse(benchmark::State& s, const std::string& t) {
   nlohmann_parse<nlohmann::ordered_json>(s, t);
 }

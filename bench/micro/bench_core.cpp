@@ -8,8 +8,8 @@
 //                     loop until every completion ran on the loop thread. items = jobs.
 //  post               a second thread posts K closures into the loop; the loop runs until
 //                     all K ran. The loop thread and the poster are pinned to two different
-//                     CPUs (the first two the process may use), so the shape is cross-core. weft: Loop::post; libuv: mutex-protected queue + uv_async_send.
-//                     items = closures.
+//                     CPUs (the first two the process may use), so the shape is cross-core. weft:
+//                     Loop::post; libuv: mutex-protected queue + uv_async_send. items = closures.
 //  timer_churn        start 1,000,000 timers with scattered timeouts, then stop them all.
 //                     items = timers (one start + one stop each).
 //  timer_fire         1,000,000 timers due now fire in one non-blocking loop iteration (only
@@ -52,7 +52,8 @@ constexpr std::int64_t kPostBatch = 10'000;
 // ---- shared helpers ---------------------------------------------------------------------
 
 std::shared_ptr<weft::Runtime> weft_runtime() {
-  static auto runtime = std::make_shared<weft::Runtime>(weft::PoolOptions{.io_threads = kPoolThreads});
+  static auto runtime =
+      std::make_shared<weft::Runtime>(weft::PoolOptions{.io_threads = kPoolThreads});
   return runtime;
 }
 
@@ -185,7 +186,8 @@ void BM_pool_roundtrip_weft(benchmark::State& state) {
   std::int64_t done = 0;
   auto batch = [&] {
     for (std::int64_t i = 0; i < k; ++i) {
-      auto ec = weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&done](auto&) { ++done; });
+      auto ec = weft::queue_work(
+          loop, weft::WorkClass::fs, [] {}, [&done](auto&) { ++done; });
       check(!ec, "queue_work");
     }
     loop.run();
@@ -193,7 +195,8 @@ void BM_pool_roundtrip_weft(benchmark::State& state) {
   batch();  // warm-up: threads started, queues grown
   done = 0;
   for (auto _ : state) batch();
-  check(done == static_cast<std::int64_t>(state.iterations()) * k, "pool_roundtrip_weft: lost completions");
+  check(done == static_cast<std::int64_t>(state.iterations()) * k,
+        "pool_roundtrip_weft: lost completions");
   check(!loop.close(), "weft loop close");
   state.SetItemsProcessed(done);
   state.counters["threads"] = weft_runtime()->io_threads();
@@ -220,7 +223,8 @@ void BM_pool_roundtrip_libuv(benchmark::State& state) {
   batch();
   done = 0;
   for (auto _ : state) batch();
-  check(done == static_cast<std::int64_t>(state.iterations()) * k, "pool_roundtrip_libuv: lost completions");
+  check(done == static_cast<std::int64_t>(state.iterations()) * k,
+        "pool_roundtrip_libuv: lost completions");
   close_uv_loop(&loop);
   state.SetItemsProcessed(done);
   state.counters["threads"] = kPoolThreads;
@@ -236,14 +240,16 @@ void BM_post_weft(benchmark::State& state) {
     std::int64_t count = 0;
     weft::Loop::KeepAlive keep_alive;  // created on the loop thread, released by the last post
   } ctx;
-  Producer producer([&] {
-    Context* c = &ctx;
-    for (std::int64_t i = 0; i < kPostBatch; ++i) {
-      loop.post([c] {
-        if (++c->count == kPostBatch) c->keep_alive.reset();
-      });
-    }
-  }, producer_cpu);
+  Producer producer(
+      [&] {
+        Context* c = &ctx;
+        for (std::int64_t i = 0; i < kPostBatch; ++i) {
+          loop.post([c] {
+            if (++c->count == kPostBatch) c->keep_alive.reset();
+          });
+        }
+      },
+      producer_cpu);
   std::int64_t total = 0;
   for (auto _ : state) {
     ctx.count = 0;
@@ -252,7 +258,8 @@ void BM_post_weft(benchmark::State& state) {
     loop.run();
     total += ctx.count;
   }
-  check(total == static_cast<std::int64_t>(state.iterations()) * kPostBatch, "post_weft: lost posts");
+  check(total == static_cast<std::int64_t>(state.iterations()) * kPostBatch,
+        "post_weft: lost posts");
   check(!loop.close(), "weft loop close");
   state.SetItemsProcessed(total);
   state.counters["pinned"] = loop_cpu >= 0;
@@ -298,14 +305,16 @@ void BM_post_libuv(benchmark::State& state) {
     std::int64_t count = 0;
     uv_async_t* async;
   } ctx{0, &q.async};
-  Producer producer([&] {
-    Context* c = &ctx;
-    for (std::int64_t i = 0; i < kPostBatch; ++i) {
-      q.post([c] {  // the last one lets uv_run return, like weft's KeepAlive release
-        if (++c->count == kPostBatch) uv_unref(reinterpret_cast<uv_handle_t*>(c->async));
-      });
-    }
-  }, producer_cpu);
+  Producer producer(
+      [&] {
+        Context* c = &ctx;
+        for (std::int64_t i = 0; i < kPostBatch; ++i) {
+          q.post([c] {  // the last one lets uv_run return, like weft's KeepAlive release
+            if (++c->count == kPostBatch) uv_unref(reinterpret_cast<uv_handle_t*>(c->async));
+          });
+        }
+      },
+      producer_cpu);
   std::int64_t total = 0;
   for (auto _ : state) {
     ctx.count = 0;
@@ -314,7 +323,8 @@ void BM_post_libuv(benchmark::State& state) {
     uv_run(&loop, UV_RUN_DEFAULT);
     total += ctx.count;
   }
-  check(total == static_cast<std::int64_t>(state.iterations()) * kPostBatch, "post_libuv: lost posts");
+  check(total == static_cast<std::int64_t>(state.iterations()) * kPostBatch,
+        "post_libuv: lost posts");
   close_uv_loop(&loop);
   state.SetItemsProcessed(total);
   state.counters["pinned"] = loop_cpu >= 0;
@@ -361,7 +371,8 @@ void BM_timer_churn_libuv(benchmark::State& state) {
   auto timers = make_uv_timers(&loop, kTimerCount);
   for (auto _ : state) {
     for (std::size_t i = 0; i < kTimerCount; ++i) {
-      uv_timer_start(&timers[i], [](uv_timer_t*) {}, timeouts[i], 0);
+      uv_timer_start(
+          &timers[i], [](uv_timer_t*) {}, timeouts[i], 0);
     }
     for (std::size_t i = 0; i < kTimerCount; ++i) uv_timer_stop(&timers[i]);
   }
@@ -386,7 +397,8 @@ void BM_timer_fire_weft(benchmark::State& state) {
     }
     check(!loop.close(), "weft loop close");
   }
-  check(fired == static_cast<std::int64_t>(state.iterations() * kTimerCount), "timer_fire_weft: lost timers");
+  check(fired == static_cast<std::int64_t>(state.iterations() * kTimerCount),
+        "timer_fire_weft: lost timers");
   state.SetItemsProcessed(fired);
 }
 
@@ -406,7 +418,8 @@ void BM_timer_fire_libuv(benchmark::State& state) {
     uv_run(&loop, UV_RUN_NOWAIT);
   }
   close_uv_loop(&loop);
-  check(fired == static_cast<std::int64_t>(state.iterations() * kTimerCount), "timer_fire_libuv: lost timers");
+  check(fired == static_cast<std::int64_t>(state.iterations() * kTimerCount),
+        "timer_fire_libuv: lost timers");
   state.SetItemsProcessed(fired);
 }
 
@@ -423,7 +436,8 @@ void BM_idle_iteration_weft(benchmark::State& state) {
     }
     check(!loop.close(), "weft loop close");
   }
-  check(calls == static_cast<std::int64_t>(state.iterations()), "idle_iteration_weft: missed iterations");
+  check(calls == static_cast<std::int64_t>(state.iterations()),
+        "idle_iteration_weft: missed iterations");
   state.SetItemsProcessed(calls);
 }
 
@@ -434,11 +448,13 @@ void BM_idle_iteration_libuv(benchmark::State& state) {
   uv_prepare_t prepare;
   check_uv(uv_prepare_init(&loop, &prepare), "uv_prepare_init");
   prepare.data = &calls;
-  check_uv(uv_prepare_start(&prepare, [](uv_prepare_t* p) { ++*static_cast<std::int64_t*>(p->data); }),
-           "uv_prepare_start");
+  check_uv(
+      uv_prepare_start(&prepare, [](uv_prepare_t* p) { ++*static_cast<std::int64_t*>(p->data); }),
+      "uv_prepare_start");
   for (auto _ : state) uv_run(&loop, UV_RUN_NOWAIT);
   close_uv_loop(&loop);
-  check(calls == static_cast<std::int64_t>(state.iterations()), "idle_iteration_libuv: missed iterations");
+  check(calls == static_cast<std::int64_t>(state.iterations()),
+        "idle_iteration_libuv: missed iterations");
   state.SetItemsProcessed(calls);
 }
 
@@ -459,7 +475,8 @@ void BM_idle_iteration_io_weft(benchmark::State& state) {
     weft::Loop loop(weft_loop_options());
     {
       weft::IoWatcher watcher(loop, pipe.fds[0]);
-      check(!watcher.start(weft::io_event::readable, [](unsigned) { std::abort(); }), "IoWatcher::start");
+      check(!watcher.start(weft::io_event::readable, [](unsigned) { std::abort(); }),
+            "IoWatcher::start");
       for (auto _ : state) loop.run(weft::RunMode::nowait);
     }
     check(!loop.close(), "weft loop close");
@@ -473,7 +490,8 @@ void BM_idle_iteration_io_libuv(benchmark::State& state) {
   check_uv(uv_loop_init(&loop), "uv_loop_init");
   uv_poll_t poll;
   check_uv(uv_poll_init(&loop, &poll, pipe.fds[0]), "uv_poll_init");
-  check_uv(uv_poll_start(&poll, UV_READABLE, [](uv_poll_t*, int, int) { std::abort(); }), "uv_poll_start");
+  check_uv(uv_poll_start(&poll, UV_READABLE, [](uv_poll_t*, int, int) { std::abort(); }),
+           "uv_poll_start");
   for (auto _ : state) uv_run(&loop, UV_RUN_NOWAIT);
   close_uv_loop(&loop);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));

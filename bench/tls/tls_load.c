@@ -67,7 +67,8 @@ enum { kIdleWindow = 64 };
 static int g_started;
 static struct conn* g_all;
 
-static const char kReqClose[] = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+static const char kReqClose[] =
+    "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 static const char kReqKa[] = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 static double now_s(void) {
@@ -78,12 +79,16 @@ static double now_s(void) {
 
 static void watch(struct conn* c, uint32_t events, int op) {
   struct epoll_event ev = {.events = events, .data = {.ptr = c}};
-  if (epoll_ctl(g_ep, op, c->fd, &ev) != 0 && op == EPOLL_CTL_MOD) epoll_ctl(g_ep, EPOLL_CTL_ADD, c->fd, &ev);
+  if (epoll_ctl(g_ep, op, c->fd, &ev) != 0 && op == EPOLL_CTL_MOD)
+    epoll_ctl(g_ep, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
 static void start(struct conn* c) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0) { perror("socket"); exit(1); }
+  if (c->fd < 0) {
+    perror("socket");
+    exit(1);
+  }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
@@ -248,10 +253,15 @@ static int cmp(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 
-static void on_signal(int sig) { (void)sig; g_release = 1; }
+static void on_signal(int sig) {
+  (void)sig;
+  g_release = 1;
+}
 
 static void usage(void) {
-  fprintf(stderr, "usage: tls_load -p PORT -m full|resume|ka|idle [-c CONNS] [-d SECONDS] [-r RATE] [-2] [-n SNI]\n");
+  fprintf(stderr,
+          "usage: tls_load -p PORT -m full|resume|ka|idle [-c CONNS] [-d SECONDS] [-r RATE] [-2] "
+          "[-n SNI]\n");
   exit(2);
 }
 
@@ -259,20 +269,38 @@ int main(int argc, char** argv) {
   int opt;
   while ((opt = getopt(argc, argv, "p:m:c:d:r:2n:")) != -1) {
     switch (opt) {
-      case 'p': g_port = atoi(optarg); break;
-      case 'm':
-        if (!strcmp(optarg, "full")) g_mode = FULL;
-        else if (!strcmp(optarg, "resume")) g_mode = RESUME;
-        else if (!strcmp(optarg, "ka")) g_mode = KA;
-        else if (!strcmp(optarg, "idle")) g_mode = IDLE;
-        else usage();
+      case 'p':
+        g_port = atoi(optarg);
         break;
-      case 'c': g_conns = atoi(optarg); break;
-      case 'd': g_secs = atof(optarg); break;
-      case 'r': g_rate = atof(optarg); break;
-      case '2': g_tls12 = 1; break;
-      case 'n': g_name = optarg; break;
-      default: usage();
+      case 'm':
+        if (!strcmp(optarg, "full"))
+          g_mode = FULL;
+        else if (!strcmp(optarg, "resume"))
+          g_mode = RESUME;
+        else if (!strcmp(optarg, "ka"))
+          g_mode = KA;
+        else if (!strcmp(optarg, "idle"))
+          g_mode = IDLE;
+        else
+          usage();
+        break;
+      case 'c':
+        g_conns = atoi(optarg);
+        break;
+      case 'd':
+        g_secs = atof(optarg);
+        break;
+      case 'r':
+        g_rate = atof(optarg);
+        break;
+      case '2':
+        g_tls12 = 1;
+        break;
+      case 'n':
+        g_name = optarg;
+        break;
+      default:
+        usage();
     }
   }
   if (g_port <= 0 || g_conns <= 0 || g_secs <= 0) usage();
@@ -304,7 +332,8 @@ int main(int argc, char** argv) {
         deadline = t0 + g_secs;
         ka_clock_set = 1;
       } else if (now >= t0 + g_secs + 60) {
-        fprintf(stderr, "tls_load: only %d of %d connections established in %.0f s\n", g_established, g_conns, g_secs + 60);
+        fprintf(stderr, "tls_load: only %d of %d connections established in %.0f s\n",
+                g_established, g_conns, g_secs + 60);
         return 1;
       } else {
         deadline = now + 1;
@@ -313,7 +342,8 @@ int main(int argc, char** argv) {
     if (g_mode != IDLE && now >= deadline) break;
     if (g_mode == IDLE) {
       if (!ready_printed && (g_ok + g_errors >= (uint64_t)g_conns || now >= deadline + 60)) {
-        printf("READY ok=%llu errors=%llu\n", (unsigned long long)g_ok, (unsigned long long)g_errors);
+        printf("READY ok=%llu errors=%llu\n", (unsigned long long)g_ok,
+               (unsigned long long)g_errors);
         fflush(stdout);
         ready_printed = 1;
       }
@@ -342,7 +372,8 @@ int main(int argc, char** argv) {
   }
   if (g_mode == KA) {
     qsort(g_lat, g_nlat, sizeof *g_lat, cmp);
-    double p50 = g_nlat ? g_lat[g_nlat / 2] : 0, p99 = g_nlat ? g_lat[(size_t)((double)g_nlat * 0.99)] : 0;
+    double p50 = g_nlat ? g_lat[g_nlat / 2] : 0,
+           p99 = g_nlat ? g_lat[(size_t)((double)g_nlat * 0.99)] : 0;
     double mx = g_nlat ? g_lat[g_nlat - 1] : 0;
     printf("requests=%llu per_s=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f errors=%llu\n",
            (unsigned long long)g_ok, (double)g_ok / elapsed, p50 * 1e6, p99 * 1e6, mx * 1e6,

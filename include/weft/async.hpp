@@ -167,7 +167,9 @@ class BlockingAwaiter {
   }
   // Movable before it is awaited (a combinator may take it by value).
   BlockingAwaiter(BlockingAwaiter&& o) noexcept
-      : loop_(o.loop_), job_(std::exchange(o.job_, nullptr)), token_(std::move(o.token_)),
+      : loop_(o.loop_),
+        job_(std::exchange(o.job_, nullptr)),
+        token_(std::move(o.token_)),
         submit_error_(o.submit_error_) {}
   BlockingAwaiter(const BlockingAwaiter&) = delete;
   BlockingAwaiter& operator=(const BlockingAwaiter&) = delete;
@@ -229,7 +231,8 @@ class BlockingAwaiter {
 };
 
 template <class F>
-BlockingAwaiter<F> blocking(Loop& loop, F fn, WorkClass cls = WorkClass::slow, CancelToken token = {}) {
+BlockingAwaiter<F> blocking(Loop& loop, F fn, WorkClass cls = WorkClass::slow,
+                            CancelToken token = {}) {
   return BlockingAwaiter<F>(loop, std::move(fn), cls, std::move(token));
 }
 template <class F>

@@ -55,7 +55,9 @@ bool is_cancelled(const CancelState* s) noexcept;
 class [[nodiscard]] CancelRegistration {
  public:
   CancelRegistration() noexcept = default;
-  CancelRegistration(const CancelToken& token, Function<void()> fn) { attach(token, std::move(fn)); }
+  CancelRegistration(const CancelToken& token, Function<void()> fn) {
+    attach(token, std::move(fn));
+  }
   CancelRegistration(const CancelRegistration&) = delete;
   CancelRegistration& operator=(const CancelRegistration&) = delete;
   ~CancelRegistration() { detach(); }
@@ -95,7 +97,9 @@ class CancelToken {
   // False for a default token: nothing can ever cancel it (awaiters skip registration).
   bool can_be_cancelled() const noexcept { return state_ != nullptr; }
   // Registers fn to run on cancel (see the file comment). Keep the result alive.
-  CancelRegistration on_cancel(Function<void()> fn) const { return CancelRegistration(*this, std::move(fn)); }
+  CancelRegistration on_cancel(Function<void()> fn) const {
+    return CancelRegistration(*this, std::move(fn));
+  }
 
  private:
   friend class CancelSource;

@@ -165,7 +165,8 @@ class Children : protected ChildSink {
   static constexpr std::size_t N = sizeof...(A);
   using Slots = std::tuple<ChildSlot<await_result_t<stored_operand_t<A>&&>>...>;
 
-  explicit Children(A&&... operands) : Children(std::index_sequence_for<A...>{}, static_cast<A&&>(operands)...) {}
+  explicit Children(A&&... operands)
+      : Children(std::index_sequence_for<A...>{}, static_cast<A&&>(operands)...) {}
   Children(const Children&) = delete;
   Children& operator=(const Children&) = delete;
   ~Children() { cancel_all_but(N); }

@@ -12,12 +12,12 @@
 namespace weft {
 
 enum class errc {
-  queue_full = 1,     // a bounded queue refused the submission (pool, write queue, ...)
-  loop_busy,          // Loop::close() while handles or requests are still open
-  loop_gone,          // the loop that would have received a completion no longer exists
-  work_threw,         // a pool job threw; Result::value() rethrows the original exception
-  wrong_thread,       // a loop-thread-only call was made from another thread
-  unexpected_eof,     // the peer ended its input before the bytes awaited (read_exactly)
+  queue_full = 1,  // a bounded queue refused the submission (pool, write queue, ...)
+  loop_busy,       // Loop::close() while handles or requests are still open
+  loop_gone,       // the loop that would have received a completion no longer exists
+  work_threw,      // a pool job threw; Result::value() rethrows the original exception
+  wrong_thread,    // a loop-thread-only call was made from another thread
+  unexpected_eof,  // the peer ended its input before the bytes awaited (read_exactly)
 };
 
 const std::error_category& weft_category() noexcept;
@@ -74,13 +74,12 @@ class Result {
   using value_type = T;
   using error_type = E;
 
-  Result() noexcept
-    requires std::is_void_v<T>
+  Result() noexcept requires std::is_void_v<T>
   = default;
   Result(Stored value)  // NOLINT(google-explicit-constructor): a value converts
-    requires(!std::is_void_v<T>)
+      requires(!std::is_void_v<T>)
       : state_(std::in_place_index<0>, std::move(value)) {}
-  Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}             // NOLINT
   Result(std::exception_ptr ex) : state_(std::in_place_index<2>, std::move(ex)) {}  // NOLINT
 
   bool ok() const noexcept { return state_.index() == 0; }
@@ -106,39 +105,21 @@ class Result {
     if (state_.index() == 2) std::rethrow_exception(std::get<2>(state_));
   }
 
-  void value() const&
-    requires std::is_void_v<T>
-  {
-    throw_if_failed();
-  }
-  Stored& value() &
-    requires(!std::is_void_v<T>)
-  {
+  void value() const& requires std::is_void_v<T> { throw_if_failed(); }
+  Stored& value() & requires(!std::is_void_v<T>) {
     throw_if_failed();
     return std::get<0>(state_);
   }
-  const Stored& value() const&
-    requires(!std::is_void_v<T>)
-  {
+  const Stored& value() const& requires(!std::is_void_v<T>) {
     throw_if_failed();
     return std::get<0>(state_);
   }
-  Stored&& value() &&
-    requires(!std::is_void_v<T>)
-  {
+  Stored&& value() && requires(!std::is_void_v<T>) {
     throw_if_failed();
     return std::get<0>(std::move(state_));
   }
-  Stored* operator->()
-    requires(!std::is_void_v<T>)
-  {
-    return &value();
-  }
-  Stored& operator*() &
-    requires(!std::is_void_v<T>)
-  {
-    return value();
-  }
+  Stored* operator->() requires(!std::is_void_v<T>) { return &value(); }
+  Stored& operator*() & requires(!std::is_void_v<T>) { return value(); }
 
  private:
   static std::string exception_message(const std::exception_ptr& ex) {

@@ -23,7 +23,18 @@ namespace detail {
 class LoopCore;
 }  // namespace detail
 
-enum class HandleKind { timer, signal, io, idle, prepare, check, tcp, unix_stream, listener, other };
+enum class HandleKind {
+  timer,
+  signal,
+  io,
+  idle,
+  prepare,
+  check,
+  tcp,
+  unix_stream,
+  listener,
+  other
+};
 const char* to_string(HandleKind) noexcept;
 
 class Handle {

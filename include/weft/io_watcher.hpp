@@ -16,9 +16,9 @@ namespace weft {
 namespace io_event {
 inline constexpr unsigned readable = 1u << 0;
 inline constexpr unsigned writable = 1u << 1;
-inline constexpr unsigned hangup = 1u << 2;    // peer closed (read side or both)
-inline constexpr unsigned error = 1u << 3;     // an error is pending on the fd
-inline constexpr unsigned edge = 1u << 4;      // request edge-triggered notification
+inline constexpr unsigned hangup = 1u << 2;  // peer closed (read side or both)
+inline constexpr unsigned error = 1u << 3;   // an error is pending on the fd
+inline constexpr unsigned edge = 1u << 4;    // request edge-triggered notification
 }  // namespace io_event
 
 class IoWatcher final : public Handle {

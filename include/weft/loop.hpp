@@ -232,7 +232,7 @@ class Loop {
   std::uint64_t iterations_ = 0;
   LoopProbe probe_;
   bool closed_ = false;
-  bool time_fresh_ = false;  // now_ was read at the start of run(), nothing ran since
+  bool time_fresh_ = false;         // now_ was read at the start of run(), nothing ran since
   bool microtasks_queued_ = false;  // queue_microtask() since the last drain
   bool inbox_traffic_ = false;      // the last take found posts: spin before sleeping
 

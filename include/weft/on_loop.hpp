@@ -5,9 +5,9 @@
 //
 // `work` returns a Task<T> (awaited on `home`) or a plain T; it is called on `home`
 // (posted there, so never inside the call) and its value or exception comes back to the
-// awaiting coroutine on the loop it awaited from. The caller's loop is kept alive (Loop::KeepAlive) until the answer
-// has arrived, so it cannot be destroyed while `home` still has an answer to post; the
-// home loop must outlive the call (weft-serve joins its worker loops before loop 0 ends).
+// awaiting coroutine on the loop it awaited from. The caller's loop is kept alive (Loop::KeepAlive)
+// until the answer has arrived, so it cannot be destroyed while `home` still has an answer to post;
+// the home loop must outlive the call (weft-serve joins its worker loops before loop 0 ends).
 // Cancellation: if the awaiting coroutine is destroyed first, the work still runs to its
 // end on `home` (a write stays a whole write) and its answer is dropped.
 #pragma once
@@ -91,9 +91,8 @@ auto on_loop(Loop& home, F work) {
     using T = decltype(std::declval<R&>().operator co_await().await_resume());
     return OnLoop<T>(home, Function<R()>(std::move(work)));
   } else {  // a plain function: its value as a Task, on `home`
-    return OnLoop<R>(home, Function<Task<R>()>([f = std::move(work)]() mutable -> Task<R> {
-                       co_return f();
-                     }));
+    return OnLoop<R>(
+        home, Function<Task<R>()>([f = std::move(work)]() mutable -> Task<R> { co_return f(); }));
   }
 }
 

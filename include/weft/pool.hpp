@@ -97,7 +97,7 @@ struct WorkClassHistograms {
 // A job running now on a pool thread, as seen by a watchdog.
 struct RunningJob {
   WorkClass cls = WorkClass::fs;
-  std::uint64_t seq = 0;   // unique per pool: tells one job from the next on a thread
+  std::uint64_t seq = 0;        // unique per pool: tells one job from the next on a thread
   const char* label = nullptr;  // queue_work's label (a string that outlives the job)
   Duration running_for{};
 };
@@ -110,7 +110,7 @@ class WorkerPool;
 class Job {
  public:
   virtual ~Job() = default;
-  virtual void execute() noexcept = 0;                   // pool thread
+  virtual void execute() noexcept = 0;            // pool thread
   virtual void complete(std::error_code ec) = 0;  // loop thread; ec: canceled or {}
 
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }

@@ -48,7 +48,7 @@ class Timer final : public Handle {
   TimePoint due_{};
   Duration timeout_{};
   Duration repeat_{};
-  std::uint64_t seq_ = 0;        // start order, breaks ties between equal deadlines
+  std::uint64_t seq_ = 0;         // start order, breaks ties between equal deadlines
   std::uint32_t heap_index_ = 0;  // position in the loop's timer heap while active
 };
 

@@ -7,16 +7,26 @@ namespace weft {
 
 const char* to_string(HandleKind kind) noexcept {
   switch (kind) {
-    case HandleKind::timer: return "timer";
-    case HandleKind::signal: return "signal";
-    case HandleKind::io: return "io";
-    case HandleKind::idle: return "idle";
-    case HandleKind::prepare: return "prepare";
-    case HandleKind::check: return "check";
-    case HandleKind::tcp: return "tcp";
-    case HandleKind::unix_stream: return "unix";
-    case HandleKind::listener: return "listener";
-    case HandleKind::other: return "other";
+    case HandleKind::timer:
+      return "timer";
+    case HandleKind::signal:
+      return "signal";
+    case HandleKind::io:
+      return "io";
+    case HandleKind::idle:
+      return "idle";
+    case HandleKind::prepare:
+      return "prepare";
+    case HandleKind::check:
+      return "check";
+    case HandleKind::tcp:
+      return "tcp";
+    case HandleKind::unix_stream:
+      return "unix";
+    case HandleKind::listener:
+      return "listener";
+    case HandleKind::other:
+      return "other";
   }
   return "?";
 }

@@ -111,8 +111,8 @@ void Loop::iterate(RunMode mode) {
 void Loop::poll(bool may_block) {
   for (WorkClass c : {WorkClass::fs, WorkClass::cpu}) runtime_->pool_for(c).flush_wakes();
   int timeout = poll_timeout_ms(may_block);
-  if (timeout != 0 && clock_->auto_advances() && core_->has_timers() &&
-      active_requests_ == 0 && keep_alives_.load() == 0) {
+  if (timeout != 0 && clock_->auto_advances() && core_->has_timers() && active_requests_ == 0 &&
+      keep_alives_.load() == 0) {
     clock_->advance_to(core_->next_timer_due());  // paused time: jump instead of sleeping
     timeout = 0;
   }
@@ -182,8 +182,7 @@ std::error_code Loop::close() {
   for (Handle* h = handles_; h; h = h->next_) {
     if (!h->is_closed()) return make_error_code(errc::loop_busy);
   }
-  if (active_requests_ || closing_head_ || !core_->pending.empty() ||
-      !core_->immediates.empty()) {
+  if (active_requests_ || closing_head_ || !core_->pending.empty() || !core_->immediates.empty()) {
     return make_error_code(errc::loop_busy);
   }
   closed_ = true;
@@ -216,7 +215,8 @@ void Loop::run_posted() {
   auto run_post = [this](Function<void()>& fn) { invoke("post", fn); };
   auto run_job = [this](detail::Job* job) {
     --active_requests_;
-    if (!job->abandoned) call(job->label ? job->label : "pool completion", [job] { job->complete({}); });
+    if (!job->abandoned)
+      call(job->label ? job->label : "pool completion", [job] { job->complete({}); });
     job->release();
   };
   if (inbox_->take(run_post, run_job)) inbox_traffic_ = true;

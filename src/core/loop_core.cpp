@@ -89,7 +89,8 @@ void LoopCore::dispatch_io(int timeout_ms) {
       weft::detail::LoopAccess::inbox(loop).consume_wakeup();  // Loop::poll takes the posts
     } else if (fd == signal_pipe_[0]) {
       read_signal_pipe();
-    } else if (static_cast<std::size_t>(fd) < watchers_.size() && watchers_[static_cast<std::size_t>(fd)]) {
+    } else if (static_cast<std::size_t>(fd) < watchers_.size() &&
+               watchers_[static_cast<std::size_t>(fd)]) {
       IoWatcher* w = watchers_[static_cast<std::size_t>(fd)];
       unsigned events = ready[i].events & (w->events_ | io_event::hangup | io_event::error);
       if (events) loop.call(w->label() ? w->label() : "io", [w, events] { w->cb_(events); });
@@ -100,11 +101,17 @@ void LoopCore::dispatch_io(int timeout_ms) {
 // ---- phase hooks ---------------------------------------------------------------------
 
 template <>
-PhaseList<Phase::idle>& LoopCore::phase_list<Phase::idle>() noexcept { return idle_; }
+PhaseList<Phase::idle>& LoopCore::phase_list<Phase::idle>() noexcept {
+  return idle_;
+}
 template <>
-PhaseList<Phase::prepare>& LoopCore::phase_list<Phase::prepare>() noexcept { return prepare_; }
+PhaseList<Phase::prepare>& LoopCore::phase_list<Phase::prepare>() noexcept {
+  return prepare_;
+}
 template <>
-PhaseList<Phase::check>& LoopCore::phase_list<Phase::check>() noexcept { return check_; }
+PhaseList<Phase::check>& LoopCore::phase_list<Phase::check>() noexcept {
+  return check_;
+}
 
 template <Phase P>
 void LoopCore::phase_start(PhaseHandle<P>& h) noexcept {

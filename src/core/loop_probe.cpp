@@ -11,8 +11,7 @@ void LoopProbeSnapshot::merge(const LoopProbeSnapshot& o) noexcept {
   for (std::size_t i = 0; i < active_handles.size(); ++i) active_handles[i] += o.active_handles[i];
 }
 
-LoopProbe::LoopProbe() noexcept
-    : started_ns_(to_ns(std::chrono::steady_clock::now())) {
+LoopProbe::LoopProbe() noexcept : started_ns_(to_ns(std::chrono::steady_clock::now())) {
   idle_since_ns_.store(started_ns_, std::memory_order_relaxed);  // stopped until run()
 }
 
@@ -36,7 +35,8 @@ void LoopProbe::leave_poll(std::int64_t now_ns) noexcept {
 }
 
 void LoopProbe::enter_run(std::int64_t now_ns) noexcept {
-  if (!has_thread_.load(std::memory_order_relaxed) || !pthread_equal(thread_.load(), pthread_self())) {
+  if (!has_thread_.load(std::memory_order_relaxed) ||
+      !pthread_equal(thread_.load(), pthread_self())) {
     thread_.store(pthread_self(), std::memory_order_relaxed);
     has_thread_.store(true, std::memory_order_release);
   }

@@ -5,8 +5,9 @@
 namespace weft {
 namespace {
 constexpr HandleKind kind_of(Phase p) {
-  return p == Phase::idle ? HandleKind::idle
-                          : p == Phase::prepare ? HandleKind::prepare : HandleKind::check;
+  return p == Phase::idle      ? HandleKind::idle
+         : p == Phase::prepare ? HandleKind::prepare
+                               : HandleKind::check;
 }
 }  // namespace
 

@@ -73,7 +73,8 @@ std::error_code Signal::start(int signum, Function<void(int)> cb) {
     return std::make_error_code(std::errc::invalid_argument);
   }
   stop();
-  if (std::error_code ec = weft::detail::LoopAccess::core(loop()).signal_start(*this, signum)) return ec;
+  if (std::error_code ec = weft::detail::LoopAccess::core(loop()).signal_start(*this, signum))
+    return ec;
   cb_ = std::move(cb);
   signum_ = signum;
   oneshot_ = false;
@@ -149,7 +150,8 @@ void LoopCore::deliver_signal(int signum) {
     bool still_listening = false;  // an earlier callback may have stopped or destroyed it
     for (Signal* t = signals_; t; t = t->next_in_loop_) still_listening |= (t == s);
     if (still_listening && s->signum_ == signum) {
-      weft::detail::LoopAccess::call(loop, s->label() ? s->label() : "signal", [s, signum] { s->deliver(signum); });
+      weft::detail::LoopAccess::call(loop, s->label() ? s->label() : "signal",
+                                     [s, signum] { s->deliver(signum); });
     }
   }
 }

@@ -9,7 +9,8 @@ Timer::Timer(Loop& loop) : Handle(loop, HandleKind::timer) {}
 Timer::~Timer() {
   if (!loop_alive()) return;
   stop();
-  if (weft::detail::LoopAccess::core(loop()).firing_timer == this) weft::detail::LoopAccess::core(loop()).firing_timer = nullptr;
+  if (weft::detail::LoopAccess::core(loop()).firing_timer == this)
+    weft::detail::LoopAccess::core(loop()).firing_timer = nullptr;
 }
 
 void Timer::start(Function<void()> cb, Duration timeout, Duration repeat) {

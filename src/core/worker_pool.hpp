@@ -71,7 +71,7 @@ class WorkerPool {
   std::size_t max_queued_;
   std::uint64_t seq_ = 0;
   unsigned thread_count_;
-  int nice_;  // how much lower its threads run (PoolOptions::io_nice, cpu_nice)
+  int nice_;                   // how much lower its threads run (PoolOptions::io_nice, cpu_nice)
   PoolScheduling scheduling_;  // PoolOptions::cpu_scheduling for the cpu pool
   unsigned idle_ = 0;
   unsigned wakes_pending_ = 0;

@@ -23,23 +23,24 @@ namespace weft::db::detail {
 // CancelToken (database.hpp, "Cancellation"); stats() and destroy() on the loop thread,
 // group_stats() on any thread.
 template <class F>
-concept DatabaseFront =
-    requires(F& f, const F& cf, std::string sql, Params params, bool flag, std::uint64_t tx,
-             Callback<ResultSet> rows, Callback<std::unique_ptr<Transaction>> begun,
-             Callback<void> done, CancelToken token) {
-      f.start();                  // once, from FrontDatabase's constructor
-      { f.destroy() } noexcept;   // the Database is being destroyed
-      { cf.stats() } -> std::same_as<Stats>;
-      { cf.group_stats() } -> std::same_as<GroupStats>;
-      // flag: the statement must run on the writer (exec())
-      f.submit(std::move(sql), std::move(params), flag, std::move(rows), std::move(token));
-      f.begin(std::move(begun));
-      f.ready(std::move(done));
-      f.close(std::move(done));   // CloseProtocol
-      f.tx_submit(tx, std::move(sql), std::move(params), std::move(rows), std::move(token));
-      f.tx_finish(tx, flag, std::move(done));  // flag: commit
-      { f.weak_from_this() } -> std::convertible_to<std::weak_ptr<F>>;  // transactions refer weakly
-    };
+concept DatabaseFront = requires(F& f, const F& cf, std::string sql, Params params, bool flag,
+                                 std::uint64_t tx, Callback<ResultSet> rows,
+                                 Callback<std::unique_ptr<Transaction>> begun, Callback<void> done,
+                                 CancelToken token) {
+  f.start();  // once, from FrontDatabase's constructor
+  { f.destroy() }
+  noexcept;  // the Database is being destroyed
+  { cf.stats() } -> std::same_as<Stats>;
+  { cf.group_stats() } -> std::same_as<GroupStats>;
+  // flag: the statement must run on the writer (exec())
+  f.submit(std::move(sql), std::move(params), flag, std::move(rows), std::move(token));
+  f.begin(std::move(begun));
+  f.ready(std::move(done));
+  f.close(std::move(done));  // CloseProtocol
+  f.tx_submit(tx, std::move(sql), std::move(params), std::move(rows), std::move(token));
+  f.tx_finish(tx, flag, std::move(done));                           // flag: commit
+  { f.weak_from_this() } -> std::convertible_to<std::weak_ptr<F>>;  // transactions refer weakly
+};
 
 Error closed_error();  // errc::closed, "the database is closed"
 // std::errc::operation_canceled: the statement was cancelled before it ran.
@@ -63,7 +64,8 @@ class FrontTransaction final : public Transaction {
   bool finished() const noexcept override { return finished_; }
 
  protected:
-  void do_submit(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) override {
+  void do_submit(std::string sql, Params params, Callback<ResultSet> cb,
+                 CancelToken token) override {
     if (finished_) return deliver_later(loop_, std::move(cb), finished_error());
     auto f = front_.lock();
     if (!f) return deliver_later(loop_, std::move(cb), closed_error());
@@ -80,7 +82,9 @@ class FrontTransaction final : public Transaction {
   }
 
  private:
-  static Error finished_error() { return Error(errc::misuse, "the transaction is already finished"); }
+  static Error finished_error() {
+    return Error(errc::misuse, "the transaction is already finished");
+  }
   Loop& loop_;
   std::weak_ptr<Front> front_;
   std::uint64_t id_;
@@ -106,9 +110,12 @@ class FrontDatabase final : public Database {
   void do_submit(std::string sql, Params params, Route route, Callback<ResultSet> cb,
                  CancelToken token) override {
     if (token.cancelled()) return deliver_later(loop_, std::move(cb), statement_canceled());
-    front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb), std::move(token));
+    front_->submit(std::move(sql), std::move(params), route == Route::writer, std::move(cb),
+                   std::move(token));
   }
-  void do_begin(Callback<std::unique_ptr<Transaction>> cb) override { front_->begin(std::move(cb)); }
+  void do_begin(Callback<std::unique_ptr<Transaction>> cb) override {
+    front_->begin(std::move(cb));
+  }
   void do_ready(Callback<void> cb) override { front_->ready(std::move(cb)); }
   void do_close(Callback<void> cb) override { front_->close(std::move(cb)); }
 

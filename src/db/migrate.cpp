@@ -70,8 +70,8 @@ Task<std::size_t> migrate(Database& db, std::vector<Migration> steps) {
     }
     if (failure) {
       throw Error(make_error_code(errc::migration_failed),
-                  "migration " + std::to_string(step.version) + " failed and was rolled back: " +
-                      failure->what(),
+                  "migration " + std::to_string(step.version) +
+                      " failed and was rolled back: " + failure->what(),
                   failure->backend_code());
     }
   }

@@ -59,7 +59,8 @@ struct Spec {
   std::vector<std::string> values;
   std::string where;  // "host:port/dbname" for messages
   // A host name libpq would resolve with a blocking getaddrinfo: resolved by net's
-  // resolver (weft/net/dns.hpp) before each connect and passed as hostaddr. Empty: numeric, a socket path, several.
+  // resolver (weft/net/dns.hpp) before each connect and passed as hostaddr. Empty: numeric, a
+  // socket path, several.
   std::string resolve_host;
   Options options;
 };
@@ -98,7 +99,7 @@ struct Request {
   std::string text;  // as sent ($n parameters)
   Params params;
   std::uint64_t tx = 0;
-  bool ends_tx = false;  // COMMIT or ROLLBACK of transaction `tx`
+  bool ends_tx = false;            // COMMIT or ROLLBACK of transaction `tx`
   std::uint64_t after_writes = 0;  // BEGIN: sent once this many writes have finished
   bool commit = false;
   Callback<ResultSet> done;  // null for weft's own requests
@@ -242,7 +243,8 @@ class Front : public std::enable_shared_from_this<Front> {
   Front& operator=(const Front&) = delete;
 
   void start();
-  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb, CancelToken token);
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
+              CancelToken token);
   void begin(Callback<std::unique_ptr<Transaction>> cb);
   void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
                  CancelToken token);
@@ -305,9 +307,9 @@ class Front : public std::enable_shared_from_this<Front> {
   };
 
   std::vector<std::unique_ptr<Connection>> slots_;  // null: never opened (or retired)
-  std::deque<std::unique_ptr<Request>> waiting_;     // not assignable yet, in order
+  std::deque<std::unique_ptr<Request>> waiting_;    // not assignable yet, in order
   std::unordered_map<std::uint64_t, TxState> txs_;
-  std::deque<Function<void()>> ready_;               // callbacks to run
+  std::deque<Function<void()>> ready_;  // callbacks to run
   detail::CloseProtocol closer_;
   std::shared_ptr<Front> self_;  // after destroy(): alive until in-flight work drains
   std::uint64_t next_tx_ = 0;

@@ -55,7 +55,8 @@ std::unique_ptr<Request> Connection::take_request(const Request& r) noexcept {
       return out;
     }
     auto& members = (*it)->members;
-    auto m = std::find_if(members.begin(), members.end(), [&r](const auto& p) { return p.get() == &r; });
+    auto m =
+        std::find_if(members.begin(), members.end(), [&r](const auto& p) { return p.get() == &r; });
     if (m == members.end()) continue;
     std::unique_ptr<Request> out = std::move(*m);
     members.erase(m);
@@ -168,10 +169,14 @@ void Connection::open_conn(const std::string& hosts, const std::string& hostaddr
 void Connection::connect_step() {
   if (!conn_) return;  // still resolving
   switch (PQconnectPoll(conn_)) {
-    case PGRES_POLLING_READING: return watch(io_event::readable, true);
-    case PGRES_POLLING_WRITING: return watch(io_event::writable, true);
-    case PGRES_POLLING_OK: return on_connected();
-    default: return fail_connect(trim_message(PQerrorMessage(conn_)));
+    case PGRES_POLLING_READING:
+      return watch(io_event::readable, true);
+    case PGRES_POLLING_WRITING:
+      return watch(io_event::writable, true);
+    case PGRES_POLLING_OK:
+      return on_connected();
+    default:
+      return fail_connect(trim_message(PQerrorMessage(conn_)));
   }
 }
 
@@ -277,7 +282,8 @@ void Connection::refresh_timer() {
 
 void Connection::flush() {
   int rc = PQflush(conn_);
-  if (rc < 0) return lose(make_error_code(errc::connection_lost), trim_message(PQerrorMessage(conn_)));
+  if (rc < 0)
+    return lose(make_error_code(errc::connection_lost), trim_message(PQerrorMessage(conn_)));
   watch(io_event::readable | (rc == 1 ? io_event::writable : 0u), false);
 }
 
@@ -303,7 +309,8 @@ void Connection::send_more() {
     }
     inflight_.push_back(std::move(r));
     sent = true;
-    if (!ok) return lose(make_error_code(errc::connection_lost), trim_message(PQerrorMessage(conn_)));
+    if (!ok)
+      return lose(make_error_code(errc::connection_lost), trim_message(PQerrorMessage(conn_)));
   }
   front_.counters.max_depth = std::max(front_.counters.max_depth, inflight_.size());
   if (sent) {
@@ -315,17 +322,20 @@ void Connection::send_more() {
 
 bool Connection::send(Request& r) {
   switch (r.kind) {
-    case Request::Kind::statement: return send_statement(r);
+    case Request::Kind::statement:
+      return send_statement(r);
     case Request::Kind::control:
       r.commands = {Request::Command::execute};
       return PQsendQueryParams(conn_, r.text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) &&
              PQpipelineSync(conn_);
-    case Request::Kind::sync: return PQpipelineSync(conn_) != 0;
+    case Request::Kind::sync:
+      return PQpipelineSync(conn_) != 0;
     case Request::Kind::script:
       if (!PQexitPipelineMode(conn_)) return false;
       script_running_ = true;
       return PQsendQuery(conn_, r.text.c_str()) != 0;
-    case Request::Kind::group: return send_group(r);
+    case Request::Kind::group:
+      return send_group(r);
   }
   return false;
 }
@@ -350,7 +360,8 @@ bool Connection::send_commands(Request& r, const EncodedParams& p) {
   } else {
     ++front_.counters.prepares;
     r.commands.push_back(Request::Command::prepare);
-    if (!PQsendPrepare(conn_, r.stmt->name.c_str(), r.text.c_str(), n, p.types.data())) return false;
+    if (!PQsendPrepare(conn_, r.stmt->name.c_str(), r.text.c_str(), n, p.types.data()))
+      return false;
   }
   r.commands.push_back(Request::Command::execute);
   return PQsendQueryPrepared(conn_, r.stmt->name.c_str(), n, p.values.data(), p.lengths.data(),
@@ -445,7 +456,8 @@ void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
   const ExecStatusType status = PQresultStatus(res);
   if (r.ends_tx && r.commit && status == PGRES_COMMAND_OK && !r.error &&
       std::string_view(PQcmdStatus(res)) == "ROLLBACK") {  // COMMIT of a failed transaction
-    r.error = Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
+    r.error = Error(errc::abort,
+                    "the transaction was rolled back by the database after an earlier error");
   }
   switch (status) {
     case PGRES_TUPLES_OK:
@@ -461,7 +473,9 @@ void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
       break;
     case PGRES_PIPELINE_ABORTED:
       r.aborted = true;
-      if (!r.error) r.error = Error(errc::abort, "not run: an earlier error aborted it [in: " + shorten(r.sql) + "]");
+      if (!r.error)
+        r.error =
+            Error(errc::abort, "not run: an earlier error aborted it [in: " + shorten(r.sql) + "]");
       break;
     case PGRES_FATAL_ERROR:
       if (!r.error) r.error = result_error(res, r);
@@ -474,7 +488,8 @@ void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
         r.stmt->error = r.error;
         forget(r.stmt);
       } else if (r.stmt && r.error->backend_code() == sqlstate_code("0A000") &&
-                 std::string_view(r.error->what()).find("cached plan must not change result type") !=
+                 std::string_view(r.error->what())
+                         .find("cached plan must not change result type") !=
                      std::string_view::npos) {
         forget(r.stmt);  // prepared again next time
         send_deallocate(r.stmt->name);
@@ -482,7 +497,8 @@ void Connection::apply_result(Request& r, bool is_prepare, PGresult* res) {
       }
       break;
     default:
-      if (!r.error) r.error = Error(errc::misuse, "unsupported result (COPY?) [in: " + shorten(r.sql) + "]");
+      if (!r.error)
+        r.error = Error(errc::misuse, "unsupported result (COPY?) [in: " + shorten(r.sql) + "]");
       break;
   }
   PQclear(res);
@@ -512,7 +528,8 @@ void Connection::finish_head() {
   inflight_.pop_front();
   cancel_head_if_wanted();
   if (r->kind == Request::Kind::group) return finish_group(std::move(r));
-  if (r->groupable) front_.group_counters.record(1, front_.loop.now() - r->sent_at);  // a group of one
+  if (r->groupable)
+    front_.group_counters.record(1, front_.loop.now() - r->sent_at);  // a group of one
   if (r->replan && r->route == Route::read && !r->replanned) {
     // A read that did not run: sent again, prepared afresh (a write is not, so that
     // writes keep their order; it fails and the next call prepares afresh).
@@ -552,14 +569,17 @@ Error Connection::result_error(const PGresult* res, const Request& r) const {
   Error e = make_error(res, r.sql);
   if (r.cancel_wanted && canceled_by_request(res)) {
     return Error(std::make_error_code(std::errc::operation_canceled),
-                 std::string("the statement was cancelled while it ran: ") + e.what(), e.backend_code());
+                 std::string("the statement was cancelled while it ran: ") + e.what(),
+                 e.backend_code());
   }
   if (stray_cancel(res, r)) {
-    return Error(std::make_error_code(std::errc::operation_canceled),
-                 std::string("the statement was cancelled by a cancel request sent for the statement before it "
-                             "on its connection (PostgreSQL cancels whatever runs); it was rolled back: ") +
-                     e.what(),
-                 e.backend_code());
+    return Error(
+        std::make_error_code(std::errc::operation_canceled),
+        std::string(
+            "the statement was cancelled by a cancel request sent for the statement before it "
+            "on its connection (PostgreSQL cancels whatever runs); it was rolled back: ") +
+            e.what(),
+        e.backend_code());
   }
   if (e.backend_code() == sqlstate_code("26000") && r.stmt && r.stmt->error) {
     return *r.stmt->error;  // its Parse failed in an earlier request: that is the reason
@@ -567,11 +587,14 @@ Error Connection::result_error(const PGresult* res, const Request& r) const {
   if (e.code() == std::errc::timed_out) {
     if (cancel_requested_) {
       return Error(std::make_error_code(std::errc::operation_canceled),
-                   std::string("canceled: the database was destroyed: ") + e.what(), e.backend_code());
+                   std::string("canceled: the database was destroyed: ") + e.what(),
+                   e.backend_code());
     }
     auto ms = front_.spec.options.postgres.query_timeout.count();
-    return Error(e.code(), "the statement ran past the query timeout (" + std::to_string(ms) +
-                               " ms): " + e.what(), e.backend_code());
+    return Error(
+        e.code(),
+        "the statement ran past the query timeout (" + std::to_string(ms) + " ms): " + e.what(),
+        e.backend_code());
   }
   if (e.backend_code() == 0 && PQstatus(conn_) == CONNECTION_BAD) {
     return Error(errc::connection_lost, std::string("the connection was lost: ") + e.what());
@@ -589,7 +612,8 @@ void Connection::lose(std::error_code code, const std::string& why) {
   shut_down();
   auto fail = [&](std::unique_ptr<Request> r) {
     Error e(code, "the connection to the PostgreSQL server at " + where +
-                      " was lost with the statement in flight: " + why + " [in: " + shorten(r->sql) + "]");
+                      " was lost with the statement in flight: " + why +
+                      " [in: " + shorten(r->sql) + "]");
     front_.complete(std::move(r), Outcome<ResultSet>(std::move(e)));
   };
   for (auto& r : sent) {
@@ -614,8 +638,9 @@ void Connection::lose(std::error_code code, const std::string& why) {
     }
     std::unique_ptr<Request> r = std::move(*it);
     it = pending_.erase(it);
-    front_.complete(std::move(r), Outcome<ResultSet>(Error(
-                                      errc::abort, "the transaction's connection was lost: " + why)));
+    front_.complete(
+        std::move(r),
+        Outcome<ResultSet>(Error(errc::abort, "the transaction's connection was lost: " + why)));
   }
   front_.connection_lost(*this);
   if (!pending_.empty() && !front_.dead()) start_connect();  // the rest were never sent
@@ -636,8 +661,9 @@ bool Connection::send_cancel_request() {
     char buf[256];
     PQcancel(c.get(), buf, sizeof buf);
   };
-  return !queue_work(front_.loop, WorkClass::slow, std::move(work), [](Result<void>&) {},
-                     nullptr, "postgres cancel");
+  return !queue_work(
+      front_.loop, WorkClass::slow, std::move(work), [](Result<void>&) {}, nullptr,
+      "postgres cancel");
 }
 
 void Connection::shut_down() noexcept {

@@ -7,9 +7,10 @@ namespace weft::db::pg {
 namespace {
 
 Error transaction_misuse() {
-  return Error(errc::misuse,
-               "transaction control statements (BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT outside a "
-               "transaction) are not accepted: use Database::begin() or transaction()");
+  return Error(
+      errc::misuse,
+      "transaction control statements (BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT outside a "
+      "transaction) are not accepted: use Database::begin() or transaction()");
 }
 
 Error tx_gone() {
@@ -31,7 +32,8 @@ std::optional<Error> prepare_text(Request& r, const sql::Info& info) {
   r.text = sql::to_dollar_params(r.sql, count);
   if (count > 0 && static_cast<std::size_t>(count) != r.params.size()) {
     return Error(errc::range, "the statement takes " + std::to_string(count) + " parameter(s), " +
-                                  std::to_string(r.params.size()) + " given [in: " + shorten(r.sql) + "]");
+                                  std::to_string(r.params.size()) +
+                                  " given [in: " + shorten(r.sql) + "]");
   }
   return std::nullopt;
 }
@@ -103,8 +105,10 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
   }
   const std::size_t limit = spec.options.postgres.max_queued;
   if (limit > 0 && queued() >= limit) {
-    return fail_later(std::move(cb), Error(errc::full, "too many statements waiting (PostgresOptions::max_queued " +
-                                                           std::to_string(limit) + ")"));
+    return fail_later(
+        std::move(cb),
+        Error(errc::full, "too many statements waiting (PostgresOptions::max_queued " +
+                              std::to_string(limit) + ")"));
   }
   auto r = std::make_unique<Request>();
   r->route = writer_only || info.kind != sql::Kind::read ? Route::writer : Route::read;
@@ -323,7 +327,8 @@ void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
   const std::uint64_t id = ++next_tx_;
   auto r = control(Route::begin, id, "BEGIN");
   r->after_writes = writes_submitted_;
-  r->done = [weak = weak_from_this(), id, cb = std::move(cb), &l = loop](Outcome<ResultSet>& out) mutable {
+  r->done = [weak = weak_from_this(), id, cb = std::move(cb),
+             &l = loop](Outcome<ResultSet>& out) mutable {
     if (!out.ok()) {
       TxOutcome failed(out.failure());
       return cb(failed);
@@ -345,10 +350,12 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
   auto it = txs_.find(tx);
   if (it == txs_.end()) return fail_later(std::move(cb), tx_gone());
   if (it->second.lost) {
-    return fail_later(std::move(cb), Error(errc::abort, "the transaction's connection was lost; roll it back"));
+    return fail_later(std::move(cb),
+                      Error(errc::abort, "the transaction's connection was lost; roll it back"));
   }
   sql::Info info = sql::classify(sql, sql::Dialect::postgres);
-  if (info.kind == sql::Kind::transaction_control) return fail_later(std::move(cb), transaction_misuse());
+  if (info.kind == sql::Kind::transaction_control)
+    return fail_later(std::move(cb), transaction_misuse());
   auto r = std::make_unique<Request>();
   r->route = Route::tx;
   r->tx = tx;
@@ -377,7 +384,9 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
       r->done = to_unit(std::move(cb));
       return complete(std::move(r), Outcome<ResultSet>(ResultSet{}));
     }
-    return fail_later(to_unit(std::move(cb)), it == txs_.end() ? tx_gone() : Error(errc::abort, "the transaction's connection was lost"));
+    return fail_later(
+        to_unit(std::move(cb)),
+        it == txs_.end() ? tx_gone() : Error(errc::abort, "the transaction's connection was lost"));
   }
   auto r = control(Route::tx, tx, commit ? "COMMIT" : "ROLLBACK");
   r->ends_tx = true;

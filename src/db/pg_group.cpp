@@ -36,8 +36,9 @@ void unsend(Request& r) noexcept {
 Request* cancelled_member(Request& g) {
   for (auto& m : g.members) {
     if (m->settled || !m->cancel_wanted) continue;
-    m->error = Error(std::make_error_code(std::errc::operation_canceled),
-                     "the statement was cancelled; its group commit was rolled back and ran again without it");
+    m->error = Error(
+        std::make_error_code(std::errc::operation_canceled),
+        "the statement was cancelled; its group commit was rolled back and ran again without it");
     return m.get();
   }
   return nullptr;

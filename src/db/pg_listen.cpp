@@ -31,7 +31,11 @@ struct Listener::Impl {
   enum class State : unsigned char { waiting, connecting, subscribing, listening, closed };
 
   Impl(Loop& l, std::string u, std::vector<std::string> c, ListenerEvents e, ListenerOptions o)
-      : loop(l), url(std::move(u)), channels(std::move(c)), events(std::move(e)), options(o),
+      : loop(l),
+        url(std::move(u)),
+        channels(std::move(c)),
+        events(std::move(e)),
+        options(o),
         timer(l) {}
   ~Impl() { shut_down(); }
 
@@ -90,7 +94,8 @@ void Listener::Impl::watch(unsigned ev) {
     }
     watcher = std::make_unique<IoWatcher>(loop, fd);
     watcher->set_label("postgres listener");
-    if (watcher->start(ev, [this](unsigned e) { on_io(e); })) return fail("cannot watch the socket", false);
+    if (watcher->start(ev, [this](unsigned e) { on_io(e); }))
+      return fail("cannot watch the socket", false);
     watcher->unref();
   } else if (watcher->set_events(ev)) {
     fail("cannot watch the socket", state == State::listening);
@@ -99,10 +104,14 @@ void Listener::Impl::watch(unsigned ev) {
 
 void Listener::Impl::connect_step() {
   switch (PQconnectPoll(conn)) {
-    case PGRES_POLLING_READING: return watch(io_event::readable);
-    case PGRES_POLLING_WRITING: return watch(io_event::writable);
-    case PGRES_POLLING_OK: return subscribe();
-    default: return fail(trimmed(PQerrorMessage(conn)), false);
+    case PGRES_POLLING_READING:
+      return watch(io_event::readable);
+    case PGRES_POLLING_WRITING:
+      return watch(io_event::writable);
+    case PGRES_POLLING_OK:
+      return subscribe();
+    default:
+      return fail(trimmed(PQerrorMessage(conn)), false);
   }
 }
 
@@ -205,9 +214,10 @@ void Listener::Impl::close() {
   set_stats([](ListenerStats& s) { s.connected = false; });
 }
 
-Listener::Listener(Loop& loop, std::string url, std::vector<std::string> channels, ListenerEvents events,
-                   ListenerOptions options)
-    : impl_(std::make_unique<Impl>(loop, std::move(url), std::move(channels), std::move(events), options)) {
+Listener::Listener(Loop& loop, std::string url, std::vector<std::string> channels,
+                   ListenerEvents events, ListenerOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(url), std::move(channels), std::move(events),
+                                   options)) {
   // Started from the timers phase: no callback runs inside the constructor.
   impl_->timer.start([impl = impl_.get()] { impl->connect(); }, Duration::zero());
   impl_->timer.unref();

@@ -8,7 +8,8 @@ namespace weft::db {
 struct Listener::Impl {};
 
 Listener::Listener(Loop&, std::string, std::vector<std::string>, ListenerEvents, ListenerOptions) {
-  throw Error(errc::bad_url, "LISTEN needs PostgreSQL, and weft was built without it (WEFT_WITH_POSTGRES=OFF)");
+  throw Error(errc::bad_url,
+              "LISTEN needs PostgreSQL, and weft was built without it (WEFT_WITH_POSTGRES=OFF)");
 }
 
 Listener::~Listener() = default;

@@ -80,7 +80,8 @@ Blob decode_bytea(const char* s, std::size_t n) {
 
 Value decode(Oid type, const char* s, std::size_t n) {
   switch (type) {
-    case kBool: return Value(static_cast<std::int64_t>(n > 0 && s[0] == 't'));
+    case kBool:
+      return Value(static_cast<std::int64_t>(n > 0 && s[0] == 't'));
     case kInt2:
     case kInt4:
     case kInt8:
@@ -97,8 +98,10 @@ Value decode(Oid type, const char* s, std::size_t n) {
       if (res.ec != std::errc()) d = std::numeric_limits<double>::quiet_NaN();
       return Value(d);
     }
-    case kBytea: return Value(decode_bytea(s, n));
-    default: return Value(std::string(s, n));
+    case kBytea:
+      return Value(decode_bytea(s, n));
+    default:
+      return Value(std::string(s, n));
   }
 }
 
@@ -144,7 +147,6 @@ std::string trim_message(const char* msg) {
   return s;
 }
 
-
 Error canceled_error() {
   return Error(std::make_error_code(std::errc::operation_canceled),
                "the database was destroyed before the statement was sent");
@@ -164,19 +166,22 @@ Spec parse_url(std::string_view url, Options options) {
     if (o->val && *o->val) set_key(spec, o->keyword, o->val);
   }
   if (!find_key(spec, "client_encoding")) set_key(spec, "client_encoding", "UTF8");
-  if (!find_key(spec, "fallback_application_name")) set_key(spec, "fallback_application_name", "weft");
+  if (!find_key(spec, "fallback_application_name"))
+    set_key(spec, "fallback_application_name", "weft");
   // bytea in hex (decoded above); the query timeout is the server's statement_timeout.
   std::string server_options;
   if (const std::string* given = find_key(spec, "options")) server_options = *given + " ";
   server_options += "-c bytea_output=hex";
   if (options.postgres.query_timeout.count() > 0) {
-    server_options += " -c statement_timeout=" + std::to_string(options.postgres.query_timeout.count());
+    server_options +=
+        " -c statement_timeout=" + std::to_string(options.postgres.query_timeout.count());
   }
   set_key(spec, "options", server_options);
   const std::string* host = find_key(spec, "host");
   if (host && !find_key(spec, "hostaddr") && host->find_first_of(",/@") == std::string::npos) {
     unsigned char buf[sizeof(in6_addr)];
-    if (inet_pton(AF_INET, host->c_str(), buf) != 1 && inet_pton(AF_INET6, host->c_str(), buf) != 1) {
+    if (inet_pton(AF_INET, host->c_str(), buf) != 1 &&
+        inet_pton(AF_INET6, host->c_str(), buf) != 1) {
       spec.resolve_host = *host;
     }
   }
@@ -208,7 +213,8 @@ EncodedParams encode_params(const Params& params, std::string_view sql) {
   for (std::size_t i = 0; i < n; ++i) {
     const Value& v = params[i];
     switch (v.type()) {
-      case Type::null: break;
+      case Type::null:
+        break;
       case Type::integer:
         e.types[i] = kInt8;
         e.values[i] = e.texts.emplace_back(std::to_string(v.as_int())).c_str();
@@ -221,8 +227,8 @@ EncodedParams encode_params(const Params& params, std::string_view sql) {
         const std::string& s = v.as_text();
         if (s.find('\0') != std::string::npos) {
           throw Error(errc::mismatch, "PostgreSQL text cannot hold NUL bytes (parameter " +
-                                          std::to_string(i + 1) + "; bind a Blob) [in: " +
-                                          shorten(sql) + "]");
+                                          std::to_string(i + 1) +
+                                          "; bind a Blob) [in: " + shorten(sql) + "]");
         }
         e.values[i] = s.c_str();
         break;

@@ -9,11 +9,15 @@ namespace {
 // ASCII classes, as SQL defines them (not the C locale's: std::isalpha is a call per
 // character and would follow setlocale()). Bytes >= 0x80 start identifiers (UTF-8).
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_alpha(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 constexpr bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
-constexpr char to_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
+constexpr char to_upper(char c) noexcept {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
+}
 
 bool ident_start(char c) noexcept {
   return is_alpha(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
@@ -73,8 +77,7 @@ class Scanner {
         return {Token::semicolon, s_.substr(start, 1), start};
       } else if (c == '?' || (!pg_ && (c == ':' || c == '@' || c == '$'))) {
         ++i_;  // a parameter: its name is not a keyword
-        while (i_ < s_.size() && (pg_ ? is_digit(s_[i_])
-                                      : ident_char(s_[i_]))) {
+        while (i_ < s_.size() && (pg_ ? is_digit(s_[i_]) : ident_char(s_[i_]))) {
           ++i_;
         }
         return {Token::parameter, s_.substr(start, i_ - start), start};
@@ -184,11 +187,16 @@ bool writing_keyword(std::string_view w) noexcept {
 // The more restrictive of two statements' kinds, for scripts.
 int rank(Kind k) noexcept {
   switch (k) {
-    case Kind::empty: return 0;
-    case Kind::read: return 1;
-    case Kind::write: return 2;
-    case Kind::savepoint: return 3;
-    case Kind::transaction_control: return 4;
+    case Kind::empty:
+      return 0;
+    case Kind::read:
+      return 1;
+    case Kind::write:
+      return 2;
+    case Kind::savepoint:
+      return 3;
+    case Kind::transaction_control:
+      return 4;
   }
   return 4;
 }
@@ -204,13 +212,18 @@ struct TriggerBody {
   // Updates the state with one token of the statement; true while inside the body.
   bool see(std::string_view tok, bool first_is_create) noexcept {
     if (!inside) {
-      if (first_is_create && keyword_is(tok, "TRIGGER")) creating = true;
-      else if (creating && keyword_is(tok, "BEGIN")) inside = true;
+      if (first_is_create && keyword_is(tok, "TRIGGER"))
+        creating = true;
+      else if (creating && keyword_is(tok, "BEGIN"))
+        inside = true;
       return inside;
     }
-    if (keyword_is(tok, "CASE")) ++cases;
-    else if (keyword_is(tok, "END") && cases > 0) --cases;
-    else if (keyword_is(tok, "END")) inside = false;
+    if (keyword_is(tok, "CASE"))
+      ++cases;
+    else if (keyword_is(tok, "END") && cases > 0)
+      --cases;
+    else if (keyword_is(tok, "END"))
+      inside = false;
     return true;
   }
 };

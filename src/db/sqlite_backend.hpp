@@ -10,9 +10,9 @@
 // is on the pool at a time and the next is submitted when it completes, so writes run in
 // submission order without holding a pool thread while they wait. Group commit: when the
 // FIFO's front holds several groupable writes (StatementOp::groupable), the next job is a
-// GroupOp that runs them all in one transaction (sqlite_group.cpp); a lone one runs alone. An active transaction
-// owns the writer: only its statements (a second FIFO) run until it finishes. Reads go
-// straight to the pool. Every completion first settles the Front's state (no user code),
+// GroupOp that runs them all in one transaction (sqlite_group.cpp); a lone one runs alone. An
+// active transaction owns the writer: only its statements (a second FIFO) run until it finishes.
+// Reads go straight to the pool. Every completion first settles the Front's state (no user code),
 // then submits the next write, then calls the user's callback — so a callback that
 // destroys the Database or throws leaves a consistent Front behind.
 #pragma once
@@ -110,7 +110,10 @@ class FnOp final : public WriteOp {
 class StatementOp final : public WriteOp {
  public:
   StatementOp(std::string sql, Params params, Callback<ResultSet> cb, bool groupable) noexcept
-      : sql_(std::move(sql)), params_(std::move(params)), cb_(std::move(cb)), groupable_(groupable) {}
+      : sql_(std::move(sql)),
+        params_(std::move(params)),
+        cb_(std::move(cb)),
+        groupable_(groupable) {}
 
   bool groupable() const noexcept { return groupable_; }
   void run(Core& core) noexcept override;  // alone (its own autocommit, or in tx)
@@ -172,7 +175,8 @@ class Front : public std::enable_shared_from_this<Front> {
   Front& operator=(const Front&) = delete;
 
   void start();  // queues the opening of the writer
-  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb, CancelToken token);
+  void submit(std::string sql, Params params, bool writer_only, Callback<ResultSet> cb,
+              CancelToken token);
   void begin(Callback<std::unique_ptr<Transaction>> cb);
   void tx_submit(std::uint64_t tx, std::string sql, Params params, Callback<ResultSet> cb,
                  CancelToken token);
@@ -203,7 +207,8 @@ class Front : public std::enable_shared_from_this<Front> {
   // front (up to max_size), or its front op; null while a group waits for company.
   std::shared_ptr<WriteOp> next_general();
   std::size_t groupable_at_front() const noexcept;
-  static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec);
+  static void write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran,
+                         std::error_code ec);
   void read(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token);
   static void read_done(const std::shared_ptr<Front>& f, ReadRequest& req,
                         Result<Outcome<std::optional<ResultSet>>>& r);

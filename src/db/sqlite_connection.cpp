@@ -40,9 +40,12 @@ class StatementUse {
 
 int bind_one(sqlite3_stmt* stmt, int i, const Value& v) {
   switch (v.type()) {
-    case Type::null: return sqlite3_bind_null(stmt, i);
-    case Type::integer: return sqlite3_bind_int64(stmt, i, v.as_int());
-    case Type::real: return sqlite3_bind_double(stmt, i, v.as_double());
+    case Type::null:
+      return sqlite3_bind_null(stmt, i);
+    case Type::integer:
+      return sqlite3_bind_int64(stmt, i, v.as_int());
+    case Type::real:
+      return sqlite3_bind_double(stmt, i, v.as_double());
     case Type::text: {
       const std::string& s = v.as_text();  // SQLITE_STATIC: params outlive the statement's use
       return sqlite3_bind_text64(stmt, i, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
@@ -58,8 +61,10 @@ int bind_one(sqlite3_stmt* stmt, int i, const Value& v) {
 
 Value column_value(sqlite3_stmt* stmt, int i) {
   switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_INTEGER: return Value(static_cast<std::int64_t>(sqlite3_column_int64(stmt, i)));
-    case SQLITE_FLOAT: return Value(sqlite3_column_double(stmt, i));
+    case SQLITE_INTEGER:
+      return Value(static_cast<std::int64_t>(sqlite3_column_int64(stmt, i)));
+    case SQLITE_FLOAT:
+      return Value(sqlite3_column_double(stmt, i));
     case SQLITE_TEXT: {
       const auto* p = sqlite3_column_text(stmt, i);
       auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt, i));
@@ -70,15 +75,19 @@ Value column_value(sqlite3_stmt* stmt, int i) {
       auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt, i));
       return Value(n == 0 ? Blob() : Blob(p, n));
     }
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
 const char* synchronous_pragma(Synchronous s) noexcept {
   switch (s) {
-    case Synchronous::off: return "PRAGMA synchronous=OFF";
-    case Synchronous::normal: return "PRAGMA synchronous=NORMAL";
-    case Synchronous::full: return "PRAGMA synchronous=FULL";
+    case Synchronous::off:
+      return "PRAGMA synchronous=OFF";
+    case Synchronous::normal:
+      return "PRAGMA synchronous=NORMAL";
+    case Synchronous::full:
+      return "PRAGMA synchronous=FULL";
   }
   return "PRAGMA synchronous=FULL";
 }
@@ -101,7 +110,8 @@ Error make_error(sqlite3* db, int rc, std::string_view sql) {
 }
 
 Error interrupted_error(std::string_view why) {
-  return Error(std::make_error_code(std::errc::operation_canceled), std::string(why), SQLITE_INTERRUPT);
+  return Error(std::make_error_code(std::errc::operation_canceled), std::string(why),
+               SQLITE_INTERRUPT);
 }
 
 // ---- Interrupt -----------------------------------------------------------------------
@@ -179,8 +189,9 @@ void Connection::configure(const OpenSpec& spec, Role role) {
   const SqliteOptions& o = spec.options.sqlite;
   sqlite3_extended_result_codes(db_, 1);
   auto timeout = o.busy_timeout.count();
-  sqlite3_busy_timeout(db_, timeout > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max()
-                                                                      : static_cast<int>(timeout));
+  sqlite3_busy_timeout(db_, timeout > std::numeric_limits<int>::max()
+                                ? std::numeric_limits<int>::max()
+                                : static_cast<int>(timeout));
   if (role == Role::writer) {
     // WAL is a property of the file; setting it once on the writer is enough. A memory
     // database has no WAL (it stays in "memory" journal mode).
@@ -221,8 +232,8 @@ int Connection::past_deadline(void* self) noexcept {
 void Connection::throw_step_error(int rc, std::string_view sql) {
   if ((rc & 0xff) == SQLITE_INTERRUPT && coarse_now_ns() > deadline_ns_) {
     throw Error(std::make_error_code(std::errc::timed_out),
-                "the statement ran longer than its time limit (" + std::to_string(time_limit_.count()) +
-                    " ms) [in: " + shorten(sql) + "]",
+                "the statement ran longer than its time limit (" +
+                    std::to_string(time_limit_.count()) + " ms) [in: " + shorten(sql) + "]",
                 rc);
   }
   throw make_error(db_, rc, sql);
@@ -292,7 +303,8 @@ ResultSet Connection::execute(sqlite3_stmt* stmt, const Params& params, std::str
   int expected = sqlite3_bind_parameter_count(stmt);
   if (static_cast<std::size_t>(expected) != params.size()) {
     throw Error(errc::range, "the statement takes " + std::to_string(expected) + " parameter(s), " +
-                                 std::to_string(params.size()) + " given [in: " + shorten(sql) + "]");
+                                 std::to_string(params.size()) + " given [in: " + shorten(sql) +
+                                 "]");
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     int rc = bind_one(stmt, static_cast<int>(i + 1), params[i]);
@@ -316,7 +328,8 @@ ResultSet Connection::execute(sqlite3_stmt* stmt, const Params& params, std::str
     ~Deadline() { at = INT64_MAX; }
   } deadline{deadline_ns_};
   if (time_limit_.count() > 0) {
-    deadline_ns_ = coarse_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(time_limit_).count();
+    deadline_ns_ =
+        coarse_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(time_limit_).count();
   }
   for (;;) {
     int rc = sqlite3_step(stmt);
@@ -347,7 +360,8 @@ ResultSet Connection::run_script(sqlite3_stmt* first, const char* tail, const ch
     const char* next = nullptr;
     int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &stmt, &next);
     counters_.prepares.fetch_add(1, std::memory_order_relaxed);
-    if (rc != SQLITE_OK) throw make_error(db_, rc, std::string_view(tail, static_cast<std::size_t>(end - tail)));
+    if (rc != SQLITE_OK)
+      throw make_error(db_, rc, std::string_view(tail, static_cast<std::size_t>(end - tail)));
     tail = next;
     if (!stmt) continue;
     StatementUse use(stmt, true);

@@ -62,7 +62,7 @@ class StatementCache {
   StatementCache& operator=(const StatementCache&) = delete;
 
   std::size_t capacity() const noexcept { return capacity_; }
-  sqlite3_stmt* find(const std::string& sql);        // marks it most recently used
+  sqlite3_stmt* find(const std::string& sql);               // marks it most recently used
   void insert(const std::string& sql, sqlite3_stmt* stmt);  // takes ownership; may evict
   void clear() noexcept;
 
@@ -126,9 +126,11 @@ class Connection {
   static int past_deadline(void* self) noexcept;
   [[noreturn]] void throw_step_error(int rc, std::string_view sql);
   void configure(const OpenSpec& spec, Role role);
-  std::optional<ResultSet> run_impl(const std::string& sql, const Params& params, bool readonly_only);
+  std::optional<ResultSet> run_impl(const std::string& sql, const Params& params,
+                                    bool readonly_only);
   ResultSet execute(sqlite3_stmt* stmt, const Params& params, std::string_view sql);
-  ResultSet run_script(sqlite3_stmt* first, const char* tail, const char* end, std::string_view sql);
+  ResultSet run_script(sqlite3_stmt* first, const char* tail, const char* end,
+                       std::string_view sql);
 
   sqlite3* db_;
   StatementCache cache_;

@@ -48,7 +48,6 @@ struct ReadRequest {
   CancelRegistration cancel_reg;
 };
 
-
 Front::Front(Loop& l, OpenSpec spec)
     : loop(l),
       counters_(std::make_shared<Counters>()),
@@ -73,7 +72,8 @@ void Front::open_settled(const Outcome<void>& r) {
   if (!r.ok()) open_error_ = r.failure();
   std::vector<WaitingRead> waiting = std::move(waiting_reads_);
   waiting_reads_.clear();
-  for (auto& w : waiting) read(std::move(w.sql), std::move(w.params), std::move(w.cb), std::move(w.token));
+  for (auto& w : waiting)
+    read(std::move(w.sql), std::move(w.params), std::move(w.cb), std::move(w.token));
 }
 
 // ---- statements ----------------------------------------------------------------------
@@ -86,7 +86,8 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
     return deliver_later(loop, std::move(cb), transaction_misuse());
   }
   if (writer_only || single_connection_ || info.kind != sql::Kind::read) {
-    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb), std::move(token), info.dml);
+    enqueue_statement(0, std::move(sql), std::move(params), std::move(cb), std::move(token),
+                      info.dml);
   } else {
     read(std::move(sql), std::move(params), std::move(cb), std::move(token));
   }
@@ -95,7 +96,8 @@ void Front::submit(std::string sql, Params params, bool writer_only, Callback<Re
 void Front::enqueue_statement(std::uint64_t tx, std::string sql, Params params,
                               Callback<ResultSet> cb, CancelToken token, bool dml) {
   const bool groupable = tx == 0 && dml && group_.enabled && group_.max_size > 1;
-  auto op = std::make_shared<StatementOp>(std::move(sql), std::move(params), std::move(cb), groupable);
+  auto op =
+      std::make_shared<StatementOp>(std::move(sql), std::move(params), std::move(cb), groupable);
   op->tx = tx;
   if (token.cancelled()) {
     loop.defer([op = std::move(op)] { op->fail(detail::statement_canceled()); });
@@ -210,7 +212,8 @@ std::shared_ptr<WriteOp> Front::next_general() {
   return std::make_shared<GroupOp>(std::move(members));
 }
 
-void Front::write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran, std::error_code ec) {
+void Front::write_done(const std::weak_ptr<Front>& weak, WriteOp& op, bool ran,
+                       std::error_code ec) {
   std::shared_ptr<Front> f = weak.lock();  // held: the callback may destroy the Database
   if (f) f->in_flight_ = false;
   if (!ran) {
@@ -242,7 +245,8 @@ void Front::read(std::string sql, Params params, Callback<ResultSet> cb, CancelT
       ReaderLease reader(*c);
       Connection& conn = *reader;
       std::optional<ResultSet> rs =
-          req->interrupt ? req->interrupt->run(conn, [&] { return conn.run_if_readonly(req->sql, req->params); })
+          req->interrupt ? req->interrupt->run(
+                               conn, [&] { return conn.run_if_readonly(req->sql, req->params); })
                          : conn.run_if_readonly(req->sql, req->params);
       if (rs) c->counters().reads.fetch_add(1, std::memory_order_relaxed);
       return rs;
@@ -311,7 +315,8 @@ void Front::begin(Callback<std::unique_ptr<Transaction>> cb) {
     f->active_tx_ = id;
     ++f->transactions_;
   };
-  auto deliver = [weak = weak_from_this(), id, cb = std::move(cb), &l = loop](Outcome<void>& r) mutable {
+  auto deliver = [weak = weak_from_this(), id, cb = std::move(cb),
+                  &l = loop](Outcome<void>& r) mutable {
     if (!r.ok()) {
       TxOutcome out(r.failure());
       return cb(out);
@@ -331,8 +336,9 @@ void Front::tx_submit(std::uint64_t tx, std::string sql, Params params, Callback
                       CancelToken token) {
   if (dead_) return deliver_later(loop, std::move(cb), closed_error());
   if (active_tx_ != tx) {
-    return deliver_later(loop, std::move(cb),
-                         Error(errc::abort, "the transaction was rolled back (the database is closing)"));
+    return deliver_later(
+        loop, std::move(cb),
+        Error(errc::abort, "the transaction was rolled back (the database is closing)"));
   }
   if (sql::classify(sql).kind == sql::Kind::transaction_control) {
     return deliver_later(loop, std::move(cb), transaction_misuse());
@@ -354,14 +360,16 @@ void Front::tx_finish(std::uint64_t tx, bool commit, Callback<void> cb) {
       });
       return;
     }
-    return deliver_later(loop, std::move(cb),
-                         Error(errc::abort, "the transaction was rolled back (the database is closing)"));
+    return deliver_later(
+        loop, std::move(cb),
+        Error(errc::abort, "the transaction was rolled back (the database is closing)"));
   }
   auto work = [commit](Core& core) -> Outcome<void> {
     Connection& w = core.writer();
     if (!w.in_transaction()) {
       if (!commit) return {};
-      return Error(errc::abort, "the transaction was rolled back by the database after an earlier error");
+      return Error(errc::abort,
+                   "the transaction was rolled back by the database after an earlier error");
     }
     if (!commit) {
       w.exec_simple("ROLLBACK");

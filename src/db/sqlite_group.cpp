@@ -11,7 +11,8 @@ namespace {
 
 std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) noexcept {
   auto d = std::chrono::steady_clock::now() - since;
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
 // Calls f(member) for every member even if some throw; rethrows the first exception, so
@@ -41,14 +42,16 @@ void StatementOp::run(Core& core) noexcept {
   try {
     Connection& w = core.writer();
     if (tx != 0 && !w.in_transaction()) {
-      out_.emplace(Error(errc::abort, "the transaction was rolled back by the database after an earlier error"));
+      out_.emplace(Error(errc::abort,
+                         "the transaction was rolled back by the database after an earlier error"));
       return;
     }
     ResultSet rs = execute(w);
     core.counters().writes.fetch_add(1, std::memory_order_relaxed);
     if (tx == 0 && w.in_transaction()) {  // defense in depth: the scanner refuses BEGIN
       w.exec_simple("ROLLBACK");
-      out_.emplace(Error(errc::misuse, "the statement left a transaction open; it was rolled back"));
+      out_.emplace(
+          Error(errc::misuse, "the statement left a transaction open; it was rolled back"));
       return;
     }
     out_.emplace(std::move(rs));

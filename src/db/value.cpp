@@ -8,11 +8,16 @@ namespace weft::db {
 
 const char* to_string(Type t) noexcept {
   switch (t) {
-    case Type::null: return "null";
-    case Type::integer: return "integer";
-    case Type::real: return "real";
-    case Type::text: return "text";
-    case Type::blob: return "blob";
+    case Type::null:
+      return "null";
+    case Type::integer:
+      return "integer";
+    case Type::real:
+      return "real";
+    case Type::text:
+      return "text";
+    case Type::blob:
+      return "blob";
   }
   return "?";
 }
@@ -26,8 +31,10 @@ void throw_type_mismatch(Type actual, const char* wanted) {
 
 std::string to_string(const Value& v) {
   switch (v.type()) {
-    case Type::null: return "NULL";
-    case Type::integer: return std::to_string(v.as_int());
+    case Type::null:
+      return "NULL";
+    case Type::integer:
+      return std::to_string(v.as_int());
     case Type::real: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.17g", v.as_double());

@@ -37,7 +37,8 @@ class FdGuard {
 };
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kMaxRead = 4 * 1024 * 1024;  // per read(2): a cancelled job stops between reads
+constexpr std::size_t kMaxRead =
+    4 * 1024 * 1024;  // per read(2): a cancelled job stops between reads
 
 // Reads fd to its end; st_size is only a hint (0 for /proc files, stale if it grows).
 int read_to_end(int fd, std::string& out) {
@@ -127,7 +128,8 @@ Outcome<void> write_atomic(const std::string& path, const std::string& data, Wri
   FdGuard guard(*fd);
 
   Outcome<void> written = [&]() -> Outcome<void> {
-    if (keep_mode && ::fchmod(guard.get(), old.st_mode & 07777) < 0) return sys_error("chmod", path);
+    if (keep_mode && ::fchmod(guard.get(), old.st_mode & 07777) < 0)
+      return sys_error("chmod", path);
     Outcome<void> w = finish_write(guard, path, data, /*sync=*/true);
     if (!w) return w;
     if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename", path);

@@ -12,14 +12,22 @@ using detail::submit_callback;
 
 const char* to_string(FileType t) noexcept {
   switch (t) {
-    case FileType::regular: return "regular";
-    case FileType::directory: return "directory";
-    case FileType::symlink: return "symlink";
-    case FileType::fifo: return "fifo";
-    case FileType::socket: return "socket";
-    case FileType::character: return "character";
-    case FileType::block: return "block";
-    case FileType::unknown: break;
+    case FileType::regular:
+      return "regular";
+    case FileType::directory:
+      return "directory";
+    case FileType::symlink:
+      return "symlink";
+    case FileType::fifo:
+      return "fifo";
+    case FileType::socket:
+      return "socket";
+    case FileType::character:
+      return "character";
+    case FileType::block:
+      return "block";
+    case FileType::unknown:
+      break;
   }
   return "unknown";
 }
@@ -77,7 +85,8 @@ auto close_work(std::shared_ptr<detail::Descriptor> d, std::string path) {
 }
 
 auto read_fn(std::uint64_t offset, std::size_t size) {
-  return [offset, size](int fd, const std::string& p) { return detail::pread(fd, p, offset, size); };
+  return
+      [offset, size](int fd, const std::string& p) { return detail::pread(fd, p, offset, size); };
 }
 auto write_fn(std::uint64_t offset, std::string data) {
   return [offset, data = std::move(data)](int fd, const std::string& p) {
@@ -94,8 +103,8 @@ auto sync_fn() {
 }  // namespace
 
 Op<std::string> File::read(std::uint64_t offset, std::size_t size) {
-  return make_op<std::string>(loop(), "read", path_,
-                              on_descriptor<std::string>(fd_, path_, "read", read_fn(offset, size)));
+  return make_op<std::string>(
+      loop(), "read", path_, on_descriptor<std::string>(fd_, path_, "read", read_fn(offset, size)));
 }
 WorkHandle File::read(std::uint64_t offset, std::size_t size, Callback<std::string> cb) {
   return submit_callback<std::string>(
@@ -166,13 +175,13 @@ WorkHandle open(Loop& loop, std::string path, OpenFlags flags, unsigned mode, Ca
 }
 
 // One path, one detail function: the coroutine and callback forms.
-#define WEFT_FS_PATH_OP(T, name, call)                                                \
-  Op<T> name(Loop& loop, std::string path) {                                          \
-    return make_op<T>(loop, #name, path, [path]() -> Outcome<T> { return call; });     \
-  }                                                                                   \
-  WorkHandle name(Loop& loop, std::string path, Callback<T> cb) {                     \
-    return submit_callback<T>(loop, #name, path,                                      \
-                              [path]() -> Outcome<T> { return call; }, std::move(cb)); \
+#define WEFT_FS_PATH_OP(T, name, call)                                              \
+  Op<T> name(Loop& loop, std::string path) {                                        \
+    return make_op<T>(loop, #name, path, [path]() -> Outcome<T> { return call; });  \
+  }                                                                                 \
+  WorkHandle name(Loop& loop, std::string path, Callback<T> cb) {                   \
+    return submit_callback<T>(                                                      \
+        loop, #name, path, [path]() -> Outcome<T> { return call; }, std::move(cb)); \
   }
 
 WEFT_FS_PATH_OP(Stat, stat, detail::stat(path, true))
@@ -187,17 +196,17 @@ WEFT_FS_PATH_OP(std::string, read_file, detail::read_file(path))
 #undef WEFT_FS_PATH_OP
 
 Op<void> mkdir(Loop& loop, std::string path, MkdirOptions options) {
-  return make_op<void>(loop, "mkdir", path, [path, options] { return detail::mkdir(path, options); });
+  return make_op<void>(loop, "mkdir", path,
+                       [path, options] { return detail::mkdir(path, options); });
 }
 WorkHandle mkdir(Loop& loop, std::string path, MkdirOptions options, Callback<void> cb) {
-  return submit_callback<void>(loop, "mkdir", path,
-                               [path, options] { return detail::mkdir(path, options); }, std::move(cb));
+  return submit_callback<void>(
+      loop, "mkdir", path, [path, options] { return detail::mkdir(path, options); }, std::move(cb));
 }
 
 Op<void> rename(Loop& loop, std::string from, std::string to) {
-  return make_op<void>(loop, "rename", from, [from, to = std::move(to)] {
-    return detail::rename(from, to);
-  });
+  return make_op<void>(loop, "rename", from,
+                       [from, to = std::move(to)] { return detail::rename(from, to); });
 }
 WorkHandle rename(Loop& loop, std::string from, std::string to, Callback<void> cb) {
   return submit_callback<void>(
@@ -219,9 +228,8 @@ WorkHandle write_file(Loop& loop, std::string path, std::string data, WriteOptio
 }
 
 Op<void> append_file(Loop& loop, std::string path, std::string data) {
-  return make_op<void>(loop, "append_file", path, [path, data = std::move(data)] {
-    return detail::append_file(path, data);
-  });
+  return make_op<void>(loop, "append_file", path,
+                       [path, data = std::move(data)] { return detail::append_file(path, data); });
 }
 WorkHandle append_file(Loop& loop, std::string path, std::string data, Callback<void> cb) {
   return submit_callback<void>(

@@ -65,27 +65,43 @@ namespace {
 
 FileType type_of_mode(mode_t m) noexcept {
   switch (m & S_IFMT) {
-    case S_IFREG: return FileType::regular;
-    case S_IFDIR: return FileType::directory;
-    case S_IFLNK: return FileType::symlink;
-    case S_IFIFO: return FileType::fifo;
-    case S_IFSOCK: return FileType::socket;
-    case S_IFCHR: return FileType::character;
-    case S_IFBLK: return FileType::block;
-    default: return FileType::unknown;
+    case S_IFREG:
+      return FileType::regular;
+    case S_IFDIR:
+      return FileType::directory;
+    case S_IFLNK:
+      return FileType::symlink;
+    case S_IFIFO:
+      return FileType::fifo;
+    case S_IFSOCK:
+      return FileType::socket;
+    case S_IFCHR:
+      return FileType::character;
+    case S_IFBLK:
+      return FileType::block;
+    default:
+      return FileType::unknown;
   }
 }
 
 FileType type_of_dirent(unsigned char d_type) noexcept {
   switch (d_type) {
-    case DT_REG: return FileType::regular;
-    case DT_DIR: return FileType::directory;
-    case DT_LNK: return FileType::symlink;
-    case DT_FIFO: return FileType::fifo;
-    case DT_SOCK: return FileType::socket;
-    case DT_CHR: return FileType::character;
-    case DT_BLK: return FileType::block;
-    default: return FileType::unknown;
+    case DT_REG:
+      return FileType::regular;
+    case DT_DIR:
+      return FileType::directory;
+    case DT_LNK:
+      return FileType::symlink;
+    case DT_FIFO:
+      return FileType::fifo;
+    case DT_SOCK:
+      return FileType::socket;
+    case DT_CHR:
+      return FileType::character;
+    case DT_BLK:
+      return FileType::block;
+    default:
+      return FileType::unknown;
   }
 }
 
@@ -139,8 +155,7 @@ Outcome<std::string> pread(int fd, const std::string& path, std::uint64_t offset
   std::string buf(size, '\0');
   std::size_t got = 0;
   while (got < size) {
-    ssize_t n = ::pread(fd, buf.data() + got, size - got,
-                        static_cast<off_t>(offset + got));
+    ssize_t n = ::pread(fd, buf.data() + got, size - got, static_cast<off_t>(offset + got));
     if (n < 0) {
       if (errno == EINTR) continue;
       return sys_error("read", path);

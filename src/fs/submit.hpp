@@ -30,8 +30,7 @@ struct Guarded {
 
 template <class T, class W>
 Op<T> make_op(Loop& loop, const char* op, std::string path, W work) {
-  return Op<T>(loop, typename Op<T>::Work(Guarded<T, W>{std::move(work), op}), op,
-               std::move(path));
+  return Op<T>(loop, typename Op<T>::Work(Guarded<T, W>{std::move(work), op}), op, std::move(path));
 }
 
 // The callback form's job: runs the guarded work, then hands the Outcome to the callback
@@ -60,8 +59,7 @@ class CallbackJob final : public weft::detail::Job {
 // Submits the callback form. A refused job (queue_full) is reported to the callback in
 // the next pending phase — never inside this call — and the returned handle is empty.
 template <class T, class W>
-WorkHandle submit_callback(Loop& loop, const char* op, std::string path, W work,
-                           Callback<T> cb) {
+WorkHandle submit_callback(Loop& loop, const char* op, std::string path, W work, Callback<T> cb) {
   auto* job = new CallbackJob<T, W>(std::move(work), std::move(cb), op, path);
   job->cls = WorkClass::fs;
   WorkHandle handle(job);

@@ -60,8 +60,8 @@ class LogWriter {
       const std::size_t dropped = std::exchange(dropped_, 0);
       lock.unlock();
       if (dropped) {
-        const std::string note = "weft.http access_log: dropped " + std::to_string(dropped) +
-                                 " lines (queue full)\n";
+        const std::string note =
+            "weft.http access_log: dropped " + std::to_string(dropped) + " lines (queue full)\n";
         sink_(note);
       }
       sink_(batch);

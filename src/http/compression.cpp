@@ -45,8 +45,8 @@ bool compressible(std::string_view content_type) {
   auto ends = [&](std::string_view s) {
     return type.size() >= s.size() && chars::iequals(type.substr(type.size() - s.size()), s);
   };
-  return starts("text/") || ends("/json") || ends("+json") || ends("/javascript") ||
-         ends("/xml") || ends("+xml") || ends("/wasm") || starts("image/svg") ||
+  return starts("text/") || ends("/json") || ends("+json") || ends("/javascript") || ends("/xml") ||
+         ends("+xml") || ends("/wasm") || starts("image/svg") ||
          starts("application/x-www-form-urlencoded") || ends("/ndjson");
 }
 
@@ -114,10 +114,14 @@ std::optional<std::string> brotli_compress(std::string_view body, int quality) {
 
 std::string_view coding_name(Coding c) {
   switch (c) {
-    case Coding::br: return "br";
-    case Coding::gzip: return "gzip";
-    case Coding::deflate: return "deflate";
-    case Coding::identity: break;
+    case Coding::br:
+      return "br";
+    case Coding::gzip:
+      return "gzip";
+    case Coding::deflate:
+      return "deflate";
+    case Coding::identity:
+      break;
   }
   return "identity";
 }
@@ -159,7 +163,8 @@ class StreamEncoder {
     if (coding == Coding::br) {
       br_ = BrotliEncoderCreateInstance(nullptr, nullptr, nullptr);
       if (br_ == nullptr) fail();
-      BrotliEncoderSetParameter(br_, BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(o.brotli_quality));
+      BrotliEncoderSetParameter(br_, BROTLI_PARAM_QUALITY,
+                                static_cast<std::uint32_t>(o.brotli_quality));
       BrotliEncoderSetParameter(br_, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT);
     } else {
       const int bits = coding == Coding::gzip ? 15 + 16 : 15;
@@ -176,7 +181,8 @@ class StreamEncoder {
 
   std::string write(std::string_view piece) {
     if (piece.empty()) return {};  // a flush without input would only add a marker
-    return coding_ == Coding::br ? brotli(piece, BROTLI_OPERATION_FLUSH) : zlib(piece, Z_SYNC_FLUSH);
+    return coding_ == Coding::br ? brotli(piece, BROTLI_OPERATION_FLUSH)
+                                 : zlib(piece, Z_SYNC_FLUSH);
   }
   std::string finish() {
     return coding_ == Coding::br ? brotli({}, BROTLI_OPERATION_FINISH) : zlib({}, Z_FINISH);
@@ -209,7 +215,8 @@ class StreamEncoder {
     const auto* next_in = reinterpret_cast<const std::uint8_t*>(in.data());
     std::size_t avail_out = 0;
     do {
-      if (!BrotliEncoderCompressStream(br_, op, &avail_in, &next_in, &avail_out, nullptr, nullptr)) {
+      if (!BrotliEncoderCompressStream(br_, op, &avail_in, &next_in, &avail_out, nullptr,
+                                       nullptr)) {
         fail();
       }
       std::size_t n = 0;
@@ -270,10 +277,14 @@ Coding choose_coding(std::string_view accept, const CompressionOptions& o) {
 std::optional<std::string> compress(std::string_view body, Coding coding,
                                     const CompressionOptions& o) {
   switch (coding) {
-    case Coding::br: return brotli_compress(body, o.brotli_quality);
-    case Coding::gzip: return zlib_compress(body, true, o.gzip_level);
-    case Coding::deflate: return zlib_compress(body, false, o.gzip_level);
-    case Coding::identity: break;
+    case Coding::br:
+      return brotli_compress(body, o.brotli_quality);
+    case Coding::gzip:
+      return zlib_compress(body, true, o.gzip_level);
+    case Coding::deflate:
+      return zlib_compress(body, false, o.gzip_level);
+    case Coding::identity:
+      break;
   }
   return std::string(body);
 }

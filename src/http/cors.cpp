@@ -28,8 +28,8 @@ struct CorsPolicy {
 
   bool allows(std::string_view origin) const {
     if (origin.empty()) return false;
-    return any_origin ||
-           std::find(options.origins.begin(), options.origins.end(), origin) != options.origins.end();
+    return any_origin || std::find(options.origins.begin(), options.origins.end(), origin) !=
+                             options.origins.end();
   }
   // The answer depends on the Origin (so caches must key on it).
   bool varies() const noexcept { return !any_origin || options.credentials; }

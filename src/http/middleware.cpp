@@ -60,8 +60,7 @@ Response MiddlewareStack::shaped_error(const Request& req, const HttpError& erro
 
 // A thrown HttpError answers with its status; anything else is a 500 whose text goes to
 // the log only (nothing internal goes to the client).
-Response MiddlewareStack::error_response(const Request& req, std::exception_ptr e,
-                                         bool& internal) {
+Response MiddlewareStack::error_response(const Request& req, std::exception_ptr e, bool& internal) {
   std::string message = "non-standard exception";
   try {
     std::rethrow_exception(e);

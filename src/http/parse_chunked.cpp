@@ -205,7 +205,8 @@ ParseResult ChunkedDecoder::decode_trailers(string_view in, std::size_t section_
     if (const ParseErrc e = on_trailer_line(section, lf); e != ParseErrc::none) return fail(e);
     if (lf == cursor_.line_start + 1) {  // the empty line: done
       trailers_.clear();
-      for (const FieldOffsets& o : trailer_offsets_) trailers_.push_back(internal::view_of(section.data(), o));
+      for (const FieldOffsets& o : trailer_offsets_)
+        trailers_.push_back(internal::view_of(section.data(), o));
       trailer_offsets_.clear();
       return {ParseStatus::message_complete, section_at + lf + 1, {}, ParseErrc::none};
     }
@@ -216,7 +217,8 @@ ParseResult ChunkedDecoder::decode_trailers(string_view in, std::size_t section_
 // One trailer line ending at `lf`; the empty final line is accepted and left to the caller.
 ParseErrc ChunkedDecoder::on_trailer_line(string_view section, std::size_t lf) {
   if (lf + 1 > limits_.max_header_block) return ParseErrc::header_block_too_large;
-  if (lf == cursor_.line_start || section[lf - 1] != chars::CR) return ParseErrc::bare_lf_in_chunked;
+  if (lf == cursor_.line_start || section[lf - 1] != chars::CR)
+    return ParseErrc::bare_lf_in_chunked;
   const string_view line = section.substr(cursor_.line_start, lf - 1 - cursor_.line_start);
   if (line.empty()) return ParseErrc::none;
   internal::FieldLine field;

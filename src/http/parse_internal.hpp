@@ -27,7 +27,8 @@ ParseErrc note_content_length(std::string_view value, detail::HeadFacts& facts) 
 ParseErrc note_transfer_encoding(std::string_view value, detail::HeadFacts& facts) noexcept;
 void note_connection(std::string_view value, detail::HeadFacts& facts) noexcept;
 ParseErrc parse_version(std::string_view version, std::uint8_t& minor) noexcept;
-std::string_view line_content(std::string_view in, std::size_t start, std::size_t line_end) noexcept;
+std::string_view line_content(std::string_view in, std::size_t start,
+                              std::size_t line_end) noexcept;
 ParseErrc blame_bare_cr(ParseErrc e, std::string_view line) noexcept;
 
 // Offsets of a field line's name and value relative to `base`. The parser stores these

@@ -76,8 +76,8 @@ ParseResult ResponseParser::parse_head(string_view in) {
     const std::size_t lf = chars::find_lf(in, cursor_.search_from);
     if (lf == npos) return head_need_more(in.size());
     const std::size_t line_end = lf + 1;
-    const ParseErrc e = phase_ == Phase::status_line ? on_status_line(in, line_end)
-                                                     : on_header_line(in, line_end);
+    const ParseErrc e =
+        phase_ == Phase::status_line ? on_status_line(in, line_end) : on_header_line(in, line_end);
     if (e != ParseErrc::none) return fail(e);
     if (phase_ == Phase::body_start) return complete_head(in, line_end);
     cursor_.line_start = cursor_.search_from = line_end;
@@ -193,7 +193,8 @@ ParseResult ResponseParser::skip_interim(string_view in, std::size_t head_end) {
 void ResponseParser::build_head(string_view in) {
   const char* base = in.data();
   fields_.clear();
-  for (const detail::FieldOffsets& o : field_offsets_) fields_.push_back(internal::view_of(base, o));
+  for (const detail::FieldOffsets& o : field_offsets_)
+    fields_.push_back(internal::view_of(base, o));
   chunked_.clear_trailers();
   const bool http11 = status_line_.version_minor == 1;
   head_.version_minor = status_line_.version_minor;

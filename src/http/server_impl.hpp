@@ -179,14 +179,14 @@ struct Server::Impl {
   Timer close_timer;
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
   std::string spare_out;  // output storage no connection is using (Connection::borrow_out)
-  std::unique_ptr<ParseState> spare_parse;  // likewise for parsers (Connection::on_data)
-  Connection* connections = nullptr;  // intrusive list of open connections
-  ParkedConnection* parked = nullptr;  // intrusive list of parked connections
-  BlockPool<ParkedConnection> parked_pool;  // their storage (see parked_pool.hpp)
+  std::unique_ptr<ParseState> spare_parse;   // likewise for parsers (Connection::on_data)
+  Connection* connections = nullptr;         // intrusive list of open connections
+  ParkedConnection* parked = nullptr;        // intrusive list of parked connections
+  BlockPool<ParkedConnection> parked_pool;   // their storage (see parked_pool.hpp)
   ParkedUpgrade* parked_upgrades = nullptr;  // intrusive list of parked upgraded connections
   BlockPool<ParkedUpgrade> parked_upgrade_pool;
-  LoopCounters& stats;  // this loop's slot in shared.counters
-  detail::HttpRecorder& metrics;  // stats.http
+  LoopCounters& stats;                       // this loop's slot in shared.counters
+  detail::HttpRecorder& metrics;             // stats.http
   std::vector<Function<void()>> close_done;  // every close() callback, run once closed
   std::size_t freed_since_trim = 0;          // connections parked or gone since the last trim
   std::string overload_response;             // the canned 503 (made at the first use)

@@ -70,8 +70,8 @@ SafePath sanitize_path(std::string_view url_path, bool allow_dotfiles) {
     const std::size_t slash = rest.find('/');
     std::string_view seg = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    if (seg.empty()) continue;                     // "//" collapses
-    if (seg == "." || seg == "..") return out;     // never normalized: rejected
+    if (seg.empty()) continue;                  // "//" collapses
+    if (seg == "." || seg == "..") return out;  // never normalized: rejected
     if (!allow_dotfiles && is_dotfile_segment(seg)) {
       out.verdict = PathVerdict::not_found;
       out.relative.clear();

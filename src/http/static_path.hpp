@@ -12,7 +12,7 @@ enum class PathVerdict { ok, bad_request, not_found };
 
 struct SafePath {
   PathVerdict verdict = PathVerdict::bad_request;
-  std::string relative;        // "a/b.txt", "" for the root; never absolute, no "." or ".."
+  std::string relative;         // "a/b.txt", "" for the root; never absolute, no "." or ".."
   bool trailing_slash = false;  // the URL path ended with '/'
 };
 

@@ -72,9 +72,10 @@ BodyReader::Step BodyReader::step(std::string& out) {
       return Step::deliver;
     case ParseStatus::error:
       if (r.error == ParseErrc::incomplete_response) {
-        throw FetchError(FetchErrc::truncated, "connection to " + c.where +
-                                                   " closed before the response body was complete (" +
-                                                   std::to_string(c.parser.body_received()) + " bytes received)");
+        throw FetchError(FetchErrc::truncated,
+                         "connection to " + c.where +
+                             " closed before the response body was complete (" +
+                             std::to_string(c.parser.body_received()) + " bytes received)");
       }
       throw FetchError(FetchErrc::malformed, "malformed response body from " + c.where + ": " +
                                                  std::string(describe(r.error)));

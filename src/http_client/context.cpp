@@ -43,10 +43,12 @@ CancelToken FetchContext::arm(Duration limit, const char* name) {
     cause = Why::total;
   }
   if (due != TimePoint::max()) {
-    timer_.start([this, cause] {
-      why_ = cause;
-      source_->cancel();
-    }, due > now ? due - now : Duration::zero());
+    timer_.start(
+        [this, cause] {
+          why_ = cause;
+          source_->cancel();
+        },
+        due > now ? due - now : Duration::zero());
   }
   return source_->token();
 }
@@ -56,7 +58,8 @@ void FetchContext::disarm() noexcept { timer_.stop(); }
 
 void FetchContext::check_alive() {
   if (why_ == Why::user || opts.token.cancelled())
-    throw FetchError(FetchErrc::cancelled, "fetch cancelled", std::make_error_code(std::errc::operation_canceled));
+    throw FetchError(FetchErrc::cancelled, "fetch cancelled",
+                     std::make_error_code(std::errc::operation_canceled));
   if (why_ == Why::total || (has_total_ && loop.now() >= total_due_)) {
     throw FetchError(FetchErrc::timeout, "total timeout (" + ms(opts.timeouts.total) + ") expired",
                      std::make_error_code(std::errc::timed_out));
@@ -74,8 +77,10 @@ void FetchContext::fail(std::error_code ec, const std::string& doing, const std:
   }
   if (ec == std::errc::operation_canceled) check_alive();
   if (ec == std::errc::timed_out) {
-    throw FetchError(FetchErrc::timeout, std::string(name_) + " timeout expired " + doing +
-                                             (where.empty() ? "" : " (" + where + ")"), ec);
+    throw FetchError(FetchErrc::timeout,
+                     std::string(name_) + " timeout expired " + doing +
+                         (where.empty() ? "" : " (" + where + ")"),
+                     ec);
   }
   throw FetchError(FetchErrc::io, "error " + doing + " (" + where + "): " + ec.message(), ec);
 }

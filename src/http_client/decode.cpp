@@ -44,8 +44,9 @@ class Inflater final : public Decoder {
 // the first two bytes tell which (a zlib header is a multiple of 31 with method 8).
 void Inflater::feed(std::string_view in, std::string& out, std::uint64_t room) {
   if (!begun_) {
-    const bool zlib_header = in.size() >= 2 && (static_cast<unsigned char>(in[0]) & 0x0f) == 8 &&
-                             ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1])) % 31 == 0;
+    const bool zlib_header =
+        in.size() >= 2 && (static_cast<unsigned char>(in[0]) & 0x0f) == 8 &&
+        ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1])) % 31 == 0;
     start(gzip_ ? 15 + 16 : (zlib_header ? 15 : -15));
   }
   const std::size_t base = out.size();
@@ -58,8 +59,10 @@ void Inflater::feed(std::string_view in, std::string& out, std::uint64_t room) {
     z_.avail_out = static_cast<uInt>(kStep);
     const int rc = inflate(&z_, Z_NO_FLUSH);
     out.resize(at + (kStep - z_.avail_out));
-    if (rc == Z_STREAM_END) ended_ = true;
-    else if (rc != Z_OK && rc != Z_BUF_ERROR) undecodable(z_.msg ? z_.msg : "corrupt data");
+    if (rc == Z_STREAM_END)
+      ended_ = true;
+    else if (rc != Z_OK && rc != Z_BUF_ERROR)
+      undecodable(z_.msg ? z_.msg : "corrupt data");
     if (out.size() - base > room) return;  // the caller reports too_large
     if (rc == Z_BUF_ERROR) break;
   }
@@ -96,10 +99,12 @@ void BrotliDecoder::feed(std::string_view in, std::string& out, std::uint64_t ro
     out.resize(at + kStep);
     auto* next_out = reinterpret_cast<std::uint8_t*>(out.data() + at);
     std::size_t avail_out = kStep;
-    const BrotliDecoderResult r = BrotliDecoderDecompressStream(s_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    const BrotliDecoderResult r =
+        BrotliDecoderDecompressStream(s_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
     out.resize(at + (kStep - avail_out));
     if (r == BROTLI_DECODER_RESULT_ERROR)
-      undecodable(std::string("brotli: ") + BrotliDecoderErrorString(BrotliDecoderGetErrorCode(s_)));
+      undecodable(std::string("brotli: ") +
+                  BrotliDecoderErrorString(BrotliDecoderGetErrorCode(s_)));
     if (r == BROTLI_DECODER_RESULT_SUCCESS) ended_ = true;
     if (out.size() - base > room) return;  // the caller reports too_large
     if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) return;
@@ -107,14 +112,16 @@ void BrotliDecoder::feed(std::string_view in, std::string& out, std::uint64_t ro
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
 }
 
 }  // namespace
 
 std::unique_ptr<Decoder> make_decoder(std::string_view encoding) {
-  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip")) return std::make_unique<Inflater>(true);
+  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip"))
+    return std::make_unique<Inflater>(true);
   if (iequals(encoding, "deflate")) return std::make_unique<Inflater>(false);
   if (iequals(encoding, "br")) return std::make_unique<BrotliDecoder>();
   return nullptr;

@@ -152,7 +152,8 @@ std::string SocketAddress::ip() const {
   if (is_ipv6()) {
     ::inet_ntop(AF_INET6, &as_in6(storage_)->sin6_addr, text, sizeof text);
     std::string out = text;
-    if (unsigned scope = as_in6(storage_)->sin6_scope_id) out.append("%").append(std::to_string(scope));
+    if (unsigned scope = as_in6(storage_)->sin6_scope_id)
+      out.append("%").append(std::to_string(scope));
     return out;
   }
   if (is_unix() && len_ > kUnixPathOffset) {

@@ -3,7 +3,8 @@
 
 namespace weft::net {
 
-ConnectAwaiter::ConnectAwaiter(Loop& loop, std::string_view host, std::uint16_t port, ConnectOptions opts)
+ConnectAwaiter::ConnectAwaiter(Loop& loop, std::string_view host, std::uint16_t port,
+                               ConnectOptions opts)
     : loop_(loop), host_(host), port_(port), opts_(std::move(opts)) {}
 
 ConnectAwaiter::ConnectAwaiter(Loop& loop, const SocketAddress& to, ConnectOptions opts)

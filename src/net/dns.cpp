@@ -53,9 +53,10 @@ std::error_code dns_error(int eai, int sys_errno) noexcept {
 
 // ---- the blocking lookup ---------------------------------------------------------------
 
-Result<std::vector<SocketAddress>> getaddrinfo_lookup(const std::string& host, AddressFamily family) {
+Result<std::vector<SocketAddress>> getaddrinfo_lookup(const std::string& host,
+                                                      AddressFamily family) {
   addrinfo hints{};
-  hints.ai_family = family == AddressFamily::ipv4 ? AF_INET
+  hints.ai_family = family == AddressFamily::ipv4   ? AF_INET
                     : family == AddressFamily::ipv6 ? AF_INET6
                                                     : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;  // one entry per address, not one per socket type
@@ -181,12 +182,14 @@ class ResolverState final : public std::enable_shared_from_this<ResolverState> {
         self->finish(key, generation, result);
       };
       WorkHandle job_handle;
-      if (std::error_code ec = queue_work(*loop_, WorkClass::slow, std::move(job), std::move(done), &job_handle)) {
+      if (std::error_code ec =
+              queue_work(*loop_, WorkClass::slow, std::move(job), std::move(done), &job_handle)) {
         w.ec = ec;  // queue_full
         deliver_later(id);
         return handle;
       }
-      running = inflight_.emplace(std::move(key), Lookup{generation, {}, std::move(job_handle)}).first;
+      running =
+          inflight_.emplace(std::move(key), Lookup{generation, {}, std::move(job_handle)}).first;
     }
     running->second.waiters.push_back(id);
     w.key = running->first;
@@ -295,7 +298,8 @@ class ResolverState final : public std::enable_shared_from_this<ResolverState> {
       waiters_.erase(w_it);
       w.timer.reset();
       if (!w.cb) continue;
-      std::vector<SocketAddress> mine = ec ? std::vector<SocketAddress>() : with_port(addrs, w.port);
+      std::vector<SocketAddress> mine =
+          ec ? std::vector<SocketAddress>() : with_port(addrs, w.port);
       // Each waiter is its own loop callback: one that throws does not starve the others.
       weft::detail::LoopAccess::call(*loop_, [&] { w.cb(ec, mine); });
     }
@@ -399,7 +403,8 @@ ResolveHandle Resolver::resolve(std::string_view host, std::uint16_t port, Addre
   return state_->resolve(host, port, family, std::move(cb));
 }
 ResolveAwaiter Resolver::resolve(std::string_view host, std::uint16_t port, CancelToken token) {
-  return ResolveAwaiter(state_, std::string(host), port, state_->options().family, std::move(token));
+  return ResolveAwaiter(state_, std::string(host), port, state_->options().family,
+                        std::move(token));
 }
 ResolveAwaiter Resolver::resolve(std::string_view host, std::uint16_t port, AddressFamily family,
                                  CancelToken token) {

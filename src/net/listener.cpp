@@ -117,8 +117,10 @@ void Listener::on_readable() {
     const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       ++accepted_;
-      if (accept_cb_) accept_cb_(Socket(fd, family_));
-      else detail::close_fd(fd);
+      if (accept_cb_)
+        accept_cb_(Socket(fd, family_));
+      else
+        detail::close_fd(fd);
       if (dead) return;
       continue;
     }

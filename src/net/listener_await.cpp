@@ -21,7 +21,8 @@ std::error_code Listener::listen(const SocketAddress& address, ListenOptions opt
 
 std::error_code Listener::accept_error() const noexcept {
   if (!coroutine_mode_) {
-    return std::make_error_code(fd_ >= 0 ? std::errc::invalid_argument : std::errc::bad_file_descriptor);
+    return std::make_error_code(fd_ >= 0 ? std::errc::invalid_argument
+                                         : std::errc::bad_file_descriptor);
   }
   if (fd_ < 0) return std::make_error_code(std::errc::bad_file_descriptor);
   if (accept_waiter_) return std::make_error_code(std::errc::device_or_resource_busy);
@@ -46,7 +47,8 @@ Socket Listener::try_accept(std::error_code& ec) noexcept {
 
 void Listener::wait_accept(AcceptAwaiter* a) {
   accept_waiter_ = a;
-  if (std::error_code ec = watcher_->start(io_event::readable, [this](unsigned) { on_accept_ready(); })) {
+  if (std::error_code ec =
+          watcher_->start(io_event::readable, [this](unsigned) { on_accept_ready(); })) {
     accept_waiter_ = nullptr;
     a->fail_later(ec);
   }
@@ -82,8 +84,10 @@ AcceptAwaiter::~AcceptAwaiter() {
 }
 
 bool AcceptAwaiter::await_ready() {
-  if (token_.cancelled()) ec_ = canceled_error();
-  else ec_ = l_->accept_error();
+  if (token_.cancelled())
+    ec_ = canceled_error();
+  else
+    ec_ = l_->accept_error();
   if (ec_) return true;
   socket_ = l_->try_accept(ec_);
   return socket_ || ec_;

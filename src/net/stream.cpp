@@ -76,9 +76,8 @@ void Stream::release_socket(bool abortive) noexcept {
 
 void Stream::update_active() noexcept {
   if (!alive_open()) return;
-  const bool active = (reading_ && (fd_ >= 0 || connecting_)) || !queue_.empty() ||
-                      connecting_ || (shutdown_requested_ && !shutdown_done_) ||
-                      has_notifications();
+  const bool active = (reading_ && (fd_ >= 0 || connecting_)) || !queue_.empty() || connecting_ ||
+                      (shutdown_requested_ && !shutdown_done_) || has_notifications();
   set_active(active);
 }
 

@@ -33,10 +33,14 @@ namespace detail {
 ReadAwaiterBase::~ReadAwaiterBase() { stop_waiting(); }
 
 bool ReadAwaiterBase::ready_without_data() {
-  if (token_.cancelled()) ec_ = canceled_error();
-  else if (is_closed(s_)) eof_ = true;  // close() ends the input for the reader
-  else if (s_.error()) ec_ = s_.error();
-  else if (s_.read_ended() && unread_bytes(s_) == 0) eof_ = true;
+  if (token_.cancelled())
+    ec_ = canceled_error();
+  else if (is_closed(s_))
+    eof_ = true;  // close() ends the input for the reader
+  else if (s_.error())
+    ec_ = s_.error();
+  else if (s_.read_ended() && unread_bytes(s_) == 0)
+    eof_ = true;
   return ec_ || eof_;
 }
 
@@ -152,15 +156,19 @@ WriteAllAwaiter::~WriteAllAwaiter() {
 }
 
 bool WriteAllAwaiter::await_ready() {
-  if (token_.cancelled()) ec_ = canceled_error();
-  else if (is_closed(s_)) ec_ = closed_error();
-  else if (s_.error()) ec_ = s_.error();
+  if (token_.cancelled())
+    ec_ = canceled_error();
+  else if (is_closed(s_))
+    ec_ = closed_error();
+  else if (s_.error())
+    ec_ = s_.error();
   if (ec_) return true;
   const std::size_t queued = s_.queued_bytes(), hwm = s_.high_water_mark();
   if (data_.size() > (hwm > queued ? hwm - queued : 0)) return false;
   // Fits below the mark: write() cannot return false for the mark, only for a stream
   // that cannot write (after shutdown: the callback form reports EPIPE).
-  if (!data_.empty() && !s_.write(data_)) ec_ = s_.error() ? s_.error() : std::make_error_code(std::errc::broken_pipe);
+  if (!data_.empty() && !s_.write(data_))
+    ec_ = s_.error() ? s_.error() : std::make_error_code(std::errc::broken_pipe);
   data_ = {};
   return true;
 }

@@ -16,7 +16,6 @@ namespace {
 
 constexpr int kMaxNotificationRounds = 16;  // then yield to the loop (fairness)
 
-
 }  // namespace
 
 void Stream::on_io(unsigned events) {

@@ -11,7 +11,8 @@ namespace weft::net {
 // and detects the stream's destruction by a user callback: the destructor sets *dead_.
 // After every user callback the handler checks `dead` before touching the stream.
 struct Stream::Guard {
-  explicit Guard(Stream& s) noexcept : stream(s), prev_dead(s.dead_), prev_in_handler(s.in_handler_) {
+  explicit Guard(Stream& s) noexcept
+      : stream(s), prev_dead(s.dead_), prev_in_handler(s.in_handler_) {
     s.dead_ = &dead;
     s.in_handler_ = true;
   }

@@ -251,9 +251,8 @@ bool Stream::write_through(std::string_view data, WriteCallback& done, Enqueue e
 }
 
 bool Stream::write(std::string_view data, WriteCallback done) {
-  return write_through(data, done, [&](std::size_t sent) {
-    queue_.push_copy(data.substr(sent), std::move(done));
-  });
+  return write_through(
+      data, done, [&](std::size_t sent) { queue_.push_copy(data.substr(sent), std::move(done)); });
 }
 
 bool Stream::write(std::string&& data, WriteCallback done) {

@@ -66,10 +66,14 @@ WriteQueue::FileRange WriteQueue::front_file() const noexcept {
 
 const char* WriteQueue::data_of(const Segment& s) const noexcept {
   switch (s.kind) {
-    case Kind::copied: return arena_.data() + s.offset;
-    case Kind::owned: return s.owned.data() + (s.owned.size() - s.len);
-    case Kind::borrowed: return s.ptr;
-    case Kind::file: return nullptr;
+    case Kind::copied:
+      return arena_.data() + s.offset;
+    case Kind::owned:
+      return s.owned.data() + (s.owned.size() - s.len);
+    case Kind::borrowed:
+      return s.ptr;
+    case Kind::file:
+      return nullptr;
   }
   return nullptr;
 }

@@ -90,8 +90,8 @@ std::optional<std::string_view> bearer_token_of(std::string_view authorization) 
   const auto token_at = rest.find_first_not_of(' ');
   if (token_at == 0 || token_at == std::string_view::npos) return std::nullopt;  // 1*SP token
   const std::string_view token = rest.substr(token_at);
-  const bool visible = std::all_of(token.begin(), token.end(),
-                                   [](char c) { return c > ' ' && c < 0x7f; });
+  const bool visible =
+      std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < 0x7f; });
   return visible ? std::optional(token) : std::nullopt;
 }
 

@@ -15,8 +15,9 @@ double seconds_of(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 void LoopWindow::merge(const LoopWindow& o) noexcept {
   const std::size_t n = loops + o.loops;
   if (n == 0) return;
-  utilization = (utilization * static_cast<double>(loops) +
-                 o.utilization * static_cast<double>(o.loops)) / static_cast<double>(n);
+  utilization =
+      (utilization * static_cast<double>(loops) + o.utilization * static_cast<double>(o.loops)) /
+      static_cast<double>(n);
   seconds = std::max(seconds, o.seconds);
   busy_seconds += o.busy_seconds;
   iterations_per_s += o.iterations_per_s;
@@ -42,8 +43,8 @@ void LoopSnapshot::merge(const LoopSnapshot& o) noexcept {
 
 LoopMonitor::LoopMonitor(Loop& loop, LoopMonitorOptions options)
     : loop_(loop), options_(std::move(options)), timer_(loop) {
-  options_.lag_resolution = std::max<std::chrono::nanoseconds>(options_.lag_resolution,
-                                                               std::chrono::milliseconds(1));
+  options_.lag_resolution =
+      std::max<std::chrono::nanoseconds>(options_.lag_resolution, std::chrono::milliseconds(1));
   loop.update_time();  // the first deadline must not start from a stale cached time
   timer_.set_label("weft.observe lag sampler");
   timer_.start([this] { sample(); }, options_.lag_resolution, options_.lag_resolution);
@@ -76,11 +77,13 @@ void LoopMonitor::close_window(TimePoint now) {
   w.loops = 1;
   w.seconds = seconds_of(static_cast<std::uint64_t>((now - window_start_).count()));
   const std::uint64_t elapsed = probe.elapsed_ns - window_probe_.elapsed_ns;
-  const std::uint64_t idle = std::min(elapsed, probe.idle_ns - std::min(probe.idle_ns, window_probe_.idle_ns));
+  const std::uint64_t idle =
+      std::min(elapsed, probe.idle_ns - std::min(probe.idle_ns, window_probe_.idle_ns));
   w.busy_seconds = seconds_of(elapsed - idle);
   w.utilization = elapsed ? seconds_of(elapsed - idle) / seconds_of(elapsed) : 0;
   w.iterations_per_s =
-      w.seconds > 0 ? static_cast<double>(probe.iterations - window_probe_.iterations) / w.seconds : 0;
+      w.seconds > 0 ? static_cast<double>(probe.iterations - window_probe_.iterations) / w.seconds
+                    : 0;
   w.lag = lag.since(window_lag_);
   {
     std::lock_guard lock(window_mu_);

@@ -31,8 +31,11 @@ struct Mount::State {
   bool closed = false;
 
   State(http::Server& s, MountOptions o)
-      : options(std::move(o)), loop(s.loop()), registry(options.registry ? options.registry : &own_registry),
-        monitor(std::make_unique<LoopMonitor>(s.loop(), monitor_options(0, s.workers()))), server(&s),
+      : options(std::move(o)),
+        loop(s.loop()),
+        registry(options.registry ? options.registry : &own_registry),
+        monitor(std::make_unique<LoopMonitor>(s.loop(), monitor_options(0, s.workers()))),
+        server(&s),
         hosts{"localhost", "127.0.0.1", "[::1]"} {
     for (const std::string& h : options.allowed_hosts) hosts.push_back(detail::normalize_host(h));
     registry->add(*monitor);
@@ -85,19 +88,22 @@ http::Response refused(Refusal why) {
   const char* text = "";
   switch (why) {
     case Refusal::host:
-      text = "403: /_weft/ answers requests whose Host is localhost, 127.0.0.1, [::1] or a name "
-             "it was given (MountOptions::allowed_hosts; weft-serve: --observe-host NAME), so "
-             "that a page elsewhere cannot reach it by DNS rebinding\n";
+      text =
+          "403: /_weft/ answers requests whose Host is localhost, 127.0.0.1, [::1] or a name "
+          "it was given (MountOptions::allowed_hosts; weft-serve: --observe-host NAME), so "
+          "that a page elsewhere cannot reach it by DNS rebinding\n";
       break;
     case Refusal::origin:
-      text = "403: /_weft/ refuses requests made by pages from other origins (the Origin header "
-             "must name an allowed host, as Host does)\n";
+      text =
+          "403: /_weft/ refuses requests made by pages from other origins (the Origin header "
+          "must name an allowed host, as Host does)\n";
       break;
     case Refusal::peer:
     case Refusal::none:
-      text = "403: /_weft/ answers loopback clients only, unless opened to remote ones "
-             "(MountOptions::allow_remote or bearer_token; weft-serve: --observe-remote or "
-             "--observe-token-file with \"Authorization: Bearer TOKEN\")\n";
+      text =
+          "403: /_weft/ answers loopback clients only, unless opened to remote ones "
+          "(MountOptions::allow_remote or bearer_token; weft-serve: --observe-remote or "
+          "--observe-token-file with \"Authorization: Bearer TOKEN\")\n";
       break;
   }
   http::Response res = http::Response::text(text, 403);

@@ -106,12 +106,16 @@ void prom_loop_counters(PromWriter& w, const Snapshot& s) {
   using L = const LoopSnapshot&;
   w.family("weft_loop_iterations_total", "counter", "Loop iterations.");
   loop_samples(w, "weft_loop_iterations_total", "", s, [](L l) { return num(l.probe.iterations); });
-  w.family("weft_loop_idle_seconds_total", "counter", "Time loops spent waiting in poll (or stopped).");
-  loop_samples(w, "weft_loop_idle_seconds_total", "", s, [](L l) { return num(ns_to_s(l.probe.idle_ns)); });
-  w.family("weft_loop_elapsed_seconds_total", "counter", "Time since each loop was created, summed.");
+  w.family("weft_loop_idle_seconds_total", "counter",
+           "Time loops spent waiting in poll (or stopped).");
+  loop_samples(w, "weft_loop_idle_seconds_total", "", s,
+               [](L l) { return num(ns_to_s(l.probe.idle_ns)); });
+  w.family("weft_loop_elapsed_seconds_total", "counter",
+           "Time since each loop was created, summed.");
   loop_samples(w, "weft_loop_elapsed_seconds_total", "", s,
                [](L l) { return num(ns_to_s(l.probe.elapsed_ns)); });
-  w.family("weft_loop_utilization", "gauge", "Busy share of the last window (0..1, mean over loops).");
+  w.family("weft_loop_utilization", "gauge",
+           "Busy share of the last window (0..1, mean over loops).");
   loop_samples(w, "weft_loop_utilization", "", s, [](L l) { return num(l.window.utilization); });
 }
 
@@ -145,7 +149,8 @@ void prom_pools(PromWriter& w, const Snapshot& s) {
   w.family("weft_pool_jobs", "gauge", "Pool jobs queued or running now, by work class.");
   for (std::size_t c = 0; c < kWorkClassCount; ++c) {
     w.sample("weft_pool_jobs", class_label(c) + ",state=\"queued\"", num(s.pools[c].stats.queued));
-    w.sample("weft_pool_jobs", class_label(c) + ",state=\"running\"", num(s.pools[c].stats.running));
+    w.sample("weft_pool_jobs", class_label(c) + ",state=\"running\"",
+             num(s.pools[c].stats.running));
   }
   w.family("weft_pool_jobs_total", "counter", "Pool jobs finished, by work class and outcome.");
   for (std::size_t c = 0; c < kWorkClassCount; ++c) {
@@ -167,13 +172,15 @@ void prom_pools(PromWriter& w, const Snapshot& s) {
   for (std::size_t c = 0; c < kWorkClassCount; ++c) {
     w.histogram("weft_pool_run_seconds", class_label(c), s.pools[c].times.run);
   }
-  w.family("weft_pool_slow_jobs_total", "counter", "Pool jobs that ran past the watchdog's job threshold.");
+  w.family("weft_pool_slow_jobs_total", "counter",
+           "Pool jobs that ran past the watchdog's job threshold.");
   w.sample("weft_pool_slow_jobs_total", "", num(s.loop.stalls.slow_jobs));
 }
 
 void prom_db(PromWriter& w, const Snapshot& s) {
   const DbGroupStats& g = s.db;
-  w.family("weft_db_groups_total", "counter", "Group commits (SQLite): transactions of grouped writes.");
+  w.family("weft_db_groups_total", "counter",
+           "Group commits (SQLite): transactions of grouped writes.");
   w.sample("weft_db_groups_total", "", num(g.groups));
   w.family("weft_db_grouped_writes_total", "counter", "Writes committed (or failed) in groups.");
   w.sample("weft_db_grouped_writes_total", "", num(g.grouped_writes));
@@ -189,9 +196,10 @@ void prom_http_traffic(PromWriter& w, const Snapshot& s) {
   using H = const http::HttpMetricsSnapshot&;
   w.family("weft_http_requests_total", "counter", "HTTP requests received, by method.");
   for (std::size_t m = 0; m < http::kMethodKinds; ++m) {
-    http_samples(w, "weft_http_requests_total",
-                 std::string("method=\"") + http::to_string(static_cast<http::MethodKind>(m)) + "\"",
-                 s, [m](H h) { return num(h.requests[m]); });
+    http_samples(
+        w, "weft_http_requests_total",
+        std::string("method=\"") + http::to_string(static_cast<http::MethodKind>(m)) + "\"", s,
+        [m](H h) { return num(h.requests[m]); });
   }
   w.family("weft_http_responses_total", "counter", "HTTP responses sent, by status class.");
   for (std::size_t c = 0; c < s.http.responses.size(); ++c) {
@@ -208,7 +216,8 @@ void prom_http_traffic(PromWriter& w, const Snapshot& s) {
            "From request head received to response head written.");
   w.histogram("weft_http_request_duration_seconds", "", s.http.duration);
   for (const PerLoopSnapshot& e : s.each_loop) {
-    if (e.has_http) w.histogram("weft_http_request_duration_seconds", loop_label(e.index), e.http.duration);
+    if (e.has_http)
+      w.histogram("weft_http_request_duration_seconds", loop_label(e.index), e.http.duration);
   }
 }
 
@@ -219,11 +228,13 @@ void prom_http(PromWriter& w, const Snapshot& s) {
   http_samples(w, "weft_http_open_connections", "", s, [](H h) { return num(h.open_connections); });
   w.family("weft_http_upgraded_connections", "gauge",
            "Connections a 101 handed to another protocol (WebSocket), open now.");
-  http_samples(w, "weft_http_upgraded_connections", "", s, [](H h) { return num(h.upgraded_open); });
+  http_samples(w, "weft_http_upgraded_connections", "", s,
+               [](H h) { return num(h.upgraded_open); });
   w.family("weft_http_upgrades_total", "counter", "Connections upgraded by a 101 (WebSocket).");
   http_samples(w, "weft_http_upgrades_total", "", s, [](H h) { return num(h.upgrades); });
   w.family("weft_http_connections_total", "counter", "HTTP connections started.");
-  http_samples(w, "weft_http_connections_total", "", s, [](H h) { return num(h.connections_accepted); });
+  http_samples(w, "weft_http_connections_total", "", s,
+               [](H h) { return num(h.connections_accepted); });
   w.family("weft_http_connections_rejected_total", "counter",
            "HTTP connections refused: over max_connections (503 or closed), or shed by the "
            "listener when descriptors ran out (EMFILE).");
@@ -235,52 +246,56 @@ void prom_http(PromWriter& w, const Snapshot& s) {
 
 // ---- JSON -----------------------------------------------------------------------------
 
-
 std::string json_hist(const HistogramSnapshot& h) {
   return "{\"count\":" + num(h.count()) + ",\"mean\":" + num(h.mean() / 1e6) +
-         ",\"p50\":" + num(ns_to_ms(h.percentile(0.5))) + ",\"p90\":" + num(ns_to_ms(h.percentile(0.9))) +
-         ",\"p99\":" + num(ns_to_ms(h.percentile(0.99))) + ",\"max\":" + num(ns_to_ms(h.max())) + "}";
+         ",\"p50\":" + num(ns_to_ms(h.percentile(0.5))) +
+         ",\"p90\":" + num(ns_to_ms(h.percentile(0.9))) +
+         ",\"p99\":" + num(ns_to_ms(h.percentile(0.99))) + ",\"max\":" + num(ns_to_ms(h.max())) +
+         "}";
 }
 
 // A histogram of counts: the same keys as json_hist, unscaled.
 std::string json_count_hist(const HistogramSnapshot& h) {
-  return "{\"count\":" + num(h.count()) + ",\"mean\":" + num(h.mean()) + ",\"p50\":" +
-         num(h.percentile(0.5)) + ",\"p90\":" + num(h.percentile(0.9)) + ",\"p99\":" +
-         num(h.percentile(0.99)) + ",\"max\":" + num(h.max()) + "}";
+  return "{\"count\":" + num(h.count()) + ",\"mean\":" + num(h.mean()) +
+         ",\"p50\":" + num(h.percentile(0.5)) + ",\"p90\":" + num(h.percentile(0.9)) +
+         ",\"p99\":" + num(h.percentile(0.99)) + ",\"max\":" + num(h.max()) + "}";
 }
 
 std::string json_db(const DbGroupStats& g) {
   return "{\"groups\":" + num(g.groups) + ",\"grouped_writes\":" + num(g.grouped_writes) +
-         ",\"group_size\":" + json_count_hist(g.group_size) + ",\"commit_ms\":" + json_hist(g.commit_ns) +
-         ",\"group_ms\":" + json_hist(g.group_ns) + "}";
+         ",\"group_size\":" + json_count_hist(g.group_size) +
+         ",\"commit_ms\":" + json_hist(g.commit_ns) + ",\"group_ms\":" + json_hist(g.group_ns) +
+         "}";
 }
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
   return buf;
 }
 
 std::string json_loop(const LoopSnapshot& l) {
-  std::string out = "{\"utilization\":" + num(l.utilization()) + ",\"iterations\":" +
-                    num(l.probe.iterations) + ",\"lag_ms\":" + json_hist(l.lag) +
-                    ",\"window\":{\"seconds\":" + num(l.window.seconds) + ",\"utilization\":" +
-                    num(l.window.utilization) + ",\"iterations_per_s\":" +
-                    num(l.window.iterations_per_s) + ",\"lag_ms\":" + json_hist(l.window.lag) +
-                    "},\"active_handles\":{";
+  std::string out =
+      "{\"utilization\":" + num(l.utilization()) + ",\"iterations\":" + num(l.probe.iterations) +
+      ",\"lag_ms\":" + json_hist(l.lag) + ",\"window\":{\"seconds\":" + num(l.window.seconds) +
+      ",\"utilization\":" + num(l.window.utilization) +
+      ",\"iterations_per_s\":" + num(l.window.iterations_per_s) +
+      ",\"lag_ms\":" + json_hist(l.window.lag) + "},\"active_handles\":{";
   for (std::size_t k = 0; k < kHandleKindCount; ++k) {
     if (k) out += ',';
     json_string(out, to_string(static_cast<HandleKind>(k)));
     out += ':' + num(l.probe.active_handles[k]);
   }
-  out += "},\"stalls\":{\"count\":" + num(l.stalls.loop_stalls) + ",\"total_ms\":" +
-         num(ns_to_ms(l.stalls.loop_stall_ns)) + ",\"stalled_now\":" +
-         (l.stalls.stalled_now ? "true" : "false") + "}}";
+  out += "},\"stalls\":{\"count\":" + num(l.stalls.loop_stalls) +
+         ",\"total_ms\":" + num(ns_to_ms(l.stalls.loop_stall_ns)) +
+         ",\"stalled_now\":" + (l.stalls.stalled_now ? "true" : "false") + "}}";
   return out;
 }
 
@@ -288,8 +303,9 @@ std::string json_pool(const PoolClassSnapshot& p) {
   const WorkClassStats& s = p.stats;
   return "{\"queued\":" + num(s.queued) + ",\"running\":" + num(s.running) +
          ",\"completed\":" + num(s.completed) + ",\"rejected\":" + num(s.rejected) +
-         ",\"canceled\":" + num(s.canceled) + ",\"oldest_queued_ms\":" +
-         num(ns_to_ms(s.oldest_queued_ns)) + ",\"queue_wait_ms\":" + json_hist(p.times.queue_wait) +
+         ",\"canceled\":" + num(s.canceled) +
+         ",\"oldest_queued_ms\":" + num(ns_to_ms(s.oldest_queued_ns)) +
+         ",\"queue_wait_ms\":" + json_hist(p.times.queue_wait) +
          ",\"run_ms\":" + json_hist(p.times.run) + "}";
 }
 
@@ -305,8 +321,9 @@ std::string json_http(const http::HttpMetricsSnapshot& h) {
     if (c) out += ',';
     out += "\"" + std::to_string(c + 1) + "xx\":" + num(h.responses[c]);
   }
-  out += "},\"in_flight\":" + num(h.in_flight) + ",\"open_connections\":" +
-         num(h.open_connections) + ",\"connections\":" + num(h.connections_accepted) +
+  out += "},\"in_flight\":" + num(h.in_flight) +
+         ",\"open_connections\":" + num(h.open_connections) +
+         ",\"connections\":" + num(h.connections_accepted) +
          ",\"connections_rejected\":" + num(h.connections_rejected) +
          ",\"connections_shed\":" + num(h.connections_shed) +
          ",\"upgraded_open\":" + num(h.upgraded_open) + ",\"upgrades\":" + num(h.upgrades) +
@@ -325,9 +342,9 @@ void json_stall(std::string& out, const StallReport& r) {
     json_string(out, r.loop);
   }
   if (job) out += std::string(",\"class\":\"") + to_string(r.work_class) + "\"";
-  out += ",\"began\":\"" + iso_time(r.began) + "\",\"duration_ms\":" +
-         num(static_cast<double>(r.duration.count()) / 1e6) + ",\"ongoing\":" +
-         (r.ongoing ? "true" : "false") + ",\"stack\":[";
+  out += ",\"began\":\"" + iso_time(r.began) +
+         "\",\"duration_ms\":" + num(static_cast<double>(r.duration.count()) / 1e6) +
+         ",\"ongoing\":" + (r.ongoing ? "true" : "false") + ",\"stack\":[";
   for (std::size_t i = 0; i < r.stack.size(); ++i) {
     if (i) out += ',';
     json_string(out, r.stack[i]);
@@ -349,8 +366,7 @@ std::string render_prometheus(const Snapshot& s) {
 }
 
 std::string render_json(const Snapshot& s) {
-  const double unix_s =
-      std::chrono::duration<double>(s.time.time_since_epoch()).count();
+  const double unix_s = std::chrono::duration<double>(s.time.time_since_epoch()).count();
   char when[32];
   std::snprintf(when, sizeof when, "%.3f", unix_s);
   std::string out = std::string("{\"time\":") + when + ",\"uptime_s\":" + num(s.uptime_s) +

@@ -28,8 +28,8 @@ std::string tls_json(const tls::Stats& t, const tls::KtlsStatus& k) {
          ",\"handshakes_in_progress\":" + n(t.handshakes_in_progress) +
          ",\"handshakes_done\":" + n(t.handshakes_done) + ",\"resumed\":" + n(t.resumed) +
          ",\"handshakes_failed\":" + n(t.handshakes_failed) +
-         ",\"handshakes_refused\":" + n(t.handshakes_refused) + ",\"pool_steps\":" + n(t.pool_steps) +
-         ",\"inline_steps\":" + n(t.inline_steps) + "}";
+         ",\"handshakes_refused\":" + n(t.handshakes_refused) +
+         ",\"pool_steps\":" + n(t.pool_steps) + ",\"inline_steps\":" + n(t.inline_steps) + "}";
 }
 
 std::string tls_prometheus(const tls::Stats& t, const tls::KtlsStatus& k) {
@@ -37,14 +37,16 @@ std::string tls_prometheus(const tls::Stats& t, const tls::KtlsStatus& k) {
   family(out, "weft_tls_handshakes_total", "counter", "TLS handshakes ended, by outcome.");
   out += "weft_tls_handshakes_total{outcome=\"done\"} " + n(t.handshakes_done) + '\n';
   out += "weft_tls_handshakes_total{outcome=\"failed\"} " + n(t.handshakes_failed) + '\n';
-  family(out, "weft_tls_resumed_total", "counter", "Completed TLS handshakes that resumed a session.");
+  family(out, "weft_tls_resumed_total", "counter",
+         "Completed TLS handshakes that resumed a session.");
   out += "weft_tls_resumed_total " + n(t.resumed) + '\n';
   family(out, "weft_tls_handshakes_refused_total", "counter",
          "TLS handshakes refused at the in-progress limit (counted in failed too).");
   out += "weft_tls_handshakes_refused_total " + n(t.handshakes_refused) + '\n';
   family(out, "weft_tls_handshakes_in_progress", "gauge", "TLS handshakes in progress.");
   out += "weft_tls_handshakes_in_progress " + n(t.handshakes_in_progress) + '\n';
-  family(out, "weft_tls_handshake_steps_total", "counter", "TLS handshake steps, by where they ran.");
+  family(out, "weft_tls_handshake_steps_total", "counter",
+         "TLS handshake steps, by where they ran.");
   out += "weft_tls_handshake_steps_total{where=\"pool\"} " + n(t.pool_steps) + '\n';
   out += "weft_tls_handshake_steps_total{where=\"inline\"} " + n(t.inline_steps) + '\n';
   family(out, "weft_tls_ktls", "gauge", "1 when TLS records go through the kernel (kTLS), else 0.");

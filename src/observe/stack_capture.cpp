@@ -144,8 +144,7 @@ std::vector<std::string> symbolize(void* const* frames, int count) {
 }
 
 bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
-                   std::chrono::milliseconds timeout, std::size_t max_frames,
-                   CapturedStack& out) {
+                   std::chrono::milliseconds timeout, std::size_t max_frames, CapturedStack& out) {
   std::lock_guard lock(g_capture_mu);
   g_area.probe.store(&probe, std::memory_order_relaxed);
   g_area.max_frames.store(static_cast<int>(std::min<std::size_t>(max_frames + 8, kMaxFrames)),

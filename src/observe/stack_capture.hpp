@@ -27,8 +27,7 @@ void install_capture_handler(int signum);
 // handler. False if it did not answer (the signal is blocked there, or the thread is
 // stuck in a state where no handler runs). One capture at a time in the process.
 bool capture_stack(pthread_t thread, const LoopProbe& probe, int signum,
-                   std::chrono::milliseconds timeout, std::size_t max_frames,
-                   CapturedStack& out);
+                   std::chrono::milliseconds timeout, std::size_t max_frames, CapturedStack& out);
 
 // For each address "module+0xoffset" (its offset in the loaded object), or
 // "symbol+0xoff (module+0xoffset)" when dladdr names it (demangled); never the absolute

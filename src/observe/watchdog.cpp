@@ -40,9 +40,9 @@ struct SlowJob {
 }  // namespace
 
 struct Watchdog::State {
-  State(Loop& l, WatchdogOptions o)
-      : loop(l), runtime(l.runtime_ptr()), options(std::move(o)) {
-    if (!options.check_interval.count()) options.check_interval = default_interval(options.threshold);
+  State(Loop& l, WatchdogOptions o) : loop(l), runtime(l.runtime_ptr()), options(std::move(o)) {
+    if (!options.check_interval.count())
+      options.check_interval = default_interval(options.threshold);
     if (!options.signal) options.signal = SIGRTMIN + 5;
     if (options.capture_stack) detail::install_capture_handler(options.signal);
   }
@@ -54,7 +54,9 @@ struct Watchdog::State {
   void check_jobs();
   void log(const std::string& line);
   void keep(StallReport report);  // under mu
-  std::string on_loop() const { return options.loop_name.empty() ? "" : " on " + options.loop_name; }
+  std::string on_loop() const {
+    return options.loop_name.empty() ? "" : " on " + options.loop_name;
+  }
 
   Loop& loop;
   std::shared_ptr<Runtime> runtime;
@@ -162,8 +164,8 @@ void Watchdog::State::end_stall(SteadyTime now) {
     if (!ongoing) return;
     ongoing->duration = total;
     ongoing->ongoing = false;
-    line = "weft.watchdog: loop stall #" + std::to_string(ongoing->id) + on_loop() + " ended after " +
-           std::to_string(to_ms(total)) + " ms: " + ongoing->label;
+    line = "weft.watchdog: loop stall #" + std::to_string(ongoing->id) + on_loop() +
+           " ended after " + std::to_string(to_ms(total)) + " ms: " + ongoing->label;
     ongoing = nullptr;
   }
   log(line);

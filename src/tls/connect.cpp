@@ -18,17 +18,20 @@ class Deadline {
   Deadline(Loop& loop, Duration timeout, const CancelToken& user) : timer_(loop) {
     user_reg_.attach(user, [this] { source_.cancel(); });
     if (timeout > Duration::zero()) {
-      timer_.start([this] {
-        expired_ = true;
-        source_.cancel();
-      }, timeout);
+      timer_.start(
+          [this] {
+            expired_ = true;
+            source_.cancel();
+          },
+          timeout);
     }
   }
   CancelToken token() const { return source_.token(); }
   bool timed_out() const noexcept { return expired_; }
   // The error for an operation that ended with `ec`.
   std::error_code translate(std::error_code ec) const {
-    if (expired_ && ec == std::errc::operation_canceled) return std::make_error_code(std::errc::timed_out);
+    if (expired_ && ec == std::errc::operation_canceled)
+      return std::make_error_code(std::errc::timed_out);
     return ec;
   }
 
@@ -45,7 +48,8 @@ class Deadline {
 // still reads its members afterwards, and the resumed coroutine may destroy the stream.
 class HandshakeWait {
  public:
-  HandshakeWait(Loop& loop, Stream& s, CancelToken token) : loop_(loop), s_(s), token_(std::move(token)) {}
+  HandshakeWait(Loop& loop, Stream& s, CancelToken token)
+      : loop_(loop), s_(s), token_(std::move(token)) {}
   HandshakeWait(const HandshakeWait&) = delete;
   HandshakeWait& operator=(const HandshakeWait&) = delete;
   ~HandshakeWait() {
@@ -90,7 +94,8 @@ class HandshakeWait {
 Task<std::unique_ptr<Stream>> handshake_over(Loop& loop, net::Socket socket, std::string host,
                                              const Context& ctx, const ConnectOptions& opts,
                                              const Deadline& deadline) {
-  auto stream = std::make_unique<Stream>(loop, std::move(socket), ctx, std::move(host), opts.session, opts.stream);
+  auto stream = std::make_unique<Stream>(loop, std::move(socket), ctx, std::move(host),
+                                         opts.session, opts.stream);
   std::error_code ec = co_await HandshakeWait(loop, *stream, deadline.token());
   if (ec) {
     stream->close();
@@ -116,11 +121,13 @@ Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_
     ec = deadline.translate(e.code());
   }
   if (ec) throw std::system_error(ec);
-  std::unique_ptr<Stream> s = co_await handshake_over(loop, std::move(socket), std::move(host), ctx, opts, deadline);
+  std::unique_ptr<Stream> s =
+      co_await handshake_over(loop, std::move(socket), std::move(host), ctx, opts, deadline);
   co_return s;
 }
 
-Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_t port, Context ctx) {
+Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_t port,
+                                      Context ctx) {
   ConnectOptions opts;
   return connect(loop, std::move(host), port, std::move(ctx), std::move(opts));
 }
@@ -128,7 +135,8 @@ Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_
 Task<std::unique_ptr<Stream>> connect(Loop& loop, net::Socket socket, std::string host, Context ctx,
                                       ConnectOptions opts) {
   Deadline deadline(loop, opts.timeout, opts.token);
-  std::unique_ptr<Stream> s = co_await handshake_over(loop, std::move(socket), std::move(host), ctx, opts, deadline);
+  std::unique_ptr<Stream> s =
+      co_await handshake_over(loop, std::move(socket), std::move(host), ctx, opts, deadline);
   co_return s;
 }
 

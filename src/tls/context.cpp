@@ -69,7 +69,8 @@ namespace {
 std::string alpn_wire(const std::vector<std::string>& protos) {
   std::string wire;
   for (const std::string& p : protos) {
-    if (p.empty() || p.size() > 255) throw std::invalid_argument("weft::tls: bad ALPN name '" + p + "'");
+    if (p.empty() || p.size() > 255)
+      throw std::invalid_argument("weft::tls: bad ALPN name '" + p + "'");
     wire.push_back(static_cast<char>(p.size()));
     wire += p;
   }
@@ -78,7 +79,8 @@ std::string alpn_wire(const std::vector<std::string>& protos) {
 
 std::vector<std::string> names_of(X509* cert) {
   std::vector<std::string> names;
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
     if (g->type != GEN_DNS) continue;
@@ -89,7 +91,8 @@ std::vector<std::string> names_of(X509* cert) {
   GENERAL_NAMES_free(sans);
   if (names.empty()) {
     char cn[256];
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    const int n =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
     if (n > 0) names.push_back(lower(std::string_view(cn, static_cast<std::size_t>(n))));
   }
   return names;
@@ -165,9 +168,9 @@ int on_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen, cons
             unsigned int inlen, void* arg) {
   const std::string& wire = static_cast<const Built*>(arg)->alpn_wire;
   unsigned char* selected = nullptr;
-  const int r = SSL_select_next_proto(&selected, outlen,
-                                      reinterpret_cast<const unsigned char*>(wire.data()),
-                                      static_cast<unsigned>(wire.size()), in, inlen);
+  const int r =
+      SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()), in, inlen);
   if (r != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;  // go on without ALPN
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
@@ -180,7 +183,8 @@ int ticket_keys_index() {
 
 int on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                   EVP_MAC_CTX* mac, int enc) {
-  auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_index()));
+  auto* keys =
+      static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_index()));
   return keys ? keys->handle(name, iv, cipher, mac, enc) : -1;
 }
 
@@ -188,7 +192,8 @@ SSL_CTX* new_server_ctx(const ServerConfig& cfg, const Built& built) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) fail("SSL_CTX_new");
   set_protocols(ctx, cfg.ciphers);
-  if (SSL_CTX_set1_groups_list(ctx, cfg.groups.c_str()) != 1) fail("bad groups '" + cfg.groups + "'");
+  if (SSL_CTX_set1_groups_list(ctx, cfg.groups.c_str()) != 1)
+    fail("bad groups '" + cfg.groups + "'");
   SSL_CTX_set_dh_auto(ctx, 1);
   if (cfg.prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   static const unsigned char sid[] = "weft";
@@ -208,14 +213,18 @@ SSL_CTX* new_server_ctx(const ServerConfig& cfg, const Built& built) {
   }
   SSL_CTX_set_num_tickets(ctx, 1);
   // (the macro form casts C-style)
-  SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, reinterpret_cast<void (*)()>(on_servername));
+  SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                        reinterpret_cast<void (*)()>(on_servername));
   SSL_CTX_set_tlsext_servername_arg(ctx, const_cast<Built*>(&built));
-  if (!built.alpn_wire.empty()) SSL_CTX_set_alpn_select_cb(ctx, on_alpn, const_cast<Built*>(&built));
+  if (!built.alpn_wire.empty())
+    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, const_cast<Built*>(&built));
   return ctx;
 }
 
-std::shared_ptr<const Built> build_server(const ServerConfig& cfg, std::shared_ptr<TicketKeys> keys) {
-  if (cfg.certificates.empty()) throw std::invalid_argument("weft::tls: a server needs a certificate");
+std::shared_ptr<const Built> build_server(const ServerConfig& cfg,
+                                          std::shared_ptr<TicketKeys> keys) {
+  if (cfg.certificates.empty())
+    throw std::invalid_argument("weft::tls: a server needs a certificate");
   auto built = std::make_shared<Built>();
   built->ticket_keys = std::move(keys);
   built->server = true;
@@ -250,9 +259,8 @@ std::shared_ptr<const Built> build_client(const ClientConfig& cfg) {
   }
   SSL_CTX_set_verify(ctx, cfg.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
   const std::string& w = built->alpn_wire;
-  if (!w.empty() &&
-      SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(w.data()),
-                              static_cast<unsigned>(w.size())) != 0) {
+  if (!w.empty() && SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(w.data()),
+                                            static_cast<unsigned>(w.size())) != 0) {
     fail("cannot set ALPN");
   }
   return built;
@@ -277,7 +285,8 @@ Context Context::client(const ClientConfig& config) {
 }
 
 void Context::reload(ServerConfig config) {
-  if (!state_ || !state_->server) throw std::logic_error("weft::tls: reload() needs a server Context");
+  if (!state_ || !state_->server)
+    throw std::logic_error("weft::tls: reload() needs a server Context");
   auto built = detail::build_server(config, state_->ticket_keys);  // throws: the old one stays
   state_->ticket_keys->set_rotation(config.ticket_key_rotation);
   std::lock_guard lock(state_->mu);

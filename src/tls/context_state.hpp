@@ -25,7 +25,8 @@ class TicketKeys {
   explicit TicketKeys(std::chrono::seconds rotation) : rotation_(rotation) {}
   void set_rotation(std::chrono::seconds r);
   // The SSL_CTX_set_tlsext_ticket_key_evp_cb callback body.
-  int handle(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc);
+  int handle(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+             int enc);
   std::uint64_t rotations() const;
 
  private:
@@ -56,9 +57,9 @@ struct Built {
     SSL_CTX* ctx = nullptr;
     std::vector<std::string> names;  // lower case; "*.example.com" for wildcards
   };
-  std::vector<Entry> entries;  // a client context has exactly one
+  std::vector<Entry> entries;               // a client context has exactly one
   std::shared_ptr<TicketKeys> ticket_keys;  // server: the Context's (outlives the SSL_CTXs)
-  std::string alpn_wire;       // length-prefixed protocol names
+  std::string alpn_wire;                    // length-prefixed protocol names
   bool server = false;
   Duration handshake_timeout{};
   std::size_t max_handshakes = 0;  // 0: no limit

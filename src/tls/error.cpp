@@ -14,11 +14,16 @@ class TlsCategory final : public std::error_category {
   const char* name() const noexcept override { return "weft.tls"; }
   std::string message(int v) const override {
     switch (static_cast<errc>(v)) {
-      case errc::handshake_limit: return "too many TLS handshakes in progress";
-      case errc::truncated: return "the peer closed the connection without close_notify (truncated)";
-      case errc::not_a_server_context: return "the TLS context is for the other side";
-      case errc::no_context: return "no TLS context";
-      case errc::handshake_failed: return "TLS handshake failed";
+      case errc::handshake_limit:
+        return "too many TLS handshakes in progress";
+      case errc::truncated:
+        return "the peer closed the connection without close_notify (truncated)";
+      case errc::not_a_server_context:
+        return "the TLS context is for the other side";
+      case errc::no_context:
+        return "no TLS context";
+      case errc::handshake_failed:
+        return "TLS handshake failed";
     }
     return "unknown weft.tls error";
   }
@@ -39,7 +44,8 @@ class OpensslCategory final : public std::error_category {
     const char* reason = ERR_reason_error_string(static_cast<unsigned long>(v));
     const char* lib = ERR_lib_error_string(static_cast<unsigned long>(v));
     std::string out = "TLS: ";
-    out += reason ? reason : "error " + std::to_string(ERR_GET_REASON(static_cast<unsigned long>(v)));
+    out +=
+        reason ? reason : "error " + std::to_string(ERR_GET_REASON(static_cast<unsigned long>(v)));
     if (lib) out += std::string(" (") + lib + ")";
     return out;
   }

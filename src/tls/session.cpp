@@ -10,7 +10,8 @@ namespace weft::tls {
 
 Session Session::adopt(ssl_session_st* s) {
   Session out;
-  if (s) out.s_ = std::shared_ptr<ssl_session_st>(s, [](ssl_session_st* p) { SSL_SESSION_free(p); });
+  if (s)
+    out.s_ = std::shared_ptr<ssl_session_st>(s, [](ssl_session_st* p) { SSL_SESSION_free(p); });
   return out;
 }
 

@@ -71,11 +71,13 @@ KtlsStatus classify_ktls(std::string_view available_ulp, int setsockopt_errno) {
     s.reason = "kernel offers the tls ULP, but weft runs OpenSSL over memory BIOs (no kTLS path)";
   } else if (!lists_tls(available_ulp) && (setsockopt_errno == ENOENT || setsockopt_errno < 0)) {
     s.reason = "kernel offers no tls ULP (tcp_available_ulp: " +
-               (available_ulp.empty() ? std::string("unreadable") : std::string(available_ulp)) + ")";
+               (available_ulp.empty() ? std::string("unreadable") : std::string(available_ulp)) +
+               ")";
   } else if (setsockopt_errno < 0) {
     s.reason = "could not probe the tls ULP (no loopback connection)";
   } else {
-    s.reason = std::string("setsockopt(TCP_ULP, \"tls\") failed: ") + std::strerror(setsockopt_errno);
+    s.reason =
+        std::string("setsockopt(TCP_ULP, \"tls\") failed: ") + std::strerror(setsockopt_errno);
   }
   return s;
 }

@@ -49,8 +49,8 @@ int parse_bits(std::string_view v) {
 
 struct Offer {
   bool server_no_context = false, client_no_context = false;
-  int server_bits = 0;          // 0: not given
-  int client_bits = -1;         // -1: not given; 0: given without a value
+  int server_bits = 0;   // 0: not given
+  int client_bits = -1;  // -1: not given; 0: given without a value
 };
 
 // One offer's parameters; false when the offer must be declined.
@@ -60,7 +60,8 @@ bool parse_offer(const std::vector<std::string_view>& params, Offer& o) {
     const std::string_view p = params[i];
     const std::size_t eq = p.find('=');
     const std::string_view name = trim(p.substr(0, eq));
-    const std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(p.substr(eq + 1));
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : trim(p.substr(eq + 1));
     const bool has_value = eq != std::string_view::npos;
     int k = -1;
     if (name == "server_no_context_takeover" && !has_value) {
@@ -84,7 +85,8 @@ bool parse_offer(const std::vector<std::string_view>& params, Offer& o) {
 
 }  // namespace
 
-std::optional<DeflateParams> negotiate_deflate(std::string_view offers, const CompressionOptions& options) {
+std::optional<DeflateParams> negotiate_deflate(std::string_view offers,
+                                               const CompressionOptions& options) {
   if (!options.enabled || offers.empty()) return std::nullopt;
   for (std::string_view offer : split(offers, ',')) {
     const std::vector<std::string_view> params = split(offer, ';');
@@ -176,7 +178,8 @@ std::size_t Inflater::memory(int window_bits) noexcept {
   return (std::size_t{1} << window_bits) + 7 * 1024;  // zlib's inflate_state is ~7 KiB
 }
 
-Inflater::Result Inflater::decompress(std::string_view compressed, std::string& out, std::size_t max_size) {
+Inflater::Result Inflater::decompress(std::string_view compressed, std::string& out,
+                                      std::size_t max_size) {
   static const unsigned char kTail[4] = {0x00, 0x00, 0xFF, 0xFF};
   z_stream& z = state_->z;
   out.clear();

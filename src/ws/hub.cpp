@@ -31,7 +31,8 @@ void Hub::remove(WebSocket* s) {
 
 bool Hub::subscribe(WebSocket* s, std::string_view topic) {
   auto it = topics_.find(topic);
-  if (it == topics_.end()) it = topics_.emplace(std::string(topic), std::vector<WebSocket*>{}).first;
+  if (it == topics_.end())
+    it = topics_.emplace(std::string(topic), std::vector<WebSocket*>{}).first;
   it->second.push_back(s);
   return true;
 }

@@ -12,7 +12,9 @@ namespace weft::serve_test {
 
 enum class BackendKind { sqlite, postgres };
 
-inline const char* to_string(BackendKind k) { return k == BackendKind::sqlite ? "sqlite" : "postgres"; }
+inline const char* to_string(BackendKind k) {
+  return k == BackendKind::sqlite ? "sqlite" : "postgres";
+}
 
 inline std::vector<BackendKind> backends() { return {BackendKind::sqlite, BackendKind::postgres}; }
 

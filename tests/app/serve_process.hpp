@@ -75,7 +75,8 @@ class ApiClient {
   HttpResponse post(const std::string& target, const std::string& body) {
     return must(request("POST", target, body));
   }
-  HttpResponse send(const std::string& method, const std::string& target, const std::string& body = "") {
+  HttpResponse send(const std::string& method, const std::string& target,
+                    const std::string& body = "") {
     return must(request(method, target, body));
   }
 

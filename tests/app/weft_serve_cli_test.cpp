@@ -27,7 +27,8 @@ TEST(WeftServeCli, HelpListsEveryFlag) {
 TEST(WeftServeCli, BadFlagsExitWithStatus2AndSayWhy) {
   TempDir dir;
   for (std::vector<std::string> args : {std::vector<std::string>{"--bogus"},
-                                        {"--synchronous", "sometimes"}, {"--max-body", "x"},
+                                        {"--synchronous", "sometimes"},
+                                        {"--max-body", "x"},
                                         {"--db"}}) {
     ServeProcess p;
     ASSERT_TRUE(p.start(args, dir.path(), false));
@@ -68,8 +69,8 @@ TEST(WeftServeCli, RootServesStaticFilesBesideTheApi) {
 
 TEST(WeftServeCli, UnusableDatabaseFailsAtStart) {
   TempDir dir;
-  for (std::vector<std::string> args : {std::vector<std::string>{"--db", "mysql://x"},
-                                        {"--db", "sqlite:/proc/no/such/dir/x.db"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--db", "mysql://x"}, {"--db", "sqlite:/proc/no/such/dir/x.db"}}) {
     ServeProcess p;
     ASSERT_TRUE(p.start(args, dir.path(), false));
     EXPECT_EQ(p.wait_exit(), 1) << p.output();
@@ -120,7 +121,7 @@ TEST(WeftServeCli, FailedWriteLeavesNothingHalfWritten) {
   ApiClient api(p.port());
   auto fresh = api.post("/api/fresh", R"({"fail": 1})");
   EXPECT_EQ(fresh.status, 500) << fresh.body;
-  EXPECT_EQ(fresh.body.find("injected"), std::string::npos);  // details are not sent
+  EXPECT_EQ(fresh.body.find("injected"), std::string::npos);     // details are not sent
   EXPECT_TRUE(p.wait_output("injected failure")) << p.output();  // but they are logged
   EXPECT_EQ(api.get("/api/fresh").status, 404);
   EXPECT_EQ(api.post("/api/existing", R"({"fail": 1})").status, 500);

@@ -177,7 +177,8 @@ std::map<std::string, std::vector<std::string>> read_changes(SseReader& sse, std
     last = ev->id;
     ids.push_back(ev->id);
     const json& doc_id = ev->data["doc_id"];
-    got[doc_id.is_string() ? doc_id.get<std::string>() : doc_id.dump()].push_back(ev->data["op"].get<std::string>());
+    got[doc_id.is_string() ? doc_id.get<std::string>() : doc_id.dump()].push_back(
+        ev->data["op"].get<std::string>());
     if (ev->data["op"] == "delete") {
       EXPECT_TRUE(ev->data["doc"].is_null());
     } else {
@@ -348,7 +349,8 @@ TEST_P(WeftServeFeed, SlowSubscriberIsCutOffAndCatchesUp) {
   ApiClient c(server.port());
   const std::string big(100000, 'x');
   constexpr int kDocs = 60;  // 6 MB: more than the socket buffers hold
-  for (int i = 0; i < kDocs; ++i) ASSERT_EQ(c.post("/api/posts", R"({"big":")" + big + "\"}").status, 201);
+  for (int i = 0; i < kDocs; ++i)
+    ASSERT_EQ(c.post("/api/posts", R"({"big":")" + big + "\"}").status, 201);
   std::int64_t last = 0;
   int before = 0;
   while (auto ev = slow.next(2000ms)) {
@@ -358,7 +360,8 @@ TEST_P(WeftServeFeed, SlowSubscriberIsCutOffAndCatchesUp) {
   }
   EXPECT_TRUE(slow.closed(1000ms)) << "the stream ended";
   EXPECT_LT(before, kDocs) << "the subscriber was cut off before the end";
-  SseReader again(server.port(), "/api/posts/_changes", "Last-Event-ID: " + std::to_string(last) + "\r\n");
+  SseReader again(server.port(), "/api/posts/_changes",
+                  "Last-Event-ID: " + std::to_string(last) + "\r\n");
   for (std::int64_t id = last + 1; id <= kDocs; ++id) {
     auto ev = again.next();
     ASSERT_TRUE(ev) << id;

@@ -37,7 +37,9 @@ class WeftServeHardening : public ::testing::TestWithParam<BackendKind> {
   // The "error" member of a JSON error response ("" when the body is not one).
   static std::string error_of(const HttpResponse& r) {
     json b = json::parse(r.body, nullptr, false);
-    return b.is_object() && b.contains("error") && b["error"].is_string() ? b["error"].get<std::string>() : "";
+    return b.is_object() && b.contains("error") && b["error"].is_string()
+               ? b["error"].get<std::string>()
+               : "";
   }
   // A request with the given raw head lines (each ending in \r\n), on a new connection.
   HttpResponse raw(const std::string& request) {
@@ -70,10 +72,12 @@ TEST_P(WeftServeHardening, LocationCarriesTheIdPercentEncoded) {
   ASSERT_EQ(got.status, 200) << got.body;
   EXPECT_EQ(body(got)["id"], "x\r\nSet-Cookie: pwned=1");
 
-  const std::string odd = sqlite() ? std::string("a\0b", 3) + "\nc d?e#f/+\xC3\xA9" : "a\nc d?e#f/+\xC3\xA9";
+  const std::string odd =
+      sqlite() ? std::string("a\0b", 3) + "\nc d?e#f/+\xC3\xA9" : "a\nc d?e#f/+\xC3\xA9";
   auto o = api().post("/api/inj", json{{"id", odd}}.dump());
   ASSERT_EQ(o.status, 201) << o.body;
-  const std::string encoded = sqlite() ? "/api/inj/a%00b%0Ac%20d%3Fe%23f%2F+%C3%A9" : "/api/inj/a%0Ac%20d%3Fe%23f%2F+%C3%A9";
+  const std::string encoded = sqlite() ? "/api/inj/a%00b%0Ac%20d%3Fe%23f%2F+%C3%A9"
+                                       : "/api/inj/a%0Ac%20d%3Fe%23f%2F+%C3%A9";
   EXPECT_EQ(o.header("Location").value_or(""), encoded);
   auto back = api().get(encoded);
   ASSERT_EQ(back.status, 200) << back.body;
@@ -91,8 +95,8 @@ TEST_P(WeftServeHardening, LocationCarriesTheIdPercentEncoded) {
 // client chose, whatever it was, and stay integers.
 TEST_P(WeftServeHardening, AutoIdsCannotBeExhaustedOrCollide) {
   start();
-  for (const char* big : {"9223372036854775807", "9007199254740992", "-9007199254740992",
-                          "18446744073709551615"}) {
+  for (const char* big :
+       {"9223372036854775807", "9007199254740992", "-9007199254740992", "18446744073709551615"}) {
     auto r = api().post("/api/big", std::string(R"({"id": )") + big + "}");
     EXPECT_EQ(r.status, 400) << big << ": " << r.body;
     EXPECT_NE(error_of(r).find("2^53"), std::string::npos) << r.body;
@@ -125,7 +129,8 @@ TEST_P(WeftServeHardening, SlowScansAreBoundedAndDoNotStarveReads) {
   ASSERT_NO_FATAL_FAILURE(start());
   const std::string big(64 * 1024, 'a');
   ASSERT_EQ(api().post("/api/posts", R"({"id": 1, "title": "small"})").status, 201);
-  for (int i = 0; i < 30; ++i) ASSERT_EQ(api().post("/api/posts", json{{"body", big}}.dump()).status, 201);
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(api().post("/api/posts", json{{"body", big}}.dump()).status, 201);
   ASSERT_EQ(server_.stop(SIGTERM), 0) << server_.output();
   ASSERT_NO_FATAL_FAILURE(start({"--max-pattern", "1000", "--statement-timeout-ms", "100"}));
   const std::string pattern = std::string(999, 'a') + "b";
@@ -141,7 +146,8 @@ TEST_P(WeftServeHardening, SlowScansAreBoundedAndDoNotStarveReads) {
     scans.emplace_back([&, t] {
       ApiClient c(server_.port());
       for (int i = 0; i < 3 && running; ++i) {
-        auto r = c.request("GET", std::string("/api/posts?") + (t % 2 ? "body_like=" : "q=") + pattern);
+        auto r =
+            c.request("GET", std::string("/api/posts?") + (t % 2 ? "body_like=" : "q=") + pattern);
         if (r && r->status == 503 && r->header("Retry-After")) {
           ++timed_out;
         } else {
@@ -215,28 +221,32 @@ TEST_P(WeftServeHardening, LinksAreRelativeAndEncoded) {
   start({"--max-list", "2"});
   for (int i = 0; i < 5; ++i) ASSERT_EQ(api().post("/api/posts", R"({"t": "a>b"})").status, 201);
   // The HTTP layer refuses a Host that is not uri-host[:port]; a valid one is not used.
-  auto bad = raw("GET /api/posts?_page=1&_limit=2 HTTP/1.1\r\n"
-                 "Host: x>; rel=\"next\", <http://evil.com/steal\r\n\r\n");
+  auto bad =
+      raw("GET /api/posts?_page=1&_limit=2 HTTP/1.1\r\n"
+          "Host: x>; rel=\"next\", <http://evil.com/steal\r\n\r\n");
   EXPECT_EQ(bad.status, 400) << bad.body;
   auto r = raw("GET /api/posts?_page=1&_limit=2&t=a%3Eb HTTP/1.1\r\nHost: evil.com:80\r\n\r\n");
   ASSERT_EQ(r.status, 200) << r.body;
   std::string link = r.header("Link").value_or("");
   EXPECT_EQ(link.find("evil"), std::string::npos) << link;
-  EXPECT_EQ(link, "</api/posts?_page=1&_limit=2&t=a%3Eb>; rel=\"first\", "
-                  "</api/posts?_page=2&_limit=2&t=a%3Eb>; rel=\"next\", "
-                  "</api/posts?_page=3&_limit=2&t=a%3Eb>; rel=\"last\"");
+  EXPECT_EQ(link,
+            "</api/posts?_page=1&_limit=2&t=a%3Eb>; rel=\"first\", "
+            "</api/posts?_page=2&_limit=2&t=a%3Eb>; rel=\"next\", "
+            "</api/posts?_page=3&_limit=2&t=a%3Eb>; rel=\"last\"");
   auto capped = api().get("/api/posts?t=a+%3E%22b");
   EXPECT_EQ(capped.header("Link").value_or(""), "");  // no match: nothing to link
   auto all = api().get("/api/posts?t=a%3Eb");
-  EXPECT_EQ(all.header("Link").value_or(""), "</api/posts?t=a%3Eb&_start=2&_limit=2>; rel=\"next\"");
+  EXPECT_EQ(all.header("Link").value_or(""),
+            "</api/posts?t=a%3Eb&_start=2&_limit=2>; rel=\"next\"");
 }
 
 // Item 11: duplicate member names, at any depth, are refused and nothing is stored.
 TEST_P(WeftServeHardening, DuplicateNamesAreRefused) {
   start();
   ASSERT_EQ(api().post("/api/d", R"({"id": 1, "a": {"x": 1}})").status, 201);
-  for (const char* doc : {R"({"id":"dupA","id":777})", R"({"a": {"b": 1, "c": [{"x": 1, "x": 2}]}})",
-                          R"({"a": {"b": 1, "b": 1}})"}) {
+  for (const char* doc :
+       {R"({"id":"dupA","id":777})", R"({"a": {"b": 1, "c": [{"x": 1, "x": 2}]}})",
+        R"({"a": {"b": 1, "b": 1}})"}) {
     auto r = api().post("/api/d", doc);
     EXPECT_EQ(r.status, 400) << doc << ": " << r.body;
     EXPECT_NE(error_of(r).find("duplicate"), std::string::npos) << r.body;
@@ -244,15 +254,17 @@ TEST_P(WeftServeHardening, DuplicateNamesAreRefused) {
     EXPECT_EQ(api().send("PATCH", "/api/d/1", doc).status, 400);
   }
   EXPECT_EQ(count("d"), 1u);
-  EXPECT_EQ(nlohmann::json::parse(api().get("/api/d/1").body), nlohmann::json::parse(R"({"id": 1, "a": {"x": 1}})"));
-  EXPECT_EQ(api().post("/api/d", R"({"a": {"x": 1}, "b": {"x": 1}})").status, 201);  // same name, other objects
+  EXPECT_EQ(nlohmann::json::parse(api().get("/api/d/1").body),
+            nlohmann::json::parse(R"({"id": 1, "a": {"x": 1}})"));
+  EXPECT_EQ(api().post("/api/d", R"({"a": {"x": 1}, "b": {"x": 1}})").status,
+            201);  // same name, other objects
 }
 
 // Item 14: media types are case-insensitive; parameters are still accepted.
 TEST_P(WeftServeHardening, MediaTypesAreCaseInsensitive) {
   start();
-  for (const char* type : {"APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/vnd.api+JSON",
-                           "application/json ;charset=utf-8"}) {
+  for (const char* type : {"APPLICATION/JSON", "Application/Json; charset=UTF-8",
+                           "application/vnd.api+JSON", "application/json ;charset=utf-8"}) {
     auto r = api().request("POST", "/api/m", "{}", type);
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->status, 201) << type << ": " << r->body;
@@ -284,7 +296,9 @@ TEST_P(WeftServeHardening, ParseErrorsGiveReasonsAndNamesAreEscaped) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WeftServeHardening, ::testing::ValuesIn(backends()),
-                         [](const auto& param_info) { return std::string(to_string(param_info.param)); });
+                         [](const auto& param_info) {
+                           return std::string(to_string(param_info.param));
+                         });
 
 // Errors the HTTP layer raises before any route runs are JSON with CORS on /api, like the
 // API's own (issue "Measured shortfalls" §3); static paths keep plain text.

@@ -102,7 +102,8 @@ TEST_F(WeftServeObserve, NoCorsHeadersUnderWeft) {
 TEST_F(WeftServeObserve, HostHeaderMustNameThisServer) {
   start({});
   std::string port = ":" + std::to_string(server_.port());
-  for (const std::string& host : std::vector<std::string>{"127.0.0.1" + port, "localhost" + port, "[::1]" + port}) {
+  for (const std::string& host :
+       std::vector<std::string>{"127.0.0.1" + port, "localhost" + port, "[::1]" + port}) {
     EXPECT_EQ(local(server_, "GET", "/_weft/stats", "", host).status, 200) << host;
   }
   // A page on rebound.example whose name now resolves to 127.0.0.1 (DNS rebinding).
@@ -110,13 +111,14 @@ TEST_F(WeftServeObserve, HostHeaderMustNameThisServer) {
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("--observe-host"), std::string::npos) << r.body;
   EXPECT_EQ(local(server_, "GET", "/_weft/", "", "rebound.example").status, 403);
-  EXPECT_EQ(local(server_, "GET", "/api", "", "rebound.example").status, 200) << "the API is not guarded";
+  EXPECT_EQ(local(server_, "GET", "/api", "", "rebound.example").status, 200)
+      << "the API is not guarded";
 
   ASSERT_EQ(server_.stop(SIGTERM), 0) << server_.output();
   start({"--observe-host", "metrics.example", "--observe-host", "Other.Example"});
   port = ":" + std::to_string(server_.port());
-  for (const std::string& host : std::vector<std::string>{"127.0.0.1" + port, "metrics.example" + port,
-                                                          "other.example"}) {
+  for (const std::string& host :
+       std::vector<std::string>{"127.0.0.1" + port, "metrics.example" + port, "other.example"}) {
     EXPECT_EQ(local(server_, "GET", "/_weft/stats", "", host).status, 200) << host;
     EXPECT_EQ(local(server_, "GET", "/_weft/", "", host).status, 200) << host;
   }
@@ -129,9 +131,10 @@ TEST_F(WeftServeObserve, GroupCommitFiguresAreShown) {
   start({});
   const std::string host = "127.0.0.1:" + std::to_string(server_.port());
   const std::string body = R"({"title":"x"})";
-  const std::string post = "POST /api/notes HTTP/1.1\r\nHost: " + host +
-                           "\r\nContent-Type: application/json\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string post =
+      "POST /api/notes HTTP/1.1\r\nHost: " + host +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   {  // the first document creates the collection in a transaction (never grouped): alone
     auto first = itest::RawClient::tcp(server_.port());
     ASSERT_TRUE(first.send(post));
@@ -189,7 +192,8 @@ TEST_F(WeftServeObserve, StallStacksCarryModuleOffsetsNotAddresses) {
   for (const auto& f : stack) {
     const std::string frame = f.get<std::string>();
     EXPECT_EQ(frame.find('/'), std::string::npos) << "a path in " << frame;
-    for (std::size_t at = frame.find("0x"); at != std::string::npos; at = frame.find("0x", at + 2)) {
+    for (std::size_t at = frame.find("0x"); at != std::string::npos;
+         at = frame.find("0x", at + 2)) {
       EXPECT_LT(std::strtoull(frame.c_str() + at + 2, nullptr, 16), 1ull << 40)
           << "an absolute address in " << frame;
     }
@@ -202,8 +206,8 @@ TEST_F(WeftServeObserve, StallStacksCarryModuleOffsetsNotAddresses) {
 // Two loops (one Site each): /_weft/metrics has a loop="N" series per loop, and a request
 // that blocks loop 1 is reported by that loop's watchdog, named, with its route.
 TEST_F(WeftServeObserve, EveryLoopIsShownAndABlockedOneIsNamed) {
-  ASSERT_TRUE(server_.start({"--db", "sqlite:" + dir_.path() + "/two.db", "--workers", "2", "--demo"},
-                            dir_.path()))
+  ASSERT_TRUE(server_.start(
+      {"--db", "sqlite:" + dir_.path() + "/two.db", "--workers", "2", "--demo"}, dir_.path()))
       << server_.output();
   json stats;
   bool loop1_stalled = false;
@@ -211,19 +215,22 @@ TEST_F(WeftServeObserve, EveryLoopIsShownAndABlockedOneIsNamed) {
     ASSERT_EQ(local(server_, "POST", "/_weft/demo/block?ms=150").status, 200);
     stats = json::parse(local(server_, "GET", "/_weft/stats").body);
     for (const auto& r : stats["recent_stalls"]) {
-      loop1_stalled |= r.value("loop", "") == "loop 1" && r.value("label", "") == "POST /_weft/demo/block";
+      loop1_stalled |=
+          r.value("loop", "") == "loop 1" && r.value("label", "") == "POST /_weft/demo/block";
     }
   }
   EXPECT_TRUE(loop1_stalled) << stats.dump();
   EXPECT_EQ(stats["loops"], 2);
   ASSERT_EQ(stats["each_loop"].size(), 2u) << stats.dump();
   const std::string metrics = local(server_, "GET", "/_weft/metrics").body;
-  for (const char* series : {"weft_loop_iterations_total{loop=\"0\"}", "weft_loop_iterations_total{loop=\"1\"}",
-                             "weft_http_requests_total{method=\"POST\",loop=\"1\"}"}) {
+  for (const char* series :
+       {"weft_loop_iterations_total{loop=\"0\"}", "weft_loop_iterations_total{loop=\"1\"}",
+        "weft_http_requests_total{method=\"POST\",loop=\"1\"}"}) {
     EXPECT_NE(metrics.find(series), std::string::npos) << series;
   }
   // Not necessarily stall #1: on a loaded machine loop 1's start-up may stall first.
-  EXPECT_NE(server_.output().find(" on loop 1: POST /_weft/demo/block running for"), std::string::npos)
+  EXPECT_NE(server_.output().find(" on loop 1: POST /_weft/demo/block running for"),
+            std::string::npos)
       << server_.output();
 }
 
@@ -236,7 +243,8 @@ TEST_F(WeftServeObserve, RemoteClientsGetNeitherTheDashboardNorItsData) {
                            "/_weft/metrics"}) {
     EXPECT_EQ(request(connect_to(ip, server_.port()), "GET", path, host).status, 403) << path;
   }
-  EXPECT_EQ(request(connect_to(ip, server_.port()), "POST", "/_weft/demo/block?ms=1", host).status, 403);
+  EXPECT_EQ(request(connect_to(ip, server_.port()), "POST", "/_weft/demo/block?ms=1", host).status,
+            403);
   EXPECT_EQ(request(connect_to(ip, server_.port()), "GET", "/api", host).status, 200);
 }
 
@@ -246,7 +254,8 @@ TEST_F(WeftServeObserve, TokenFromAFileOrTheEnvironment) {
   if (ip.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
   auto status = [&](const std::string& authorization) {
     const std::string host = ip + ":" + std::to_string(server_.port());
-    const std::string extra = authorization.empty() ? "" : "Authorization: " + authorization + "\r\n";
+    const std::string extra =
+        authorization.empty() ? "" : "Authorization: " + authorization + "\r\n";
     return request(connect_to(ip, server_.port()), "GET", "/_weft/stats", host, extra).status;
   };
   dir_.write("token", "from-the-file\n");

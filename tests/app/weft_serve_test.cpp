@@ -159,11 +159,13 @@ TEST_P(WeftServe, SeedImportsAnEmptyDatabaseOnly) {
 
 TEST_P(WeftServe, BadSeedIsRefusedWithItsPlaceAndImportsNothing) {
   dir_.write("bad.json", R"({"a": [{"id": 1}], "b": [{"id": 1}, {"id": 1}]})");
-  ASSERT_TRUE(server_.start({"--db", db_url_, "--seed", dir_.file("bad.json")}, dir_.path(), false));
+  ASSERT_TRUE(
+      server_.start({"--db", db_url_, "--seed", dir_.file("bad.json")}, dir_.path(), false));
   EXPECT_EQ(server_.wait_exit(), 1);
   EXPECT_NE(server_.output().find("b[1]: duplicate id 1"), std::string::npos) << server_.output();
   dir_.write("broken.json", R"({"a": [{"id": 1},]})");
-  ASSERT_TRUE(server_.start({"--db", db_url_, "--seed", dir_.file("broken.json")}, dir_.path(), false));
+  ASSERT_TRUE(
+      server_.start({"--db", db_url_, "--seed", dir_.file("broken.json")}, dir_.path(), false));
   EXPECT_EQ(server_.wait_exit(), 1);
   EXPECT_NE(server_.output().find("parse error"), std::string::npos) << server_.output();
   start();
@@ -228,7 +230,8 @@ TEST_P(WeftServe, UnpagedListsAreCappedWithALinkToTheRest) {
   auto r = api().get("/api/items");
   EXPECT_EQ(body(r).size(), 10u);
   EXPECT_EQ(r.header("X-Total-Count").value_or(""), "12");
-  EXPECT_NE(r.header("Link").value_or("").find("_start=10&_limit=10>; rel=\"next\""), std::string::npos);
+  EXPECT_NE(r.header("Link").value_or("").find("_start=10&_limit=10>; rel=\"next\""),
+            std::string::npos);
   EXPECT_EQ(ids("/api/items?_start=10&_limit=10"), (std::vector<int>{11, 12}));
 }
 
@@ -273,7 +276,8 @@ TEST_P(WeftServe, ReadOnlyRefusesWrites) {
 
 TEST_P(WeftServe, RestartKeepsTheData) {
   start();
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(api().post("/api/keep", R"({"v": )" + std::to_string(i) + "}").status, 201);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(api().post("/api/keep", R"({"v": )" + std::to_string(i) + "}").status, 201);
   ASSERT_EQ(api().send("PATCH", "/api/keep/3", R"({"v": "patched"})").status, 200);
   restart();
   EXPECT_EQ(ids("/api/keep").size(), 20u);
@@ -337,11 +341,13 @@ TEST_P(WeftServe, TwoProcessesShareOneDatabase) {
   start({"--workers", "1"});
   ServeProcess twin;
   ASSERT_TRUE(twin.start({"--db", db_url_, "--workers", "1"}, dir_.path())) << twin.output();
-  const std::vector<int> acked = post_concurrently({server_.port(), twin.port()}, "/api/twin", false);
+  const std::vector<int> acked =
+      post_concurrently({server_.port(), twin.port()}, "/api/twin", false);
   ASSERT_EQ(acked.size(), 200u);
   EXPECT_EQ(std::set<int>(acked.begin(), acked.end()).size(), 200u);  // no id given twice
   EXPECT_EQ(api().get("/api/twin?_limit=1").header("X-Total-Count").value_or(""), "200");
-  EXPECT_EQ(ApiClient(twin.port()).get("/api/twin?_limit=1").header("X-Total-Count").value_or(""), "200");
+  EXPECT_EQ(ApiClient(twin.port()).get("/api/twin?_limit=1").header("X-Total-Count").value_or(""),
+            "200");
   EXPECT_EQ(twin.stop(SIGTERM), 0) << twin.output();
 }
 
@@ -351,13 +357,16 @@ TEST_P(WeftServe, CorsHeadersAndPreflight) {
   EXPECT_EQ(r.header("Access-Control-Allow-Origin").value_or(""), "*");
   auto pre = api().send("OPTIONS", "/api/items/1");
   EXPECT_EQ(pre.status, 204);
-  EXPECT_NE(pre.header("Access-Control-Allow-Methods").value_or("").find("PATCH"), std::string::npos);
+  EXPECT_NE(pre.header("Access-Control-Allow-Methods").value_or("").find("PATCH"),
+            std::string::npos);
   restart({"--no-cors"});
   EXPECT_FALSE(api().get("/api").header("Access-Control-Allow-Origin").has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WeftServe, ::testing::ValuesIn(backends()),
-                         [](const auto& param_info) { return std::string(to_string(param_info.param)); });
+                         [](const auto& param_info) {
+                           return std::string(to_string(param_info.param));
+                         });
 
 }  // namespace
 }  // namespace weft::serve_test

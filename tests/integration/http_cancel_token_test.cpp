@@ -43,18 +43,20 @@ TEST(HttpCancelToken, ClientDisconnectStopsAnOffloadedJobAndASleep) {
     http::Server server(loop);
     server.get("/compute", [&probe](Request& req) -> Task<Response> {
       try {
-        co_await weft::offload([&probe] {
-          probe.job_started = true;
-          const auto until = SteadyClock::now() + 10s;
-          while (SteadyClock::now() < until) {
-            if (weft::this_job::stop_requested()) {
-              probe.job_stopped_at = now_ticks();
-              probe.job_stopped_early = true;
-              return 0;
-            }
-          }
-          return 1;
-        }, req.cancel_token());
+        co_await weft::offload(
+            [&probe] {
+              probe.job_started = true;
+              const auto until = SteadyClock::now() + 10s;
+              while (SteadyClock::now() < until) {
+                if (weft::this_job::stop_requested()) {
+                  probe.job_stopped_at = now_ticks();
+                  probe.job_stopped_early = true;
+                  return 0;
+                }
+              }
+              return 1;
+            },
+            req.cancel_token());
       } catch (const std::system_error& e) {
         if (e.code() == std::errc::operation_canceled) probe.handler_saw_canceled.fetch_add(1);
       }
@@ -76,7 +78,8 @@ TEST(HttpCancelToken, ClientDisconnectStopsAnOffloadedJobAndASleep) {
         ASSERT_TRUE(c.ok());
         ASSERT_TRUE(c.send(get_request("/compute")));
         const auto deadline = SteadyClock::now() + 3s;
-        while (!probe.job_started && SteadyClock::now() < deadline) std::this_thread::sleep_for(1ms);
+        while (!probe.job_started && SteadyClock::now() < deadline)
+          std::this_thread::sleep_for(1ms);
         reset_at = now_ticks();
         c.reset();
       }
@@ -88,7 +91,8 @@ TEST(HttpCancelToken, ClientDisconnectStopsAnOffloadedJobAndASleep) {
         c.reset();  // (a FIN alone is a half-close: the server still answers)
       }
       const auto deadline = SteadyClock::now() + 3s;
-      while ((probe.handler_saw_canceled < 1 || probe.sleep_saw_canceled < 1) && SteadyClock::now() < deadline) {
+      while ((probe.handler_saw_canceled < 1 || probe.sleep_saw_canceled < 1) &&
+             SteadyClock::now() < deadline) {
         std::this_thread::sleep_for(1ms);
       }
     });
@@ -99,11 +103,13 @@ TEST(HttpCancelToken, ClientDisconnectStopsAnOffloadedJobAndASleep) {
   EXPECT_EQ(probe.handler_saw_canceled, 1);
   EXPECT_EQ(probe.sleep_saw_canceled, 1);
   const auto latency = SteadyClock::duration(probe.job_stopped_at - reset_at);
-  EXPECT_LT(latency, 100ms) << "the job stopped "
-                            << std::chrono::duration_cast<std::chrono::microseconds>(latency).count()
-                            << " us after the disconnect";
+  EXPECT_LT(latency, 100ms)
+      << "the job stopped "
+      << std::chrono::duration_cast<std::chrono::microseconds>(latency).count()
+      << " us after the disconnect";
   std::printf("[ info ] job stopped %lld us after the client's reset\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
 }
 
 // A handler awaiting a SQLite query (a recursive CTE that would run for minutes) with the
@@ -154,7 +160,8 @@ TEST(HttpCancelToken, ClientDisconnectInterruptsADatabaseQuery) {
       std::this_thread::sleep_for(100ms);  // the statement runs on a reader by now
       reset_at = now_ticks();
       c.reset();
-      while (handler_saw_canceled < 1 && SteadyClock::now() < deadline + 3s) std::this_thread::sleep_for(1ms);
+      while (handler_saw_canceled < 1 && SteadyClock::now() < deadline + 3s)
+        std::this_thread::sleep_for(1ms);
     });
     std::int64_t answer = 0;
     run_until_complete(loop, [&]() -> Task<void> {
@@ -170,7 +177,8 @@ TEST(HttpCancelToken, ClientDisconnectInterruptsADatabaseQuery) {
   const auto latency = SteadyClock::duration(canceled_at - reset_at);
   EXPECT_LT(latency, 1s);
   std::printf("[ info ] query interrupted, handler resumed %lld us after the client's reset\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
 }
 
 }  // namespace

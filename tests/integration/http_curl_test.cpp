@@ -26,16 +26,13 @@ using http::Response;
 // The routes every curl test uses.
 void add_routes(http::Server& s, std::thread::id loop_thread) {
   s.get("/plaintext", [](Request&) { return Response::bytes("Hello, World!", "text/plain"); });
-  s.post("/echo", [](Request& req) {
-    return Response::bytes(req.body(), "application/octet-stream");
-  });
+  s.post("/echo",
+         [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
   s.get("/only-get", [](Request&) { return Response::text("got\n"); });
-  s.get("/users/:id", [](Request& req) {
-    return Response::text("user " + std::string(req.param("id")));
-  });
-  s.get("/static/*", [](Request& req) {
-    return Response::text("static " + std::string(req.param("*")));
-  });
+  s.get("/users/:id",
+        [](Request& req) { return Response::text("user " + std::string(req.param("id"))); });
+  s.get("/static/*",
+        [](Request& req) { return Response::text("static " + std::string(req.param("*"))); });
   s.get("/search", [](Request& req) {
     return Response::text("q=" + std::string(req.raw_query("q")) +
                           " n=" + std::string(req.raw_query("n")) +
@@ -100,7 +97,8 @@ TEST(HttpCurl, PlaintextBodyAndHeaders) {
     // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
     static const std::regex imf(
         R"((Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT)");
-    EXPECT_TRUE(std::regex_match(r.header("Date").value_or(""), imf)) << r.header("Date").value_or("");
+    EXPECT_TRUE(std::regex_match(r.header("Date").value_or(""), imf))
+        << r.header("Date").value_or("");
     EXPECT_EQ(r.header("X-Served-By"), "weft-test");  // after-middleware
     EXPECT_FALSE(r.header("Transfer-Encoding"));
   });
@@ -132,8 +130,8 @@ TEST(HttpCurl, HeadHasNoBodyAndTheSameContentLength) {
 
 TEST(HttpCurl, PostEchoesTheBody) {
   with_server([](std::uint16_t port) {
-    HttpResponse r = curl_response(
-        {"--data-binary", "hello, weft\nsecond line", base_url(port) + "/echo"});
+    HttpResponse r =
+        curl_response({"--data-binary", "hello, weft\nsecond line", base_url(port) + "/echo"});
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "hello, weft\nsecond line");
     EXPECT_EQ(r.header("Content-Type"), "application/octet-stream");
@@ -162,11 +160,9 @@ TEST(HttpCurl, RouteParamsWildcardAndQuery) {
   with_server([](std::uint16_t port) {
     EXPECT_EQ(curl_response({base_url(port) + "/users/42"}).body, "user 42");
     EXPECT_EQ(curl_response({base_url(port) + "/users/42/extra"}).status, 404);
-    EXPECT_EQ(curl_response({base_url(port) + "/static/css/site.css"}).body,
-              "static css/site.css");
+    EXPECT_EQ(curl_response({base_url(port) + "/static/css/site.css"}).body, "static css/site.css");
     EXPECT_EQ(curl_response({base_url(port) + "/static/"}).body, "static ");
-    EXPECT_EQ(curl_response({base_url(port) + "/search?q=weft&n=3"}).body,
-              "q=weft n=3 missing=");
+    EXPECT_EQ(curl_response({base_url(port) + "/search?q=weft&n=3"}).body, "q=weft n=3 missing=");
     EXPECT_EQ(curl_response({base_url(port) + "/search?n=1&q=a%20b"}).body,
               "q=a%20b n=1 missing=");  // raw, not decoded
   });
@@ -221,9 +217,8 @@ TEST(HttpCurl, ExpectContinue) {
     // curl waits up to --expect100-timeout for the 100; a server that never sends it
     // shows up as a slow request and no "100 Continue" in the verbose log.
     const auto t0 = Clock::now();
-    CurlResult r = run_curl({"-v", "-i", "-H", "Expect: 100-continue", "--expect100-timeout",
-                             "5", "--data-binary", std::string("@") + path,
-                             base_url(port) + "/echo"});
+    CurlResult r = run_curl({"-v", "-i", "-H", "Expect: 100-continue", "--expect100-timeout", "5",
+                             "--data-binary", std::string("@") + path, base_url(port) + "/echo"});
     const auto elapsed = Clock::now() - t0;
     ::unlink(path);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -238,8 +233,9 @@ TEST(HttpCurl, ExpectContinue) {
     // Raw: the 100 arrives before any body byte is sent.
     RawClient c = RawClient::tcp(port);
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
-                       "Expect: 100-continue\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+               "Expect: 100-continue\r\n\r\n"));
     auto cont = c.read_response(false, 2000ms);
     ASSERT_TRUE(cont) << c.error();
     EXPECT_EQ(cont->status, 100);
@@ -258,9 +254,9 @@ TEST(HttpCurl, Http10WithoutKeepAliveCloses) {
     EXPECT_EQ(r.body, "Hello, World!");
     EXPECT_TRUE(r.connection_close());
 
-    CurlResult two = run_curl({"--http1.0", "-o", "/dev/null", "-o", "/dev/null",
-                               "--write-out", "%{num_connects}\\n",
-                               base_url(port) + "/plaintext", base_url(port) + "/plaintext"});
+    CurlResult two = run_curl({"--http1.0", "-o", "/dev/null", "-o", "/dev/null", "--write-out",
+                               "%{num_connects}\\n", base_url(port) + "/plaintext",
+                               base_url(port) + "/plaintext"});
     EXPECT_EQ(two.exit_code, 0) << two.err;
     EXPECT_EQ(two.out, "1\n1\n");
 
@@ -276,14 +272,14 @@ TEST(HttpCurl, Http10WithoutKeepAliveCloses) {
 
 TEST(HttpCurl, Http10WithKeepAliveStaysOpen) {
   with_server([](std::uint16_t port) {
-    HttpResponse r = curl_response(
-        {"--http1.0", "-H", "Connection: keep-alive", base_url(port) + "/plaintext"});
+    HttpResponse r =
+        curl_response({"--http1.0", "-H", "Connection: keep-alive", base_url(port) + "/plaintext"});
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("Connection"), "keep-alive");
     EXPECT_EQ(r.header("Content-Length"), "13");
 
-    CurlResult two = run_curl({"--http1.0", "-H", "Connection: keep-alive", "-o", "/dev/null",
-                               "-o", "/dev/null", "--write-out", "%{num_connects}\\n",
+    CurlResult two = run_curl({"--http1.0", "-H", "Connection: keep-alive", "-o", "/dev/null", "-o",
+                               "/dev/null", "--write-out", "%{num_connects}\\n",
                                base_url(port) + "/plaintext", base_url(port) + "/users/2"});
     EXPECT_EQ(two.exit_code, 0) << two.err;
     EXPECT_EQ(two.out, "1\n0\n");
@@ -294,8 +290,8 @@ TEST(HttpCurl, Http10WithKeepAliveStaysOpen) {
 
 TEST(HttpUnixSocket, CurlOverAUnixSocket) {
   static std::atomic<int> counter{0};
-  const std::string path = "/tmp/weft-test-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(counter++) + ".sock";
+  const std::string path =
+      "/tmp/weft-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".sock";
   Loop loop;
   {
     http::Server server(loop);
@@ -311,8 +307,8 @@ TEST(HttpUnixSocket, CurlOverAUnixSocket) {
           {"--unix-socket", path, "--data-binary", "over unix", "http://localhost/echo"});
       EXPECT_EQ(p.body, "over unix");
       CurlResult two = run_curl({"--unix-socket", path, "-o", "/dev/null", "-o", "/dev/null",
-                                 "--write-out", "%{num_connects}\\n",
-                                 "http://localhost/plaintext", "http://localhost/users/3"});
+                                 "--write-out", "%{num_connects}\\n", "http://localhost/plaintext",
+                                 "http://localhost/users/3"});
       EXPECT_EQ(two.out, "1\n0\n") << two.err;
     });
   }

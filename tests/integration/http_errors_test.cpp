@@ -38,9 +38,8 @@ TEST(HttpErrors, ThrowingHandlerGets500AndTheConnectionStaysUsable) {
   {
     http::Server server(loop);
     server.get("/plaintext", [](Request&) { return Response::text("fine"); });
-    server.get("/throw", [](Request&) -> Response {
-      throw std::runtime_error("secret-detail-42 (sync)");
-    });
+    server.get("/throw",
+               [](Request&) -> Response { throw std::runtime_error("secret-detail-42 (sync)"); });
     server.get("/throw-async", [](Request&) -> Task<Response> {
       co_await weft::sleep(std::chrono::milliseconds(5));
       throw std::runtime_error("secret-detail-43 (async)");
@@ -147,7 +146,8 @@ TEST(HttpErrors, ClientDisconnectCancelsARunningCoroutineHandler) {
       {  // several pipelined, connection reset
         RawClient c = RawClient::tcp(port);
         ASSERT_TRUE(c.ok());
-        ASSERT_TRUE(c.send(get_request("/slow") + get_request("/plaintext") + get_request("/slow")));
+        ASSERT_TRUE(
+            c.send(get_request("/slow") + get_request("/plaintext") + get_request("/slow")));
         std::this_thread::sleep_for(20ms);
         c.reset();
       }
@@ -197,12 +197,14 @@ TEST(HttpErrors, DestroyingTheServerWithAHandlerInFlight) {
       EXPECT_NE(c.wait_closed(3000ms), CloseKind::timeout);
     });
     Timer poll(loop);
-    poll.start([&] {
-      if (sent.load() && probe.started == 1) {
-        poll.stop();
-        server.reset();
-      }
-    }, std::chrono::milliseconds(1), std::chrono::milliseconds(1));
+    poll.start(
+        [&] {
+          if (sent.load() && probe.started == 1) {
+            poll.stop();
+            server.reset();
+          }
+        },
+        std::chrono::milliseconds(1), std::chrono::milliseconds(1));
     loop.run();
     client.join();
     poll.close();
@@ -216,7 +218,8 @@ TEST(HttpErrors, DestroyingTheServerWithAHandlerInFlight) {
 // ---- HttpError and Server::on_error -------------------------------------------------------
 
 void error_routes(http::Server& server, std::atomic<int>* shaped) {
-  server.get("/teapot", [](Request&) -> Response { throw http::HttpError(418, "short and stout"); });
+  server.get("/teapot",
+             [](Request&) -> Response { throw http::HttpError(418, "short and stout"); });
   server.get("/async-gone", [](Request&) -> Task<Response> {
     throw http::HttpError(410, "gone");
     co_return Response::text("never");
@@ -225,8 +228,8 @@ void error_routes(http::Server& server, std::atomic<int>* shaped) {
   server.post("/only-post", [](Request&) { return Response::text("ok"); });
   server.on_error([shaped](const Request& req, const http::HttpError& e) {
     ++*shaped;
-    return Response::json("{\"status\":" + std::to_string(e.status()) + ",\"error\":\"" +
-                              e.what() + "\",\"path\":\"" + std::string(req.path()) + "\"}",
+    return Response::json("{\"status\":" + std::to_string(e.status()) + ",\"error\":\"" + e.what() +
+                              "\",\"path\":\"" + std::string(req.path()) + "\"}",
                           e.status())
         .header("X-Shaped", "1");
   });

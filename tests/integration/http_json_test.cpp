@@ -60,7 +60,9 @@ TEST(HttpJson, RequestBodiesAndErrors) {
       ASSERT_TRUE(r);
       EXPECT_EQ(r->status, 400);
       err = nlohmann::json::parse(r->body);
-      EXPECT_NE(err["error"].get<std::string>().find("invalid JSON at byte 11: parse error at line 1, column 11"), std::string::npos)
+      EXPECT_NE(err["error"].get<std::string>().find(
+                    "invalid JSON at byte 11: parse error at line 1, column 11"),
+                std::string::npos)
           << r->body;
 
       r = post_json(port, "");
@@ -81,7 +83,9 @@ TEST(HttpJson, ResponseJsonReplacesInvalidUtf8) {
   Response r = Response::json(nlohmann::json{{"s", bad}});
   EXPECT_EQ(r.status_code(), 200);
   EXPECT_EQ(r.header_value("Content-Type"), "application/json");
-  EXPECT_EQ(r.body(), "{\"s\":\"a\xEF\xBF\xBD" "b\"}");
+  EXPECT_EQ(r.body(),
+            "{\"s\":\"a\xEF\xBF\xBD"
+            "b\"}");
   EXPECT_EQ(Response::json(nlohmann::json::array({1, 2}), 202).status_code(), 202);
   // The pre-serialized form is still the string overload.
   Response text = Response::json("{\"raw\":true}");

@@ -260,9 +260,10 @@ TEST(HttpLimits, TenThousandConcurrentKeepAliveConnections) {
     rlimit raised = original;
     raised.rlim_cur = original.rlim_max;
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0) << std::strerror(errno);
-    std::printf("[ info ] RLIMIT_NOFILE hard limit %lu < %lu: the client runs in a child "
-                "process\n", static_cast<unsigned long>(original.rlim_max),
-                static_cast<unsigned long>(in_process_need));
+    std::printf(
+        "[ info ] RLIMIT_NOFILE hard limit %lu < %lu: the client runs in a child "
+        "process\n",
+        static_cast<unsigned long>(original.rlim_max), static_cast<unsigned long>(in_process_need));
   } else {
     GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << original.rlim_max << " is below "
                  << per_process_need << ": cannot hold " << kConnections << " connections";
@@ -318,7 +319,8 @@ TEST(HttpLimits, TenThousandConcurrentKeepAliveConnections) {
           EXPECT_EQ(::write(port_pipe[1], &port, sizeof port), static_cast<ssize_t>(sizeof port));
           std::size_t got = 0;
           while (got < sizeof res) {
-            ssize_t r = ::read(result_pipe[0], reinterpret_cast<char*>(&res) + got, sizeof res - got);
+            ssize_t r =
+                ::read(result_pipe[0], reinterpret_cast<char*>(&res) + got, sizeof res - got);
             if (r <= 0) break;
             got += static_cast<std::size_t>(r);
           }
@@ -328,8 +330,7 @@ TEST(HttpLimits, TenThousandConcurrentKeepAliveConnections) {
         },
         RunOptions{.limit = 60000ms});
     std::printf("[ info ] %d connections, 2 requests each: %lld ms\n", kConnections,
-                static_cast<long long>(
-                    std::chrono::duration_cast<Ms>(Clock::now() - t0).count()));
+                static_cast<long long>(std::chrono::duration_cast<Ms>(Clock::now() - t0).count()));
     accepted = server.stats().connections_accepted;
   }
   weft::testing::expect_clean_close(loop);

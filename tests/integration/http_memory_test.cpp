@@ -29,7 +29,8 @@ void add_routes(http::Server& s) {
   s.get("/v/:i", [](Request& req) {
     return Response::text(std::string(req.param("i")) + ":" + std::string(req.header("X-V")));
   });
-  s.post("/echo", [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
+  s.post("/echo",
+         [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
   s.get("/later/:i", [](Request& req) -> Task<Response> {
     co_await weft::sleep(std::chrono::milliseconds(20));
     co_return Response::text(std::string(req.param("i")) + ":" + std::string(req.header("X-V")));
@@ -121,7 +122,8 @@ TEST(HttpMemory, PausedConnectionKeepsItsUnreadRequests) {
         ASSERT_TRUE(a.ok());
         std::string batch;
         for (int i = 0; i < 6; ++i) {
-          batch += get_request("/later/" + std::to_string(i), "X-V: q" + std::to_string(i) + "\r\n");
+          batch +=
+              get_request("/later/" + std::to_string(i), "X-V: q" + std::to_string(i) + "\r\n");
         }
         const std::string last = get_request("/v/6", "X-V: q6\r\n");
         ASSERT_TRUE(a.send(batch + last.substr(0, 10)));

@@ -85,10 +85,9 @@ TEST(HttpMiddleware, LayersWrapRoutesAndUnmatchedRequestsInOrder) {
           int status;
           std::string seen;
         };
-        for (const Case& c : {Case{"/sync", 200, "outer,before,sync,"},
-                              Case{"/async", 200, "outer,before,async,"},
-                              Case{"/nowhere", 404, "outer,before,"},
-                              Case{"/post-only", 405, "outer,before,"}}) {
+        for (const Case& c :
+             {Case{"/sync", 200, "outer,before,sync,"}, Case{"/async", 200, "outer,before,async,"},
+              Case{"/nowhere", 404, "outer,before,"}, Case{"/post-only", 405, "outer,before,"}}) {
           SCOPED_TRACE(c.path);
           auto r = fetch(port, get_request(c.path));
           ASSERT_TRUE(r);
@@ -261,8 +260,8 @@ TEST(HttpMiddleware, BeforeAndAfterAreThinForms) {
         s.get("/ok", [](Request&) { return Response::text("ok"); });
       },
       [](std::uint16_t port) {
-        for (auto [path, status] : {std::pair{"/guarded/none", 401}, std::pair{"/ok", 200},
-                                    std::pair{"/none", 404}}) {
+        for (auto [path, status] :
+             {std::pair{"/guarded/none", 401}, std::pair{"/ok", 200}, std::pair{"/none", 404}}) {
           auto r = fetch(port, get_request(path));
           ASSERT_TRUE(r);
           EXPECT_EQ(r->status, status) << path;

@@ -68,16 +68,14 @@ TEST(HttpMount, MountAndWildcardRoutesServeTheRestOfThePath) {
         int status;
         const char* body;
       };
-      for (const Case& c : {Case{"/static/app.js", 200, "console.log(1)\n"},
-                            Case{"/files/app.js", 200, "console.log(1)\n"},
-                            Case{"/static/sub/x.txt", 200, "x\n"},
-                            Case{"/static/", 200, "<h1>home</h1>\n"},
-                            Case{"/static/static/app.js", 200,
-                                 "WRONG: the prefix was not stripped\n"},  // the real file
-                            Case{"/static/nope.js", 404, nullptr},
-                            Case{"/static/..%2Fapp.js", 400, nullptr},
-                            Case{"/app.js", 200, "console.log(1)\n"},
-                            Case{"/sub/x.txt", 200, "x\n"}}) {
+      for (const Case& c :
+           {Case{"/static/app.js", 200, "console.log(1)\n"},
+            Case{"/files/app.js", 200, "console.log(1)\n"}, Case{"/static/sub/x.txt", 200, "x\n"},
+            Case{"/static/", 200, "<h1>home</h1>\n"},
+            Case{"/static/static/app.js", 200,
+                 "WRONG: the prefix was not stripped\n"},  // the real file
+            Case{"/static/nope.js", 404, nullptr}, Case{"/static/..%2Fapp.js", 400, nullptr},
+            Case{"/app.js", 200, "console.log(1)\n"}, Case{"/sub/x.txt", 200, "x\n"}}) {
         SCOPED_TRACE(c.path);
         auto r = fetch(port, get_request(c.path));
         ASSERT_TRUE(r);
@@ -153,7 +151,8 @@ TEST(HttpMount, ReadmeExample) {
     });
     app.mount("/static", weft::http::static_files(public_name));
     app.on_error([](const weft::http::Request&, const weft::http::HttpError& e) {  // every error
-      return weft::http::Response::json("{\"error\":" + std::to_string(e.status()) + "}", e.status());
+      return weft::http::Response::json("{\"error\":" + std::to_string(e.status()) + "}",
+                                        e.status());
     });
     // --- end ---
     serve(app, loop, [](std::uint16_t port) {

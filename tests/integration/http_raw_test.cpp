@@ -21,7 +21,8 @@ using http::Response;
 void add_routes(http::Server& s) {
   s.get("/plaintext", [](Request&) { return Response::bytes("Hello, World!", "text/plain"); });
   s.get("/n/:i", [](Request& req) { return Response::text("n" + std::string(req.param("i"))); });
-  s.post("/echo", [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
+  s.post("/echo",
+         [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
   // Sleeps ?ms=N, then answers with its index: responses must still come in order.
   s.get("/sleep/:i", [](Request& req) -> Task<Response> {
     int ms = std::stoi(std::string(req.raw_query("ms")));
@@ -76,9 +77,10 @@ TEST(HttpRaw, PipelinedCoroutinesFinishingOutOfOrderAnswerInOrder) {
     std::string batch;
     for (int i = 0; i < 10; ++i) {
       // mixed with sync handlers: those answer at once but must wait their turn
-      batch += i % 4 == 3 ? get_request("/n/" + std::to_string(i))
-                          : get_request("/sleep/" + std::to_string(i) +
-                                        "?ms=" + std::to_string(sleeps[i]));
+      batch +=
+          i % 4 == 3
+              ? get_request("/n/" + std::to_string(i))
+              : get_request("/sleep/" + std::to_string(i) + "?ms=" + std::to_string(sleeps[i]));
     }
     ASSERT_TRUE(c.send(batch));
     for (int i = 0; i < 10; ++i) {
@@ -139,16 +141,18 @@ TEST(HttpRaw, ChunkedRequestBody) {
     std::string big(100000, 'z');
     char size[16];
     std::snprintf(size, sizeof size, "%zX", big.size());
-    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "5\r\nhello\r\n1\r\n \r\n" +
-                       std::string(size) + "\r\n" + big + "\r\n0\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n1\r\n \r\n" +
+               std::string(size) + "\r\n" + big + "\r\n0\r\n\r\n"));
     auto r = c.read_response();
     ASSERT_TRUE(r) << c.error();
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "hello " + big);
     // the connection stays usable
-    ASSERT_TRUE(c.send("POST /echo-async HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "2\r\nok\r\n0\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("POST /echo-async HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "2\r\nok\r\n0\r\n\r\n"));
     auto r2 = c.read_response();
     ASSERT_TRUE(r2) << c.error();
     EXPECT_EQ(r2->body, "ok");
@@ -201,8 +205,7 @@ std::vector<Malformed> malformed_cases() {
       {"te_gzip_chunked",
        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
       {"te_gzip_alone", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
-      {"te_on_http10",
-       "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+      {"te_on_http10", "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
       {"garbage", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 tls hello\r\n\r\n", 26),
        400},
   };

@@ -196,7 +196,7 @@ TEST(HttpAccessLog, CommonLogFormat) {
 
 TEST(HttpAccessLog, AFullQueueDropsAndCountsLines) {
   auto open = std::make_shared<std::atomic<bool>>(false);  // the sink waits for it:
-  auto captured = std::make_shared<Captured>();               // lines pile up in the queue
+  auto captured = std::make_shared<Captured>();            // lines pile up in the queue
   {
     Loop loop;
     {
@@ -271,9 +271,12 @@ TEST(HttpBodyLimit, PerPrefixLimitsAnswer413BeforeTheHandler) {
       [](http::Server& s) {
         s.use("/small", http::body_limit(10));
         s.use("/big", http::body_limit(5000));
-        s.post("/small", [](Request& req) { return Response::text(std::to_string(req.body().size())); });
-        s.post("/big", [](Request& req) { return Response::text(std::to_string(req.body().size())); });
-        s.post("/default", [](Request& req) { return Response::text(std::to_string(req.body().size())); });
+        s.post("/small",
+               [](Request& req) { return Response::text(std::to_string(req.body().size())); });
+        s.post("/big",
+               [](Request& req) { return Response::text(std::to_string(req.body().size())); });
+        s.post("/default",
+               [](Request& req) { return Response::text(std::to_string(req.body().size())); });
       },
       [](std::uint16_t port) {
         auto r = fetch(port, post_request("/small", std::string(10, 'x')));
@@ -292,7 +295,8 @@ TEST(HttpBodyLimit, PerPrefixLimitsAnswer413BeforeTheHandler) {
       o);
 }
 
-// ---- cookies and forms ---------------------------------------------------------------------------
+// ---- cookies and forms
+// ---------------------------------------------------------------------------
 
 TEST(HttpCookies, ReadAndSet) {
   serve(
@@ -302,9 +306,13 @@ TEST(HttpCookies, ReadAndSet) {
                                         req.cookie("q").value_or("none") + "|" +
                                         (req.cookie("missing") ? "?" : "absent"));
           res.set_cookie("sid", "abc123");
-          res.set_cookie("pref", "dark", {.max_age = std::chrono::hours(1), .path = "/app",
-                                          .domain = "example.org", .secure = true,
-                                          .http_only = false, .same_site = http::SameSite::none});
+          res.set_cookie("pref", "dark",
+                         {.max_age = std::chrono::hours(1),
+                          .path = "/app",
+                          .domain = "example.org",
+                          .secure = true,
+                          .http_only = false,
+                          .same_site = http::SameSite::none});
           return res;
         });
       },
@@ -355,7 +363,8 @@ TEST(HttpForms, UrlencodedBodies) {
                 {.stream_body = true});
       },
       [](std::uint16_t port) {
-        const std::string type = "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n";
+        const std::string type =
+            "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n";
         auto r = fetch(port, post_request("/f", "name=J%C3%B6rg+M&tag=a&&tag=b%26c&empty", type));
         ASSERT_TRUE(r);
         EXPECT_EQ(r->body, "J\xC3\xB6rg M|a,b&c,|4");
@@ -502,7 +511,8 @@ TEST(HttpCompression, CompressesLargeCompressibleBodiesInlineAndOnThePool) {
       },
       [&](std::uint16_t port) {
         for (auto [coding, gz] : {std::pair{"gzip", true}, std::pair{"deflate", false}}) {
-          auto r = fetch(port, get_request("/text", std::string("Accept-Encoding: ") + coding + "\r\n"));
+          auto r =
+              fetch(port, get_request("/text", std::string("Accept-Encoding: ") + coding + "\r\n"));
           ASSERT_TRUE(r);
           EXPECT_EQ(r->header("Content-Encoding").value_or(""), coding);
           EXPECT_EQ(r->header("Vary").value_or(""), "Accept-Encoding");

@@ -61,14 +61,21 @@ void with_server(const std::function<void(std::uint16_t, Loop&, http::Server&)>&
 // BUG A: on_data() returns right after on_parse_error() without flush_out(): the error
 // response waits in out_ until the client sends more bytes or EOF.
 TEST(HttpRegression, MalformedRequestIsAnsweredWithoutFurtherInput) {
-  struct Case { const char* name; std::string request; int status; };
+  struct Case {
+    const char* name;
+    std::string request;
+    int status;
+  };
   const Case cases[] = {
-      {"cl_and_te", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+      {"cl_and_te",
+       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       400},
       {"http_2_0", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
       {"too_large", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413},
       {"long_line", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
-      {"te_gzip", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"te_gzip", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       501},
   };
   with_server([&](std::uint16_t port, Loop&, http::Server&) {
     for (const Case& m : cases) {
@@ -134,7 +141,8 @@ TEST(HttpRegression, BodyThatNeverFinishesOnACoroutineRouteGets408) {
       [](std::uint16_t port, Loop&, http::Server&) {
         RawClient c = RawClient::tcp(port);
         ASSERT_TRUE(c.ok());
-        ASSERT_TRUE(c.send("POST /echo-async HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nab"));
+        ASSERT_TRUE(
+            c.send("POST /echo-async HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nab"));
         auto r = c.read_response(false, 3000ms);
         ASSERT_TRUE(r) << c.error();
         EXPECT_EQ(r->status, 408);
@@ -254,12 +262,14 @@ TEST(HttpRegression, HandlerCapturesSurviveServerDestruction) {
       (void)c.wait_closed(3000ms);
     });
     Timer poll(loop);
-    poll.start([&] {
-      if (sent.load()) {
-        poll.stop();
-        server.reset();
-      }
-    }, std::chrono::milliseconds(1), std::chrono::milliseconds(1));
+    poll.start(
+        [&] {
+          if (sent.load()) {
+            poll.stop();
+            server.reset();
+          }
+        },
+        std::chrono::milliseconds(1), std::chrono::milliseconds(1));
     loop.run();
     client.join();
     poll.close();

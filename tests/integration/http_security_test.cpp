@@ -61,8 +61,8 @@ TEST(HttpFieldValidation, AHandlerWritingCrLfGets500AndTheConnectionStaysInSync)
   with_server(
       [](http::Server& s) {
         s.get("/split", [](Request& req) {
-          return Response::text("x").header("Location", "/a\r\nSet-Cookie: pwned=1" +
-                                                            std::string(req.query()));
+          return Response::text("x").header("Location",
+                                            "/a\r\nSet-Cookie: pwned=1" + std::string(req.query()));
         });
         s.get("/async", [](Request&) -> Task<Response> {
           co_return Response(201).header("Location", "/x\r\n\r\nHTTP/1.1 200 OK");
@@ -130,39 +130,41 @@ TEST(HttpBodyCutShort, EndOfInputInsideABodyClosesAtOnce) {
 TEST(HttpBodyCutShort, AbandonedBodiesDoNotHoldTheConnectionLimit) {
   http::ServerOptions o;
   o.max_connections = 2;
-  with_server([](http::Server& s) { slow_routes(s, nullptr); },
-              [](std::uint16_t port) {
-                for (int i = 0; i < 6; ++i) {  // three times the limit, one after another
-                  RawClient c = RawClient::tcp(port);
-                  ASSERT_TRUE(c.ok());
-                  ASSERT_TRUE(c.send("POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nx"));
-                  std::this_thread::sleep_for(20ms);
-                  c.close();
-                }
-                std::this_thread::sleep_for(200ms);
-                RawClient late = RawClient::tcp(port);
-                ASSERT_TRUE(late.ok());
-                ASSERT_TRUE(late.send(post_request("/async", "hello")));
-                auto r = late.read_response();
-                ASSERT_TRUE(r) << late.error();
-                EXPECT_EQ(r->body, "hello");
-              },
-              o);
+  with_server(
+      [](http::Server& s) { slow_routes(s, nullptr); },
+      [](std::uint16_t port) {
+        for (int i = 0; i < 6; ++i) {  // three times the limit, one after another
+          RawClient c = RawClient::tcp(port);
+          ASSERT_TRUE(c.ok());
+          ASSERT_TRUE(c.send("POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nx"));
+          std::this_thread::sleep_for(20ms);
+          c.close();
+        }
+        std::this_thread::sleep_for(200ms);
+        RawClient late = RawClient::tcp(port);
+        ASSERT_TRUE(late.ok());
+        ASSERT_TRUE(late.send(post_request("/async", "hello")));
+        auto r = late.read_response();
+        ASSERT_TRUE(r) << late.error();
+        EXPECT_EQ(r->body, "hello");
+      },
+      o);
 }
 
 TEST(HttpBodyCutShort, CompleteRequestsBeforeTheEndAreStillAnswered) {
-  with_server([](http::Server& s) { slow_routes(s, nullptr); },
-              [](std::uint16_t port) {
-                RawClient c = RawClient::tcp(port);
-                ASSERT_TRUE(c.ok());
-                ASSERT_TRUE(c.send(post_request("/async", "one") +
-                                   "POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nt"));
-                c.shutdown_write();
-                auto r = c.read_response();
-                ASSERT_TRUE(r) << c.error();
-                EXPECT_EQ(r->body, "one");
-                EXPECT_EQ(c.wait_closed(3000ms), CloseKind::eof);
-              });
+  with_server(
+      [](http::Server& s) { slow_routes(s, nullptr); },
+      [](std::uint16_t port) {
+        RawClient c = RawClient::tcp(port);
+        ASSERT_TRUE(c.ok());
+        ASSERT_TRUE(c.send(post_request("/async", "one") +
+                           "POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nt"));
+        c.shutdown_write();
+        auto r = c.read_response();
+        ASSERT_TRUE(r) << c.error();
+        EXPECT_EQ(r->body, "one");
+        EXPECT_EQ(c.wait_closed(3000ms), CloseKind::eof);
+      });
 }
 
 // ---- Expect: 100-continue ------------------------------------------------------------------
@@ -174,8 +176,9 @@ TEST(HttpExpectContinue, ABodyOverTheLimitGetsOnly413) {
               [](std::uint16_t port) {
                 RawClient c = RawClient::tcp(port);
                 ASSERT_TRUE(c.ok());
-                ASSERT_TRUE(c.send("POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
-                                   "Expect: 100-continue\r\n\r\n"));
+                ASSERT_TRUE(
+                    c.send("POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
+                           "Expect: 100-continue\r\n\r\n"));
                 auto r = c.read_response();
                 ASSERT_TRUE(r) << c.error();
                 EXPECT_EQ(r->status, 413) << "no 100 (Continue) before the final status";

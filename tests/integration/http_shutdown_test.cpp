@@ -92,9 +92,7 @@ TEST(HttpShutdown, ForcedCloseAtTheDeadline) {
       ASSERT_TRUE(c.send(get_request("/sleep5")));
       std::this_thread::sleep_for(50ms);
       const auto t0 = Clock::now();
-      loop.post([&] {
-        server.close(std::chrono::milliseconds(100), [&] { done_ran = true; });
-      });
+      loop.post([&] { server.close(std::chrono::milliseconds(100), [&] { done_ran = true; }); });
       EXPECT_NE(c.wait_closed(3000ms), CloseKind::timeout);
       const Ms elapsed = since(t0);
       EXPECT_GE(elapsed, 80ms);

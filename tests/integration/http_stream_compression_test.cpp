@@ -53,8 +53,8 @@ class Decoder {
       for (;;) {
         std::size_t avail_out = sizeof buf;
         auto* next_out = reinterpret_cast<std::uint8_t*>(buf);
-        const auto rc = BrotliDecoderDecompressStream(br_, &avail_in, &next_in, &avail_out,
-                                                      &next_out, nullptr);
+        const auto rc =
+            BrotliDecoderDecompressStream(br_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
         out.append(buf, sizeof buf - avail_out);
         if (rc == BROTLI_DECODER_RESULT_ERROR) return out + "<brotli error>";
         if (rc != BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) return out;
@@ -72,9 +72,7 @@ class Decoder {
     }
   }
   // The stream's end was decoded (zlib: its trailer checked; brotli: the last block).
-  bool ended() const {
-    return br_ != nullptr ? BrotliDecoderIsFinished(br_) != 0 : ended_;
-  }
+  bool ended() const { return br_ != nullptr ? BrotliDecoderIsFinished(br_) != 0 : ended_; }
 
  private:
   std::string coding_;
@@ -131,7 +129,8 @@ http::Handler streaming_route(std::shared_ptr<std::atomic<bool>> first_seen,
   return [first_seen, type](Request&) {
     return Response::stream(type, [first_seen](http::BodyWriter& w) -> Task<void> {
       co_await w.write(pieces()[0]);
-      for (int i = 0; i < 1000 && !first_seen->load(); ++i) co_await weft::sleep(std::chrono::milliseconds(5));
+      for (int i = 0; i < 1000 && !first_seen->load(); ++i)
+        co_await weft::sleep(std::chrono::milliseconds(5));
       for (std::size_t i = 1; i < pieces().size(); ++i) co_await w.write(pieces()[i]);
     });
   };
@@ -151,8 +150,8 @@ TEST(HttpStreamCompression, EachPieceIsFlushedAndTheStreamDecodes) {
           SCOPED_TRACE(coding);
           first_seen->store(false);
           RawClient c = RawClient::tcp(port);
-          ASSERT_TRUE(c.send(get_request("/events", std::string("Accept-Encoding: ") + coding +
-                                                        "\r\nConnection: close\r\n")));
+          ASSERT_TRUE(c.send(get_request(
+              "/events", std::string("Accept-Encoding: ") + coding + "\r\nConnection: close\r\n")));
           // The first chunk arrives and decodes to the first piece while the producer waits.
           std::string raw;
           std::size_t head_end = std::string::npos;
@@ -167,7 +166,8 @@ TEST(HttpStreamCompression, EachPieceIsFlushedAndTheStreamDecodes) {
             const std::size_t eol = body.find("\r\n");
             if (eol == std::string_view::npos) continue;
             const std::size_t size = std::stoul(std::string(body.substr(0, eol)), nullptr, 16);
-            if (body.size() >= eol + 2 + size) first_chunk = std::string(body.substr(eol + 2, size));
+            if (body.size() >= eol + 2 + size)
+              first_chunk = std::string(body.substr(eol + 2, size));
           }
           ASSERT_TRUE(first_chunk) << "no flushed chunk before the producer finished: " << raw;
           EXPECT_EQ(decoder.feed(*first_chunk), pieces()[0]);

@@ -61,7 +61,8 @@ void with_server(const std::function<void(std::uint16_t, Counters&)>& client) {
     add_routes(server, &k);
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::uint16_t port = server.port();
-    run_with_client(loop, server, [&] { client(port, k); }, RunOptions{.limit = 90000ms});
+    run_with_client(
+        loop, server, [&] { client(port, k); }, RunOptions{.limit = 90000ms});
   }
   weft::testing::expect_clean_close(loop);
 }
@@ -96,8 +97,10 @@ TEST(HttpStream, SlowReaderHoldsTheProducerBack) {
         << "the producer was not held back (wmem_max " << wmem_max << ", rcvbuf " << rcvbuf << ")";
     EXPECT_LT(written_while_paused, kPieces);
     EXPECT_LT(rss_growth_kib, 32 * 1024) << "RSS grew while the client was not reading";
-    std::printf("[ info ] pieces written while the client did not read: %d (bound %ld); "
-                "RSS growth %ld KiB\n", written_while_paused, bound, rss_growth_kib);
+    std::printf(
+        "[ info ] pieces written while the client did not read: %d (bound %ld); "
+        "RSS growth %ld KiB\n",
+        written_while_paused, bound, rss_growth_kib);
 
     auto r = c.read_response(false, 60000ms);
     ASSERT_TRUE(r) << c.error();
@@ -153,8 +156,9 @@ TEST(HttpStream, HeadOfAStreamedRouteSendsNoBody) {
   });
 }
 
-// A client that resets mid-stream: see http_regression_test.cpp (ProducerIsCancelledWhenTheClientResets)
-// — a write after the socket failed does not block the producer, which then spins.
+// A client that resets mid-stream: see http_regression_test.cpp
+// (ProducerIsCancelledWhenTheClientResets) — a write after the socket failed does not block the
+// producer, which then spins.
 
 }  // namespace
 }  // namespace weft::itest

@@ -108,7 +108,8 @@ bool parse_head(std::string_view head, HttpResponse& out, std::string& error) {
   while (eol != std::string_view::npos) {
     std::size_t start = eol + 2;
     eol = head.find("\r\n", start);
-    std::string_view field = head.substr(start, eol == std::string_view::npos ? head.npos : eol - start);
+    std::string_view field =
+        head.substr(start, eol == std::string_view::npos ? head.npos : eol - start);
     if (field.empty()) continue;
     if (field.find('\n') != field.npos || field.find('\r') != field.npos) {
       error = "bare CR/LF in response head";
@@ -154,10 +155,14 @@ std::optional<HttpResponse> parse_curl_output(std::string_view out, std::string*
 
 const char* to_string(CloseKind k) {
   switch (k) {
-    case CloseKind::none: return "none";
-    case CloseKind::eof: return "eof";
-    case CloseKind::reset: return "reset";
-    case CloseKind::timeout: return "timeout (still open)";
+    case CloseKind::none:
+      return "none";
+    case CloseKind::eof:
+      return "eof";
+    case CloseKind::reset:
+      return "reset";
+    case CloseKind::timeout:
+      return "timeout (still open)";
   }
   return "?";
 }
@@ -319,7 +324,8 @@ bool RawClient::need(std::size_t n, Clock::time_point deadline) {
     if (f != Fill::data) {
       if (error_.empty()) {
         error_ = f == Fill::timeout ? "timed out waiting for data"
-                                    : f == Fill::reset ? "connection reset" : "connection closed";
+                 : f == Fill::reset ? "connection reset"
+                                    : "connection closed";
       }
       return false;
     }
@@ -339,8 +345,8 @@ std::optional<std::size_t> RawClient::find_in_buffer(std::string_view what,
     if (f != Fill::data) {
       if (error_.empty()) {
         error_ = f == Fill::timeout ? "timed out waiting for a response"
-                                    : f == Fill::reset ? "connection reset before a response"
-                                                       : "connection closed before a response";
+                 : f == Fill::reset ? "connection reset before a response"
+                                    : "connection closed before a response";
       }
       return std::nullopt;
     }
@@ -467,8 +473,8 @@ std::string post_request(std::string_view path, std::string_view body,
 
 CurlResult run_curl(const std::vector<std::string>& args, Ms timeout) {
   CurlResult result;
-  std::vector<std::string> all = {"curl",      "-q",  "--silent", "--show-error",
-                                  "--noproxy", "*",   "--max-time", "10"};
+  std::vector<std::string> all = {"curl",      "-q", "--silent",   "--show-error",
+                                  "--noproxy", "*",  "--max-time", "10"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());

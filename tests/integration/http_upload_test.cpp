@@ -33,7 +33,8 @@ void serve(const std::function<void(http::Server&)>& setup,
     setup(server);
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::uint16_t port = server.port();
-    run_with_client(loop, server, [&] { client(port); }, run);
+    run_with_client(
+        loop, server, [&] { client(port); }, run);
   }
   weft::testing::expect_clean_close(loop);
 }
@@ -65,7 +66,8 @@ std::string read_all(const std::string& path) {
 // The names in `dir`, sorted, each followed by a space.
 std::string files_in(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : stdfs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : stdfs::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   std::string all;
   for (const std::string& n : names) all += n + " ";
@@ -107,9 +109,11 @@ http::Handler upload_route(std::string dir, http::MultipartLimits limits = {}) {
 }
 
 std::string multipart_request(std::string_view path, const std::string& body) {
-  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n"
+  return "POST " + std::string(path) +
+         " HTTP/1.1\r\nHost: t\r\n"
          "Content-Type: multipart/form-data; boundary=B0und\r\n"
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string file_part(std::string_view name, std::string_view data) {
@@ -168,8 +172,8 @@ TEST(HttpMultipart, LimitsAnswer413AndLeaveNoFileBehind) {
       [&](std::uint16_t port) {
         // The control: at the limit, saved.
         RawClient c = RawClient::tcp(port);
-        ASSERT_TRUE(c.send(multipart_request("/upload", file_part("ok", std::string(64 * 1024, 'a')) +
-                                                            "--B0und--")));
+        ASSERT_TRUE(c.send(multipart_request(
+            "/upload", file_part("ok", std::string(64 * 1024, 'a')) + "--B0und--")));
         auto r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 200);
@@ -197,8 +201,8 @@ TEST(HttpMultipart, LimitsAnswer413AndLeaveNoFileBehind) {
         // Too many parts.
         c = RawClient::tcp(port);
         ASSERT_TRUE(c.send(multipart_request("/upload", file_part("a", "1") + file_part("b", "2") +
-                                                            file_part("c", "3") + file_part("d", "4") +
-                                                            "--B0und--")));
+                                                            file_part("c", "3") +
+                                                            file_part("d", "4") + "--B0und--")));
         r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 413);
@@ -221,8 +225,8 @@ TEST(HttpMultipart, CurlGets413MidUpload) {
       },
       [&](std::uint16_t port) {
         const auto start = Clock::now();
-        CurlResult r = run_curl({"-i", "-F", "big=@" + in.path() + "/big.bin",
-                                 base_url(port) + "/upload"});
+        CurlResult r =
+            run_curl({"-i", "-F", "big=@" + in.path() + "/big.bin", base_url(port) + "/upload"});
         auto res = parse_curl_output(r.out);
         ASSERT_TRUE(res) << r.exit_code << " " << r.err;
         EXPECT_EQ(res->status, 413);
@@ -244,9 +248,10 @@ TEST(HttpMultipart, MalformedBodiesAnswer400AndLeaveNoFileBehind) {
       [&](std::uint16_t port) {
         // A body that ends inside a file part, after 200 KiB were written to disk.
         RawClient c = RawClient::tcp(port);
-        ASSERT_TRUE(c.send(multipart_request("/upload", "--B0und\r\nContent-Disposition: form-data; "
-                                                        "name=\"cut\"; filename=\"x\"\r\n\r\n" +
-                                                            std::string(200 * 1024, 'z'))));
+        ASSERT_TRUE(c.send(multipart_request("/upload",
+                                             "--B0und\r\nContent-Disposition: form-data; "
+                                             "name=\"cut\"; filename=\"x\"\r\n\r\n" +
+                                                 std::string(200 * 1024, 'z'))));
         auto r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 400);
@@ -263,20 +268,23 @@ TEST(HttpMultipart, MalformedBodiesAnswer400AndLeaveNoFileBehind) {
         EXPECT_NE(r->body.find("no name parameter"), std::string::npos) << r->body;
         // No boundary; not multipart at all.
         c = RawClient::tcp(port);
-        ASSERT_TRUE(c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data\r\n"
-                           "Content-Length: 1\r\n\r\nx"));
+        ASSERT_TRUE(
+            c.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data\r\n"
+                   "Content-Length: 1\r\n\r\nx"));
         r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 400);
         c = RawClient::tcp(port);
-        ASSERT_TRUE(c.send(post_request("/upload", "a=1", "Content-Type: application/x-www-form-urlencoded\r\n")));
+        ASSERT_TRUE(c.send(
+            post_request("/upload", "a=1", "Content-Type: application/x-www-form-urlencoded\r\n")));
         r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 415);
         // The connection still serves a request after a good upload (the epilogue was read).
         c = RawClient::tcp(port);
-        ASSERT_TRUE(c.send(multipart_request("/upload", file_part("f", "data") + "--B0und--\r\nepilogue") +
-                           multipart_request("/upload", file_part("g", "more") + "--B0und--")));
+        ASSERT_TRUE(
+            c.send(multipart_request("/upload", file_part("f", "data") + "--B0und--\r\nepilogue") +
+                   multipart_request("/upload", file_part("g", "more") + "--B0und--")));
         r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->body, "f=file:f.bin:application/octet-stream:4;");

@@ -431,7 +431,8 @@ TEST(HttpWorkers, StaticFilesServeFromEveryLoopConcurrently) {
   TempDir dir;
   std::map<std::string, std::string> files;
   for (int i = 0; i < 6; ++i) {
-    files["f" + std::to_string(i) + ".txt"] = std::string(100 + i * 700, static_cast<char>('a' + i));
+    files["f" + std::to_string(i) + ".txt"] =
+        std::string(100 + i * 700, static_cast<char>('a' + i));
   }
   for (const auto& [name, body] : files) dir.write(name, body);
   Loop loop;

@@ -86,7 +86,8 @@ TEST(TlsStats, StatsEndpointCountsHandshakesAndNamesTheKtlsPath) {
   const std::string dir = ::mkdtemp(tmpl);
   testing::Pem leaf = ca.issue({"localhost", "127.0.0.1"});
   tls::ServerConfig cfg;
-  cfg.certificates = {{.cert_file = {}, .key_file = {}, .cert_pem = leaf.cert, .key_pem = leaf.key}};
+  cfg.certificates = {
+      {.cert_file = {}, .key_file = {}, .cert_pem = leaf.cert, .key_pem = leaf.key}};
   cfg.handshake_inline_when_idle = false;  // every signing step on the pool (counted below)
   const tls::Context ctx = tls::Context::server(cfg);
   Loop loop;
@@ -95,22 +96,26 @@ TEST(TlsStats, StatsEndpointCountsHandshakesAndNamesTheKtlsPath) {
     http::ServerOptions options;
     options.tls = ctx;
     http::Server server(loop, options);
-    server.get("/plaintext", [](http::Request&) { return http::Response::bytes("Hello, World!", "text/plain"); });
+    server.get("/plaintext",
+               [](http::Request&) { return http::Response::bytes("Hello, World!", "text/plain"); });
     auto obs = observe::mount(server);
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
     const std::string p = std::to_string(server.port());
     run_with_client(loop, server, [&] {
-      const std::string base = "openssl s_client -tls1_3 -connect 127.0.0.1:" + p + " -servername localhost";
+      const std::string base =
+          "openssl s_client -tls1_3 -connect 127.0.0.1:" + p + " -servername localhost";
       const std::string first = sh("(sleep 0.3; echo) | " + base + " -sess_out " + dir + "/sess");
       EXPECT_TRUE(contains(first, "New, TLSv1.3")) << first;
       const std::string second = sh("(sleep 0.3; echo) | " + base + " -sess_in " + dir + "/sess");
       EXPECT_TRUE(contains(second, "Reused, TLSv1.3")) << second;
       sh("curl -s -m 5 http://127.0.0.1:" + p + "/plaintext");  // plain HTTP: a failed handshake
       // "key json-value" lines of the snapshot's "tls" object
-      json_fields = sh("curl -sk -m 5 -H \"Host: localhost\" https://127.0.0.1:" + p +
-                       "/_weft/stats | python3 -c \"import json,sys\n"
-                       "for k,v in json.load(sys.stdin)[sys.argv[1]].items(): print(k, json.dumps(v))\" tls");
-      metrics = sh("curl -sk -m 5 -H \"Host: localhost\" https://127.0.0.1:" + p + "/_weft/metrics");
+      json_fields =
+          sh("curl -sk -m 5 -H \"Host: localhost\" https://127.0.0.1:" + p +
+             "/_weft/stats | python3 -c \"import json,sys\n"
+             "for k,v in json.load(sys.stdin)[sys.argv[1]].items(): print(k, json.dumps(v))\" tls");
+      metrics =
+          sh("curl -sk -m 5 -H \"Host: localhost\" https://127.0.0.1:" + p + "/_weft/metrics");
     });
     obs.reset();
     loop.run();
@@ -134,7 +139,8 @@ TEST(TlsStats, StatsEndpointCountsHandshakesAndNamesTheKtlsPath) {
   // (4: the plain-HTTP bytes failed in theirs), the client's second flight inline (3).
   EXPECT_GE(std::stoul(t.at("pool_steps")), 4u) << json_fields;
   EXPECT_GE(std::stoul(t.at("inline_steps")), 3u) << json_fields;
-  EXPECT_TRUE(contains(metrics, "weft_tls_handshakes_total{outcome=\"done\"} 4")) << metrics;  // + the stats one
+  EXPECT_TRUE(contains(metrics, "weft_tls_handshakes_total{outcome=\"done\"} 4"))
+      << metrics;  // + the stats one
   EXPECT_TRUE(contains(metrics, "weft_tls_ktls 0")) << metrics;
   const tls::Stats after = tls::stats(ctx);
   EXPECT_EQ(after.handshakes_done, 4u);

@@ -70,8 +70,11 @@ void with_https(const tls::Context& ctx, const std::function<void(std::uint16_t)
     http::ServerOptions options;
     options.tls = ctx;
     http::Server server(loop, options);
-    server.get("/plaintext", [](Request&) { return Response::bytes("Hello, World!", "text/plain"); });
-    server.post("/echo", [](Request& req) { return Response::bytes(req.body(), "application/octet-stream"); });
+    server.get("/plaintext",
+               [](Request&) { return Response::bytes("Hello, World!", "text/plain"); });
+    server.post("/echo", [](Request& req) {
+      return Response::bytes(req.body(), "application/octet-stream");
+    });
     // "/*": the file's path is the same whether the handler maps the whole path or the "*".
     if (!static_root.empty()) server.get("/*", http::static_files(static_root));
     ASSERT_FALSE(server.listen(0, "127.0.0.1"));
@@ -91,15 +94,20 @@ TEST(Https, CurlOverTls12AndTls13WithAlpn) {
   Certs c;
   with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
     for (const std::string& v : {std::string("--tlsv1.3"), std::string("--tls-max 1.2")}) {
-      const std::string out = sh("curl -sS -v " + v + " --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext");
+      const std::string out =
+          sh("curl -sS -v " + v + " --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext");
       EXPECT_TRUE(contains(out, "Hello, World!")) << out;
-      EXPECT_TRUE(contains(out, v == "--tlsv1.3" ? "SSL connection using TLSv1.3" : "SSL connection using TLSv1.2")) << out;
+      EXPECT_TRUE(contains(
+          out, v == "--tlsv1.3" ? "SSL connection using TLSv1.3" : "SSL connection using TLSv1.2"))
+          << out;
       EXPECT_TRUE(contains(out, "ALPN: server accepted http/1.1")) << out;
     }
     // A 1 MB body both ways, keep-alive across two requests on one connection.
-    const std::string body = sh("head -c 1000000 /dev/urandom > " + c.dir + "/big && curl -sS --cacert " + c.dir +
-                                "/ca.pem --data-binary @" + c.dir + "/big " + url(port) + "/echo -o " + c.dir +
-                                "/big.out --next --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext && cmp " + c.dir + "/big " + c.dir + "/big.out && echo SAME");
+    const std::string body =
+        sh("head -c 1000000 /dev/urandom > " + c.dir + "/big && curl -sS --cacert " + c.dir +
+           "/ca.pem --data-binary @" + c.dir + "/big " + url(port) + "/echo -o " + c.dir +
+           "/big.out --next --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext && cmp " +
+           c.dir + "/big " + c.dir + "/big.out && echo SAME");
     EXPECT_TRUE(contains(body, "Hello, World!SAME")) << body;
   });
 }
@@ -110,26 +118,32 @@ TEST(Https, StaticFilesOverTls) {
   Certs c;
   const std::string root = c.dir + "/www";
   sh("mkdir -p " + root + "/files && head -c 3000000 /dev/urandom > " + root + "/files/big.bin");
-  with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
-    const std::string out = sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/files/big.bin -o " + c.dir +
-                               "/got.bin && cmp " + root + "/files/big.bin " + c.dir + "/got.bin && echo SAME");
-    EXPECT_EQ(out, "SAME\n");
-    const std::string range = sh("curl -sS --cacert " + c.dir + "/ca.pem -r 1000-1999 " + url(port) +
-                                 "/files/big.bin | wc -c");
-    EXPECT_EQ(range, "1000\n");
-  }, root);
+  with_https(
+      tls::Context::server(config(c)),
+      [&](std::uint16_t port) {
+        const std::string out = sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) +
+                                   "/files/big.bin -o " + c.dir + "/got.bin && cmp " + root +
+                                   "/files/big.bin " + c.dir + "/got.bin && echo SAME");
+        EXPECT_EQ(out, "SAME\n");
+        const std::string range = sh("curl -sS --cacert " + c.dir + "/ca.pem -r 1000-1999 " +
+                                     url(port) + "/files/big.bin | wc -c");
+        EXPECT_EQ(range, "1000\n");
+      },
+      root);
 }
 
 TEST(Https, SniChoosesTheCertificate) {
   Certs c;
   with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
     const std::string p = std::to_string(port);
-    const std::string out = sh("curl -sS --cacert " + c.dir + "/ca.pem --resolve b.test:" + p + ":127.0.0.1 " +
-                               url(port, "b.test") + "/plaintext");
+    const std::string out = sh("curl -sS --cacert " + c.dir + "/ca.pem --resolve b.test:" + p +
+                               ":127.0.0.1 " + url(port, "b.test") + "/plaintext");
     EXPECT_EQ(out, "Hello, World!");  // verified against b.test's certificate
-    const std::string subj = sh("echo | openssl s_client -connect 127.0.0.1:" + p + " -servername b.test 2>/dev/null | grep subject=");
+    const std::string subj = sh("echo | openssl s_client -connect 127.0.0.1:" + p +
+                                " -servername b.test 2>/dev/null | grep subject=");
     EXPECT_TRUE(contains(subj, "CN = b.test")) << subj;
-    const std::string dflt = sh("echo | openssl s_client -connect 127.0.0.1:" + p + " -noservername 2>/dev/null | grep subject=");
+    const std::string dflt = sh("echo | openssl s_client -connect 127.0.0.1:" + p +
+                                " -noservername 2>/dev/null | grep subject=");
     EXPECT_TRUE(contains(dflt, "CN = localhost")) << dflt;
   });
 }
@@ -138,7 +152,8 @@ TEST(Https, SessionResumptionTls13AndTls12) {
   Certs c;
   with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
     for (const char* v : {"-tls1_3", "-tls1_2"}) {
-      const std::string base = std::string("openssl s_client ") + v + " -connect 127.0.0.1:" + std::to_string(port) +
+      const std::string base = std::string("openssl s_client ") + v +
+                               " -connect 127.0.0.1:" + std::to_string(port) +
                                " -servername localhost -CAfile " + c.dir + "/ca.pem";
       const std::string first = sh("(sleep 0.3; echo) | " + base + " -sess_out " + c.dir + "/sess");
       EXPECT_TRUE(contains(first, "New, TLSv1.")) << first;
@@ -183,15 +198,18 @@ TEST(Https, PythonSslClient) {
         "    ctx.set_alpn_protocols(['h2', 'http/1.1'])\n"
         "    with socket.create_connection(('127.0.0.1', int(sys.argv[1]))) as raw:\n"
         "        with ctx.wrap_socket(raw, server_hostname='localhost') as s:\n"
-        "            s.sendall(b'GET /plaintext HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n')\n"
+        "            s.sendall(b'GET /plaintext HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: "
+        "close\\r\\n\\r\\n')\n"
         "            data = b''\n"
         "            while True:\n"
         "                chunk = s.recv(4096)\n"
         "                if not chunk: break\n"
         "                data += chunk\n"
-        "            print(s.version(), s.selected_alpn_protocol(), data.endswith(b'Hello, World!'))\n";
+        "            print(s.version(), s.selected_alpn_protocol(), data.endswith(b'Hello, "
+        "World!'))\n";
     testing::write_file(c.dir + "/client.py", py);
-    const std::string out = sh("python3 " + c.dir + "/client.py " + std::to_string(port) + " " + c.dir + "/ca.pem");
+    const std::string out =
+        sh("python3 " + c.dir + "/client.py " + std::to_string(port) + " " + c.dir + "/ca.pem");
     EXPECT_TRUE(contains(out, "TLSv1.2 http/1.1 True")) << out;
     EXPECT_TRUE(contains(out, "TLSv1.3 http/1.1 True")) << out;
   });
@@ -200,12 +218,14 @@ TEST(Https, PythonSslClient) {
 TEST(Https, RenegotiationIsRefused) {
   Certs c;
   with_https(tls::Context::server(config(c)), [&](std::uint16_t port) {
-    const std::string out = sh("(sleep 0.3; echo R; sleep 0.5) | openssl s_client -tls1_2 -connect 127.0.0.1:" +
-                               std::to_string(port) + " -CAfile " + c.dir + "/ca.pem");
+    const std::string out =
+        sh("(sleep 0.3; echo R; sleep 0.5) | openssl s_client -tls1_2 -connect 127.0.0.1:" +
+           std::to_string(port) + " -CAfile " + c.dir + "/ca.pem");
     EXPECT_TRUE(contains(out, "RENEGOTIATING")) << out;
     EXPECT_TRUE(contains(out, "no renegotiation")) << out;
     // The server goes on serving.
-    EXPECT_EQ(sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext"), "Hello, World!");
+    EXPECT_EQ(sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext"),
+              "Hello, World!");
   });
 }
 
@@ -222,23 +242,25 @@ TEST(Https, PlainHttpAndTruncatedRecordsAreClosedNotHung) {
     cut.shutdown_write();
     const CloseKind k2 = cut.wait_closed(std::chrono::milliseconds(3000));
     EXPECT_TRUE(k2 == CloseKind::eof || k2 == CloseKind::reset) << to_string(k2);
-    EXPECT_EQ(sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext"), "Hello, World!");
+    EXPECT_EQ(sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext"),
+              "Hello, World!");
   });
 }
 
 TEST(Https, ClientStoppingMidHandshakeIsClosedAtTheHandshakeTimeout) {
   Certs c;
-  with_https(tls::Context::server(config(c, std::chrono::milliseconds(300))), [&](std::uint16_t port) {
-    RawClient silent = RawClient::tcp(port);
-    // The first bytes of a ClientHello, then nothing.
-    ASSERT_TRUE(silent.send(std::string("\x16\x03\x01\x00\xc8\x01", 6)));
-    const auto start = std::chrono::steady_clock::now();
-    const CloseKind k = silent.wait_closed(std::chrono::milliseconds(3000));
-    const auto took = std::chrono::steady_clock::now() - start;
-    EXPECT_TRUE(k == CloseKind::eof || k == CloseKind::reset) << to_string(k);
-    EXPECT_GE(took, std::chrono::milliseconds(250));
-    EXPECT_LT(took, std::chrono::milliseconds(2000));
-  });
+  with_https(tls::Context::server(config(c, std::chrono::milliseconds(300))),
+             [&](std::uint16_t port) {
+               RawClient silent = RawClient::tcp(port);
+               // The first bytes of a ClientHello, then nothing.
+               ASSERT_TRUE(silent.send(std::string("\x16\x03\x01\x00\xc8\x01", 6)));
+               const auto start = std::chrono::steady_clock::now();
+               const CloseKind k = silent.wait_closed(std::chrono::milliseconds(3000));
+               const auto took = std::chrono::steady_clock::now() - start;
+               EXPECT_TRUE(k == CloseKind::eof || k == CloseKind::reset) << to_string(k);
+               EXPECT_GE(took, std::chrono::milliseconds(250));
+               EXPECT_LT(took, std::chrono::milliseconds(2000));
+             });
 }
 
 TEST(Https, ReloadWhileConnectionsAreOpen) {
@@ -259,7 +281,10 @@ TEST(Https, ReloadWhileConnectionsAreOpen) {
     testing::write_file(c.dir + "/keep.py", py);
     const std::string flag = c.dir + "/reload";
     std::string out;
-    std::thread t([&] { out = sh("python3 " + c.dir + "/keep.py " + std::to_string(port) + " " + c.dir + "/ca.pem " + flag); });
+    std::thread t([&] {
+      out = sh("python3 " + c.dir + "/keep.py " + std::to_string(port) + " " + c.dir + "/ca.pem " +
+               flag);
+    });
     for (int i = 0; i < 500 && ::access(flag.c_str(), F_OK) != 0; ++i) ::usleep(10000);
     tls::ServerConfig next;
     Pem p = second.issue({"localhost"});
@@ -269,9 +294,11 @@ TEST(Https, ReloadWhileConnectionsAreOpen) {
     t.join();
     EXPECT_TRUE(contains(out, "before b'Hello, World!'")) << out;
     EXPECT_TRUE(contains(out, "after b'Hello, World!'")) << out;
-    const std::string old_ca = sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext");
+    const std::string old_ca =
+        sh("curl -sS --cacert " + c.dir + "/ca.pem " + url(port) + "/plaintext");
     EXPECT_FALSE(contains(old_ca, "Hello")) << old_ca;
-    EXPECT_EQ(sh("curl -sS --cacert " + c.dir + "/ca2.pem " + url(port) + "/plaintext"), "Hello, World!");
+    EXPECT_EQ(sh("curl -sS --cacert " + c.dir + "/ca2.pem " + url(port) + "/plaintext"),
+              "Hello, World!");
   });
 }
 

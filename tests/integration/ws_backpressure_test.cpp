@@ -39,7 +39,7 @@ constexpr bool kRssMeaningful = true;
 
 struct FeedState {
   WebSocket* subscriber = nullptr;  // loop thread only
-  std::size_t max_buffered = 0;      // loop thread only
+  std::size_t max_buffered = 0;     // loop thread only
   std::atomic<int> drains{0};
   std::atomic<int> close_code{0};
   std::atomic<bool> published{false};
@@ -62,7 +62,8 @@ void publish_from(ws::App& app, FeedState& st, std::size_t i) {
   for (std::size_t end = std::min(kMessages, i + 8); i < end; ++i) {
     const std::size_t n = app.publish("feed", message(i), Opcode::binary);
     (n ? st.delivered : st.dropped).fetch_add(1);
-    if (st.subscriber) st.max_buffered = std::max(st.max_buffered, st.subscriber->buffered_amount());
+    if (st.subscriber)
+      st.max_buffered = std::max(st.max_buffered, st.subscriber->buffered_amount());
   }
   st.rss_peak = std::max(st.rss_peak.load(), rss_kib());
   if (i < kMessages) {
@@ -77,14 +78,16 @@ void add_feed(ws::App& app, FeedState& st, ws::BackpressurePolicy policy) {
   o.max_backpressure = kLimit;
   o.backpressure_policy = policy;
   o.close_timeout = std::chrono::milliseconds(200);
-  app.ws("/feed", {.open = [&st](WebSocket& s) {
-                     s.subscribe("feed");
-                     st.subscriber = &s;
-                   },
-                   .close = [&st](WebSocket&, std::uint16_t code, std::string_view) {
-                     st.subscriber = nullptr;
-                     st.close_code = code;
-                   },
+  app.ws("/feed", {.open =
+                       [&st](WebSocket& s) {
+                         s.subscribe("feed");
+                         st.subscriber = &s;
+                       },
+                   .close =
+                       [&st](WebSocket&, std::uint16_t code, std::string_view) {
+                         st.subscriber = nullptr;
+                         st.close_code = code;
+                       },
                    .drain = [&st](WebSocket&) { ++st.drains; },
                    .options = o});
 }
@@ -143,9 +146,11 @@ TEST(WsBackpressure, SubscriberThatNeverReadsHoldsBoundedMemory) {
   });
   EXPECT_LE(st.max_buffered, kLimit + kMessage + 16);
   EXPECT_GT(st.max_buffered, kLimit / 2);
-  std::printf("published %zu x 64 KiB: %zu queued, %zu dropped; most buffered %zu bytes; "
-              "RSS growth %ld KiB\n", kMessages, st.delivered.load(), st.dropped.load(),
-              st.max_buffered, st.rss_peak.load() - st.rss_before);
+  std::printf(
+      "published %zu x 64 KiB: %zu queued, %zu dropped; most buffered %zu bytes; "
+      "RSS growth %ld KiB\n",
+      kMessages, st.delivered.load(), st.dropped.load(), st.max_buffered,
+      st.rss_peak.load() - st.rss_before);
 }
 
 TEST(WsBackpressure, ClosePolicyClosesWith1008) {

@@ -67,23 +67,27 @@ void add_routes(ws::App& app, Recorded& rec) {
   ws::Options deflate = test_options();
   deflate.compression.enabled = true;
   app.ws("/ws-deflate", echo(deflate));
-  app.ws("/room/:name", {
-      .upgrade = [](http::Request& req) -> std::any {
-        if (req.header("x-token").empty()) throw http::HttpError(401, "token required");
-        return std::string(req.header("x-token"));
-      },
-      .open = [&rec](WebSocket& s) {
-        s.subscribe(s.param("name"));
-        rec.opened_on(s.loop());
-      },
-      .message = [&app](WebSocket& s, std::string_view m, Opcode) {
-        if (m == "whoami") s.send(std::any_cast<std::string&>(s.user()) + "@" + std::string(s.param("name")));
-        if (m == "close-me") s.close(4000, "bye");
-        if (m.starts_with("pub:")) app.publish(s.param("name"), m.substr(4));
-        if (m == "throw") throw std::runtime_error("handler failed");
-      },
-      .close = [&rec](WebSocket&, std::uint16_t c, std::string_view r) { rec.add(c, r); },
-      .options = test_options()});
+  app.ws(
+      "/room/:name",
+      {.upgrade = [](http::Request& req) -> std::any {
+         if (req.header("x-token").empty()) throw http::HttpError(401, "token required");
+         return std::string(req.header("x-token"));
+       },
+       .open =
+           [&rec](WebSocket& s) {
+             s.subscribe(s.param("name"));
+             rec.opened_on(s.loop());
+           },
+       .message =
+           [&app](WebSocket& s, std::string_view m, Opcode) {
+             if (m == "whoami")
+               s.send(std::any_cast<std::string&>(s.user()) + "@" + std::string(s.param("name")));
+             if (m == "close-me") s.close(4000, "bye");
+             if (m.starts_with("pub:")) app.publish(s.param("name"), m.substr(4));
+             if (m == "throw") throw std::runtime_error("handler failed");
+           },
+       .close = [&rec](WebSocket&, std::uint16_t c, std::string_view r) { rec.add(c, r); },
+       .options = test_options()});
 }
 
 void with_server(const std::function<void(std::uint16_t, ws::App&, Recorded&)>& client,
@@ -102,7 +106,8 @@ void with_server(const std::function<void(std::uint16_t, ws::App&, Recorded&)>& 
 
 // What the echo route must answer to a conformance case: each message echoed, each ping
 // ponged, then the close (the peer's code echoed, the error's code, or our 1000 answered).
-std::vector<std::string> expected_replies(const ws::testing::ConformanceCase& c, bool& client_closes) {
+std::vector<std::string> expected_replies(const ws::testing::ConformanceCase& c,
+                                          bool& client_closes) {
   std::vector<std::string> out;
   bool closed = false;
   for (const std::string& e : c.events) {
@@ -165,7 +170,8 @@ TEST(WsServer, BadHandshakesAreRefused) {
         {up + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short==\r\n", 400},
         {up + "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 426},
         {"Upgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 400},
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+         400},
     };
     for (const Case& k : cases) {
       RawClient c = RawClient::tcp(port);
@@ -182,7 +188,8 @@ TEST(WsServer, BadHandshakesAreRefused) {
 
 TEST(WsServer, SubprotocolIsChosenFromTheAllowedList) {
   with_server([](std::uint16_t port, ws::App&, Recorded&) {
-    WsClient a = WsClient::connect(port, "/ws-proto", "Sec-WebSocket-Protocol: x, chat.v1, chat.v2\r\n");
+    WsClient a =
+        WsClient::connect(port, "/ws-proto", "Sec-WebSocket-Protocol: x, chat.v1, chat.v2\r\n");
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a.handshake().header("sec-websocket-protocol"), "chat.v1");
     WsClient b = WsClient::connect(port, "/ws-proto", "Sec-WebSocket-Protocol: x\r\n");
@@ -197,15 +204,18 @@ TEST(WsServer, SubprotocolIsChosenFromTheAllowedList) {
 TEST(WsServer, FramesSentWithTheHandshakeAreRead) {
   with_server([](std::uint16_t port, ws::App&, Recorded&) {
     RawClient raw = RawClient::tcp(port);
-    std::string req = get_request("/ws",
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+    std::string req =
+        get_request("/ws",
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
     ASSERT_TRUE(raw.send(req + ws::testing::raw_frame("early")));
     auto res = raw.read_response(true);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 101);
     std::string rest(raw.buffered());
-    const std::string want = "\x81\x05" "early";
+    const std::string want =
+        "\x81\x05"
+        "early";
     while (rest.size() < want.size()) {
       std::string more = raw.read_some(2000ms);
       if (more.empty()) break;
@@ -247,16 +257,18 @@ TEST(WsServer, OneCaseSentByteByByte) {
                         ws::testing::raw_frame("lo", {.opcode = 0});
     ASSERT_TRUE(client.raw().send_bytewise(input));
     ASSERT_TRUE(client.send_close(1000));
-    EXPECT_EQ(client.until_closed(), (std::vector<std::string>{"pong:p", "text:Hello", "close:1000"}));
+    EXPECT_EQ(client.until_closed(),
+              (std::vector<std::string>{"pong:p", "text:Hello", "close:1000"}));
   });
 }
 
 TEST(WsServer, UpgradeHookGivesUserValueAndParamsOrRefuses) {
   with_server([](std::uint16_t port, ws::App&, Recorded&) {
     RawClient refused = RawClient::tcp(port);
-    ASSERT_TRUE(refused.send(get_request("/room/a",
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")));
+    ASSERT_TRUE(refused.send(
+        get_request("/room/a",
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")));
     auto res = refused.read_response();
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 401);
@@ -344,7 +356,8 @@ TEST(WsServer, PublishReachesEverySubscriberOnce) {
   with_server([](std::uint16_t port, ws::App&, Recorded&) {
     std::vector<WsClient> subs;
     for (int i = 0; i < 5; ++i) {
-      subs.push_back(WsClient::connect(port, i < 4 ? "/room/news" : "/room/other", "X-Token: t\r\n"));
+      subs.push_back(
+          WsClient::connect(port, i < 4 ? "/room/news" : "/room/other", "X-Token: t\r\n"));
       ASSERT_TRUE(subs.back().ok());
     }
     ASSERT_TRUE(subs[0].send("pub:hello all"));
@@ -368,28 +381,30 @@ namespace {
 TEST(WsServer, PublishReachesSubscribersOnEveryLoop) {
   http::ServerOptions options;
   options.workers = 2;
-  with_server([](std::uint16_t port, ws::App& app, Recorded& rec) {
-    std::vector<WsClient> subs;
-    for (int i = 0; i < 12; ++i) {
-      subs.push_back(WsClient::connect(port, "/room/all", "X-Token: t\r\n"));
-      ASSERT_TRUE(subs.back().ok());
-    }
-    for (int i = 0; i < 100 && app.ws_stats().open < 12; ++i) std::this_thread::sleep_for(5ms);
-    EXPECT_EQ(rec.loop_count(), 2u) << "the kernel put every connection on one loop";
-    ASSERT_TRUE(subs[0].send("pub:to every loop"));
-    for (auto& s : subs) {
-      auto e = s.next();
-      ASSERT_TRUE(e) << s.error;
-      EXPECT_EQ(e->str(), "text:to every loop");
-    }
-    // And from a thread that is no loop's: posted to each loop.
-    EXPECT_EQ(app.publish("all", "from outside"), 0u);
-    for (auto& s : subs) {
-      auto e = s.next();
-      ASSERT_TRUE(e) << s.error;
-      EXPECT_EQ(e->str(), "text:from outside");
-    }
-  }, options);
+  with_server(
+      [](std::uint16_t port, ws::App& app, Recorded& rec) {
+        std::vector<WsClient> subs;
+        for (int i = 0; i < 12; ++i) {
+          subs.push_back(WsClient::connect(port, "/room/all", "X-Token: t\r\n"));
+          ASSERT_TRUE(subs.back().ok());
+        }
+        for (int i = 0; i < 100 && app.ws_stats().open < 12; ++i) std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(rec.loop_count(), 2u) << "the kernel put every connection on one loop";
+        ASSERT_TRUE(subs[0].send("pub:to every loop"));
+        for (auto& s : subs) {
+          auto e = s.next();
+          ASSERT_TRUE(e) << s.error;
+          EXPECT_EQ(e->str(), "text:to every loop");
+        }
+        // And from a thread that is no loop's: posted to each loop.
+        EXPECT_EQ(app.publish("all", "from outside"), 0u);
+        for (auto& s : subs) {
+          auto e = s.next();
+          ASSERT_TRUE(e) << s.error;
+          EXPECT_EQ(e->str(), "text:from outside");
+        }
+      },
+      options);
 }
 
 }  // namespace
@@ -402,13 +417,15 @@ namespace {
 // compressed (RSV1), a small one goes uncompressed, the figures are printed.
 TEST(WsServer, DeflateCompressesBothWays) {
   with_server([](std::uint16_t port, ws::App&, Recorded&) {
-    WsClient c = WsClient::connect(port, "/ws-deflate",
-                                   "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+    WsClient c = WsClient::connect(
+        port, "/ws-deflate",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c.handshake().header("sec-websocket-extensions"),
               "permessage-deflate; server_no_context_takeover; client_max_window_bits=15");
     std::string message;
-    for (int i = 0; i < 200; ++i) message += R"({"id":)" + std::to_string(i) + R"(,"name":"weft","ok":true},)";
+    for (int i = 0; i < 200; ++i)
+      message += R"({"id":)" + std::to_string(i) + R"(,"name":"weft","ok":true},)";
     ws::Deflater d(15);
     std::string z;
     d.compress(message, z);
@@ -418,9 +435,10 @@ TEST(WsServer, DeflateCompressesBothWays) {
     EXPECT_TRUE(e->compressed);
     EXPECT_EQ(e->payload, message);
     EXPECT_LT(e->wire_size * 4, message.size());
-    std::printf("permessage-deflate: %zu-byte JSON message: %zu bytes from the client, %zu from "
-                "the server; decompressor per connection ~%zu KiB (window 15)\n",
-                message.size(), z.size(), e->wire_size, ws::Inflater::memory(15) / 1024);
+    std::printf(
+        "permessage-deflate: %zu-byte JSON message: %zu bytes from the client, %zu from "
+        "the server; decompressor per connection ~%zu KiB (window 15)\n",
+        message.size(), z.size(), e->wire_size, ws::Inflater::memory(15) / 1024);
     ASSERT_TRUE(c.send("small"));
     auto small = c.next();
     ASSERT_TRUE(small);

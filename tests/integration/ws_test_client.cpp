@@ -13,8 +13,8 @@ struct Collect final : ws::ParserEvents {
   std::vector<WsFrameEvent>& out;
   explicit Collect(std::vector<WsFrameEvent>& o) : out(o) {}
   void on_message(ws::Opcode op, std::string_view p, bool compressed) override {
-    out.push_back({op == ws::Opcode::text ? "text" : "binary", std::string(p), 0, compressed,
-                   p.size()});
+    out.push_back(
+        {op == ws::Opcode::text ? "text" : "binary", std::string(p), 0, compressed, p.size()});
   }
   void on_ping(std::string_view p) override { out.push_back({"ping", std::string(p), 0}); }
   void on_pong(std::string_view p) override { out.push_back({"pong", std::string(p), 0}); }
@@ -46,9 +46,8 @@ WsClient WsClient::connect(std::uint16_t port, std::string_view path,
   c.handshake_ = *res;
   c.ok_ = res->status == 101;
   if (res->header("sec-websocket-extensions")) {
-    c.parser_ = ws::Parser(ws::ParserOptions{.role = ws::Role::client,
-                                             .max_message_size = 256 * 1024 * 1024,
-                                             .allow_rsv1 = true});
+    c.parser_ = ws::Parser(ws::ParserOptions{
+        .role = ws::Role::client, .max_message_size = 256 * 1024 * 1024, .allow_rsv1 = true});
     c.inflater_ = std::make_unique<ws::Inflater>(15);
   }
   // Bytes after the head (frames sent at once) stay in the raw client's buffer.
@@ -83,8 +82,8 @@ std::optional<WsFrameEvent> WsClient::next(Ms timeout) {
       pending_.erase(pending_.begin());
       if (e.compressed) {
         std::string out;
-        if (!inflater_ || inflater_->decompress(e.payload, out, 256 * 1024 * 1024) !=
-                              ws::Inflater::Result::ok) {
+        if (!inflater_ ||
+            inflater_->decompress(e.payload, out, 256 * 1024 * 1024) != ws::Inflater::Result::ok) {
           error = "cannot inflate";
           return std::nullopt;
         }

@@ -19,10 +19,10 @@ namespace weft::itest {
 struct WsFrameEvent {
   std::string kind;  // "text", "binary", "ping", "pong", "close"
   std::string payload;
-  std::uint16_t code = 0;  // close
-  bool compressed = false;  // RSV1: payload inflated by next()
+  std::uint16_t code = 0;     // close
+  bool compressed = false;    // RSV1: payload inflated by next()
   std::size_t wire_size = 0;  // the payload's size as sent
-  std::string str() const;  // "text:..", "binary:<n>", "pong:..", "close:<code>"
+  std::string str() const;    // "text:..", "binary:<n>", "pong:..", "close:<code>"
 };
 
 class WsClient {
@@ -49,9 +49,8 @@ class WsClient {
  private:
   RawClient raw_;
   HttpResponse handshake_;
-  ws::Parser parser_{ws::ParserOptions{.role = ws::Role::client,
-                                       .max_message_size = 256 * 1024 * 1024,
-                                       .allow_rsv1 = false}};
+  ws::Parser parser_{ws::ParserOptions{
+      .role = ws::Role::client, .max_message_size = 256 * 1024 * 1024, .allow_rsv1 = false}};
   std::vector<WsFrameEvent> pending_;
   std::unique_ptr<ws::Inflater> inflater_;  // permessage-deflate was agreed
   std::string inbuf_;

@@ -42,26 +42,29 @@ void ready_layers(weft::http::Server& app) {
 
 // include/weft/http/compression.hpp (a streamed body)
 void streamed_compression(weft::http::Server& app) {
-  app.get("/events", [](weft::http::Request&) {         // compressed as it streams
-    return weft::http::Response::stream("text/event-stream", [](weft::http::BodyWriter& w) -> weft::Task<void> {
-      co_await w.write("data: 1\n\n");   // reaches the client compressed and flushed
-    });
+  app.get("/events", [](weft::http::Request&) {  // compressed as it streams
+    return weft::http::Response::stream(
+        "text/event-stream", [](weft::http::BodyWriter& w) -> weft::Task<void> {
+          co_await w.write("data: 1\n\n");  // reaches the client compressed and flushed
+        });
   });
 }
 
 // include/weft/http/multipart.hpp
 void multipart_hpp(weft::http::Server& app) {
-  app.route("POST", "/upload", [](weft::http::Request& req) -> weft::Task<weft::http::Response> {
-    std::string title;
-    co_await req.multipart([&](weft::http::Part& part) -> weft::Task<void> {
-      if (part.is_file()) {
-        co_await part.save_to("uploads/" + std::string(req.id()));
-      } else {
-        title = co_await part.text();
-      }
-    });
-    co_return weft::http::Response::text("got " + title);
-  }, {.stream_body = true, .max_body = 64 * 1024 * 1024});
+  app.route("POST", "/upload",
+            [](weft::http::Request& req) -> weft::Task<weft::http::Response> {
+              std::string title;
+              co_await req.multipart([&](weft::http::Part& part) -> weft::Task<void> {
+                if (part.is_file()) {
+                  co_await part.save_to("uploads/" + std::string(req.id()));
+                } else {
+                  title = co_await part.text();
+                }
+              });
+              co_return weft::http::Response::text("got " + title);
+            },
+            {.stream_body = true, .max_body = 64 * 1024 * 1024});
 }
 
 // include/weft/http/form.hpp, json.hpp, static_files.hpp, server.hpp (mount)

@@ -60,7 +60,8 @@ void run(std::vector<std::string> argv, const std::string& cwd, const std::strin
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   std::vector<char*> args;
@@ -129,8 +130,8 @@ PgServer PgServer::start() {
     std::string opts = "-p " + std::to_string(s.port_) + " -k " + s.dir_ +
                        " -c listen_addresses=127.0.0.1 -c max_connections=200";
     try {
-      run({s.bin_ + "/pg_ctl", "-D", s.dir_ + "/data", "-l", s.dir_ + "/server.log", "-w", "-t", "60",
-           "-o", opts, "start"},
+      run({s.bin_ + "/pg_ctl", "-D", s.dir_ + "/data", "-l", s.dir_ + "/server.log", "-w", "-t",
+           "60", "-o", opts, "start"},
           s.dir_, log);
       break;
     } catch (const std::exception&) {
@@ -152,7 +153,10 @@ PgServer PgServer::attach(const std::string& state_file) {
 }
 
 PgServer::PgServer(PgServer&& o) noexcept
-    : bin_(std::move(o.bin_)), dir_(std::move(o.dir_)), port_(o.port_), owner_(std::exchange(o.owner_, false)) {}
+    : bin_(std::move(o.bin_)),
+      dir_(std::move(o.dir_)),
+      port_(o.port_),
+      owner_(std::exchange(o.owner_, false)) {}
 
 PgServer::~PgServer() { stop(); }
 
@@ -167,7 +171,8 @@ void PgServer::stop() noexcept {
   owner_ = false;
   try {
     if (bin_.empty()) bin_ = find_bin_dir();
-    run({bin_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}, dir_, dir_ + "/setup.log");
+    run({bin_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}, dir_,
+        dir_ + "/setup.log");
   } catch (...) {  // already stopped
   }
   std::error_code ec;
@@ -223,7 +228,8 @@ PgServer& shared_pg_server() {
   std::lock_guard lock(mu);
   if (!server) {
     const char* state = std::getenv("WEFT_PG_TEST_STATE");
-    server = std::make_unique<PgServer>(state && *state ? PgServer::attach(state) : PgServer::start());
+    server =
+        std::make_unique<PgServer>(state && *state ? PgServer::attach(state) : PgServer::start());
   }
   return *server;
 }

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     weft::testing::PgServer::stop_recorded(state);
     weft::testing::PgServer server = weft::testing::PgServer::start();
     server.save(state);
-    std::printf("weft_pg_test_server: %s (data in %s)\n", server.url().c_str(), server.dir().c_str());
+    std::printf("weft_pg_test_server: %s (data in %s)\n", server.url().c_str(),
+                server.dir().c_str());
     server.release();  // keeps running after this process
     return 0;
   } catch (const std::exception& e) {

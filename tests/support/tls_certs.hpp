@@ -82,7 +82,8 @@ class TestCa {
     if (ca) add_ext(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
     std::string san;
     for (const std::string& n : names) {
-      const bool ip = n.find_first_not_of("0123456789.") == std::string::npos || n.find(':') != std::string::npos;
+      const bool ip = n.find_first_not_of("0123456789.") == std::string::npos ||
+                      n.find(':') != std::string::npos;
       san += (san.empty() ? "" : ",") + std::string(ip ? "IP:" : "DNS:") + n;
     }
     if (!san.empty()) add_ext(cert.get(), issuer, NID_subject_alt_name, san);

@@ -15,11 +15,13 @@ namespace {
 
 std::string random_message(std::mt19937& rng, bool text) {
   const unsigned p = rng() % 100;
-  const std::size_t n = p < 90 ? rng() % 2000 : p < 99 ? 2000 + rng() % 68000 : 65536 + rng() % 240000;
+  const std::size_t n = p < 90   ? rng() % 2000
+                        : p < 99 ? 2000 + rng() % 68000
+                                 : 65536 + rng() % 240000;
   std::string m;
   m.reserve(n + 4);
-  static const char* const pieces[] = {"a", "Z", " ", "~", "\xc3\xa9", "\xce\xba", "\xe2\x82\xac",
-                                       "\xf0\x9f\x98\x80"};
+  static const char* const pieces[] = {
+      "a", "Z", " ", "~", "\xc3\xa9", "\xce\xba", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
   while (m.size() < n) {
     if (text) {
       m += pieces[rng() % 8];
@@ -64,9 +66,9 @@ int main(int argc, char** argv) {
   }
   weft::Loop loop;
   try {
-    return weft::run_until_complete(loop, run(argv[1], std::atoi(argv[2]),
-                                              static_cast<unsigned>(std::atoi(argv[3])),
-                                              argc == 5 && std::string(argv[4]) == "deflate"));
+    return weft::run_until_complete(
+        loop, run(argv[1], std::atoi(argv[2]), static_cast<unsigned>(std::atoi(argv[3])),
+                  argc == 5 && std::string(argv[4]) == "deflate"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "interop_client: %s\n", e.what());
     return 1;

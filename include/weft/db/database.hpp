@@ -16,9 +16,10 @@
 // or "sqlite:/abs/path.db", "sqlite::memory:". "postgres://user:pw@host:port/dbname?opt=v"
 // (and "postgresql://"): any libpq connection URI (parsed by libpq; a malformed one
 // throws errc::bad_url), e.g. "postgres://app@127.0.0.1:5432/app" or, over the unix
-// socket, "postgres://app@/app?host=/run/postgresql". Anything else throws errc::bad_url. open() never blocks: the database is opened on the pool by its
-// first job; statements issued meanwhile wait for it (in order), and an open failure is
-// the error of every statement. open_async() is the form that waits and throws.
+// socket, "postgres://app@/app?host=/run/postgresql". Anything else throws errc::bad_url. open()
+// never blocks: the database is opened on the pool by its first job; statements issued meanwhile
+// wait for it (in order), and an open failure is the error of every statement. open_async() is the
+// form that waits and throws.
 //
 // Statements. query() and exec() both run one SQL statement with positional `?`
 // parameters (every backend takes `?`; PostgreSQL's will rewrite them to $n), or a
@@ -251,20 +252,20 @@ struct Options {
 };
 
 struct Stats {
-  std::uint64_t reads = 0;          // statements completed on reader connections
-  std::uint64_t writes = 0;         // statements completed on the writer (transactions too)
-  std::uint64_t transactions = 0;   // begun
+  std::uint64_t reads = 0;         // statements completed on reader connections
+  std::uint64_t writes = 0;        // statements completed on the writer (transactions too)
+  std::uint64_t transactions = 0;  // begun
   std::uint64_t commits = 0;
   std::uint64_t rollbacks = 0;
-  std::uint64_t prepares = 0;       // statements compiled (sqlite3_prepare), all connections
+  std::uint64_t prepares = 0;  // statements compiled (sqlite3_prepare), all connections
   std::uint64_t statement_cache_hits = 0;
   std::uint64_t connections_opened = 0;  // the writer and every reader, since open()
-  std::size_t queued_writes = 0;    // waiting in the writer's FIFO now
-  std::size_t reads_in_flight = 0;  // on the pool now (PostgreSQL: sent, unanswered)
+  std::size_t queued_writes = 0;         // waiting in the writer's FIFO now
+  std::size_t reads_in_flight = 0;       // on the pool now (PostgreSQL: sent, unanswered)
   // PostgreSQL only.
-  std::uint64_t connections_lost = 0;   // dropped by the server or the network
-  std::size_t connections_open = 0;     // connected now
-  std::size_t max_pipeline_depth = 0;   // most statements in flight on one connection
+  std::uint64_t connections_lost = 0;  // dropped by the server or the network
+  std::size_t connections_open = 0;    // connected now
+  std::size_t max_pipeline_depth = 0;  // most statements in flight on one connection
   // Group commit (see GroupStats). The same figures as group_stats().
   std::uint64_t groups = 0;
   std::uint64_t grouped_writes = 0;
@@ -298,7 +299,8 @@ class [[nodiscard]] Awaitable {
   // Starts the operation: the callback receives its outcome (exactly once, never inside
   // the call); the token is cancelled to stop it.
   using Start = Function<void(Callback<T>, CancelToken)>;
-  explicit Awaitable(Start start, CancelToken token = {}) : start_(std::move(start)), token_(std::move(token)) {}
+  explicit Awaitable(Start start, CancelToken token = {})
+      : start_(std::move(start)), token_(std::move(token)) {}
   Awaitable(Awaitable&&) noexcept = default;
   Awaitable(const Awaitable&) = delete;
   Awaitable& operator=(const Awaitable&) = delete;
@@ -307,7 +309,7 @@ class [[nodiscard]] Awaitable {
     if (!state_ || !state_->waiter) return;
     state_->waiter = nullptr;  // a destroyed coroutine is never resumed
     state_->user.detach();
-    state_->stop.cancel();     // and its statement is cancelled, not abandoned
+    state_->stop.cancel();  // and its statement is cancelled, not abandoned
   }
 
   // A token already cancelled: nothing starts.
@@ -315,7 +317,8 @@ class [[nodiscard]] Awaitable {
   void await_suspend(std::coroutine_handle<> h) {
     state_ = std::make_shared<State>();
     state_->waiter = h;
-    if (token_.can_be_cancelled()) state_->user.attach(token_, [s = state_.get()] { s->stop.cancel(); });
+    if (token_.can_be_cancelled())
+      state_->user.attach(token_, [s = state_.get()] { s->stop.cancel(); });
     start_(
         [s = state_](Outcome<T>& out) {
           s->user.detach();
@@ -326,7 +329,9 @@ class [[nodiscard]] Awaitable {
         state_->stop.token());
   }
   T await_resume() {
-    if (!state_) throw Error(std::make_error_code(std::errc::operation_canceled), "cancelled before it started");
+    if (!state_)
+      throw Error(std::make_error_code(std::errc::operation_canceled),
+                  "cancelled before it started");
     return std::move(*state_->out).value();
   }
 
@@ -334,8 +339,8 @@ class [[nodiscard]] Awaitable {
   struct State {
     std::coroutine_handle<> waiter;
     std::optional<Outcome<T>> out;
-    CancelSource stop;         // what the backend listens to
-    CancelRegistration user;   // forwards the caller's token to `stop`
+    CancelSource stop;        // what the backend listens to
+    CancelRegistration user;  // forwards the caller's token to `stop`
   };
   Start start_;
   CancelToken token_;
@@ -372,7 +377,8 @@ class Transaction {
 
  protected:
   Transaction() = default;
-  virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb, CancelToken token) = 0;
+  virtual void do_submit(std::string sql, Params params, Callback<ResultSet> cb,
+                         CancelToken token) = 0;
   virtual void do_finish(bool commit, Callback<void> cb) = 0;
 };
 
@@ -428,7 +434,8 @@ class Database {
   // yields its value; rolls back and rethrows when it throws.
   template <class F>
     requires std::is_invocable_v<F&, Transaction&>
-  Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(F body);
+        Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> transaction(
+            F body);
 
   virtual Stats stats() const = 0;
   // Unlike every other member, callable from any thread (for /_weft/ on another loop).
@@ -452,37 +459,37 @@ class Database {
 
 template <class F>
   requires std::is_invocable_v<F&, Transaction&>
-Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type> Database::transaction(
-    F body) {
-  using R = typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type;
-  std::unique_ptr<Transaction> tx = co_await begin();
-  std::exception_ptr failure;
-  if constexpr (std::is_void_v<R>) {
-    try {
-      co_await body(*tx);
-    } catch (...) {
-      failure = std::current_exception();
+      Task<typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type>
+      Database::transaction(F body) {
+    using R = typename detail::TaskValue<std::invoke_result_t<F&, Transaction&>>::type;
+    std::unique_ptr<Transaction> tx = co_await begin();
+    std::exception_ptr failure;
+    if constexpr (std::is_void_v<R>) {
+      try {
+        co_await body(*tx);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        co_await detail::rollback_quietly(*tx);
+        std::rethrow_exception(failure);
+      }
+      if (!tx->finished()) co_await tx->commit();
+    } else {
+      std::optional<R> value;
+      try {
+        value.emplace(co_await body(*tx));
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        co_await detail::rollback_quietly(*tx);
+        std::rethrow_exception(failure);
+      }
+      if (!tx->finished()) co_await tx->commit();
+      co_return std::move(*value);
     }
-    if (failure) {
-      co_await detail::rollback_quietly(*tx);
-      std::rethrow_exception(failure);
-    }
-    if (!tx->finished()) co_await tx->commit();
-  } else {
-    std::optional<R> value;
-    try {
-      value.emplace(co_await body(*tx));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      co_await detail::rollback_quietly(*tx);
-      std::rethrow_exception(failure);
-    }
-    if (!tx->finished()) co_await tx->commit();
-    co_return std::move(*value);
   }
-}
 
 // Opens a database by URL (see the header comment). Throws db::Error for a bad URL or an
 // unsupported backend; every other failure is reported by the first statements.

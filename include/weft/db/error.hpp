@@ -37,40 +37,40 @@
 namespace weft::db {
 
 enum class errc {
-  sql_error = 1,        // SQL error: syntax, unknown table or column, ... (SQLITE_ERROR)
+  sql_error = 1,  // SQL error: syntax, unknown table or column, ... (SQLITE_ERROR)
   internal = 2,
   permission = 3,
-  abort = 4,            // the statement or transaction was aborted
-  busy = 5,             // the database is locked by another connection (busy_timeout passed)
+  abort = 4,  // the statement or transaction was aborted
+  busy = 5,   // the database is locked by another connection (busy_timeout passed)
   locked = 6,
   no_memory = 7,
-  readonly = 8,         // a write on a read-only database (or a reader connection)
+  readonly = 8,  // a write on a read-only database (or a reader connection)
   interrupted = 9,
   io = 10,
   corrupt = 11,
   not_found = 12,
   full = 13,
-  cant_open = 14,       // the database file cannot be opened (missing directory, rights)
+  cant_open = 14,  // the database file cannot be opened (missing directory, rights)
   protocol = 15,
   empty = 16,
   schema = 17,
   too_big = 18,
-  constraint = 19,      // UNIQUE, NOT NULL, CHECK, FOREIGN KEY violated
-  mismatch = 20,        // datatype mismatch
-  misuse = 21,          // the API was used wrongly (e.g. BEGIN through exec())
+  constraint = 19,  // UNIQUE, NOT NULL, CHECK, FOREIGN KEY violated
+  mismatch = 20,    // datatype mismatch
+  misuse = 21,      // the API was used wrongly (e.g. BEGIN through exec())
   no_lfs = 22,
   auth = 23,
   format = 24,
-  range = 25,           // a parameter index or count is out of range
+  range = 25,  // a parameter index or count is out of range
   not_a_database = 26,
   // weft's own conditions
-  bad_url = 1000,       // open(): the URL is malformed or its scheme unknown
-  not_supported,        // open(): the backend exists in the interface but not yet here
-  closed,               // the database was closed (close() or destruction)
-  type_mismatch,        // Value::as_*() on a value of another type
-  no_such_column,       // Row::operator[](name) with an unknown name
-  migration_failed,     // migrate(): a step failed (the message names its version)
-  connection_lost,      // PostgreSQL: the connection broke while the statement was sent
+  bad_url = 1000,    // open(): the URL is malformed or its scheme unknown
+  not_supported,     // open(): the backend exists in the interface but not yet here
+  closed,            // the database was closed (close() or destruction)
+  type_mismatch,     // Value::as_*() on a value of another type
+  no_such_column,    // Row::operator[](name) with an unknown name
+  migration_failed,  // migrate(): a step failed (the message names its version)
+  connection_lost,   // PostgreSQL: the connection broke while the statement was sent
 };
 
 const std::error_category& db_category() noexcept;

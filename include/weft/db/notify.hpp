@@ -58,17 +58,17 @@ struct ListenerOptions {
 };
 
 struct ListenerStats {
-  bool connected = false;            // LISTEN in effect now
-  std::uint64_t connects = 0;        // times LISTEN came into effect (the first included)
-  std::uint64_t failures = 0;        // attempts that failed and connections lost
-  std::uint64_t notifications = 0;  // delivered
+  bool connected = false;                // LISTEN in effect now
+  std::uint64_t connects = 0;            // times LISTEN came into effect (the first included)
+  std::uint64_t failures = 0;            // attempts that failed and connections lost
+  std::uint64_t notifications = 0;       // delivered
   std::chrono::milliseconds backoff{0};  // the wait before the next attempt (0: connected)
-  std::string last_error;            // libpq's message for the last failure
+  std::string last_error;                // libpq's message for the last failure
 };
 
 struct ListenerEvents {
   Function<void(const Notification&)> notify = {};
-  Function<void()> connected = {};                         // after every (re)connection
+  Function<void()> connected = {};                           // after every (re)connection
   Function<void(std::string_view error)> disconnected = {};  // a connection was lost
 };
 

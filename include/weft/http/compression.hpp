@@ -3,7 +3,8 @@
 //   app.use(weft::http::compression());                    // br > gzip > deflate, ≥ 1 KiB
 //   app.use("/api", weft::http::compression({.min_size = 256}));
 //   app.get("/events", [](weft::http::Request&) {         // compressed as it streams
-//     return weft::http::Response::stream("text/event-stream", [](weft::http::BodyWriter& w) -> weft::Task<void> {
+//     return weft::http::Response::stream("text/event-stream", [](weft::http::BodyWriter& w) ->
+//     weft::Task<void> {
 //       co_await w.write("data: 1\n\n");   // reaches the client compressed and flushed
 //     });
 //   });
@@ -39,10 +40,10 @@
 namespace weft::http {
 
 struct CompressionOptions {
-  std::size_t min_size = 1024;        // smaller bodies are not worth it
+  std::size_t min_size = 1024;         // smaller bodies are not worth it
   std::size_t inline_max = 64 * 1024;  // larger ones are compressed on the pool
-  int gzip_level = 6;                 // zlib 1..9 (gzip and deflate)
-  int brotli_quality = 4;             // 0..11: 4 is fast enough for dynamic responses
+  int gzip_level = 6;                  // zlib 1..9 (gzip and deflate)
+  int brotli_quality = 4;              // 0..11: 4 is fast enough for dynamic responses
   bool brotli = true;
   bool gzip = true;
   bool deflate = true;

@@ -16,7 +16,8 @@ namespace weft::http {
 class HttpError : public std::runtime_error {
  public:
   // status: 400..599. message: what the client may read (what()).
-  HttpError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  HttpError(int status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
   int status() const noexcept { return status_; }
   // Fields the error response carries whatever on_error made of it (e.g. Retry-After on a
   // 429, WWW-Authenticate on a 401): added after on_error, validated like

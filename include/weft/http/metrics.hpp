@@ -35,7 +35,7 @@ struct HttpMetricsSnapshot {
   std::array<std::uint64_t, 5> responses{};            // by status class: [0] = 1xx .. [4] = 5xx
   std::uint64_t in_flight = 0;
   std::uint64_t connections_accepted = 0;
-  std::uint64_t open_connections = 0;   // filled by Server::metrics()
+  std::uint64_t open_connections = 0;  // filled by Server::metrics()
   // Connections a 101 handed to another protocol (WebSocket): open now, and ever. Filled by
   // Server::metrics(); an upgraded connection is also in open_connections.
   std::uint64_t upgraded_open = 0;

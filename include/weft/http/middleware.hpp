@@ -7,7 +7,8 @@
 //     co_return res;
 //   });
 //   app.use("/api", [](Request& req) -> std::optional<Response> { ... });  // sync: answer or pass
-//   app.use([](const Request& req, Response& res) { ... });                 // sync: change on the way out
+//   app.use([](const Request& req, Response& res) { ... });                 // sync: change on the
+//   way out
 //
 // Order: layers run in the order they were added, each around everything added after it
 // (and the route). A layer added with a prefix runs only for paths equal to it or below

@@ -56,9 +56,9 @@ struct MultipartLimits {
 
 // One part's header block, parsed.
 struct PartHead {
-  std::string name;                  // Content-Disposition's name parameter
-  std::string filename;              // its filename (or filename*) parameter; may be empty
-  bool has_filename = false;         // a filename parameter was sent (a file input)
+  std::string name;                         // Content-Disposition's name parameter
+  std::string filename;                     // its filename (or filename*) parameter; may be empty
+  bool has_filename = false;                // a filename parameter was sent (a file input)
   std::string content_type = "text/plain";  // RFC 7578 §4.4's default when absent
   std::vector<std::pair<std::string, std::string>> headers;  // every field, in order
 };
@@ -105,9 +105,7 @@ class MultipartParser {
   std::optional<Event> scan_headers();
   std::optional<Event> scan_data();
   void parse_head(std::string_view block);
-  std::string_view pending() const noexcept {
-    return std::string_view(buf_).substr(off_);
-  }
+  std::string_view pending() const noexcept { return std::string_view(buf_).substr(off_); }
 
   std::string delimiter_;  // CRLF "--" boundary
   MultipartLimits limits_;

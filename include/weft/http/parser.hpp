@@ -164,11 +164,11 @@ enum class ParseErrc : std::uint8_t {
   connect_not_supported,    // 501: CONNECT to an origin server
   // response mode (response_parser.hpp); 502 when a gateway has to answer for them
   bad_status_line,
-  bad_status_code,              // not 3 digits in 100..599
+  bad_status_code,                 // not 3 digits in 100..599
   unexpected_switching_protocols,  // 101 to a request that asked for no upgrade
-  response_too_large,           // body over max_body
-  incomplete_response,          // the connection closed inside a head or a framed body
-  too_many_interim_responses,   // more than 32 1xx responses before the final one
+  response_too_large,              // body over max_body
+  incomplete_response,             // the connection closed inside a head or a framed body
+  too_many_interim_responses,      // more than 32 1xx responses before the final one
 };
 
 // The response status for an error: 400, 413, 414, 417, 431, 501 or 505 (0 for none);
@@ -259,9 +259,9 @@ class ChunkedDecoder {
  public:
   struct Limits {
     std::size_t max_chunk_line = 0;
-    std::size_t max_header_block = 0;   // the trailer section
-    std::size_t max_header_fields = 0;  // trailer fields
-    std::uint64_t max_body = 0;         // the sum of the chunk sizes
+    std::size_t max_header_block = 0;                 // the trailer section
+    std::size_t max_header_fields = 0;                // trailer fields
+    std::uint64_t max_body = 0;                       // the sum of the chunk sizes
     ParseErrc too_large = ParseErrc::body_too_large;  // the error past max_body
   };
   // A new body, before its first chunk line.

@@ -18,8 +18,8 @@
 namespace weft::http {
 
 struct RateLimitOptions {
-  double per_ip = 10;  // tokens added per second, per client address (> 0)
-  double burst = 20;   // bucket size: requests a quiet client may send at once (>= 1)
+  double per_ip = 10;                // tokens added per second, per client address (> 0)
+  double burst = 20;                 // bucket size: requests a quiet client may send at once (>= 1)
   std::size_t max_clients = 100000;  // buckets kept (about 100 bytes each)
 };
 

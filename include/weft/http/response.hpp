@@ -44,11 +44,11 @@ enum class SameSite { unset, lax, strict, none };
 // SameSite=Lax, Path=/, no Max-Age (gone when the browser closes).
 struct CookieOptions {
   std::optional<std::chrono::seconds> max_age{};  // 0 or negative: delete the cookie now
-  std::string path = "/";                        // empty: no Path attribute
-  std::string domain{};                          // empty: no Domain (this host only)
+  std::string path = "/";                         // empty: no Path attribute
+  std::string domain{};                           // empty: no Domain (this host only)
   bool secure = false;
   bool http_only = true;
-  SameSite same_site = SameSite::lax;            // none requires secure (else invalid_argument)
+  SameSite same_site = SameSite::lax;  // none requires secure (else invalid_argument)
 };
 
 class Response {
@@ -84,7 +84,8 @@ class Response {
   // the value has a byte outside RFC 6265's cookie-octets (no space, '"', ',', ';', '\\'
   // or control bytes: encode such values first, e.g. with encode_query_component), or
   // Path/Domain hold ';' or control bytes.
-  Response& set_cookie(std::string_view name, std::string_view value, const CookieOptions& options = {}) &;
+  Response& set_cookie(std::string_view name, std::string_view value,
+                       const CookieOptions& options = {}) &;
   Response&& set_cookie(std::string_view name, std::string_view value,
                         const CookieOptions& options = {}) && {
     return std::move(set_cookie(name, value, options));

@@ -52,14 +52,14 @@ struct Handler {
 
   Handler() = default;
   template <class F>
-    requires std::is_invocable_v<F&, Request&>
-  Handler(F f) {  // NOLINT(google-explicit-constructor): lambdas convert implicitly
-    if constexpr (std::is_same_v<std::invoke_result_t<F&, Request&>, Task<Response>>) {
-      async = std::move(f);
-    } else {
-      sync = std::move(f);
+    requires std::is_invocable_v<F&, Request&> Handler(
+        F f) {  // NOLINT(google-explicit-constructor): lambdas convert implicitly
+      if constexpr (std::is_same_v<std::invoke_result_t<F&, Request&>, Task<Response>>) {
+        async = std::move(f);
+      } else {
+        sync = std::move(f);
+      }
     }
-  }
   explicit operator bool() const noexcept { return sync || async; }
 };
 
@@ -76,7 +76,7 @@ class Router {
     // The route's own reference: a coroutine handler holds a copy while it runs, so a
     // handler (and its captures) outlives a server destroyed mid-request.
     const std::shared_ptr<Handler>* owner = nullptr;
-    std::string allow;           // when the path matched other methods only: "GET, HEAD"
+    std::string allow;  // when the path matched other methods only: "GET, HEAD"
   };
   // Fills req's params on a match.
   Match match(Request& req);

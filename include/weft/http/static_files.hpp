@@ -39,14 +39,14 @@
 namespace weft::http {
 
 struct StaticOptions {
-  std::string index = "index.html";     // served for a directory; empty: none
-  bool dotfiles = false;                // serve names starting with '.' (.well-known always)
-  bool directory_listing = false;       // an HTML listing for a directory without index
-  bool precompressed = true;            // look for name.br / name.gz siblings
+  std::string index = "index.html";  // served for a directory; empty: none
+  bool dotfiles = false;             // serve names starting with '.' (.well-known always)
+  bool directory_listing = false;    // an HTML listing for a directory without index
+  bool precompressed = true;         // look for name.br / name.gz siblings
   std::string cache_control = "public, max-age=0";  // empty: no Cache-Control header
   bool etag = true;
   bool last_modified = true;
-  std::size_t cache_entries = 1024;     // open files kept; least recently used go first
+  std::size_t cache_entries = 1024;  // open files kept; least recently used go first
   Duration revalidate_after = std::chrono::seconds(1);
 };
 

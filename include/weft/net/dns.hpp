@@ -82,10 +82,10 @@ namespace weft::net {
 // getaddrinfo's errors; the values are the EAI_* codes themselves, so any EAI code
 // (not only these) is an error of dns_category() with gai_strerror's message.
 enum class dns_errc {
-  host_not_found = EAI_NONAME,    // "Name or service not known"
-  no_data = EAI_NODATA,           // the name has no address (of the requested family)
-  try_again = EAI_AGAIN,          // temporary failure: the name server did not answer
-  failure = EAI_FAIL,             // non-recoverable name server failure
+  host_not_found = EAI_NONAME,      // "Name or service not known"
+  no_data = EAI_NODATA,             // the name has no address (of the requested family)
+  try_again = EAI_AGAIN,            // temporary failure: the name server did not answer
+  failure = EAI_FAIL,               // non-recoverable name server failure
   address_family = EAI_ADDRFAMILY,  // the host has no address of the requested family
   out_of_memory = EAI_MEMORY,
 };
@@ -103,12 +103,13 @@ enum class AddressFamily : unsigned char { any, ipv4, ipv6 };
 
 // The blocking lookup a Resolver runs on the pool: addresses for host with port 0, in
 // preference order, or an error. Called on pool threads; must be thread-safe.
-using LookupFunction =
-    std::function<Result<std::vector<SocketAddress>>(const std::string& host, AddressFamily family)>;
+using LookupFunction = std::function<Result<std::vector<SocketAddress>>(const std::string& host,
+                                                                        AddressFamily family)>;
 
 // The default LookupFunction: getaddrinfo(host, nullptr, {family, SOCK_STREAM}).
 // Blocking; for the pool only.
-Result<std::vector<SocketAddress>> getaddrinfo_lookup(const std::string& host, AddressFamily family);
+Result<std::vector<SocketAddress>> getaddrinfo_lookup(const std::string& host,
+                                                      AddressFamily family);
 
 struct ResolverOptions {
   Duration cache_ttl = std::chrono::seconds(30);  // zero: no cache
@@ -155,9 +156,12 @@ class ResolveHandle {
 // cancelled starts nothing.
 class [[nodiscard]] ResolveAwaiter {
  public:
-  ResolveAwaiter(std::weak_ptr<detail::ResolverState> state, std::string host,
-                 std::uint16_t port, AddressFamily family, CancelToken token = {}) noexcept
-      : state_(std::move(state)), host_(std::move(host)), port_(port), family_(family),
+  ResolveAwaiter(std::weak_ptr<detail::ResolverState> state, std::string host, std::uint16_t port,
+                 AddressFamily family, CancelToken token = {}) noexcept
+      : state_(std::move(state)),
+        host_(std::move(host)),
+        port_(port),
+        family_(family),
         token_(std::move(token)) {}
   ResolveAwaiter(ResolveAwaiter&&) = delete;  // holds a token registration: awaited in place
   ResolveAwaiter(const ResolveAwaiter&) = delete;
@@ -220,7 +224,8 @@ Resolver& configure_default_resolver(Loop& loop, ResolverOptions options);
 
 // resolve() on the loop's default resolver.
 ResolveHandle resolve(Loop& loop, std::string_view host, std::uint16_t port, ResolveCallback cb);
-ResolveAwaiter resolve(Loop& loop, std::string_view host, std::uint16_t port, CancelToken token = {});
+ResolveAwaiter resolve(Loop& loop, std::string_view host, std::uint16_t port,
+                       CancelToken token = {});
 
 }  // namespace weft::net
 

@@ -41,11 +41,11 @@ namespace weft::net {
 
 struct ListenOptions {
   int backlog = 511;
-  bool reuse_address = true;    // SO_REUSEADDR (TCP): rebind while old connections linger
-  bool reuse_port = false;      // SO_REUSEPORT: one listener per loop on the same port
-  bool ipv6_only = false;       // IPV6_V6ONLY for IPv6 addresses ("::" then also takes IPv4)
-  bool unlink_existing = false; // Unix: remove a stale socket file before binding
-  bool unlink_on_close = true;  // Unix: remove the socket file this listener created
+  bool reuse_address = true;     // SO_REUSEADDR (TCP): rebind while old connections linger
+  bool reuse_port = false;       // SO_REUSEPORT: one listener per loop on the same port
+  bool ipv6_only = false;        // IPV6_V6ONLY for IPv6 addresses ("::" then also takes IPv4)
+  bool unlink_existing = false;  // Unix: remove a stale socket file before binding
+  bool unlink_on_close = true;   // Unix: remove the socket file this listener created
   int max_accepts_per_event = 128;
   Duration retry_delay = std::chrono::milliseconds(100);
 };
@@ -114,9 +114,9 @@ class Listener : public Handle {
   std::unique_ptr<Timer> retry_timer_;
   AcceptCallback accept_cb_;
   Function<void(std::error_code)> error_cb_;
-  bool* dead_ = nullptr;  // set by the destructor while on_readable() runs
-  bool coroutine_mode_ = false;              // listen() without a callback
-  AcceptAwaiter* accept_waiter_ = nullptr;   // the pending co_await accept()
+  bool* dead_ = nullptr;                    // set by the destructor while on_readable() runs
+  bool coroutine_mode_ = false;             // listen() without a callback
+  AcceptAwaiter* accept_waiter_ = nullptr;  // the pending co_await accept()
   std::uint64_t accepted_ = 0;
   std::uint64_t shed_ = 0;
 };

@@ -80,11 +80,11 @@
 namespace weft::net {
 
 struct StreamOptions {
-  std::size_t read_buffer_size = 16 * 1024;    // the most one read takes (at most 64 KiB)
-  std::size_t max_read_buffer = 1024 * 1024;   // the most bytes delivered (pending + read)
-  std::size_t high_water_mark = 64 * 1024;     // write() returns false above this
-  bool no_delay = true;                        // TCP_NODELAY (TCP only)
-  bool cork_during_read = true;                // gather writes made in the data callback
+  std::size_t read_buffer_size = 16 * 1024;   // the most one read takes (at most 64 KiB)
+  std::size_t max_read_buffer = 1024 * 1024;  // the most bytes delivered (pending + read)
+  std::size_t high_water_mark = 64 * 1024;    // write() returns false above this
+  bool no_delay = true;                       // TCP_NODELAY (TCP only)
+  bool cork_during_read = true;               // gather writes made in the data callback
 };
 
 using ConnectCallback = Function<void(std::error_code)>;
@@ -118,14 +118,16 @@ class Stream final : public Transport {
   // Starts (or resumes) delivering data; data already buffered is re-delivered soon.
   // Reading may start before connect() or before it completes. Does nothing after an
   // error or a failed connect; after the end of input it only re-delivers the bytes still
-  // buffered (a consumer that left some unconsumed gets them; on_end is not repeated). Fails with bad_file_descriptor on a
-  // closed stream.
+  // buffered (a consumer that left some unconsumed gets them; on_end is not repeated). Fails with
+  // bad_file_descriptor on a closed stream.
   std::error_code read_start(DataCallback cb) override;
   std::error_code read_start() override;  // resumes with the current callback
   void read_stop() noexcept override;
   bool is_reading() const noexcept override { return reading_; }
   // Bytes received but not consumed yet (inside the data callback: the bytes delivered).
-  std::size_t buffered_bytes() const noexcept override { return delivering_ ? delivering_ : rend_ - rbeg_; }
+  std::size_t buffered_bytes() const noexcept override {
+    return delivering_ ? delivering_ : rend_ - rbeg_;
+  }
   // Bytes of memory this stream holds for unconsumed input: 0 when nothing is pending.
   std::size_t read_buffer_capacity() const noexcept { return rcap_; }
 
@@ -168,7 +170,9 @@ class Stream final : public Transport {
   // The stream's failure, once it failed (on_error may still be pending).
   std::error_code error() const noexcept override { return error_; }
   std::size_t high_water_mark() const noexcept override { return options_.high_water_mark; }
-  void set_high_water_mark(std::size_t bytes) noexcept override { options_.high_water_mark = bytes; }
+  void set_high_water_mark(std::size_t bytes) noexcept override {
+    options_.high_water_mark = bytes;
+  }
   bool needs_drain() const noexcept override { return need_drain_; }
 
   // -- closing ---------------------------------------------------------------------
@@ -187,7 +191,8 @@ class Stream final : public Transport {
   // -- options ---------------------------------------------------------------------
   std::error_code set_no_delay(bool on) noexcept;
   // idle: seconds without traffic before the first probe.
-  std::error_code set_keepalive(bool on, std::chrono::seconds idle = std::chrono::seconds(60)) noexcept;
+  std::error_code set_keepalive(bool on,
+                                std::chrono::seconds idle = std::chrono::seconds(60)) noexcept;
   SocketAddress local_address() const noexcept override;
   SocketAddress peer_address() const noexcept override;
   int fd() const noexcept { return fd_; }
@@ -242,9 +247,9 @@ class Stream final : public Transport {
   int fd_ = -1;
   int family_ = AF_UNSPEC;
   std::optional<IoWatcher> watcher_;
-  std::unique_ptr<Timer> timer_;  // connect timeout, then deferred notifications
+  std::unique_ptr<Timer> timer_;               // connect timeout, then deferred notifications
   std::unique_ptr<HostConnect> host_connect_;  // connect(host, port) in progress
-  bool* dead_ = nullptr;          // set by the destructor for the innermost Guard
+  bool* dead_ = nullptr;                       // set by the destructor for the innermost Guard
 
   // reading: the unconsumed bytes between deliveries, [rbeg_, rend_) of rbuf_ (null when
   // none are pending); delivering_ is the size of the span the data callback is handed.
@@ -263,20 +268,20 @@ class Stream final : public Transport {
   std::vector<WriteCallback> completed_;  // written, callbacks not run yet
   std::vector<WriteCallback> failed_;     // canceled or failed, callbacks not run yet
   WriteCallback shutdown_cb_;
-  std::error_code error_;                 // the first error (delivered once)
+  std::error_code error_;  // the first error (delivered once)
   std::error_code connect_result_;
   unsigned corks_ = 0;
 
   bool reading_ = false;
   bool connecting_ = false;
-  bool maybe_readable_ = false;  // no EAGAIN seen since the last readable edge
-  bool hangup_seen_ = false;     // the peer's FIN was reported: read until EOF
-  bool resume_read_ = false;     // re-deliver buffered bytes / read in the next pass
-  bool in_data_cb_ = false;      // corked by the data callback
-  bool in_handler_ = false;      // inside on_io/on_timer: notifications run on exit
-  bool notify_armed_ = false;    // the timer is armed for notifications
-  bool connect_pending_ = false; // connect result waiting for delivery
-  bool abortive_close_ = false;  // reset(): close with SO_LINGER 0
+  bool maybe_readable_ = false;   // no EAGAIN seen since the last readable edge
+  bool hangup_seen_ = false;      // the peer's FIN was reported: read until EOF
+  bool resume_read_ = false;      // re-deliver buffered bytes / read in the next pass
+  bool in_data_cb_ = false;       // corked by the data callback
+  bool in_handler_ = false;       // inside on_io/on_timer: notifications run on exit
+  bool notify_armed_ = false;     // the timer is armed for notifications
+  bool connect_pending_ = false;  // connect result waiting for delivery
+  bool abortive_close_ = false;   // reset(): close with SO_LINGER 0
   bool end_pending_ = false, ended_ = false;
   bool error_pending_ = false;
   bool need_drain_ = false, drain_pending_ = false;

@@ -1,5 +1,5 @@
-// The awaitable forms of Stream and every Transport (read_some, read_until, read_exactly, write_all,
-// shutdown()). Included by stream.hpp; see the "coroutine forms" section there.
+// The awaitable forms of Stream and every Transport (read_some, read_until, read_exactly,
+// write_all, shutdown()). Included by stream.hpp; see the "coroutine forms" section there.
 //
 // They are built on the stream's callback API, so the two forms share one rule set:
 //  * errors are thrown as std::system_error with the codes the callbacks receive
@@ -112,7 +112,11 @@ class [[nodiscard]] ReadUntilAwaiter final : detail::ReadAwaiterBase {
  public:
   ReadUntilAwaiter(Transport& s, std::string& buf, std::string_view delim, std::size_t max,
                    CancelToken token) noexcept
-      : ReadAwaiterBase(s, std::move(token)), buf_(buf), delim_(delim), max_(max), start_(buf.size()) {}
+      : ReadAwaiterBase(s, std::move(token)),
+        buf_(buf),
+        delim_(delim),
+        max_(max),
+        start_(buf.size()) {}
   bool await_ready() { return delim_.empty() || ready_without_data(); }
   void await_suspend(std::coroutine_handle<> h) { suspend(h); }
   std::size_t await_resume();
@@ -166,7 +170,8 @@ class [[nodiscard]] WriteAllAwaiter final {
 // already cancelled: nothing is shut down.
 class [[nodiscard]] ShutdownAwaiter final {
  public:
-  explicit ShutdownAwaiter(Transport& s, CancelToken token = {}) noexcept : s_(s), token_(std::move(token)) {}
+  explicit ShutdownAwaiter(Transport& s, CancelToken token = {}) noexcept
+      : s_(s), token_(std::move(token)) {}
   ShutdownAwaiter(const ShutdownAwaiter&) = delete;
   ShutdownAwaiter& operator=(const ShutdownAwaiter&) = delete;
   ~ShutdownAwaiter();

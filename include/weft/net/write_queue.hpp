@@ -59,11 +59,11 @@ class WriteQueue {
   enum class Kind : unsigned char { copied, owned, borrowed, file };
   struct Segment {
     Kind kind;
-    std::size_t offset = 0;       // copied: position in arena_ of the first unwritten byte
-    const char* ptr = nullptr;    // borrowed/owned: first unwritten byte
-    std::size_t len = 0;          // unwritten bytes
+    std::size_t offset = 0;     // copied: position in arena_ of the first unwritten byte
+    const char* ptr = nullptr;  // borrowed/owned: first unwritten byte
+    std::size_t len = 0;        // unwritten bytes
     std::string owned;
-    int file_fd = -1;                     // file: the descriptor and the next offset
+    int file_fd = -1;  // file: the descriptor and the next offset
     std::uint64_t file_offset = 0;
     std::shared_ptr<const void> keep_alive;
     WriteCallback done;

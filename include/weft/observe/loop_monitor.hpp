@@ -46,16 +46,16 @@ struct LoopWindow {
   double busy_seconds = 0;
   double utilization = 0;  // busy / elapsed, 0..1
   double iterations_per_s = 0;
-  HistogramSnapshot lag;   // ns
+  HistogramSnapshot lag;  // ns
   std::size_t loops = 0;
   void merge(const LoopWindow& o) noexcept;
 };
 
 struct LoopSnapshot {
   std::size_t loops = 1;
-  unsigned index = 0;        // LoopMonitorOptions::loop_index (meaningless once merged)
-  LoopProbeSnapshot probe;   // cumulative since each loop was created
-  HistogramSnapshot lag;     // ns, since the monitor started
+  unsigned index = 0;       // LoopMonitorOptions::loop_index (meaningless once merged)
+  LoopProbeSnapshot probe;  // cumulative since each loop was created
+  HistogramSnapshot lag;    // ns, since the monitor started
   LoopWindow window;
   WatchdogCounters stalls;
   double utilization() const noexcept;  // cumulative busy share

@@ -113,8 +113,8 @@ using DbStatsSource = Function<DbGroupStats()>;
 
 // One loop's own figures, for the loop="N" series.
 struct PerLoopSnapshot {
-  unsigned index = 0;       // LoopMonitorOptions::loop_index; a server's loop k: first + k
-  bool has_loop = false;    // a LoopMonitor of this index is registered
+  unsigned index = 0;     // LoopMonitorOptions::loop_index; a server's loop k: first + k
+  bool has_loop = false;  // a LoopMonitor of this index is registered
   LoopSnapshot loop;
   bool has_http = false;
   http::HttpMetricsSnapshot http;  // merged over the servers serving on this loop
@@ -128,10 +128,10 @@ struct Snapshot {
   bool has_http = false;
   http::HttpMetricsSnapshot http;  // merged over every registered server
   bool has_tls = false;
-  tls::Stats tls;          // summed over the registered servers' distinct Contexts
+  tls::Stats tls;  // summed over the registered servers' distinct Contexts
   tls::KtlsStatus ktls;
   bool has_db = false;
-  DbGroupStats db;                 // summed over every registered database
+  DbGroupStats db;  // summed over every registered database
   std::vector<StallReport> recent_stalls;
   std::vector<PerLoopSnapshot> each_loop;  // by index, ascending
   // Sections added by the program (Registry::add_section): name, JSON text.
@@ -168,7 +168,7 @@ class Registry {
   void collect_tls(Snapshot& s) const;
   mutable std::mutex mu_;
   std::vector<const LoopMonitor*> monitors_;
-  std::vector<std::pair<const http::Server*, unsigned>> servers_;  // and first_loop
+  std::vector<std::pair<const http::Server*, unsigned>> servers_;         // and first_loop
   mutable std::vector<std::pair<const void*, DbStatsSource>> databases_;  // called under mu_
   struct Section {
     const void* id;

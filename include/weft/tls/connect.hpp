@@ -52,7 +52,8 @@ struct ConnectOptions {
 
 Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_t port, Context ctx,
                                       ConnectOptions opts);
-Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_t port, Context ctx);
+Task<std::unique_ptr<Stream>> connect(Loop& loop, std::string host, std::uint16_t port,
+                                      Context ctx);
 // Over a connected socket: the handshake only (opts.timeout bounds it).
 Task<std::unique_ptr<Stream>> connect(Loop& loop, net::Socket socket, std::string host, Context ctx,
                                       ConnectOptions opts);

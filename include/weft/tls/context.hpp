@@ -1,7 +1,8 @@
 // tls::Context: the configuration TLS streams are made from (OpenSSL 3 underneath).
 //
-//   auto server = tls::Context::server({.certificates = {{.cert_file = "c.pem", .key_file = "k.pem"}}});
-//   auto client = tls::Context::client();           // system CA store, hostname checked
+//   auto server = tls::Context::server({.certificates = {{.cert_file = "c.pem", .key_file =
+//   "k.pem"}}}); auto client = tls::Context::client();           // system CA store, hostname
+//   checked
 //
 // A Context is a cheap, copyable reference to shared state; copies see the same
 // configuration and reloads. Any thread may create streams from it (the HTTP server's
@@ -49,22 +50,22 @@ inline constexpr const char* intermediate_ciphers =
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 
 struct ServerConfig {
-  std::vector<Certificate> certificates;  // the first is the default (no or unknown SNI)
+  std::vector<Certificate> certificates;         // the first is the default (no or unknown SNI)
   std::vector<std::string> alpn = {"http/1.1"};  // in preference order
   std::string ciphers = intermediate_ciphers;    // TLS 1.2 (OpenSSL cipher list syntax)
   std::string groups = "X25519:prime256v1:secp384r1";
   // The server's cipher order wins (every listed cipher is AEAD with forward secrecy, so
   // this only makes the choice predictable; scanners such as testssl.sh expect it).
   bool prefer_server_ciphers = true;
-  bool session_tickets = true;          // stateless resumption (TLS 1.2 and 1.3)
-  std::size_t session_cache_size = 20480;  // stateful resumption cache entries (0: none)
+  bool session_tickets = true;                  // stateless resumption (TLS 1.2 and 1.3)
+  std::size_t session_cache_size = 20480;       // stateful resumption cache entries (0: none)
   std::chrono::seconds session_lifetime{3600};  // tickets and cached sessions
   // A new ticket encryption key after this; the previous one still decrypts (a ticket
   // older than two periods makes a full handshake). Kept across reload().
   std::chrono::seconds ticket_key_rotation{3600 * 12};
   Duration handshake_timeout = std::chrono::seconds(10);  // accept → handshake done
-  std::size_t max_handshakes = 1024;   // in progress per Context; past it: refused
-  bool handshake_on_pool = true;       // steps that may sign (answering a ClientHello) on the cpu pool
+  std::size_t max_handshakes = 1024;  // in progress per Context; past it: refused
+  bool handshake_on_pool = true;  // steps that may sign (answering a ClientHello) on the cpu pool
   // With handshake_on_pool: such a step still runs inline while this loop has no
   // established server TLS connection, which it alone could delay (then the pool's two
   // thread hand-offs would only add CPU); once one is established, steps go to the pool.
@@ -73,8 +74,8 @@ struct ServerConfig {
 };
 
 struct ClientConfig {
-  std::string ca_file;          // PEM bundle to trust instead of the system store
-  bool verify = true;           // false: no verification at all (tests only)
+  std::string ca_file;  // PEM bundle to trust instead of the system store
+  bool verify = true;   // false: no verification at all (tests only)
   std::vector<std::string> alpn = {"http/1.1"};
   std::string ciphers = intermediate_ciphers;
   Duration handshake_timeout = std::chrono::seconds(10);
@@ -87,7 +88,7 @@ struct ContextState;
 
 class Context {
  public:
-  Context() = default;  // empty: no TLS
+  Context() = default;                         // empty: no TLS
   static Context server(ServerConfig config);  // throws std::runtime_error
   static Context client(const ClientConfig& config = {});
 

@@ -15,11 +15,11 @@
 namespace weft::tls {
 
 enum class errc {
-  handshake_limit = 1,  // too many handshakes in progress: the connection is refused
-  truncated,            // the peer closed the connection without sending close_notify
-  not_a_server_context, // a server stream needs a server Context (and a client a client one)
-  no_context,           // an empty Context
-  handshake_failed,     // OpenSSL gave no reason
+  handshake_limit = 1,   // too many handshakes in progress: the connection is refused
+  truncated,             // the peer closed the connection without sending close_notify
+  not_a_server_context,  // a server stream needs a server Context (and a client a client one)
+  no_context,            // an empty Context
+  handshake_failed,      // OpenSSL gave no reason
 };
 
 const std::error_category& tls_category() noexcept;

@@ -18,10 +18,10 @@
 namespace weft::ws {
 
 struct CompressionOptions {
-  bool enabled = false;               // off by default on the server
-  int client_max_window_bits = 15;    // 9..15: bounds each connection's decompressor
-  std::size_t min_size = 64;          // smaller messages go out uncompressed
-  int level = 1;                      // zlib level: speed over ratio, as on the wire elsewhere
+  bool enabled = false;             // off by default on the server
+  int client_max_window_bits = 15;  // 9..15: bounds each connection's decompressor
+  std::size_t min_size = 64;        // smaller messages go out uncompressed
+  int level = 1;                    // zlib level: speed over ratio, as on the wire elsewhere
 };
 
 // What was agreed for one connection.

@@ -21,8 +21,8 @@ class Utf8Validator {
   void reset() noexcept { *this = Utf8Validator(); }
 
  private:
-  std::uint8_t need_ = 0;     // continuation bytes still expected
-  std::uint8_t lo_ = 0x80;    // the next continuation byte's range
+  std::uint8_t need_ = 0;   // continuation bytes still expected
+  std::uint8_t lo_ = 0x80;  // the next continuation byte's range
   std::uint8_t hi_ = 0xBF;
   bool failed_ = false;
 };

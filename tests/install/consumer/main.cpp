@@ -43,22 +43,22 @@ weft::Task<std::string> client(weft::Loop& loop, std::uint16_t port) {
 
 int main() {
   weft::Loop loop;
-  int answer = weft::run_until_complete(loop, []() -> weft::Task<int> {
-    co_return co_await weft::blocking([] { return 6 * 7; });
-  }());
+  int answer = weft::run_until_complete(
+      loop, []() -> weft::Task<int> { co_return co_await weft::blocking([] { return 6 * 7; }); }());
   std::printf("consumer: %d\n", answer);
 
   weft::net::Listener listener(loop);
   if (listener.listen(weft::net::SocketAddress::ipv4_loopback(0))) return 1;
   weft::spawn(loop, server(listener));
-  auto [reply, slept] = weft::run_until_complete(
-      loop, [&]() -> weft::Task<std::tuple<std::string, weft::Unit>> {
+  auto [reply, slept] =
+      weft::run_until_complete(loop, [&]() -> weft::Task<std::tuple<std::string, weft::Unit>> {
         co_return co_await weft::when_all(client(loop, listener.port()), weft::sleep(1ms));
       }());
   auto first = weft::run_until_complete(loop, []() -> weft::Task<std::size_t> {
     weft::CancelSource never;
-    auto r = co_await weft::when_any(weft::sleep(1ms, never.token()),
-                                     weft::offload([] { return weft::this_job::stop_requested(); }));
+    auto r =
+        co_await weft::when_any(weft::sleep(1ms, never.token()),
+                                weft::offload([] { return weft::this_job::stop_requested(); }));
     co_return r.index();
   }());
   listener.close();

@@ -93,10 +93,10 @@ TEST(Cancel, SleepWithCancelledTokenDoesNotStart) {
   ManualLoop m;
   weft::CancelSource source;
   source.cancel();
-  EXPECT_THROW(weft::run_until_complete(m.loop, [&]() -> weft::Task<void> {
-                 co_await weft::sleep(1h, source.token());
-               }()),
-               std::system_error);
+  EXPECT_THROW(
+      weft::run_until_complete(
+          m.loop, [&]() -> weft::Task<void> { co_await weft::sleep(1h, source.token()); }()),
+      std::system_error);
   expect_clean_close(m.loop);
 }
 
@@ -112,10 +112,12 @@ TEST(Cancel, CancelDoesNotResumeInsideCancel) {
     resumed = true;
   });
   weft::Timer canceller(m.loop);
-  canceller.start([&] {
-    source.cancel();
-    inside = resumed;
-  }, 1ms);
+  canceller.start(
+      [&] {
+        source.cancel();
+        inside = resumed;
+      },
+      1ms);
   m.loop.run();
   EXPECT_TRUE(resumed);
   EXPECT_FALSE(inside);
@@ -135,17 +137,19 @@ TEST(Cancel, OffloadedJobStopsEarlyOnCancel) {
   weft::run_until_complete(loop, [&]() -> weft::Task<void> {
     canceller.start([&] { source.cancel(); }, 20ms);
     try {
-      co_await weft::offload([&] {
-        started = true;
-        const auto until = std::chrono::steady_clock::now() + 10s;
-        while (std::chrono::steady_clock::now() < until) {
-          if (weft::this_job::stop_requested()) {
-            stopped_early = true;
-            return 0;
-          }
-        }
-        return 1;
-      }, source.token());
+      co_await weft::offload(
+          [&] {
+            started = true;
+            const auto until = std::chrono::steady_clock::now() + 10s;
+            while (std::chrono::steady_clock::now() < until) {
+              if (weft::this_job::stop_requested()) {
+                stopped_early = true;
+                return 0;
+              }
+            }
+            return 1;
+          },
+          source.token());
       ADD_FAILURE() << "not cancelled";
     } catch (const std::system_error& e) {
       EXPECT_TRUE(is_canceled(e));
@@ -164,9 +168,12 @@ TEST(Cancel, BlockingWithCancelledTokenNeverRuns) {
   weft::CancelSource source;
   source.cancel();
   bool ran = false;
-  EXPECT_THROW(weft::run_until_complete(loop, [&]() -> weft::Task<void> {
-                 co_await weft::blocking([&] { ran = true; }, weft::WorkClass::slow, source.token());
-               }()),
+  EXPECT_THROW(weft::run_until_complete(loop,
+                                        [&]() -> weft::Task<void> {
+                                          co_await weft::blocking([&] { ran = true; },
+                                                                  weft::WorkClass::slow,
+                                                                  source.token());
+                                        }()),
                std::system_error);
   EXPECT_FALSE(ran);
   expect_clean_close(loop);
@@ -178,18 +185,20 @@ TEST(Cancel, WithTimeoutAsksARunningJobToStop) {
   std::atomic<bool> stopped_early{false};
   weft::run_until_complete(loop, [&]() -> weft::Task<void> {
     EXPECT_THROW(co_await weft::with_timeout(20ms, weft::offload([&stopped_early] {
-                   const auto until = std::chrono::steady_clock::now() + 10s;
-                   while (std::chrono::steady_clock::now() < until) {
-                     if (weft::this_job::stop_requested()) {
-                       stopped_early = true;
-                       return;
-                     }
-                   }
-                 })),
+                                               const auto until =
+                                                   std::chrono::steady_clock::now() + 10s;
+                                               while (std::chrono::steady_clock::now() < until) {
+                                                 if (weft::this_job::stop_requested()) {
+                                                   stopped_early = true;
+                                                   return;
+                                                 }
+                                               }
+                                             })),
                  std::system_error);
   }());
   const auto until = std::chrono::steady_clock::now() + 2s;
-  while (!stopped_early && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  while (!stopped_early && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
   EXPECT_TRUE(stopped_early);
   loop.run();
   expect_clean_close(loop);
@@ -204,7 +213,8 @@ TEST(Cancel, WithCancelOverAnFsOperation) {
   weft::run_until_complete(loop, [&]() -> weft::Task<void> {
     std::string s = co_await weft::with_cancel(live.token(), weft::fs::read_file(path));
     EXPECT_NE(s.find("Name:"), std::string::npos);
-    EXPECT_THROW(co_await weft::with_cancel(dead.token(), weft::fs::read_file(path)), std::system_error);
+    EXPECT_THROW(co_await weft::with_cancel(dead.token(), weft::fs::read_file(path)),
+                 std::system_error);
   }());
   loop.run();
   expect_clean_close(loop);

@@ -21,7 +21,8 @@ struct Probe {
   ~Probe() { log->push_back("destroyed " + name); }
 };
 
-weft::Task<int> value_after(std::vector<std::string>& log, std::string name, weft::Duration d, int v) {
+weft::Task<int> value_after(std::vector<std::string>& log, std::string name, weft::Duration d,
+                            int v) {
   Probe p{&log, name};
   co_await weft::sleep(d);
   log.push_back("done " + name);
@@ -80,9 +81,11 @@ TEST(WithTimeout, WorksOnANonMovableAwaitable) {
 TEST(WithTimeout, PropagatesTheOperandsException) {
   ManualLoop m;
   std::vector<std::string> log;
-  EXPECT_THROW(weft::run_until_complete(m.loop, [&]() -> weft::Task<void> {
-                 co_await weft::with_timeout(1s, throw_after(log, "x", 1ms));
-               }()),
+  EXPECT_THROW(weft::run_until_complete(m.loop,
+                                        [&]() -> weft::Task<void> {
+                                          co_await weft::with_timeout(1s,
+                                                                      throw_after(log, "x", 1ms));
+                                        }()),
                std::runtime_error);
   expect_clean_close(m.loop);
 }
@@ -99,10 +102,11 @@ TEST(WithTimeout, SynchronousOperandNeverArmsTheTimer) {
 TEST(WhenAll, ReturnsEveryValueAsATuple) {
   ManualLoop m;
   std::vector<std::string> log;
-  auto [a, b, c] = weft::run_until_complete(m.loop, [&]() -> weft::Task<std::tuple<int, int, weft::Unit>> {
-    co_return co_await weft::when_all(value_after(log, "a", 30ms, 1), value_after(log, "b", 10ms, 2),
-                                      weft::sleep(20ms));
-  }());
+  auto [a, b, c] =
+      weft::run_until_complete(m.loop, [&]() -> weft::Task<std::tuple<int, int, weft::Unit>> {
+        co_return co_await weft::when_all(value_after(log, "a", 30ms, 1),
+                                          value_after(log, "b", 10ms, 2), weft::sleep(20ms));
+      }());
   EXPECT_EQ(a, 1);
   EXPECT_EQ(b, 2);
   EXPECT_EQ(log, (std::vector<std::string>{"done b", "destroyed b", "done a", "destroyed a"}));
@@ -138,12 +142,13 @@ TEST(WhenAll, LvalueTasksAndSynchronousOperands) {
 TEST(WhenAny, TheFirstWinsAndTheLosersAreCancelledInOrder) {
   ManualLoop m;
   std::vector<std::string> log;
-  auto r = weft::run_until_complete(m.loop, [&]() -> weft::Task<std::variant<int, int, weft::Unit>> {
-    auto v = co_await weft::when_any(value_after(log, "a", 1h, 1), value_after(log, "b", 20ms, 2),
-                                     weft::sleep(1h));
-    log.push_back("resumed");
-    co_return v;
-  }());
+  auto r =
+      weft::run_until_complete(m.loop, [&]() -> weft::Task<std::variant<int, int, weft::Unit>> {
+        auto v = co_await weft::when_any(value_after(log, "a", 1h, 1),
+                                         value_after(log, "b", 20ms, 2), weft::sleep(1h));
+        log.push_back("resumed");
+        co_return v;
+      }());
   EXPECT_EQ(r.index(), 1u);
   EXPECT_EQ(std::get<1>(r), 2);
   EXPECT_EQ(log, (std::vector<std::string>{"done b", "destroyed b", "destroyed a", "resumed"}));
@@ -153,9 +158,11 @@ TEST(WhenAny, TheFirstWinsAndTheLosersAreCancelledInOrder) {
 TEST(WhenAny, AWinnersExceptionPropagates) {
   ManualLoop m;
   std::vector<std::string> log;
-  EXPECT_THROW(weft::run_until_complete(m.loop, [&]() -> weft::Task<void> {
-                 co_await weft::when_any(value_after(log, "a", 1h, 1), throw_after(log, "b", 1ms));
-               }()),
+  EXPECT_THROW(weft::run_until_complete(m.loop,
+                                        [&]() -> weft::Task<void> {
+                                          co_await weft::when_any(value_after(log, "a", 1h, 1),
+                                                                  throw_after(log, "b", 1ms));
+                                        }()),
                std::runtime_error);
   expect_clean_close(m.loop);
 }
@@ -193,10 +200,12 @@ TEST(WithCancel, DropsTheOperandWhenTheTokenFires) {
   std::vector<std::string> log;
   weft::CancelSource source;
   weft::Timer t(m.loop);
-  t.start([&] {
-    source.cancel();
-    log.push_back("cancel returned");
-  }, 30ms);
+  t.start(
+      [&] {
+        source.cancel();
+        log.push_back("cancel returned");
+      },
+      30ms);
   weft::run_until_complete(m.loop, [&]() -> weft::Task<void> {
     try {
       co_await weft::with_cancel(source.token(), value_after(log, "op", 1h, 1));

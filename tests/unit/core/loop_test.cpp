@@ -79,9 +79,18 @@ TEST(Loop, PhasesRunInNodeOrder) {
   weft::Check check(loop);
   timer.start([&] { order.push_back("timers"); }, 0ms);
   loop.defer([&] { order.push_back("pending"); });
-  idle.start([&] { order.push_back("idle"); idle.stop(); });
-  prepare.start([&] { order.push_back("prepare"); prepare.stop(); });
-  check.start([&] { order.push_back("check"); check.stop(); });
+  idle.start([&] {
+    order.push_back("idle");
+    idle.stop();
+  });
+  prepare.start([&] {
+    order.push_back("prepare");
+    prepare.stop();
+  });
+  check.start([&] {
+    order.push_back("check");
+    check.stop();
+  });
   loop.set_immediate([&] { order.push_back("immediate"); });
   timer.close([&] { order.push_back("close"); });  // closed at once: its callback never runs
   loop.run(weft::RunMode::once);

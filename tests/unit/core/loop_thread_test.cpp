@@ -144,7 +144,7 @@ TEST(OnLoop, RunsOnTheOtherLoopAndResumesOnTheCallersWithTheValueOrTheException)
         threw = true;
       }
       EXPECT_TRUE(threw);
-      co_return plain * awaited;
+      co_return plain* awaited;
     };
     EXPECT_EQ(run_until_complete(loop, body()), 42);
   }
@@ -189,7 +189,9 @@ TEST(LoopLocal, OnePerLoopConstructedOnFirstUseDestroyedNewestFirstByClose) {
 
 // A local that owns a handle: close() destroys it before checking that handles are closed.
 struct OwnsATimer {
-  explicit OwnsATimer(Loop& l) : timer(l) { timer.start([] {}, 1h); }
+  explicit OwnsATimer(Loop& l) : timer(l) {
+    timer.start([] {}, 1h);
+  }
   Timer timer;
 };
 

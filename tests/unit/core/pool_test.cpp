@@ -117,8 +117,8 @@ TEST(Pool, CancelOfARunningJobFailsAndDoneGetsTheResult) {
   weft::WorkHandle handle;
   std::error_code result = make_error_code(std::errc::io_error);
   (void)weft::queue_work(
-      loop, weft::WorkClass::fs, gate.job(),
-      [&](weft::Result<void>& r) { result = r.error(); }, &handle);
+      loop, weft::WorkClass::fs, gate.job(), [&](weft::Result<void>& r) { result = r.error(); },
+      &handle);
   gate.wait_entered(1);
   EXPECT_FALSE(handle.cancel());
   gate.open.set_value();
@@ -133,8 +133,10 @@ TEST(Pool, SubmittingPastTheQueueBoundFailsAtOnceWithQueueFull) {
   int done = 0;
   ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, gate.job(), [&](auto&) { ++done; }));
   gate.wait_entered(1);
-  ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&](auto&) { ++done; }));
-  ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&](auto&) { ++done; }));
+  ASSERT_FALSE(weft::queue_work(
+      loop, weft::WorkClass::fs, [] {}, [&](auto&) { ++done; }));
+  ASSERT_FALSE(weft::queue_work(
+      loop, weft::WorkClass::fs, [] {}, [&](auto&) { ++done; }));
   bool third_work_ran = false;
   auto ec = weft::queue_work(
       loop, weft::WorkClass::fs, [&] { third_work_ran = true; }, [&](auto&) { ++done; });
@@ -178,11 +180,12 @@ TEST(Pool, CpuPoolIsSeparateFromTheIoPool) {
   (void)weft::queue_work(loop, weft::WorkClass::fs, gate.job(), [](auto&) {});
   gate.wait_entered(1);
   bool cpu_done = false;
-  (void)weft::queue_work(loop, weft::WorkClass::cpu, [] { return 7; },
-                         [&](weft::Result<int>& r) {
-                           cpu_done = r.value() == 7;
-                           gate.open.set_value();
-                         });
+  (void)weft::queue_work(
+      loop, weft::WorkClass::cpu, [] { return 7; },
+      [&](weft::Result<int>& r) {
+        cpu_done = r.value() == 7;
+        gate.open.set_value();
+      });
   loop.run();
   EXPECT_TRUE(cpu_done);  // ran although the only I/O thread was blocked
   expect_clean_close(loop);
@@ -199,8 +202,9 @@ std::map<weft::WorkClass, int> pool_nice_values(weft::PoolOptions options) {
   weft::Loop loop({.runtime = std::make_shared<weft::Runtime>(options)});
   std::map<weft::WorkClass, int> seen;
   for (auto cls : {weft::WorkClass::fs, weft::WorkClass::slow, weft::WorkClass::cpu}) {
-    EXPECT_FALSE(weft::queue_work(loop, cls, [] { return thread_nice(); },
-                                  [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
+    EXPECT_FALSE(weft::queue_work(
+        loop, cls, [] { return thread_nice(); },
+        [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
   }
   loop.run();
   expect_clean_close(loop);
@@ -226,8 +230,9 @@ std::map<weft::WorkClass, int> pool_policies(weft::PoolOptions options) {
   weft::Loop loop({.runtime = std::make_shared<weft::Runtime>(options)});
   std::map<weft::WorkClass, int> seen;
   for (auto cls : {weft::WorkClass::fs, weft::WorkClass::slow, weft::WorkClass::cpu}) {
-    EXPECT_FALSE(weft::queue_work(loop, cls, [] { return ::sched_getscheduler(0); },
-                                  [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
+    EXPECT_FALSE(weft::queue_work(
+        loop, cls, [] { return ::sched_getscheduler(0); },
+        [&seen, cls](weft::Result<int>& r) { seen[cls] = r.value(); }));
   }
   loop.run();
   expect_clean_close(loop);
@@ -258,9 +263,11 @@ TEST(Pool, JobsSubmittedFromCompletionsRunOneAfterAnother) {
     constexpr int kJobs = 2000;
     int done = 0;
     std::function<void()> submit = [&] {
-      auto ec = weft::queue_work(loop, weft::WorkClass::fs, [] {}, [&](auto&) {
-        if (++done < kJobs) submit();
-      });
+      auto ec = weft::queue_work(
+          loop, weft::WorkClass::fs, [] {},
+          [&](auto&) {
+            if (++done < kJobs) submit();
+          });
       ASSERT_FALSE(ec);
     };
     submit();
@@ -281,10 +288,12 @@ TEST(Pool, BurstsSubmittedFromCompletionsAllComplete) {
   std::function<void()> burst = [&] {
     ++bursts;
     for (int i = 0; i < kBurst; ++i) {
-      auto ec = weft::queue_work(loop, weft::WorkClass::fs, [&] { ++ran; }, [&](auto&) {
-        if (std::this_thread::get_id() != loop_thread) ++off_loop;
-        if (++done % kBurst == 0 && bursts < kBursts) burst();
-      });
+      auto ec = weft::queue_work(
+          loop, weft::WorkClass::fs, [&] { ++ran; },
+          [&](auto&) {
+            if (std::this_thread::get_id() != loop_thread) ++off_loop;
+            if (++done % kBurst == 0 && bursts < kBursts) burst();
+          });
       ASSERT_FALSE(ec);
     }
   };

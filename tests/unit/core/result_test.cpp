@@ -102,7 +102,8 @@ TEST(Result, PoolWorkReturningVoidCompletesWithResultVoid) {
     EXPECT_EQ(r.what(), "from the pool");
     ++done;
   };
-  ASSERT_FALSE(weft::queue_work(loop, weft::WorkClass::fs, [] {}, ok));
+  ASSERT_FALSE(weft::queue_work(
+      loop, weft::WorkClass::fs, [] {}, ok));
   ASSERT_FALSE(weft::queue_work(
       loop, weft::WorkClass::fs, [] { throw std::runtime_error("from the pool"); }, threw));
   loop.run();

@@ -181,10 +181,12 @@ TEST(Task, DestroyingTheLoopDestroysSuspendedTasksAndCancelsTheirOperations) {
   {
     weft::Loop loop({.runtime = rt});
     weft::spawn(loop, [&]() -> weft::Task<void> {  // occupies the only pool thread
-      co_await weft::blocking([&] {
-        ++started;
-        released.wait();
-      }, weft::WorkClass::fs);
+      co_await weft::blocking(
+          [&] {
+            ++started;
+            released.wait();
+          },
+          weft::WorkClass::fs);
       resumed = true;
     });
     weft::spawn(loop, [&]() -> weft::Task<void> {  // stays queued
@@ -206,9 +208,7 @@ TEST(Task, DestroyingTheLoopDestroysSuspendedTasksAndCancelsTheirOperations) {
 TEST(Task, RunUntilCompleteReportsATaskThatCanNeverFinish) {
   weft::Loop loop;
   weft::Timer never(loop);  // inactive: keeps nothing alive
-  auto stuck = [&]() -> weft::Task<void> {
-    co_await weft::sleep(1h);
-  };
+  auto stuck = [&]() -> weft::Task<void> { co_await weft::sleep(1h); };
   never.unref();
   // A task waiting only on an unref'd timer cannot keep the loop alive.
   auto waits_forever = []() -> weft::Task<void> { co_await std::suspend_always{}; };

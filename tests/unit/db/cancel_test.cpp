@@ -25,7 +25,8 @@ constexpr const char* kLongSqliteRead =
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 4000000000) "
     "SELECT count(*) FROM c";
 constexpr const char* kLongSqliteWrite =
-    "INSERT INTO t(x) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 4000000000) "
+    "INSERT INTO t(x) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT "
+    "4000000000) "
     "SELECT x FROM c";
 constexpr const char* kLongPgRead = "SELECT pg_sleep(120)";
 constexpr const char* kLongPgWrite = "INSERT INTO t(x) SELECT 1 FROM pg_sleep(120)";
@@ -127,7 +128,8 @@ TEST_P(DbCancel, AQueuedWriteIsRemovedAndNeverRuns) {
       spawn(loop, long_task());  // first on the writer
       SteadyClock::time_point queued_done{};
       auto queued = [&]() -> Task<void> {
-        queued_ec = co_await code_of(db->exec("INSERT INTO t(x) VALUES (1)", {}, queued_source.token()));
+        queued_ec =
+            co_await code_of(db->exec("INSERT INTO t(x) VALUES (1)", {}, queued_source.token()));
         queued_done = SteadyClock::now();
       };
       spawn(loop, queued());
@@ -184,14 +186,18 @@ TEST_P(DbCancel, AnAlreadyCancelledTokenRunsNothing) {
       co_await db->exec("CREATE TABLE t(x INTEGER)");
       CancelSource source;
       source.cancel();
-      std::error_code ec = co_await code_of(db->exec("INSERT INTO t(x) VALUES (1)", {}, source.token()));
+      std::error_code ec =
+          co_await code_of(db->exec("INSERT INTO t(x) VALUES (1)", {}, source.token()));
       EXPECT_EQ(ec, std::errc::operation_canceled);
       bool called = false;
       std::error_code cb_ec;
-      db->exec("INSERT INTO t(x) VALUES (2)", {}, [&](Outcome<ResultSet>& r) {
-        called = true;
-        cb_ec = r.ok() ? std::error_code() : r.failure().code();
-      }, source.token());
+      db->exec(
+          "INSERT INTO t(x) VALUES (2)", {},
+          [&](Outcome<ResultSet>& r) {
+            called = true;
+            cb_ec = r.ok() ? std::error_code() : r.failure().code();
+          },
+          source.token());
       EXPECT_FALSE(called);  // never inside the call
       co_await sleep(10ms);
       EXPECT_TRUE(called);
@@ -242,7 +248,8 @@ TEST_P(DbCancel, ACancelledStatementAbortsItsTransaction) {
       EXPECT_TRUE(commit_ec);
       std::int64_t n = co_await count_rows(*db);
       EXPECT_EQ(n, 0);
-      co_await db->transaction([](Transaction& t2) -> Task<void> { co_await t2.exec("INSERT INTO t(x) VALUES (2)"); });
+      co_await db->transaction(
+          [](Transaction& t2) -> Task<void> { co_await t2.exec("INSERT INTO t(x) VALUES (2)"); });
       n = co_await count_rows(*db);
       EXPECT_EQ(n, 1);
     }());
@@ -317,7 +324,8 @@ TEST(DbPgCancel, AWriteInAGroupCommitLeavesItsGroup) {
       EXPECT_EQ(rs.rows.at(0)[0].as_int(), 2);
       EXPECT_EQ(rs.rows.at(0)[1].as_int(), 4);
       GroupStats g = db->group_stats();
-      EXPECT_GE(g.grouped_writes, 4u);  // a group of 3 rolled back, then the 2 others: it was a group
+      EXPECT_GE(g.grouped_writes,
+                4u);  // a group of 3 rolled back, then the 2 others: it was a group
     }());
     wait(loop, db->close());
   }

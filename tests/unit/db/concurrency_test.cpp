@@ -29,9 +29,8 @@ TEST_P(DbConcurrency, ThousandConcurrentInsertsKeepSubmissionOrder) {
   constexpr int kWrites = 1000;
   std::vector<int> completed;
   int failures = 0;
-  db->exec(std::string("CREATE TABLE t(id ") + serial_key() + ", seq INTEGER)", {}, [](Outcome<ResultSet>& r) {
-    EXPECT_TRUE(r.ok()) << r.what();
-  });
+  db->exec(std::string("CREATE TABLE t(id ") + serial_key() + ", seq INTEGER)", {},
+           [](Outcome<ResultSet>& r) { EXPECT_TRUE(r.ok()) << r.what(); });
   for (int i = 0; i < kWrites; ++i) {
     db->query("INSERT INTO t(seq) VALUES(?)", {i}, [&, i](Outcome<ResultSet>& r) {
       if (!r.ok()) {
@@ -78,7 +77,8 @@ Task<void> writer(Database& db, int rounds, int& ok) {
 TEST_P(DbConcurrency, ReadsRunConcurrentlyWithWrites) {
   Loop loop;
   auto db = open(loop, url());
-  testing::wait(loop, db->exec(std::string("CREATE TABLE t(id ") + serial_key() + ", seq INTEGER)"));
+  testing::wait(loop,
+                db->exec(std::string("CREATE TABLE t(id ") + serial_key() + ", seq INTEGER)"));
   int reads = 0;
   int writes = 0;
   for (int r = 0; r < 8; ++r) spawn(loop, reader(*db, 40, reads));
@@ -139,7 +139,8 @@ TEST(DbSqliteConcurrency, SqliteNeverRunsOnTheLoopThread) {
   EXPECT_FALSE(log.sql_threads.empty());
   EXPECT_EQ(log.sql_threads.count(loop_thread), 0u) << "a statement ran on the loop thread";
   EXPECT_FALSE(log.connect_threads.empty());
-  EXPECT_EQ(log.connect_threads.count(loop_thread), 0u) << "a connection was opened on the loop thread";
+  EXPECT_EQ(log.connect_threads.count(loop_thread), 0u)
+      << "a connection was opened on the loop thread";
   db.reset();
   weft::testing::expect_clean_close(loop);
 }

@@ -42,8 +42,8 @@ TEST(DbSqlite, TypesRoundTrip) {
     EXPECT_EQ(rs.rows_affected, 0);
     EXPECT_EQ(rs.size(), values.size());
     for (std::size_t i = 0; i < values.size() && i < rs.size(); ++i) {
-      EXPECT_EQ(rs[i][0], values[i]) << "row " << i << ": " << to_string(rs[i][0]) << " vs "
-                                     << to_string(values[i]);
+      EXPECT_EQ(rs[i][0], values[i])
+          << "row " << i << ": " << to_string(rs[i][0]) << " vs " << to_string(values[i]);
     }
     EXPECT_EQ(rs[8]["type"].as_text(), "blob");  // an empty blob stays a blob, not NULL
     co_await db->close();
@@ -63,7 +63,8 @@ TEST(DbSqlite, BindsParametersAndReportsCounts) {
     EXPECT_EQ(ins.last_insert_id, 2);
     ResultSet upd = co_await db->query("UPDATE t SET name = ? WHERE id >= ?", params("z", 1));
     EXPECT_EQ(upd.rows_affected, 2);
-    ResultSet sel = co_await db->query("SELECT id FROM t WHERE name = ?1 AND id = ?2", params("z", 2));
+    ResultSet sel =
+        co_await db->query("SELECT id FROM t WHERE name = ?1 AND id = ?2", params("z", 2));
     EXPECT_EQ(sel.size(), 1u);
     EXPECT_EQ(sel.front().get<int>("id"), 2);
     try {
@@ -170,14 +171,19 @@ TEST_P(DbStatements, UniqueViolationsAreNamedOnBothBackends) {
     EXPECT_FALSE(out.ok()) << sql;
     return out.ok() ? Error(errc::abort, "accepted") : out.failure();
   };
-  wait(loop, db->exec("CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER NOT NULL CHECK (n > 0))"));
+  wait(loop, db->exec("CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER NOT "
+                      "NULL CHECK (n > 0))"));
   wait(loop, db->exec("INSERT INTO u(id, email, n) VALUES(1, 'a', 1)"));
-  EXPECT_TRUE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, 1)", params(1, "b")).is_unique_violation());
-  EXPECT_TRUE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, 1)", params(2, "a")).is_unique_violation());
-  const Error not_null = refused("INSERT INTO u(id, email, n) VALUES(?, ?, ?)", params(3, "c", Value()));
+  EXPECT_TRUE(
+      refused("INSERT INTO u(id, email, n) VALUES(?, ?, 1)", params(1, "b")).is_unique_violation());
+  EXPECT_TRUE(
+      refused("INSERT INTO u(id, email, n) VALUES(?, ?, 1)", params(2, "a")).is_unique_violation());
+  const Error not_null =
+      refused("INSERT INTO u(id, email, n) VALUES(?, ?, ?)", params(3, "c", Value()));
   EXPECT_EQ(not_null.code(), errc::constraint);
   EXPECT_FALSE(not_null.is_unique_violation());
-  EXPECT_FALSE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, ?)", params(4, "d", 0)).is_unique_violation());
+  EXPECT_FALSE(refused("INSERT INTO u(id, email, n) VALUES(?, ?, ?)", params(4, "d", 0))
+                   .is_unique_violation());
   wait(loop, db->close());
   db.reset();
   weft::testing::expect_clean_close(loop);
@@ -324,7 +330,8 @@ TEST(DbOutcome, KeepsTheBackendsErrorAndThrowsIt) {
   EXPECT_EQ(failed.error(), errc::constraint);
   EXPECT_EQ(failed.failure().backend_code(), 2067);
   EXPECT_TRUE(failed.failure().is_unique_violation());
-  EXPECT_NE(failed.what().find("UNIQUE constraint failed: t.v"), std::string::npos) << failed.what();
+  EXPECT_NE(failed.what().find("UNIQUE constraint failed: t.v"), std::string::npos)
+      << failed.what();
   try {
     failed.value();
     ADD_FAILURE() << "value() did not throw";
@@ -371,7 +378,8 @@ TEST_P(DbMigrate, AppliesEachStepOnceAcrossReopen) {
     std::size_t applied = run(loop, migrate(*db, steps));
     EXPECT_EQ(applied, round == 0 ? 2u : 0u);
     run(loop, [&]() -> Task<void> {
-      ResultSet rs = co_await db->query("SELECT version, applied_at FROM weft_migrations ORDER BY version");
+      ResultSet rs =
+          co_await db->query("SELECT version, applied_at FROM weft_migrations ORDER BY version");
       EXPECT_EQ(rs.size(), 2u);
       co_await db->query("INSERT INTO notes(body, tag) VALUES(?, ?)", params("b", "t"));
       co_await db->close();
@@ -401,7 +409,8 @@ TEST_P(DbMigrate, FailingStepRollsBackAndNamesItsVersion) {
     ResultSet v = co_await db->query("SELECT version FROM weft_migrations");
     EXPECT_EQ(v.size(), 1u);
     ResultSet tables = co_await db->query(
-        pg() ? "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() "
+        pg() ? "SELECT table_name::text FROM information_schema.tables WHERE table_schema = "
+               "current_schema() "
                "AND table_name IN ('a', 'b', 'c')"
              : "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')");
     EXPECT_EQ(tables.size(), 1u);  // b was rolled back with its step; c never ran

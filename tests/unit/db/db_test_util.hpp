@@ -49,14 +49,17 @@ enum class Backend { sqlite, postgres };
 inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::sqlite ? "sqlite" : "postgres";
 }
-inline void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::sqlite ? "sqlite" : "postgres"); }
+inline void PrintTo(Backend b, std::ostream* os) {
+  *os << (b == Backend::sqlite ? "sqlite" : "postgres");
+}
 
 // One test's database: a file in a fresh directory (SQLite) or a fresh schema in the
 // shared test server (PostgreSQL). url() is the same on every call.
 class TestDb {
  public:
   explicit TestDb(Backend b)
-      : url_(b == Backend::sqlite ? dir_.url() : weft::testing::shared_pg_server().fresh_schema_url()) {}
+      : url_(b == Backend::sqlite ? dir_.url()
+                                  : weft::testing::shared_pg_server().fresh_schema_url()) {}
   const std::string& url() const noexcept { return url_; }
 
  private:
@@ -78,10 +81,10 @@ class DbBackendTest : public ::testing::TestWithParam<Backend> {
   std::optional<TestDb> db_;
 };
 
-#define WEFT_DB_BOTH_BACKENDS(Suite)                                                        \
-  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                                     \
-                           ::testing::Values(::weft::db::testing::Backend::sqlite,        \
-                                             ::weft::db::testing::Backend::postgres),     \
+#define WEFT_DB_BOTH_BACKENDS(Suite)                                                  \
+  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                                 \
+                           ::testing::Values(::weft::db::testing::Backend::sqlite,    \
+                                             ::weft::db::testing::Backend::postgres), \
                            ::weft::db::testing::backend_name)
 
 // Runs a coroutine to completion on the loop (the loop is run until it finishes).
@@ -108,7 +111,8 @@ struct Submitted {
 };
 
 // Submits every statement in the same loop turn and runs the loop until all completed.
-inline Submitted submit_all(Loop& loop, Database& db, const std::vector<std::pair<std::string, Params>>& stmts) {
+inline Submitted submit_all(Loop& loop, Database& db,
+                            const std::vector<std::pair<std::string, Params>>& stmts) {
   Submitted s;
   s.outs.resize(stmts.size());
   for (std::size_t i = 0; i < stmts.size(); ++i) {
@@ -124,7 +128,8 @@ inline Submitted submit_all(Loop& loop, Database& db, const std::vector<std::pai
 // n inserts into t(id, v): (1, "v1"), (2, "v2"), ...
 inline std::vector<std::pair<std::string, Params>> inserts(int n) {
   std::vector<std::pair<std::string, Params>> v;
-  for (int i = 1; i <= n; ++i) v.push_back({"INSERT INTO t(id, v) VALUES(?, ?)", params(i, "v" + std::to_string(i))});
+  for (int i = 1; i <= n; ++i)
+    v.push_back({"INSERT INTO t(id, v) VALUES(?, ?)", params(i, "v" + std::to_string(i))});
   return v;
 }
 

@@ -39,7 +39,8 @@ weft::Task<void> writer(weft::db::Database& db, long first, long count) {
     weft::db::Value payload = refused ? weft::db::Value() : weft::db::Value(std::string(100, 'x'));
     bool failed = false;
     try {
-      co_await db.exec("INSERT INTO acked(id, payload) VALUES(?, ?)", weft::db::params(id, std::move(payload)));
+      co_await db.exec("INSERT INTO acked(id, payload) VALUES(?, ?)",
+                       weft::db::params(id, std::move(payload)));
     } catch (const weft::db::Error&) {
       failed = true;
     }
@@ -85,7 +86,8 @@ int main(int argc, char** argv) {
   }
   weft::Loop loop;
   try {
-    weft::run_until_complete(loop, insert_all(loop, argv[1], std::strtol(argv[2], nullptr, 10), concurrent));
+    weft::run_until_complete(
+        loop, insert_all(loop, argv[1], std::strtol(argv[2], nullptr, 10), concurrent));
     loop.run();  // the concurrent writers
   } catch (const std::exception& e) {
     std::fprintf(stderr, "db_durability_child: %s\n", e.what());

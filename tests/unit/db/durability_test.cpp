@@ -130,8 +130,8 @@ std::set<long> stored_ids(const std::string& url) {
 }
 
 // 16 concurrent writers of plain INSERTs (both backends group them: GroupCommit), every 10th
-// refused by a constraint; killed at a different, partly random moment in each round. Every acknowledged
-// row is stored; no refused row is; at most the writes in flight (one per writer) are
+// refused by a constraint; killed at a different, partly random moment in each round. Every
+// acknowledged row is stored; no refused row is; at most the writes in flight (one per writer) are
 // stored without an acknowledgement.
 TEST_P(DbDurability, ConcurrentGroupedWritesSurviveSigkill) {
   // A random moment near each of three points, so that runs kill at different places
@@ -143,14 +143,15 @@ TEST_P(DbDurability, ConcurrentGroupedWritesSurviveSigkill) {
   for (std::size_t round = 0; round < std::size(kill_points); ++round) {
     std::string db_url = url();
     if (!pg()) db_url += std::to_string(round);  // a fresh SQLite file per round
-    if (pg() && round > 0) break;  // (one PostgreSQL schema per test: one round)
+    if (pg() && round > 0) break;                // (one PostgreSQL schema per test: one round)
     Child child = spawn_child(db_url, 40000, true);
     bool killed = false;
     std::vector<long> refused;
     std::vector<long> acks = read_acks(child, kill_points[round], killed, &refused);
     int status = 0;
     ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
-    ASSERT_TRUE(killed) << "the child ended before " << kill_points[round] << " acknowledgements, status " << status;
+    ASSERT_TRUE(killed) << "the child ended before " << kill_points[round]
+                        << " acknowledgements, status " << status;
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child finished every row before the kill; status " << status;
     ASSERT_FALSE(refused.empty());

@@ -59,8 +59,8 @@ TEST(DbGroupCommit, AConstraintViolationFailsAlone) {
   Loop loop;
   auto db = open_table(loop, dir.url());
   auto stmts = inserts(10);
-  stmts[5].second = params(6, "v2");              // UNIQUE(v): v2 is taken by write 2
-  stmts[7].second = params(8, Value());           // NOT NULL
+  stmts[5].second = params(6, "v2");     // UNIQUE(v): v2 is taken by write 2
+  stmts[7].second = params(8, Value());  // NOT NULL
   stmts.push_back({"UPDATE t SET v = 'z' || v WHERE id <= 3", {}});  // sees 1..3, not 6
   Submitted s = submit_all(loop, *db, stmts);
   for (std::size_t i = 0; i < s.outs.size(); ++i) {
@@ -122,7 +122,8 @@ TEST(DbGroupCommit, AFailedCommitFailsTheWholeGroup) {
   TempDir dir;
   Loop loop;
   Options o;
-  o.sqlite.on_connect = sqlite::on_connect([](sqlite3* c) { sqlite3_commit_hook(c, &commit_hook, nullptr); });
+  o.sqlite.on_connect =
+      sqlite::on_connect([](sqlite3* c) { sqlite3_commit_hook(c, &commit_hook, nullptr); });
   auto db = open_table(loop, dir.url(), o);
   auto stmts = inserts(6);
   // The first (lone) write commits; the hook then vetoes the group of the other five.
@@ -134,7 +135,8 @@ TEST(DbGroupCommit, AFailedCommitFailsTheWholeGroup) {
   Submitted rest;
   rest.outs.resize(5);
   for (int i = 1; i < 6; ++i) {
-    db->exec(stmts[i].first, stmts[i].second, [&rest, i](Outcome<ResultSet>& r) { rest.outs[i - 1].emplace(std::move(r)); });
+    db->exec(stmts[i].first, stmts[i].second,
+             [&rest, i](Outcome<ResultSet>& r) { rest.outs[i - 1].emplace(std::move(r)); });
   }
   loop.run();
   EXPECT_TRUE(first_ok);
@@ -176,7 +178,8 @@ TEST(DbGroupCommit, GroupsAreBoundedAndKeepTheOrder) {
   const Stats st = db->stats();
   EXPECT_EQ(st.group_size.max(), 4u);
   EXPECT_EQ(st.grouped_writes, 11u);  // every insert and the update; not the ALTER
-  EXPECT_EQ(testing::wait(loop, db->query("SELECT w FROM t WHERE id = 10")).front()[0].as_text(), "x");
+  EXPECT_EQ(testing::wait(loop, db->query("SELECT w FROM t WHERE id = 10")).front()[0].as_text(),
+            "x");
   run(loop, [&]() -> Task<void> { co_await db->close(); }());
 }
 
@@ -204,7 +207,8 @@ TEST(DbGroupCommit, ReadsGoOnDuringAGroup) {
   auto db = open_table(loop, dir.url());
   int reads = 0;
   for (int i = 0; i < 3; ++i) {
-    db->exec("INSERT INTO t(v) VALUES(?)", params("r" + std::to_string(i)), [](Outcome<ResultSet>& r) { EXPECT_TRUE(r.ok()); });
+    db->exec("INSERT INTO t(v) VALUES(?)", params("r" + std::to_string(i)),
+             [](Outcome<ResultSet>& r) { EXPECT_TRUE(r.ok()); });
   }
   db->query("SELECT count(*) FROM t", {}, [&](Outcome<ResultSet>& r) {
     ASSERT_TRUE(r.ok());

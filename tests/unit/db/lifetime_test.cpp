@@ -79,7 +79,8 @@ TEST_P(DbLifetime, CloseWaitsForQueuedWorkThenRefusesMore) {
   Loop loop;
   auto db = open(loop, url());
   std::vector<std::string> events;
-  db->exec("CREATE TABLE t(v INTEGER)", {}, [&](Outcome<ResultSet>&) { events.push_back("create"); });
+  db->exec("CREATE TABLE t(v INTEGER)", {},
+           [&](Outcome<ResultSet>&) { events.push_back("create"); });
   for (int i = 0; i < 10; ++i) {
     db->query("INSERT INTO t VALUES(?)", {i}, [&](Outcome<ResultSet>& r) {
       EXPECT_TRUE(r.ok()) << r.what();
@@ -158,8 +159,9 @@ TEST_P(DbLifetime, CoroutineDestroyedWhileWaiting) {
   loop.run();
   EXPECT_FALSE(resumed);
   run(loop, [&]() -> Task<void> {
-    ResultSet rs = co_await db->query(pg() ? "SELECT to_regclass('t') WHERE to_regclass('t') IS NOT NULL"
-                                           : "SELECT name FROM sqlite_master WHERE name = 't'");
+    ResultSet rs =
+        co_await db->query(pg() ? "SELECT to_regclass('t') WHERE to_regclass('t') IS NOT NULL"
+                                : "SELECT name FROM sqlite_master WHERE name = 't'");
     EXPECT_EQ(rs.size(), 0u);  // the statement never ran
     co_await db->close();
   }());

@@ -73,7 +73,8 @@ TEST(DbPgGroupCommit, AConstraintViolationFailsAlone) {
   for (std::size_t i = 0; i < s.outs.size(); ++i) {
     if (i == 5 || i == 7) {
       ASSERT_FALSE(s.outs[i]->ok()) << i;
-      EXPECT_EQ(s.outs[i]->failure().code(), errc::constraint) << i << ": " << s.outs[i]->failure().what();
+      EXPECT_EQ(s.outs[i]->failure().code(), errc::constraint)
+          << i << ": " << s.outs[i]->failure().what();
       continue;
     }
     ASSERT_TRUE(s.outs[i]->ok()) << i << ": " << s.outs[i]->failure().what();
@@ -105,8 +106,9 @@ TEST(DbPgGroupCommit, StatementsSkippedByAFailureArePreparedAgain) {
   EXPECT_FALSE(s.outs[1]->ok());
   EXPECT_TRUE(s.outs[2]->ok()) << s.outs[2]->failure().what();
   EXPECT_TRUE(s.outs[3]->ok()) << s.outs[3]->failure().what();
-  Submitted again = submit_all(loop, *db, {{"UPDATE t SET w = ? WHERE id = ?", params("b", 3)},
-                                           {"UPDATE t SET w = ? WHERE id = ?", params("c", 1)}});
+  Submitted again = submit_all(loop, *db,
+                               {{"UPDATE t SET w = ? WHERE id = ?", params("b", 3)},
+                                {"UPDATE t SET w = ? WHERE id = ?", params("c", 1)}});
   for (auto& out : again.outs) EXPECT_TRUE(out->ok()) << out->failure().what();
   EXPECT_EQ(wait(loop, db->query("SELECT w FROM t WHERE id = 3")).front()[0].as_text(), "b");
   close_db(loop, db);
@@ -152,7 +154,8 @@ TEST(DbPgGroupCommit, DestroyWithGroupsInFlightCompletesEveryWrite) {
   auto db = open_table(loop);
   std::vector<std::pair<std::string, Params>> stmts;
   for (int i = 1; i <= 20; ++i) {
-    stmts.push_back({"INSERT INTO t(id, v) SELECT ?, ? FROM pg_sleep(0.01)", params(i, "s" + std::to_string(i))});
+    stmts.push_back({"INSERT INTO t(id, v) SELECT ?, ? FROM pg_sleep(0.01)",
+                     params(i, "s" + std::to_string(i))});
   }
   int called = 0;
   for (auto& st : stmts) db->exec(st.first, st.second, [&](Outcome<ResultSet>&) { ++called; });

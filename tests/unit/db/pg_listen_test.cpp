@@ -21,7 +21,8 @@ using weft::testing::shared_pg_server;
 
 // Runs the loop until pred() holds or `timeout` passes (a ticking timer keeps the loop
 // waiting, as the Listener itself never does).
-bool run_until(Loop& loop, const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5000ms) {
+bool run_until(Loop& loop, const std::function<bool()>& pred,
+               std::chrono::milliseconds timeout = 5000ms) {
   Timer tick(loop);
   tick.start([] {}, 5ms, 5ms);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -38,10 +39,11 @@ TEST(DbPgListen, DeliversCommittedNotificationsAndReconnects) {
   std::vector<std::string> got;
   int connected = 0, lost = 0;
   Listener listener(loop, url, {channel},
-                    {.notify = [&](const Notification& n) {
-                       EXPECT_EQ(n.channel, channel);
-                       got.push_back(n.payload);
-                     },
+                    {.notify =
+                         [&](const Notification& n) {
+                           EXPECT_EQ(n.channel, channel);
+                           got.push_back(n.payload);
+                         },
                      .connected = [&] { ++connected; },
                      .disconnected = [&](std::string_view) { ++lost; }},
                     {.connect_timeout = 5000ms, .min_backoff = 20ms, .max_backoff = 200ms});
@@ -60,7 +62,8 @@ TEST(DbPgListen, DeliversCommittedNotificationsAndReconnects) {
 
   // The server ends the listening session: the listener connects again and listens again.
   shared_pg_server().admin_query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN \"" + channel + "%'");
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN \"" +
+      channel + "%'");
   ASSERT_TRUE(run_until(loop, [&] { return connected == 2; })) << listener.stats().last_error;
   EXPECT_EQ(lost, 1);
   wait(loop, db->exec("SELECT pg_notify(?, ?)", params(channel, "after")));
@@ -82,8 +85,8 @@ TEST(DbPgListen, UnreachableServerIsRetriedWithGrowingBackoff) {
   int connected = 0;
   // A port nothing listens on (the shared server's, plus one, is free in practice: checked).
   const int port = shared_pg_server().port() + 1;
-  Listener listener(loop, "postgres://postgres@127.0.0.1:" + std::to_string(port) + "/postgres", {"x"},
-                    {.notify = {}, .connected = [&] { ++connected; }, .disconnected = {}},
+  Listener listener(loop, "postgres://postgres@127.0.0.1:" + std::to_string(port) + "/postgres",
+                    {"x"}, {.notify = {}, .connected = [&] { ++connected; }, .disconnected = {}},
                     {.connect_timeout = 1000ms, .min_backoff = 10ms, .max_backoff = 40ms});
   ASSERT_TRUE(run_until(loop, [&] { return listener.stats().failures >= 4; }));
   ListenerStats s = listener.stats();

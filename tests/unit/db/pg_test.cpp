@@ -34,11 +34,13 @@ TEST(DbPgSql, RewritesQuestionMarksOutsideLiterals) {
   EXPECT_EQ(n, 2);
   EXPECT_EQ(sql::to_dollar_params("SELECT ?2, ?1, ?", n), "SELECT $2, $1, $3");
   EXPECT_EQ(n, 3);
-  EXPECT_EQ(sql::classify("CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql",
-                          sql::Dialect::postgres)
+  EXPECT_EQ(sql::classify(
+                "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql",
+                sql::Dialect::postgres)
                 .statements,
             1);
-  EXPECT_EQ(sql::classify("START TRANSACTION", sql::Dialect::postgres).kind, sql::Kind::transaction_control);
+  EXPECT_EQ(sql::classify("START TRANSACTION", sql::Dialect::postgres).kind,
+            sql::Kind::transaction_control);
 }
 
 TEST(DbPg, TypesMapByColumnType) {
@@ -64,19 +66,22 @@ TEST(DbPg, TypesMapByColumnType) {
     EXPECT_TRUE(r["k"].is_null());
     EXPECT_EQ(r["l"], Value("2024-01-02"));
     co_await db->exec("CREATE TABLE docs(id BIGSERIAL PRIMARY KEY, body JSONB NOT NULL)");
-    ResultSet ins = co_await db->query("INSERT INTO docs(body) VALUES(?::jsonb), (?::jsonb) RETURNING id",
-                                       params("{\"name\": \"ann\"}", "{\"name\": \"bob\"}"));
+    ResultSet ins =
+        co_await db->query("INSERT INTO docs(body) VALUES(?::jsonb), (?::jsonb) RETURNING id",
+                           params("{\"name\": \"ann\"}", "{\"name\": \"bob\"}"));
     EXPECT_EQ(ins.rows_affected, 2);
     EXPECT_EQ(ins.size(), 2u);
-    ResultSet sel = co_await db->query("SELECT body->>'name' AS n, body FROM docs WHERE body @> ?::jsonb",
-                                       params("{\"name\": \"bob\"}"));
+    ResultSet sel =
+        co_await db->query("SELECT body->>'name' AS n, body FROM docs WHERE body @> ?::jsonb",
+                           params("{\"name\": \"bob\"}"));
     EXPECT_EQ(sel.size(), 1u);
     if (sel.size() != 1) co_return;
     EXPECT_EQ(sel.front()["n"].as_text(), "bob");
     EXPECT_EQ(sel.front()["body"].as_text(), "{\"name\": \"bob\"}");
     // A NULL parameter has no type: cast it where the server cannot infer one.
-    ResultSet typed = co_await db->query("SELECT ? + ? AS s, ? * 2.0 AS d, ?::text AS t, ?::int IS NULL AS n",
-                                         params(40, 2, 1.25, "t", nullptr));
+    ResultSet typed =
+        co_await db->query("SELECT ? + ? AS s, ? * 2.0 AS d, ?::text AS t, ?::int IS NULL AS n",
+                           params(40, 2, 1.25, "t", nullptr));
     EXPECT_EQ(typed.front()["s"].as_int(), 42);
     EXPECT_EQ(typed.front()["d"].as_double(), 2.5);
     EXPECT_EQ(typed.front()["t"].as_text(), "t");
@@ -105,7 +110,8 @@ TEST(DbPg, ErrorsCarrySqlstateAndTheServersMessage) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), errc::constraint);
       EXPECT_EQ(e.backend_code(), sqlstate_code("23505"));
-      EXPECT_NE(std::string(e.what()).find("duplicate key value violates unique constraint"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("duplicate key value violates unique constraint"),
+                std::string::npos)
           << e.what();
       EXPECT_NE(std::string(e.what()).find("SQLSTATE 23505"), std::string::npos) << e.what();
     }
@@ -114,7 +120,9 @@ TEST(DbPg, ErrorsCarrySqlstateAndTheServersMessage) {
       ADD_FAILURE();
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), errc::sql_error);
-      EXPECT_NE(std::string(e.what()).find("relation \"missing\" does not exist"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("relation \"missing\" does not exist"),
+                std::string::npos)
+          << e.what();
     }
     try {
       co_await db->exec("START TRANSACTION");
@@ -142,12 +150,14 @@ TEST(DbPg, ScriptsRunAndThePipelineResumesAfterThem) {
   Loop loop;
   auto db = open(loop, fresh_url());
   int done = 0;
-  db->exec("CREATE TABLE a(x INT); INSERT INTO a VALUES(1); INSERT INTO a VALUES(2); SELECT sum(x) AS s FROM a",
-           {}, [&](Outcome<ResultSet>& r) {
-             ASSERT_TRUE(r.ok()) << r.what();
-             EXPECT_EQ(r->front()["s"].as_int(), 3);
-             EXPECT_EQ(done++, 0);
-           });
+  db->exec(
+      "CREATE TABLE a(x INT); INSERT INTO a VALUES(1); INSERT INTO a VALUES(2); SELECT sum(x) AS s "
+      "FROM a",
+      {}, [&](Outcome<ResultSet>& r) {
+        ASSERT_TRUE(r.ok()) << r.what();
+        EXPECT_EQ(r->front()["s"].as_int(), 3);
+        EXPECT_EQ(done++, 0);
+      });
   db->exec("INSERT INTO a VALUES(?)", {4}, [&](Outcome<ResultSet>& r) {
     EXPECT_TRUE(r.ok()) << r.what();
     EXPECT_EQ(done++, 1);
@@ -228,7 +238,8 @@ TEST(DbPg, ReconnectsAfterTheBackendIsTerminated) {
     co_return rs.front()[0].as_text();
   }());
   std::optional<Outcome<ResultSet>> in_flight;
-  db->exec("SELECT pg_sleep(10)", {}, [&](Outcome<ResultSet>& r) { in_flight.emplace(std::move(r)); });
+  db->exec("SELECT pg_sleep(10)", {},
+           [&](Outcome<ResultSet>& r) { in_flight.emplace(std::move(r)); });
   Timer killer(loop);
   killer.start([&] { shared_pg_server().admin_query("SELECT pg_terminate_backend(" + pid + ")"); },
                std::chrono::milliseconds(100));
@@ -236,7 +247,8 @@ TEST(DbPg, ReconnectsAfterTheBackendIsTerminated) {
   loop.run();
   ASSERT_TRUE(in_flight.has_value());
   EXPECT_EQ(in_flight->error(), errc::connection_lost) << in_flight->what();
-  EXPECT_NE(std::string(in_flight->what()).find("was lost"), std::string::npos) << in_flight->what();
+  EXPECT_NE(std::string(in_flight->what()).find("was lost"), std::string::npos)
+      << in_flight->what();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   std::string pid2 = run(loop, [&]() -> Task<std::string> {
     ResultSet rs = co_await db->query("SELECT pg_backend_pid()::text");
@@ -323,9 +335,10 @@ TEST(DbPg, RunsOnTheLoopThreadWithoutPoolJobs) {
   for (int i = 0; i < 20; ++i) db->query("SELECT count(*) FROM t", {}, check);
   db->transaction(
       [&](Transaction& tx, TransactionDone done) {
-        tx.exec("INSERT INTO t VALUES(100)", {}, [done = std::move(done)](Outcome<ResultSet>& r) mutable {
-          done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
-        });
+        tx.exec("INSERT INTO t VALUES(100)", {},
+                [done = std::move(done)](Outcome<ResultSet>& r) mutable {
+                  done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
+                });
       },
       [&](Outcome<void>& r) {
         EXPECT_TRUE(r.ok()) << r.what();
@@ -370,16 +383,20 @@ TEST(DbPg, HostNamesAreResolvedByNetsResolverOnThePool) {
   const std::uint64_t slow_before = loop.runtime().stats(WorkClass::slow).completed;
   // localhost may resolve to ::1 first; the server listens on 127.0.0.1 only: libpq
   // gets every address and tries them in turn.
-  auto db = open(loop, "postgres://postgres@localhost:" + std::to_string(shared_pg_server().port()) + "/postgres");
+  auto db =
+      open(loop, "postgres://postgres@localhost:" + std::to_string(shared_pg_server().port()) +
+                     "/postgres");
   ResultSet rs = wait(loop, db->query("SELECT 5"));
   EXPECT_EQ(rs.front()[0].as_int(), 5);
-  EXPECT_GE(loop.runtime().stats(WorkClass::slow).completed - slow_before, 1u) << "no lookup on the pool";
+  EXPECT_GE(loop.runtime().stats(WorkClass::slow).completed - slow_before, 1u)
+      << "no lookup on the pool";
   // Through net's resolver of this loop: the answer is in its cache, shared with the next
   // database (or HTTP client) on the loop, which then does no lookup of its own.
   EXPECT_EQ(weft::net::default_resolver(loop).cache_size(), 1u);
   const std::uint64_t slow_after = loop.runtime().stats(WorkClass::slow).completed;
-  auto again = open(loop, "postgres://postgres@localhost:" + std::to_string(shared_pg_server().port()) +
-                              "/postgres");
+  auto again =
+      open(loop, "postgres://postgres@localhost:" + std::to_string(shared_pg_server().port()) +
+                     "/postgres");
   EXPECT_EQ(wait(loop, again->query("SELECT 6")).front()[0].as_int(), 6);
   EXPECT_EQ(loop.runtime().stats(WorkClass::slow).completed, slow_after) << "looked up again";
   wait(loop, again->close());
@@ -392,7 +409,8 @@ TEST(DbPg, HostNamesAreResolvedByNetsResolverOnThePool) {
     ADD_FAILURE() << "an unknown host was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::cant_open);
-    EXPECT_NE(std::string(e.what()).find("cannot resolve host \"no-such-host.invalid\""), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("cannot resolve host \"no-such-host.invalid\""),
+              std::string::npos)
         << e.what();
   }
   bad.reset();

@@ -145,9 +145,10 @@ TEST_P(DbTransaction, CallbackForms) {
   db->exec("CREATE TABLE t(v INTEGER)", {}, [](Outcome<ResultSet>& r) { EXPECT_TRUE(r.ok()); });
   db->transaction(
       [&](Transaction& tx, TransactionDone done) {
-        tx.exec("INSERT INTO t VALUES(1)", {}, [done = std::move(done)](Outcome<ResultSet>& r) mutable {
-          done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
-        });
+        tx.exec("INSERT INTO t VALUES(1)", {},
+                [done = std::move(done)](Outcome<ResultSet>& r) mutable {
+                  done(r.ok() ? nullptr : std::make_exception_ptr(r.failure()));
+                });
       },
       [&](Outcome<void>& r) {
         EXPECT_TRUE(r.ok()) << r.what();

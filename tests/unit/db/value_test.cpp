@@ -57,7 +57,8 @@ TEST(DbValue, ToString) {
 }
 
 TEST(DbValue, RowLooksUpColumnsByName) {
-  auto cols = std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"id", "name"});
+  auto cols =
+      std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"id", "name"});
   Row row(cols, {Value(1), Value("ann")});
   EXPECT_EQ(row["name"].as_text(), "ann");
   EXPECT_EQ(row.get<int>("id"), 1);
@@ -92,15 +93,17 @@ TEST(DbOpen, RejectsUnknownAndUnsupportedUrls) {
 // Info::dml: what group commit may take (one data change that may run in a transaction).
 TEST(DbSqlScanner, MarksSingleDataChangesAsDml) {
   using sql::classify;
-  for (const char* s : {"INSERT INTO t VALUES(1)", "update t set a = 1", "DELETE FROM t;",
-                        "REPLACE INTO t VALUES(1)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
-                        "INSERT INTO t VALUES(1) RETURNING id"}) {
+  for (const char* s :
+       {"INSERT INTO t VALUES(1)", "update t set a = 1", "DELETE FROM t;",
+        "REPLACE INTO t VALUES(1)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+        "INSERT INTO t VALUES(1) RETURNING id"}) {
     EXPECT_TRUE(classify(s).dml) << s;
   }
-  for (const char* s : {"SELECT 1", "SELECT replace(a, 'x', 'y') FROM t", "CREATE TABLE t(a)",
-                        "PRAGMA user_version = 3", "VACUUM", "INSERT INTO t VALUES(1); INSERT INTO t VALUES(2)",
-                        "CREATE TRIGGER g AFTER INSERT ON t BEGIN INSERT INTO u VALUES(1); END",
-                        "BEGIN", "SAVEPOINT a", "ALTER TABLE t ADD COLUMN b", "DROP TABLE t"}) {
+  for (const char* s :
+       {"SELECT 1", "SELECT replace(a, 'x', 'y') FROM t", "CREATE TABLE t(a)",
+        "PRAGMA user_version = 3", "VACUUM", "INSERT INTO t VALUES(1); INSERT INTO t VALUES(2)",
+        "CREATE TRIGGER g AFTER INSERT ON t BEGIN INSERT INTO u VALUES(1); END", "BEGIN",
+        "SAVEPOINT a", "ALTER TABLE t ADD COLUMN b", "DROP TABLE t"}) {
     EXPECT_FALSE(classify(s).dml) << s;
   }
 }

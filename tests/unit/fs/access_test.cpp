@@ -30,18 +30,29 @@ int check_permission_errors(const std::string& dir) {
     }
   };
   std::string secret = dir + "/secret", locked = dir + "/locked", ro = dir + "/ro";
-  expect("read_file", [&] { return read_file(loop, secret); }, secret);
-  expect("open for write", [&] { return open(loop, secret, OpenFlags::write); }, secret);
-  expect("write_file", [&] { return write_file(loop, secret, "x"); }, secret);
-  expect("readdir", [&] { return readdir(loop, locked); }, locked);
-  expect("stat through", [&] { return stat(loop, locked + "/f"); }, locked + "/f");
-  expect("mkdir", [&] { return mkdir(loop, ro + "/new"); }, ro + "/new");
-  expect("mkdir -p", [&] { return mkdir(loop, ro + "/a/b", {.recursive = true}); }, ro + "/a");
-  expect("unlink", [&] { return unlink(loop, ro + "/f"); }, ro + "/f");
-  expect("rename", [&] { return rename(loop, ro + "/f", ro + "/g"); }, ro + "/f");
-  expect("atomic write", [&] { return write_file(loop, ro + "/f", "x", {.atomic = true}); },
-         ro + "/f");
-  expect("remove_all", [&] { return remove_all(loop, ro + "/sub"); }, ro + "/sub/f");
+  expect(
+      "read_file", [&] { return read_file(loop, secret); }, secret);
+  expect(
+      "open for write", [&] { return open(loop, secret, OpenFlags::write); }, secret);
+  expect(
+      "write_file", [&] { return write_file(loop, secret, "x"); }, secret);
+  expect(
+      "readdir", [&] { return readdir(loop, locked); }, locked);
+  expect(
+      "stat through", [&] { return stat(loop, locked + "/f"); }, locked + "/f");
+  expect(
+      "mkdir", [&] { return mkdir(loop, ro + "/new"); }, ro + "/new");
+  expect(
+      "mkdir -p", [&] { return mkdir(loop, ro + "/a/b", {.recursive = true}); }, ro + "/a");
+  expect(
+      "unlink", [&] { return unlink(loop, ro + "/f"); }, ro + "/f");
+  expect(
+      "rename", [&] { return rename(loop, ro + "/f", ro + "/g"); }, ro + "/f");
+  expect(
+      "atomic write", [&] { return write_file(loop, ro + "/f", "x", {.atomic = true}); },
+      ro + "/f");
+  expect(
+      "remove_all", [&] { return remove_all(loop, ro + "/sub"); }, ro + "/sub/f");
   if (loop.close()) ++failures;
   return failures;
 }

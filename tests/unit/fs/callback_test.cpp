@@ -22,10 +22,13 @@ class FsCallback : public FsTest {
   }
   void occupy_the_pool() {
     auto released = gate.get_future().share();
-    ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [released, this] {
-      started = true;
-      released.wait();
-    }, [](Result<void>&) {}));
+    ASSERT_FALSE(queue_work(
+        *loop, WorkClass::fs,
+        [released, this] {
+          started = true;
+          released.wait();
+        },
+        [](Result<void>&) {}));
     wait_until([&] { return started.load(); });
   }
   void release() { gate.set_value(); }
@@ -189,7 +192,8 @@ TEST_F(FsCallback, CancelCannotStopARunningOperation) {
 TEST_F(FsCallback, ARefusedSubmissionIsReportedLaterWithThePath) {
   use_single_thread_runtime(/*max_queued=*/1);
   occupy_the_pool();
-  ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [] {}, [](Result<void>&) {}));
+  ASSERT_FALSE(queue_work(
+      *loop, WorkClass::fs, [] {}, [](Result<void>&) {}));
   bool returned = false;
   std::optional<Outcome<Stat>> got;
   WorkHandle h = stat(*loop, p("x"), [&](Outcome<Stat>& r) {
@@ -255,7 +259,7 @@ TEST_F(FsCallback, DestroyingTheLoopDropsCompletions) {
   {
     Loop doomed({.runtime = shared});
     read_file(doomed, p("fifo"), [&](Outcome<std::string>&) { called = true; });  // running
-    stat(doomed, p("fifo"), [&](Outcome<Stat>&) { called = true; });               // queued
+    stat(doomed, p("fifo"), [&](Outcome<Stat>&) { called = true; });              // queued
     spawn(doomed, [&]() -> Task<void> {
       co_await read_file(doomed, p("fifo"));
       called = true;

@@ -26,11 +26,13 @@ struct PoolBlockers {
 };
 
 Task<void> hold_one_thread(PoolBlockers& b) {
-  co_await blocking([&b] {
-    b.running.fetch_add(1);
-    const auto until = SteadyClock::now() + 10s;
-    while (!b.release.load() && SteadyClock::now() < until) std::this_thread::sleep_for(1ms);
-  }, WorkClass::fs);
+  co_await blocking(
+      [&b] {
+        b.running.fetch_add(1);
+        const auto until = SteadyClock::now() + 10s;
+        while (!b.release.load() && SteadyClock::now() < until) std::this_thread::sleep_for(1ms);
+      },
+      WorkClass::fs);
 }
 
 TEST_F(FsCancel, AQueuedJobIsRemovedAndNeverRuns) {
@@ -64,7 +66,8 @@ TEST_F(FsCancel, AQueuedJobIsRemovedAndNeverRuns) {
 TEST_F(FsCancel, AnAlreadyCancelledTokenStartsNothing) {
   CancelSource source;
   source.cancel();
-  std::optional<Error> e = error_of([&] { return write_file(p("never"), "x").with_token(source.token()); });
+  std::optional<Error> e =
+      error_of([&] { return write_file(p("never"), "x").with_token(source.token()); });
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->code(), std::errc::operation_canceled);
   EXPECT_STREQ(e->op(), "write_file");

@@ -60,11 +60,14 @@ TEST_F(FsFile, OpenErrors) {
   expect_error([&] { return open(*loop, p("missing")); }, errc::no_such_file_or_directory,
                p("missing"), "open");
   expect_error(
-      [&] { return open(*loop, p("file"), OpenFlags::write | OpenFlags::create | OpenFlags::exclusive); },
+      [&] {
+        return open(*loop, p("file"), OpenFlags::write | OpenFlags::create | OpenFlags::exclusive);
+      },
       errc::file_exists, p("file"), "open");
   expect_error([&] { return open(*loop, p("d"), OpenFlags::write); }, errc::is_a_directory, p("d"),
                "open");
-  expect_error([&] { return open(*loop, p("file/x")); }, errc::not_a_directory, p("file/x"), "open");
+  expect_error([&] { return open(*loop, p("file/x")); }, errc::not_a_directory, p("file/x"),
+               "open");
 }
 
 TEST_F(FsFile, OperationsOnAClosedFileFailWithEbadf) {
@@ -141,8 +144,8 @@ TEST_F(FsFile, DestroyingAFileWithAnOperationInFlightKeepsTheDescriptor) {
   put(p("f"), "content");
   std::promise<void> release;
   auto released = release.get_future().share();
-  ASSERT_FALSE(queue_work(*loop, WorkClass::fs, [released] { released.wait(); },
-                          [](Result<void>&) {}));
+  ASSERT_FALSE(queue_work(
+      *loop, WorkClass::fs, [released] { released.wait(); }, [](Result<void>&) {}));
   std::optional<File> f;
   f.emplace(File(loop.get(), ::open(p("f").c_str(), O_RDONLY | O_CLOEXEC), p("f")));
   int old_fd = f->fd();

@@ -43,7 +43,8 @@ TEST_F(FsOps, StatErrors) {
   put(p("file"), "x");
   expect_error([&] { return stat(*loop, p("missing")); }, errc::no_such_file_or_directory,
                p("missing"), "stat");
-  expect_error([&] { return stat(*loop, p("file/x")); }, errc::not_a_directory, p("file/x"), "stat");
+  expect_error([&] { return stat(*loop, p("file/x")); }, errc::not_a_directory, p("file/x"),
+               "stat");
   expect_error([&] { return lstat(*loop, p("missing")); }, errc::no_such_file_or_directory,
                p("missing"), "lstat");
   ASSERT_EQ(::symlink("nowhere", p("dangling").c_str()), 0);
@@ -146,8 +147,8 @@ TEST_F(FsOps, RenameErrors) {
   ASSERT_EQ(::mkdir(p("full").c_str(), 0755), 0);
   put(p("full/inside"), "y");
   ASSERT_EQ(::mkdir(p("empty").c_str(), 0755), 0);
-  expect_error([&] { return rename(*loop, p("missing"), p("z")); },
-               errc::no_such_file_or_directory, p("missing"), "rename");
+  expect_error([&] { return rename(*loop, p("missing"), p("z")); }, errc::no_such_file_or_directory,
+               p("missing"), "rename");
   expect_error([&] { return rename(*loop, p("file"), p("full")); }, errc::is_a_directory, p("file"),
                "rename");
   expect_error([&] { return rename(*loop, p("empty"), p("full")); }, errc::directory_not_empty,
@@ -233,8 +234,8 @@ TEST_F(FsOps, RealpathErrors) {
                p("missing"), "realpath");
   expect_error([&] { return realpath(*loop, p("file/x")); }, errc::not_a_directory, p("file/x"),
                "realpath");
-  expect_error([&] { return realpath(*loop, p("loop")); },
-               errc::too_many_symbolic_link_levels, p("loop"), "realpath");
+  expect_error([&] { return realpath(*loop, p("loop")); }, errc::too_many_symbolic_link_levels,
+               p("loop"), "realpath");
 }
 
 TEST_F(FsOps, ReadFileReadsTheWholeFile) {

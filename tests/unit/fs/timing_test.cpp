@@ -76,15 +76,17 @@ TEST_F(FsTiming, TimersStayOnTimeWhile200SlowCallsAreInFlight) {
   Clock::duration worst{};
   int ticks = 0;
   std::uint64_t max_in_flight = 0;
-  ticker.start([&] {
-    WorkClassStats now_stats = rt->stats(WorkClass::fs);
-    max_in_flight = std::max(max_in_flight, now_stats.queued + now_stats.running);
-    Clock::time_point now = Clock::now();
-    worst = std::max(worst, now - last - 10ms);
-    last = now;
-    ++ticks;
-    if (completed == kSlowCalls && fast_done == 20) ticker.stop();
-  }, 10ms, 10ms);
+  ticker.start(
+      [&] {
+        WorkClassStats now_stats = rt->stats(WorkClass::fs);
+        max_in_flight = std::max(max_in_flight, now_stats.queued + now_stats.running);
+        Clock::time_point now = Clock::now();
+        worst = std::max(worst, now - last - 10ms);
+        last = now;
+        ++ticks;
+        if (completed == kSlowCalls && fast_done == 20) ticker.stop();
+      },
+      10ms, 10ms);
 
   std::vector<std::thread> writers;
   std::atomic<int> writer_failures{0};
@@ -114,11 +116,11 @@ TEST_F(FsTiming, TimersStayOnTimeWhile200SlowCallsAreInFlight) {
                          << " us over " << ticks << " ticks";
   WorkClassStats s = rt->stats(WorkClass::fs);
   EXPECT_EQ(s.completed, static_cast<std::uint64_t>(kSlowCalls + 20));
-  std::printf("fs timing: %d ticks, worst lateness %lld us, %lld ms elapsed\n", ticks,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::microseconds>(worst).count()),
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+  std::printf(
+      "fs timing: %d ticks, worst lateness %lld us, %lld ms elapsed\n", ticks,
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(worst).count()),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
 }
 
 }  // namespace

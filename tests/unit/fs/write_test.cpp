@@ -36,7 +36,8 @@ TEST_F(FsWrite, PlainErrors) {
   ASSERT_EQ(::mkdir(p("d").c_str(), 0755), 0);
   expect_error([&] { return write_file(*loop, p("missing/f"), "x"); },
                errc::no_such_file_or_directory, p("missing/f"), "open");
-  expect_error([&] { return write_file(*loop, p("d"), "x"); }, errc::is_a_directory, p("d"), "open");
+  expect_error([&] { return write_file(*loop, p("d"), "x"); }, errc::is_a_directory, p("d"),
+               "open");
   expect_error([&] { return write_file(*loop, p("file/f"), "x"); }, errc::not_a_directory,
                p("file/f"), "open");
 }

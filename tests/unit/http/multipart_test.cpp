@@ -40,8 +40,11 @@ void drain(MultipartParser& p, Parsed& out) {
         out.parts.back().data.append(ev->data);
         ++out.parts.back().data_events;
         break;
-      case Kind::part_end: break;
-      case Kind::done: out.done = true; break;
+      case Kind::part_end:
+        break;
+      case Kind::done:
+        out.done = true;
+        break;
     }
   }
 }
@@ -175,10 +178,10 @@ TEST(Multipart, BoundaryFromContentType) {
   EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=abc"), "abc");
   EXPECT_EQ(multipart_boundary("Multipart/Form-Data;boundary=\"a b:c\"; charset=x"), "a b:c");
   EXPECT_EQ(multipart_boundary("application/json"), std::nullopt);
-  for (const char* bad : {"multipart/form-data", "multipart/form-data; boundary=",
-                          "multipart/form-data; boundary=\"ends \"",
-                          "multipart/form-data; boundary=\"a;b\"",
-                          "multipart/form-data; boundary=\"unterminated"}) {
+  for (const char* bad :
+       {"multipart/form-data",
+        "multipart/form-data; boundary=", "multipart/form-data; boundary=\"ends \"",
+        "multipart/form-data; boundary=\"a;b\"", "multipart/form-data; boundary=\"unterminated"}) {
     SCOPED_TRACE(bad);
     try {
       (void)multipart_boundary(bad);
@@ -193,7 +196,7 @@ TEST(Multipart, BoundaryFromContentType) {
 
 TEST(Multipart, MalformedBodiesAre400) {
   const std::string part = "Content-Disposition: form-data; name=a\r\n\r\nx\r\n";
-  EXPECT_EQ(status_of(""), 400);                                  // no delimiter at all
+  EXPECT_EQ(status_of(""), 400);  // no delimiter at all
   EXPECT_EQ(status_of("just text"), 400);
   EXPECT_EQ(status_of("--XyZ\r\n" + part), 400);                  // no closing delimiter
   EXPECT_EQ(status_of("--XyZ\r\n" + part + "--XyZ"), 400);        // ends after a delimiter
@@ -204,15 +207,17 @@ TEST(Multipart, MalformedBodiesAre400) {
   EXPECT_EQ(status_of("--XyZ\r\n\r\nx\r\n--XyZ--"), 400);  // no Content-Disposition
   EXPECT_EQ(status_of("--XyZ\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--XyZ--"), 400);
   EXPECT_EQ(status_of("--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--"), 400);
-  EXPECT_EQ(status_of("--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--"), 400);
+  EXPECT_EQ(status_of("--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--"),
+            400);
   EXPECT_EQ(status_of("--XyZ\r\nContent-Disposition: form-data; name=a\r\n"
-                      " folded\r\n\r\nx\r\n--XyZ--"), 400);
+                      " folded\r\n\r\nx\r\n--XyZ--"),
+            400);
   EXPECT_EQ(status_of("--XyZ\r\n" + part + "--XyZ--"), 0);  // the control: well formed
 }
 
 TEST(Multipart, LimitsAre413) {
-  const std::string one = "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n" +
-                          std::string(100, 'x') + "\r\n";
+  const std::string one =
+      "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n" + std::string(100, 'x') + "\r\n";
   const std::string body = one + one + one + "--XyZ--";
   EXPECT_EQ(status_of(body), 0);
   MultipartLimits l;
@@ -259,9 +264,14 @@ TEST(Multipart, RandomFormsInRandomPieces) {
   std::mt19937 rng(17);
   auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
   for (int round = 0; round < 300; ++round) {
-    const std::string boundary = "b" + std::to_string(rng() % 100000) + (round % 2 ? "'()+_,-./:=?" : "");
-    const std::string near_miss[] = {"\r\n--" + boundary.substr(0, boundary.size() - 1), "\r\n-", "\r",
-                                     "--" + boundary, "\n--" + boundary, "\r\r\n--"};
+    const std::string boundary =
+        "b" + std::to_string(rng() % 100000) + (round % 2 ? "'()+_,-./:=?" : "");
+    const std::string near_miss[] = {"\r\n--" + boundary.substr(0, boundary.size() - 1),
+                                     "\r\n-",
+                                     "\r",
+                                     "--" + boundary,
+                                     "\n--" + boundary,
+                                     "\r\r\n--"};
     std::vector<std::string> datas;
     std::string body = pick(2) ? "" : "preamble\r\n";
     const std::size_t parts = 1 + pick(4);
@@ -279,8 +289,9 @@ TEST(Multipart, RandomFormsInRandomPieces) {
         }
       } while (("\r\n" + data).find("\r\n--" + boundary) != std::string::npos);
       datas.push_back(data);
-      body += "--" + boundary + (pick(3) == 0 ? " \t" : "") + "\r\nContent-Disposition: form-data; name=\"p" +
-              std::to_string(i) + "\"\r\n\r\n" + data + "\r\n";
+      body += "--" + boundary + (pick(3) == 0 ? " \t" : "") +
+              "\r\nContent-Disposition: form-data; name=\"p" + std::to_string(i) + "\"\r\n\r\n" +
+              data + "\r\n";
     }
     body += "--" + boundary + "--" + (pick(2) ? "\r\nepilogue" : "");
     std::vector<std::size_t> cuts;

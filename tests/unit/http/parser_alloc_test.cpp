@@ -42,8 +42,9 @@ int parse_all(RequestParser& parser, std::string_view bytes) {
 
 TEST(HttpParserAlloc, NoAllocationPerRequest) {
   std::string batch = testing::kBrowserGet;
-  batch += "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-           "5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n";
+  batch +=
+      "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n";
   batch += "PUT /q HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
   RequestParser parser;
   ASSERT_EQ(parse_all(parser, batch), 3);  // warm-up: trailer storage grows once

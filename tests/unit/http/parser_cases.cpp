@@ -180,8 +180,8 @@ std::vector<ValidCase> make_valid_cases() {
     Message m = get("/", {{"Expect", "100-continue"}}, "");
     m.version_minor = 0;
     m.keep_alive = false;
-    cases.push_back({"expect_on_http10_ignored", "GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n",
-                     {m}});
+    cases.push_back(
+        {"expect_on_http10_ignored", "GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", {m}});
   }
   {
     Message m = get("/", {{"Host", "[::1]:8080"}}, "[::1]:8080");

@@ -107,8 +107,8 @@ struct Comparable {
 std::vector<Comparable> comparable(const std::vector<RMessage>& ms) {
   std::vector<Comparable> out;
   for (const RMessage& m : ms)
-    out.push_back({m.version_minor, m.status, m.reason, m.fields, m.trailers, m.body,
-                   m.keep_alive, m.complete});
+    out.push_back({m.version_minor, m.status, m.reason, m.fields, m.trailers, m.body, m.keep_alive,
+                   m.complete});
   return out;
 }
 
@@ -123,14 +123,17 @@ class ResponseGenerator {
     if (m.version_minor == 1 && between(0, 3) == 0) {
       const int n = between(1, 2);
       m.informational = static_cast<std::size_t>(n);
-      for (int i = 0; i < n; ++i) wire += i == 0 ? "HTTP/1.1 100 Continue\r\n\r\n" : "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+      for (int i = 0; i < n; ++i)
+        wire += i == 0 ? "HTTP/1.1 100 Continue\r\n\r\n"
+                       : "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
     }
     static constexpr int kStatus[] = {200, 201, 204, 301, 304, 400, 404, 500, 503};
     m.status = kStatus[between(0, 8)];
     m.reason = word(kReason, 1, 20);
     while (!m.reason.empty() && m.reason.back() == ' ') m.reason.pop_back();
     if (m.reason.empty()) m.reason = "R";
-    for (int i = 0, n = between(0, 10); i < n; ++i) m.fields.emplace_back("X-" + word(kName, 1, 12), value());
+    for (int i = 0, n = between(0, 10); i < n; ++i)
+      m.fields.emplace_back("X-" + word(kName, 1, 12), value());
     m.keep_alive = m.version_minor == 1;
     if (m.version_minor == 0 && between(0, 1) == 0) {
       m.fields.emplace_back("Connection", "keep-alive");
@@ -146,8 +149,10 @@ class ResponseGenerator {
   }
 
  private:
-  static constexpr std::string_view kName = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$%&'*+^`|~";
-  static constexpr std::string_view kReason = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  static constexpr std::string_view kName =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$%&'*+^`|~";
+  static constexpr std::string_view kReason =
+      "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
   int between(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   std::string word(std::string_view alphabet, int lo, int hi) {
@@ -192,7 +197,8 @@ class ResponseGenerator {
     std::string out;
     char size[32];
     for (std::size_t at = 0; at < m.body.size();) {
-      const std::size_t n = std::min<std::size_t>(m.body.size() - at, static_cast<std::size_t>(between(1, 90)));
+      const std::size_t n =
+          std::min<std::size_t>(m.body.size() - at, static_cast<std::size_t>(between(1, 90)));
       std::snprintf(size, sizeof size, "%zx", n);
       out += size;
       if (between(0, 3) == 0) out += ";e=" + word(kName, 1, 5);
@@ -231,14 +237,16 @@ TEST(ResponseParserDifferential, GeneratedResponsesMatchGeneratorAndReference) {
     ASSERT_EQ(r.error, "");
     ASSERT_EQ(comparable(d.transcript().messages), comparable(r.messages));
 
-    const ResponseDriver pieces = run_response(wire, {seed % wire.size(), wire.size() / 2 + seed % 7});
+    const ResponseDriver pieces =
+        run_response(wire, {seed % wire.size(), wire.size() / 2 + seed % 7});
     ASSERT_EQ(pieces.transcript(), d.transcript());
   }
 }
 
 TEST(ResponseParserDifferential, BothRejectSmugglingShapes) {
-  for (const char* wire : {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+  for (const char* wire :
+       {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
     SCOPED_TRACE(wire);
     EXPECT_NE(run_reference(wire).error, "");
     EXPECT_NE(run_response(wire, {}).transcript().error, ParseErrc::none);

@@ -111,7 +111,8 @@ class ResponseDriver {
     const ResponseHead& h = parser_.head();
     const std::string_view bytes = in.substr(0, r.consumed);
     bool inside = within(h.reason, bytes);
-    for (const HeaderField& f : h.fields) inside = inside && within(f.name, bytes) && within(f.value, bytes);
+    for (const HeaderField& f : h.fields)
+      inside = inside && within(f.name, bytes) && within(f.value, bytes);
     if (!inside) violation("head view outside the head bytes");
     RMessage m;
     m.version_minor = h.version_minor;

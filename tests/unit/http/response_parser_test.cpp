@@ -29,7 +29,8 @@ RTranscript parse_all_ways(const std::string& wire, std::vector<std::string> met
 }
 
 TEST(ResponseParser, ContentLength) {
-  const RTranscript t = parse_all_ways("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\nhello");
+  const RTranscript t =
+      parse_all_ways("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\nhello");
   ASSERT_EQ(t.error, ParseErrc::none);
   ASSERT_EQ(t.messages.size(), 1u);
   const RMessage& m = t.messages[0];
@@ -49,8 +50,7 @@ TEST(ResponseParser, ChunkedWithExtensionsAndTrailers) {
   ASSERT_EQ(t.error, ParseErrc::none);
   ASSERT_EQ(t.messages.size(), 1u);
   EXPECT_EQ(t.messages[0].body, "hello!");
-  EXPECT_EQ(t.messages[0].trailers,
-            (RFields{{"X-Sum", "42"}, {"X-T", "u"}}));
+  EXPECT_EQ(t.messages[0].trailers, (RFields{{"X-Sum", "42"}, {"X-T", "u"}}));
   EXPECT_TRUE(t.messages[0].complete);
 }
 
@@ -134,18 +134,30 @@ struct BadCase {
 
 TEST(ResponseParser, MalformedResponsesAreRefusedTheSameAtEverySplit) {
   const std::vector<BadCase> cases = {
-      {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", ParseErrc::incomplete_response},
+      {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+       ParseErrc::incomplete_response},
       {"truncated head", "HTTP/1.1 200 OK\r\nContent-Len", ParseErrc::incomplete_response},
-      {"truncated chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", ParseErrc::incomplete_response},
+      {"truncated chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+       ParseErrc::incomplete_response},
       {"close after 100", "HTTP/1.1 100 Continue\r\n\r\n", ParseErrc::incomplete_response},
-      {"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", ParseErrc::conflicting_content_length},
-      {"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", ParseErrc::bad_content_length},
-      {"cl and te", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ParseErrc::content_length_with_transfer_encoding},
-      {"te on 1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ParseErrc::transfer_encoding_on_http10},
-      {"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ParseErrc::bad_chunk_size},
-      {"chunk overflow", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", ParseErrc::chunk_size_overflow},
-      {"no crlf after data", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXY", ParseErrc::missing_chunk_crlf},
-      {"bare lf in chunk line", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n", ParseErrc::bare_lf_in_chunked},
+      {"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+       ParseErrc::conflicting_content_length},
+      {"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+       ParseErrc::bad_content_length},
+      {"cl and te",
+       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       ParseErrc::content_length_with_transfer_encoding},
+      {"te on 1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       ParseErrc::transfer_encoding_on_http10},
+      {"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       ParseErrc::bad_chunk_size},
+      {"chunk overflow",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+       ParseErrc::chunk_size_overflow},
+      {"no crlf after data", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXY",
+       ParseErrc::missing_chunk_crlf},
+      {"bare lf in chunk line", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n",
+       ParseErrc::bare_lf_in_chunked},
       {"status two digits", "HTTP/1.1 20 OK\r\n\r\n", ParseErrc::bad_status_code},
       {"status 600", "HTTP/1.1 600 What\r\n\r\n", ParseErrc::bad_status_code},
       {"status letters", "HTTP/1.1 2x0 OK\r\n\r\n", ParseErrc::bad_status_code},
@@ -155,9 +167,13 @@ TEST(ResponseParser, MalformedResponsesAreRefusedTheSameAtEverySplit) {
       {"control in reason", std::string("HTTP/1.1 200 O\x01K\r\n\r\n"), ParseErrc::bad_status_line},
       {"bare cr", "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", ParseErrc::bare_cr},
       {"obs fold", "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", ParseErrc::obs_fold},
-      {"space before colon", "HTTP/1.1 200 OK\r\nA : b\r\n\r\n", ParseErrc::whitespace_before_colon},
-      {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", ParseErrc::unexpected_switching_protocols},
-      {"bad trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", ParseErrc::missing_colon},
+      {"space before colon", "HTTP/1.1 200 OK\r\nA : b\r\n\r\n",
+       ParseErrc::whitespace_before_colon},
+      {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+       ParseErrc::unexpected_switching_protocols},
+      {"bad trailer",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
+       ParseErrc::missing_colon},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -175,14 +191,19 @@ TEST(ResponseParser, LimitsApply) {
   tight.max_body = 4;
   EXPECT_EQ(parse_all_ways("HTTP/1.1 200 " + std::string(40, 'x') + "\r\n\r\n", {}, tight).error,
             ParseErrc::bad_status_line);
-  EXPECT_EQ(parse_all_ways("HTTP/1.1 200 OK\r\nA: " + std::string(80, 'x') + "\r\n\r\n", {}, tight).error,
-            ParseErrc::header_block_too_large);
+  EXPECT_EQ(
+      parse_all_ways("HTTP/1.1 200 OK\r\nA: " + std::string(80, 'x') + "\r\n\r\n", {}, tight).error,
+      ParseErrc::header_block_too_large);
   EXPECT_EQ(parse_all_ways("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", {}, tight).error,
             ParseErrc::too_many_fields);
   EXPECT_EQ(parse_all_ways("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", {}, tight).error,
             ParseErrc::response_too_large);
-  EXPECT_EQ(parse_all_ways("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", {}, tight).error,
-            ParseErrc::response_too_large);
+  EXPECT_EQ(
+      parse_all_ways(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+          {}, tight)
+          .error,
+      ParseErrc::response_too_large);
   EXPECT_EQ(parse_all_ways("HTTP/1.1 200 OK\r\n\r\nabcde", {}, tight).error,
             ParseErrc::response_too_large);
 }

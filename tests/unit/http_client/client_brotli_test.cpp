@@ -31,8 +31,8 @@ struct BrServer {
   explicit BrServer(std::string body)
       : coded(std::move(body)), server([this](RawConn& c, int) {
           c.read_request();
-          c.send("HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: " + std::to_string(coded.size()) +
-                 "\r\nConnection: close\r\n\r\n" + coded);
+          c.send("HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: " +
+                 std::to_string(coded.size()) + "\r\nConnection: close\r\n\r\n" + coded);
         }) {}
   std::string coded;
   RawServer server;
@@ -71,7 +71,8 @@ TEST(HttpClientBrotli, BodyIsDecodedAndBrIsAdvertised) {
   const Outcome o = fetch_body(br.server.url("/br"), 64 * 1024 * 1024);
   EXPECT_EQ(o.error, "");
   EXPECT_EQ(o.body, text);
-  EXPECT_NE(br.server.last_request().find("Accept-Encoding: gzip, deflate, br\r\n"), std::string::npos)
+  EXPECT_NE(br.server.last_request().find("Accept-Encoding: gzip, deflate, br\r\n"),
+            std::string::npos)
       << br.server.last_request();
 }
 
@@ -82,18 +83,20 @@ TEST(HttpClientBrotli, CorruptStreamIsADecodeError) {
   BrServer br(coded);
   const Outcome o = fetch_body(br.server.url("/bad"), 64 * 1024 * 1024);
   EXPECT_EQ(o.kind, FetchErrc::decode) << o.error;
-  EXPECT_NE(o.error.find("cannot decode the response body: brotli: "), std::string::npos) << o.error;
+  EXPECT_NE(o.error.find("cannot decode the response body: brotli: "), std::string::npos)
+      << o.error;
 }
 
 TEST(HttpClientBrotli, BombStopsAtMaxResponseSizeAfterDecoding) {
   const std::string bomb = brotli(std::string(64 * 1024 * 1024, '\0'), 2);  // 64 MiB of zeros
-  ASSERT_LT(bomb.size(), 64u * 1024);  // a few KiB on the wire
+  ASSERT_LT(bomb.size(), 64u * 1024);                                       // a few KiB on the wire
   BrServer br(bomb);
   const auto start = std::chrono::steady_clock::now();
   const Outcome o = fetch_body(br.server.url("/bomb"), 1024 * 1024);
   EXPECT_EQ(o.kind, FetchErrc::too_large) << o.error;
   EXPECT_NE(o.error.find("max_response_size (1048576 bytes)"), std::string::npos) << o.error;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // stopped early, not 64 MiB later
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::seconds(5));  // stopped early, not 64 MiB later
 }
 
 }  // namespace

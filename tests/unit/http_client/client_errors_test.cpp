@@ -60,11 +60,14 @@ TEST(HttpClientErrors, BadChunkSizeAndHugeHeadersAreMalformed) {
   {
     RawServer server([](RawConn& c, int i) {
       c.read_request();
-      if (i == 0) c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n");
-      else c.send("HTTP/1.1 200 OK\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n");
+      if (i == 0)
+        c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n");
+      else
+        c.send("HTTP/1.1 200 OK\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n");
     });
     expect_failure(fetch_failure(loop, server.url()), FetchErrc::malformed, "invalid chunk size");
-    expect_failure(fetch_failure(loop, server.url()), FetchErrc::malformed, "header section too large");
+    expect_failure(fetch_failure(loop, server.url()), FetchErrc::malformed,
+                   "header section too large");
   }
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
@@ -84,10 +87,12 @@ TEST(HttpClientErrors, SlowDripHitsTheIdleTimeoutAndSilenceTheHeadersTimeout) {
     });
     FetchOptions o;
     o.timeouts.idle = 100ms;
-    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::timeout, "idle timeout (100 ms)");
+    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::timeout,
+                   "idle timeout (100 ms)");
     FetchOptions h;
     h.timeouts.response_headers = 100ms;
-    expect_failure(fetch_failure(loop, server.url(), h), FetchErrc::timeout, "response headers timeout (100 ms)");
+    expect_failure(fetch_failure(loop, server.url(), h), FetchErrc::timeout,
+                   "response headers timeout (100 ms)");
   }
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
@@ -102,7 +107,8 @@ TEST(HttpClientErrors, TotalTimeoutAndCancelToken) {
     });
     FetchOptions o;
     o.timeouts.total = 50ms;
-    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::timeout, "total timeout (50 ms)");
+    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::timeout,
+                   "total timeout (50 ms)");
     CancelSource source;
     Timer t(loop);
     t.start([&] { source.cancel(); }, 30ms);
@@ -123,7 +129,8 @@ TEST(HttpClientErrors, RedirectLoopStopsAtTheLimit) {
     });
     FetchOptions o;
     o.max_redirects = 5;
-    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_many_redirects, "more than 5 redirects");
+    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_many_redirects,
+                   "more than 5 redirects");
   }
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
@@ -149,12 +156,13 @@ TEST(HttpClientErrors, GzipBombStopsAtMaxResponseSizeAfterDecoding) {
   {
     RawServer server([&](RawConn& c, int) {
       c.read_request();
-      c.send("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + std::to_string(bomb.size()) +
-             "\r\n\r\n" + bomb);
+      c.send("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " +
+             std::to_string(bomb.size()) + "\r\n\r\n" + bomb);
     });
     FetchOptions o;
     o.max_response_size = 1024 * 1024;
-    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_large, "max_response_size (1048576 bytes)");
+    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_large,
+                   "max_response_size (1048576 bytes)");
   }
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
@@ -169,7 +177,8 @@ TEST(HttpClientErrors, PlainBodyOverMaxResponseSize) {
     });
     FetchOptions o;
     o.max_response_size = 1000;
-    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_large, "max_response_size (1000 bytes)");
+    expect_failure(fetch_failure(loop, server.url(), o), FetchErrc::too_large,
+                   "max_response_size (1000 bytes)");
   }
   loop.run();
   weft::testing::expect_clean_close(loop);
@@ -186,7 +195,9 @@ TEST(HttpClientErrors, ResetMidResponse) {
     });
     const Failure f = fetch_failure(loop, server.url());
     EXPECT_TRUE(f.kind == FetchErrc::io || f.kind == FetchErrc::truncated) << f.message;
-    EXPECT_TRUE(f.message.find("reset") != std::string::npos || f.message.find("closed") != std::string::npos) << f.message;
+    EXPECT_TRUE(f.message.find("reset") != std::string::npos ||
+                f.message.find("closed") != std::string::npos)
+        << f.message;
   }
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
@@ -195,9 +206,13 @@ TEST(HttpClientErrors, ResetMidResponse) {
 TEST(HttpClientErrors, ConnectRefusedNamesTheAddress) {
   Loop loop;
   std::uint16_t port = 0;
-  { RawServer probe([](RawConn&, int) {}); port = probe.port(); }  // a port nobody listens on now
+  {
+    RawServer probe([](RawConn&, int) {});
+    port = probe.port();
+  }  // a port nobody listens on now
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
-  expect_failure(fetch_failure(loop, url), FetchErrc::connect, "connect to 127.0.0.1:" + std::to_string(port) + " refused");
+  expect_failure(fetch_failure(loop, url), FetchErrc::connect,
+                 "connect to 127.0.0.1:" + std::to_string(port) + " refused");
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
 }
@@ -205,18 +220,21 @@ TEST(HttpClientErrors, ConnectRefusedNamesTheAddress) {
 TEST(HttpClientErrors, DnsFailureNamesTheHost) {
   Loop loop;
   net::ResolverOptions ro;  // no real lookup: the test touches no network
-  ro.lookup = [](const std::string&, net::AddressFamily) -> Result<std::vector<net::SocketAddress>> {
+  ro.lookup = [](const std::string&,
+                 net::AddressFamily) -> Result<std::vector<net::SocketAddress>> {
     return std::error_code(net::dns_errc::host_not_found);
   };
   net::configure_default_resolver(loop, ro);
-  expect_failure(fetch_failure(loop, "http://nosuch.invalid/"), FetchErrc::dns, "DNS lookup of nosuch.invalid failed");
+  expect_failure(fetch_failure(loop, "http://nosuch.invalid/"), FetchErrc::dns,
+                 "DNS lookup of nosuch.invalid failed");
   loop.run();  // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);
 }
 
 TEST(HttpClientErrors, HttpsConnectsAndBadUrlsAreRefused) {
   Loop loop;
-  expect_failure(fetch_failure(loop, "https://127.0.0.1:1/"), FetchErrc::connect, "connect to 127.0.0.1:1 refused");
+  expect_failure(fetch_failure(loop, "https://127.0.0.1:1/"), FetchErrc::connect,
+                 "connect to 127.0.0.1:1 refused");
   expect_failure(fetch_failure(loop, "ftp://x/"), FetchErrc::bad_url, "unsupported scheme");
   expect_failure(fetch_failure(loop, "http://u:p@h/"), FetchErrc::bad_url, "userinfo");
   expect_failure(fetch_failure(loop, "http://h:99999/"), FetchErrc::bad_url, "invalid port");

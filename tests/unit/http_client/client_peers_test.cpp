@@ -79,26 +79,28 @@ std::string temp_dir() {
 }
 
 // tls_port (when not 0): the same server over TLS, with dir/cert.pem and dir/key.pem.
-std::unique_ptr<Peer> start_nginx(const std::string& dir, std::uint16_t port, std::uint16_t tls_port = 0) {
+std::unique_ptr<Peer> start_nginx(const std::string& dir, std::uint16_t port,
+                                  std::uint16_t tls_port = 0) {
   std::system(("mkdir -p " + dir + "/logs " + dir + "/www").c_str());
   std::ofstream(dir + "/www/big.txt") << std::string(30000, 'z');
   std::ofstream conf(dir + "/nginx.conf");
   conf << "daemon off; master_process off; worker_processes 1; pid " << dir << "/nginx.pid;\n"
        << "error_log " << dir << "/logs/error.log warn;\nevents { worker_connections 256; }\n"
        << "http { access_log off; client_body_temp_path " << dir << "/t1; proxy_temp_path " << dir
-       << "/t2; fastcgi_temp_path " << dir << "/t3; uwsgi_temp_path " << dir << "/t4; scgi_temp_path "
-       << dir << "/t5;\n  server { listen 127.0.0.1:" << port << "; root " << dir << "/www;\n";
+       << "/t2; fastcgi_temp_path " << dir << "/t3; uwsgi_temp_path " << dir
+       << "/t4; scgi_temp_path " << dir << "/t5;\n  server { listen 127.0.0.1:" << port << "; root "
+       << dir << "/www;\n";
   if (tls_port != 0) {
     conf << "    listen 127.0.0.1:" << tls_port << " ssl; ssl_certificate " << dir << "/cert.pem;"
          << " ssl_certificate_key " << dir << "/key.pem;\n";
   }
-  conf
-       << "    gzip on; gzip_types text/plain; gzip_min_length 100;\n"
+  conf << "    gzip on; gzip_types text/plain; gzip_min_length 100;\n"
        << "    location = /hello { return 200 \"Hello, World!\"; }\n"
        << "    location = /redir { return 301 /hello; }\n  }\n}\n";
   conf.close();
   return std::make_unique<Peer>(
-      std::vector<std::string>{"nginx", "-p", dir, "-c", dir + "/nginx.conf", "-e", dir + "/logs/error.log"},
+      std::vector<std::string>{"nginx", "-p", dir, "-c", dir + "/nginx.conf", "-e",
+                               dir + "/logs/error.log"},
       port);
 }
 
@@ -154,14 +156,18 @@ TEST(HttpClientPeers, WeftFetchCommandLine) {
   int rc = -1;
   EXPECT_EQ(run(bin + " " + nginx->url("/hello"), rc), "Hello, World!");
   EXPECT_EQ(rc, 0);
-  EXPECT_EQ(run(bin + " " + nginx->url("/big.txt") + " -o " + dir + "/out && wc -c < " + dir + "/out", rc), "30000\n");
+  EXPECT_EQ(
+      run(bin + " " + nginx->url("/big.txt") + " -o " + dir + "/out && wc -c < " + dir + "/out",
+          rc),
+      "30000\n");
   const std::string verbose = run(bin + " -v " + nginx->url("/redir") + " 2>&1 >/dev/null", rc);
   EXPECT_NE(verbose.find("> GET /redir HTTP/1.1"), std::string::npos) << verbose;
   EXPECT_NE(verbose.find("< HTTP/1.1 301"), std::string::npos) << verbose;
   EXPECT_NE(verbose.find("> GET /hello HTTP/1.1"), std::string::npos) << verbose;
   run(bin + " " + nginx->url("/missing") + " >/dev/null", rc);
   EXPECT_EQ(rc, 0);  // a 404 is an answer
-  const std::string refused = run(bin + " http://127.0.0.1:" + std::to_string(free_port()) + "/ 2>&1", rc);
+  const std::string refused =
+      run(bin + " http://127.0.0.1:" + std::to_string(free_port()) + "/ 2>&1", rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(refused.find("refused"), std::string::npos) << refused;
   EXPECT_EQ(std::count(refused.begin(), refused.end(), '\n'), 1);  // one line
@@ -172,7 +178,8 @@ TEST(HttpClientPeers, WeftFetchCommandLine) {
   EXPECT_EQ(rc, 2);
   const std::string bench = run(bin + " --bench -c 4 -d 0.3 " + nginx->url("/hello"), rc);
   EXPECT_EQ(rc, 0);
-  for (const char* key : {"requests_per_s: ", "p50_ms: ", "p99_ms: ", "errors: 0\n", "cpu_us_per_request: "})
+  for (const char* key :
+       {"requests_per_s: ", "p50_ms: ", "p99_ms: ", "errors: 0\n", "cpu_us_per_request: "})
     EXPECT_NE(bench.find(key), std::string::npos) << key << " in\n" << bench;
   nginx.reset();
   std::system(("rm -rf " + dir).c_str());
@@ -181,7 +188,10 @@ TEST(HttpClientPeers, WeftFetchCommandLine) {
 TEST(HttpClientPeers, NginxOverTls) {
   if (!have("nginx")) GTEST_SKIP() << "nginx not installed";
   const std::string dir = temp_dir();
-  ASSERT_EQ(std::system((std::string(WEFT_SOURCE_DIR) + "/scripts/make-cert " + dir + " localhost 127.0.0.1 >/dev/null").c_str()), 0);
+  ASSERT_EQ(std::system((std::string(WEFT_SOURCE_DIR) + "/scripts/make-cert " + dir +
+                         " localhost 127.0.0.1 >/dev/null")
+                            .c_str()),
+            0);
   const std::uint16_t port = free_port(), tls_port = free_port();
   auto nginx = start_nginx(dir, port, tls_port);
   const std::string base = "https://localhost:" + std::to_string(tls_port);
@@ -224,7 +234,8 @@ TEST(HttpClientPeers, NginxOverTls) {
   EXPECT_EQ(std::count(refused.begin(), refused.end(), '\n'), 1) << refused;  // one line
   EXPECT_EQ(run(bin + " --cacert " + dir + "/cert.pem " + base + "/hello", rc), "Hello, World!");
   EXPECT_EQ(rc, 0);
-  EXPECT_EQ(run(bin + " -k https://127.0.0.1:" + std::to_string(tls_port) + "/hello", rc), "Hello, World!");
+  EXPECT_EQ(run(bin + " -k https://127.0.0.1:" + std::to_string(tls_port) + "/hello", rc),
+            "Hello, World!");
   EXPECT_EQ(rc, 0);
   nginx.reset();
   std::system(("rm -rf " + dir).c_str());
@@ -235,10 +246,13 @@ TEST(HttpClientPeers, NginxOverTls) {
 TEST(HttpClientPeers, OpensslServerSeesResumedSessions) {
   if (!have("openssl")) GTEST_SKIP() << "openssl not installed";
   const std::string dir = temp_dir();
-  ASSERT_EQ(std::system((std::string(WEFT_SOURCE_DIR) + "/scripts/make-cert " + dir + " localhost >/dev/null").c_str()), 0);
+  ASSERT_EQ(std::system((std::string(WEFT_SOURCE_DIR) + "/scripts/make-cert " + dir +
+                         " localhost >/dev/null")
+                            .c_str()),
+            0);
   const std::uint16_t port = free_port();
-  Peer server({"openssl", "s_server", "-quiet", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-               dir + "/cert.pem", "-key", dir + "/key.pem", "-www"},
+  Peer server({"openssl", "s_server", "-quiet", "-accept", "127.0.0.1:" + std::to_string(port),
+               "-cert", dir + "/cert.pem", "-key", dir + "/key.pem", "-www"},
               port);
   ASSERT_TRUE(server.accepting());
   Loop loop;
@@ -249,7 +263,8 @@ TEST(HttpClientPeers, OpensslServerSeesResumedSessions) {
     for (int i = 0; i < 3; ++i) {
       ClientResponse res = co_await client.fetch("https://localhost:" + std::to_string(port) + "/");
       std::string page = co_await res.text();
-      EXPECT_NE(page.find(i == 0 ? "New, TLSv1.3" : "Reused, TLSv1.3"), std::string::npos) << i << ": " << page;
+      EXPECT_NE(page.find(i == 0 ? "New, TLSv1.3" : "Reused, TLSv1.3"), std::string::npos)
+          << i << ": " << page;
     }
     EXPECT_EQ(client.connections_opened(), 3u);
     EXPECT_EQ(client.tls_sessions_resumed(), 2u);
@@ -265,9 +280,12 @@ TEST(HttpClientPeers, NodeHttpServer) {
   const std::string script =
       "const http=require('http');const zlib=require('zlib');"
       "http.createServer((q,s)=>{let b='';q.on('data',d=>b+=d);q.on('end',()=>{"
-      "if(q.url==='/gz'){s.writeHead(200,{'Content-Encoding':'gzip'});s.end(zlib.gzipSync('node'.repeat(1000)));}"
+      "if(q.url==='/"
+      "gz'){s.writeHead(200,{'Content-Encoding':'gzip'});s.end(zlib.gzipSync('node'.repeat(1000)));"
+      "}"
       "else if(q.url==='/stream'){s.write('a');setTimeout(()=>{s.write('b');s.end('c');},20);}"
-      "else{s.end(q.method+' '+b);}});}).listen(" + std::to_string(port) + ",'127.0.0.1');";
+      "else{s.end(q.method+' '+b);}});}).listen(" +
+      std::to_string(port) + ",'127.0.0.1');";
   Peer node({"node", "-e", script}, port);
   ASSERT_TRUE(node.accepting());
   Loop loop;

@@ -115,7 +115,7 @@ TEST(HttpClient, DefaultClientAndCallbackForm) {
       EXPECT_EQ(body, "cb");
     }());
   }
-  loop.run();  // what the closed connections still have to do
+  loop.run();                               // what the closed connections still have to do
   weft::testing::expect_clean_close(loop);  // closes the default client's idle connection
 }
 
@@ -160,7 +160,7 @@ TEST(HttpClient, GzipAndDeflateAreDecoded) {
         EXPECT_NE(req.find("Accept-Encoding: gzip"), std::string::npos);
         const bool deflate = req.find("GET /deflate") == 0;
         c.send(ok_response(gzip(text, !deflate), deflate ? "Content-Encoding: deflate\r\n"
-                                                          : "Content-Encoding: gzip\r\n"));
+                                                         : "Content-Encoding: gzip\r\n"));
       }
     });
     run_until_complete(loop, [&]() -> Task<void> {
@@ -193,8 +193,11 @@ TEST(HttpClient, FollowsRedirectsAndDropsAuthorizationAcrossOrigins) {
     RawServer server([&](RawConn& c, int) {
       std::string req;
       while (!(req = c.read_request()).empty()) {
-        if (req.find("POST /a") == 0) c.send("HTTP/1.1 303 See Other\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n");
-        else if (req.find("GET /b") == 0) c.send("HTTP/1.1 302 Found\r\nLocation: " + other.url("/c") + "\r\nContent-Length: 3\r\n\r\nabc");
+        if (req.find("POST /a") == 0)
+          c.send("HTTP/1.1 303 See Other\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n");
+        else if (req.find("GET /b") == 0)
+          c.send("HTTP/1.1 302 Found\r\nLocation: " + other.url("/c") +
+                 "\r\nContent-Length: 3\r\n\r\nabc");
       }
     });
     run_until_complete(loop, [&]() -> Task<void> {
@@ -223,9 +226,13 @@ TEST(HttpClient, HundredContinueAndHeadAnd204) {
     RawServer server([](RawConn& c, int) {
       std::string req;
       while (!(req = c.read_request()).empty()) {
-        if (req.find("HEAD") == 0) c.send("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
-        else if (req.find("DELETE") == 0) c.send("HTTP/1.1 204 No Content\r\n\r\n");
-        else c.send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok_response("after"));
+        if (req.find("HEAD") == 0)
+          c.send("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+        else if (req.find("DELETE") == 0)
+          c.send("HTTP/1.1 204 No Content\r\n\r\n");
+        else
+          c.send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
+                 ok_response("after"));
       }
     });
     run_until_complete(loop, [&]() -> Task<void> {
@@ -331,11 +338,13 @@ TEST(HttpClient, UnixSocketOrigin) {
   Loop loop;
   const std::string path = "/tmp/weft-client-test-" + std::to_string(::getpid()) + ".sock";
   {
-    RawServer server([](RawConn& c, int) {
-      std::string req = c.read_request();
-      EXPECT_NE(req.find("Host: localhost"), std::string::npos);
-      c.send(ok_response("over unix"));
-    }, path);
+    RawServer server(
+        [](RawConn& c, int) {
+          std::string req = c.read_request();
+          EXPECT_NE(req.find("Host: localhost"), std::string::npos);
+          c.send(ok_response("over unix"));
+        },
+        path);
     run_until_complete(loop, [&]() -> Task<void> {
       Client client(loop);
       std::string enc;

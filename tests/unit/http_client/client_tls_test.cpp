@@ -58,7 +58,8 @@ class HttpsServer {
     EXPECT_FALSE(server_.listen(0, "127.0.0.1"));
   }
   std::string url(std::string_view path, std::string_view host = "localhost") const {
-    return "https://" + std::string(host) + ":" + std::to_string(server_.port()) + std::string(path);
+    return "https://" + std::string(host) + ":" + std::to_string(server_.port()) +
+           std::string(path);
   }
   std::uint16_t port() const { return server_.port(); }
   void close() { server_.close(); }
@@ -84,7 +85,9 @@ Task<std::string> get(Client& client, std::string url) {
   }
 }
 
-bool contains(const std::string& hay, std::string_view needle) { return hay.find(needle) != std::string::npos; }
+bool contains(const std::string& hay, std::string_view needle) {
+  return hay.find(needle) != std::string::npos;
+}
 
 TEST(HttpClientTls, VerifiesWithAPinnedCaAndResumesSessions) {
   Loop loop;
@@ -101,12 +104,14 @@ TEST(HttpClientTls, VerifiesWithAPinnedCaAndResumesSessions) {
         std::string body = co_await get(client, server.url("/hello"));
         EXPECT_EQ(body, "Hello, World!");
       }
-      std::string by_ip = co_await get(client, server.url("/hello", "127.0.0.1"));  // checked as an address
+      std::string by_ip =
+          co_await get(client, server.url("/hello", "127.0.0.1"));  // checked as an address
       EXPECT_EQ(by_ip, "Hello, World!");
       server.close();
     }());
     EXPECT_EQ(client.connections_opened(), 4u);
-    EXPECT_EQ(client.tls_sessions_resumed(), 2u);  // the 2nd and 3rd to localhost; the IP is another origin
+    EXPECT_EQ(client.tls_sessions_resumed(),
+              2u);  // the 2nd and 3rd to localhost; the IP is another origin
   }
   loop.run();
   weft::testing::expect_clean_close(loop);
@@ -219,7 +224,9 @@ TEST(HttpClientTls, RedirectFromHttpsToHttpIsRefused) {
     Client client(loop, co);
     run_until_complete(loop, [&]() -> Task<void> {
       std::string r = co_await get(client, server.url("/to-http"));
-      EXPECT_TRUE(contains(r, "error redirect_refused: refusing a redirect from https to http://127.0.0.1:")) << r;
+      EXPECT_TRUE(contains(
+          r, "error redirect_refused: refusing a redirect from https to http://127.0.0.1:"))
+          << r;
       server.close();
     }());
   }
@@ -240,7 +247,8 @@ TEST(HttpClientTls, MisbehavingPeersFailClearlyWithoutHanging) {
   RawServer closes([](RawConn& c, int) { read_hello(c); });  // FIN mid-handshake
   RawServer truncates([](RawConn& c, int) {
     read_hello(c);
-    c.send(std::string("\x16\x03\x03\x00\x64", 5) + std::string(10, '\x02'));  // 100 announced, 10 sent
+    c.send(std::string("\x16\x03\x03\x00\x64", 5) +
+           std::string(10, '\x02'));  // 100 announced, 10 sent
   });
   RawServer garbage([](RawConn& c, int) {
     read_hello(c);
@@ -253,7 +261,9 @@ TEST(HttpClientTls, MisbehavingPeersFailClearlyWithoutHanging) {
   Loop loop;
   auto client_owner = std::make_unique<Client>(loop);
   Client& client = *client_owner;
-  auto https = [](const RawServer& s) { return "https://127.0.0.1:" + std::to_string(s.port()) + "/"; };
+  auto https = [](const RawServer& s) {
+    return "https://127.0.0.1:" + std::to_string(s.port()) + "/";
+  };
   run_until_complete(loop, [&]() -> Task<void> {
     std::string a = co_await get(client, https(closes));
     EXPECT_TRUE(contains(a, "error tls: TLS handshake with 127.0.0.1:")) << a;
@@ -293,9 +303,11 @@ TEST(HttpClientTls, TlsConnectAwaitableResumes) {
       for (int i = 0; i < 2; ++i) {
         tls::ConnectOptions o;
         o.session = session;
-        std::unique_ptr<tls::Stream> s = co_await tls::connect(loop, "localhost", server.port(), ctx, o);
+        std::unique_ptr<tls::Stream> s =
+            co_await tls::connect(loop, "localhost", server.port(), ctx, o);
         EXPECT_EQ(s->session_reused(), i == 1);
-        co_await s->write_all("GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        co_await s->write_all(
+            "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         std::string got;
         co_await s->read_until(got, "Hello, World!", 4096);
         EXPECT_TRUE(contains(got, "200 OK")) << got;

@@ -29,7 +29,12 @@ template <class T>
 T run(Loop& loop, Task<T> task) {
   Timer guard(loop);
   guard.unref();
-  guard.start([&] { ADD_FAILURE() << "timed out"; loop.stop(); }, 10s);
+  guard.start(
+      [&] {
+        ADD_FAILURE() << "timed out";
+        loop.stop();
+      },
+      10s);
   return run_until_complete(loop, std::move(task));
 }
 
@@ -79,7 +84,8 @@ TEST(CoroCancel, ReadUntilUnderATokenAndDroppedKeepsThePartialLine) {
     std::error_code ec = co_await code_of(c.read_until(line, "\n", 100, src.token()));
     EXPECT_EQ(ec, std::errc::operation_canceled);
     EXPECT_EQ(line, "ab");
-    auto r = co_await when_any(c.read_until(line, "\n", 100), sleep(300ms));  // "cd" comes at ~300 ms
+    auto r =
+        co_await when_any(c.read_until(line, "\n", 100), sleep(300ms));  // "cd" comes at ~300 ms
     EXPECT_EQ(r.index(), 1u);
     EXPECT_EQ(line, "abcd");
     std::size_t n = co_await c.read_until(line, "\n", 100);
@@ -175,11 +181,12 @@ TEST(CoroCancel, ShutdownCancelledStillSendsTheFinAfterTheQueue) {
   CoroListener server(loop);
   std::array<std::string, 2> received;
   std::array<bool, 2> ended{false, false};
-  std::array<bool, 2> may_read{false, false};  // the server reads only once the client is past its checks
+  std::array<bool, 2> may_read{false,
+                               false};  // the server reads only once the client is past its checks
   auto serve = [&](int i) -> Task<void> {
     Stream s = co_await server.listener.accept();
     while (!may_read[i]) co_await sleep(5ms);  // not a fixed delay: sanitizer builds are slow
-    received[i] = co_await read_all(s);  // returns at the FIN
+    received[i] = co_await read_all(s);        // returns at the FIN
     ended[i] = true;
     s.close();
   };

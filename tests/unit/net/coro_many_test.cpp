@@ -44,7 +44,8 @@ constexpr int kConnections = 10000;
     const int n = std::snprintf(want, sizeof want, "c%07d\n", i);
     int have = 0;
     while (have < n) {
-      const ssize_t r = ::read(fds[static_cast<std::size_t>(i)], got + have, static_cast<std::size_t>(n - have));
+      const ssize_t r =
+          ::read(fds[static_cast<std::size_t>(i)], got + have, static_cast<std::size_t>(n - have));
       if (r <= 0) ::_exit(13);
       have += static_cast<int>(r);
     }
@@ -127,11 +128,13 @@ TEST(CoroMany, TenThousandConcurrentConnectionsOnOneLoop) {
     spawn(loop, connection(loop, listener, c));
     Timer guard(loop);
     guard.unref();
-    guard.start([&] {
-      ADD_FAILURE() << "timed out: served " << c.served << ", open " << c.open;
-      listener.close();
-      loop.stop();
-    }, 60s);
+    guard.start(
+        [&] {
+          ADD_FAILURE() << "timed out: served " << c.served << ", open " << c.open;
+          listener.close();
+          loop.stop();
+        },
+        60s);
     loop.run();
     guard.close();
     loop.run();

@@ -31,7 +31,12 @@ template <class T>
 T run(Loop& loop, Task<T> task) {
   Timer guard(loop);
   guard.unref();
-  guard.start([&] { ADD_FAILURE() << "timed out"; loop.stop(); }, 5s);
+  guard.start(
+      [&] {
+        ADD_FAILURE() << "timed out";
+        loop.stop();
+      },
+      5s);
   return run_until_complete(loop, std::move(task));
 }
 
@@ -104,7 +109,8 @@ TEST(CoroStream, ReadUntilLeavesTheRestInTheStream) {
     co_await s.write_all("GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY");
     co_await s.shutdown();
     std::array<char, 16> b;
-    while (co_await s.read_some(b)) {}
+    while (co_await s.read_some(b)) {
+    }
     s.close();
   });
   run(loop, [&]() -> Task<void> {
@@ -135,7 +141,8 @@ TEST(CoroStream, ReadUntilMaxAndReadExactlyEof) {
     co_await s.write_all(std::string(100, 'a'));
     co_await s.shutdown();
     std::array<char, 16> b;
-    while (co_await s.read_some(b)) {}
+    while (co_await s.read_some(b)) {
+    }
     s.close();
   });
   run(loop, [&]() -> Task<void> {
@@ -178,7 +185,8 @@ TEST(CoroStream, ReadSomeCancelledLosesNoBytes) {
     co_await s.write_all("third");
     co_await s.shutdown();
     std::array<char, 16> b;
-    while (co_await s.read_some(b)) {}
+    while (co_await s.read_some(b)) {
+    }
     s.close();
   });
   run(loop, [&]() -> Task<void> {
@@ -226,7 +234,8 @@ TEST(CoroStream, ReadUntilCancelledKeepsThePartialLine) {
     co_await s.write_all("tial\nnext");
     co_await s.shutdown();
     std::array<char, 16> b;
-    while (co_await s.read_some(b)) {}
+    while (co_await s.read_some(b)) {
+    }
     s.close();
   });
   run(loop, [&]() -> Task<void> {
@@ -286,7 +295,8 @@ TEST(CoroStream, WriteAllOnAClosedStreamThrows) {
   spawn(loop, [&]() -> Task<void> {
     Stream s = co_await server.listener.accept();
     std::array<char, 16> b;
-    while (co_await s.read_some(b)) {}
+    while (co_await s.read_some(b)) {
+    }
     s.close();
   });
   run(loop, [&]() -> Task<void> {
@@ -426,7 +436,8 @@ TEST(CoroStream, WriteAllTokenAndReadExactlyTimeout) {
     co_await s.write_all("abc");  // 3 of the 6 bytes read_exactly wants
     co_await sleep(300ms);        // not reading meanwhile: the client's writes back up
     std::array<char, 65536> b;
-    while (co_await s.read_some(b)) {}
+    while (co_await s.read_some(b)) {
+    }
     s.close();
   });
   run(loop, [&]() -> Task<void> {

@@ -24,7 +24,8 @@ namespace {
 std::uint64_t slow_jobs(Loop& loop) { return loop.runtime().stats(WorkClass::slow).completed; }
 
 bool contains(const std::vector<SocketAddress>& v, const std::string& text) {
-  return std::any_of(v.begin(), v.end(), [&](const SocketAddress& a) { return a.to_string() == text; });
+  return std::any_of(v.begin(), v.end(),
+                     [&](const SocketAddress& a) { return a.to_string() == text; });
 }
 
 // One callback's outcome.
@@ -162,7 +163,8 @@ TEST(NetDns, InvalidNameFailsQuicklyWithoutTheNetwork) {
     Outcome out;
     const auto start = std::chrono::steady_clock::now();
     resolver.resolve("no-such-host.invalid", 80, out.callback());
-    ASSERT_TRUE(run_until(loop, [&] { return out.called; }, std::chrono::milliseconds(4000)));
+    ASSERT_TRUE(run_until(
+        loop, [&] { return out.called; }, std::chrono::milliseconds(4000)));
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
     ASSERT_TRUE(out.ec);
     // RFC 6761: .invalid never resolves. Without a reachable name server the system
@@ -640,12 +642,15 @@ TEST(NetDns, StreamConnectsToLocalhostByName) {
   Stream client(loop);
   std::string received;
   bool connected = false, ended = false, inside = true;
-  client.connect("localhost", server.address().port(), [&](std::error_code ec) {
-    EXPECT_FALSE(inside);
-    EXPECT_FALSE(ec) << ec.message();
-    connected = true;
-    EXPECT_EQ(client.peer_address().to_string(), server.address().to_string());
-  }, std::chrono::seconds(5));
+  client.connect(
+      "localhost", server.address().port(),
+      [&](std::error_code ec) {
+        EXPECT_FALSE(inside);
+        EXPECT_FALSE(ec) << ec.message();
+        connected = true;
+        EXPECT_EQ(client.peer_address().to_string(), server.address().to_string());
+      },
+      std::chrono::seconds(5));
   inside = false;
   EXPECT_TRUE(client.is_connecting());
   client.read_start([&](std::span<char> d) {
@@ -676,10 +681,13 @@ TEST(NetDns, StreamConnectFallsBackToTheNextAddress) {
   std::error_code result = make_error_code(std::errc::interrupted);
   bool ended = false;
   std::string peer;
-  client.connect("two.test", server.address().port(), [&](std::error_code ec) {
-    result = ec;
-    peer = client.peer_address().to_string();
-  }, std::chrono::seconds(5));
+  client.connect(
+      "two.test", server.address().port(),
+      [&](std::error_code ec) {
+        result = ec;
+        peer = client.peer_address().to_string();
+      },
+      std::chrono::seconds(5));
   client.read_start([&](std::span<char> d) {
     received += to_string(d);
     return d.size();
@@ -749,10 +757,13 @@ TEST(NetDns, StreamConnectTimeoutCoversTheLookup) {
   bool called = false;
   std::error_code result;
   const auto start = std::chrono::steady_clock::now();
-  client.connect("slow.test", 80, [&](std::error_code ec) {
-    called = true;
-    result = ec;
-  }, std::chrono::milliseconds(100));
+  client.connect(
+      "slow.test", 80,
+      [&](std::error_code ec) {
+        called = true;
+        result = ec;
+      },
+      std::chrono::milliseconds(100));
   run_until(loop, [&] { return called; });
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
   EXPECT_EQ(result, std::errc::timed_out);

@@ -103,7 +103,8 @@ TEST(NetSharedRead, LargeReadsWithAPendingTail) {
   EchoServer server(loop, SocketAddress::ipv4_loopback(0));
   Stream client(loop, StreamOptions{.read_buffer_size = 1 << 20, .max_read_buffer = 4 << 20});
   std::string message(300 * 1024, 'x');
-  for (std::size_t i = 0; i < message.size(); i += 1000) message[i] = static_cast<char>('a' + i % 26);
+  for (std::size_t i = 0; i < message.size(); i += 1000)
+    message[i] = static_cast<char>('a' + i % 26);
   message += '\n';
   std::string got;
   client.connect(server.address(), [](std::error_code) {});
@@ -137,8 +138,7 @@ TEST(NetSharedRead, PendingBytesStayWithTheirStream) {
     return [&lines](std::span<char> d) {
       std::string_view view(d.data(), d.size());
       std::size_t used = 0;
-      for (std::size_t nl; (nl = view.find('\n', used)) != std::string_view::npos;
-           used = nl + 1) {
+      for (std::size_t nl; (nl = view.find('\n', used)) != std::string_view::npos; used = nl + 1) {
         lines.emplace_back(view.substr(used, nl - used));
       }
       return used;

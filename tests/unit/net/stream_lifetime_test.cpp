@@ -87,7 +87,8 @@ TEST(NetLifetime, DestroyWhileConnecting) {
   bool called = false;
   {
     auto s = std::make_unique<Stream>(loop);
-    s->connect(addr, [&](std::error_code) { called = true; }, std::chrono::seconds(5));
+    s->connect(
+        addr, [&](std::error_code) { called = true; }, std::chrono::seconds(5));
     s->write("queued before connect");
   }
   loop.run();

@@ -74,8 +74,10 @@ TEST(NetTcp, ListenerReportsBoundAddressAndRejectsBusyPort) {
   Listener c(loop), d(loop);
   ListenOptions o;
   o.reuse_port = true;
-  ASSERT_FALSE(c.listen(SocketAddress::ipv4_loopback(0), [](Socket) {}, o));
-  EXPECT_FALSE(d.listen(c.local_address(), [](Socket) {}, o));
+  ASSERT_FALSE(c.listen(
+      SocketAddress::ipv4_loopback(0), [](Socket) {}, o));
+  EXPECT_FALSE(d.listen(
+      c.local_address(), [](Socket) {}, o));
   a.close();
   b.close();
   c.close();
@@ -195,7 +197,10 @@ TEST(NetTcp, HalfCloseKeepsTheOtherDirectionOpen) {
   // Writing after shutdown fails with EPIPE, delivered later.
   std::error_code late;
   bool inside = true;
-  EXPECT_FALSE(client.write("more", [&](std::error_code ec) { late = ec ? ec : std::error_code{1, std::generic_category()}; EXPECT_FALSE(inside); }));
+  EXPECT_FALSE(client.write("more", [&](std::error_code ec) {
+    late = ec ? ec : std::error_code{1, std::generic_category()};
+    EXPECT_FALSE(inside);
+  }));
   inside = false;
   run_until(loop, [&] { return bool(late); });
   EXPECT_EQ(late, std::errc::broken_pipe);
@@ -302,10 +307,13 @@ TEST(NetTcp, ConnectTimesOut) {
   // The deadline counts from the loop's time (cached at the start of its iteration, as in
   // libuv), which may be a little before a clock read here.
   const auto start = loop.now();
-  client.connect(full.addr, [&](std::error_code ec) {
-    result = ec;
-    called = true;
-  }, 100ms);
+  client.connect(
+      full.addr,
+      [&](std::error_code ec) {
+        result = ec;
+        called = true;
+      },
+      100ms);
   run_until(loop, [&] { return called; });
   if (!result) GTEST_SKIP() << "this kernel accepted past a full backlog";
   EXPECT_EQ(result, std::errc::timed_out);
@@ -321,7 +329,8 @@ TEST(NetTcp, ConnectTimesOutOnManualClock) {
   FullBacklog full;
   Stream client(loop);
   std::error_code result;
-  client.connect(full.addr, [&](std::error_code ec) { result = ec; }, std::chrono::hours(1));
+  client.connect(
+      full.addr, [&](std::error_code ec) { result = ec; }, std::chrono::hours(1));
   loop.run();  // returns once the connect finished; the hour passes at once
   if (result != std::errc::timed_out) GTEST_SKIP() << "kernel accepted past a full backlog";
   client.close();

@@ -46,7 +46,7 @@ void unix_echo(const SocketAddress& addr) {
 TEST(NetUnix, EchoOverFilesystemPath) {
   const std::string path = temp_socket_path();
   unix_echo(*SocketAddress::unix_path(path));
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(::stat(path.c_str(), &st), 0) << "the socket file is removed on close";
   ::rmdir(path.substr(0, path.rfind('/')).c_str());
 }
@@ -63,13 +63,15 @@ TEST(NetUnix, StaleSocketFile) {
     ListenOptions keep;
     keep.unlink_on_close = false;
     Listener first(loop);
-    ASSERT_FALSE(first.listen(addr, [](Socket) {}, keep));
+    ASSERT_FALSE(first.listen(
+        addr, [](Socket) {}, keep));
   }
   Listener second(loop);
   EXPECT_EQ(second.listen(addr, [](Socket) {}), std::errc::address_in_use);
   ListenOptions replace;
   replace.unlink_existing = true;
-  EXPECT_FALSE(second.listen(addr, [](Socket) {}, replace));
+  EXPECT_FALSE(second.listen(
+      addr, [](Socket) {}, replace));
   second.close();
   finish(loop);
   ::rmdir(path.substr(0, path.rfind('/')).c_str());

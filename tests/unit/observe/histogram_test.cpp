@@ -10,7 +10,8 @@ namespace {
 
 // Within the histogram's stated precision (1/16) of the exact value.
 void expect_near_rel(std::uint64_t got, double want) {
-  EXPECT_LE(std::abs(static_cast<double>(got) - want), want / 16 + 1) << "got " << got << " want " << want;
+  EXPECT_LE(std::abs(static_cast<double>(got) - want), want / 16 + 1)
+      << "got " << got << " want " << want;
 }
 
 TEST(Histogram, PercentilesOfAUniformRange) {

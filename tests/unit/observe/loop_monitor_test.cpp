@@ -38,7 +38,12 @@ void run_for(Loop& loop, std::chrono::nanoseconds d, std::chrono::nanoseconds ev
              Function<void()> tick) {
   Timer ticker(loop), stopper(loop);
   ticker.start(std::move(tick), every, every);
-  stopper.start([&] { ticker.close(); stopper.close(); }, d);
+  stopper.start(
+      [&] {
+        ticker.close();
+        stopper.close();
+      },
+      d);
   loop.run();
 }
 
@@ -85,7 +90,8 @@ TEST(LoopMonitor, ActiveHandlesByKind) {
   a.close();
   b.close();
   monitor.close();
-  EXPECT_EQ(monitor.snapshot().probe.active_handles[static_cast<std::size_t>(HandleKind::timer)], 0u);
+  EXPECT_EQ(monitor.snapshot().probe.active_handles[static_cast<std::size_t>(HandleKind::timer)],
+            0u);
   loop.run();
   testing::expect_clean_close(loop);
 }

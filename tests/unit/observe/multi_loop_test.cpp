@@ -86,12 +86,14 @@ TEST(MultiLoopObserve, EveryLoopHasItsSeriesAndItsWatchdog) {
 
   ASSERT_TRUE(reached) << "no connection reached loop 1 in 200 tries";
   EXPECT_NE(metrics.find("weft_loops 2\n"), std::string::npos) << metrics;
-  for (const char* series : {"weft_loop_iterations_total{loop=\"0\"}", "weft_loop_iterations_total{loop=\"1\"}",
-                             "weft_loop_stalls_total{loop=\"1\"}",
-                             "weft_loop_lag_seconds_count{loop=\"1\"}", "weft_http_open_connections{loop=\"1\"}"}) {
+  for (const char* series :
+       {"weft_loop_iterations_total{loop=\"0\"}", "weft_loop_iterations_total{loop=\"1\"}",
+        "weft_loop_stalls_total{loop=\"1\"}", "weft_loop_lag_seconds_count{loop=\"1\"}",
+        "weft_http_open_connections{loop=\"1\"}"}) {
     EXPECT_NE(metrics.find(series), std::string::npos) << series << "\n" << metrics;
   }
-  EXPECT_EQ(metrics.find("weft_http_requests_total{method=\"GET\",loop=\"1\"} 0\n"), std::string::npos)
+  EXPECT_EQ(metrics.find("weft_http_requests_total{method=\"GET\",loop=\"1\"} 0\n"),
+            std::string::npos)
       << "loop 1 served GETs: its series counts them";
   // Only /block on loop 1 blocks for long; a slow start-up may add a stall of its own.
   EXPECT_TRUE(log.contains(" on loop 1: GET /block running for"));

@@ -20,10 +20,12 @@ int main() {
   options.log_sink = [](std::string_view) {};
   weft::observe::Watchdog dog(loop, options);
   weft::Timer timer(loop);
-  timer.start([&] {
-    weft_consumer_stalling_handler();
-    timer.close();
-  }, std::chrono::milliseconds(1));
+  timer.start(
+      [&] {
+        weft_consumer_stalling_handler();
+        timer.close();
+      },
+      std::chrono::milliseconds(1));
   loop.run();
   for (const weft::observe::StallReport& r : dog.recent()) {
     for (const std::string& frame : r.stack) std::printf("frame: %s\n", frame.c_str());

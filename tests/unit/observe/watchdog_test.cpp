@@ -91,14 +91,16 @@ TEST(Watchdog, ReportsABurningHandlerWithRouteAndStack) {
   EXPECT_GE(r.duration, 200ms);
   EXPECT_LE(r.duration, 2000ms);
   bool found = false;
-  for (const auto& frame : r.stack) found = found || frame.find("weft_test_burn_cpu_in_handler") != std::string::npos;
+  for (const auto& frame : r.stack)
+    found = found || frame.find("weft_test_burn_cpu_in_handler") != std::string::npos;
   EXPECT_TRUE(found) << "stack:\n" << joined(r.stack);
   WatchdogCounters n = watchdog.counters();
   EXPECT_EQ(n.loop_stalls, 1u);
   EXPECT_FALSE(n.stalled_now);
   EXPECT_GE(n.loop_stall_ns, 200'000'000u);
   ASSERT_EQ(lines.size(), 2u) << joined(lines);
-  EXPECT_NE(lines[0].find("loop stall #1: GET /burn/:n running for"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("loop stall #1: GET /burn/:n running for"), std::string::npos)
+      << lines[0];
   EXPECT_NE(lines[0].find("weft_test_burn_cpu_in_handler"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("loop stall #1 ended after"), std::string::npos) << lines[1];
   testing::expect_clean_close(loop);
@@ -136,7 +138,8 @@ TEST(Watchdog, StackFramesCarryModuleOffsetsNotAddresses) {
     EXPECT_EQ(frame.find('['), std::string::npos) << "an address in " << frame;
     // Every hexadecimal number is an offset within an object, far below where Linux maps
     // anything in a PIE process (0x55..., 0x7f...).
-    for (std::size_t at = frame.find("0x"); at != std::string::npos; at = frame.find("0x", at + 2)) {
+    for (std::size_t at = frame.find("0x"); at != std::string::npos;
+         at = frame.find("0x", at + 2)) {
       const unsigned long long v = std::strtoull(frame.c_str() + at + 2, nullptr, 16);
       EXPECT_LT(v, 1ull << 40) << "an absolute address in " << frame;
     }
@@ -255,7 +258,8 @@ TEST(Watchdog, ReportsALongPoolJob) {
   EXPECT_EQ(watchdog.counters().loop_stalls, 0u);
   const auto lines = log.take();
   ASSERT_EQ(lines.size(), 2u) << joined(lines);
-  EXPECT_NE(lines[0].find("pool job #1 (slow) test long job running for"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("pool job #1 (slow) test long job running for"), std::string::npos)
+      << lines[0];
   EXPECT_NE(lines[1].find("pool job #1 ended after about"), std::string::npos) << lines[1];
   testing::expect_clean_close(loop);
 }

@@ -44,8 +44,8 @@ Reply fetch(std::uint16_t port, const std::string& target, const std::string& ex
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" +
-                    extra + "\r\n";
+  std::string req =
+      method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + extra + "\r\n";
   EXPECT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   std::string raw;
   char buf[65536];
@@ -204,7 +204,8 @@ TEST_F(StaticFiles, ConditionalRequestsGet304) {
   EXPECT_EQ(inm.body, "");
   EXPECT_EQ(inm.header("etag"), first.header("etag"));
   EXPECT_EQ(fetch(port_, "/a.txt", "If-None-Match: \"other\"\r\n").status, 200);
-  Reply ims = fetch(port_, "/a.txt", "If-Modified-Since: " + first.header("last-modified") + "\r\n");
+  Reply ims =
+      fetch(port_, "/a.txt", "If-Modified-Since: " + first.header("last-modified") + "\r\n");
   EXPECT_EQ(ims.status, 304);
   EXPECT_EQ(fetch(port_, "/a.txt", "If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n").status,
             200);

@@ -20,7 +20,9 @@ namespace {
 
 tls::ServerConfig server_config(const std::vector<Pem>& certs, bool on_pool = true) {
   tls::ServerConfig c;
-  for (const Pem& p : certs) c.certificates.push_back({.cert_file = {}, .key_file = {}, .cert_pem = p.cert, .key_pem = p.key});
+  for (const Pem& p : certs)
+    c.certificates.push_back(
+        {.cert_file = {}, .key_file = {}, .cert_pem = p.cert, .key_pem = p.key});
   c.handshake_on_pool = on_pool;
   c.handshake_inline_when_idle = false;  // on_pool: every signing step on the pool
   return c;
@@ -92,7 +94,10 @@ Exchange round_trip(Loop& loop, tls::Stream& client, const std::string& host, st
     return d.size();
   });
   client.on_end([&] { x.ended = true; });
-  client.on_error([&](std::error_code ec) { x.connect_ec = ec; x.connected = true; });
+  client.on_error([&](std::error_code ec) {
+    x.connect_ec = ec;
+    x.connected = true;
+  });
   client.write(msg);
   client.shutdown(net::WriteCallback{});
   run_until(loop, [&] { return x.ended || (x.connected && x.connect_ec); });
@@ -138,7 +143,8 @@ std::string verify_failure(const tls::Context& client_ctx, const Pem& server_cer
   server.close_all();
   finish(loop);
   EXPECT_TRUE(x.connect_ec);
-  return x.connect_ec ? std::string(x.connect_ec.category().name()) + ": " + x.connect_ec.message() : "";
+  return x.connect_ec ? std::string(x.connect_ec.category().name()) + ": " + x.connect_ec.message()
+                      : "";
 }
 
 }  // namespace
@@ -146,7 +152,8 @@ std::string verify_failure(const tls::Context& client_ctx, const Pem& server_cer
 TEST(TlsVerify, ExpiredCertificateIsRejected) {
   TestCa ca;
   const std::string dir = temp_dir();
-  auto msg = verify_failure(client_for(ca, dir), ca.issue({"localhost"}, -7200, -3600), "localhost");
+  auto msg =
+      verify_failure(client_for(ca, dir), ca.issue({"localhost"}, -7200, -3600), "localhost");
   EXPECT_NE(msg.find("certificate has expired"), std::string::npos) << msg;
   EXPECT_NE(msg.find("weft.tls.verify"), std::string::npos) << msg;
 }
@@ -330,8 +337,10 @@ TEST(TlsServer, ReloadKeepsOpenConnectionsAndServesTheNewCertificate) {
 
 TEST(TlsContext, BadFilesNameTheFile) {
   tls::ServerConfig c;
-  c.certificates.push_back({.cert_file = "/nonexistent/cert.pem", .key_file = "/nonexistent/key.pem",
-                            .cert_pem = {}, .key_pem = {}});
+  c.certificates.push_back({.cert_file = "/nonexistent/cert.pem",
+                            .key_file = "/nonexistent/key.pem",
+                            .cert_pem = {},
+                            .key_pem = {}});
   try {
     (void)tls::Context::server(c);
     FAIL() << "no exception";
@@ -391,9 +400,8 @@ TEST(TlsBackpressure, WriteStopsAtTheMarkAndDrainResumes) {
                                                               .cork_during_read = true});
   }));
   tls::Stream reader(loop, client_for(ca, dir));
-  reader.connect("localhost", listener.local_address().port(), [&](std::error_code ec) {
-    EXPECT_FALSE(ec) << ec.message();
-  });
+  reader.connect("localhost", listener.local_address().port(),
+                 [&](std::error_code ec) { EXPECT_FALSE(ec) << ec.message(); });
   run_until(loop, [&] { return server != nullptr; });
   bool hs = false;
   server->on_handshake([&](std::error_code ec) {
@@ -402,7 +410,8 @@ TEST(TlsBackpressure, WriteStopsAtTheMarkAndDrainResumes) {
   });
   run_until(loop, [&] { return hs; });
 
-  const std::size_t chunk = 16 * 1024, total = 16 * 1024 * 1024;  // more than the socket buffers hold
+  const std::size_t chunk = 16 * 1024,
+                    total = 16 * 1024 * 1024;  // more than the socket buffers hold
   std::size_t sent = 0, max_queued = 0;
   int drains = 0;
   std::string expected;
@@ -431,7 +440,8 @@ TEST(TlsBackpressure, WriteStopsAtTheMarkAndDrainResumes) {
     return d.size();
   });
   reader.on_end([&] { ended = true; });
-  run_until(loop, [&] { return ended; }, std::chrono::milliseconds(20000));
+  run_until(
+      loop, [&] { return ended; }, std::chrono::milliseconds(20000));
   EXPECT_EQ(got.size(), total);
   EXPECT_TRUE(got == expected);
   EXPECT_GT(drains, 0);
@@ -462,7 +472,8 @@ TEST(TlsServer, AHandshakeCallbackMayDestroyItsStream) {
     });
     stream->on_error([](std::error_code) { ADD_FAILURE() << "on_error for a destroyed stream"; });
   }));
-  const int fd = blocking_connect(net::SocketAddress::ipv4_loopback(listener.local_address().port()));
+  const int fd =
+      blocking_connect(net::SocketAddress::ipv4_loopback(listener.local_address().port()));
   ASSERT_GE(fd, 0);
   const std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
@@ -510,9 +521,8 @@ TEST(TlsServer, SigningStepsRunInlineUntilAConnectionIsEstablished) {
   a.close();
   b.close();
   for (auto& st : server.streams()) st->close();
-  run_until(loop, [&] {
-    return server.streams()[0]->is_closed() && server.streams()[1]->is_closed();
-  });
+  run_until(loop,
+            [&] { return server.streams()[0]->is_closed() && server.streams()[1]->is_closed(); });
   tls::Stream c(loop, client_ctx);
   echo_once(c, got_c);  // both closed: inline again
   s = tls::stats(server_ctx);

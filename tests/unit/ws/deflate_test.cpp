@@ -74,7 +74,8 @@ TEST(WsDeflate, LimitsAndCorruption) {
   EXPECT_LT(z.size(), 1000u);
   Inflater i(15);
   std::string out;
-  EXPECT_EQ(i.decompress(z, out, 50000), Inflater::Result::too_big) << "a zip bomb stops at the limit";
+  EXPECT_EQ(i.decompress(z, out, 50000), Inflater::Result::too_big)
+      << "a zip bomb stops at the limit";
   Inflater j(15);
   EXPECT_EQ(j.decompress("\xff\xff\xff\xff garbage", out, 1000), Inflater::Result::corrupt);
 }

@@ -72,7 +72,8 @@ TEST(WsParser, ConformanceTableWhole) {
 
 TEST(WsParser, ConformanceTableSplitAtEveryByte) {
   for (const auto& c : conformance_cases()) {
-    for (std::size_t cut : split_points(c.input.size())) run(c, {cut}, "cut at " + std::to_string(cut));
+    for (std::size_t cut : split_points(c.input.size()))
+      run(c, {cut}, "cut at " + std::to_string(cut));
   }
 }
 
@@ -86,12 +87,13 @@ TEST(WsParser, ConformanceTableOneByteAtATime) {
 }
 
 TEST(WsParser, DefaultLimitIsOneMebibyte) {
-  ConformanceCase at{"1 MiB", raw_frame(std::string(1 << 20, 'a'), {.opcode = 2}), {"binary:1048576"}};
+  ConformanceCase at{
+      "1 MiB", raw_frame(std::string(1 << 20, 'a'), {.opcode = 2}), {"binary:1048576"}};
   run(at, {}, "whole");
   run(at, {3}, "cut in the header");
   run(at, {(1 << 20) / 2}, "cut in the middle");
-  ConformanceCase over{"1 MiB + 1", raw_frame(std::string((1 << 20) + 1, 'a'), {.opcode = 2}), {},
-                       1009};
+  ConformanceCase over{
+      "1 MiB + 1", raw_frame(std::string((1 << 20) + 1, 'a'), {.opcode = 2}), {}, 1009};
   run(over, {}, "whole");
   run(over, {12}, "header only");
 }
@@ -140,7 +142,8 @@ TEST(WsParser, RsvOneOnlyWhenAllowedAndOnFirstFrames) {
   allowed.parse({f.data(), f.size()}, rec);
   EXPECT_FALSE(allowed.failed());
   Parser cont(ParserOptions{.allow_rsv1 = true});
-  std::string g = raw_frame("a", {.opcode = 2, .fin = false}) + raw_frame("b", {.opcode = 0, .rsv = 0x40});
+  std::string g =
+      raw_frame("a", {.opcode = 2, .fin = false}) + raw_frame("b", {.opcode = 0, .rsv = 0x40});
   cont.parse({g.data(), g.size()}, rec);
   EXPECT_EQ(cont.error_code(), 1002);
 }
@@ -149,7 +152,8 @@ TEST(WsParser, RsvOneOnlyWhenAllowedAndOnFirstFrames) {
 TEST(WsEncoder, RoundTripsRandomFrames) {
   std::mt19937 rng(14);
   for (int i = 0; i < 300; ++i) {
-    const std::size_t n = std::uniform_int_distribution<std::size_t>(0, i % 3 == 0 ? 70000 : 300)(rng);
+    const std::size_t n =
+        std::uniform_int_distribution<std::size_t>(0, i % 3 == 0 ? 70000 : 300)(rng);
     std::string payload(n, '\0');
     for (char& ch : payload) ch = static_cast<char>(rng());
     const bool client = i % 2 == 0;
@@ -180,7 +184,8 @@ TEST(WsEncoder, ClosePayloadCutsAtACharacterBoundary) {
 }
 
 TEST(WsUtf8, AcceptsTheWholeRangeAndRejectsEdges) {
-  EXPECT_TRUE(is_valid_utf8("\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"));
+  EXPECT_TRUE(is_valid_utf8(
+      "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"));
   EXPECT_TRUE(is_valid_utf8("\xed\x9f\xbf\xee\x80\x80"));  // around the surrogates
   EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));
