@@ -2,7 +2,7 @@
 # bench/tls/peers.sh — weft's HTTPS vs nginx vs Node's `https`, same certificates, protocols
 # (TLS 1.2 + 1.3) and ciphers (Mozilla "intermediate", server order, X25519:P-256:P-384).
 #
-#   bench/tls/peers.sh [--duration 5] [--runs 3] [--servers weft,weft-pool,weft-inline,nginx,node]
+#   bench/tls/peers.sh [--duration 5] [--runs 3] [--servers weft,weft-pool,weft-inline,weft-idle,weft-pool-idle,nginx,node]
 #                      [--idle-conns 10000] [--flood-conns 32] [--ka-rate 50] [--no-build]
 #                      [--scenarios ka,handshakes,flood,idle] [--weft-bin PATH]
 #
@@ -11,7 +11,8 @@
 # loopback only, a fresh server per scenario. "weft" hands handshake steps to the cpu pool
 # while a connection is established and on the loop otherwise (the default); "weft-pool"
 # sends every signing step to the pool (--tls-pool-handshakes); "weft-inline" runs them on
-# the loop (--tls-inline-handshakes).
+# the loop (--tls-inline-handshakes). "weft-idle" and "weft-pool-idle" are "weft" and
+# "weft-pool" with the cpu pool's threads at SCHED_IDLE (--cpu-pool-scheduling idle).
 # Scenarios (certificates from scripts/make-cert: ECDSA P-256, or RSA-2048):
 #   ka        wrk -t1 -c50 keep-alive HTTPS GET /plaintext (ECDSA): server CPU µs/request
 #   full-ec   tls_load -m full -c 16: a new connection, a full handshake (no session offered,
@@ -143,10 +144,11 @@ start_server() {  # name key(ec|rsa)
   local name=$1 kd="$TMP/$2" logf="$TMP/$1.log"
   PORT=$(free_port)
   case "$name" in
-    weft|weft-inline|weft-pool)
+    weft|weft-inline|weft-pool|weft-idle|weft-pool-idle)
       local extra=()
       [[ $name == weft-inline ]] && extra=(--tls-inline-handshakes)
-      [[ $name == weft-pool ]] && extra=(--tls-pool-handshakes)
+      [[ $name == weft-pool* ]] && extra=(--tls-pool-handshakes)
+      [[ $name == *-idle ]] && extra+=(--cpu-pool-scheduling idle)
       taskset -c $SERVER_CPU "$HELLO" --port "$PORT" --observe --keep-alive-timeout 60 \
         --tls-cert "$kd/cert.pem" --tls-key "$kd/key.pem" "${extra[@]}" >"$logf" 2>&1 & ;;
     nginx)

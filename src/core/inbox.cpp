@@ -137,32 +137,38 @@ ProducerQueue& Inbox::register_this_thread() {
   ThreadQueues& mine = t_queues;
   mine.forget_dead_inboxes();
   auto q = std::make_shared<ProducerQueue>();
-  {
-    std::lock_guard lock(registry_mu_);
-    registry_.push_back(q);
-    registry_version_.fetch_add(1, std::memory_order_release);
-  }
+  add_to_registry(q);
   mine.queues.emplace_back(id_, q);
   mine.cached_id = id_;
   mine.cached = q.get();
   return *q;
 }
 
-void Inbox::post(Function<void()>&& fn) {
-  if (closed_.load(std::memory_order_acquire)) return;  // fn is destroyed by the caller's temporary
+void Inbox::add_to_registry(std::shared_ptr<ProducerQueue> q) {
+  std::lock_guard lock(registry_mu_);
+  registry_.push_back(std::move(q));
+  registry_version_.fetch_add(1, std::memory_order_release);
+}
+
+// A thread whose own queues are already destroyed (it posts from a thread_local's destructor
+// at exit) pushes onto the shared stray queue, under its lock.
+void Inbox::push(Function<void()>&& fn, Job* job) {
   if (t_queues_destroyed) {
     std::lock_guard lock(stray_mu_);
     if (!stray_) {
       stray_ = std::make_shared<ProducerQueue>();
-      std::lock_guard reg(registry_mu_);
-      registry_.push_back(stray_);
-      registry_version_.fetch_add(1, std::memory_order_release);
+      add_to_registry(stray_);
     }
-    stray_->push(std::move(fn), nullptr);
+    stray_->push(std::move(fn), job);
   } else {
-    queue_of_this_thread().push(std::move(fn), nullptr);
+    queue_of_this_thread().push(std::move(fn), job);
   }
   wake();
+}
+
+void Inbox::post(Function<void()>&& fn) {
+  if (closed_.load(std::memory_order_acquire)) return;  // fn is destroyed by the caller's temporary
+  push(std::move(fn), nullptr);
 }
 
 void Inbox::push_completion(Job* job) {
@@ -170,12 +176,7 @@ void Inbox::push_completion(Job* job) {
     job->release();  // the loop is gone: drop the completion
     return;
   }
-  if (t_queues_destroyed) {
-    post([job] { job->complete({}); });  // not reached by pool threads; kept total
-    return;
-  }
-  queue_of_this_thread().push(Function<void()>{}, job);
-  wake();
+  push(Function<void()>{}, job);
 }
 
 void Inbox::refresh_queues() {
@@ -214,9 +215,7 @@ bool Inbox::arm_for_sleep() {
   if (!wake_pending_.load(std::memory_order_relaxed)) return true;
   wake_pending_.store(false, std::memory_order_relaxed);
   heavy_fence();  // pairs with wake()'s light fence
-  refresh_queues();
-  return std::none_of(loop_queues_.begin(), loop_queues_.end(),
-                      [](const auto& q) { return !q->empty_for_consumer(); });
+  return !has_items();
 }
 
 void Inbox::close() {

@@ -141,8 +141,10 @@ class Inbox {
   void close();
 
  private:
+  void push(Function<void()>&& fn, Job* job);
   ProducerQueue& queue_of_this_thread();
   ProducerQueue& register_this_thread();
+  void add_to_registry(std::shared_ptr<ProducerQueue> q);
   void refresh_queues();
   void forget_exited_producers();
 
@@ -170,11 +172,15 @@ bool Inbox::take(OnPost&& on_post, OnJob&& on_job) {
   refresh_queues();
   bool any = false;
   // A callback may refresh loop_queues_ (a nested run): hold each queue while consuming it.
+  // An empty lane costs one load: no copy of its shared_ptr (two locked instructions).
   for (std::size_t i = 0; i < loop_queues_.size(); ++i) {
+    if (loop_queues_[i]->empty_for_consumer()) continue;
     std::shared_ptr<ProducerQueue> q = loop_queues_[i];
     any |= q->consume(on_post, on_job);
   }
-  forget_exited_producers();
+  // A lane only becomes forgettable once drained, so only a take that drained something
+  // looks for them (a thread that exits after its last post is forgotten at the next one).
+  if (any) forget_exited_producers();
   return any;
 }
 
