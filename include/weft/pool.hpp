@@ -71,8 +71,12 @@ struct PoolOptions {
   // host whose cores other processes keep busy, SCHED_IDLE threads get almost no CPU
   // (weight 3 against nice 0's 1024): measured with builds running beside the server,
   // handshakes on the pool fell to 2/s and keep-alive clients' handshakes timed out
-  // (docs/BENCHMARKS.md, TLS of 2026-12-03 23:00). Choose idle where the loops' cores are
-  // weft's own. The I/O pool is always normal (its jobs mostly block).
+  // (docs/BENCHMARKS.md, TLS of 2026-12-03 23:00). And even on weft's own cores a starved
+  // pool thread can hold a lock the loop then waits for (priority inversion): a TLS flood
+  // stalled the loop up to 0.5 s in free() on a malloc arena lock the pool thread held
+  // (docs/BENCHMARKS.md, "TLS flood with the cpu pool at SCHED_IDLE"). Choose idle only
+  // where the offloaded code shares no lock with the loop and the cores are weft's own.
+  // The I/O pool is always normal (its jobs mostly block).
   PoolScheduling cpu_scheduling = PoolScheduling::normal;
 };
 
