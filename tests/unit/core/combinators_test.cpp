@@ -182,10 +182,12 @@ TEST(Combinators, DestroyingTheAwaitingTaskCancelsEverything) {
   ManualLoop m;
   std::vector<std::string> log;
   {
-    auto outer = [&]() -> weft::Task<void> {
+    // The lambda outlives its task: the coroutine reads `log` through the closure.
+    auto outer_body = [&]() -> weft::Task<void> {
       co_await weft::when_all(value_after(log, "a", 1h, 1),
                               weft::with_timeout(2h, value_after(log, "b", 1h, 2)));
-    }();
+    };
+    auto outer = outer_body();
     weft::spawn(m.loop, [&]() -> weft::Task<void> {
       co_await weft::when_any(std::move(outer), weft::sleep(10ms));
     });
