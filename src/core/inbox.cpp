@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace weft::detail {
@@ -150,33 +151,41 @@ void Inbox::add_to_registry(std::shared_ptr<ProducerQueue> q) {
   registry_version_.fetch_add(1, std::memory_order_release);
 }
 
-// A thread whose own queues are already destroyed (it posts from a thread_local's destructor
-// at exit) pushes onto the shared stray queue, under its lock.
-void Inbox::push(Function<void()>&& fn, Job* job) {
-  if (t_queues_destroyed) {
-    std::lock_guard lock(stray_mu_);
-    if (!stray_) {
-      stray_ = std::make_shared<ProducerQueue>();
-      add_to_registry(stray_);
-    }
-    stray_->push(std::move(fn), job);
-  } else {
-    queue_of_this_thread().push(std::move(fn), job);
-  }
+// A post marks itself in flight before it publishes its item, so a loop that took the item
+// (an acquire of the count published after the mark) sees the mark when it closes, and
+// waits. A post that is not taken yet does not keep the loop alive (Loop::post's contract:
+// a KeepAlive or a job does), so no fence is needed for the posts the loop never saw.
+bool Inbox::push(Function<void()>&& fn, Job* job) {
+  if (t_queues_destroyed) return push_stray(std::move(fn), job);
+  if (closed_.load(std::memory_order_acquire)) return false;
+  ProducerQueue& q = queue_of_this_thread();
+  q.begin_post();
+  q.push(std::move(fn), job);
   wake();
+  q.end_post();
+  return true;
+}
+
+// A thread whose own queues are already destroyed (it posts from a thread_local's destructor
+// at exit) pushes onto the shared stray queue, under its lock, which close() also takes.
+bool Inbox::push_stray(Function<void()>&& fn, Job* job) {
+  std::lock_guard lock(stray_mu_);
+  if (closed_.load(std::memory_order_relaxed)) return false;
+  if (!stray_) {
+    stray_ = std::make_shared<ProducerQueue>();
+    add_to_registry(stray_);
+  }
+  stray_->push(std::move(fn), job);
+  wake();
+  return true;
 }
 
 void Inbox::post(Function<void()>&& fn) {
-  if (closed_.load(std::memory_order_acquire)) return;  // fn is destroyed by the caller's temporary
-  push(std::move(fn), nullptr);
+  (void)push(std::move(fn), nullptr);  // when closed, fn is destroyed by the caller's temporary
 }
 
 void Inbox::push_completion(Job* job) {
-  if (closed_.load(std::memory_order_acquire)) {
-    job->release();  // the loop is gone: drop the completion
-    return;
-  }
-  push(Function<void()>{}, job);
+  if (!push(Function<void()>{}, job)) job->release();  // the loop is gone: drop the completion
 }
 
 void Inbox::refresh_queues() {
@@ -221,10 +230,20 @@ bool Inbox::arm_for_sleep() {
 void Inbox::close() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
   full_fence();
-  refresh_queues();
+  wait_for_posts_in_flight();
   auto drop_post = [](Function<void()>&) {};
   auto drop_job = [](Job* job) { job->release(); };
   for (auto& q : loop_queues_) q->consume(drop_post, drop_job);
+}
+
+// A queue registered after the copy below belongs to a post that registered after closed_
+// was set (registry_mu_ orders them): that post sees the inbox closed.
+void Inbox::wait_for_posts_in_flight() {
+  { std::lock_guard lock(stray_mu_); }  // a stray push holds it until done
+  refresh_queues();
+  for (auto& q : loop_queues_) {
+    while (q->posting()) std::this_thread::yield();  // a post is a few hundred ns unless preempted
+  }
 }
 
 }  // namespace weft::detail

@@ -54,6 +54,13 @@ class ProducerQueue {
   std::atomic<bool> producer_gone{false};  // the producing thread exited
   std::atomic<bool> inbox_gone{false};     // the inbox died: the producer may forget this queue
 
+  // Producer: brackets a post, from before it publishes its item until it no longer touches
+  // the inbox. The inbox's close waits for a post in flight, because the posted function may
+  // end the loop, whose thread then destroys the inbox while the poster is still in wake().
+  void begin_post() noexcept { posting_.store(true, std::memory_order_relaxed); }
+  void end_post() noexcept { posting_.store(false, std::memory_order_release); }
+  bool posting() const noexcept { return posting_.load(std::memory_order_acquire); }
+
  private:
   struct Item {
     Function<void()> fn;
@@ -73,6 +80,7 @@ class ProducerQueue {
   Block* tail_;
   unsigned tail_pos_ = 0;
   std::uint64_t pushed_ = 0;
+  std::atomic<bool> posting_{false};  // read by the consumer only when the inbox closes
   // Shared: count of items the producer has published (release) — the only word both write
   // or read, on its own line.
   alignas(64) std::atomic<std::uint64_t> published_{0};
@@ -111,7 +119,9 @@ class Inbox {
 
   int fd() const noexcept { return efd_; }
 
-  // Any thread. Dropped (destroyed on the calling thread) once the inbox is closed.
+  // Any thread, while the inbox is alive when the call begins; the loop may end and destroy
+  // it during the call (its close waits until the call no longer touches it). Dropped
+  // (destroyed on the calling thread) once the inbox is closed.
   void post(Function<void()>&& fn);
   void push_completion(Job* job);  // takes the job's reference
   // Any thread, after changing what the loop looks at (a post, a released KeepAlive, a stop
@@ -137,11 +147,14 @@ class Inbox {
     refresh_queues();
     return loop_queues_.size();
   }
-  // Loop thread, when the loop dies: later pushes are dropped, queued items destroyed.
+  // Loop thread, when the loop dies: later pushes are dropped; waits for pushes in flight,
+  // then destroys what is queued.
   void close();
 
  private:
-  void push(Function<void()>&& fn, Job* job);
+  bool push(Function<void()>&& fn, Job* job);  // false: closed, nothing taken
+  bool push_stray(Function<void()>&& fn, Job* job);
+  void wait_for_posts_in_flight();
   ProducerQueue& queue_of_this_thread();
   ProducerQueue& register_this_thread();
   void add_to_registry(std::shared_ptr<ProducerQueue> q);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -139,4 +140,39 @@ TEST(Post, APostFromAThreadExitDestructorArrives) {
   loop.run();  // joined first: both posts are queued, and run() delivers what is queued
   EXPECT_TRUE(from_exit);
   expect_clean_close(loop);
+}
+
+// The posted function may end the loop, and the loop's thread may destroy it, while the
+// posting thread is still inside post() (between publishing the item and its wake-up). The
+// poster must not touch the inbox after that: the loop's teardown waits for posts in
+// flight. Several pairs share the two cores so that posters are preempted mid-post; the
+// loops never sleep (an idle handle), so each takes its item the moment it is published.
+// A use after free here shows under ASan/TSan (CI found it once in StaticFiles' stop()).
+TEST(Post, APostThatEndsTheLoopDoesNotOutliveIt) {
+  constexpr int kPairs = 4;
+  constexpr int kRounds = 300;
+  auto one_round = [] {
+    std::promise<weft::Loop*> ready;
+    weft::Loop::KeepAlive keep;
+    std::thread owner([&] {
+      weft::Loop loop;
+      weft::Idle spin(loop);
+      spin.start([] {});
+      spin.unref();
+      keep = weft::Loop::KeepAlive(loop);
+      ready.set_value(&loop);
+      loop.run();
+      spin.close();
+      loop.run();
+    });
+    ready.get_future().get()->post([&keep] { keep.reset(); });
+    owner.join();
+  };
+  std::vector<std::thread> pairs;
+  for (int p = 0; p < kPairs; ++p) {
+    pairs.emplace_back([&] {
+      for (int r = 0; r < kRounds; ++r) one_round();
+    });
+  }
+  for (auto& t : pairs) t.join();
 }
