@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/ws/run.sh — WebSocket echo round trips: weft (hello_http GET /ws) vs Node's ws.
 #
-#   bench/ws/run.sh [--conns 100] [--duration 10] [--idle 10000] [--idle-settle 3] [--fanout 10000] [--no-build]
+#   bench/ws/run.sh [--conns 100] [--duration 10] [--idle 10000] [--idle-settle 3] [--idle-warmup 100]
+#                   [--fanout 10000] [--no-build]
 #
 # Each server is started pinned to CPU 0 (taskset -c 0), the load generator
 # (echo_client.mjs, Node + ws, one 32-byte text message in flight per connection) to CPU 1.
@@ -11,7 +12,12 @@
 # message of the server is the figure to compare. Then memory per idle connection:
 # idle_clients.mjs opens --idle connections and holds them; --idle-settle seconds after the
 # last one opened (weft parks an idle WebSocket after ServerOptions::park_idle_after, 1 s),
-# (server VmRSS after - before) / connections, and (VmHWM - VmRSS before) / connections.
+# (server VmRSS after - before) / connections, split into anonymous memory (RssAnon: the
+# heap) and file pages (RssFile: code and libraries touched for the first time), and
+# (VmHWM - VmRSS before) / connections. "Before" is taken after --idle-warmup connections
+# were opened and closed (as bench/http/memory.sh warms up with wrk), so the one-time cost
+# of the first upgrade (SHA-1 in libcrypto, the WebSocket code's pages) is not divided
+# among the connections; --idle-warmup 0 measures from a cold server.
 # Fan-out: fanout_clients.mjs opens --fanout subscribers, asks the server for one publish
 # (POST /publish), times until the last one received it; the server's CPU time for the
 # publish is the sum of its threads' schedstat run time from just before the request until
@@ -24,6 +30,7 @@ CONNS=100
 DURATION=10
 IDLE=10000
 IDLE_SETTLE=3
+IDLE_WARMUP=100
 FANOUT=10000
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -32,9 +39,10 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
     --idle-settle) IDLE_SETTLE=$2; shift 2 ;;
+    --idle-warmup) IDLE_WARMUP=$2; shift 2 ;;
     --fanout) FANOUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--conns N] [--duration S] [--idle N] [--idle-settle S] [--fanout N] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--conns N] [--duration S] [--idle N] [--idle-settle S] [--idle-warmup N] [--fanout N] [--no-build]" >&2; exit 2 ;;
   esac
 done
 [ -d "$ROOT/tests/ws-interop/node_modules/ws" ] || { echo "run scripts/install-deps first" >&2; exit 1; }
@@ -68,30 +76,36 @@ run_one() {  # name port command...
 }
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }  # pid field
+per_conn() { echo $(( ($2 - $1) * 1024 / IDLE )); }  # before_kib after_kib
 
 idle_one() {  # name port command...
   local name=$1 port=$2; shift 2
   taskset -c 0 "$@" >/dev/null 2>&1 &
   local pid=$!
   wait_port "$port"
+  if [ "$IDLE_WARMUP" -gt 0 ]; then
+    taskset -c 1 node "$HERE/idle_clients.mjs" "ws://127.0.0.1:$port/ws" "$IDLE_WARMUP" \
+      </dev/null >/dev/null 2>&1 || true
+  fi
   sleep 0.5
-  local before after hwm fifo
-  before=$(rss_kib "$pid")
+  local rss0 anon0 file0 fifo
+  rss0=$(status_kib "$pid" VmRSS); anon0=$(status_kib "$pid" RssAnon); file0=$(status_kib "$pid" RssFile)
   fifo=$(mktemp -u); mkfifo "$fifo"
   taskset -c 1 node "$HERE/idle_clients.mjs" "ws://127.0.0.1:$port/ws" "$IDLE" < "$fifo" > "$fifo.out" &
   local client=$!
   exec 4>"$fifo"
   for _ in $(seq 600); do grep -q ready "$fifo.out" 2>/dev/null && break; sleep 0.1; done
   sleep "$IDLE_SETTLE"
-  after=$(rss_kib "$pid")
-  hwm=$(hwm_kib "$pid")
+  local rss anon file hwm
+  rss=$(status_kib "$pid" VmRSS); anon=$(status_kib "$pid" RssAnon); file=$(status_kib "$pid" RssFile)
+  hwm=$(status_kib "$pid" VmHWM)
   exec 4>&-
   wait "$client" 2>/dev/null || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -f "$fifo" "$fifo.out"
-  echo "| $name | $IDLE | $(( (after - before) * 1024 / IDLE )) | $(( (hwm - before) * 1024 / IDLE )) |"
+  echo "| $name | $IDLE | $(per_conn "$rss0" "$rss") | $(per_conn "$anon0" "$anon") |" \
+    "$(per_conn "$file0" "$file") | $(per_conn "$rss0" "$hwm") |"
 }
 
 echo "| server | messages/s | server CPU µs/message |"
@@ -134,8 +148,8 @@ if [ "$FANOUT" -gt 0 ]; then
 fi
 if [ "$IDLE" -gt 0 ]; then
   echo
-  echo "| server | idle connections | bytes of RSS per connection | bytes of VmHWM per connection |"
-  echo "|---|---:|---:|---:|"
+  echo "| server | idle connections | RSS B/conn | of which anon | of which file | VmHWM B/conn |"
+  echo "|---|---:|---:|---:|---:|---:|"
   idle_one weft 27192 "$HELLO" --port 27192 --host 127.0.0.1
   idle_one "node ws" 27193 node "$HERE/ws_echo_server.mjs" 27193
 fi
