@@ -2,7 +2,7 @@
 # bench/http/memory.sh — memory per keep-alive connection: weft's hello_http vs nginx vs
 # Node (core http), three client patterns, several runs, every run reported.
 #
-#   bench/http/memory.sh [--conns 10000] [--runs 3] [--servers weft,nginx,node]
+#   [WEFT_HELLO_HTTP=path] bench/http/memory.sh [--conns 10000] [--runs 3] [--servers weft,nginx,node]
 #                        [--patterns c,py,busy] [--weft-args "..."] [--out FILE]
 #
 # Patterns (each on a fresh server pinned to CPU 0; clients on CPU 1; 127.0.0.1 only):
@@ -59,7 +59,7 @@ raise_nofile >/dev/null
 NOFILE=$(ulimit -n)
 [[ $NOFILE == unlimited || $NOFILE -ge $((CONNS + 200)) ]] \
   || die "fd limit is $NOFILE (hard $(ulimit -Hn)); need > $((CONNS + 200))"
-HELLO_HTTP="$ROOT/build/release/bin/hello_http"
+HELLO_HTTP=${WEFT_HELLO_HTTP:-"$ROOT/build/release/bin/hello_http"}  # env: another build
 [[ -x $HELLO_HTTP ]] || die "$HELLO_HTTP missing: cmake --preset release && cmake --build --preset release --target hello_http"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-mem.XXXXXX")

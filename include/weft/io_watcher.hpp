@@ -1,4 +1,5 @@
 // IoWatcher: readiness of one file descriptor, for the layers above core (net, db).
+// IoWatcherSet: readiness of many descriptors through one handle and one callback.
 //
 // The fd stays owned by the caller; the watcher only registers it with the loop's poll
 // backend. Callbacks run in the poll phase with the ready events. Spurious wake-ups are
@@ -42,6 +43,33 @@ class IoWatcher final : public Handle {
   int fd_;
   unsigned events_ = 0;
   bool registered_ = false;
+};
+
+// Many descriptors, one handle and one callback that is told which descriptor is ready:
+// for code that keeps many mostly idle sockets (an HTTP server's parked connections).
+// Each descriptor then costs its slot in the loop's table instead of a watcher of its own
+// (an IoWatcher with its callback is ~170 bytes). The owner maps the descriptor back to
+// its object. The set is active (and, if referenced, keeps the loop alive) while it
+// watches at least one descriptor; close() or destruction stops watching all of them.
+// As with IoWatcher, the descriptors stay the caller's: remove one before closing it.
+class IoWatcherSet final : public Handle {
+ public:
+  IoWatcherSet(Loop& loop, Function<void(int fd, unsigned events)> cb);
+  ~IoWatcherSet() override;
+
+  // Watches fd for `events` (io_event bits). An fd that something else on this loop
+  // watches already: errc::file_exists.
+  std::error_code add(int fd, unsigned events);
+  // Stops watching fd; nothing if this set does not watch it.
+  void remove(int fd) noexcept;
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  friend class detail::LoopCore;
+  void stop_for_close() noexcept override;
+
+  Function<void(int, unsigned)> cb_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace weft

@@ -12,6 +12,7 @@
 #include <weft/signal.hpp>
 
 #include <coroutine>
+#include <cstdint>
 #include <deque>
 #include <vector>
 
@@ -47,7 +48,11 @@ class LoopCore {
   // I/O watchers
   std::error_code watch(IoWatcher& w, unsigned events);
   void unwatch(IoWatcher& w) noexcept;
+  std::error_code watch_in_set(IoWatcherSet& set, int fd, unsigned events);
+  bool unwatch_in_set(IoWatcherSet& set, int fd) noexcept;  // false: set did not watch fd
+  void unwatch_set(IoWatcherSet& set) noexcept;             // every fd of the set
   void dispatch_io(int timeout_ms);
+  void dispatch_ready(int fd, unsigned events);
 
   // phase hooks
   template <Phase P>
@@ -81,11 +86,13 @@ class LoopCore {
   template <Phase P>
   PhaseList<P>& phase_list() noexcept;
   void read_signal_pipe();
+  std::uintptr_t* watch_slot(int fd);  // grows the table; null if fd < 0
   void deliver_signal(int signum);
 
   PollBackend backend_;
   TimerHeap timers_;
-  std::vector<IoWatcher*> watchers_;  // indexed by fd
+  // Indexed by fd: an IoWatcher*, or an IoWatcherSet* with the low bit set, or 0.
+  std::vector<std::uintptr_t> watchers_;
   PhaseList<Phase::idle> idle_;
   PhaseList<Phase::prepare> prepare_;
   PhaseList<Phase::check> check_;

@@ -95,8 +95,15 @@ void Connection::resume_upgraded(std::shared_ptr<Upgraded> upgraded) {
 // ---- parked upgraded connections (http/upgrade.hpp, "Parking") ---------------------------
 
 ParkedUpgrade::ParkedUpgrade(ServerImpl& s, net::Socket sock, std::shared_ptr<Upgraded> up)
-    : server(s), socket(std::move(sock)), watcher(s.loop, socket.fd()), upgraded(std::move(up)) {
-  (void)watcher.start(io_event::readable, [this](unsigned) { server.unpark_upgraded(this); });
+    : server(s), socket(std::move(sock)), upgraded(std::move(up)) {}
+
+ParkedUpgrade::~ParkedUpgrade() {
+  if (socket) server.parked_upgrade_index.remove(socket.fd());
+}
+
+net::Socket ParkedUpgrade::take_socket() noexcept {
+  server.parked_upgrade_index.remove(socket.fd());
+  return std::move(socket);
 }
 
 // What the kernel does not take at once goes to an unparked connection (this one is
@@ -135,18 +142,22 @@ void Server::Impl::park_upgraded(Connection* c) {
   if (parked_upgrades) parked_upgrades->prev = p;
   parked_upgrades = p;
   ++stats.parked_connections;
+  if (parked_upgrade_index.add(p->socket.fd(), p)) {  // cannot be watched: stays a connection
+    unpark_upgraded(p);
+    return;
+  }
   p->upgraded->on_moved(*p);
 }
 
 // May run inside p's own watcher callback or one of its UpgradedIo calls: p is gone when
 // this returns.
 UpgradedIo& Server::Impl::unpark_upgraded(ParkedUpgrade* p) {
-  net::Socket socket = std::move(p->socket);
+  net::Socket socket = p->take_socket();
   std::shared_ptr<Upgraded> up = std::move(p->upgraded);
   (p->prev ? p->prev->next : parked_upgrades) = p->next;
   if (p->next) p->next->prev = p->prev;
   --stats.parked_connections;
-  parked_upgrade_pool.destroy(p);  // the watcher stops before the stream watches the socket
+  parked_upgrade_pool.destroy(p);
   Connection* c = adopt(std::move(socket));
   c->resume_upgraded(std::move(up));
   return *c;

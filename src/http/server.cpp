@@ -30,6 +30,9 @@ Server::Impl::Impl(Loop& l, ServerShared& sh, LoopCounters& counters)
       sweep_timer(l),
       date_timer(l),
       close_timer(l),
+      parked_index(l, "http parked", [this](ParkedConnection* p) { unpark(p); }),
+      parked_upgrade_index(l, "http parked upgrade",
+                           [this](ParkedUpgrade* p) { unpark_upgraded(p); }),
       stats(counters),
       metrics(counters.http) {
   update_date();
@@ -89,8 +92,15 @@ std::error_code Server::Impl::listen(const net::SocketAddress& address, bool reu
 }
 
 ParkedConnection::ParkedConnection(ServerImpl& s, net::Socket sock, TimePoint at)
-    : server(s), socket(std::move(sock)), watcher(s.loop, socket.fd()), deadline(at) {
-  (void)watcher.start(io_event::readable, [this](unsigned) { server.unpark(this); });
+    : server(s), socket(std::move(sock)), deadline(at) {}
+
+ParkedConnection::~ParkedConnection() {
+  if (socket) server.parked_index.remove(socket.fd());
+}
+
+net::Socket ParkedConnection::take_socket() noexcept {
+  server.parked_index.remove(socket.fd());
+  return std::move(socket);
 }
 
 // Timeouts are checked at a quarter of the shortest one (at most every 500 ms), so a
@@ -173,6 +183,7 @@ void Server::Impl::park(Connection* c) {
   if (parked) parked->prev = p;
   parked = p;
   ++stats.parked_connections;
+  if (parked_index.add(p->socket.fd(), p)) drop_parked(p);  // cannot be watched: closed
 }
 
 // Runs inside p's own watcher callback: p is deleted last. A peer that closed its idle
@@ -182,7 +193,7 @@ void Server::Impl::unpark(ParkedConnection* p) {
     drop_parked(p);
     return;
   }
-  net::Socket socket = std::move(p->socket);
+  net::Socket socket = p->take_socket();
   unlink_parked(p);
   parked_pool.destroy(p);
   adopt(std::move(socket))->start();

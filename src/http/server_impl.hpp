@@ -5,6 +5,7 @@
 #pragma once
 
 #include "http/middleware_run.hpp"
+#include "http/parked_index.hpp"
 #include "http/parked_pool.hpp"
 
 #include <weft/http/metrics.hpp>
@@ -84,23 +85,28 @@ struct ServerShared {
   std::size_t open_connections() const noexcept;  // over all loops (max_connections)
 };
 
-// An idle keep-alive connection reduced to its socket and a watcher; see
-// ServerOptions::park_idle_after.
+// An idle keep-alive connection reduced to its socket, watched through the server's
+// ParkedIndex; see ServerOptions::park_idle_after.
 struct ParkedConnection {
   ParkedConnection(ServerImpl& server, net::Socket socket, TimePoint deadline);
+  ~ParkedConnection();  // leaves the index if it still holds its socket
+  // Out of the index; the socket goes to its next owner.
+  net::Socket take_socket() noexcept;
   ServerImpl& server;
   net::Socket socket;
-  IoWatcher watcher;
   TimePoint deadline;  // the keep-alive timeout still runs
   ParkedConnection* prev = nullptr;
   ParkedConnection* next = nullptr;
 };
 
-// An idle upgraded connection (http/upgrade.hpp, "Parking") reduced to its socket, a
-// watcher for input and the protocol; it is also the protocol's UpgradedIo meanwhile
-// (connection_upgrade.cpp): writes go straight to the socket while the kernel takes them.
+// An idle upgraded connection (http/upgrade.hpp, "Parking") reduced to its socket (its
+// input watched through the server's ParkedIndex) and the protocol; it is also the
+// protocol's UpgradedIo meanwhile (connection_upgrade.cpp): writes go straight to the
+// socket while the kernel takes them.
 struct ParkedUpgrade final : UpgradedIo {
   ParkedUpgrade(ServerImpl& server, net::Socket socket, std::shared_ptr<Upgraded> upgraded);
+  ~ParkedUpgrade();                    // leaves the index if it still holds its socket
+  net::Socket take_socket() noexcept;  // as ParkedConnection's
   bool write(std::string_view bytes) override;
   bool write_shared(const std::shared_ptr<const std::string>& bytes) override;
   std::size_t queued_bytes() const noexcept override { return 0; }
@@ -113,7 +119,6 @@ struct ParkedUpgrade final : UpgradedIo {
 
   ServerImpl& server;
   net::Socket socket;
-  IoWatcher watcher;
   std::shared_ptr<Upgraded> upgraded;
   ParkedUpgrade* prev = nullptr;
   ParkedUpgrade* next = nullptr;
@@ -179,8 +184,10 @@ struct Server::Impl {
   Timer close_timer;
   std::string date_line;  // "Date: Thu, 26 Nov 2026 16:40:00 GMT\r\n"
   std::string spare_out;  // output storage no connection is using (Connection::borrow_out)
-  std::unique_ptr<ParseState> spare_parse;   // likewise for parsers (Connection::on_data)
-  Connection* connections = nullptr;         // intrusive list of open connections
+  std::unique_ptr<ParseState> spare_parse;     // likewise for parsers (Connection::on_data)
+  Connection* connections = nullptr;           // intrusive list of open connections
+  ParkedIndex<ParkedConnection> parked_index;  // their sockets' input, one handle for all
+  ParkedIndex<ParkedUpgrade> parked_upgrade_index;
   ParkedConnection* parked = nullptr;        // intrusive list of parked connections
   BlockPool<ParkedConnection> parked_pool;   // their storage (see parked_pool.hpp)
   ParkedUpgrade* parked_upgrades = nullptr;  // intrusive list of parked upgraded connections

@@ -275,12 +275,16 @@ TEST(HttpMiddleware, AServerDestroyedMidRequestLeavesTheChainSafe) {
   auto finished = std::make_shared<bool>(false);
   {
     http::Server server(loop);
+    Timer t(loop);
     server.use([finished](Request&, Next next) -> Task<Response> {
       Response res = co_await next();
       *finished = true;  // the layer and its captures are still alive here
       co_return res;
     });
-    server.get("/slow", [](Request&) -> Task<Response> {
+    // The server goes while the handler sleeps: 10 ms after the handler began (a fixed
+    // delay from the start raced the client's connection on a loaded machine).
+    server.get("/slow", [&](Request&) -> Task<Response> {
+      t.start([&] { server.close(std::chrono::milliseconds(0)); }, std::chrono::milliseconds(10));
       co_await weft::sleep(std::chrono::milliseconds(30));
       co_return Response::text("late");
     });
@@ -291,8 +295,6 @@ TEST(HttpMiddleware, AServerDestroyedMidRequestLeavesTheChainSafe) {
       ASSERT_TRUE(c.send(get_request("/slow")));
       (void)c.wait_closed(2000ms);
     });
-    Timer t(loop);
-    t.start([&] { server.close(std::chrono::milliseconds(0)); }, std::chrono::milliseconds(10));
     loop.run();
     client.join();
   }
