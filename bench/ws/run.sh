@@ -113,7 +113,7 @@ echo "|---|---:|---:|"
 run_one weft 27190 "$HELLO" --port 27190 --host 127.0.0.1
 run_one "node ws" 27191 node "$HERE/ws_echo_server.mjs" 27191
 # CPU time of every thread of a process, in ns (schedstat: finer than stat's clock ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 fanout_one() {  # name port command...
   local name=$1 port=$2; shift 2
