@@ -58,16 +58,7 @@ void LoopCore::run_timers() {
 
 // ---- I/O -----------------------------------------------------------------------------
 
-namespace {
-constexpr std::uintptr_t kSetTag = 1;  // a watchers_ slot that holds an IoWatcherSet
-
-std::uintptr_t slot_of(IoWatcher& w) noexcept { return reinterpret_cast<std::uintptr_t>(&w); }
-std::uintptr_t slot_of(IoWatcherSet& s) noexcept {
-  return reinterpret_cast<std::uintptr_t>(&s) | kSetTag;
-}
-}  // namespace
-
-std::uintptr_t* LoopCore::watch_slot(int fd) {
+LoopCore::WatchSlot* LoopCore::watch_slot(int fd) {
   if (fd < 0) return nullptr;
   const auto i = static_cast<std::size_t>(fd);
   if (i >= watchers_.size()) watchers_.resize(std::max<std::size_t>(i + 1, watchers_.size() * 2));
@@ -76,10 +67,10 @@ std::uintptr_t* LoopCore::watch_slot(int fd) {
 
 std::error_code LoopCore::watch(IoWatcher& w, unsigned events) {
   if (w.registered_) return backend_.modify(w.fd_, events);
-  std::uintptr_t* slot = watch_slot(w.fd_);
+  WatchSlot* slot = watch_slot(w.fd_);
   if (!slot) return std::make_error_code(std::errc::bad_file_descriptor);
   if (std::error_code ec = backend_.add(w.fd_, events)) return ec;
-  *slot = slot_of(w);
+  *slot = {&w, nullptr};
   w.registered_ = true;
   return {};
 }
@@ -87,34 +78,34 @@ std::error_code LoopCore::watch(IoWatcher& w, unsigned events) {
 void LoopCore::unwatch(IoWatcher& w) noexcept {
   if (!w.registered_) return;
   backend_.remove(w.fd_);
-  watchers_[static_cast<std::size_t>(w.fd_)] = 0;
+  watchers_[static_cast<std::size_t>(w.fd_)] = {};
   w.registered_ = false;
 }
 
 std::error_code LoopCore::watch_in_set(IoWatcherSet& set, int fd, unsigned events) {
-  std::uintptr_t* slot = watch_slot(fd);
+  WatchSlot* slot = watch_slot(fd);
   if (!slot) return std::make_error_code(std::errc::bad_file_descriptor);
-  if (*slot != 0) return std::make_error_code(std::errc::file_exists);
+  if (slot->watcher || slot->set) return std::make_error_code(std::errc::file_exists);
   if (std::error_code ec = backend_.add(fd, events)) return ec;
-  *slot = slot_of(set);
+  *slot = {nullptr, &set};
   return {};
 }
 
 bool LoopCore::unwatch_in_set(IoWatcherSet& set, int fd) noexcept {
   if (fd < 0 || static_cast<std::size_t>(fd) >= watchers_.size()) return false;
-  std::uintptr_t& slot = watchers_[static_cast<std::size_t>(fd)];
-  if (slot != slot_of(set)) return false;
+  WatchSlot& slot = watchers_[static_cast<std::size_t>(fd)];
+  if (slot.set != &set) return false;
   backend_.remove(fd);
-  slot = 0;
+  slot = {};
   return true;
 }
 
 // Rare (a set closed with descriptors in it): one pass over the table.
 void LoopCore::unwatch_set(IoWatcherSet& set) noexcept {
   for (std::size_t fd = 0; fd < watchers_.size(); ++fd) {
-    if (watchers_[fd] != slot_of(set)) continue;
+    if (watchers_[fd].set != &set) continue;
     backend_.remove(static_cast<int>(fd));
-    watchers_[fd] = 0;
+    watchers_[fd] = {};
   }
 }
 
@@ -142,12 +133,10 @@ void LoopCore::dispatch_io(int timeout_ms) {
 // have changed or emptied it (a set's descriptor gets exactly what it registered, plus
 // hangup and error, so it needs no filter).
 void LoopCore::dispatch_ready(int fd, unsigned ready) {
-  const std::uintptr_t slot = watchers_[static_cast<std::size_t>(fd)];
-  if (slot & kSetTag) {
-    auto* set = reinterpret_cast<IoWatcherSet*>(slot & ~kSetTag);
+  const WatchSlot slot = watchers_[static_cast<std::size_t>(fd)];
+  if (IoWatcherSet* set = slot.set) {
     loop.call(set->label() ? set->label() : "io", [set, fd, ready] { set->cb_(fd, ready); });
-  } else if (slot != 0) {
-    auto* w = reinterpret_cast<IoWatcher*>(slot);
+  } else if (IoWatcher* w = slot.watcher) {
     const unsigned events = ready & (w->events_ | io_event::hangup | io_event::error);
     if (events) loop.call(w->label() ? w->label() : "io", [w, events] { w->cb_(events); });
   }

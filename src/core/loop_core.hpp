@@ -12,7 +12,6 @@
 #include <weft/signal.hpp>
 
 #include <coroutine>
-#include <cstdint>
 #include <deque>
 #include <vector>
 
@@ -86,13 +85,16 @@ class LoopCore {
   template <Phase P>
   PhaseList<P>& phase_list() noexcept;
   void read_signal_pipe();
-  std::uintptr_t* watch_slot(int fd);  // grows the table; null if fd < 0
+  struct WatchSlot {  // at most one of the two
+    IoWatcher* watcher = nullptr;
+    IoWatcherSet* set = nullptr;
+  };
+  WatchSlot* watch_slot(int fd);  // grows the table; null if fd < 0
   void deliver_signal(int signum);
 
   PollBackend backend_;
   TimerHeap timers_;
-  // Indexed by fd: an IoWatcher*, or an IoWatcherSet* with the low bit set, or 0.
-  std::vector<std::uintptr_t> watchers_;
+  std::vector<WatchSlot> watchers_;  // indexed by fd
   PhaseList<Phase::idle> idle_;
   PhaseList<Phase::prepare> prepare_;
   PhaseList<Phase::check> check_;
