@@ -5,30 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <vector>
 
 using weft::testing::expect_clean_close;
-
-namespace {
-
-struct Pipe {
-  int fds[2];
-  Pipe() { EXPECT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0); }
-  ~Pipe() {
-    ::close(fds[0]);
-    ::close(fds[1]);
-  }
-  void write_byte() { ASSERT_EQ(::write(fds[1], "x", 1), 1); }
-  void read_byte() {
-    char c;
-    ASSERT_EQ(::read(fds[0], &c, 1), 1);
-  }
-};
-
-}  // namespace
+using weft::testing::Pipe;
 
 TEST(IoWatcherSet, TellsWhichDescriptorIsReadyAndKeepsTheLoopAliveWhileNotEmpty) {
   weft::Loop loop;

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
@@ -13,20 +12,7 @@
 
 using namespace std::chrono_literals;
 using weft::testing::expect_clean_close;
-
-namespace {
-
-struct Pipe {
-  int fds[2];
-  Pipe() { EXPECT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0); }
-  ~Pipe() {
-    ::close(fds[0]);
-    ::close(fds[1]);
-  }
-  void write_byte() { ASSERT_EQ(::write(fds[1], "x", 1), 1); }
-};
-
-}  // namespace
+using weft::testing::Pipe;
 
 TEST(Loop, EmptyLoopReturnsAtOnceAndClosesCleanly) {
   weft::Loop loop;
