@@ -41,6 +41,10 @@ class ParkedIndex {
     by_fd_[i] = nullptr;
   }
 
+  // No more entries (the server finished closing): the set's handle closes, so the loop
+  // can close while the server object still exists.
+  void close() { set_.close(); }
+
  private:
   void woke(int fd) {
     if (T* entry = by_fd_[static_cast<std::size_t>(fd)]) on_input_(entry);

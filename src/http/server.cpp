@@ -286,6 +286,8 @@ void Server::Impl::maybe_finish_close() {
     close_timer.close();
     sweep_timer.close();
     date_timer.close();
+    parked_index.close();  // empty: nothing is open
+    parked_upgrade_index.close();
     if (listener) listener->close();
   }
   for (auto& done : close_done) loop.defer(std::move(done));
