@@ -105,12 +105,9 @@ Task<std::optional<std::size_t>> read_more(FetchContext& ctx, Conn& c, const cha
   }
   ctx.disarm();
   c.buf.append(c.scratch.get(), n);
-  // A reused connection closed under us: a reset, (TLS) a FIN without close_notify, or a
-  // broken pipe — the request's own write failed in the background and the stream reports
-  // that error to the read (seen in CI: a 100-continue PUT on a connection the server had
-  // just closed failed instead of being retried).
-  const bool closed = ec == std::errc::connection_reset || ec == std::errc::broken_pipe ||
-                      ec == tls::errc::truncated;
+  // A reused connection closed under us (the broken pipe too: seen in CI, a 100-continue PUT
+  // on a connection the server had just closed failed instead of being retried).
+  const bool closed = detail::closed_by_peer(ec);
   if (closed && c.reused && c.parser.between_messages() && c.buf.empty()) throw Stale{};
   if (soft && ec == std::errc::operation_canceled && ctx.limit_expired()) co_return std::nullopt;
   if (ec) ctx.fail(ec, doing, c.where);

@@ -28,6 +28,13 @@
 
 namespace weft::http::detail {
 
+// The peer closed the connection under us: a reset, a broken pipe (a write failed — the
+// stream also reports that to a pending read), or (TLS) a FIN without close_notify.
+inline bool closed_by_peer(const std::error_code& ec) noexcept {
+  return ec == std::errc::connection_reset || ec == std::errc::broken_pipe ||
+         ec == tls::errc::truncated;
+}
+
 // One fetch: the total deadline, the user's token, and the one wait armed at a time with
 // its own limit. A wait gets a token that the limit, the total deadline or the user's
 // token cancels; the error raised afterwards says which.

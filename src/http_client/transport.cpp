@@ -180,8 +180,7 @@ Task<void> open_tunnel(FetchContext& ctx, net::Stream& s, const Url& origin,
     throw FetchError(FetchErrc::tls,
                      "TLS certificate of " + u.where() + " rejected: " + ec.message(), ec);
   }
-  const bool closed = ec == std::errc::broken_pipe || ec == std::errc::connection_reset ||
-                      ec == tls::errc::truncated || ec == tls::errc::handshake_failed;
+  const bool closed = closed_by_peer(ec) || ec == tls::errc::handshake_failed;
   throw FetchError(
       FetchErrc::tls,
       "TLS handshake with " + u.where() + " (" + where + ") failed: " +
