@@ -38,6 +38,10 @@ bool serve_fifo(const std::string& fifo, int i, Clock::time_point deadline) {
   return ok;
 }
 
+long long us(Clock::duration d) {
+  return static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
 class FsTiming : public FsTest {};
 
 TEST_F(FsTiming, TimersStayOnTimeWhile200SlowCallsAreInFlight) {
@@ -73,17 +77,16 @@ TEST_F(FsTiming, TimersStayOnTimeWhile200SlowCallsAreInFlight) {
   // A 10 ms periodic timer measures how late each tick is.
   Timer ticker(*loop);
   Clock::time_point last = Clock::now();
-  Clock::duration worst{};
-  int ticks = 0;
+  std::vector<Clock::duration> lateness;
+  lateness.reserve(1024);
   std::uint64_t max_in_flight = 0;
   ticker.start(
       [&] {
         WorkClassStats now_stats = rt->stats(WorkClass::fs);
         max_in_flight = std::max(max_in_flight, now_stats.queued + now_stats.running);
         Clock::time_point now = Clock::now();
-        worst = std::max(worst, now - last - 10ms);
+        lateness.push_back(now - last - 10ms);
         last = now;
-        ++ticks;
         if (completed == kSlowCalls && fast_done == 20) ticker.stop();
       },
       10ms, 10ms);
@@ -109,18 +112,22 @@ TEST_F(FsTiming, TimersStayOnTimeWhile200SlowCallsAreInFlight) {
   EXPECT_EQ(fast_done, 20);
   // 200 calls of 20-50 ms on 4 threads: at least ~1.7 s of wall time.
   EXPECT_GT(elapsed, 1500ms);
-  EXPECT_GT(ticks, 100);
+  ASSERT_GT(lateness.size(), 100U);
   EXPECT_GE(max_in_flight, static_cast<std::uint64_t>(kSlowCalls));
-  EXPECT_LT(worst, 30ms) << "worst timer lateness "
-                         << std::chrono::duration_cast<std::chrono::microseconds>(worst).count()
-                         << " us over " << ticks << " ticks";
+  // A loop that waited for a call would be 20-50 ms late on most ticks. The machine's own
+  // noise (sanitizers, ctest -j2, eight threads on two cores) makes a few ticks late too, so
+  // the test asks for the typical tick on time and only a handful late by a call's length.
+  std::sort(lateness.begin(), lateness.end());
+  Clock::duration median = lateness[lateness.size() / 2];
+  auto late = std::count_if(lateness.begin(), lateness.end(), [](auto d) { return d >= 20ms; });
+  EXPECT_LT(median, 5ms) << "median lateness " << us(median) << " us";
+  EXPECT_LE(late, 5) << late << " of " << lateness.size() << " ticks late by 20 ms or more";
   WorkClassStats s = rt->stats(WorkClass::fs);
   EXPECT_EQ(s.completed, static_cast<std::uint64_t>(kSlowCalls + 20));
-  std::printf(
-      "fs timing: %d ticks, worst lateness %lld us, %lld ms elapsed\n", ticks,
-      static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(worst).count()),
-      static_cast<long long>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+  std::printf("fs timing: %zu ticks, median lateness %lld us, worst %lld us, %lld ms elapsed\n",
+              lateness.size(), us(median), us(lateness.back()),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
 }
 
 }  // namespace
